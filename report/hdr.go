@@ -1,0 +1,141 @@
+package report
+
+import (
+	"math"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latency histograms record microseconds from 1µs to 1 hour with 3
+// significant digits.
+const (
+	HistMinUS   = 1
+	HistMaxUS   = int64(3600 * 1e6)
+	HistSigFigs = 3
+)
+
+// NewHistogram returns an empty latency histogram (microseconds).
+func NewHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(HistMinUS, HistMaxUS, HistSigFigs)
+}
+
+// RecordUS records a value in microseconds, clamped to the histogram's range
+// so that no sample is ever lost.
+func RecordUS(h *hdrhistogram.Histogram, us int64) {
+	if us < HistMinUS {
+		us = HistMinUS
+	}
+	if us > HistMaxUS {
+		us = HistMaxUS
+	}
+	_ = h.RecordValue(us)
+}
+
+// PercentilesOf summarises a microsecond histogram in milliseconds.
+// Note hdrhistogram's ValueAtQuantile takes a percentage (0..100).
+func PercentilesOf(h *hdrhistogram.Histogram) Percentiles {
+	if h == nil || h.TotalCount() == 0 {
+		return Percentiles{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return Percentiles{
+		Count:  h.TotalCount(),
+		Min:    ms(h.Min()),
+		Mean:   h.Mean() / 1000,
+		Stddev: h.StdDev() / 1000,
+		P50:    ms(h.ValueAtQuantile(50)),
+		P75:    ms(h.ValueAtQuantile(75)),
+		P90:    ms(h.ValueAtQuantile(90)),
+		P95:    ms(h.ValueAtQuantile(95)),
+		P99:    ms(h.ValueAtQuantile(99)),
+		P999:   ms(h.ValueAtQuantile(99.9)),
+		P9999:  ms(h.ValueAtQuantile(99.99)),
+		Max:    ms(h.Max()),
+	}
+}
+
+// WindowLatencyOf is the compact per-second summary of a histogram.
+func WindowLatencyOf(h *hdrhistogram.Histogram) WindowLatency {
+	if h == nil || h.TotalCount() == 0 {
+		return WindowLatency{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return WindowLatency{
+		P50: ms(h.ValueAtQuantile(50)),
+		P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)),
+		Max: ms(h.Max()),
+	}
+}
+
+// EncodeHistogram returns the compressed base64 form of h ("" when empty).
+func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {
+	if h == nil || h.TotalCount() == 0 {
+		return "", nil
+	}
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// DecodeHistogram is the inverse of EncodeHistogram; "" gives an empty histogram.
+func DecodeHistogram(s string) (*hdrhistogram.Histogram, error) {
+	if s == "" {
+		return NewHistogram(), nil
+	}
+	return hdrhistogram.Decode([]byte(s))
+}
+
+// Derive fills the rates and ratios of s from its totals and the measured
+// span in seconds.
+func (s *Stats) Derive(measuredS float64) {
+	t := s.Totals
+	if measuredS > 0 {
+		s.ThroughputRPS = float64(t.Succeeded) / measuredS
+		s.RequestRateRPS = float64(t.Succeeded+t.Failed) / measuredS
+		s.TargetRPS = float64(t.Scheduled) / measuredS
+	}
+	if t.Scheduled > 0 {
+		s.ErrorRate = float64(t.Failed) / float64(t.Scheduled)
+		s.Availability.Requests = float64(t.Succeeded) / float64(t.Scheduled)
+	}
+}
+
+// AvailabilityByTime is the fraction of windows with arrivals whose success
+// ratio (succeeded / scheduled) is at least windowOK. Windows without
+// arrivals do not count either way. It is 0 when no window had arrivals.
+func AvailabilityByTime(windows []Window, windowOK float64) float64 {
+	var counted, ok int
+	for _, w := range windows {
+		if w.Scheduled == 0 {
+			continue
+		}
+		counted++
+		if float64(w.Succeeded)/float64(w.Scheduled) >= windowOK {
+			ok++
+		}
+	}
+	if counted == 0 {
+		return 0
+	}
+	return float64(ok) / float64(counted)
+}
+
+// JainIndex is Jain's fairness index (Σx)² / (n·Σx²) of xs: 1 when all are
+// equal, 1/n when one takes everything. It is 0 for no values.
+func JainIndex(xs []float64) float64 {
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+		sq += x * x
+	}
+	if len(xs) == 0 || sq == 0 {
+		return 0
+	}
+	return sum * sum / (float64(len(xs)) * sq)
+}
+
+// round3 keeps JSON figures readable without losing meaningful precision.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

@@ -1,0 +1,187 @@
+// Package report holds the result model of a run, the metric math, the
+// evaluation of requirements into verdicts, and every renderer.
+// It never starts a process.
+package report
+
+import "time"
+
+// SchemaVersion is the version of the result.json format.
+const SchemaVersion = 1
+
+// Result is everything a run measured, as plain data. It is what
+// result.json holds and what every renderer reads.
+type Result struct {
+	SchemaVersion int    `json:"schema_version"`
+	Tool          string `json:"tool"` // "ilities <version>"
+	Scenario      string `json:"scenario"`
+	Seed          int64  `json:"seed"`
+	// Target is the URL the load was sent to.
+	Target string `json:"target"`
+	// Strategy is the built-in proxy's balancing strategy ("" for an external target).
+	Strategy string    `json:"strategy,omitempty"`
+	Started  time.Time `json:"started"`
+	// DurationS is the planned length of the run; MeasuredS what was measured
+	// (shorter when the run was interrupted).
+	DurationS  float64 `json:"duration_s"`
+	MeasuredS  float64 `json:"measured_s"`
+	Incomplete bool    `json:"incomplete"`
+
+	// Verdict is "pass" when every requirement is met, "fail" otherwise.
+	Verdict      string    `json:"verdict"`
+	Requirements []Verdict `json:"requirements"`
+
+	// The whole run's figures; each workload has the same figures in Workloads.
+	Stats
+
+	Workloads []WorkloadResult `json:"workloads"`
+	Nodes     []Node           `json:"nodes"`
+	// Fairness is Jain's index over (share / weight) of the nodes, in (0,1].
+	Fairness float64  `json:"fairness,omitempty"`
+	Faults   []Fault  `json:"faults"`
+	Windows  []Window `json:"windows"`
+
+	Generator Generator `json:"generator"`
+}
+
+// Stats are the figures of one scope: the whole run or one workload.
+type Stats struct {
+	Totals Totals `json:"totals"`
+	// Errors counts failures by class: refused, reset, timeout, 5xx, 4xx, other.
+	Errors map[string]int64 `json:"errors"`
+	// ThroughputRPS is successful responses per second (goodput).
+	ThroughputRPS float64 `json:"throughput_rps"`
+	// RequestRateRPS is completed requests (succeeded + failed) per second.
+	RequestRateRPS float64 `json:"request_rate_rps"`
+	// TargetRPS is the mean scheduled arrival rate.
+	TargetRPS float64 `json:"target_rps"`
+	// ErrorRate is failed / scheduled.
+	ErrorRate    float64      `json:"error_rate"`
+	Availability Availability `json:"availability"`
+	// LatencyMS is completion - intended send time; ServiceLatencyMS is
+	// completion - actual send time. Both over completed requests.
+	LatencyMS        Percentiles `json:"latency_ms"`
+	ServiceLatencyMS Percentiles `json:"service_latency_ms"`
+	// Histograms are the encoded HDR histograms (microseconds) behind the
+	// percentiles, so parts of a run can be merged exactly.
+	Histograms Histograms `json:"histograms"`
+}
+
+// Totals is the accounting of arrivals: Scheduled = Succeeded + Failed + Dropped.
+type Totals struct {
+	Scheduled int64 `json:"scheduled"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	Dropped   int64 `json:"dropped"`
+	// Late counts arrivals sent after their intended time by more than the
+	// lateness tolerance (1ms); their latency includes the wait.
+	Late int64 `json:"late"`
+}
+
+// Availability by requests (succeeded / scheduled) and by time (fraction of
+// one-second windows whose success ratio reached window_ok).
+type Availability struct {
+	Requests float64 `json:"requests"`
+	Time     float64 `json:"time"`
+}
+
+// Percentiles of a latency distribution, in milliseconds.
+type Percentiles struct {
+	Count  int64   `json:"count"`
+	Min    float64 `json:"min"`
+	Mean   float64 `json:"mean"`
+	Stddev float64 `json:"stddev"`
+	P50    float64 `json:"p50"`
+	P75    float64 `json:"p75"`
+	P90    float64 `json:"p90"`
+	P95    float64 `json:"p95"`
+	P99    float64 `json:"p99"`
+	P999   float64 `json:"p999"`
+	P9999  float64 `json:"p9999"`
+	Max    float64 `json:"max"`
+}
+
+// Histograms holds HDR histograms in their compressed, base64 encoding
+// (hdrhistogram.Histogram.Encode), values in microseconds.
+type Histograms struct {
+	Latency        string `json:"latency,omitempty"`
+	ServiceLatency string `json:"service_latency,omitempty"`
+}
+
+// WorkloadResult is one workload's figures.
+type WorkloadResult struct {
+	Name string `json:"name"`
+	Stats
+}
+
+// Node is one node of the SUT as the generator saw it (by the response
+// header naming the backend) and, for built-in backends, as it reports itself.
+type Node struct {
+	Name     string  `json:"name"`
+	Requests int64   `json:"requests"`
+	Share    float64 `json:"share"`
+	Weight   float64 `json:"weight,omitempty"`
+	// Utilisation is busy worker-time / (workers x wall time), when known.
+	Utilisation float64 `json:"utilisation"`
+}
+
+// Fault is one fault of the timeline with its measured effects.
+type Fault struct {
+	Kind           string  `json:"kind"`
+	Node           string  `json:"node"`
+	AtS            float64 `json:"at_s"`
+	ForS           float64 `json:"for_s,omitempty"`
+	RecoveryTimeS  float64 `json:"recovery_time_s"`
+	DetectionTimeS float64 `json:"detection_time_s"`
+}
+
+// Window is one second of the run. Arrivals are placed in the window of
+// their intended send time, so each window's accounting holds on its own.
+type Window struct {
+	// T is the window's start, in seconds from the start of the run.
+	T         int   `json:"t"`
+	Scheduled int64 `json:"scheduled"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	Dropped   int64 `json:"dropped"`
+	// ThroughputRPS is Succeeded per second of window.
+	ThroughputRPS float64          `json:"throughput_rps"`
+	LatencyMS     WindowLatency    `json:"latency_ms"`
+	Errors        map[string]int64 `json:"errors,omitempty"`
+	// Nodes counts responses per node in this window.
+	Nodes map[string]int64 `json:"nodes,omitempty"`
+}
+
+// WindowLatency is the compact latency summary of one window, in milliseconds.
+type WindowLatency struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Generator describes the health of the load generator itself: whether it
+// sent arrivals on time.
+type Generator struct {
+	// SendLagMS is actual send - intended send time over sent requests.
+	SendLagMS Percentiles `json:"send_lag_ms"`
+	// Saturated is true when arrivals were dropped or the achieved send rate
+	// fell below 99% of the scheduled rate.
+	Saturated bool   `json:"saturated"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Verdict is one requirement evaluated against a result.
+type Verdict struct {
+	Text string `json:"text"`
+	// Observed is the measured value in the requirement's unit
+	// (ms, /s, fraction, count); Threshold likewise.
+	Observed  float64 `json:"observed"`
+	Threshold float64 `json:"threshold"`
+	Unit      string  `json:"unit"`
+	// Margin is how far the observed value is from failing, in the same
+	// unit: positive when met, negative when missed.
+	Margin float64 `json:"margin"`
+	Pass   bool    `json:"pass"`
+	// Note explains a value that could not be computed (e.g. no samples).
+	Note string `json:"note,omitempty"`
+}

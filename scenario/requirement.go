@@ -1,0 +1,77 @@
+package scenario
+
+// Requirement is one non-functional requirement, parsed from text such as
+//
+//	p99(latency) < 150ms for browse
+//	throughput >= 700/s
+//	error_rate < 1%
+//	availability >= 99.5%
+//
+// Threshold is held in the metric's base unit: milliseconds for durations,
+// requests per second for rates, a fraction in [0,1] for percentages, and a
+// plain number for counts.
+type Requirement struct {
+	Text string `json:"text"`
+	// Metric is the metric's name as written, e.g. "latency", "throughput".
+	Metric string `json:"metric"`
+	// Agg is the aggregation for distribution metrics: p50, p90, p95, p99,
+	// p999, max, min, mean. Empty for scalar metrics.
+	Agg string `json:"agg,omitempty"`
+	// Op is one of <, <=, >, >=, ==, !=.
+	Op        string  `json:"op"`
+	Threshold float64 `json:"threshold"`
+	Unit      Unit    `json:"unit"`
+	// Scope is a workload name ("for browse"), or "" for the whole run.
+	Scope string `json:"scope,omitempty"`
+	// Line and Column locate the requirement in its file (1-based; 0 if unknown).
+	Line   int `json:"-"`
+	Column int `json:"-"`
+}
+
+// Unit is the kind of quantity a metric measures.
+type Unit string
+
+const (
+	UnitDuration Unit = "ms" // thresholds in milliseconds
+	UnitRate     Unit = "/s" // requests per second
+	UnitPercent  Unit = "%"  // a fraction in [0,1], shown as a percentage
+	UnitCount    Unit = "count"
+)
+
+// MetricInfo describes a metric a requirement may name.
+type MetricInfo struct {
+	Name string
+	Unit Unit
+	// Distribution metrics need an aggregation: p99(latency).
+	Distribution bool
+	Help         string
+}
+
+// Metrics is the vocabulary of requirement metrics. The report package
+// evaluates each of them; a name not listed here is a validation error.
+var Metrics = []MetricInfo{
+	{Name: "latency", Unit: UnitDuration, Distribution: true, Help: "completion - intended send time (open loop)"},
+	{Name: "service_latency", Unit: UnitDuration, Distribution: true, Help: "completion - actual send time"},
+	{Name: "throughput", Unit: UnitRate, Help: "successful responses per second"},
+	{Name: "request_rate", Unit: UnitRate, Help: "completed requests per second"},
+	{Name: "error_rate", Unit: UnitPercent, Help: "failed / scheduled"},
+	{Name: "availability", Unit: UnitPercent, Help: "succeeded / scheduled"},
+	{Name: "availability(time)", Unit: UnitPercent, Help: "fraction of one-second windows with success ratio >= window_ok"},
+	{Name: "scheduled", Unit: UnitCount, Help: "arrivals scheduled"},
+	{Name: "succeeded", Unit: UnitCount, Help: "successful responses"},
+	{Name: "failed", Unit: UnitCount, Help: "failed requests"},
+	{Name: "dropped", Unit: UnitCount, Help: "arrivals the generator could not send"},
+}
+
+// Aggregations are the allowed aggregations of distribution metrics.
+var Aggregations = []string{"p50", "p75", "p90", "p95", "p99", "p999", "p9999", "max", "min", "mean", "stddev"}
+
+// LookupMetric returns the metric's description and whether it is known.
+func LookupMetric(name string) (MetricInfo, bool) {
+	for _, m := range Metrics {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return MetricInfo{}, false
+}

@@ -1,0 +1,144 @@
+// Package scenario is the scenario model: a YAML file loaded into typed
+// structs, given defaults and validated, with every error naming
+// file:line:column and what was expected.
+package scenario
+
+// Scenario is one scenario file: the system under test (built-in SUT or an
+// external target), the workload, and the requirements.
+type Scenario struct {
+	Name string `yaml:"name"`
+	// Seed makes every random choice of a run reproducible.
+	Seed int64 `yaml:"seed"`
+	// Duration of the measured run.
+	Duration Duration `yaml:"duration"`
+	// WindowOK is the success ratio a one-second window needs to count as
+	// available (availability by time). Default 99%.
+	WindowOK Percent `yaml:"window_ok"`
+
+	SUT    *SUT    `yaml:"sut"`
+	Target *Target `yaml:"target"`
+
+	Workload     []Workload    `yaml:"workload"`
+	Requirements []Requirement `yaml:"requirements"`
+
+	// File is the path the scenario was loaded from ("" when parsed from bytes).
+	File string `yaml:"-"`
+}
+
+// SUT describes the built-in system under test: a reverse proxy in front of
+// simulated backends, all in this process.
+type SUT struct {
+	// Listen is the proxy's listen address. Default 127.0.0.1:0.
+	Listen string `yaml:"listen"`
+	Proxy  Proxy  `yaml:"proxy"`
+	Pools  []Pool `yaml:"pools"`
+}
+
+// Proxy configures the built-in reverse proxy.
+type Proxy struct {
+	// Strategy is the balancing strategy name (see balancer.Names). Default round-robin.
+	Strategy string `yaml:"strategy"`
+	// Timeout bounds one upstream exchange. Default 30s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Pool is a named group of backends.
+type Pool struct {
+	Name     string    `yaml:"name"`
+	Match    Match     `yaml:"match"`
+	Backends []Backend `yaml:"backends"`
+}
+
+// Match selects which requests go to a pool.
+type Match struct {
+	Host       string `yaml:"host"`
+	PathPrefix string `yaml:"path_prefix"`
+}
+
+// Backend is one simulated backend: a queueing station with Workers service
+// slots and a bounded FIFO queue.
+type Backend struct {
+	Name string `yaml:"name"`
+	// Workers is the number of requests served at once. Default 1.
+	Workers int `yaml:"workers"`
+	// Queue bounds how many requests wait for a worker; past it the backend
+	// answers 503. Default 1024. Zero after defaults means "no waiting room".
+	Queue *int `yaml:"queue"`
+	// Weight for weighted strategies. Default 1.
+	Weight      int          `yaml:"weight"`
+	ServiceTime Distribution `yaml:"service_time"`
+	// Listen is the backend's listen address. Default 127.0.0.1:0.
+	Listen string `yaml:"listen"`
+}
+
+// Distribution is a random duration: service time, think time, added latency.
+//
+//	{dist: constant, value: 5ms}
+//	{dist: uniform, min: 1ms, max: 9ms}
+//	{dist: exponential, mean: 5ms}
+//	{dist: lognormal, median: 4ms, p99: 40ms}
+type Distribution struct {
+	Dist   string   `yaml:"dist"`
+	Value  Duration `yaml:"value"`
+	Min    Duration `yaml:"min"`
+	Max    Duration `yaml:"max"`
+	Mean   Duration `yaml:"mean"`
+	Median Duration `yaml:"median"`
+	P99    Duration `yaml:"p99"`
+}
+
+// Target is an external system under test reached by URL.
+type Target struct {
+	URL string `yaml:"url"`
+}
+
+// Workload is one use case: a stream of requests with its own load model.
+// It is a scope for requirements ("... for browse").
+type Workload struct {
+	Name string `yaml:"name"`
+	// Model is "open" (arrivals scheduled by a clock). Default open.
+	Model string `yaml:"model"`
+	// Arrival is "uniform" (evenly spaced) or "poisson". Default uniform.
+	Arrival string `yaml:"arrival"`
+	// Rate is a constant arrival rate for the whole run; exclusive with Stages.
+	Rate Rate `yaml:"rate"`
+	// Stages shape the rate over time: ramps and holds.
+	Stages []Stage `yaml:"stages"`
+	// Requests is the request mix; one is picked per arrival by weight.
+	// Default: one GET /.
+	Requests []Request `yaml:"requests"`
+	// Timeout bounds one request, from its actual send. Default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxInflight bounds concurrent requests (and connections) of this
+	// workload. An arrival that finds no free slot waits and is sent late;
+	// its latency includes the wait. Default 1000.
+	MaxInflight int `yaml:"max_inflight"`
+	// MaxLateness: an arrival that could not be sent within this much of its
+	// intended time is counted dropped instead of sent. Default: Timeout.
+	MaxLateness Duration `yaml:"max_lateness"`
+	// Expect lists the status codes that count as success. Default 200-399.
+	Expect Expect `yaml:"expect"`
+}
+
+// Stage is one segment of a rate profile: either a linear ramp from the
+// previous rate to RampTo over Over, or a hold at Hold for For.
+type Stage struct {
+	RampTo Rate     `yaml:"ramp_to"`
+	Over   Duration `yaml:"over"`
+	Hold   Rate     `yaml:"hold"`
+	For    Duration `yaml:"for"`
+}
+
+// Request is one entry of a request mix.
+type Request struct {
+	Method  string            `yaml:"method"`
+	Path    string            `yaml:"path"`
+	Weight  int               `yaml:"weight"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+}
+
+// Expect says which responses count as success.
+type Expect struct {
+	Status []int `yaml:"status"`
+}
