@@ -1,0 +1,168 @@
+package scenario
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by ApplyDefaults.
+const (
+	DefaultSeed          = 1
+	DefaultDuration      = Duration(10 * time.Second)
+	DefaultWindowOK      = Percent(0.99)
+	DefaultListen        = "127.0.0.1:0"
+	DefaultStrategy      = "round-robin"
+	DefaultProxyTimeout  = Duration(30 * time.Second)
+	DefaultWorkers       = 1
+	DefaultQueue         = 1024
+	DefaultWeight        = 1
+	DefaultModel         = "open"
+	DefaultArrival       = "uniform"
+	DefaultTimeout       = Duration(10 * time.Second)
+	DefaultMaxInflight   = 1000
+	DefaultRequestMethod = "GET"
+	DefaultRequestPath   = "/"
+)
+
+// ApplyDefaults fills every field left unset. A zero value means unset:
+// "workers: 0" reads as the default, not as zero workers.
+//
+// Duration, when unset, is the longest workload's stage total, or 10s when
+// every workload has a constant rate.
+func (s *Scenario) ApplyDefaults() {
+	if s.Name == "" {
+		s.Name = "scenario"
+		if s.File != "" {
+			base := filepath.Base(s.File)
+			s.Name = strings.TrimSuffix(base, filepath.Ext(base))
+		}
+	}
+	if s.Seed == 0 {
+		s.Seed = DefaultSeed
+	}
+	if s.WindowOK == 0 {
+		s.WindowOK = DefaultWindowOK
+	}
+	if s.SUT != nil {
+		s.SUT.applyDefaults()
+	}
+	for i := range s.Workload {
+		w := &s.Workload[i]
+		if w.Name == "" {
+			w.Name = "default"
+			if len(s.Workload) > 1 {
+				w.Name = "workload-" + strconv.Itoa(i+1)
+			}
+		}
+		w.applyDefaults()
+	}
+	if s.Duration == 0 {
+		s.Duration = DefaultDuration
+		var longest time.Duration
+		for _, w := range s.Workload {
+			longest = max(longest, w.TotalLength())
+		}
+		if longest > 0 {
+			s.Duration = Duration(longest)
+		}
+	}
+}
+
+func (s *SUT) applyDefaults() {
+	if s.Listen == "" {
+		s.Listen = DefaultListen
+	}
+	if s.Proxy.Strategy == "" {
+		s.Proxy.Strategy = DefaultStrategy
+	}
+	if s.Proxy.Timeout == 0 {
+		s.Proxy.Timeout = DefaultProxyTimeout
+	}
+	for i := range s.Pools {
+		p := &s.Pools[i]
+		if p.Name == "" {
+			p.Name = "default"
+			if len(s.Pools) > 1 {
+				p.Name = "pool-" + strconv.Itoa(i+1)
+			}
+		}
+		if p.Match.PathPrefix == "" {
+			p.Match.PathPrefix = "/"
+		}
+		for j := range p.Backends {
+			b := &p.Backends[j]
+			if b.Name == "" {
+				b.Name = p.Name + "-" + strconv.Itoa(j+1)
+			}
+			b.applyDefaults()
+		}
+	}
+}
+
+func (b *Backend) applyDefaults() {
+	if b.Workers == 0 {
+		b.Workers = DefaultWorkers
+	}
+	if b.Queue == nil {
+		q := DefaultQueue
+		b.Queue = &q
+	}
+	if b.Weight == 0 {
+		b.Weight = DefaultWeight
+	}
+	if b.Listen == "" {
+		b.Listen = DefaultListen
+	}
+	if b.ServiceTime == (Distribution{}) {
+		b.ServiceTime = Distribution{Dist: "constant"}
+	}
+}
+
+func (w *Workload) applyDefaults() {
+	if w.Model == "" {
+		w.Model = DefaultModel
+	}
+	if w.Arrival == "" {
+		w.Arrival = DefaultArrival
+	}
+	if w.Timeout == 0 {
+		w.Timeout = DefaultTimeout
+	}
+	if w.MaxInflight == 0 {
+		w.MaxInflight = DefaultMaxInflight
+	}
+	if w.MaxLateness == 0 {
+		w.MaxLateness = w.Timeout
+	}
+	if len(w.Requests) == 0 {
+		w.Requests = []Request{{}}
+	}
+	for i := range w.Requests {
+		r := &w.Requests[i]
+		if r.Method == "" {
+			r.Method = DefaultRequestMethod
+		}
+		if r.Path == "" {
+			r.Path = DefaultRequestPath
+		}
+		if r.Weight == 0 {
+			r.Weight = DefaultWeight
+		}
+	}
+}
+
+// OK reports whether a response status counts as success: one of the
+// listed statuses, or any 2xx/3xx when none are listed.
+func (e Expect) OK(status int) bool {
+	if len(e.Status) == 0 {
+		return status >= 200 && status <= 399
+	}
+	for _, s := range e.Status {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,334 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Load reads, decodes, fills defaults into and validates the scenario file
+// at path.
+//
+// Every problem with the input comes back as Errors, each naming
+// file:line:column and what was expected. A file that cannot be read is
+// also reported as Errors, with one Error of Line 0 whose Err is the cause
+// (errors.Is(err, fs.ErrNotExist) works), so callers treat every input
+// problem alike.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		reason := err.Error()
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			reason = pathErr.Err.Error()
+		}
+		return nil, Errors{{File: path, Msg: "cannot read the scenario file: " + reason, Err: err}}
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes, fills defaults into and validates a scenario read from
+// file (used in messages and as Scenario.File; it is not opened).
+//
+// Decoding collects every unknown field, mistyped scalar and malformed unit
+// value in one pass; validation runs only on a file that decoded cleanly, and
+// collects every problem it finds. Either way the result is Errors sorted by
+// position.
+func Parse(file string, data []byte) (*Scenario, error) {
+	s, positions, errs := parse(data)
+	if len(errs) == 0 {
+		s.File = file
+		s.ApplyDefaults()
+		if err := s.Validate(); err != nil {
+			var verrs Errors
+			if !errors.As(err, &verrs) {
+				verrs = Errors{{Msg: err.Error()}}
+			}
+			errs = verrs
+			for i := range errs {
+				positions.locate(&errs[i])
+			}
+		}
+	}
+	if len(errs) > 0 {
+		for i := range errs {
+			errs[i].File = file
+		}
+		errs.sort()
+		return nil, errs
+	}
+	return s, nil
+}
+
+// ExtensionPrefix marks keys the loader ignores at any level, so a file can
+// hold its own notes and YAML anchors: "x-defaults: &defaults {...}".
+const ExtensionPrefix = "x-"
+
+// parsed keeps what the YAML parse learned about positions, so that errors
+// found later (by path) can point into the file.
+type parsed struct {
+	root  ast.Node
+	nodes map[string]ast.Node // YAML path -> value node
+	paths map[[2]int]string   // node position -> YAML path
+}
+
+// parse decodes data, collecting decode problems; it also returns the
+// position index for placing validation errors.
+func parse(data []byte) (*Scenario, *parsed, Errors) {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, nil, Errors{decodeError(err, nil)}
+	}
+	var docs []*ast.DocumentNode
+	for _, d := range file.Docs {
+		if d != nil && d.Body != nil {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) == 0 {
+		return nil, nil, Errors{{Line: 1, Column: 1,
+			Msg: "the file is empty; expected a scenario with sut: or target:, workload: and requirements:"}}
+	}
+	var errs Errors
+	if len(docs) > 1 {
+		line, col := nodePos(docs[1])
+		errs = append(errs, Error{Line: line, Column: col,
+			Msg: "expected one scenario per file, found a second YAML document here"})
+	}
+
+	p := &parsed{root: docs[0].Body, nodes: map[string]ast.Node{}, paths: map[[2]int]string{}}
+	w := walker{parsed: p}
+	w.walk(reflect.TypeOf(Scenario{}), p.root, "")
+	errs = append(errs, w.errs...)
+
+	var s Scenario
+	collected := &errorList{}
+	ctx := context.WithValue(context.Background(), errorListKey{}, collected)
+	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField(), yaml.AllowFieldPrefixes(ExtensionPrefix),
+		// The parse above already rejects repeated keys; what the decoder would
+		// call a duplicate here is a key overriding one merged in with "<<".
+		yaml.AllowDuplicateMapKey())
+	decodeErr := dec.DecodeContext(ctx, &s)
+	errs = append(errs, collected.errs...)
+	if decodeErr != nil {
+		e := decodeError(decodeErr, p.paths)
+		// The walk already explained most shape problems and unknown
+		// fields; goccy stops at the first and would repeat it.
+		if !errs.hasLine(e.Line) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs
+	}
+	return &s, p, nil
+}
+
+func (es Errors) hasLine(line int) bool {
+	for _, e := range es {
+		if e.Line == line {
+			return true
+		}
+	}
+	return false
+}
+
+// locate gives a validation error its place in the file: the node at its
+// path, or the nearest enclosing node that exists (a missing field points
+// at the mapping it is missing from).
+func (p *parsed) locate(e *Error) {
+	if p == nil || e.Line > 0 {
+		return
+	}
+	for path := e.Path; ; path = parentPath(path) {
+		if n, ok := p.nodes[path]; ok {
+			e.Line, e.Column = nodePos(n)
+			return
+		}
+		if path == "" {
+			return
+		}
+	}
+}
+
+// parentPath drops the last element of a YAML path:
+// "workload[0].rate" -> "workload[0]" -> "workload" -> "".
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// walker checks the document's shape against the scenario types, reporting
+// every unknown field (goccy reports only the first), and indexes each
+// node by its YAML path.
+type walker struct {
+	*parsed
+	errs Errors
+}
+
+var nodeUnmarshalerType = reflect.TypeOf((*interface {
+	UnmarshalYAML(context.Context, ast.Node) error
+})(nil)).Elem()
+
+func (w *walker) walk(t reflect.Type, n ast.Node, path string) {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+			continue
+		case *ast.TagNode:
+			n = v.Value
+			continue
+		}
+		break
+	}
+	if n == nil {
+		return
+	}
+	w.nodes[path] = n
+	line, col := nodePos(n)
+	w.paths[[2]int{line, col}] = path
+	if tokLine, tokCol := tokenPos(n.GetToken()); tokLine != line || tokCol != col {
+		w.paths[[2]int{tokLine, tokCol}] = path
+	}
+
+	if n.Type() == ast.NullType || n.Type() == ast.AliasType {
+		return // null keeps the default; aliases are checked where anchored
+	}
+	if reflect.PointerTo(t).Implements(nodeUnmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		w.walk(t.Elem(), n, path)
+	case reflect.Struct:
+		mapping, ok := asMapping(n)
+		if !ok {
+			w.errorf(n, "expected a mapping (key: value) for %s, got %s", describePath(path), shapeName(n))
+			return
+		}
+		fields := yamlFields(t)
+		for _, mv := range mapping {
+			if mv.Key.Type() == ast.MergeKeyType {
+				continue
+			}
+			key := mv.Key.GetToken().Value
+			if strings.HasPrefix(key, ExtensionPrefix) {
+				continue
+			}
+			f, ok := fields.byName[key]
+			if !ok {
+				w.unknownField(mv.Key, key, path, fields.names)
+				continue
+			}
+			w.walk(f.Type, mv.Value, joinPath(path, key))
+		}
+	case reflect.Slice:
+		seq, ok := n.(*ast.SequenceNode)
+		if !ok {
+			w.errorf(n, `expected a list for %s (items start with "- "), got %s`, describePath(path), shapeName(n))
+			return
+		}
+		for i, item := range seq.Values {
+			w.walk(t.Elem(), item, path+"["+strconv.Itoa(i)+"]")
+		}
+	case reflect.Map:
+		mapping, ok := asMapping(n)
+		if !ok {
+			w.errorf(n, "expected a mapping (key: value) for %s, got %s", describePath(path), shapeName(n))
+			return
+		}
+		for _, mv := range mapping {
+			w.walk(t.Elem(), mv.Value, joinPath(path, mv.Key.GetToken().Value))
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		// goccy would truncate 1.5 to 1, and reports only the first bad scalar.
+		if n.Type() != ast.IntegerType {
+			w.errorf(n, "expected an integer for %s, got %s", lastElem(path), shapeName(n))
+		}
+	case reflect.String:
+		if _, ok := scalarText(n); !ok {
+			w.errorf(n, "expected a string for %s, got %s", lastElem(path), shapeName(n))
+		}
+	}
+}
+
+func asMapping(n ast.Node) ([]*ast.MappingValueNode, bool) {
+	switch v := n.(type) {
+	case *ast.MappingNode:
+		return v.Values, true
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{v}, true
+	}
+	return nil, false
+}
+
+func (w *walker) errorf(n ast.Node, format string, args ...any) {
+	line, col := nodePos(n)
+	w.errs = append(w.errs, Error{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (w *walker) unknownField(key ast.Node, name, path string, known []string) {
+	where := "in " + path
+	if path == "" {
+		where = "at the top level"
+	}
+	if s := closest(name, known); s != "" {
+		w.errorf(key, "unknown field %q %s; did you mean %q?", name, where, s)
+		return
+	}
+	w.errorf(key, "unknown field %q %s; expected one of: %s", name, where, strings.Join(known, ", "))
+}
+
+func describePath(path string) string {
+	if path == "" {
+		return "the scenario"
+	}
+	return path
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+type fieldSet struct {
+	byName map[string]reflect.StructField
+	names  []string
+}
+
+// yamlFields lists a struct's YAML keys in declaration order.
+func yamlFields(t reflect.Type) fieldSet {
+	fs := fieldSet{byName: map[string]reflect.StructField{}}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fs.byName[name] = f
+		fs.names = append(fs.names, name)
+	}
+	return fs
+}
