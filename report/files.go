@@ -1,0 +1,106 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Renderer writes a result in one format. Every output of the report
+// package has this shape, so that callers can pick one by name or write
+// them all.
+type Renderer func(w io.Writer, res *Result) error
+
+// OutputFile is one file that WriteFiles puts in an output directory.
+type OutputFile struct {
+	Name   string
+	Render Renderer
+}
+
+// outputFiles are the files of an --out directory. Adding a format is one
+// line here.
+var outputFiles = []OutputFile{
+	{"result.json", WriteJSON},
+	{"summary.md", WriteMarkdown},
+}
+
+// OutputFiles returns the files WriteFiles writes, in order.
+func OutputFiles() []OutputFile {
+	return append([]OutputFile(nil), outputFiles...)
+}
+
+// formats are the renderers a user can name (ilities run --format).
+var formats = map[string]Renderer{
+	"text":     WriteText,
+	"json":     WriteJSON,
+	"markdown": WriteMarkdown,
+}
+
+// Formats lists the names RendererFor accepts, sorted.
+func Formats() []string {
+	names := make([]string, 0, len(formats))
+	for name := range formats {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// RendererFor returns the renderer of a format name such as "text".
+func RendererFor(format string) (Renderer, error) {
+	r, ok := formats[format]
+	if !ok {
+		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+	}
+	return r, nil
+}
+
+// WriteFiles creates dir (and its parents) and writes every output file of
+// res into it. Each file is written to a temporary name and renamed into
+// place, so an interrupted write never leaves a truncated result.json.
+func WriteFiles(dir string, res *Result) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating output directory: %w", err)
+	}
+	for _, f := range outputFiles {
+		if err := writeFileAtomic(filepath.Join(dir, f.Name), res, f.Render); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, res *Result, render Renderer) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	buf := bufio.NewWriter(tmp)
+	if err := render(buf, res); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := buf.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	// CreateTemp makes the file 0600; results are meant to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

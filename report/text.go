@@ -1,0 +1,506 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+// textWidth is the width the terminal report fits in.
+const textWidth = 100
+
+// WriteText writes the human summary of a run: what ran, a loud warning
+// when the generator saturated, the accounting of arrivals, rates, errors,
+// availability, latency, workloads, nodes, faults, the requirement
+// verdicts and the overall verdict. The output is plain text (no colour),
+// fits 100 columns, and is deterministic for a given result.
+func WriteText(w io.Writer, res *Result) error {
+	out := &textWriter{}
+	out.title(res)
+	out.saturation(res)
+	out.figures(res)
+	out.latency(res)
+	out.errorClasses(res)
+	out.workloads(res)
+	out.nodes(res)
+	out.faults(res)
+	out.requirements(res)
+	out.verdict(res)
+	if out.err != nil {
+		return out.err
+	}
+	_, err := w.Write(out.buf.Bytes())
+	return err
+}
+
+// textWriter collects the report; the first table error is kept.
+type textWriter struct {
+	buf bytes.Buffer
+	err error
+}
+
+// linef writes one line of free text, wrapped at textWidth with the
+// continuation indented by two blanks.
+func (t *textWriter) linef(format string, args ...any) {
+	t.wrapped(fmt.Sprintf(format, args...), "  ")
+}
+
+func (t *textWriter) wrapped(text, indent string) {
+	for _, l := range wrapWords(text, textWidth, indent) {
+		t.buf.WriteString(l)
+		t.buf.WriteByte('\n')
+	}
+}
+
+func (t *textWriter) blank() { t.buf.WriteByte('\n') }
+
+// field is one "label  value" line of the figures block.
+func (t *textWriter) field(label, value string) {
+	t.wrapped(fmt.Sprintf("%-13s %s", label, value), strings.Repeat(" ", 14))
+}
+
+func (t *textWriter) title(res *Result) {
+	name := res.Scenario
+	if name == "" {
+		name = "(unnamed scenario)"
+	}
+	if res.Incomplete {
+		name += "  INCOMPLETE: the run stopped early"
+	}
+	t.linef("%s", name)
+	var ctx []string
+	if res.Target != "" {
+		ctx = append(ctx, "target "+res.Target)
+	}
+	if res.Strategy != "" {
+		ctx = append(ctx, "strategy "+res.Strategy)
+	}
+	ctx = append(ctx, fmt.Sprintf("seed %d", res.Seed))
+	measured := "measured " + formatSeconds(res.MeasuredS)
+	if res.DurationS > 0 && !nearlyEqual(res.DurationS, res.MeasuredS) {
+		measured += " of " + formatSeconds(res.DurationS)
+	}
+	ctx = append(ctx, measured)
+	t.linef("%s", strings.Join(ctx, "  "))
+	if !res.Started.IsZero() || res.Tool != "" {
+		var about []string
+		if !res.Started.IsZero() {
+			about = append(about, "started "+res.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
+		if res.Tool != "" {
+			about = append(about, res.Tool)
+		}
+		t.linef("%s", strings.Join(about, "  "))
+	}
+}
+
+// saturation is the loud line: a saturated generator sent less than the
+// scenario asked for, so every figure below flatters the system.
+func (t *textWriter) saturation(res *Result) {
+	if !res.Generator.Saturated {
+		return
+	}
+	reason := res.Generator.Reason
+	if reason == "" {
+		reason = "the generator could not keep to the schedule"
+	}
+	if d := res.Totals.Dropped; d > 0 {
+		reason += fmt.Sprintf("; %d arrivals dropped", d)
+	}
+	t.blank()
+	t.linef("GENERATOR SATURATED: results understate the load")
+	t.linef("  %s", reason)
+}
+
+func (t *textWriter) figures(res *Result) {
+	s := &res.Stats
+	t.blank()
+	t.field("requests", accountingText(s.Totals))
+	if m := accountingMismatch(s.Totals); m != "" {
+		t.linef("%s", m)
+	}
+	if s.Totals.Late > 0 {
+		t.field("late", fmt.Sprintf("%d sent more than 1ms after their intended time", s.Totals.Late))
+	}
+	t.field("throughput", fmt.Sprintf("%s  request rate %s  target %s",
+		FormatValue(s.ThroughputRPS, scenario.UnitRate),
+		FormatValue(s.RequestRateRPS, scenario.UnitRate),
+		FormatValue(s.TargetRPS, scenario.UnitRate)))
+	t.field("error rate", FormatValue(s.ErrorRate, scenario.UnitPercent))
+	t.field("availability", fmt.Sprintf("%s of requests  %s of time",
+		FormatValue(s.Availability.Requests, scenario.UnitPercent),
+		FormatValue(s.Availability.Time, scenario.UnitPercent)))
+	if lag := res.Generator.SendLagMS; lag.Count > 0 {
+		t.field("send lag", fmt.Sprintf("p50 %s  p99 %s  max %s",
+			FormatValue(lag.P50, scenario.UnitDuration),
+			FormatValue(lag.P99, scenario.UnitDuration),
+			FormatValue(lag.Max, scenario.UnitDuration)))
+	}
+}
+
+// accountingText shows the identity scheduled = succeeded + failed +
+// dropped with the run's figures ("!=" when they break it).
+func accountingText(t Totals) string {
+	rel := "="
+	if t.Succeeded+t.Failed+t.Dropped != t.Scheduled {
+		rel = "!="
+	}
+	return fmt.Sprintf("%d scheduled %s %d succeeded + %d failed + %d dropped",
+		t.Scheduled, rel, t.Succeeded, t.Failed, t.Dropped)
+}
+
+// accountingMismatch is the loud message for totals that break the
+// identity, "" when they keep it. Every arrival must end in exactly one of
+// the three outcomes; a mismatch means arrivals were lost or counted twice.
+func accountingMismatch(t Totals) string {
+	sum := t.Succeeded + t.Failed + t.Dropped
+	if sum == t.Scheduled {
+		return ""
+	}
+	return fmt.Sprintf("ACCOUNTING MISMATCH: succeeded + failed + dropped = %d, scheduled = %d (%+d)",
+		sum, t.Scheduled, sum-t.Scheduled)
+}
+
+func (t *textWriter) latency(res *Result) {
+	lat, svc := res.LatencyMS, res.ServiceLatencyMS
+	if lat.Count == 0 && svc.Count == 0 {
+		t.blank()
+		t.field("latency", "no request completed")
+		return
+	}
+	ms := func(p Percentiles, v float64) string {
+		if p.Count == 0 {
+			return "-"
+		}
+		return FormatValue(v, scenario.UnitDuration)
+	}
+	rows := [][]string{
+		{"p50", ms(lat, lat.P50), ms(svc, svc.P50)},
+		{"p90", ms(lat, lat.P90), ms(svc, svc.P90)},
+		{"p95", ms(lat, lat.P95), ms(svc, svc.P95)},
+		{"p99", ms(lat, lat.P99), ms(svc, svc.P99)},
+		{"p99.9", ms(lat, lat.P999), ms(svc, svc.P999)},
+		{"max", ms(lat, lat.Max), ms(svc, svc.Max)},
+		{"mean", ms(lat, lat.Mean), ms(svc, svc.Mean)},
+	}
+	t.blank()
+	t.table([]string{"", "latency", "service latency"}, "lrr", rows)
+}
+
+func (t *textWriter) errorClasses(res *Result) {
+	classes := errorClassesByCount(res.Errors)
+	if len(classes) == 0 {
+		return
+	}
+	var rows [][]string
+	for _, c := range classes {
+		share := "-"
+		if res.Totals.Failed > 0 {
+			share = formatShare(float64(c.count) / float64(res.Totals.Failed))
+		}
+		rows = append(rows, []string{c.class, formatCount(c.count), share})
+	}
+	t.blank()
+	t.table([]string{"error class", "count", "of failed"}, "lrr", rows)
+}
+
+type errorClassCount struct {
+	class string
+	count int64
+}
+
+// errorClassesByCount lists the classes with a count above zero, the most
+// frequent first (ties by name, for stable output).
+func errorClassesByCount(errs map[string]int64) []errorClassCount {
+	var out []errorClassCount
+	for class, n := range errs {
+		if n > 0 {
+			out = append(out, errorClassCount{class, n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].count != out[j].count {
+			return out[i].count > out[j].count
+		}
+		return out[i].class < out[j].class
+	})
+	return out
+}
+
+func (t *textWriter) workloads(res *Result) {
+	if len(res.Workloads) < 2 {
+		return
+	}
+	var rows [][]string
+	for _, w := range res.Workloads {
+		p99 := "-"
+		if w.LatencyMS.Count > 0 {
+			p99 = FormatValue(w.LatencyMS.P99, scenario.UnitDuration)
+		}
+		rows = append(rows, []string{
+			w.Name,
+			formatCount(w.Totals.Scheduled),
+			FormatValue(w.ThroughputRPS, scenario.UnitRate),
+			p99,
+			FormatValue(w.ErrorRate, scenario.UnitPercent),
+			FormatValue(w.Availability.Requests, scenario.UnitPercent),
+		})
+	}
+	t.blank()
+	t.table([]string{"workload", "scheduled", "throughput", "p99 latency", "error rate", "availability"}, "lrrrrr", rows)
+}
+
+func (t *textWriter) nodes(res *Result) {
+	if len(res.Nodes) == 0 {
+		return
+	}
+	var rows [][]string
+	for _, n := range res.Nodes {
+		rows = append(rows, []string{n.Name, formatCount(n.Requests), formatShare(n.Share), nodeWeight(n), nodeUtilisation(n)})
+	}
+	t.blank()
+	t.table([]string{"node", "requests", "share", "weight", "utilisation"}, "lrrrr", rows)
+	if res.Fairness > 0 {
+		t.linef("fairness %.3f  (Jain's index of share / weight: 1 is perfectly even)", res.Fairness)
+	}
+}
+
+// nodeWeight and nodeUtilisation show "-" for a figure the node did not
+// report (an external node has neither).
+func nodeWeight(n Node) string {
+	if n.Weight == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%g", n.Weight)
+}
+
+func nodeUtilisation(n Node) string {
+	if n.Utilisation == 0 {
+		return "-"
+	}
+	return formatShare(n.Utilisation)
+}
+
+func (t *textWriter) faults(res *Result) {
+	if len(res.Faults) == 0 {
+		return
+	}
+	var rows [][]string
+	for _, f := range res.Faults {
+		forS := "-"
+		if f.ForS > 0 {
+			forS = formatSeconds(f.ForS)
+		}
+		rows = append(rows, []string{f.Kind, f.Node, formatSeconds(f.AtS), forS,
+			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
+	}
+	t.blank()
+	t.table([]string{"fault", "node", "at", "for", "detected after", "recovered after"}, "llrrrr", rows)
+}
+
+// faultTime shows a per-fault time; a negative one never happened.
+func faultTime(s float64, never string) string {
+	if s < 0 {
+		return never
+	}
+	return formatSeconds(s)
+}
+
+func (t *textWriter) requirements(res *Result) {
+	if len(res.Requirements) == 0 {
+		return
+	}
+	var rows [][]string
+	for _, v := range res.Requirements {
+		unit := scenario.Unit(v.Unit)
+		text, observed, margin := v.Text, FormatValue(v.Observed, unit), FormatMargin(v.Margin, unit)
+		if v.Note != "" {
+			text += "\n(" + v.Note + ")"
+		}
+		if v.Unobserved() {
+			observed, margin = "n/a", "-"
+		}
+		rows = append(rows, []string{passFail(v.Pass), text, observed, FormatValue(v.Threshold, unit), margin})
+	}
+	t.blank()
+	t.table([]string{"", "requirement", "observed", "threshold", "margin"}, "lwrrr", rows)
+}
+
+func passFail(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func (t *textWriter) verdict(res *Result) {
+	t.blank()
+	t.linef("VERDICT: %s", verdictSummary(res))
+}
+
+// verdictSummary is the one-line outcome shared by the renderers, e.g.
+// "FAIL - 1 of 4 requirements failed".
+func verdictSummary(res *Result) string {
+	var failed int
+	for _, v := range res.Requirements {
+		if !v.Pass {
+			failed++
+		}
+	}
+	n := len(res.Requirements)
+	var s string
+	switch {
+	case n == 0:
+		s = "no requirements declared"
+	case failed == 0:
+		s = fmt.Sprintf("all %d %s met", n, plural(n, "requirement", "requirements"))
+	default:
+		s = fmt.Sprintf("%d of %d %s failed", failed, n, plural(n, "requirement", "requirements"))
+	}
+	verdict := strings.ToUpper(res.Verdict)
+	if verdict == "" {
+		verdict = "NOT EVALUATED"
+	}
+	s = verdict + " - " + s
+	var caveats []string
+	if res.Generator.Saturated {
+		caveats = append(caveats, "generator saturated")
+	}
+	if res.Incomplete {
+		caveats = append(caveats, "run incomplete")
+	}
+	if len(caveats) > 0 {
+		s += " (" + strings.Join(caveats, ", ") + ")"
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// table renders one borderless table with a rule under the header. align
+// holds one letter per column: l(eft), r(ight), or w for a left-aligned
+// column whose text is word-wrapped so that the table fits textWidth.
+// Trailing blanks are trimmed so that the output is stable in files and
+// diffs.
+func (t *textWriter) table(header []string, align string, rows [][]string) {
+	if t.err != nil {
+		return
+	}
+	aligns := make([]tw.Align, len(align))
+	for i, a := range align {
+		aligns[i] = tw.AlignLeft
+		if a == 'r' {
+			aligns[i] = tw.AlignRight
+		}
+		if a == 'w' {
+			wrapColumn(header, rows, i)
+		}
+	}
+	var buf bytes.Buffer
+	table := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Symbols: tw.NewSymbols(tw.StyleASCII),
+			Borders: tw.Border{Left: tw.Off, Right: tw.Off, Top: tw.Off, Bottom: tw.Off},
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.On},
+			},
+		})),
+		// Headers keep their case: "p99 latency", not "P99 LATENCY".
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignmentConfig(tw.CellAlignment{PerColumn: aligns}),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: aligns}),
+		// Wrapping is done here (wrapColumn), where it is predictable.
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
+	table.Header(header)
+	if err := table.Bulk(rows); err != nil {
+		t.err = err
+		return
+	}
+	if err := table.Render(); err != nil {
+		t.err = err
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		t.buf.WriteString(strings.TrimRight(line, " "))
+		t.buf.WriteByte('\n')
+	}
+}
+
+// wrapColumn word-wraps column col of rows so that the table, one blank of
+// padding on each side of every column, fits textWidth. The column keeps
+// at least 24 columns, however wide the others are.
+func wrapColumn(header []string, rows [][]string, col int) {
+	used := 0
+	for c := range header {
+		if c == col {
+			continue
+		}
+		width := textCellWidth(header[c])
+		for _, r := range rows {
+			if c < len(r) {
+				width = max(width, textCellWidth(r[c]))
+			}
+		}
+		used += width + 2
+	}
+	room := max(textWidth-used-2, 24)
+	for _, r := range rows {
+		if col >= len(r) {
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(r[col], "\n") {
+			lines = append(lines, wrapWords(l, room, "")...)
+		}
+		r[col] = strings.Join(lines, "\n")
+	}
+}
+
+// textCellWidth is the width of a cell's widest line.
+func textCellWidth(s string) int {
+	width := 0
+	for _, l := range strings.Split(s, "\n") {
+		width = max(width, utf8.RuneCountInString(l))
+	}
+	return width
+}
+
+// wrapWords breaks text at blanks into lines of at most width runes; the
+// lines after the first start with indent. A word longer than a line is
+// left whole rather than cut.
+func wrapWords(text string, width int, indent string) []string {
+	if utf8.RuneCountInString(text) <= width {
+		return []string{text}
+	}
+	var lines []string
+	line := ""
+	for _, word := range strings.Split(text, " ") {
+		candidate := line + " " + word
+		if line == "" || strings.TrimSpace(line) == "" {
+			candidate = line + word
+		}
+		if utf8.RuneCountInString(candidate) > width && strings.TrimSpace(line) != "" {
+			lines = append(lines, line)
+			candidate = indent + word
+		}
+		line = candidate
+	}
+	return append(lines, line)
+}
