@@ -1,0 +1,84 @@
+// Command ilities is a load generator and systemic-qualities benchmarking
+// tool: it drives HTTP load at a system under test, injects faults, and
+// checks non-functional requirements.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, the CLI's contract with CI pipelines.
+const (
+	exitPass    = 0 // every requirement met
+	exitFail    = 1 // a requirement failed
+	exitInvalid = 2 // invalid input or usage
+	exitRun     = 3 // the run itself could not be carried out (or was interrupted)
+)
+
+// exitError carries an exit code through cobra's error return.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func main() {
+	// One cancellation path: a signal-aware context from here to every goroutine.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitPass
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != errSilent {
+			fmt.Fprintln(stderr, "ilities:", ee.err)
+		}
+		return ee.code
+	}
+	// Errors cobra raises itself (unknown flag, wrong argument count) are usage errors.
+	fmt.Fprintln(stderr, "ilities:", err)
+	return exitInvalid
+}
+
+// errSilent marks an exit whose reason was already printed.
+var errSilent = errors.New("")
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ilities",
+		Short:         "Load generator and systemic-qualities benchmark: performance, scalability, availability under load and failure",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newRunCmd(), newValidateCmd())
+	return root
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ilities/ilities/report"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = execute(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodesForInvalidScenarios(t *testing.T) {
+	cases := []struct {
+		file string
+		// wantPos is the file:line:column the message must name.
+		wantPos string
+		wantMsg string
+	}{
+		{"bad-indent.yaml", "bad-indent.yaml:8:", ""},
+		{"unknown-field.yaml", "unknown-field.yaml:7:5", "ratee"},
+		{"bad-rate.yaml", "bad-rate.yaml:7:11", "rate"},
+		{"unknown-metric.yaml", "unknown-metric.yaml:10:5", "speed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			for _, cmd := range []string{"validate", "run"} {
+				code, _, stderr := runCLI(t, cmd, filepath.Join("testdata", tc.file))
+				if code != exitInvalid {
+					t.Fatalf("%s: exit %d, want %d; stderr: %s", cmd, code, exitInvalid, stderr)
+				}
+				if !strings.Contains(stderr, tc.wantPos) || !strings.Contains(stderr, tc.wantMsg) {
+					t.Errorf("%s: stderr %q does not name %q and %q", cmd, stderr, tc.wantPos, tc.wantMsg)
+				}
+			}
+		})
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"run"},
+		{"run", "testdata/pass.yaml", "--format", "yaml"},
+		{"run", "testdata/pass.yaml", "--no-such-flag"},
+		{"validate", "testdata/does-not-exist.yaml"},
+	} {
+		if code, _, stderr := runCLI(t, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, exitInvalid, stderr)
+		}
+	}
+}
+
+func TestRunPassAndFailVerdicts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end runs")
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "testdata/pass.yaml", "--quiet", "--out", dir)
+	if code != exitPass {
+		t.Fatalf("pass.yaml: exit %d, want 0\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"PASS", "throughput", "p99"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := report.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != "pass" || len(res.Requirements) != 3 {
+		t.Errorf("result.json verdict %q with %d requirements", res.Verdict, len(res.Requirements))
+	}
+	tot := res.Totals
+	if tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped || tot.Scheduled < 190 {
+		t.Errorf("accounting %+v", tot)
+	}
+
+	code, stdout, stderr = runCLI(t, "run", "testdata/fail.yaml", "--quiet", "--format", "json")
+	if code != exitFail {
+		t.Fatalf("fail.yaml: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	var parsed map[string]any
+	if err := json.Unmarshal([]byte(stdout), &parsed); err != nil {
+		t.Fatalf("--format json printed no JSON: %v", err)
+	}
+	if parsed["verdict"] != "fail" {
+		t.Errorf("verdict %v, want fail", parsed["verdict"])
+	}
+}
+
+func TestRunAgainstRefusingTargetExitsThree(t *testing.T) {
+	// A port that was just free: nothing listens there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	scen := filepath.Join(t.TempDir(), "refused.yaml")
+	body := "name: refused\nduration: 1s\ntarget: {url: http://" + addr + "/}\nworkload:\n  - {name: w, rate: 20/s, timeout: 1s}\nrequirements:\n  - error_rate < 1%\n"
+	if err := os.WriteFile(scen, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", scen, "--quiet", "--out", dir)
+	if code != exitRun {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRun, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "result.json")); err != nil {
+		t.Errorf("a failed run still writes what it measured: %v", err)
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/scenario"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type runFlags struct {
+	out      string
+	seed     int64
+	strategy string
+	format   string
+	quiet    bool
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario and check its requirements (exit 0 pass, 1 fail, 2 invalid input, 3 run failed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := loadScenario(args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("seed") {
+				sc.Seed = f.seed
+			}
+			if f.strategy != "" {
+				if sc.SUT == nil {
+					return withCode(exitInvalid, errors.New("--strategy applies to the built-in SUT (sut:), and this scenario has a target"))
+				}
+				sc.SUT.Proxy.Strategy = f.strategy
+				if err := sc.Validate(); err != nil {
+					return withCode(exitInvalid, err)
+				}
+			}
+			render, err := textRenderer(f.format)
+			if err != nil {
+				return withCode(exitInvalid, err)
+			}
+			runner.Version = version
+			var progress io.Writer
+			if !f.quiet {
+				progress = cmd.ErrOrStderr()
+			}
+			res, runErr := runner.Execute(cmd.Context(), sc, runner.Options{Progress: progress})
+			if res == nil {
+				return withCode(exitRun, runErr)
+			}
+			// Whatever happened, what was measured is written.
+			if f.out != "" {
+				if err := report.WriteFiles(f.out, res); err != nil {
+					return withCode(exitRun, fmt.Errorf("writing results: %w", err))
+				}
+			}
+			if err := render(cmd.OutOrStdout(), res); err != nil {
+				return withCode(exitRun, err)
+			}
+			return verdictExit(res, runErr)
+		},
+	}
+	cmd.Flags().StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
+	cmd.Flags().Int64Var(&f.seed, "seed", 0, "override the scenario's seed")
+	cmd.Flags().StringVar(&f.strategy, "strategy", "", "override the built-in proxy's balancing strategy")
+	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	return cmd
+}
+
+// verdictExit maps a finished run to the CLI's exit code.
+func verdictExit(res *report.Result, runErr error) error {
+	switch {
+	case runErr != nil:
+		return withCode(exitRun, runErr)
+	case res.Incomplete:
+		return withCode(exitRun, errors.New("run interrupted: results are incomplete"))
+	case res.Verdict != "pass":
+		return withCode(exitFail, errSilent)
+	}
+	return nil
+}
+
+func textRenderer(format string) (func(io.Writer, *report.Result) error, error) {
+	switch format {
+	case "text", "":
+		return report.WriteText, nil
+	case "json":
+		return report.WriteJSON, nil
+	case "markdown", "md":
+		return report.WriteMarkdown, nil
+	}
+	return nil, fmt.Errorf("--format %q: expected text, json or markdown", format)
+}
+
+func loadScenario(path string) (*scenario.Scenario, error) {
+	sc, err := scenario.Load(path)
+	if err != nil {
+		return nil, withCode(exitInvalid, err)
+	}
+	return sc, nil
+}
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate SCENARIO",
+		Short: "Check a scenario file without running it (exit 0 valid, 2 invalid)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := loadScenario(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d workload(s), %d requirement(s))\n", args[0], len(sc.Workload), len(sc.Requirements))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,211 @@
+// Package sut starts and stops the built-in system under test described by a
+// scenario: one simulated backend (package backend) per configured backend,
+// and the reverse proxy (package proxy) in front of them, all in this
+// process on their own listeners.
+//
+// Clients talk to the proxy at Topology.URL. Every answer that came from or
+// was attributed to a backend carries the header X-Ilities-Backend (see
+// NodeHeader) naming it; the status codes and headers are documented in
+// packages proxy and backend.
+package sut
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sut/backend"
+	"github.com/ilities/ilities/sut/proxy"
+)
+
+// NodeHeader is the response header naming the backend that answered.
+const NodeHeader = backend.NodeHeader
+
+// Fallbacks for fields a scenario left at zero (the scenario loader normally
+// fills them; these keep hand-built scenarios working).
+const (
+	defaultListen = "127.0.0.1:0"
+	defaultQueue  = backend.DefaultQueue
+)
+
+// Topology is a running built-in SUT.
+type Topology struct {
+	proxy *proxy.Proxy
+	nodes []*node
+}
+
+type node struct {
+	pool    string
+	weight  int
+	backend *backend.Backend
+}
+
+// Start starts every backend of s.SUT.Pools, then the proxy on s.SUT.Listen
+// with the scenario's strategy and weights. Backend i's service times are
+// seeded from s.Seed and the backend's name, so runs are reproducible and
+// adding a backend does not change the others' sequences. ctx bounds the
+// start-up only; the topology runs until Close. On error everything started
+// so far is stopped.
+func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
+	if s == nil || s.SUT == nil {
+		return nil, errors.New("sut: the scenario has no built-in sut")
+	}
+	if len(s.SUT.Pools) == 0 {
+		return nil, errors.New("sut: the scenario's sut has no pools")
+	}
+	t := &Topology{}
+	fail := func(err error) (*Topology, error) {
+		_ = t.Close()
+		return nil, err
+	}
+	pc := proxy.Config{
+		Strategy: s.SUT.Proxy.Strategy,
+		Seed:     s.Seed,
+		Timeout:  s.SUT.Proxy.Timeout.D(),
+	}
+	seen := map[string]bool{}
+	for _, pool := range s.SUT.Pools {
+		ppc := proxy.PoolConfig{Name: pool.Name, Host: pool.Match.Host, PathPrefix: pool.Match.PathPrefix}
+		for _, bc := range pool.Backends {
+			if bc.Name == "" {
+				return fail(fmt.Errorf("sut: pool %s: a backend has no name", pool.Name))
+			}
+			if seen[bc.Name] {
+				return fail(fmt.Errorf("sut: backend name %q used twice", bc.Name))
+			}
+			seen[bc.Name] = true
+			queue := defaultQueue
+			if bc.Queue != nil {
+				queue = *bc.Queue
+			}
+			b := backend.New(backend.Config{
+				Name:        bc.Name,
+				Workers:     bc.Workers,
+				Queue:       queue,
+				ServiceTime: bc.ServiceTime,
+				Seed:        BackendSeed(s.Seed, bc.Name),
+			})
+			listen := bc.Listen
+			if listen == "" {
+				listen = defaultListen
+			}
+			if err := b.Start(listen); err != nil {
+				return fail(fmt.Errorf("sut: %w", err))
+			}
+			weight := max(bc.Weight, 1)
+			t.nodes = append(t.nodes, &node{pool: pool.Name, weight: weight, backend: b})
+			ppc.Upstreams = append(ppc.Upstreams, proxy.UpstreamConfig{Name: bc.Name, URL: b.URL(), Weight: weight})
+			if err := ctx.Err(); err != nil {
+				return fail(err)
+			}
+		}
+		pc.Pools = append(pc.Pools, ppc)
+	}
+	p, err := proxy.New(pc)
+	if err != nil {
+		return fail(fmt.Errorf("sut: %w", err))
+	}
+	listen := s.SUT.Listen
+	if listen == "" {
+		listen = defaultListen
+	}
+	if err := p.Start(listen); err != nil {
+		return fail(fmt.Errorf("sut: %w", err))
+	}
+	t.proxy = p
+	return t, nil
+}
+
+// BackendSeed is the service-time seed of the backend called name in a
+// scenario with the given seed.
+func BackendSeed(seed int64, name string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("backend\x00" + name))
+	return int64(splitmix64(uint64(seed) ^ h.Sum64()))
+}
+
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// URL is the proxy's base URL, e.g. "http://127.0.0.1:41234".
+func (t *Topology) URL() string { return t.proxy.URL() }
+
+// NodeStats is one backend as it reports itself, with the proxy's view of it.
+type NodeStats struct {
+	Name, Pool string
+	// URL is the backend's own base URL (bypassing the proxy).
+	URL     string
+	Weight  float64
+	Workers int
+	// Served, Rejected and Abandoned are the backend's counters (see
+	// backend.Stats).
+	Served, Rejected, Abandoned int64
+	// BusySeconds and Utilisation: busy worker-time, and it divided by
+	// workers × wall time, since start or the last ResetStats.
+	BusySeconds, Utilisation float64
+	// Requests and Failures are the proxy's counts for this node: requests
+	// forwarded, and exchanges that ended without a response (502/504).
+	Requests, Failures int64
+}
+
+// Nodes returns every backend's statistics, in scenario order.
+func (t *Topology) Nodes() []NodeStats {
+	forwarded := map[string]proxy.UpstreamStats{}
+	if t.proxy != nil {
+		for _, u := range t.proxy.Stats().Upstreams {
+			forwarded[u.Name] = u
+		}
+	}
+	out := make([]NodeStats, 0, len(t.nodes))
+	for _, n := range t.nodes {
+		st := n.backend.Stats()
+		ps := forwarded[st.Name]
+		out = append(out, NodeStats{
+			Name:        st.Name,
+			Pool:        n.pool,
+			URL:         n.backend.URL(),
+			Weight:      float64(n.weight),
+			Workers:     st.Workers,
+			Served:      st.Served,
+			Rejected:    st.Rejected,
+			Abandoned:   st.Abandoned,
+			BusySeconds: st.BusySeconds,
+			Utilisation: st.Utilisation,
+			Requests:    ps.Requests,
+			Failures:    ps.Failures,
+		})
+	}
+	return out
+}
+
+// ProxyStats returns the proxy's counters.
+func (t *Topology) ProxyStats() proxy.Stats { return t.proxy.Stats() }
+
+// ResetStats restarts every backend's and the proxy's statistics, e.g. after
+// a warm-up.
+func (t *Topology) ResetStats() {
+	for _, n := range t.nodes {
+		n.backend.ResetStats()
+	}
+	t.proxy.ResetStats()
+}
+
+// Close stops the proxy, then every backend, and returns when none of their
+// listeners, connections or request handlers remain. It is safe to call more
+// than once.
+func (t *Topology) Close() error {
+	var errs []error
+	if t.proxy != nil {
+		errs = append(errs, t.proxy.Close())
+	}
+	for _, n := range t.nodes {
+		errs = append(errs, n.backend.Close())
+	}
+	return errors.Join(errs...)
+}
