@@ -1,0 +1,109 @@
+package runner
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/scenario"
+)
+
+const builtInScenario = `
+name: determinism
+seed: 11
+duration: 2s
+sut:
+  pools:
+    - name: app
+      backends:
+        - {name: a, workers: 4, service_time: {dist: exponential, mean: 2ms}}
+        - {name: b, workers: 4, service_time: {dist: exponential, mean: 2ms}}
+        - {name: c, workers: 4, service_time: {dist: exponential, mean: 2ms}}
+workload:
+  - name: w
+    rate: 150/s
+requirements:
+  - error_rate < 1%
+`
+
+func nodeCounts(res *report.Result) map[string]int64 {
+	out := map[string]int64{}
+	for _, n := range res.Nodes {
+		out[n.Name] = n.Requests
+	}
+	return out
+}
+
+// Two runs of one scenario with the same seed send the same number of
+// requests to each backend, whatever the strategy's randomness.
+func TestSameSeedGivesSamePerBackendCounts(t *testing.T) {
+	for _, strategy := range []string{"round-robin", "random"} {
+		t.Run(strategy, func(t *testing.T) {
+			var runs []map[string]int64
+			for i := 0; i < 2; i++ {
+				sc, err := scenario.Parse("determinism.yaml", []byte(builtInScenario))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sc.SUT.Proxy.Strategy = strategy
+				res, err := Execute(context.Background(), sc, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Verdict != report.VerdictPass || res.Totals.Scheduled != 300 || res.Totals.Succeeded != 300 {
+					t.Fatalf("run %d: verdict %s totals %+v", i, res.Verdict, res.Totals)
+				}
+				runs = append(runs, nodeCounts(res))
+			}
+			if !reflect.DeepEqual(runs[0], runs[1]) {
+				t.Fatalf("same seed, different per-backend counts: %v vs %v", runs[0], runs[1])
+			}
+			if strategy == "round-robin" && !reflect.DeepEqual(runs[0], map[string]int64{"a": 100, "b": 100, "c": 100}) {
+				t.Errorf("round-robin counts %v, want 100 each", runs[0])
+			}
+			t.Logf("%s: %v", strategy, runs[0])
+		})
+	}
+}
+
+// An external target is driven by URL; it has no node header, so no nodes.
+func TestExecuteDrivesAnExternalTarget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	sc, err := scenario.Parse("external.yaml", []byte(`
+duration: 1s
+target: {url: `+srv.URL+`}
+workload:
+  - rate: 100/s
+    requests: [{path: /, weight: 3}, {path: /missing, weight: 1}]
+requirements:
+  - error_rate < 1%
+  - availability >= 50%
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Execute(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := res.Totals
+	if tot.Scheduled != 100 || tot.Failed != res.Errors[Class4xx] || tot.Failed == 0 {
+		t.Fatalf("totals %+v errors %v", tot, res.Errors)
+	}
+	if res.Verdict != report.VerdictFail || res.Requirements[0].Pass || !res.Requirements[1].Pass {
+		t.Errorf("verdict %s, requirements %+v", res.Verdict, res.Requirements)
+	}
+	if len(res.Nodes) != 0 {
+		t.Errorf("an external target without the node header has no nodes, got %+v", res.Nodes)
+	}
+}
