@@ -29,66 +29,19 @@ type rateProfile struct {
 	dur   float64 // seconds
 }
 
-// newRateProfile builds the profile of w over a run of the given length. A
-// ramp stage goes linearly from the previous rate (0 at the start) to
-// ramp_to over its length; a hold stage keeps its rate for its length; after
-// the last stage the last rate holds until the end; stages past the end are
-// cut. A constant rate with no stages is one hold for the whole run.
+// newRateProfile builds the profile of w over a run of the given length from
+// the workload's stage geometry (scenario.Workload.Profile), adding to each
+// segment the arrivals accumulated before it.
 func newRateProfile(w scenario.Workload, duration time.Duration) rateProfile {
 	p := rateProfile{dur: duration.Seconds()}
-	if p.dur <= 0 {
-		return p
+	for _, s := range w.Profile(duration) {
+		seg := rateSegment{Start: s.Start.Seconds(), End: s.End.Seconds(), From: s.From, To: s.To, Cum: p.total}
+		if seg.End <= seg.Start {
+			continue
+		}
+		p.segs = append(p.segs, seg)
+		p.total += seg.area()
 	}
-	add := func(length, from, to float64) {
-		start := 0.0
-		if n := len(p.segs); n > 0 {
-			start = p.segs[n-1].End
-		}
-		if length <= 0 || start >= p.dur {
-			return
-		}
-		end := start + length
-		if end > p.dur {
-			// Cut at the end of the run, with the rate the ramp has there.
-			to = from + (to-from)*(p.dur-start)/length
-			end = p.dur
-		}
-		p.segs = append(p.segs, rateSegment{Start: start, End: end, From: from, To: to})
-	}
-	if len(w.Stages) == 0 {
-		r := w.Rate.PerSecond()
-		add(p.dur, r, r)
-	} else {
-		prev := 0.0
-		for _, st := range w.Stages {
-			switch {
-			case st.Over > 0:
-				to := st.RampTo.PerSecond()
-				add(st.Over.D().Seconds(), prev, to)
-				prev = to
-			case st.For > 0:
-				add(st.For.D().Seconds(), st.Hold.PerSecond(), st.Hold.PerSecond())
-				prev = st.Hold.PerSecond()
-			case st.RampTo != 0:
-				prev = st.RampTo.PerSecond() // a ramp over no time is a step
-			default:
-				prev = st.Hold.PerSecond()
-			}
-		}
-		if n := len(p.segs); n == 0 || p.segs[n-1].End < p.dur {
-			start := 0.0
-			if n > 0 {
-				start = p.segs[n-1].End
-			}
-			add(p.dur-start, prev, prev)
-		}
-	}
-	cum := 0.0
-	for i := range p.segs {
-		p.segs[i].Cum = cum
-		cum += p.segs[i].area()
-	}
-	p.total = cum
 	return p
 }
 
