@@ -124,7 +124,10 @@ type Node struct {
 	Utilisation float64 `json:"utilisation"`
 }
 
-// Fault is one fault of the timeline with its measured effects.
+// Fault is one fault of the timeline with its measured effects. AtS is the
+// actual time the fault took effect and EndS the time it was lifted (0 when
+// it lasted to the end), in seconds from the start of the run. A negative
+// RecoveryTimeS or DetectionTimeS means it did not happen within the run.
 type Fault struct {
 	Kind           string  `json:"kind"`
 	Node           string  `json:"node"`
@@ -149,6 +152,12 @@ type Window struct {
 	Errors        map[string]int64 `json:"errors,omitempty"`
 	// Nodes counts responses per node in this window.
 	Nodes map[string]int64 `json:"nodes,omitempty"`
+	// Utilisation is each built-in node's busy worker-time share in this
+	// window (0..1), sampled from the nodes themselves.
+	Utilisation map[string]float64 `json:"utilisation,omitempty"`
+	// Histogram is this window's latency histogram (encoded like
+	// Histograms.Latency), for interval logs.
+	Histogram string `json:"histogram,omitempty"`
 }
 
 // WindowLatency is the compact latency summary of one window, in milliseconds.
