@@ -164,8 +164,7 @@ type metricDef struct {
 
 // metricEvaluators maps every metric a requirement may name to its
 // evaluator. TestEveryMetricHasAnEvaluator keeps it in step with
-// scenario.Metrics; utilisation, recovery_time and detection_time are
-// ready for when the scenario vocabulary names them.
+// scenario.Metrics.
 var metricEvaluators = map[string]metricDef{
 	"latency":            {scenario.UnitDuration, distributionMetric(func(s *Stats) Percentiles { return s.LatencyMS })},
 	"service_latency":    {scenario.UnitDuration, distributionMetric(func(s *Stats) Percentiles { return s.ServiceLatencyMS })},
@@ -181,6 +180,19 @@ var metricEvaluators = map[string]metricDef{
 	"utilisation":        {scenario.UnitPercent, utilisationMetric},
 	"recovery_time":      {scenario.UnitDuration, faultTimeMetric("recovery_time", "recover", func(f Fault) float64 { return f.RecoveryTimeS })},
 	"detection_time":     {scenario.UnitDuration, faultTimeMetric("detection_time", "get detected", func(f Fault) float64 { return f.DetectionTimeS })},
+	"session_loss":       {scenario.UnitCount, scalarMetric(func(s *Stats) float64 { return float64(s.Errors["session_lost"]) })},
+	"fairness":           {scenario.UnitPercent, fairnessMetric},
+}
+
+// fairnessMetric is Jain's index over the nodes' share / weight.
+func fairnessMetric(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
+	if req.Scope != "" {
+		return 0, "fairness is measured over the nodes, not per workload", false
+	}
+	if res.Fairness == 0 {
+		return 0, "no samples: fewer than two nodes answered", false
+	}
+	return res.Fairness, "", true
 }
 
 // UnknownMetrics lists the metrics of scenario.Metrics that have no
@@ -313,12 +325,18 @@ func faultTimeMetric(name, verb string, of func(Fault) float64) metricEvaluator 
 		var xs []float64
 		var never []string
 		for _, f := range res.Faults {
+			if f.Error != "" || (name == "detection_time" && (f.Kind == "add-backend" || f.Kind == "remove-backend")) {
+				continue // not applied, or nothing to detect
+			}
 			t := of(f)
 			if t < 0 {
 				never = append(never, fmt.Sprintf("%s %s at %s", f.Kind, f.Node, formatSeconds(f.AtS)))
 				continue
 			}
 			xs = append(xs, t*1000)
+		}
+		if len(xs) == 0 && len(never) == 0 {
+			return 0, "no samples: no fault of the run applies", false
 		}
 		if len(never) > 0 {
 			sort.Strings(never)

@@ -21,16 +21,23 @@ type OutputFile struct {
 	Render Renderer
 }
 
-// outputFiles are the files of an --out directory. Adding a format is one
-// line here.
-var outputFiles = []OutputFile{
-	{"result.json", WriteJSON},
-	{"summary.md", WriteMarkdown},
+// outputFiles are the files of an --out directory besides the PNG charts,
+// in the order they are written (result.json first: whatever fails later,
+// the measurements are kept). figs are the charts report.html embeds.
+// Adding a format is one line here.
+func outputFiles(figs []Figure) []OutputFile {
+	return []OutputFile{
+		{"result.json", WriteJSON},
+		{"summary.md", WriteMarkdown},
+		{"junit.xml", WriteJUnit},
+		{"latency.hlog", WriteHdrLog},
+		{"report.html", HTMLRenderer(figs)},
+	}
 }
 
-// OutputFiles returns the files WriteFiles writes, in order.
+// OutputFiles returns the files WriteFiles writes besides the charts, in order.
 func OutputFiles() []OutputFile {
-	return append([]OutputFile(nil), outputFiles...)
+	return outputFiles(nil)
 }
 
 // formats are the renderers a user can name (ilities run --format).
@@ -60,18 +67,52 @@ func RendererFor(format string) (Renderer, error) {
 }
 
 // WriteFiles creates dir (and its parents) and writes every output file of
-// res into it. Each file is written to a temporary name and renamed into
-// place, so an interrupted write never leaves a truncated result.json.
+// res into it: result.json, summary.md, junit.xml, latency.hlog,
+// report.html and the PNG charts. Each file is written to a temporary name
+// and renamed into place, so an interrupted write never leaves a truncated
+// result.json. The charts are drawn once, for both the PNG files and the
+// page; a chart that cannot be drawn is reported after every other file
+// has been written.
 func WriteFiles(dir string, res *Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating output directory: %w", err)
 	}
-	for _, f := range outputFiles {
+	figs, figErr := Figures(res)
+	for _, f := range outputFiles(figs) {
 		if err := writeFileAtomic(filepath.Join(dir, f.Name), res, f.Render); err != nil {
 			return err
 		}
 	}
+	if err := WritePNGs(dir, figs); err != nil {
+		return err
+	}
+	if figErr != nil {
+		return fmt.Errorf("drawing charts: %w", figErr)
+	}
 	return nil
+}
+
+// WritePNGs writes each figure into dir under its file name.
+func WritePNGs(dir string, figs []Figure) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating chart directory: %w", err)
+	}
+	for _, fig := range figs {
+		png := fig.PNG
+		err := writeFileAtomic(filepath.Join(dir, fig.File), nil, func(w io.Writer, _ *Result) error {
+			_, err := w.Write(png)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteFile writes one rendering of res to path, atomically like WriteFiles.
+func WriteFile(path string, res *Result, render Renderer) error {
+	return writeFileAtomic(path, res, render)
 }
 
 func writeFileAtomic(path string, res *Result, render Renderer) (err error) {

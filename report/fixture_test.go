@@ -37,7 +37,7 @@ func fixtureResult() *Result {
 				P90: 12.7, P95: 19.4, P99: 48.6, P999: 212, P9999: 905, Max: 1204.5},
 			ServiceLatencyMS: Percentiles{Count: 47970, Min: 0.398, Mean: 7.12, Stddev: 10.4, P50: 4.05, P75: 6.6,
 				P90: 11.9, P95: 18.1, P99: 44.2, P999: 198, P9999: 870, Max: 1190.25},
-			Histograms: Histograms{Latency: "HISTFAAAACl4nJNpmSzMwMDAxQABzFCaEUzOmNZg", ServiceLatency: ""},
+			Histograms: Histograms{Latency: "HISTFAAAAEB42pJpmSzMwMAgzQABzFCaEURcm7yEwf4DRGA7G9NfTZb9XEwveZn6uZgeijBNVGK6rch0n40JEAAA//9GgAx6", ServiceLatency: ""},
 		},
 		Workloads: []WorkloadResult{
 			{Name: "browse", Stats: Stats{

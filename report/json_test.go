@@ -103,7 +103,9 @@ func TestWriteFiles(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{"result.json", "summary.md"}; !reflect.DeepEqual(names, want) {
+	want := []string{"junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
+		"report.html", "result.json", "summary.md", "throughput.png"}
+	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("files %v, want %v (and no temporary files)", names, want)
 	}
 	f, err := os.Open(filepath.Join(dir, "result.json"))
@@ -122,11 +124,11 @@ func TestWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want bytes.Buffer
-	if err := WriteMarkdown(&want, res); err != nil {
+	var wantMD bytes.Buffer
+	if err := WriteMarkdown(&wantMD, res); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(md, want.Bytes()) {
+	if !bytes.Equal(md, wantMD.Bytes()) {
 		t.Fatal("summary.md differs from WriteMarkdown")
 	}
 

@@ -110,6 +110,24 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		}
 		md("")
 	}
+	if len(res.Faults) > 0 {
+		md("| fault | node | at | for | detected after | recovered after |")
+		md("| --- | --- | ---: | ---: | ---: | ---: |")
+		for _, f := range res.Faults {
+			forS := "-"
+			if f.ForS > 0 {
+				forS = formatSeconds(f.ForS)
+			}
+			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(f.Kind)), markdownCell(markdownEscape(f.Node)),
+				formatSeconds(f.AtS), forS, faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not"))
+		}
+		md("")
+	}
+	if lag := res.Generator.SendLagMS; lag.Count > 0 {
+		md("Generator: send lag p99 %s, %d arrivals late, %d dropped.",
+			FormatValue(lag.P99, scenario.UnitDuration), res.Totals.Late, res.Totals.Dropped)
+		md("")
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }

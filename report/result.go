@@ -25,6 +25,20 @@ type Result struct {
 	DurationS  float64 `json:"duration_s"`
 	MeasuredS  float64 `json:"measured_s"`
 	Incomplete bool    `json:"incomplete"`
+	// WindowOK is the success ratio a window needed to count as available
+	// (the scenario's window_ok), kept so that merged parts recompute
+	// availability by time.
+	WindowOK float64 `json:"window_ok,omitempty"`
+	// Segment is "K/N" when this is one slice of a run (ilities run
+	// --segment), to be combined with the others by ilities merge.
+	Segment string `json:"segment,omitempty"`
+	// Parts lists the segments a merged result was made of.
+	Parts []string `json:"parts,omitempty"`
+	// WarmupS is the warm-up at the start of the run, in whole seconds:
+	// its figures are in Warmup, its windows are marked, and everything
+	// else (figures, workloads, verdicts) covers the rest of the run.
+	WarmupS float64 `json:"warmup_s,omitempty"`
+	Warmup  *Stats  `json:"warmup,omitempty"`
 
 	// Verdict is "pass" when every requirement is met, "fail" otherwise.
 	Verdict      string    `json:"verdict"`
@@ -36,11 +50,19 @@ type Result struct {
 	Workloads []WorkloadResult `json:"workloads"`
 	Nodes     []Node           `json:"nodes"`
 	// Fairness is Jain's index over (share / weight) of the nodes, in (0,1].
-	Fairness float64  `json:"fairness,omitempty"`
-	Faults   []Fault  `json:"faults"`
-	Windows  []Window `json:"windows"`
+	Fairness float64 `json:"fairness,omitempty"`
+	Faults   []Fault `json:"faults"`
+	// Projection is the long-run availability projected from the nodes'
+	// mtbf and the measured recovery times (see Projection); absent when no
+	// node declares an mtbf or no fault recovered.
+	Projection *Projection `json:"projection,omitempty"`
+	Windows    []Window    `json:"windows"`
 
 	Generator Generator `json:"generator"`
+
+	// Manifest is how the run was made: the scenario as written and the
+	// machine it ran on.
+	Manifest Manifest `json:"manifest"`
 }
 
 // Stats are the figures of one scope: the whole run or one workload.
@@ -110,8 +132,16 @@ type Histograms struct {
 // WorkloadResult is one workload's figures.
 type WorkloadResult struct {
 	Name string `json:"name"`
+	// Model is "open" or "closed".
+	Model string `json:"model,omitempty"`
 	Stats
+	// WindowCounts are this workload's arrivals and successes per second
+	// (as Windows), so that merged parts recompute availability by time.
+	WindowCounts []WindowCount `json:"window_counts,omitempty"`
 }
+
+// WindowCount is one second of one workload: [scheduled, succeeded].
+type WindowCount [2]int64
 
 // Node is one node of the SUT as the generator saw it (by the response
 // header naming the backend) and, for built-in backends, as it reports itself.
@@ -133,8 +163,18 @@ type Fault struct {
 	Node           string  `json:"node"`
 	AtS            float64 `json:"at_s"`
 	ForS           float64 `json:"for_s,omitempty"`
+	EndS           float64 `json:"end_s,omitempty"`
 	RecoveryTimeS  float64 `json:"recovery_time_s"`
 	DetectionTimeS float64 `json:"detection_time_s"`
+	// DetectedBy says how the detection was seen: the proxy's health event
+	// reason (active check, passive ejection, ...) or "traffic" when the
+	// proxy simply stopped sending requests to the node.
+	DetectedBy string `json:"detected_by,omitempty"`
+	// PlannedAtS is the fault's time in the scenario; AtS differs from it by
+	// the timeline's lateness.
+	PlannedAtS float64 `json:"planned_at_s"`
+	// Error is why the fault could not be applied (it then had no effect).
+	Error string `json:"error,omitempty"`
 }
 
 // Window is one second of the run. Arrivals are placed in the window of
@@ -155,9 +195,14 @@ type Window struct {
 	// Utilisation is each built-in node's busy worker-time share in this
 	// window (0..1), sampled from the nodes themselves.
 	Utilisation map[string]float64 `json:"utilisation,omitempty"`
+	// Proxy is the built-in proxy's per-backend view in this window (see
+	// ProxyWindow), sampled once a second.
+	Proxy map[string]ProxyWindow `json:"proxy,omitempty"`
 	// Histogram is this window's latency histogram (encoded like
 	// Histograms.Latency), for interval logs.
 	Histogram string `json:"histogram,omitempty"`
+	// Warmup marks a window of the warm-up: it is not part of the figures.
+	Warmup bool `json:"warmup,omitempty"`
 }
 
 // WindowLatency is the compact latency summary of one window, in milliseconds.
@@ -177,6 +222,13 @@ type Generator struct {
 	// fell below 99% of the scheduled rate.
 	Saturated bool   `json:"saturated"`
 	Reason    string `json:"reason,omitempty"`
+	// SendLagHistogram is the encoded histogram behind SendLagMS (µs).
+	SendLagHistogram string `json:"send_lag_histogram,omitempty"`
+	// CPUSeconds is the CPU time (user + system) of the generating process
+	// over the run, and CPUPerRequestUS that per request sent. With the
+	// built-in SUT they include the SUT, which runs in the same process.
+	CPUSeconds      float64 `json:"cpu_s,omitempty"`
+	CPUPerRequestUS float64 `json:"cpu_per_request_us,omitempty"`
 }
 
 // Verdict is one requirement evaluated against a result.

@@ -89,6 +89,15 @@ func (t *textWriter) title(res *Result) {
 	if res.DurationS > 0 && !nearlyEqual(res.DurationS, res.MeasuredS) {
 		measured += " of " + formatSeconds(res.DurationS)
 	}
+	if res.Warmup != nil {
+		measured += fmt.Sprintf(" (first %s warm-up: %d requests, excluded)", formatSeconds(res.WarmupS), res.Warmup.Totals.Scheduled)
+	}
+	if res.Segment != "" {
+		measured += "  segment " + res.Segment
+	}
+	if len(res.Parts) > 0 {
+		measured += fmt.Sprintf("  merged from %d segments", len(res.Parts))
+	}
 	ctx = append(ctx, measured)
 	t.linef("%s", strings.Join(ctx, "  "))
 	if !res.Started.IsZero() || res.Tool != "" {

@@ -1,39 +1,39 @@
 package runner
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
 
-// BenchmarkOpenLoopRequestPath measures one worker's per-request work:
-// build the request, exchange it over a kept-alive connection, read the
-// body, classify and record the sample.
-func BenchmarkOpenLoopRequestPath(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(NodeHeader, "a")
-		w.Write([]byte("ok"))
-	}))
-	defer srv.Close()
+// BenchmarkRequestPath measures one worker's per-request work on each
+// client path: write the request over a kept-alive connection, read the
+// response to its end, classify and record the sample. The server answers
+// with canned bytes, so the allocations reported are the client's.
+func BenchmarkRequestPath(b *testing.B) {
+	url := rawServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"+NodeHeader+": a\r\n\r\nok")
+	b.Run("lean", func(b *testing.B) { benchRequestPath(b, url, Options{}) })
+	b.Run("net-http", func(b *testing.B) { benchRequestPath(b, url, Options{forceStd: true}) })
+}
+
+func benchRequestPath(b *testing.B, url string, opts Options) {
 	sc := newScenario(time.Second, openWorkload("bench", 1))
-	w, err := newWorkloadRun(sc, 0, srv.URL, time.Second)
+	w, err := newWorkloadRun(sc, 0, []string{url}, time.Second, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer w.transport.CloseIdleConnections()
-	col := newCollector(1, time.Second)
+	defer w.client.close()
+	col := newCollector(1, time.Second, 0)
 	rec := col.newRecorder(0)
+	st := newUserState(0, false)
 	start := time.Now()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		sent := time.Since(start)
-		o, node, responded := w.exchange(context.Background(), &w.requests[0])
-		if o != outSuccess {
-			b.Fatalf("outcome %q", o.class())
+		ex := w.client.do(w.requests[0], st)
+		if ex.outcome != outSuccess {
+			b.Fatalf("outcome %q", ex.outcome.class())
 		}
-		rec.add(sample{intended: sent, sent: sent, done: time.Since(start), node: node, outcome: o, responded: responded})
+		rec.add(sample{intended: sent, sent: sent, done: time.Since(start), node: ex.node, outcome: ex.outcome, responded: ex.responded})
 		if i%1000 == 999 {
 			col.harvest()
 		}
@@ -43,7 +43,7 @@ func BenchmarkOpenLoopRequestPath(b *testing.B) {
 // BenchmarkOpenLoopCollector measures merging one sample into the run's,
 // the workload's and the window's figures.
 func BenchmarkOpenLoopCollector(b *testing.B) {
-	col := newCollector(1, time.Second)
+	col := newCollector(1, time.Second, 0)
 	rec := col.newRecorder(0)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,7 +22,20 @@ const (
 	// ClassAborted is a request still in flight when an interrupted run gave
 	// up waiting for it.
 	ClassAborted = "aborted"
+	// ClassUnexpectedBody is a response with an expected status whose body
+	// lacks the expected text (expect.body_contains).
+	ClassUnexpectedBody = "unexpected_body"
+	// ClassSessionLost is a response by a backend that did not know the
+	// request's session (409 with X-Ilities-Session: lost): session_loss.
+	ClassSessionLost = "session_lost"
+	// ClassTruncated is a response whose head arrived but whose body ended
+	// before its declared length, the connection closed.
+	ClassTruncated = "truncated"
 )
+
+// errTruncated marks a body that ended, with its connection, before the
+// length its head declared.
+var errTruncated = errors.New("response body shorter than its Content-Length")
 
 // outcome is what became of one arrival.
 type outcome uint8
@@ -36,6 +50,9 @@ const (
 	out4xx
 	outOther
 	outAborted
+	outUnexpectedBody
+	outSessionLost
+	outTruncated
 	numOutcomes
 )
 
@@ -56,6 +73,12 @@ func (o outcome) class() string {
 		return ClassOther
 	case outAborted:
 		return ClassAborted
+	case outUnexpectedBody:
+		return ClassUnexpectedBody
+	case outSessionLost:
+		return ClassSessionLost
+	case outTruncated:
+		return ClassTruncated
 	}
 	return ""
 }
@@ -75,6 +98,8 @@ func classifyError(ctxErr, err error) outcome {
 		return outTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return outRefused
+	case errors.Is(err, errTruncated):
+		return outTruncated
 	case errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.ErrUnexpectedEOF),
@@ -88,20 +113,52 @@ func classifyError(ctxErr, err error) outcome {
 	return outOther
 }
 
-// expectation says which status codes count as success.
+// expectation says which responses count as success.
 type expectation struct {
 	codes map[int]bool // nil: 200-399
+	// body, when non-nil, must occur in the response body.
+	body []byte
 }
 
-func newExpectation(status []int) expectation {
-	if len(status) == 0 {
-		return expectation{}
+func newExpectation(status []int, bodyContains string) expectation {
+	e := expectation{}
+	if bodyContains != "" {
+		e.body = []byte(bodyContains)
 	}
-	e := expectation{codes: make(map[int]bool, len(status))}
+	if len(status) == 0 {
+		return e
+	}
+	e.codes = make(map[int]bool, len(status))
 	for _, c := range status {
 		e.codes[c] = true
 	}
 	return e
+}
+
+// SessionHeader is the response header by which a backend says what became
+// of the request's session ("lost": it did not know it).
+const SessionHeader = "X-Ilities-Session"
+
+// response is what classification needs of a response read completely.
+type response struct {
+	status int
+	// body is the start of the body, kept only when the expectation checks it.
+	body []byte
+	// session is the SessionHeader's value, "" when absent.
+	session string
+}
+
+// classify names the outcome of a response read completely: its status
+// against the expected ones, then its body against body_contains.
+func (e expectation) classify(r response) outcome {
+	o := e.classifyStatus(r.status)
+	if o != outSuccess && r.session == "lost" {
+		return outSessionLost
+	}
+	if o == outSuccess && e.body != nil && !bytes.Contains(r.body, e.body) {
+		return outUnexpectedBody
+	}
+	return o
 }
 
 // classifyStatus names the outcome of a response read completely.

@@ -73,7 +73,7 @@ func TestClassifyStatus(t *testing.T) {
 		{[]int{200}, 500, out5xx},
 	}
 	for _, tc := range cases {
-		if got := newExpectation(tc.expect).classifyStatus(tc.code); got != tc.want {
+		if got := newExpectation(tc.expect, "").classifyStatus(tc.code); got != tc.want {
 			t.Errorf("expect %v, status %d: %q, want %q", tc.expect, tc.code, got.class(), tc.want.class())
 		}
 	}

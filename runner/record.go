@@ -1,8 +1,6 @@
 package runner
 
 import (
-	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -24,6 +22,9 @@ type sample struct {
 	outcome  outcome
 	// responded is true when the target answered with a status line.
 	responded bool
+	// closed marks a closed-loop request: sent when the user was ready, so
+	// it has no send lag to speak of.
+	closed bool
 }
 
 func (s *sample) wasSent() bool { return s.outcome != outDropped }
@@ -118,9 +119,10 @@ type windowAcc struct {
 	counts [numOutcomes]int64
 	nodes  map[string]int64
 	// lat is freed once the window can receive no more samples; summary
-	// then holds its figures.
+	// and encoded (for interval logs) then hold its figures.
 	lat     *hdrhistogram.Histogram
 	summary report.WindowLatency
+	encoded string
 	closed  bool
 }
 
@@ -134,9 +136,13 @@ type collector struct {
 
 	run       scopeAcc
 	workloads []scopeAcc
-	lag       *hdrhistogram.Histogram
-	nodes     map[string]int64
-	windows   []*windowAcc
+	// warm holds the warm-up: samples of windows [0, warmupWindows).
+	warm          scopeAcc
+	warmupWindows int
+	sentCount     int64
+	lag           *hdrhistogram.Histogram
+	nodes         map[string]int64
+	windows       []*windowAcc
 	// closedBefore: windows [0, closedBefore) are summarised and freed.
 	closedBefore int
 	// settle is how long after a window's end its last sample may still come:
@@ -144,19 +150,19 @@ type collector struct {
 	settle    time.Duration
 	responses int64
 
-	// progress
-	recent        *hdrhistogram.Histogram
-	lastCompleted int64
-	lastAt        time.Duration
+	// recent holds the latencies of the last harvest, for progress.
+	recent *hdrhistogram.Histogram
 }
 
-func newCollector(workloads int, settle time.Duration) *collector {
+func newCollector(workloads int, settle time.Duration, warmupWindows int) *collector {
 	c := &collector{
-		run:    newScopeAcc(),
-		lag:    report.NewHistogram(),
-		nodes:  map[string]int64{},
-		settle: settle,
-		recent: report.NewHistogram(),
+		run:           newScopeAcc(),
+		warm:          newScopeAcc(),
+		warmupWindows: warmupWindows,
+		lag:           report.NewHistogram(),
+		nodes:         map[string]int64{},
+		settle:        settle,
+		recent:        report.NewHistogram(),
 	}
 	for range workloads {
 		c.workloads = append(c.workloads, newScopeAcc())
@@ -187,8 +193,12 @@ func (c *collector) harvest() {
 
 func (c *collector) add(s *sample, wl int) {
 	win := int(s.intended / time.Second)
-	c.run.add(s, win)
-	c.workloads[wl].add(s, win)
+	if win < c.warmupWindows {
+		c.warm.add(s, win)
+	} else {
+		c.run.add(s, win)
+		c.workloads[wl].add(s, win)
+	}
 	for len(c.windows) <= win {
 		c.windows = append(c.windows, &windowAcc{})
 	}
@@ -207,7 +217,10 @@ func (c *collector) add(s *sample, wl int) {
 	if !s.wasSent() {
 		return
 	}
-	report.RecordUS(c.lag, (s.sent - s.intended).Microseconds())
+	c.sentCount++
+	if !s.closed {
+		report.RecordUS(c.lag, (s.sent - s.intended).Microseconds())
+	}
 	report.RecordUS(c.recent, (s.done - s.intended).Microseconds())
 	if !w.closed { // a straggler past its window's settling time keeps its counts only
 		if w.lat == nil {
@@ -227,28 +240,36 @@ func (c *collector) closeWindows(now time.Duration) {
 		}
 		w := c.windows[c.closedBefore]
 		w.summary = report.WindowLatencyOf(w.lat)
+		// Encoding writes to memory only: it cannot fail short of a bug.
+		w.encoded, _ = report.EncodeHistogram(w.lat)
 		w.lat = nil
 		w.closed = true
 		c.closedBefore++
 	}
 }
 
-// writeProgress prints one plain line: elapsed/total, the rate of
-// completions since the last line, p99 latency of the last harvest, and
-// the failures and drops so far.
-func (c *collector) writeProgress(w io.Writer, now, total time.Duration) {
-	completed := c.run.counts[outSuccess]
-	var failed int64
-	for o := outRefused; o < numOutcomes; o++ {
-		failed += c.run.counts[o]
+// sent is the number of requests sent so far, warm-up included.
+func (c *collector) sent() int64 { return c.sentCount }
+
+// allTotals is the accounting of every arrival, warm-up included.
+func (c *collector) allTotals() report.Totals {
+	t, w := c.run.totals(), c.warm.totals()
+	t.Scheduled += w.Scheduled
+	t.Succeeded += w.Succeeded
+	t.Failed += w.Failed
+	t.Dropped += w.Dropped
+	t.Late += w.Late
+	return t
+}
+
+// completed and failed count the requests finished so far, for progress.
+func (c *collector) completed() (done, failed, dropped int64) {
+	for _, a := range []*scopeAcc{&c.run, &c.warm} {
+		done += a.counts[outSuccess]
+		for o := outRefused; o < numOutcomes; o++ {
+			failed += a.counts[o]
+		}
+		dropped += a.counts[outDropped]
 	}
-	completed += failed
-	rate := 0.0
-	if dt := (now - c.lastAt).Seconds(); dt > 0 {
-		rate = float64(completed-c.lastCompleted) / dt
-	}
-	c.lastCompleted, c.lastAt = completed, now
-	p99 := float64(c.recent.ValueAtQuantile(99)) / 1000
-	fmt.Fprintf(w, "%s/%s  %.1f req/s  p99(1s) %.2fms  errors %d  dropped %d\n",
-		now.Round(time.Second), total.Round(time.Second), rate, p99, failed, c.run.counts[outDropped])
+	return done + failed, failed, dropped
 }

@@ -6,7 +6,7 @@ import (
 )
 
 func TestWindowsAreSummarisedAndFreed(t *testing.T) {
-	c := newCollector(2, 3*time.Second)
+	c := newCollector(2, 3*time.Second, 0)
 	recA, recB := c.newRecorder(0), c.newRecorder(1)
 	for win := range 5 {
 		base := time.Duration(win) * time.Second

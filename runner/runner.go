@@ -1,16 +1,13 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"sort"
 	"strings"
@@ -37,11 +34,36 @@ type Options struct {
 	// URL is the base URL the load goes to (the built-in proxy's URL or the
 	// scenario's target.url); each request's path is appended to it.
 	URL string
+	// URLs, when set, are several addresses of the same target (replicas):
+	// the load is spread over them in turn and fails over from one that
+	// cannot be connected to. URL is used when URLs is empty.
+	URLs []string
 	// NodeStats, when set, is called once at the end of the run to read the
 	// nodes' own figures (utilisation, weight).
 	NodeStats func() []NodeReport
-	// Progress, when non-nil, receives one plain progress line every 5 s.
+	// Progress, when non-nil, receives progress: one plain line every 5 s,
+	// or, with Live, one line redrawn every second (for a terminal).
 	Progress io.Writer
+	Live     bool
+	// ActiveFaults, when set, names the faults in effect, for the progress line.
+	ActiveFaults func() []string
+	// Segment runs a deterministic slice of every workload (see Segment).
+	Segment Segment
+	// Started, when set, is called with the run's time origin the moment
+	// the clock starts (the fault timeline and the node sampling count from it).
+	Started func(start time.Time)
+
+	// forceStd sends plain HTTP/1.1 through net/http rather than the lean
+	// client (tests compare the two).
+	forceStd bool
+}
+
+// targetURLs is URLs, or URL alone.
+func (o Options) targetURLs() []string {
+	if len(o.URLs) > 0 {
+		return o.URLs
+	}
+	return []string{o.URL}
 }
 
 // NodeReport is a node's own account of itself at the end of a run.
@@ -59,58 +81,94 @@ const (
 	abortGrace = time.Second
 )
 
-// Run drives the scenario's open-loop workloads against opts.URL for the
-// scenario's duration, all on one timeline, and returns what was measured.
-// The scenario must have its defaults applied. Cancelling ctx stops the run
-// at once: the result is then marked incomplete and holds what was measured
-// until the stop. Failed requests are data in the result, not errors; the
-// error is non-nil only when the run could not be set up, or with
-// ErrNoResponse.
+// Run drives the scenario's workloads (open-loop arrivals and closed-loop
+// virtual users) against the target for the scenario's duration, all on
+// one timeline, and returns what was measured. The scenario must have its
+// defaults applied. Cancelling ctx stops the run at once: the result is
+// then marked incomplete and holds what was measured until the stop.
+// Failed requests are data in the result, not errors; the error is non-nil
+// only when the run could not be set up, or with ErrNoResponse.
 func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Result, error) {
 	if sc == nil || len(sc.Workload) == 0 {
 		return nil, errors.New("runner: the scenario has no workload")
 	}
-	base, err := url.Parse(opts.URL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("runner: target URL %q: want http://host[:port][/prefix] or https://...", opts.URL)
+	urls := opts.targetURLs()
+	for _, u := range urls {
+		base, err := url.Parse(u)
+		if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+			return nil, fmt.Errorf("runner: target URL %q: want http://host[:port][/prefix] or https://...", u)
+		}
+	}
+	if !opts.Segment.Whole() && (opts.Segment.K < 1 || opts.Segment.K > opts.Segment.N) {
+		return nil, fmt.Errorf("runner: segment %d/%d: want 1 <= K <= N", opts.Segment.K, opts.Segment.N)
 	}
 	duration := sc.Duration.D()
 
 	workloads := make([]*workloadRun, len(sc.Workload))
 	var settle time.Duration
 	for i := range sc.Workload {
-		w, err := newWorkloadRun(sc, i, opts.URL, duration)
+		w, err := newWorkloadRun(sc, i, urls, duration, opts)
 		if err != nil {
+			for _, prev := range workloads[:i] {
+				prev.client.close()
+			}
 			return nil, err
 		}
-		defer w.transport.CloseIdleConnections()
+		defer w.client.close()
 		workloads[i] = w
 		settle = max(settle, w.maxLateness+w.timeout)
 	}
-	col := newCollector(len(workloads), settle+2*harvestEvery)
+	warmupWindows := int(math.Ceil(sc.Warmup.D().Seconds()))
+	col := newCollector(len(workloads), settle+2*harvestEvery, warmupWindows)
+	cpu0 := processCPU()
 
-	reqCtx, abort := context.WithCancel(context.Background())
-	defer abort()
-	e := &engine{duration: duration, stop: make(chan struct{}), reqCtx: reqCtx}
+	e := &engine{duration: duration, stop: make(chan struct{}), seed: sc.Seed, segment: opts.Segment}
 
-	// Workers first, so that the clock starts with every slot ready.
+	// Workers and users first, so that the clock starts with every slot ready.
 	var workers, schedulers sync.WaitGroup
 	schedRecs := make([]*recorder, len(workloads))
+	type userStart struct {
+		w     *workloadRun
+		u     int
+		spans []span
+		rec   *recorder
+	}
+	var users []userStart
 	for _, w := range workloads {
-		for range w.maxInflight {
+		if w.closed {
+			for u := range w.maxUsers {
+				if !opts.Segment.has(u) {
+					continue
+				}
+				if spans := userSpans(w.users, u); len(spans) > 0 {
+					users = append(users, userStart{w, u, spans, col.newRecorder(w.index)})
+				}
+			}
+			continue
+		}
+		n := len(w.client.targets)
+		for i := range w.maxInflight {
 			rec := col.newRecorder(w.index)
-			workers.Go(func() { e.work(w, rec) })
+			st := newUserState(i%n, false)
+			workers.Go(func() { e.work(w, rec, st) })
 		}
 		schedRecs[w.index] = col.newRecorder(w.index)
 	}
 	e.start = time.Now()
+	if opts.Started != nil {
+		opts.Started(e.start)
+	}
+	for _, us := range users {
+		workers.Go(func() { e.user(us.w, us.u, us.spans, us.rec) })
+	}
 
+	progress := newProgress(opts, duration, sc.Warmup.D())
 	quit, collected := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(collected)
 		tick := time.NewTicker(harvestEvery)
 		defer tick.Stop()
-		for n := 1; ; n++ {
+		for {
 			select {
 			case <-quit:
 				return
@@ -118,15 +176,15 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 				col.harvest()
 				now := e.since()
 				col.closeWindows(now)
-				if opts.Progress != nil && n%progressEvery == 0 {
-					col.writeProgress(opts.Progress, now, duration)
-				}
+				progress.tick(col, now)
 			}
 		}
 	}()
 
 	for _, w := range workloads {
-		schedulers.Go(func() { e.schedule(w, schedRecs[w.index]) })
+		if !w.closed {
+			schedulers.Go(func() { e.schedule(w, schedRecs[w.index]) })
+		}
 	}
 
 	stopped, aborted := false, false
@@ -152,7 +210,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		case <-inflight:
 		case <-time.After(abortGrace):
 			aborted = true
-			abort()
+			for _, w := range workloads {
+				w.client.abort()
+			}
 			<-inflight
 		}
 	}
@@ -160,6 +220,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	<-collected
 	col.harvest()
 	col.closeWindows(-1)
+	progress.done()
 
 	measured := duration
 	if stopped {
@@ -176,6 +237,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	if err != nil {
 		return nil, err
 	}
+	res.Generator.CPUSeconds = processCPU() - cpu0
+	if sent := col.sent(); sent > 0 && res.Generator.CPUSeconds > 0 {
+		res.Generator.CPUPerRequestUS = res.Generator.CPUSeconds / float64(sent) * 1e6
+	}
 	sent := res.Totals.Succeeded + res.Totals.Failed - res.Errors[ClassAborted]
 	if col.responses == 0 && sent > 0 {
 		return res, ErrNoResponse
@@ -187,13 +252,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 type engine struct {
 	start    time.Time
 	duration time.Duration
+	seed     int64
+	segment  Segment
 	// stop is closed when the run is interrupted; stopAt, written before,
 	// is the instant of the stop: arrivals due from then on are not scheduled.
 	stop   chan struct{}
 	stopAt time.Duration
-	// reqCtx is the parent of every request; cancelling it abandons
-	// requests in flight.
-	reqCtx context.Context
 }
 
 func (e *engine) since() time.Duration { return time.Since(e.start) }
@@ -208,94 +272,118 @@ type arrival struct {
 type workloadRun struct {
 	index       int
 	name        string
+	model       string
 	timeout     time.Duration
 	maxLateness time.Duration
 	maxInflight int
-	expect      expectation
 
-	// transport is used directly rather than through an http.Client: a
-	// redirect is a response like any other, measured and not followed,
-	// and the client's per-request header copies are saved.
-	transport *http.Transport
-	requests  []requestTemplate
+	client *client
+	// requests is the mix (picked by weight) or, for a session, the steps in order.
+	requests  []*request
 	cumWeight []int
-	pacer     Pacer
-	mix       *rand.Rand
+	session   bool
+
+	// Open loop.
+	pacer Pacer
+	mix   *rand.Rand
 	// work is unbuffered: a hand-over succeeds only when a worker is idle,
 	// so at most maxInflight requests are ever in flight.
 	work chan arrival
+
+	// Closed loop.
+	closed   bool
+	users    []scenario.Segment // user count over the run
+	maxUsers int
+	think    scenario.Distribution
 
 	// Written by the scheduler, read by Run after it returned.
 	lastIntended time.Duration
 	scheduledAny bool
 }
 
-func newWorkloadRun(sc *scenario.Scenario, i int, baseURL string, duration time.Duration) (*workloadRun, error) {
+func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.Duration, opts Options) (*workloadRun, error) {
 	spec := sc.Workload[i]
-	if spec.Model != "" && spec.Model != "open" {
-		return nil, fmt.Errorf("runner: workload %q: model %q is not supported by the open-loop engine", spec.Name, spec.Model)
-	}
-	pacer, err := NewPacer(spec, duration, sc.Seed, i)
-	if err != nil {
-		return nil, err
-	}
 	w := &workloadRun{
 		index:       i,
 		name:        spec.Name,
+		model:       spec.Model,
 		timeout:     spec.Timeout.D(),
 		maxLateness: spec.MaxLateness.D(),
 		maxInflight: spec.MaxInflight,
-		expect:      newExpectation(spec.Expect.Status),
-		pacer:       pacer,
 		mix:         streamRNG(sc.Seed, i, streamMix),
 		work:        make(chan arrival),
+		closed:      spec.Closed(),
+		think:       spec.ThinkTime,
+	}
+	switch spec.Model {
+	case "", scenario.ModelOpen:
+		pacer, err := NewPacer(spec, duration, sc.Seed, i)
+		if err != nil {
+			return nil, err
+		}
+		w.pacer = pacer
+	case scenario.ModelClosed:
+		w.users = spec.UserProfile(duration)
+		w.maxUsers = spec.MaxUsers(duration)
+		w.maxLateness = 0
+		if w.maxUsers < 1 {
+			return nil, fmt.Errorf("runner: workload %q: a closed workload needs at least one user", spec.Name)
+		}
+	default:
+		return nil, fmt.Errorf("runner: workload %q: unknown model %q (want open or closed)", spec.Name, spec.Model)
 	}
 	// Guards only: the scenario package owns the defaults.
 	if w.timeout <= 0 {
 		w.timeout = 10 * time.Second
 	}
-	if w.maxLateness <= 0 {
+	if !w.closed && w.maxLateness <= 0 {
 		w.maxLateness = w.timeout
 	}
 	if w.maxInflight <= 0 {
 		w.maxInflight = 1000
 	}
 	reqs := spec.Requests
+	if len(spec.Session) > 0 {
+		reqs, w.session = spec.Session, true
+	}
 	if len(reqs) == 0 {
 		reqs = []scenario.Request{{Method: http.MethodGet, Path: "/", Weight: 1}}
 	}
 	total := 0
 	for _, r := range reqs {
-		t, err := newRequestTemplate(baseURL, r)
+		t, err := newRequest(r, sc.File, spec.Expect)
 		if err != nil {
 			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
 		}
 		w.requests = append(w.requests, t)
 		total += max(r.Weight, 0)
+		if w.session {
+			total = len(w.requests)
+		}
 		w.cumWeight = append(w.cumWeight, total)
 	}
 	if total == 0 {
 		return nil, fmt.Errorf("runner: workload %q: the request weights add up to 0", spec.Name)
 	}
-	w.transport = newTransport(w.maxInflight)
-	return w, nil
-}
-
-// newTransport keeps one HTTP/1.1 connection per request in flight, reused
-// across requests, so that max_inflight is also the connection count.
-func newTransport(maxInflight int) *http.Transport {
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	return &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        maxInflight,
-		MaxIdleConnsPerHost: maxInflight,
-		MaxConnsPerHost:     maxInflight,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		Protocols:           protocols,
+	conns := spec.Client.MaxConnections
+	if conns <= 0 {
+		conns = w.maxInflight
+		if w.closed {
+			conns = w.maxUsers
+		}
 	}
+	c, err := newClient(urls, clientConfig{spec: spec.Client, timeout: w.timeout, connections: conns, forceStd: opts.forceStd})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range w.requests {
+		if err := r.prepare(c.targets); err != nil {
+			c.close()
+			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
+		}
+	}
+	w.client = c
+	return w, nil
 }
 
 // pick chooses the next request of the mix by weight. Every arrival draws
@@ -304,7 +392,18 @@ func (w *workloadRun) pick() int {
 	if len(w.requests) == 1 {
 		return 0
 	}
-	n := w.mix.IntN(w.cumWeight[len(w.cumWeight)-1])
+	return w.pickAt(w.mix.IntN(w.cumWeight[len(w.cumWeight)-1]))
+}
+
+// pickWith chooses a request of the mix with a virtual user's own source.
+func (w *workloadRun) pickWith(rng interface{ Intn(int) int }) int {
+	if len(w.requests) == 1 {
+		return 0
+	}
+	return w.pickAt(rng.Intn(w.cumWeight[len(w.cumWeight)-1]))
+}
+
+func (w *workloadRun) pickAt(n int) int {
 	for i, c := range w.cumWeight {
 		if n < c {
 			return i
@@ -313,77 +412,30 @@ func (w *workloadRun) pick() int {
 	return len(w.cumWeight) - 1
 }
 
-// requestTemplate is a request of the mix, built once; each arrival gets a
-// shallow copy carrying its own context and body reader.
-type requestTemplate struct {
-	req     *http.Request
-	hasBody bool
-}
-
-func newRequestTemplate(baseURL string, r scenario.Request) (requestTemplate, error) {
-	path := r.Path
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	method := r.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	req, err := http.NewRequest(method, strings.TrimRight(baseURL, "/")+path, nil)
-	if err != nil {
-		return requestTemplate{}, fmt.Errorf("request %s %s: %w", method, r.Path, err)
-	}
-	for k, v := range r.Headers {
-		if textproto.CanonicalMIMEHeaderKey(k) == "Host" {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	if u := req.URL.User; u != nil {
-		// What http.Client would do for user:password@ in the URL.
-		password, _ := u.Password()
-		req.SetBasicAuth(u.Username(), password)
-		req.URL.User = nil
-	}
-	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "ilities/"+Version)
-	}
-	t := requestTemplate{req: req}
-	if r.Body != "" {
-		body := []byte(r.Body)
-		req.ContentLength = int64(len(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		t.hasBody = true
-	}
-	return t, nil
-}
-
-func (t *requestTemplate) build(ctx context.Context) *http.Request {
-	r := t.req.WithContext(ctx)
-	if t.hasBody {
-		r.Body, _ = t.req.GetBody()
-	}
-	return r
-}
-
 // schedule is the workload's clock: it takes arrivals from the pacer,
 // waits for each one's intended time and hands it to an idle worker. An
 // arrival that finds no idle worker waits, in order, until it can be sent
 // or until it is too late: max_lateness after its intended time, or the end
-// of the run (with the 1 ms lateness tolerance); then it is dropped.
+// of the run (with the 1 ms lateness tolerance); then it is dropped. In a
+// segment, every arrival is drawn (with its request) and only the
+// segment's own are scheduled.
 func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	defer close(w.work)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	fine := newSleeper()
+	defer fine.close()
 	stopped := false
 	drop := func(at time.Duration) { rec.add(sample{intended: at, outcome: outDropped}) }
-	for {
+	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
 		if !ok {
 			return
 		}
 		req := w.pick()
+		if !e.segment.has(index) {
+			continue
+		}
 		if !stopped {
 			select {
 			case <-e.stop:
@@ -391,7 +443,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			default:
 			}
 		}
-		if !stopped && !e.sleepUntil(at, timer) {
+		if !stopped && !e.sleepUntil(at, timer, fine) {
 			stopped = true
 		}
 		if stopped {
@@ -432,12 +484,12 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 }
 
 // fineWait is the last stretch before an arrival that is slept precisely
-// rather than on a runtime timer (see preciseSleep).
+// rather than on a runtime timer (see sleeper).
 const fineWait = 2 * time.Millisecond
 
 // sleepUntil waits until offset at of the run; it returns false when the
 // run was stopped first.
-func (e *engine) sleepUntil(at time.Duration, timer *time.Timer) bool {
+func (e *engine) sleepUntil(at time.Duration, timer *time.Timer, fine *sleeper) bool {
 	if coarse := at - e.since() - fineWait; coarse > 0 {
 		timer.Reset(coarse)
 		select {
@@ -447,58 +499,43 @@ func (e *engine) sleepUntil(at time.Duration, timer *time.Timer) bool {
 			return false
 		}
 	}
-	preciseSleep(at - e.since())
+	fine.sleep(at - e.since())
 	return true
 }
 
-// work is one worker: one request in flight at a time.
-func (e *engine) work(w *workloadRun, rec *recorder) {
+// work is one open-loop worker: one request in flight at a time.
+func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 	for a := range w.work {
 		sent := e.since()
-		o, node, responded := w.exchange(e.reqCtx, &w.requests[a.req])
+		ex := w.client.do(w.requests[a.req], st)
 		rec.add(sample{
 			intended:  a.intended,
 			sent:      sent,
 			done:      e.since(),
-			node:      node,
-			outcome:   o,
-			responded: responded,
+			node:      ex.node,
+			outcome:   ex.outcome,
+			responded: ex.responded,
 		})
 	}
-}
-
-// exchange sends one request and reads its response to the end, all within
-// the workload's timeout counted from the send.
-func (w *workloadRun) exchange(parent context.Context, t *requestTemplate) (o outcome, node string, responded bool) {
-	ctx, cancel := context.WithTimeout(parent, w.timeout)
-	defer cancel()
-	resp, err := w.transport.RoundTrip(t.build(ctx))
-	if err != nil {
-		return classifyError(ctx.Err(), err), "", false
-	}
-	if v := resp.Header[NodeHeader]; len(v) > 0 {
-		node = v[0]
-	}
-	// io.Discard reads through a pooled buffer: no allocation per request.
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return classifyError(ctx.Err(), err), node, true
-	}
-	return w.expect.classifyStatus(resp.StatusCode), node, true
 }
 
 // buildResult turns the collector's figures into the result.
 func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads []*workloadRun,
 	started time.Time, duration, measured time.Duration, incomplete bool) (*report.Result, error) {
 	measuredS := measured.Seconds()
+	// The figures cover the run after the warm-up.
+	warmupS := min(float64(col.warmupWindows), measuredS)
+	figuresS := measuredS - warmupS
 	windowOK := sc.WindowOK.Fraction()
 	res := &report.Result{
 		SchemaVersion: report.SchemaVersion,
 		Tool:          "ilities " + Version,
 		Scenario:      sc.Name,
 		Seed:          sc.Seed,
-		Target:        opts.URL,
+		Target:        strings.Join(opts.targetURLs(), " "),
+		Segment:       opts.Segment.String(),
+		WindowOK:      windowOK,
+		WarmupS:       warmupS,
 		Started:       started,
 		DurationS:     duration.Seconds(),
 		MeasuredS:     measuredS,
@@ -512,20 +549,32 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 		res.Strategy = sc.SUT.Proxy.Strategy
 	}
 	var err error
-	if res.Stats, err = col.run.stats(measuredS, windowOK); err != nil {
+	if res.Stats, err = col.run.stats(figuresS, windowOK); err != nil {
 		return nil, err
 	}
-	for i, w := range workloads {
-		st, err := col.workloads[i].stats(measuredS, windowOK)
+	if col.warmupWindows > 0 {
+		warm, err := col.warm.stats(warmupS, windowOK)
 		if err != nil {
 			return nil, err
 		}
-		res.Workloads = append(res.Workloads, report.WorkloadResult{Name: w.name, Stats: st})
+		res.Warmup = &warm
+	}
+	for i, w := range workloads {
+		acc := &col.workloads[i]
+		st, err := acc.stats(figuresS, windowOK)
+		if err != nil {
+			return nil, err
+		}
+		wr := report.WorkloadResult{Name: w.name, Model: w.model, Stats: st}
+		for _, c := range acc.windows {
+			wr.WindowCounts = append(wr.WindowCounts, report.WindowCount{c.scheduled, c.succeeded})
+		}
+		res.Workloads = append(res.Workloads, wr)
 	}
 
 	nWindows := max(int(math.Ceil(measuredS)), len(col.windows))
 	for i := range nWindows {
-		win := report.Window{T: i}
+		win := report.Window{T: i, Warmup: i < col.warmupWindows}
 		if i < len(col.windows) {
 			acc := col.windows[i]
 			win.Succeeded = acc.counts[outSuccess]
@@ -541,6 +590,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 			}
 			win.Scheduled = win.Succeeded + win.Failed + win.Dropped
 			win.LatencyMS = acc.summary
+			win.Histogram = acc.encoded
 			win.Nodes = acc.nodes
 		}
 		if span := min(1, measuredS-float64(i)); span > 0 {
@@ -550,7 +600,10 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 	}
 
 	res.Nodes, res.Fairness = nodesOf(col.nodes, opts.NodeStats)
-	res.Generator = generatorOf(res.Totals, col)
+	res.Generator = generatorOf(col.allTotals(), col)
+	if res.Generator.SendLagHistogram, err = report.EncodeHistogram(col.lag); err != nil {
+		return nil, fmt.Errorf("runner: encoding a histogram: %w", err)
+	}
 	return res, nil
 }
 

@@ -406,41 +406,45 @@ func TestFailureClasses(t *testing.T) {
 			w.Write(bytes.Repeat([]byte("x"), 256<<10))
 		})},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w := openWorkload(tc.name, 40)
-			w.Timeout = scenario.Duration(200 * time.Millisecond)
-			w.MaxInflight = 20 // 40/s that may each take the 200 ms timeout
-			w.Expect.Status = tc.expect
-			sc := newScenario(500*time.Millisecond, w)
-			res, err := Run(context.Background(), sc, Options{URL: tc.target(t)})
-			if res == nil {
-				t.Fatalf("no result: %v", err)
-			}
-			checkAccounting(t, res)
-			t.Logf("%+v errors %v latency p50 %.1fms", res.Totals, res.Errors, res.LatencyMS.P50)
-			if tc.noReply != errors.Is(err, ErrNoResponse) {
-				t.Errorf("err = %v, want ErrNoResponse: %v", err, tc.noReply)
-			} else if err != nil && !errors.Is(err, ErrNoResponse) {
-				t.Errorf("err = %v", err)
-			}
-			tot := res.Totals
-			if tot.Scheduled != 20 || tot.Dropped != 0 {
-				t.Fatalf("totals %+v, want 20 scheduled, none dropped", tot)
-			}
-			if tc.class == "" {
-				if tot.Succeeded != 20 || len(res.Errors) != 0 {
-					t.Errorf("totals %+v errors %v, want all to succeed", tot, res.Errors)
+	for _, path := range clientPaths {
+		for _, tc := range cases {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				w := openWorkload(tc.name, 40)
+				w.Timeout = scenario.Duration(200 * time.Millisecond)
+				w.MaxInflight = 20 // 40/s that may each take the 200 ms timeout
+				w.Expect.Status = tc.expect
+				sc := newScenario(500*time.Millisecond, w)
+				opts := path.opts
+				opts.URL = tc.target(t)
+				res, err := Run(context.Background(), sc, opts)
+				if res == nil {
+					t.Fatalf("no result: %v", err)
 				}
-				return
-			}
-			if tot.Failed != 20 || res.Errors[tc.class] != 20 {
-				t.Errorf("totals %+v errors %v, want all 20 failed as %q", tot, res.Errors, tc.class)
-			}
-			if tc.class == ClassTimeout && (res.ServiceLatencyMS.Min < 200 || res.ServiceLatencyMS.Max > 400) {
-				t.Errorf("timeouts took %.1f..%.1fms, want ~200ms", res.ServiceLatencyMS.Min, res.ServiceLatencyMS.Max)
-			}
-		})
+				checkAccounting(t, res)
+				t.Logf("%+v errors %v latency p50 %.1fms", res.Totals, res.Errors, res.LatencyMS.P50)
+				if tc.noReply != errors.Is(err, ErrNoResponse) {
+					t.Errorf("err = %v, want ErrNoResponse: %v", err, tc.noReply)
+				} else if err != nil && !errors.Is(err, ErrNoResponse) {
+					t.Errorf("err = %v", err)
+				}
+				tot := res.Totals
+				if tot.Scheduled != 20 || tot.Dropped != 0 {
+					t.Fatalf("totals %+v, want 20 scheduled, none dropped", tot)
+				}
+				if tc.class == "" {
+					if tot.Succeeded != 20 || len(res.Errors) != 0 {
+						t.Errorf("totals %+v errors %v, want all to succeed", tot, res.Errors)
+					}
+					return
+				}
+				if tot.Failed != 20 || res.Errors[tc.class] != 20 {
+					t.Errorf("totals %+v errors %v, want all 20 failed as %q", tot, res.Errors, tc.class)
+				}
+				if tc.class == ClassTimeout && (res.ServiceLatencyMS.Min < 200 || res.ServiceLatencyMS.Max > 400) {
+					t.Errorf("timeouts took %.1f..%.1fms, want ~200ms", res.ServiceLatencyMS.Min, res.ServiceLatencyMS.Max)
+				}
+			})
+		}
 	}
 }
 
@@ -521,7 +525,7 @@ func TestRequestMixIsDeterministic(t *testing.T) {
 	sequence := func(seed int64) []int {
 		sc := newScenario(time.Second, mixWorkload())
 		sc.Seed = seed
-		w, err := newWorkloadRun(sc, 0, "http://127.0.0.1:1", time.Second)
+		w, err := newWorkloadRun(sc, 0, []string{"http://127.0.0.1:1"}, time.Second, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,6 +48,7 @@ func (s *Scenario) ApplyDefaults() {
 	if s.SUT != nil {
 		s.SUT.applyDefaults()
 	}
+	s.applyFaultDefaults()
 	for i := range s.Workload {
 		w := &s.Workload[i]
 		if w.Name == "" {
@@ -80,6 +81,7 @@ func (s *SUT) applyDefaults() {
 	if s.Proxy.Timeout == 0 {
 		s.Proxy.Timeout = DefaultProxyTimeout
 	}
+	s.Proxy.ProxyOptions.applyDefaults()
 	for i := range s.Pools {
 		p := &s.Pools[i]
 		if p.Name == "" {
@@ -136,9 +138,10 @@ func (w *Workload) applyDefaults() {
 	if w.MaxLateness == 0 {
 		w.MaxLateness = w.Timeout
 	}
-	if len(w.Requests) == 0 {
+	if len(w.Requests) == 0 && len(w.Session) == 0 {
 		w.Requests = []Request{{}}
 	}
+	w.applyLoadDefaults()
 	for i := range w.Requests {
 		r := &w.Requests[i]
 		if r.Method == "" {

@@ -320,8 +320,17 @@ func yamlFields(t reflect.Type) fieldSet {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// Inlined fields belong to the enclosing mapping.
+			inner := yamlFields(f.Type)
+			for _, n := range inner.names {
+				fs.byName[n] = inner.byName[n]
+				fs.names = append(fs.names, n)
+			}
 			continue
 		}
 		if name == "" {

@@ -38,7 +38,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 		{
 			name: "unknown top-level field without a near match",
 			yaml: lines(target, "colour: blue", "workload: [{rate: 5/s}]"),
-			want: []string{`s.yaml:2:1: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, sut, target, workload, requirements`},
+			want: []string{`s.yaml:2:1: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, workload, faults, requirements`},
 		},
 		{
 			name: "rate fast",
@@ -80,7 +80,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 			want: []string{
 				`s.yaml:3:11: expected a rate such as "800/s" or "48000/min", got "fast"`,
 				`s.yaml:4:14: expected a duration such as "5s" or "5ms" (a number needs a unit: ms, s, m or h), got "5"`,
-				`s.yaml:6:5: unknown field "colour" in workload[1]; expected one of: name, model, arrival, rate, stages, requests, timeout, max_inflight, max_lateness, expect`,
+				`s.yaml:6:5: unknown field "colour" in workload[1]; expected one of: name, model, users, think_time, session, client, arrival, rate, stages, requests, timeout, max_inflight, max_lateness, expect`,
 				`s.yaml:8:5: throughput needs a rate such as "700/s", got "5ms"`,
 			},
 		},
@@ -102,7 +102,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 				"    model: closed",
 			),
 			want: []string{
-				`s.yaml:2:21: unknown strategy "fastest"; expected one of round-robin, weighted-round-robin, random, least-connections`,
+				`s.yaml:2:21: unknown strategy "fastest"; expected one of round-robin, weighted-round-robin, random, least-connections, power-of-two, least-response-time, ip-hash, consistent-hash, cookie, resource-aware`,
 				`s.yaml:5:30: workers must be at least 1, got -1`,
 				`s.yaml:5:84: lognormal needs p99 >= median, got p99 1ms < median 5ms`,
 				`s.yaml:5:95: mean does not belong to dist: lognormal, which takes median and p99`,
@@ -113,9 +113,8 @@ func TestParseErrorsNamePosition(t *testing.T) {
 				`s.yaml:10:25: expected an HTTP method such as GET or POST, got "GE T"`,
 				`s.yaml:10:39: path must start with "/", got "nope"`,
 				`s.yaml:11:28: expected an HTTP status between 100 and 599, got 700`,
-				`s.yaml:12:5: workload needs a rate greater than 0 (such as "rate: 100/s") or stages`,
+				`s.yaml:12:5: a closed workload needs users (such as "users: 50") or stages of user counts`,
 				`s.yaml:12:11: workload name "w" is used twice; names must be unique`,
-				`s.yaml:13:12: model "closed" is not supported yet; use model: open`,
 			},
 		},
 		{
@@ -181,11 +180,11 @@ func TestLoadSeveralErrorsFixture(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 	want := []string{
-		`testdata/several_errors.yaml:4:15: unknown strategy "fastest"; expected one of round-robin, weighted-round-robin, random, least-connections`,
+		`testdata/several_errors.yaml:4:15: unknown strategy "fastest"; expected one of round-robin, weighted-round-robin, random, least-connections, power-of-two, least-response-time, ip-hash, consistent-hash, cookie, resource-aware`,
 		`testdata/several_errors.yaml:8:34: workers must be at least 1, got -2`,
 		`testdata/several_errors.yaml:9:18: backend name "app-1" is already used at sut.pools[0].backends[0]; backend names must be unique across the sut`,
 		`testdata/several_errors.yaml:9:39: exponential needs mean: a duration greater than 0 such as "5ms"`,
-		`testdata/several_errors.yaml:12:12: model "closed" is not supported yet; use model: open`,
+		`testdata/several_errors.yaml:13:11: a closed workload has users, not a rate: use users: N (or stages of user counts)`,
 		`testdata/several_errors.yaml:15:5: unknown workload "checkout" after "for"; workloads: browse`,
 	}
 	if len(errs) != len(want) {

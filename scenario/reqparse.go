@@ -126,6 +126,9 @@ func parseMetric(left string, req *Requirement) (MetricInfo, error) {
 	if !contains(Aggregations, agg) {
 		return m, fmt.Errorf("unknown aggregation %q in %q; expected one of %s", agg, compact, strings.Join(Aggregations, ", "))
 	}
+	if len(m.Aggs) > 0 && !contains(m.Aggs, agg) {
+		return m, fmt.Errorf("%s takes %s over the nodes, not %q", m.Name, strings.Join(m.Aggs, ", "), agg)
+	}
 	return m, nil
 }
 

@@ -44,7 +44,9 @@ type MetricInfo struct {
 	Unit Unit
 	// Distribution metrics need an aggregation: p99(latency).
 	Distribution bool
-	Help         string
+	// Aggs, when set, are the only aggregations the metric takes.
+	Aggs []string
+	Help string
 }
 
 // Metrics is the vocabulary of requirement metrics. The report package
@@ -61,6 +63,11 @@ var Metrics = []MetricInfo{
 	{Name: "succeeded", Unit: UnitCount, Help: "successful responses"},
 	{Name: "failed", Unit: UnitCount, Help: "failed requests"},
 	{Name: "dropped", Unit: UnitCount, Help: "arrivals the generator could not send"},
+	{Name: "utilisation", Unit: UnitPercent, Distribution: true, Aggs: []string{"max", "min", "mean"}, Help: "busy worker-time / (workers x wall time) of the nodes: max, min or mean over them"},
+	{Name: "recovery_time", Unit: UnitDuration, Help: "per fault, until success is back at or above window_ok for 3 windows; the longest"},
+	{Name: "detection_time", Unit: UnitDuration, Help: "per fault, until the proxy stopped sending to the node; the longest"},
+	{Name: "session_loss", Unit: UnitCount, Help: "session steps answered by a backend that did not know the session"},
+	{Name: "fairness", Unit: UnitPercent, Help: "Jain's index of (share / weight) over the nodes, 0..1"},
 }
 
 // Aggregations are the allowed aggregations of distribution metrics.

@@ -14,11 +14,16 @@ type Scenario struct {
 	// WindowOK is the success ratio a one-second window needs to count as
 	// available (availability by time). Default 99%.
 	WindowOK Percent `yaml:"window_ok"`
+	// Warmup is the first part of the run: load is applied, but what it
+	// measures is reported apart and left out of the verdicts.
+	Warmup Duration `yaml:"warmup"`
 
 	SUT    *SUT    `yaml:"sut"`
 	Target *Target `yaml:"target"`
 
-	Workload     []Workload    `yaml:"workload"`
+	Workload []Workload `yaml:"workload"`
+	// Faults is the fault timeline (see faults.go).
+	Faults       []Fault       `yaml:"faults"`
 	Requirements []Requirement `yaml:"requirements"`
 
 	// File is the path the scenario was loaded from ("" when parsed from bytes).
@@ -40,6 +45,8 @@ type Proxy struct {
 	Strategy string `yaml:"strategy"`
 	// Timeout bounds one upstream exchange. Default 30s.
 	Timeout Duration `yaml:"timeout"`
+	// ProxyOptions: replicas, health, retries, admission, limits... (proxy.go).
+	ProxyOptions `yaml:",inline"`
 }
 
 // Pool is a named group of backends.
@@ -69,6 +76,20 @@ type Backend struct {
 	ServiceTime Distribution `yaml:"service_time"`
 	// Listen is the backend's listen address. Default 127.0.0.1:0.
 	Listen string `yaml:"listen"`
+	// CPUBurn makes a worker compute for its whole service time instead of
+	// sleeping, so the backend's utilisation is physical CPU use.
+	CPUBurn bool `yaml:"cpu_burn"`
+	// ResponseSize is the size distribution of response bodies. Default: a
+	// short text line.
+	ResponseSize *SizeDistribution `yaml:"response_size"`
+	// StartupDelay is the cold start: after (re)starting, the backend
+	// answers 503 for this long.
+	StartupDelay Duration `yaml:"startup_delay"`
+	// Sessions makes the backend issue a session cookie and answer 409 to a
+	// session it does not know.
+	Sessions bool `yaml:"sessions"`
+	// MTBF is the mean time between failures, for the availability projection.
+	MTBF Duration `yaml:"mtbf"`
 }
 
 // Distribution is a random duration: service time, think time, added latency.
@@ -90,14 +111,29 @@ type Distribution struct {
 // Target is an external system under test reached by URL.
 type Target struct {
 	URL string `yaml:"url"`
+	// URLs are more addresses of the same target (replicas): the load is
+	// spread over all of them, and a client fails over when one is down.
+	URLs []string `yaml:"urls"`
 }
 
 // Workload is one use case: a stream of requests with its own load model.
 // It is a scope for requirements ("... for browse").
 type Workload struct {
 	Name string `yaml:"name"`
-	// Model is "open" (arrivals scheduled by a clock). Default open.
+	// Model is "open" (arrivals scheduled by a clock) or "closed" (virtual
+	// users: request, wait for the answer, think, repeat). Default open.
 	Model string `yaml:"model"`
+	// Users is a closed workload's constant number of virtual users;
+	// exclusive with Stages (which then ramp and hold user counts).
+	Users int `yaml:"users"`
+	// ThinkTime is what a virtual user waits after each response.
+	ThinkTime Distribution `yaml:"think_time"`
+	// Session is the ordered list of steps each virtual user runs per
+	// iteration, with a cookie jar of its own; exclusive with Requests.
+	Session []Request `yaml:"session"`
+	// Client is how the workload talks to the target (protocol, keep-alive,
+	// TLS verification, connections per target).
+	Client Client `yaml:"client"`
 	// Arrival is "uniform" (evenly spaced) or "poisson". Default uniform.
 	Arrival string `yaml:"arrival"`
 	// Rate is a constant arrival rate for the whole run; exclusive with Stages.
@@ -136,9 +172,18 @@ type Request struct {
 	Weight  int               `yaml:"weight"`
 	Headers map[string]string `yaml:"headers"`
 	Body    string            `yaml:"body"`
+	// Name labels a session step in messages.
+	Name string `yaml:"name"`
+	// BodyFile is a file whose content is the body, relative to the
+	// scenario file; exclusive with Body.
+	BodyFile string `yaml:"body_file"`
+	// Expect overrides the workload's expect for this request or step.
+	Expect *Expect `yaml:"expect"`
 }
 
 // Expect says which responses count as success.
 type Expect struct {
 	Status []int `yaml:"status"`
+	// BodyContains, when set, must occur in the response body.
+	BodyContains string `yaml:"body_contains"`
 }

@@ -10,7 +10,8 @@ import (
 
 // Strategies are the balancing strategy names the built-in proxy accepts.
 // Packages that implement more strategies append to it.
-var Strategies = []string{"round-robin", "weighted-round-robin", "random", "least-connections"}
+var Strategies = []string{"round-robin", "weighted-round-robin", "random", "least-connections",
+	"power-of-two", "least-response-time", "ip-hash", "consistent-hash", "cookie", "resource-aware"}
 
 // Distributions are the names accepted in a Distribution's dist field.
 var Distributions = []string{"constant", "uniform", "exponential", "lognormal"}
@@ -32,7 +33,9 @@ func (s *Scenario) Validate() error {
 	}
 	if s.Target != nil {
 		v.target(s.Target)
+		v.targetURLs(s.Target)
 	}
+	v.warmup(s)
 	if s.SUT != nil {
 		v.sut(s.SUT)
 	}
@@ -55,7 +58,10 @@ func (s *Scenario) Validate() error {
 		}
 		names[w.Name] = true
 		v.workload(path, w)
+		v.loadModel(path, w, s.File)
 	}
+
+	v.faults(s)
 
 	for i, r := range s.Requirements {
 		path := fmt.Sprintf("requirements[%d]", i)
@@ -105,8 +111,9 @@ func (v *validator) oneOf(path, what, got string, allowed []string) {
 func (v *validator) target(t *Target) {
 	u, err := url.Parse(t.URL)
 	switch {
+	case t.URL == "" && len(t.URLs) > 0:
 	case t.URL == "":
-		v.add("target.url", `target needs url: such as "http://127.0.0.1:8080"`)
+		v.add("target.url", `target needs url: such as "http://127.0.0.1:8080" (or urls: [...])`)
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		v.addf("target.url", `expected an http or https URL such as "http://127.0.0.1:8080", got %q`, t.URL)
 	}
@@ -121,6 +128,7 @@ func (v *validator) listen(path, addr string) {
 func (v *validator) sut(s *SUT) {
 	v.listen("sut.listen", s.Listen)
 	v.oneOf("sut.proxy.strategy", "strategy", s.Proxy.Strategy, Strategies)
+	v.proxyOptions("sut.proxy", &s.Proxy.ProxyOptions, s.Proxy.Strategy)
 	if len(s.Pools) == 0 {
 		v.add("sut.pools", "sut needs at least one pool with at least one backend")
 	}
@@ -156,6 +164,7 @@ func (v *validator) sut(s *SUT) {
 			}
 			v.listen(bpath+".listen", b.Listen)
 			v.distribution(bpath+".service_time", b.ServiceTime)
+			v.backendExtras(bpath, b)
 		}
 	}
 }
@@ -205,16 +214,11 @@ func (v *validator) distribution(path string, d Distribution) {
 }
 
 func (v *validator) workload(path string, w *Workload) {
-	switch w.Model {
-	case "open":
-	case "closed":
-		v.add(path+".model", `model "closed" is not supported yet; use model: open`)
-	default:
-		v.addf(path+".model", `unknown model %q; expected open`, w.Model)
-	}
+	v.oneOf(path+".model", "model", w.Model, Models)
 	v.oneOf(path+".arrival", "arrival", w.Arrival, ArrivalProcesses)
 
 	switch {
+	case w.Closed(): // users, checked by loadModel
 	case w.Rate != 0 && len(w.Stages) > 0:
 		v.add(path+".stages", "rate: and stages: exclude each other; use rate for a constant load or stages for a shaped one")
 	case w.Rate == 0 && len(w.Stages) == 0:
@@ -224,7 +228,7 @@ func (v *validator) workload(path string, w *Workload) {
 		v.stage(fmt.Sprintf("%s.stages[%d]", path, i), st)
 	}
 
-	if len(w.Requests) == 0 {
+	if len(w.Requests) == 0 && len(w.Session) == 0 {
 		v.add(path+".requests", "expected at least one request")
 	}
 	for i, r := range w.Requests {

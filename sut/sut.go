@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"sync"
+	"time"
 
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut/backend"
@@ -32,14 +34,24 @@ const (
 
 // Topology is a running built-in SUT.
 type Topology struct {
-	proxy *proxy.Proxy
+	proxy *proxy.Proxy // the first replica
+	// replicas are every proxy instance (see replicas.go).
+	replicas []*replica
+	seed     int64
+
+	mu    sync.Mutex // guards nodes: backends join and leave while it runs
 	nodes []*node
+	// background runs the drains of remove-backend; Close waits for them.
+	background sync.WaitGroup
 }
 
 type node struct {
 	pool    string
 	weight  int
+	mtbf    time.Duration
 	backend *backend.Backend
+	// removed is set once remove-backend took the node out of its pool.
+	removed bool
 }
 
 // Start starts every backend of s.SUT.Pools, then the proxy on s.SUT.Listen
@@ -55,16 +67,12 @@ func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
 	if len(s.SUT.Pools) == 0 {
 		return nil, errors.New("sut: the scenario's sut has no pools")
 	}
-	t := &Topology{}
+	t := &Topology{seed: s.Seed}
 	fail := func(err error) (*Topology, error) {
 		_ = t.Close()
 		return nil, err
 	}
-	pc := proxy.Config{
-		Strategy: s.SUT.Proxy.Strategy,
-		Seed:     s.Seed,
-		Timeout:  s.SUT.Proxy.Timeout.D(),
-	}
+	pc := ProxyConfig(s)
 	seen := map[string]bool{}
 	for _, pool := range s.SUT.Pools {
 		ppc := proxy.PoolConfig{Name: pool.Name, Host: pool.Match.Host, PathPrefix: pool.Match.PathPrefix}
@@ -76,45 +84,25 @@ func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
 				return fail(fmt.Errorf("sut: backend name %q used twice", bc.Name))
 			}
 			seen[bc.Name] = true
-			queue := defaultQueue
-			if bc.Queue != nil {
-				queue = *bc.Queue
+			n, err := startNode(s.Seed, pool.Name, bc)
+			if err != nil {
+				return fail(err)
 			}
-			b := backend.New(backend.Config{
-				Name:        bc.Name,
-				Workers:     bc.Workers,
-				Queue:       queue,
-				ServiceTime: bc.ServiceTime,
-				Seed:        BackendSeed(s.Seed, bc.Name),
-			})
-			listen := bc.Listen
-			if listen == "" {
-				listen = defaultListen
-			}
-			if err := b.Start(listen); err != nil {
-				return fail(fmt.Errorf("sut: %w", err))
-			}
-			weight := max(bc.Weight, 1)
-			t.nodes = append(t.nodes, &node{pool: pool.Name, weight: weight, backend: b})
-			ppc.Upstreams = append(ppc.Upstreams, proxy.UpstreamConfig{Name: bc.Name, URL: b.URL(), Weight: weight})
+			t.nodes = append(t.nodes, n)
+			ppc.Upstreams = append(ppc.Upstreams, proxy.UpstreamConfig{Name: bc.Name, URL: n.backend.URL(), Weight: n.weight})
 			if err := ctx.Err(); err != nil {
 				return fail(err)
 			}
 		}
 		pc.Pools = append(pc.Pools, ppc)
 	}
-	p, err := proxy.New(pc)
-	if err != nil {
-		return fail(fmt.Errorf("sut: %w", err))
-	}
 	listen := s.SUT.Listen
 	if listen == "" {
 		listen = defaultListen
 	}
-	if err := p.Start(listen); err != nil {
-		return fail(fmt.Errorf("sut: %w", err))
+	if err := t.startReplicas(pc, listen, s.SUT.Proxy.Replicas); err != nil {
+		return fail(err)
 	}
-	t.proxy = p
 	return t, nil
 }
 
@@ -152,18 +140,19 @@ type NodeStats struct {
 	// Requests and Failures are the proxy's counts for this node: requests
 	// forwarded, and exchanges that ended without a response (502/504).
 	Requests, Failures int64
+	// MTBF is the node's declared mean time between failures (0: none).
+	MTBF time.Duration
+	// Down is true while the node is crashed; Removed once remove-backend
+	// took it out of its pool.
+	Down, Removed bool
 }
 
 // Nodes returns every backend's statistics, in scenario order.
 func (t *Topology) Nodes() []NodeStats {
-	forwarded := map[string]proxy.UpstreamStats{}
-	if t.proxy != nil {
-		for _, u := range t.proxy.Stats().Upstreams {
-			forwarded[u.Name] = u
-		}
-	}
-	out := make([]NodeStats, 0, len(t.nodes))
-	for _, n := range t.nodes {
+	forwarded := t.upstreamTotals() // summed over proxy replicas
+	nodes := t.snapshot()
+	out := make([]NodeStats, 0, len(nodes))
+	for _, n := range nodes {
 		st := n.backend.Stats()
 		ps := forwarded[st.Name]
 		out = append(out, NodeStats{
@@ -179,6 +168,9 @@ func (t *Topology) Nodes() []NodeStats {
 			Utilisation: st.Utilisation,
 			Requests:    ps.Requests,
 			Failures:    ps.Failures,
+			MTBF:        n.mtbf,
+			Down:        st.Down,
+			Removed:     t.isRemoved(n),
 		})
 	}
 	return out
@@ -190,10 +182,10 @@ func (t *Topology) ProxyStats() proxy.Stats { return t.proxy.Stats() }
 // ResetStats restarts every backend's and the proxy's statistics, e.g. after
 // a warm-up.
 func (t *Topology) ResetStats() {
-	for _, n := range t.nodes {
+	for _, n := range t.snapshot() {
 		n.backend.ResetStats()
 	}
-	t.proxy.ResetStats()
+	t.resetProxyStats()
 }
 
 // Close stops the proxy, then every backend, and returns when none of their
@@ -201,10 +193,9 @@ func (t *Topology) ResetStats() {
 // than once.
 func (t *Topology) Close() error {
 	var errs []error
-	if t.proxy != nil {
-		errs = append(errs, t.proxy.Close())
-	}
-	for _, n := range t.nodes {
+	errs = append(errs, t.closeProxies()...)
+	t.background.Wait()
+	for _, n := range t.snapshot() {
 		errs = append(errs, n.backend.Close())
 	}
 	return errors.Join(errs...)

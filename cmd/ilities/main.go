@@ -80,5 +80,7 @@ func newRootCmd() *cobra.Command {
 		Version:       version,
 	}
 	root.AddCommand(newRunCmd(), newValidateCmd())
+	root.AddCommand(newMergeCmd(), newAttackCmd())
+	root.AddCommand(newReportCmd())
 	return root
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/runner"
@@ -16,11 +18,13 @@ import (
 var version = "dev"
 
 type runFlags struct {
-	out      string
-	seed     int64
-	strategy string
-	format   string
-	quiet    bool
+	out            string
+	seed           int64
+	strategy       string
+	format         string
+	quiet          bool
+	segment        string
+	allowSaturated bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -50,12 +54,18 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			runner.Version = version
-			var progress io.Writer
-			if !f.quiet {
-				progress = cmd.ErrOrStderr()
+			opts := runner.Options{}
+			if f.segment != "" {
+				if opts.Segment, err = runner.ParseSegment(f.segment); err != nil {
+					return withCode(exitInvalid, fmt.Errorf("--segment: %w", err))
+				}
 			}
-			res, runErr := runner.Execute(cmd.Context(), sc, runner.Options{Progress: progress})
+			runner.Version = version
+			if !f.quiet {
+				opts.Progress = cmd.ErrOrStderr()
+				opts.Live = isTerminal(opts.Progress)
+			}
+			res, runErr := runner.Execute(cmd.Context(), sc, opts)
 			if res == nil {
 				return withCode(exitRun, runErr)
 			}
@@ -68,6 +78,9 @@ func newRunCmd() *cobra.Command {
 			if err := render(cmd.OutOrStdout(), res); err != nil {
 				return withCode(exitRun, err)
 			}
+			if runErr == nil && res.Generator.Saturated && !f.allowSaturated {
+				return withCode(exitRun, fmt.Errorf("the generator saturated, so the run is invalid: %s (--allow-saturated accepts it)", res.Generator.Reason))
+			}
 			return verdictExit(res, runErr)
 		},
 	}
@@ -76,6 +89,8 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.strategy, "strategy", "", "override the built-in proxy's balancing strategy")
 	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
+	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
 	return cmd
 }
 
@@ -90,6 +105,13 @@ func verdictExit(res *report.Result, runErr error) error {
 		return withCode(exitFail, errSilent)
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal, where progress is one line
+// redrawn in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func textRenderer(format string) (func(io.Writer, *report.Result) error, error) {

@@ -18,6 +18,15 @@
 //   - 200 responses carry Server-Timing: queue;dur=<ms>, service;dur=<ms>,
 //     the time spent waiting for a slot and holding it.
 //   - While the backend shuts down, waiting requests get 503.
+//   - During its start-up delay (cold start, also after a restart) it answers
+//     503 at once, with the header X-Ilities-Starting: 1.
+//   - With sessions on, a request without the session cookie (SessionCookie)
+//     gets a new session in Set-Cookie; a request whose session the backend
+//     does not know (another node's, or one lost in a crash) is answered 409
+//     with X-Ilities-Session: lost, and given a new session.
+//   - With a response size distribution, the 200 body is "ok <name>\n"
+//     padded to the drawn size; otherwise it is just that line.
+//   - Faults change this while they are on; see Faults, Crash and Restart.
 //
 // The station keeps its own clock. A request that finds a free slot starts at
 // its arrival; a request handed a slot by the one before it starts at the
@@ -43,12 +52,21 @@ import (
 // NodeHeader is the response header naming the backend that answered.
 const NodeHeader = "X-Ilities-Backend"
 
+// StartingHeader marks the 503 answers of a backend still starting up.
+const StartingHeader = "X-Ilities-Starting"
+
 // DefaultQueue is the waiting room a scenario gets when it does not set one.
 const DefaultQueue = 1024
 
 // Sampler draws one service time. scenario.Distribution satisfies it.
 type Sampler interface {
 	Sample(r *rand.Rand) time.Duration
+}
+
+// SizeSampler draws one response body size in bytes.
+// scenario.SizeDistribution satisfies it.
+type SizeSampler interface {
+	SampleSize(r *rand.Rand) int64
 }
 
 // Config describes one backend.
@@ -63,43 +81,84 @@ type Config struct {
 	// ServiceTime is the service-time distribution; nil serves instantly.
 	ServiceTime Sampler
 	// Seed makes the sequence of service times reproducible: the k-th request
-	// to obtain a worker gets the k-th draw.
+	// to obtain a worker gets the k-th draw. Response sizes and fault
+	// decisions draw from their own streams derived from it.
 	Seed int64
+	// CPUBurn makes a worker compute for its whole service time instead of
+	// sleeping, so utilisation is physical CPU use. The service time stays
+	// the drawn wall-clock duration, so the station's queueing is unchanged;
+	// on an overcommitted machine responses may leave late.
+	CPUBurn bool
+	// ResponseSize draws the 200 body's size; nil sends "ok <name>\n".
+	ResponseSize SizeSampler
+	// StartupDelay is the cold start: from Start (and each Restart) the
+	// backend answers 503 for this long.
+	StartupDelay time.Duration
+	// Sessions turns on server-side sessions (see the package documentation).
+	Sessions bool
+	// Control serves the backend's statistics as JSON at ControlPath + "stats"
+	// (GET), for a backend running as its own process.
+	Control bool
 }
 
 // Backend is a simulated backend. It is an http.Handler; Start also serves it
 // on its own listener.
 type Backend struct {
 	cfg   Config
-	epoch time.Time     // the station clock's origin (monotonic)
-	done  chan struct{} // closed by Close
+	epoch time.Time // the station clock's origin (monotonic)
 
 	mu         sync.Mutex
-	closed     bool
-	busy       int               // slots held
-	queue      []*job            // FIFO of waiting requests
-	inService  map[*job]struct{} // requests holding a slot
-	rng        *rand.Rand
+	closed     bool          // Close was called
+	down       bool          // crashed and not restarted
+	stop       chan struct{} // closed by Close and by Crash
+	gen        int           // incremented by each Crash
+	readyAt    int64         // station time the start-up delay ends
+	busy       int           // slots held
+	idle       []int64       // when each idle slot freed (station time), unordered
+	queue      []*job        // FIFO of waiting requests
+	inService  map[*job]struct{}
+	rng        *rand.Rand // service times
+	sizeRNG    *rand.Rand // response sizes
+	faultRNG   *rand.Rand // fault decisions and added latency
+	faults     Faults
+	hangLift   chan struct{} // non-nil while hanging; closed when lifted
+	sessions   sessionStore
 	statsSince int64 // station time of the last ResetStats
 	busyNanos  int64 // slot-hold time of finished services since statsSince
-	served     int64
-	rejected   int64
-	abandoned  int64
+	counts     counts
 
 	handlers sync.WaitGroup // ServeHTTP calls in progress
 
+	// trace, when set (by tests), sees every completed service's station
+	// times, under b.mu.
+	trace func(arrive, start, end int64)
+
+	// The listener side; replaced by each Restart.
+	addr      string
 	srv       *http.Server
 	ln        net.Listener
 	serveDone chan struct{}
+	conns     map[net.Conn]struct{}
 	closeOnce sync.Once
 	started   atomic.Bool
+}
+
+// counts are a backend's event counters, zeroed by ResetStats.
+type counts struct {
+	served, rejected, abandoned                 int64
+	starting, injectedErrors, resets, truncated int64
+	sessionsLost, sessionsCreated, crashed      int64
 }
 
 // job is one request's passage through the station. Times are station time.
 type job struct {
 	arrive, start, end int64
-	granted            bool
-	ready              chan struct{} // closed when a slot is handed over
+	// free is when the slot this job holds is handed on: its end, unless
+	// it swapped with a job that ended earlier (see release).
+	free    int64
+	gen     int
+	granted bool
+	ready   chan struct{} // closed when a slot is handed over
 }
 
 // New returns a backend ready to serve (as a handler) with its statistics
@@ -111,13 +170,19 @@ func New(cfg Config) *Backend {
 	if cfg.Queue < 0 {
 		cfg.Queue = 0
 	}
-	return &Backend{
+	b := &Backend{
 		cfg:       cfg,
 		epoch:     time.Now(),
-		done:      make(chan struct{}),
+		stop:      make(chan struct{}),
 		inService: make(map[*job]struct{}, cfg.Workers),
 		rng:       rand.New(rand.NewSource(cfg.Seed)),
+		sizeRNG:   rand.New(rand.NewSource(cfg.Seed ^ 0x5e55a9e)),
+		faultRNG:  rand.New(rand.NewSource(cfg.Seed ^ 0xfa017)),
+		conns:     map[net.Conn]struct{}{},
 	}
+	b.sessions.init(cfg.Name)
+	b.readyAt = int64(cfg.StartupDelay)
+	return b
 }
 
 // Name returns the backend's node name.
@@ -137,60 +202,162 @@ var (
 // ServeHTTP serves one request as described in the package documentation.
 func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(NodeHeader, b.cfg.Name)
+	if b.cfg.Control && b.serveControl(w, r) {
+		return
+	}
 	if r.Body != nil {
 		_, _ = io.Copy(io.Discard, r.Body)
 	}
-	j := &job{arrive: b.now()}
-	switch err := b.acquire(r, j); err {
+	arrive := b.now()
+	b.mu.Lock()
+	stop, f := b.stop, b.faults
+	starting := arrive < b.readyAt && !b.closed
+	if starting {
+		b.counts.starting++
+	}
+	hang := b.hangLift
+	b.mu.Unlock()
+	if starting {
+		w.Header().Set(StartingHeader, "1")
+		b.fail(w, "starting up", http.StatusServiceUnavailable)
+		return
+	}
+	if hang != nil && !b.await(r, hang, stop) {
+		return
+	}
+	if f.ErrorRate > 0 && b.draw(f.ErrorRate) {
+		b.count(func(c *counts) { c.injectedErrors++ })
+		b.fail(w, "injected error", f.ErrorStatus)
+		return
+	}
+	if b.cfg.Sessions && !b.checkSession(w, r) {
+		return
+	}
+
+	j := &job{}
+	switch err := b.acquire(r, j, stop); err {
 	case nil:
 	case errQueueFull:
-		http.Error(w, "queue full", http.StatusServiceUnavailable)
+		b.setLoadHeader(w)
+		b.fail(w, "queue full", http.StatusServiceUnavailable)
 		return
 	case errClosed:
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		b.fail(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	default: // the client went away while queued; nobody reads an answer
 		return
 	}
 	defer b.handlers.Done()
 
-	if d := time.Duration(j.end - b.now()); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-b.done:
-			t.Stop()
-			b.release(j, false)
-			http.Error(w, "shutting down", http.StatusServiceUnavailable)
-			return
-		}
+	if !b.serve(j, stop) {
+		b.release(j, false)
+		b.fail(w, "shutting down", http.StatusServiceUnavailable)
+		return
 	}
 	b.release(j, true)
+	b.setLoadHeader(w)
 
-	w.Header().Set("Server-Timing", "queue;dur="+ms(j.start-j.arrive)+", service;dur="+ms(j.end-j.start))
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = io.WriteString(w, "ok "+b.cfg.Name+"\n")
+	b.mu.Lock()
+	f, hang = b.faults, b.hangLift
+	b.mu.Unlock()
+	if hang != nil && !b.await(r, hang, stop) {
+		return
+	}
+	switch {
+	case f.ResetRate > 0 && b.draw(f.ResetRate):
+		b.count(func(c *counts) { c.resets++ })
+		b.writeBody(w, j, reset)
+		return
+	case f.TruncateRate > 0 && b.draw(f.TruncateRate):
+		b.count(func(c *counts) { c.truncated++ })
+		b.writeBody(w, j, truncate)
+		return
+	}
+	b.writeBody(w, j, whole)
+}
+
+// serve holds j's slot until its service ends, sleeping or computing. It
+// returns false when the backend stopped (crash or close) first.
+func (b *Backend) serve(j *job, stop chan struct{}) bool {
+	d := time.Duration(j.end - b.now())
+	if d <= 0 {
+		return true
+	}
+	if b.cfg.CPUBurn {
+		return burn(func() bool { return b.now() >= j.end }, stop)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// await waits for a hang to be lifted; false when the client or the
+// backend went away first.
+func (b *Backend) await(r *http.Request, lift, stop chan struct{}) bool {
+	select {
+	case <-lift:
+		return true
+	case <-r.Context().Done():
+	case <-stop:
+	}
+	return false
+}
+
+func (b *Backend) draw(p float64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.faultRNG.Float64() < p
+}
+
+func (b *Backend) count(f func(*counts)) {
+	b.mu.Lock()
+	f(&b.counts)
+	b.mu.Unlock()
+}
+
+// fail answers an error status with the backend's load header.
+func (b *Backend) fail(w http.ResponseWriter, msg string, code int) {
+	b.setLoadHeader(w)
+	http.Error(w, msg, code)
 }
 
 func ms(ns int64) string { return strconv.FormatFloat(float64(ns)/1e6, 'f', 3, 64) }
 
+// limit is the number of workers in use: Workers, or fewer while degraded.
+// Called with b.mu held.
+func (b *Backend) limit() int {
+	if k := b.faults.Workers; k > 0 && k < b.cfg.Workers {
+		return k
+	}
+	return b.cfg.Workers
+}
+
 // acquire obtains a worker slot for j, waiting in FIFO order if needed. On
 // success the caller holds a slot and a handlers count, and must release.
-func (b *Backend) acquire(r *http.Request, j *job) error {
+func (b *Backend) acquire(r *http.Request, j *job, stop chan struct{}) error {
 	b.mu.Lock()
-	if b.closed {
+	if b.closed || b.down {
 		b.mu.Unlock()
 		return errClosed
 	}
-	if b.busy < b.cfg.Workers {
+	// Arrival is stamped under the lock, so that arrival order is queue
+	// order even when goroutines are descheduled in between.
+	j.arrive = b.now()
+	j.gen = b.gen
+	if b.busy < b.limit() && len(b.queue) == 0 {
 		b.busy++
-		b.begin(j, j.arrive)
+		b.begin(j, max(j.arrive, b.takeIdle()))
 		b.handlers.Add(1)
 		b.mu.Unlock()
 		return nil
 	}
 	if len(b.queue) >= b.cfg.Queue {
-		b.rejected++
+		b.counts.rejected++
 		b.mu.Unlock()
 		return errQueueFull
 	}
@@ -205,12 +372,15 @@ func (b *Backend) acquire(r *http.Request, j *job) error {
 		return nil
 	case <-r.Context().Done():
 		err = r.Context().Err()
-	case <-b.done:
+	case <-stop:
 		err = errClosed
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	defer b.handlers.Done()
+	if j.gen != b.gen {
+		return errClosed // the crash already emptied the station
+	}
 	if j.granted {
 		// The slot arrived together with the cancellation: pass it on
 		// unused, as if its service had taken no time.
@@ -225,20 +395,26 @@ func (b *Backend) acquire(r *http.Request, j *job) error {
 		}
 	}
 	if err != errClosed {
-		b.abandoned++
+		b.counts.abandoned++
 	}
 	return err
 }
 
 // begin starts j's service at station time start. Called with b.mu held;
 // drawing here, in slot order, makes the service sequence reproducible.
+// A slow fault's added latency comes from its own stream, so the base
+// sequence stays the same with or without it.
 func (b *Backend) begin(j *job, start int64) {
 	var service time.Duration
 	if b.cfg.ServiceTime != nil {
 		service = max(b.cfg.ServiceTime.Sample(b.rng), 0)
 	}
+	if b.faults.Slow != nil {
+		service += max(b.faults.Slow.Sample(b.faultRNG), 0)
+	}
 	j.start = start
 	j.end = start + int64(service)
+	j.free = j.end
 	j.granted = true
 	b.inService[j] = struct{}{}
 }
@@ -247,25 +423,53 @@ func (b *Backend) begin(j *job, start int64) {
 func (b *Backend) release(j *job, completed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if j.gen != b.gen {
+		return // a crash ended it and accounted for its time
+	}
 	delete(b.inService, j)
 	end := j.end
 	if !completed {
 		end = min(max(b.now(), j.start), j.end)
 	}
 	b.busyNanos += max(end-max(j.start, b.statsSince), 0)
+	at := j.free
 	if completed {
-		b.served++
+		b.counts.served++
+		if b.trace != nil {
+			b.trace(j.arrive, j.start, j.end)
+		}
+		// Goroutines may notice their ends out of order (a computing worker
+		// descheduled, a late timer). Whoever releases first hands on the
+		// slot that freed first; the job that held it will hand on this one.
+		now := b.now()
+		var first *job
+		for m := range b.inService {
+			if m.free < at && m.free <= now && (first == nil || m.free < first.free) {
+				first = m
+			}
+		}
+		if first != nil {
+			first.free, at = at, first.free
+		}
+	} else {
+		at = min(end, j.free)
 	}
-	b.handoff(end)
+	b.handoff(at)
 }
 
 // handoff gives a freed slot, free since station time at, to the head of the
 // queue, or marks it idle. Called with b.mu held.
 func (b *Backend) handoff(at int64) {
-	if len(b.queue) == 0 || b.closed {
+	if len(b.queue) == 0 || b.closed || b.down || b.busy > b.limit() {
 		b.busy--
+		b.idle = append(b.idle, at)
 		return
 	}
+	b.grant(at)
+}
+
+// grant hands a slot to the head of the queue. Called with b.mu held.
+func (b *Backend) grant(at int64) {
 	next := b.queue[0]
 	b.queue[0] = nil
 	b.queue = b.queue[1:]
@@ -273,22 +477,71 @@ func (b *Backend) handoff(at int64) {
 	close(next.ready)
 }
 
+// takeIdle returns the free time of the idle slot that freed first (and
+// forgets it): a request that finds a slot idle starts no earlier than the
+// slot's previous service ended, even if its goroutine noticed that end
+// late. Called with b.mu held.
+func (b *Backend) takeIdle() int64 {
+	if len(b.idle) == 0 {
+		return 0
+	}
+	k := 0
+	for i, t := range b.idle {
+		if t < b.idle[k] {
+			k = i
+		}
+	}
+	t := b.idle[k]
+	b.idle[k] = b.idle[len(b.idle)-1]
+	b.idle = b.idle[:len(b.idle)-1]
+	return t
+}
+
+// fill hands free slots to waiting requests, after the limit was raised.
+// Called with b.mu held.
+func (b *Backend) fill() {
+	now := b.now()
+	for len(b.queue) > 0 && b.busy < b.limit() && !b.closed && !b.down {
+		b.busy++
+		b.grant(max(now, b.takeIdle()))
+	}
+}
+
 // Stats is a snapshot of a backend's counters.
 type Stats struct {
-	Name    string
-	Workers int
+	Name    string `json:"name"`
+	Workers int    `json:"workers"`
 	// Served counts completed services; Rejected counts 503s for a full
 	// queue; Abandoned counts requests whose client left while queued.
-	Served, Rejected, Abandoned int64
+	Served    int64 `json:"served"`
+	Rejected  int64 `json:"rejected"`
+	Abandoned int64 `json:"abandoned"`
+	// Starting counts 503s during the start-up delay.
+	Starting int64 `json:"starting"`
+	// InjectedErrors, Resets and Truncated count the answers changed by the
+	// errors, reset and truncate faults.
+	InjectedErrors int64 `json:"injected_errors"`
+	Resets         int64 `json:"resets"`
+	Truncated      int64 `json:"truncated"`
+	// SessionsCreated and SessionsLost count new sessions and 409 answers to
+	// unknown sessions.
+	SessionsCreated int64 `json:"sessions_created"`
+	SessionsLost    int64 `json:"sessions_lost"`
+	// Crashes counts crashes; Down is true while crashed.
+	Crashes int64 `json:"crashes"`
+	Down    bool  `json:"down"`
 	// InService and Queued are the requests holding a slot and waiting, now.
-	InService, Queued int
+	InService int `json:"in_service"`
+	Queued    int `json:"queued"`
 	// BusySeconds is the slot-hold time of all services since the statistics
 	// started, including the part so far of services in progress.
-	BusySeconds float64
+	BusySeconds float64 `json:"busy_seconds"`
 	// ElapsedSeconds is the wall time since the statistics started.
-	ElapsedSeconds float64
-	// Utilisation is BusySeconds / (Workers × ElapsedSeconds).
-	Utilisation float64
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	// Utilisation is BusySeconds / (Workers × ElapsedSeconds), with the
+	// configured Workers (a degraded node's lost capacity shows as less
+	// busy time, not as a smaller denominator).
+	Utilisation float64 `json:"utilisation"`
 }
 
 // Stats returns the counters since New or the last ResetStats. Call it as
@@ -302,16 +555,25 @@ func (b *Backend) Stats() Stats {
 	for j := range b.inService {
 		busy += max(min(now, j.end)-max(j.start, b.statsSince), 0)
 	}
+	c := b.counts
 	s := Stats{
-		Name:           b.cfg.Name,
-		Workers:        b.cfg.Workers,
-		Served:         b.served,
-		Rejected:       b.rejected,
-		Abandoned:      b.abandoned,
-		InService:      len(b.inService),
-		Queued:         len(b.queue),
-		BusySeconds:    float64(busy) / 1e9,
-		ElapsedSeconds: float64(now-b.statsSince) / 1e9,
+		Name:            b.cfg.Name,
+		Workers:         b.cfg.Workers,
+		Served:          c.served,
+		Rejected:        c.rejected,
+		Abandoned:       c.abandoned,
+		Starting:        c.starting,
+		InjectedErrors:  c.injectedErrors,
+		Resets:          c.resets,
+		Truncated:       c.truncated,
+		SessionsCreated: c.sessionsCreated,
+		SessionsLost:    c.sessionsLost,
+		Crashes:         c.crashed,
+		Down:            b.down,
+		InService:       len(b.inService),
+		Queued:          len(b.queue),
+		BusySeconds:     float64(busy) / 1e9,
+		ElapsedSeconds:  float64(now-b.statsSince) / 1e9,
 	}
 	if s.ElapsedSeconds > 0 {
 		s.Utilisation = s.BusySeconds / (float64(s.Workers) * s.ElapsedSeconds)
@@ -325,43 +587,66 @@ func (b *Backend) ResetStats() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.statsSince = b.now()
-	b.busyNanos, b.served, b.rejected, b.abandoned = 0, 0, 0, 0
+	b.busyNanos = 0
+	b.counts = counts{}
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves the backend there
-// until Close. A backend is started at most once.
+// until Close. A backend is started at most once; Restart serves it again
+// after a Crash. The start-up delay counts from here.
 func (b *Backend) Start(addr string) error {
 	if !b.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("backend %s: already started", b.cfg.Name)
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readyAt = b.now() + int64(b.cfg.StartupDelay)
+	return b.listen(addr)
+}
+
+// listen opens the listener and serves on it. Called with b.mu held.
+func (b *Backend) listen(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("backend %s: %w", b.cfg.Name, err)
 	}
-	b.ln = ln
-	b.srv = &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second}
-	b.serveDone = make(chan struct{})
+	b.ln, b.addr = ln, ln.Addr().String()
+	srv := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, ConnState: b.track}
+	b.srv = srv
+	done := make(chan struct{})
+	b.serveDone = done
 	go func() {
-		defer close(b.serveDone)
-		_ = b.srv.Serve(ln)
+		defer close(done)
+		_ = srv.Serve(ln)
 	}()
 	return nil
 }
 
+// track keeps the open connections, so a crash can reset them.
+func (b *Backend) track(c net.Conn, state http.ConnState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch state {
+	case http.StateNew:
+		b.conns[c] = struct{}{}
+	case http.StateHijacked, http.StateClosed:
+		delete(b.conns, c)
+	}
+}
+
 // Addr is the listen address ("127.0.0.1:41234"), or "" before Start.
 func (b *Backend) Addr() string {
-	if b.ln == nil {
-		return ""
-	}
-	return b.ln.Addr().String()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
 }
 
 // URL is the base URL ("http://127.0.0.1:41234"), or "" before Start.
 func (b *Backend) URL() string {
-	if b.ln == nil {
-		return ""
+	if a := b.Addr(); a != "" {
+		return "http://" + a
 	}
-	return "http://" + b.Addr()
+	return ""
 }
 
 // Close stops the backend: it closes the listener and every connection,
@@ -372,11 +657,18 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
+		if !b.down {
+			close(b.stop)
+		}
+		if b.hangLift != nil {
+			close(b.hangLift)
+			b.hangLift = nil
+		}
+		srv, done := b.srv, b.serveDone
 		b.mu.Unlock()
-		close(b.done)
-		if b.srv != nil {
-			err = b.srv.Close()
-			<-b.serveDone
+		if srv != nil {
+			err = srv.Close()
+			<-done
 		}
 		b.handlers.Wait()
 	})

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -22,8 +23,8 @@ func pool(weights ...int) []*Upstream {
 func picks(t *testing.T, p Policy, up []*Upstream, n int) string {
 	t.Helper()
 	var b strings.Builder
-	for range n {
-		u := p.Select(up, &Request{})
+	for i := range n {
+		u := p.Select(up, req(i))
 		if u == nil {
 			b.WriteByte('.')
 			continue
@@ -31,6 +32,12 @@ func picks(t *testing.T, p Policy, up []*Upstream, n int) string {
 		b.WriteString(u.Name)
 	}
 	return b.String()
+}
+
+// req is the i-th request of a test sequence: distinct client IPs and paths,
+// so hash strategies spread them.
+func req(i int) *Request {
+	return &Request{ClientIP: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), Path: fmt.Sprintf("/item/%d", i)}
 }
 
 func mustNew(t *testing.T, name string, seed int64) Policy {
@@ -58,6 +65,17 @@ var strategies = []struct {
 	{name: "random", shares: []float64{.5, .25, .25}, tol: 0.02, seeded: true},
 	// (0+1)/2 < (0+1)/1: with nothing in flight the heaviest always wins.
 	{name: "least-connections", shares: []float64{1, 0, 0}},
+	// a wins whenever drawn (2 of 3 pairs); b and c tie otherwise and the
+	// first drawn wins.
+	{name: "power-of-two", shares: []float64{2. / 3, 1. / 6, 1. / 6}, tol: 0.02, seeded: true},
+	// No samples: equal estimates, so weight decides as for least-connections.
+	{name: "least-response-time", shares: []float64{1, 0, 0}},
+	{name: "ip-hash", shares: []float64{.5, .25, .25}, tol: 0.03},
+	{name: "consistent-hash", shares: []float64{.5, .25, .25}, tol: 0.06},
+	// No cookie: the weighted round-robin fallback.
+	{name: "cookie", shares: []float64{.5, .25, .25}},
+	// Nothing reported: weights stand in for capacity.
+	{name: "resource-aware", shares: []float64{1, 0, 0}},
 }
 
 func TestEveryRegisteredStrategyHasARow(t *testing.T) {
@@ -113,8 +131,8 @@ func TestConformance(t *testing.T) {
 				up := pool(2, 1, 1)
 				const n = 100_000
 				count := map[string]int{}
-				for range n {
-					count[p.Select(up, &Request{}).Name]++
+				for i := range n {
+					count[p.Select(up, req(i)).Name]++
 				}
 				for i, want := range s.shares {
 					got := float64(count[up[i].Name]) / n

@@ -3,11 +3,11 @@ package balancer
 import "sync/atomic"
 
 func init() {
-	Register("least-connections", func(int64) Policy { return &LeastConnections{} })
+	Register("least-connections", func(Options) Policy { return &LeastConnections{} })
 }
 
 // LeastConnections picks the available upstream with the lowest
-// (in-flight + 1) / weight: the one whose share of the current load is
+// (in-flight + queued + 1) / weight: the one whose share of the current load is
 // furthest below its capacity. The +1 makes weight count even when nothing
 // is in flight. Ties are broken by a rotating counter, so equally loaded
 // upstreams take turns instead of the first one taking everything.
@@ -27,7 +27,7 @@ func (p *LeastConnections) Select(pool []*Upstream, _ *Request) *Upstream {
 		if !u.Available() {
 			continue
 		}
-		load, w := u.Inflight()+1, int64(u.EffectiveWeight())
+		load, w := u.Inflight()+u.Queued()+1, int64(u.EffectiveWeight())
 		if len(best) == 0 {
 			best, bestLoad, bestW = append(best, u), load, w
 			continue

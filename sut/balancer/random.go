@@ -6,7 +6,7 @@ import (
 )
 
 func init() {
-	Register("random", func(seed int64) Policy { return NewRandom(seed) })
+	Register("random", func(o Options) Policy { return NewRandom(o.Seed) })
 }
 
 // Random picks an available upstream at random with probability proportional

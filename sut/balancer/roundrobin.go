@@ -3,7 +3,7 @@ package balancer
 import "sync/atomic"
 
 func init() {
-	Register("round-robin", func(int64) Policy { return &RoundRobin{} })
+	Register("round-robin", func(Options) Policy { return &RoundRobin{} })
 }
 
 // RoundRobin hands requests to the available upstreams in turn, ignoring

@@ -3,7 +3,7 @@ package balancer
 import "sync"
 
 func init() {
-	Register("weighted-round-robin", func(int64) Policy { return NewWeightedRoundRobin() })
+	Register("weighted-round-robin", func(Options) Policy { return NewWeightedRoundRobin() })
 }
 
 // WeightedRoundRobin is nginx's smooth weighted round-robin: on each pick,

@@ -1,47 +1,55 @@
 // Package proxy is the built-in L7 reverse proxy: it routes each request to a
-// pool, picks an upstream of that pool with a balancing strategy (package
-// balancer), and forwards the request with net/http/httputil.ReverseProxy.
+// pool by host and path prefix, picks an upstream of that pool with a
+// balancing strategy (package balancer), admits it past the upstream's
+// concurrency limit, and forwards it over a pooled keep-alive HTTP/1.1
+// connection, retrying on another upstream where that is safe.
 //
-// What a client sees:
+// The HTTP/1.1 server and client are the package's own lean implementation
+// (pooled buffers, no per-request allocation on the common path); TLS
+// termination uses crypto/tls in front of the same code. Parsing is strict,
+// so that the proxy never disagrees with an upstream about where a request
+// ends:
 //
-//   - The upstream's response, status, headers and body, passed through.
-//     Responses always carry X-Ilities-Backend naming the upstream that
-//     answered (the backend's own header, or the upstream's configured name
-//     when the upstream does not set it).
-//   - 502 Bad Gateway with X-Ilities-Backend: <upstream> when the exchange
-//     with the chosen upstream failed without a response (connection
-//     refused, reset, closed early), so failures can still be attributed to
-//     a node.
-//   - 504 Gateway Timeout with X-Ilities-Backend: <upstream> when the
-//     upstream did not start answering within Config.Timeout.
-//   - 503 Service Unavailable, without X-Ilities-Backend, when the matching
-//     pool has no available upstream (empty, or every member unhealthy), and
-//     while the proxy is shutting down.
-//   - 404 Not Found, without X-Ilities-Backend, when no pool matches the
-//     request.
+//   - Content-Length together with Transfer-Encoding, differing
+//     Content-Length values, a Transfer-Encoding other than exactly
+//     "chunked", obs-folded or malformed header lines, a bare LF, a missing
+//     or repeated Host: 400 Bad Request, and the connection is closed.
+//   - A request head over Limits.MaxHeaderBytes: 431. A body over
+//     Limits.MaxBodyBytes: 413. An HTTP version other than 1.0 or 1.1: 505.
+//   - A client that does not complete its request head within
+//     Limits.ReadHeaderTimeout (slowloris) is disconnected.
+//   - Hop-by-hop headers (Connection and those it names, Keep-Alive,
+//     Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are not
+//     forwarded in either direction. X-Forwarded-Proto and X-Forwarded-Host
+//     are set, replacing the client's; X-Forwarded-For is set to the client's
+//     address (appended to the client's own with Config.TrustForwarded).
+//   - The upstream gets the upstream's host:port as Host; the path and query
+//     are kept.
 //
-// Requests are forwarded with the upstream's host as Host and with
-// X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto set; the path and
-// query are kept. Connections to upstreams are HTTP/1.1 keep-alive, pooled
-// per upstream.
+// What a client sees besides the upstream's own answers:
 //
-// A request counts as in flight at its upstream (balancer.Upstream.Inflight,
-// which least-connections reads) from its selection until its response has
-// been copied to the client or the exchange failed.
+//   - Every response that came from or is attributed to an upstream carries
+//     X-Ilities-Backend naming it (the upstream's own header if it set one).
+//   - 502 Bad Gateway naming the upstream when the exchange failed without a
+//     response (refused, reset, closed early), 504 when it did not answer
+//     within Config.Timeout.
+//   - 503 with Retry-After, naming the upstream, when admission control
+//     rejected the request (queue full or queue timeout).
+//   - 503 without X-Ilities-Backend when the pool has no available upstream
+//     (and AllDown is "fail"), and while the proxy shuts down.
+//   - 429 with Retry-After when the client exceeded its rate limit.
+//   - 404 when no pool matches.
+//   - GET /.ilities/stats answers the proxy's statistics as JSON (see Stats).
 package proxy
 
 import (
-	"context"
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log"
+	"math/rand/v2"
 	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,18 +61,36 @@ import (
 // or failed. It has the same value as backend.NodeHeader.
 const NodeHeader = "X-Ilities-Backend"
 
+// LoadHeader is the response header in which upstreams report their load,
+// e.g. "inflight=3;workers=8;queue=0" (package backend sends it). The
+// resource-aware strategy balances on it.
+const LoadHeader = "X-Ilities-Load"
+
+// StatsPath is the path at which the proxy serves its statistics as JSON.
+const StatsPath = "/.ilities/stats"
+
 // Defaults applied by New to zero fields.
 const (
-	DefaultStrategy    = "round-robin"
-	DefaultTimeout     = 30 * time.Second
-	DefaultDialTimeout = time.Second
+	DefaultStrategy          = "round-robin"
+	DefaultTimeout           = 30 * time.Second
+	DefaultDialTimeout       = time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 32 << 10
+	DefaultMaxBodyBytes      = 64 << 20
+	DefaultRetryBudget       = 0.2
+	DefaultSessionCookie     = "ilities_session"
+	DefaultHealthPath        = "/"
 )
 
-// Config describes a proxy.
+// Config describes a proxy. Zero values mean the defaults above or "off".
 type Config struct {
 	// Strategy is the balancing strategy name (balancer.Names). Default
 	// round-robin. Each pool gets its own instance.
 	Strategy string
+	// StrategyOptions tune the strategy (hash key, cookie name, decay...).
+	// Its Seed is ignored: Seed below is used.
+	StrategyOptions balancer.Options
 	// Seed makes seeded strategies reproducible. The first pool's policy is
 	// seeded with Seed itself, later pools with values derived from it.
 	Seed int64
@@ -74,6 +100,88 @@ type Config struct {
 	DialTimeout time.Duration
 	// Pools are the routing targets; see PoolConfig for matching.
 	Pools []PoolConfig
+
+	// Health configures active health checks; off when Interval is 0.
+	Health HealthConfig
+	// Passive configures outlier ejection; off when ConsecutiveFailures is 0.
+	Passive PassiveConfig
+	// AllDown says what happens when every upstream of a pool is
+	// unavailable: "fail" (default) answers 503 at once, "panic" balances
+	// over all of them anyway, ignoring health.
+	AllDown string
+	// SlowStart ramps a joining or recovering upstream's weight from 10% to
+	// 100% over this long (weighted strategies). 0 disables it.
+	SlowStart time.Duration
+	// Retries is how many other upstreams a failed request may be retried
+	// on: after a connect failure always, after other failures (reset,
+	// timeout, 502/503/504 answer) only for idempotent methods without a
+	// body. 0 disables retries.
+	Retries int
+	// RetryBudget caps retries at this fraction of requests (a token bucket
+	// filled by each request). Default 0.2.
+	RetryBudget float64
+	// Admission configures per-upstream concurrency limits and queueing.
+	Admission AdmissionConfig
+	// Limits are the hardening limits.
+	Limits Limits
+	// RateLimit limits each client IP; off when Rate is 0.
+	RateLimit RateLimit
+	// TLS terminates TLS with a self-signed certificate generated at start.
+	TLS bool
+	// TrustForwarded appends to the client's X-Forwarded-For instead of
+	// replacing it.
+	TrustForwarded bool
+}
+
+// HealthConfig is active health checking: every Interval, GET Path on each
+// upstream; a check fails on a connection error, a timeout or a status
+// outside 200-399. Fall consecutive failures mark it unhealthy, Rise
+// consecutive successes healthy again.
+type HealthConfig struct {
+	Interval, Timeout time.Duration // Timeout default: Interval
+	Path              string        // default "/"
+	Fall, Rise        int           // defaults 2 and 2
+}
+
+// PassiveConfig is outlier ejection: ConsecutiveFailures failed exchanges in
+// a row (refused, reset, timeout, 5xx answer) eject an upstream for
+// EjectFor, doubled on each ejection that follows soon after the last (up
+// to MaxEjectFor), unless that would eject more than MaxEjectedPercent of
+// the pool.
+type PassiveConfig struct {
+	ConsecutiveFailures int
+	EjectFor            time.Duration // default 5s
+	MaxEjectFor         time.Duration // default 10 × EjectFor
+	MaxEjectedPercent   int           // default 50
+}
+
+// AdmissionConfig limits each upstream to MaxInflight requests at once; up
+// to Queue more wait at the proxy, at most QueueTimeout each, and the rest
+// are rejected with 503 and Retry-After. With SessionAware, requests that
+// carry the session cookie (of sessions already admitted) are served before
+// new ones, and a full queue drops the newest new-session request to make
+// room for one of a known session.
+type AdmissionConfig struct {
+	MaxInflight   int // 0: no limit
+	Queue         int
+	QueueTimeout  time.Duration // default 1s
+	SessionAware  bool
+	SessionCookie string // default "ilities_session"
+}
+
+// Limits are the proxy's hardening limits.
+type Limits struct {
+	MaxHeaderBytes    int           // request line + headers; default 32 KiB
+	MaxBodyBytes      int64         // default 64 MiB
+	ReadHeaderTimeout time.Duration // default 10s
+	IdleTimeout       time.Duration // keep-alive idle; default 60s
+}
+
+// RateLimit is a token bucket per client IP: Rate requests per second on
+// average, bursts of Burst (default: Rate, at least 1). Excess gets 429.
+type RateLimit struct {
+	Rate  float64
+	Burst int
 }
 
 // PoolConfig is one pool. A request matches a pool when its Host (without
@@ -89,56 +197,123 @@ type PoolConfig struct {
 
 // UpstreamConfig is one upstream of a pool.
 type UpstreamConfig struct {
-	// Name is the node name, unique within the pool.
+	// Name is the node name, unique within the proxy.
 	Name string
-	// URL is the upstream's base URL, e.g. "http://127.0.0.1:41234".
+	// URL is the upstream's base URL, e.g. "http://127.0.0.1:41234". Only
+	// its host and port are used.
 	URL string
 	// Weight for weighted strategies; 0 means 1.
 	Weight int
 }
 
-// Proxy is a reverse proxy. It is an http.Handler; Start also serves it on
-// its own listener.
+// Proxy is a reverse proxy. Start serves it on its own listener.
 type Proxy struct {
-	cfg       Config
-	pools     []*pool
-	transport *http.Transport
+	cfg   Config
+	pools []*pool
 
-	unrouted    atomic.Int64
-	unavailable atomic.Int64
+	stats     proxyCounters
+	retryTok  atomic.Int64 // retry budget, in thousandths of a retry
+	limiter   *rateLimiter
+	topoMu    sync.Mutex // serialises membership changes
+	events    eventLog
+	startedAt time.Time
 
-	mu       sync.Mutex
-	closed   bool
-	handlers sync.WaitGroup
+	closing atomic.Bool // set by Close; read on every request
+	mu      sync.Mutex
+	closed  bool
+	conns   map[net.Conn]*clientConn
+	serving sync.WaitGroup // connection goroutines
 
-	srv       *http.Server
 	ln        net.Listener
-	serveDone chan struct{}
+	scheme    string
+	stop      chan struct{} // closed by Close: stops background loops
+	loops     sync.WaitGroup
 	closeOnce sync.Once
 	started   atomic.Bool
+}
+
+type proxyCounters struct {
+	requests, unrouted, unavailable, rateLimited, badRequests atomic.Int64
+	retries, retryBudgetExhausted, panicRouted                atomic.Int64
 }
 
 type pool struct {
 	cfg     PoolConfig
 	policy  balancer.Policy
+	observe balancer.Observer // nil unless the policy learns
+	sticky  string            // the sticky cookie's name, "" if none
+	// needsPath: the policy reads Request.Path (built per request only then).
+	needsPath      bool
+	hostB, prefixB []byte
+	panicRR        atomic.Uint64
+	// view is replaced, never mutated, when members join or leave, so the
+	// request path reads it without locks.
+	view atomic.Pointer[poolView]
+}
+
+type poolView struct {
 	members []*balancer.Upstream
 	byNode  map[*balancer.Upstream]*upstream
 }
 
-type upstream struct {
-	node   *balancer.Upstream
-	pool   string
-	url    *url.URL
-	rp     *httputil.ReverseProxy
-	counts counters
-}
-
-type counters struct {
-	requests, failures, timeouts, status5xx atomic.Int64
-}
+func (pl *pool) load() *poolView { return pl.view.Load() }
 
 // New validates cfg, applies defaults and builds the proxy.
 func New(cfg Config) (*Proxy, error) {
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	if len(cfg.Pools) == 0 {
+		return nil, errors.New("proxy: no pools")
+	}
+	p := &Proxy{cfg: cfg, conns: map[net.Conn]*clientConn{}, stop: make(chan struct{}), scheme: "http"}
+	if cfg.TLS {
+		p.scheme = "https"
+	}
+	if cfg.RateLimit.Rate > 0 {
+		p.limiter = newRateLimiter(cfg.RateLimit)
+	}
+	p.retryTok.Store(retryTokenCap)
+	names := map[string]bool{}
+	for i, pc := range cfg.Pools {
+		if pc.Name == "" {
+			return nil, fmt.Errorf("proxy: pool %d has no name", i)
+		}
+		opts := cfg.StrategyOptions
+		opts.Seed = deriveSeed(cfg.Seed, i)
+		policy, err := balancer.NewWithOptions(cfg.Strategy, opts)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		pl := &pool{cfg: pc, policy: policy, hostB: []byte(pc.Host), prefixB: []byte(pc.PathPrefix)}
+		pl.needsPath = cfg.Strategy == "consistent-hash"
+		pl.observe, _ = policy.(balancer.Observer)
+		if s, ok := policy.(balancer.Sticky); ok {
+			pl.sticky = s.CookieName()
+		}
+		view := &poolView{byNode: map[*balancer.Upstream]*upstream{}}
+		for _, uc := range pc.Upstreams {
+			if uc.Name == "" {
+				return nil, fmt.Errorf("proxy: pool %s: upstream with no name", pc.Name)
+			}
+			if names[uc.Name] {
+				return nil, fmt.Errorf("proxy: pool %s: upstream %q listed twice", pc.Name, uc.Name)
+			}
+			names[uc.Name] = true
+			up, err := p.newUpstream(pl, uc)
+			if err != nil {
+				return nil, err
+			}
+			view.members = append(view.members, up.node)
+			view.byNode[up.node] = up
+		}
+		pl.view.Store(view)
+		p.pools = append(p.pools, pl)
+	}
+	return p, nil
+}
+
+func applyDefaults(cfg *Config) error {
 	if cfg.Strategy == "" {
 		cfg.Strategy = DefaultStrategy
 	}
@@ -148,64 +323,73 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	if len(cfg.Pools) == 0 {
-		return nil, errors.New("proxy: no pools")
+	switch cfg.AllDown {
+	case "":
+		cfg.AllDown = "fail"
+	case "fail", "panic":
+	default:
+		return fmt.Errorf(`proxy: all_down must be "fail" or "panic", got %q`, cfg.AllDown)
 	}
-	p := &Proxy{cfg: cfg}
-	p.transport = &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		// A non-nil empty map keeps upstream connections on HTTP/1.1.
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	if cfg.RetryBudget <= 0 {
+		cfg.RetryBudget = DefaultRetryBudget
 	}
-	discard := log.New(io.Discard, "", 0)
-	for i, pc := range cfg.Pools {
-		if pc.Name == "" {
-			return nil, fmt.Errorf("proxy: pool %d has no name", i)
-		}
-		policy, err := balancer.New(cfg.Strategy, deriveSeed(cfg.Seed, i))
-		if err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-		pl := &pool{cfg: pc, policy: policy, byNode: map[*balancer.Upstream]*upstream{}}
-		seen := map[string]bool{}
-		for _, uc := range pc.Upstreams {
-			if uc.Name == "" {
-				return nil, fmt.Errorf("proxy: pool %s: upstream with no name", pc.Name)
-			}
-			if seen[uc.Name] {
-				return nil, fmt.Errorf("proxy: pool %s: upstream %q listed twice", pc.Name, uc.Name)
-			}
-			seen[uc.Name] = true
-			if uc.Weight < 0 {
-				return nil, fmt.Errorf("proxy: pool %s: upstream %s: negative weight %d", pc.Name, uc.Name, uc.Weight)
-			}
-			u, err := url.Parse(uc.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, fmt.Errorf("proxy: pool %s: upstream %s: URL %q is not an absolute http(s) URL", pc.Name, uc.Name, uc.URL)
-			}
-			up := &upstream{node: balancer.NewUpstream(uc.Name, max(uc.Weight, 1)), pool: pc.Name, url: u}
-			up.rp = &httputil.ReverseProxy{
-				Rewrite: func(pr *httputil.ProxyRequest) {
-					pr.SetURL(up.url)
-					pr.SetXForwarded()
-				},
-				Transport:      p.transport,
-				ErrorLog:       discard, // failures are counted and answered, not logged
-				ModifyResponse: up.modifyResponse,
-				ErrorHandler:   up.errorHandler,
-			}
-			pl.members = append(pl.members, up.node)
-			pl.byNode[up.node] = up
-		}
-		p.pools = append(p.pools, pl)
+	if cfg.Retries < 0 {
+		return fmt.Errorf("proxy: negative retries %d", cfg.Retries)
 	}
-	return p, nil
+	h := &cfg.Health
+	if h.Interval > 0 {
+		if h.Timeout <= 0 {
+			h.Timeout = h.Interval
+		}
+		if h.Path == "" {
+			h.Path = DefaultHealthPath
+		}
+		if h.Fall <= 0 {
+			h.Fall = 2
+		}
+		if h.Rise <= 0 {
+			h.Rise = 2
+		}
+	}
+	ps := &cfg.Passive
+	if ps.ConsecutiveFailures > 0 {
+		if ps.EjectFor <= 0 {
+			ps.EjectFor = 5 * time.Second
+		}
+		if ps.MaxEjectFor <= 0 {
+			ps.MaxEjectFor = 10 * ps.EjectFor
+		}
+		if ps.MaxEjectedPercent <= 0 {
+			ps.MaxEjectedPercent = 50
+		}
+	}
+	a := &cfg.Admission
+	if a.MaxInflight < 0 || a.Queue < 0 {
+		return errors.New("proxy: admission limits must not be negative")
+	}
+	if a.QueueTimeout <= 0 {
+		a.QueueTimeout = time.Second
+	}
+	if a.SessionCookie == "" {
+		a.SessionCookie = DefaultSessionCookie
+	}
+	l := &cfg.Limits
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.ReadHeaderTimeout <= 0 {
+		l.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.RateLimit.Rate > 0 && cfg.RateLimit.Burst <= 0 {
+		cfg.RateLimit.Burst = max(int(cfg.RateLimit.Rate), 1)
+	}
+	return nil
 }
 
 // deriveSeed gives pool i its own seed; pool 0 keeps the configured one.
@@ -213,85 +397,49 @@ func deriveSeed(seed int64, i int) int64 {
 	return int64(uint64(seed) + uint64(i)*0x9e3779b97f4a7c15)
 }
 
-func (u *upstream) modifyResponse(resp *http.Response) error {
-	if resp.Header.Get(NodeHeader) == "" {
-		resp.Header.Set(NodeHeader, u.node.Name)
+// newUpstream builds an upstream of pool pl from its configuration.
+func (p *Proxy) newUpstream(pl *pool, uc UpstreamConfig) (*upstream, error) {
+	if uc.Weight < 0 {
+		return nil, fmt.Errorf("proxy: pool %s: upstream %s: negative weight %d", pl.cfg.Name, uc.Name, uc.Weight)
 	}
-	if resp.StatusCode >= 500 {
-		u.counts.status5xx.Add(1)
+	u, err := url.Parse(uc.URL)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("proxy: pool %s: upstream %s: URL %q is not an absolute http URL", pl.cfg.Name, uc.Name, uc.URL)
 	}
-	return nil
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	up := &upstream{
+		p:        p,
+		pool:     pl,
+		cfg:      uc,
+		node:     balancer.NewUpstream(uc.Name, max(uc.Weight, 1)),
+		addr:     addr,
+		url:      u,
+		hostLine: []byte("Host: " + u.Host + "\r\n"),
+		nodeLine: []byte(NodeHeader + ": " + uc.Name + "\r\n"),
+		gate:     gate{max: int64(p.cfg.Admission.MaxInflight), queueCap: p.cfg.Admission.Queue},
+	}
+	if p.cfg.SlowStart > 0 && p.started.Load() {
+		up.beginSlowStart(time.Now())
+	}
+	return up, nil
 }
 
-func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	w.Header().Set(NodeHeader, u.node.Name)
-	if r.Context().Err() != nil {
-		// The client went away; nobody reads this answer and the upstream
-		// is not to blame.
-		w.WriteHeader(http.StatusBadGateway)
-		return
+// routeBytes returns the pool for a request to host (port allowed) and
+// path, or nil.
+func (p *Proxy) routeBytes(host, path []byte) *pool {
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && !bytes.HasSuffix(host, []byte("]")) {
+		host = host[:i]
 	}
-	u.counts.failures.Add(1)
-	if isTimeout(err) {
-		u.counts.timeouts.Add(1)
-		http.Error(w, "upstream "+u.node.Name+" timed out", http.StatusGatewayTimeout)
-		return
-	}
-	http.Error(w, "upstream "+u.node.Name+" failed", http.StatusBadGateway)
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-// ServeHTTP routes, balances and forwards one request as described in the
-// package documentation.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		http.Error(w, "proxy shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	p.handlers.Add(1)
-	p.mu.Unlock()
-	defer p.handlers.Done()
-
-	pl := p.route(r)
-	if pl == nil {
-		p.unrouted.Add(1)
-		http.Error(w, "no pool matches this request", http.StatusNotFound)
-		return
-	}
-	node := pl.policy.Select(pl.members, &balancer.Request{ClientIP: clientIP(r), Key: r.URL.Path, Header: r.Header})
-	if node == nil {
-		p.unavailable.Add(1)
-		http.Error(w, "no upstream available in pool "+pl.cfg.Name, http.StatusServiceUnavailable)
-		return
-	}
-	up := pl.byNode[node]
-	up.counts.requests.Add(1)
-	node.Acquire()
-	defer node.Release()
-	up.rp.ServeHTTP(w, r)
-}
-
-// route returns the pool for r, or nil.
-func (p *Proxy) route(r *http.Request) *pool {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
+	host = bytes.TrimSuffix(bytes.TrimPrefix(host, []byte("[")), []byte("]"))
 	var best *pool
 	for _, pl := range p.pools {
-		if pl.cfg.Host != "" && !strings.EqualFold(pl.cfg.Host, host) {
+		if len(pl.hostB) > 0 && !bytes.EqualFold(pl.hostB, host) {
 			continue
 		}
-		if !strings.HasPrefix(r.URL.Path, pl.cfg.PathPrefix) {
+		if !bytes.HasPrefix(path, pl.prefixB) {
 			continue
 		}
 		if best == nil || len(pl.cfg.PathPrefix) > len(best.cfg.PathPrefix) ||
@@ -302,93 +450,8 @@ func (p *Proxy) route(r *http.Request) *pool {
 	return best
 }
 
-func clientIP(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
-	}
-	return r.RemoteAddr
-}
-
-// Stats is a snapshot of the proxy's counters.
-type Stats struct {
-	// Unrouted counts 404s (no pool matched); Unavailable counts 503s (the
-	// pool had no available upstream).
-	Unrouted, Unavailable int64
-	Upstreams             []UpstreamStats
-}
-
-// UpstreamStats are one upstream's counters.
-type UpstreamStats struct {
-	Pool, Name, URL string
-	Weight          int
-	Healthy         bool
-	// Inflight is the number of requests at the upstream now.
-	Inflight int64
-	// Requests counts requests forwarded to the upstream.
-	Requests int64
-	// Failures counts exchanges that ended without a response (answered 502
-	// or 504); Timeouts is the part of them that timed out (504).
-	Failures, Timeouts int64
-	// Status5xx counts responses from the upstream with a 5xx status.
-	Status5xx int64
-}
-
-// Stats returns the counters since New or the last ResetStats, upstreams in
-// configuration order.
-func (p *Proxy) Stats() Stats {
-	s := Stats{Unrouted: p.unrouted.Load(), Unavailable: p.unavailable.Load()}
-	for _, pl := range p.pools {
-		for _, node := range pl.members {
-			up := pl.byNode[node]
-			s.Upstreams = append(s.Upstreams, UpstreamStats{
-				Pool:      pl.cfg.Name,
-				Name:      node.Name,
-				URL:       up.url.String(),
-				Weight:    node.Weight,
-				Healthy:   node.Healthy(),
-				Inflight:  node.Inflight(),
-				Requests:  up.counts.requests.Load(),
-				Failures:  up.counts.failures.Load(),
-				Timeouts:  up.counts.timeouts.Load(),
-				Status5xx: up.counts.status5xx.Load(),
-			})
-		}
-	}
-	return s
-}
-
-// ResetStats zeroes the counters (not the in-flight gauges).
-func (p *Proxy) ResetStats() {
-	p.unrouted.Store(0)
-	p.unavailable.Store(0)
-	for _, pl := range p.pools {
-		for _, up := range pl.byNode {
-			up.counts.requests.Store(0)
-			up.counts.failures.Store(0)
-			up.counts.timeouts.Store(0)
-			up.counts.status5xx.Store(0)
-		}
-	}
-}
-
-// SetHealthy marks every upstream called name (in any pool) healthy or not;
-// unhealthy upstreams are never selected. It reports whether any upstream
-// has that name.
-func (p *Proxy) SetHealthy(name string, ok bool) bool {
-	found := false
-	for _, pl := range p.pools {
-		for _, node := range pl.members {
-			if node.Name == name {
-				node.SetHealthy(ok)
-				found = true
-			}
-		}
-	}
-	return found
-}
-
 // Start listens on addr (e.g. "127.0.0.1:0") and serves the proxy there until
-// Close. A proxy is started at most once.
+// Close, and starts health checking. A proxy is started at most once.
 func (p *Proxy) Start(addr string) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("proxy: already started")
@@ -397,13 +460,26 @@ func (p *Proxy) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	if p.cfg.TLS {
+		cert, err := selfSignedCert()
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("proxy: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			NextProtos:   []string{"http/1.1"},
+			MinVersion:   tls.VersionTLS12,
+		})
+	}
 	p.ln = ln
-	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
-	p.serveDone = make(chan struct{})
+	p.startedAt = time.Now()
+	p.loops.Add(1)
 	go func() {
-		defer close(p.serveDone)
-		_ = p.srv.Serve(ln)
+		defer p.loops.Done()
+		p.acceptLoop(ln)
 	}()
+	p.startBackground()
 	return nil
 }
 
@@ -415,30 +491,51 @@ func (p *Proxy) Addr() string {
 	return p.ln.Addr().String()
 }
 
-// URL is the base URL ("http://127.0.0.1:41234"), or "" before Start.
+// URL is the base URL ("http://127.0.0.1:41234", https with TLS), or ""
+// before Start.
 func (p *Proxy) URL() string {
 	if p.ln == nil {
 		return ""
 	}
-	return "http://" + p.Addr()
+	return p.scheme + "://" + p.Addr()
 }
 
 // Close stops the proxy: it closes the listener and every client
 // connection, which aborts the upstream exchanges in progress, waits until
-// no request handler is running, and closes idle upstream connections.
-// Calling it again does nothing.
+// no connection is being served, stops health checking and closes idle
+// upstream connections. Calling it again does nothing. A closed proxy cannot
+// be restarted; build a new one with New (the crash of a proxy replica).
 func (p *Proxy) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
+		p.closing.Store(true)
 		p.mu.Lock()
 		p.closed = true
-		p.mu.Unlock()
-		if p.srv != nil {
-			err = p.srv.Close()
-			<-p.serveDone
+		if p.ln != nil {
+			err = p.ln.Close()
 		}
-		p.handlers.Wait()
-		p.transport.CloseIdleConnections()
+		for c, cs := range p.conns {
+			_ = c.Close()
+			if cs != nil {
+				if uc := cs.activeUp.Load(); uc != nil {
+					_ = uc.c.Close() // abort the exchange in progress
+				}
+			}
+		}
+		p.mu.Unlock()
+		close(p.stop)
+		p.serving.Wait()
+		p.loops.Wait()
+		for _, pl := range p.pools {
+			for _, up := range pl.load().byNode {
+				up.closeIdle()
+			}
+		}
 	})
 	return err
+}
+
+// seededRand is a per-proxy random source for jitter; not on the hot path.
+func seededRand(seed int64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(seed), 0x853c49e6748fea9b))
 }

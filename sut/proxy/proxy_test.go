@@ -292,6 +292,10 @@ func TestRoutesByPathPrefixAndHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
 	for _, tc := range []struct {
 		host, path string
 		status     int
@@ -304,14 +308,17 @@ func TestRoutesByPathPrefixAndHost(t *testing.T) {
 		{"admin.example", "/api/x", 200, "api"}, // the longer prefix wins
 		{"", "/static/app.js", 503, ""},
 	} {
-		r := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		r, _ := http.NewRequest(http.MethodGet, p.URL()+tc.path, nil)
 		if tc.host != "" {
 			r.Host = tc.host
 		}
-		w := httptest.NewRecorder()
-		p.ServeHTTP(w, r)
-		if w.Code != tc.status || w.Header().Get(proxy.NodeHeader) != tc.node {
-			t.Errorf("%s%s: %d from %q, want %d from %q", tc.host, tc.path, w.Code, w.Header().Get(proxy.NodeHeader), tc.status, tc.node)
+		resp, err := c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get(proxy.NodeHeader) != tc.node {
+			t.Errorf("%s%s: %d from %q, want %d from %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get(proxy.NodeHeader), tc.status, tc.node)
 		}
 	}
 
@@ -321,10 +328,11 @@ func TestRoutesByPathPrefixAndHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := httptest.NewRecorder()
-	only.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/other", nil))
-	if w.Code != http.StatusNotFound || only.Stats().Unrouted != 1 {
-		t.Fatalf("unrouted request: %d, stats %+v", w.Code, only.Stats())
+	if err := only.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if a := get(t, c, only.URL()+"/other"); a.status != http.StatusNotFound || only.Stats().Unrouted != 1 {
+		t.Fatalf("unrouted request: %d, stats %+v", a.status, only.Stats())
 	}
 	_ = p.Close()
 	_ = only.Close()

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/scenario"
+)
+
+type attackFlags struct {
+	rate           scenario.Rate
+	duration       scenario.Duration
+	method         string
+	headers        []string
+	body           string
+	bodyFile       string
+	timeout        scenario.Duration
+	maxInflight    int
+	arrival        string
+	http           string
+	insecure       bool
+	out            string
+	format         string
+	quiet          bool
+	allowSaturated bool
+}
+
+func newAttackCmd() *cobra.Command {
+	f := attackFlags{rate: 50, duration: scenario.Duration(10 * time.Second), method: "GET"}
+	cmd := &cobra.Command{
+		Use:   "attack URL... --rate R --duration D",
+		Short: "Ad-hoc open-loop load at any URL (several URLs: spread over them, with failover)",
+		Example: `  ilities attack http://127.0.0.1:8080/health --rate 500/s --duration 30s
+  ilities attack https://api.example/cart --rate 100 --duration 1m --method POST \
+      --header 'Content-Type: application/json' --body '{"sku":1}' --http 2`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := attackScenario(args, f)
+			if err != nil {
+				return withCode(exitInvalid, err)
+			}
+			render, err := textRenderer(f.format)
+			if err != nil {
+				return withCode(exitInvalid, err)
+			}
+			runner.Version = version
+			opts := runner.Options{}
+			if !f.quiet {
+				opts.Progress = cmd.ErrOrStderr()
+				opts.Live = isTerminal(opts.Progress)
+			}
+			res, runErr := runner.Execute(cmd.Context(), sc, opts)
+			if res == nil {
+				return withCode(exitRun, runErr)
+			}
+			if f.out != "" {
+				if err := report.WriteFiles(f.out, res); err != nil {
+					return withCode(exitRun, fmt.Errorf("writing results: %w", err))
+				}
+			}
+			if err := render(cmd.OutOrStdout(), res); err != nil {
+				return withCode(exitRun, err)
+			}
+			if runErr == nil && res.Generator.Saturated && !f.allowSaturated {
+				return withCode(exitRun, fmt.Errorf("the generator saturated: %s (--allow-saturated accepts it)", res.Generator.Reason))
+			}
+			return verdictExit(res, runErr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.Var(&f.rate, "rate", "arrival rate, such as 500/s or 30000/min")
+	fl.Var(&f.duration, "duration", "length of the run, such as 30s")
+	fl.StringVar(&f.method, "method", f.method, "HTTP method")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, `request header "Name: value" (repeatable)`)
+	fl.StringVar(&f.body, "body", "", "request body")
+	fl.StringVar(&f.bodyFile, "body-file", "", "file whose content is the request body")
+	fl.Var(&f.timeout, "timeout", "bound on one request (default 10s)")
+	fl.IntVar(&f.maxInflight, "max-inflight", 0, "requests in flight at most (default 1000)")
+	fl.StringVar(&f.arrival, "arrival", "uniform", "uniform (evenly spaced) or poisson")
+	fl.StringVar(&f.http, "http", "1.1", "protocol: 1.1 or 2 (HTTP/2 over TLS, or cleartext with prior knowledge)")
+	fl.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification")
+	fl.StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
+	fl.StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
+	fl.BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
+	return cmd
+}
+
+// attackScenario is the scenario an attack runs: one open workload at the
+// given URLs, no requirements.
+func attackScenario(urls []string, f attackFlags) (*scenario.Scenario, error) {
+	req := scenario.Request{Method: strings.ToUpper(f.method), Body: f.body, BodyFile: f.bodyFile, Headers: map[string]string{}}
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf(`--header %q: expected "Name: value"`, h)
+		}
+		req.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
+	}
+	// The first URL gives the path; every URL gives an address.
+	var bases []string
+	for i, raw := range urls {
+		base, path, err := splitURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			req.Path = path
+		}
+		bases = append(bases, base)
+	}
+	sc := &scenario.Scenario{
+		Name:     "attack",
+		Duration: f.duration,
+		Target:   &scenario.Target{URL: bases[0], URLs: bases[1:]},
+		Workload: []scenario.Workload{{
+			Name:        "attack",
+			Arrival:     f.arrival,
+			Rate:        f.rate,
+			Requests:    []scenario.Request{req},
+			Timeout:     f.timeout,
+			MaxInflight: f.maxInflight,
+			Client:      scenario.Client{HTTP: scenario.HTTPVersion(f.http), Insecure: f.insecure},
+		}},
+	}
+	if f.http == "2.0" || f.http == "h2" {
+		sc.Workload[0].Client.HTTP = scenario.HTTP2
+	}
+	sc.ApplyDefaults()
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// splitURL cuts "http://host:port/path?q" into its base and its path.
+func splitURL(raw string) (base, path string, err error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || (scheme != "http" && scheme != "https") || rest == "" {
+		return "", "", fmt.Errorf("%q: expected an http or https URL such as http://127.0.0.1:8080/path", raw)
+	}
+	host, p, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host, "/" + p, nil
+}

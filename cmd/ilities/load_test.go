@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ilities/ilities/report"
+)
+
+func writeScenario(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "scenario.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A generator that cannot keep to its schedule makes the run invalid: the
+// report says so first, and the exit code is 3 unless --allow-saturated.
+func TestSaturatedRunExitsThree(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+	}))
+	defer srv.Close()
+	// One request in flight at most, 20ms each, 200 arrivals a second.
+	scen := writeScenario(t, "name: saturated\nduration: 1s\ntarget: {url: "+srv.URL+"}\n"+
+		"workload:\n  - {name: w, rate: 200/s, max_inflight: 1, max_lateness: 10ms}\n")
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", scen, "--quiet", "--out", dir)
+	if code != exitRun {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRun, stdout, stderr)
+	}
+	// After the heading, before any figure.
+	if i := strings.Index(stdout, "GENERATOR SATURATED"); i < 0 || i > strings.Index(stdout, "requests") {
+		t.Errorf("the report must say SATURATED before its figures:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "saturated") || !strings.Contains(stderr, "--allow-saturated") {
+		t.Errorf("stderr %q must say why the run is invalid", stderr)
+	}
+	res, err := readResult(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Generator.Saturated || res.Totals.Dropped == 0 {
+		t.Errorf("generator %+v totals %+v: want saturated with drops", res.Generator, res.Totals)
+	}
+	if code, stdout, stderr := runCLI(t, "run", scen, "--quiet", "--allow-saturated"); code != exitPass {
+		t.Errorf("--allow-saturated: exit %d, want %d\n%s\n%s", code, exitPass, stdout, stderr)
+	}
+}
+
+func TestAttack(t *testing.T) {
+	var hits atomic.Int64
+	var mu sync.Mutex
+	var seen string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		b := new(bytes.Buffer)
+		b.ReadFrom(r.Body)
+		mu.Lock()
+		seen = r.Method + " " + r.URL.Path + " " + r.Header.Get("X-Token") + " " + b.String()
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "attack", srv.URL+"/cart", "--rate", "50/s", "--duration", "1s",
+		"--method", "post", "-H", "X-Token: abc", "--body", "{}", "--quiet", "--out", dir)
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if hits.Load() != 50 || seen != "POST /cart abc {}" {
+		t.Errorf("server saw %d requests, last %q", hits.Load(), seen)
+	}
+	res, err := readResult(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Totals.Succeeded != 50 {
+		t.Errorf("totals %+v", res.Totals)
+	}
+	if code, _, _ := runCLI(t, "attack", "ftp://x", "--quiet"); code != exitInvalid {
+		t.Errorf("a bad URL: exit %d, want %d", code, exitInvalid)
+	}
+}
+
+// buildBinary compiles ilities into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ilities")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// N=4 segments run as separate processes against one shared target, then
+// merged: the merged result schedules exactly what one run schedules, and
+// its percentiles agree with a single run's within the run-to-run noise
+// (measured from two single runs).
+func TestSegmentsAsProcessesMerge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs seven generator processes")
+	}
+	bin := buildBinary(t)
+	// A target whose service time varies: 2..8ms, uniform.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(2000+rand.IntN(6000)) * time.Microsecond)
+	}))
+	defer srv.Close()
+	scen := writeScenario(t, `name: segmented
+seed: 7
+duration: 3s
+target: {url: `+srv.URL+`}
+workload:
+  - {name: browse, arrival: poisson, rate: 300/s, requests: [{path: /a, weight: 3}, {path: /b}]}
+  - {name: shoppers, model: closed, users: 8, think_time: {dist: exponential, mean: 50ms}}
+requirements:
+  - p99(latency) < 1s for browse
+  - error_rate < 1%
+`)
+	runOne := func(dir string, extra ...string) *exec.Cmd {
+		args := append([]string{"run", scen, "--quiet", "--out", dir, "--format", "json"}, extra...)
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = new(bytes.Buffer), new(bytes.Buffer)
+		return cmd
+	}
+	single := func(name string) *report.Result {
+		dir := filepath.Join(t.TempDir(), name)
+		cmd := runOne(dir)
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("single run: %v\n%s", err, cmd.Stderr)
+		}
+		res, err := readResult(filepath.Join(dir, "result.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	a, b := single("a"), single("b")
+
+	var cmds []*exec.Cmd
+	var parts []string
+	for k := 1; k <= 4; k++ {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint("part", k))
+		cmd := runOne(dir, "--segment", fmt.Sprintf("%d/4", k))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		parts = append(parts, filepath.Join(dir, "result.json"))
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("segment: %v\n%s", err, cmd.Stderr)
+		}
+	}
+	mergedPath := filepath.Join(t.TempDir(), "merged.json")
+	merge := exec.Command(bin, append(append([]string{"merge"}, parts...), "--out", mergedPath)...)
+	if out, err := merge.CombinedOutput(); err != nil {
+		t.Fatalf("merge: %v\n%s", err, out)
+	}
+	m, err := readResult(mergedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Open loop: the seeded arrivals, exactly.
+	browse := func(r *report.Result) report.Totals { return r.Workloads[0].Totals }
+	if browse(m).Scheduled != browse(a).Scheduled || browse(a).Scheduled != browse(b).Scheduled {
+		t.Errorf("browse scheduled: merged %d, single runs %d and %d; want all equal", browse(m).Scheduled, browse(a).Scheduled, browse(b).Scheduled)
+	}
+	if m.Verdict != report.VerdictPass || len(m.Requirements) != 2 || m.Generator.Saturated {
+		t.Errorf("merged verdict %s %+v generator %+v", m.Verdict, m.Requirements, m.Generator)
+	}
+	var windowed int64
+	for _, w := range m.Windows {
+		windowed += w.Scheduled
+	}
+	if windowed != m.Totals.Scheduled {
+		t.Errorf("merged windows add up to %d, totals %d", windowed, m.Totals.Scheduled)
+	}
+
+	// Percentiles of the open-loop workload, within the noise between two
+	// single runs (with a floor: two runs can agree by chance).
+	la, lb, lm := a.Workloads[0].LatencyMS, b.Workloads[0].LatencyMS, m.Workloads[0].LatencyMS
+	for _, q := range []struct {
+		name    string
+		a, b, m float64
+	}{{"p50", la.P50, lb.P50, lm.P50}, {"p90", la.P90, lb.P90, lm.P90}, {"mean", la.Mean, lb.Mean, lm.Mean}} {
+		noise := math.Abs(q.a - q.b)
+		tol := max(3*noise, 0.2*q.a, 1)
+		t.Logf("%s: single runs %.2fms and %.2fms (noise %.2fms), merged %.2fms, tolerance %.2fms", q.name, q.a, q.b, noise, q.m, tol)
+		if math.Abs(q.m-(q.a+q.b)/2) > tol {
+			t.Errorf("%s merged %.2fms, single runs %.2fms and %.2fms: beyond the run-to-run noise", q.name, q.m, q.a, q.b)
+		}
+	}
+	t.Logf("p99: single %.2f / %.2f, merged %.2f", la.P99, lb.P99, lm.P99)
+}

@@ -1,0 +1,342 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"image/png"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+var (
+	//go:embed html.tmpl
+	htmlTemplateText string
+	//go:embed html.css
+	htmlCSS string
+
+	htmlTemplate = template.Must(template.New("report.html").Parse(htmlTemplateText))
+)
+
+// htmlCSP is the page's Content Security Policy: nothing may load from
+// anywhere (no script, font, frame or connection), images only from data:
+// URIs, and styles only from the one inline style sheet, by its hash.
+var htmlCSP = "default-src 'none'; img-src data:; style-src '" + styleHash(htmlCSS) + "'; base-uri 'none'; form-action 'none'"
+
+// styleHash is the CSP source expression of an inline style sheet.
+func styleHash(css string) string {
+	sum := sha256.Sum256([]byte(css))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// WriteHTML writes report.html: one self-contained page (charts embedded as
+// data: URIs, one inline style sheet, no script, nothing fetched) that
+// works offline and under a strict Content Security Policy. The verdict
+// and each requirement with its observed value and margin come first; then
+// the key figures, the plots, latency, workloads, nodes, faults, errors,
+// the generator's health and the run manifest with the scenario itself.
+//
+// A chart that cannot be drawn (a corrupt histogram in a hand-edited or
+// merged result) is named on the page instead of costing the whole page.
+func WriteHTML(w io.Writer, res *Result) error {
+	figs, err := Figures(res)
+	page, perr := newHTMLPage(res, figs)
+	if perr != nil {
+		return perr
+	}
+	if err != nil {
+		page.ChartError = err.Error()
+	}
+	return htmlTemplate.Execute(w, page)
+}
+
+// HTMLRenderer returns a Renderer that writes report.html with figures
+// already drawn (WriteFiles draws the charts once for both the PNG files
+// and the page).
+func HTMLRenderer(figs []Figure) Renderer {
+	return func(w io.Writer, res *Result) error { return WriteHTMLWith(w, res, figs) }
+}
+
+// WriteHTMLWith writes report.html with the given figures.
+func WriteHTMLWith(w io.Writer, res *Result, figs []Figure) error {
+	page, err := newHTMLPage(res, figs)
+	if err != nil {
+		return err
+	}
+	return htmlTemplate.Execute(w, page)
+}
+
+// htmlPage is what the template shows, every figure already formatted.
+type htmlPage struct {
+	CSP           string
+	CSS           template.CSS
+	Tool          string
+	Name          string
+	About         []string
+	Verdict       string
+	VerdictWord   string
+	VerdictClass  string
+	VerdictDetail string
+	Alerts        []htmlAlert
+	Requirements  []htmlRequirement
+	KeyFigures    []htmlPair
+	Charts        []htmlChart
+	ChartError    string
+	Latency       []htmlLatencyRow
+	Workloads     []htmlWorkload
+	Nodes         []htmlNode
+	Fairness      string
+	Faults        []htmlFault
+	Errors        []htmlErrorClass
+	Generator     []htmlPair
+	Manifest      []htmlPair
+	ScenarioYAML  string
+}
+
+type htmlAlert struct {
+	Text string
+	Bad  bool
+}
+
+type htmlRequirement struct {
+	Pass                        bool
+	Text, Note                  string
+	Observed, Threshold, Margin string
+	Negative                    bool
+}
+
+type htmlPair struct{ Label, Value string }
+
+type htmlChart struct {
+	Title         string
+	Src           template.URL
+	Width, Height int
+}
+
+type htmlLatencyRow struct{ Label, Latency, Service string }
+
+type htmlWorkload struct {
+	Name, Scheduled, Throughput, P50, P99, ErrorRate, Availability string
+}
+
+type htmlNode struct{ Name, Requests, Share, Weight, Utilisation string }
+
+type htmlFault struct{ Kind, Node, At, For, Detected, Recovered string }
+
+type htmlErrorClass struct{ Class, Count, Share string }
+
+func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
+	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
+	pct := func(v float64) string { return FormatValue(v, scenario.UnitPercent) }
+	rate := func(v float64) string { return FormatValue(v, scenario.UnitRate) }
+	p := &htmlPage{
+		CSP:  htmlCSP,
+		CSS:  template.CSS(htmlCSS),
+		Tool: res.Tool,
+		Name: res.Scenario,
+	}
+	if p.Tool == "" {
+		p.Tool = "ilities"
+	}
+	if p.Name == "" {
+		p.Name = "(unnamed scenario)"
+	}
+	if res.Target != "" {
+		p.About = append(p.About, "target "+res.Target)
+	}
+	if res.Strategy != "" {
+		p.About = append(p.About, "strategy "+res.Strategy)
+	}
+	p.About = append(p.About, fmt.Sprintf("seed %d", res.Seed), measuredText(res))
+	if res.WarmupS > 0 {
+		p.About = append(p.About, "after a warm-up of "+formatSeconds(res.WarmupS)+" (not counted)")
+	}
+	if !res.Started.IsZero() {
+		p.About = append(p.About, "started "+res.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+
+	// The banner: verdict word, then why.
+	summary := verdictSummary(res)
+	word, detail, _ := strings.Cut(summary, " - ")
+	p.Verdict, p.VerdictWord, p.VerdictDetail = word, word, detail
+	switch res.Verdict {
+	case VerdictPass:
+		p.VerdictClass = "pass"
+	case VerdictFail:
+		p.VerdictClass = "fail"
+	default:
+		p.VerdictClass = "none"
+	}
+	if res.Generator.Saturated {
+		reason := res.Generator.Reason
+		if reason == "" {
+			reason = "the generator could not keep to the schedule"
+		}
+		p.Alerts = append(p.Alerts, htmlAlert{Bad: true, Text: fmt.Sprintf(
+			"GENERATOR SATURATED: %s (%d arrivals dropped). The figures understate the load.", reason, res.Totals.Dropped)})
+	}
+	if m := accountingMismatch(res.Totals); m != "" {
+		p.Alerts = append(p.Alerts, htmlAlert{Bad: true, Text: m})
+	}
+	if res.Incomplete {
+		p.Alerts = append(p.Alerts, htmlAlert{Text: "INCOMPLETE: the run stopped early; " + measuredText(res) + "."})
+	}
+
+	for _, v := range res.Requirements {
+		unit := scenario.Unit(v.Unit)
+		r := htmlRequirement{
+			Pass: v.Pass, Text: v.Text, Note: v.Note,
+			Observed: FormatValue(v.Observed, unit), Threshold: FormatValue(v.Threshold, unit),
+			Margin: FormatMargin(v.Margin, unit), Negative: v.Margin < 0 || !v.Pass,
+		}
+		if v.Unobserved() {
+			r.Observed, r.Margin = "n/a", "-"
+		}
+		p.Requirements = append(p.Requirements, r)
+	}
+
+	s := &res.Stats
+	p99 := "-"
+	if s.LatencyMS.Count > 0 {
+		p99 = ms(s.LatencyMS.P99)
+	}
+	p.KeyFigures = []htmlPair{
+		{"throughput (target " + rate(s.TargetRPS) + ")", rate(s.ThroughputRPS)},
+		{"p99 latency", p99},
+		{"availability (" + pct(s.Availability.Time) + " of time)", pct(s.Availability.Requests)},
+		{"error rate", pct(s.ErrorRate)},
+		{fmt.Sprintf("scheduled = %d succeeded + %d failed + %d dropped", s.Totals.Succeeded, s.Totals.Failed, s.Totals.Dropped), formatCount(s.Totals.Scheduled)},
+	}
+
+	for _, f := range figs {
+		cfg, err := png.DecodeConfig(bytes.NewReader(f.PNG))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.File, err)
+		}
+		p.Charts = append(p.Charts, htmlChart{
+			Title: f.Title,
+			// A data: URI of our own PNG bytes: safe by construction.
+			Src:   template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG)),
+			Width: cfg.Width, Height: cfg.Height,
+		})
+	}
+
+	lat, svc := s.LatencyMS, s.ServiceLatencyMS
+	if lat.Count > 0 || svc.Count > 0 {
+		cell := func(pc Percentiles, v float64) string {
+			if pc.Count == 0 {
+				return "-"
+			}
+			return ms(v)
+		}
+		for _, row := range []struct {
+			label string
+			get   func(Percentiles) float64
+		}{
+			{"p50", func(p Percentiles) float64 { return p.P50 }},
+			{"p90", func(p Percentiles) float64 { return p.P90 }},
+			{"p95", func(p Percentiles) float64 { return p.P95 }},
+			{"p99", func(p Percentiles) float64 { return p.P99 }},
+			{"p99.9", func(p Percentiles) float64 { return p.P999 }},
+			{"p99.99", func(p Percentiles) float64 { return p.P9999 }},
+			{"max", func(p Percentiles) float64 { return p.Max }},
+			{"mean", func(p Percentiles) float64 { return p.Mean }},
+		} {
+			p.Latency = append(p.Latency, htmlLatencyRow{row.label, cell(lat, row.get(lat)), cell(svc, row.get(svc))})
+		}
+	}
+
+	for _, w := range res.Workloads {
+		hw := htmlWorkload{
+			Name: w.Name, Scheduled: formatCount(w.Totals.Scheduled), Throughput: rate(w.ThroughputRPS),
+			P50: "-", P99: "-", ErrorRate: pct(w.ErrorRate), Availability: pct(w.Availability.Requests),
+		}
+		if w.LatencyMS.Count > 0 {
+			hw.P50, hw.P99 = ms(w.LatencyMS.P50), ms(w.LatencyMS.P99)
+		}
+		p.Workloads = append(p.Workloads, hw)
+	}
+	for _, n := range res.Nodes {
+		p.Nodes = append(p.Nodes, htmlNode{n.Name, formatCount(n.Requests), formatShare(n.Share), nodeWeight(n), nodeUtilisation(n)})
+	}
+	if res.Fairness > 0 {
+		p.Fairness = strconv.FormatFloat(res.Fairness, 'f', 3, 64)
+	}
+	for _, f := range res.Faults {
+		forS := "-"
+		if f.ForS > 0 {
+			forS = formatSeconds(f.ForS)
+		}
+		p.Faults = append(p.Faults, htmlFault{f.Kind, f.Node, formatSeconds(f.AtS), forS,
+			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
+	}
+	for _, c := range errorClassesByCount(s.Errors) {
+		share := "-"
+		if s.Totals.Failed > 0 {
+			share = formatShare(float64(c.count) / float64(s.Totals.Failed))
+		}
+		p.Errors = append(p.Errors, htmlErrorClass{c.class, formatCount(c.count), share})
+	}
+
+	g := res.Generator
+	state := "kept to the schedule"
+	if g.Saturated {
+		state = "SATURATED: " + g.Reason
+	}
+	p.Generator = []htmlPair{
+		{"state", state},
+		{"dropped arrivals (never sent)", formatCount(s.Totals.Dropped)},
+		{"late arrivals (sent more than 1ms after their time)", formatCount(s.Totals.Late)},
+	}
+	if lag := g.SendLagMS; lag.Count > 0 {
+		p.Generator = append(p.Generator,
+			htmlPair{"send lag p50", ms(lag.P50)}, htmlPair{"send lag p99", ms(lag.P99)}, htmlPair{"send lag max", ms(lag.Max)})
+	}
+	if g.CPUSeconds > 0 {
+		p.Generator = append(p.Generator, htmlPair{"CPU time of the process (with the built-in SUT, includes it)", formatSeconds(g.CPUSeconds)})
+	}
+	if g.CPUPerRequestUS > 0 {
+		p.Generator = append(p.Generator, htmlPair{"CPU per request sent", strconv.FormatFloat(g.CPUPerRequestUS, 'f', 1, 64) + "µs"})
+	}
+
+	m := res.Manifest
+	add := func(label, value string) {
+		if value != "" {
+			p.Manifest = append(p.Manifest, htmlPair{label, value})
+		}
+	}
+	add("scenario", p.Name)
+	add("scenario file", m.ScenarioFile)
+	add("seed", strconv.FormatInt(res.Seed, 10))
+	add("strategy", res.Strategy)
+	add("target", res.Target)
+	add("tool", res.Tool)
+	if !res.Started.IsZero() {
+		add("started", res.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	add("duration", measuredText(res))
+	add("Go", m.GoVersion)
+	add("platform", m.Platform)
+	if m.CPUs > 0 {
+		add("CPUs", strconv.Itoa(m.CPUs))
+	}
+	add("result schema", strconv.Itoa(res.SchemaVersion))
+	p.ScenarioYAML = m.ScenarioYAML
+	return p, nil
+}
+
+// measuredText is "measured 60.0s", or "measured 41.2s of 60.0s" for a run
+// that stopped early.
+func measuredText(res *Result) string {
+	s := "measured " + formatSeconds(res.MeasuredS)
+	if res.DurationS > 0 && !nearlyEqual(res.DurationS, res.MeasuredS) {
+		s += " of " + formatSeconds(res.DurationS)
+	}
+	return s
+}

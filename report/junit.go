@@ -1,0 +1,156 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+// The JUnit XML shape CI systems read (Jenkins, GitLab, GitHub actions,
+// Azure): <testsuites> holding one <testsuite> per run, one <testcase>
+// per requirement, a <failure> in each failed one.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  *junitText      `xml:"system-out"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure"`
+	SystemOut *junitText    `xml:"system-out"`
+}
+
+// junitText is text kept as CDATA, so that it reads as written.
+type junitText struct {
+	Text string `xml:",cdata"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",cdata"`
+}
+
+// WriteJUnit writes the requirement verdicts as JUnit XML (junit.xml): one
+// test case per requirement, named by its text, and a failure for each
+// requirement missed, whose message gives the observed value, the
+// threshold and the margin. The suite carries the run's seed, target,
+// strategy and verdict as properties, and the text report as system-out.
+func WriteJUnit(w io.Writer, res *Result) error {
+	name := res.Scenario
+	if name == "" {
+		name = "(unnamed scenario)"
+	}
+	seconds := strconv.FormatFloat(res.MeasuredS, 'f', 3, 64)
+	suite := junitSuite{
+		Name: name,
+		Time: seconds,
+		Properties: []junitProperty{
+			{"verdict", res.Verdict},
+			{"seed", strconv.FormatInt(res.Seed, 10)},
+			{"target", res.Target},
+			{"strategy", res.Strategy},
+			{"tool", res.Tool},
+			{"generator_saturated", strconv.FormatBool(res.Generator.Saturated)},
+			{"incomplete", strconv.FormatBool(res.Incomplete)},
+		},
+	}
+	if !res.Started.IsZero() {
+		suite.Timestamp = res.Started.UTC().Format("2006-01-02T15:04:05")
+	}
+	classname := "ilities." + junitClassPart(name)
+	for _, v := range res.Requirements {
+		// A requirement takes no time of its own: the run's time is the suite's.
+		tc := junitCase{Name: v.Text, Classname: classname, Time: "0", SystemOut: &junitText{requirementLine(v)}}
+		if !v.Pass {
+			tc.Failure = &junitFailure{Type: "RequirementFailed", Message: requirementLine(v), Text: requirementDetail(res, v)}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	suite.Tests = len(suite.Cases)
+	var text strings.Builder
+	if err := WriteText(&text, res); err != nil {
+		return err
+	}
+	suite.SystemOut = &junitText{text.String()}
+	doc := junitSuites{
+		Name: "ilities", Tests: suite.Tests, Failures: suite.Failures, Time: seconds,
+		Suites: []junitSuite{suite},
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// requirementLine is one requirement's outcome in a line, e.g.
+// "observed 61.3ms, threshold 40.0ms, margin -21.3ms".
+func requirementLine(v Verdict) string {
+	unit := scenario.Unit(v.Unit)
+	if v.Unobserved() {
+		return fmt.Sprintf("not observed (%s), threshold %s", v.Note, FormatValue(v.Threshold, unit))
+	}
+	s := fmt.Sprintf("observed %s, threshold %s, margin %s", FormatValue(v.Observed, unit),
+		FormatValue(v.Threshold, unit), FormatMargin(v.Margin, unit))
+	if v.Note != "" {
+		s += " (" + v.Note + ")"
+	}
+	return s
+}
+
+// requirementDetail is the body of a failure: the requirement, the outcome,
+// and what may make the figures unreliable.
+func requirementDetail(res *Result, v Verdict) string {
+	lines := []string{"requirement: " + v.Text, requirementLine(v), "verdict: " + verdictSummary(res)}
+	if res.Generator.Saturated {
+		lines = append(lines, "GENERATOR SATURATED: results understate the load")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// junitClassPart makes a scenario name usable as a dotted class name part:
+// CI systems split classnames at dots into packages.
+func junitClassPart(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' {
+			return '_'
+		}
+		return r
+	}, name)
+}

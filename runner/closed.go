@@ -1,0 +1,142 @@
+package runner
+
+import (
+	"math"
+	"math/rand"
+	"time"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+// The closed loop: each virtual user sends a request, waits for the whole
+// response, thinks, and goes on; a session is an ordered list of steps run
+// in each iteration with a fresh cookie jar. Latency is the response time
+// (a closed loop has no intended send time: the user waits), so the sample's
+// intended time is its actual send time and it never counts as late.
+
+// span is an interval of the run during which a virtual user is active.
+type span struct{ start, end time.Duration }
+
+// userSpans returns when virtual user u (0-based) is active: wherever the
+// workload's user count is at least u+1. Ramps are followed exactly: on a
+// ramp from 0 to 10 users over 10s, user 0 starts at 1s and user 9 at 10s.
+func userSpans(profile []scenario.Segment, u int) []span {
+	k := float64(u + 1)
+	var out []span
+	add := func(s, e time.Duration) {
+		if e <= s {
+			return
+		}
+		if n := len(out); n > 0 && s-out[n-1].end <= time.Microsecond {
+			out[n-1].end = e
+			return
+		}
+		out = append(out, span{s, e})
+	}
+	const eps = 1e-9
+	for _, seg := range profile {
+		a, b := seg.From, seg.To
+		s, e := seg.Start, seg.End
+		at := func(frac float64) time.Duration {
+			return s + time.Duration(math.Round(frac*float64(e-s)))
+		}
+		switch {
+		case a >= k-eps && b >= k-eps:
+			add(s, e)
+		case a < k-eps && b < k-eps:
+		case a < k: // rising through k
+			add(at((k-a)/(b-a)), e)
+		default: // falling through k
+			add(s, at((a-k)/(a-b)))
+		}
+	}
+	return out
+}
+
+// userRNG is virtual user u's own random source (think times, request
+// mix), derived from the seed, so that a user behaves the same whichever
+// segment runs it.
+func userRNG(seed int64, workload, u int) *rand.Rand {
+	return rand.New(rand.NewSource(int64(splitmix64(uint64(seed) ^ splitmix64(uint64(workload)<<32|uint64(u)|1<<63)))))
+}
+
+// user runs virtual user u of workload w over its active spans.
+func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
+	st := newUserState(u, w.session)
+	rng := userRNG(e.seed, w.index, u)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	end := e.duration
+	for _, sp := range spans {
+		if !e.wait(sp.start-e.since(), timer) {
+			return
+		}
+		stopAt := min(sp.end, end)
+		for e.since() < stopAt {
+			if w.session {
+				st.resetCookies()
+			}
+			steps := w.requests
+			if !w.session {
+				i := w.pickWith(rng)
+				steps = w.requests[i : i+1]
+			}
+			for _, r := range steps {
+				if e.stopped() || e.since() >= stopAt {
+					break
+				}
+				sent := e.since()
+				ex := w.client.do(r, st)
+				rec.add(sample{
+					intended:  sent,
+					sent:      sent,
+					done:      e.since(),
+					node:      ex.node,
+					outcome:   ex.outcome,
+					responded: ex.responded,
+					closed:    true,
+				})
+				// Think after every response, failed or not: a user pauses
+				// whatever happened, and a failing target is not hammered.
+				think := w.think.Sample(rng)
+				if remaining := stopAt - e.since(); think > remaining {
+					think = remaining
+				}
+				if !e.wait(think, timer) {
+					return
+				}
+				// A failed step ends the session: what follows depended on it.
+				if ex.outcome != outSuccess {
+					break
+				}
+			}
+			if e.stopped() {
+				return
+			}
+		}
+	}
+}
+
+// wait sleeps for d unless the run is stopped first (false).
+func (e *engine) wait(d time.Duration, timer *time.Timer) bool {
+	if d <= 0 {
+		return !e.stopped()
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-e.stop:
+		timer.Stop()
+		return false
+	}
+}
+
+func (e *engine) stopped() bool {
+	select {
+	case <-e.stop:
+		return true
+	default:
+		return false
+	}
+}

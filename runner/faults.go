@@ -1,0 +1,337 @@
+package runner
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sut"
+)
+
+// faultTopology is what the fault timeline needs of the SUT.
+type faultTopology interface {
+	Inject(f scenario.Fault) (sut.Lift, error)
+	// Forwarded counts requests the proxy has sent to each node so far.
+	Forwarded() map[string]int64
+	// HealthEvents are each proxy replica's health events.
+	HealthEvents() [][]sut.HealthEvent
+}
+
+const (
+	// trafficPoll is how often the proxy's per-node counters are read to see
+	// when it stopped sending requests to a faulted node.
+	trafficPoll = 10 * time.Millisecond
+	// trafficQuiet is how long a faulted node must get no request, up to the
+	// fault's end, for the proxy to count as having stopped sending to it.
+	trafficQuiet = time.Second
+)
+
+// faultTimeline fires a scenario's faults at their offsets from the start
+// of the run, lifts them after their for:, and watches which node the
+// proxy stops sending to.
+type faultTimeline struct {
+	topo   faultTopology
+	faults []scenario.Fault
+
+	start time.Time
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	records []faultRecord // index-aligned with faults
+}
+
+type faultRecord struct {
+	fired, ended bool
+	at, end      time.Duration // actual, from the start of the run
+	lift         sut.Lift
+	err          error
+	// Traffic to the node while the fault is on: the count last seen and
+	// when it last changed.
+	count      int64
+	lastChange time.Duration
+	seen       bool
+}
+
+func newFaultTimeline(topo faultTopology, faults []scenario.Fault) *faultTimeline {
+	return &faultTimeline{topo: topo, faults: faults, stop: make(chan struct{}), records: make([]faultRecord, len(faults))}
+}
+
+// begin starts the timeline with the run's time origin.
+func (ft *faultTimeline) begin(start time.Time) {
+	ft.start = start
+	if len(ft.faults) == 0 {
+		return
+	}
+	for i := range ft.faults {
+		ft.wg.Go(func() { ft.play(i) })
+	}
+	ft.wg.Go(ft.watch)
+}
+
+// sleepUntil waits until offset at of the run: on a runtime timer, then
+// precisely for the last stretch. False when the timeline was stopped.
+func (ft *faultTimeline) sleepUntil(at time.Duration, s *sleeper) bool {
+	if coarse := at - time.Since(ft.start) - fineWait; coarse > 0 {
+		t := time.NewTimer(coarse)
+		select {
+		case <-t.C:
+		case <-ft.stop:
+			t.Stop()
+			return false
+		}
+	}
+	s.sleep(at - time.Since(ft.start))
+	select {
+	case <-ft.stop:
+		return false
+	default:
+		return true
+	}
+}
+
+// play fires fault i, then lifts it after its for:.
+func (ft *faultTimeline) play(i int) {
+	f := ft.faults[i]
+	s := newSleeper()
+	defer s.close()
+	if !ft.sleepUntil(f.At.D(), s) {
+		return
+	}
+	lift, err := ft.topo.Inject(f)
+	at := time.Since(ft.start)
+	ft.mu.Lock()
+	r := &ft.records[i]
+	r.fired, r.at, r.lift, r.err = true, at, lift, err
+	if count, ok := ft.topo.Forwarded()[f.Node]; ok {
+		r.count, r.lastChange, r.seen = count, at, true
+	}
+	ft.mu.Unlock()
+	if err != nil || f.For <= 0 || lift == nil {
+		return
+	}
+	if !ft.sleepUntil(f.At.D()+f.For.D(), s) {
+		return
+	}
+	err = lift()
+	end := time.Since(ft.start)
+	ft.mu.Lock()
+	r.ended, r.end = true, end
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	ft.mu.Unlock()
+}
+
+// watch reads the proxy's per-node counters while faults are on.
+func (ft *faultTimeline) watch() {
+	tick := time.NewTicker(trafficPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ft.stop:
+			return
+		case <-tick.C:
+		}
+		counts := ft.topo.Forwarded()
+		now := time.Since(ft.start)
+		ft.mu.Lock()
+		for i := range ft.records {
+			r := &ft.records[i]
+			if !r.fired || r.ended || r.err != nil {
+				continue
+			}
+			c, ok := counts[ft.faults[i].Node]
+			if !ok {
+				continue
+			}
+			if !r.seen || c != r.count {
+				r.count, r.lastChange, r.seen = c, now, true
+			}
+		}
+		ft.mu.Unlock()
+	}
+}
+
+// finish stops the timeline at the end of the run: faults not yet fired
+// never will be, and faults still on are lifted.
+func (ft *faultTimeline) finish() {
+	close(ft.stop)
+	ft.wg.Wait()
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	for i := range ft.records {
+		r := &ft.records[i]
+		if r.fired && !r.ended && r.lift != nil {
+			if err := r.lift(); err != nil && r.err == nil {
+				r.err = err
+			}
+		}
+	}
+}
+
+// active names the faults in effect now, for the progress line.
+func (ft *faultTimeline) active() []string {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	var out []string
+	for i, r := range ft.records {
+		if r.fired && !r.ended && r.err == nil && !ft.faults[i].IsTopologyEvent() {
+			out = append(out, ft.faults[i].Kind+" "+ft.faults[i].Node)
+		}
+	}
+	return out
+}
+
+// results lists the faults that fired, in time order, with their actual
+// times and detection times; runEnd is the measured length of the run.
+// Recovery times come later, from the windows (report.ApplyRecoveryTimes).
+func (ft *faultTimeline) results(runEnd time.Duration) []report.Fault {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	events := ft.topo.HealthEvents()
+	out := []report.Fault{}
+	for i, r := range ft.records {
+		f := ft.faults[i]
+		if !r.fired {
+			continue
+		}
+		rf := report.Fault{
+			Kind:           f.Kind,
+			Node:           f.Node,
+			PlannedAtS:     f.At.D().Seconds(),
+			AtS:            roundMS(r.at),
+			ForS:           f.For.D().Seconds(),
+			DetectionTimeS: -1,
+			RecoveryTimeS:  -1,
+		}
+		end := runEnd
+		if r.ended {
+			rf.EndS = roundMS(r.end)
+			end = r.end
+		}
+		if r.err != nil {
+			rf.Error = r.err.Error()
+			out = append(out, rf)
+			continue
+		}
+		if d, by, ok := detection(f.Node, ft.start.Add(r.at), ft.start.Add(end), events); ok {
+			rf.DetectionTimeS, rf.DetectedBy = roundMS(d), by
+		} else if r.seen && end-r.lastChange >= min(trafficQuiet, (end-r.at)/2) {
+			rf.DetectionTimeS, rf.DetectedBy = roundMS(max(r.lastChange-r.at, 0)), "traffic"
+		}
+		out = append(out, rf)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].AtS < out[b].AtS })
+	return out
+}
+
+// detection finds when every proxy replica had taken node out of service
+// within [from, to]: the latest of their first health events doing so.
+func detection(node string, from, to time.Time, replicas [][]sut.HealthEvent) (time.Duration, string, bool) {
+	var latest time.Duration
+	var reason string
+	for _, events := range replicas {
+		found := false
+		for _, e := range events {
+			if e.Upstream == node && !e.Healthy && !e.At.Before(from) && !e.At.After(to) {
+				if d := e.At.Sub(from); !found && (reason == "" || d >= latest) {
+					latest, reason = d, e.Reason
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return 0, "", false
+		}
+	}
+	return latest, reason, len(replicas) > 0
+}
+
+func roundMS(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
+
+// nodeSampler reads every built-in node's busy time once a second, on the
+// run's clock, for the per-window utilisation.
+type nodeSampler struct {
+	nodes func() []sut.NodeStats
+	start time.Time
+	stop  chan struct{}
+	done  chan struct{}
+	// started is set by begin, which the run calls before finish, if at all.
+	started bool
+
+	mu      sync.Mutex
+	windows []map[string]float64
+	busy    map[string]float64
+	last    time.Duration
+}
+
+func newNodeSampler(nodes func() []sut.NodeStats) *nodeSampler {
+	return &nodeSampler{nodes: nodes, stop: make(chan struct{}), done: make(chan struct{}), busy: map[string]float64{}}
+}
+
+func (ns *nodeSampler) begin(start time.Time) {
+	ns.start = start
+	ns.started = true
+	go func() {
+		defer close(ns.done)
+		for k := 1; ; k++ {
+			t := time.NewTimer(time.Until(start.Add(time.Duration(k) * time.Second)))
+			select {
+			case <-ns.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			ns.sample()
+		}
+	}()
+}
+
+// sample closes the window since the last sample.
+func (ns *nodeSampler) sample() {
+	now := time.Since(ns.start)
+	stats := ns.nodes()
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	dt := (now - ns.last).Seconds()
+	if dt <= 0 {
+		return
+	}
+	w := map[string]float64{}
+	for _, n := range stats {
+		if n.Workers > 0 {
+			w[n.Name] = max(n.BusySeconds-ns.busy[n.Name], 0) / (float64(n.Workers) * dt)
+		}
+		ns.busy[n.Name] = n.BusySeconds
+	}
+	ns.windows = append(ns.windows, w)
+	ns.last = now
+}
+
+// finish stops sampling; a last partial window is sampled when it is long
+// enough to mean something.
+func (ns *nodeSampler) finish() {
+	close(ns.stop)
+	if !ns.started {
+		return
+	}
+	<-ns.done
+	if time.Since(ns.start)-ns.last >= 100*time.Millisecond {
+		ns.sample()
+	}
+}
+
+// attach puts the per-window utilisation into the result's windows.
+func (ns *nodeSampler) attach(res *report.Result) {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	for i := range res.Windows {
+		if i < len(ns.windows) {
+			res.Windows[i].Utilisation = ns.windows[i]
+		}
+	}
+}

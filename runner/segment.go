@@ -1,0 +1,41 @@
+package runner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Segment is a deterministic 1/N slice of a run, so that N processes (or
+// machines) together generate exactly the load of one: segment K of N takes
+// the open-loop arrivals whose index i has i mod N == K-1 (every segment
+// draws the whole seeded sequence and keeps its share), and the closed-loop
+// virtual users u with u mod N == K-1. The zero Segment is the whole run.
+type Segment struct {
+	K, N int
+}
+
+// ParseSegment reads "K/N" with 1 <= K <= N.
+func ParseSegment(s string) (Segment, error) {
+	ks, ns, ok := strings.Cut(strings.TrimSpace(s), "/")
+	k, errK := strconv.Atoi(ks)
+	n, errN := strconv.Atoi(ns)
+	if !ok || errK != nil || errN != nil || n < 1 || k < 1 || k > n {
+		return Segment{}, fmt.Errorf("segment %q: expected K/N with 1 <= K <= N, such as 2/4", s)
+	}
+	return Segment{K: k, N: n}, nil
+}
+
+// Whole reports whether the segment is the whole run.
+func (s Segment) Whole() bool { return s.N <= 1 }
+
+// String is "K/N", or "" for the whole run.
+func (s Segment) String() string {
+	if s.Whole() {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.K, s.N)
+}
+
+// has reports whether arrival or user i belongs to the segment.
+func (s Segment) has(i int) bool { return s.Whole() || i%s.N == s.K-1 }

@@ -1,0 +1,801 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ilities/ilities/sut/balancer"
+)
+
+// clientConn is the per-connection state, pooled between connections.
+type clientConn struct {
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	ip   string
+	req  message
+	resp message
+	buf  []byte
+	sent bool // the 100 Continue went out for this request
+	// deadline is the read deadline currently set on c.
+	deadline time.Time
+	// Reused per request so that nothing escapes to the heap.
+	breq         balancer.Request
+	upW, clientW sideWriter
+	exclu        [4]*balancer.Upstream
+	// activeUp is the upstream connection of the exchange in progress, so
+	// Close can abort it.
+	activeUp atomic.Pointer[upConn]
+}
+
+var clientConnPool = sync.Pool{New: func() any {
+	return &clientConn{
+		br:   bufio.NewReaderSize(nil, 4<<10),
+		bw:   bufio.NewWriterSize(nil, 8<<10),
+		buf:  make([]byte, 16<<10),
+		req:  message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)},
+		resp: message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)},
+	}
+}}
+
+func (p *Proxy) acceptLoop(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		cs := clientConnPool.Get().(*clientConn)
+		p.conns[c] = cs
+		p.serving.Add(1)
+		p.mu.Unlock()
+		go p.serveConn(c, cs)
+	}
+}
+
+func (p *Proxy) serveConn(c net.Conn, cs *clientConn) {
+	cs.c = c
+	cs.br.Reset(c)
+	cs.bw.Reset(c)
+	cs.ip = ""
+	if h, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+		cs.ip = h
+	}
+	defer func() {
+		_ = c.Close()
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+		cs.br.Reset(nil)
+		cs.bw.Reset(nil)
+		cs.c = nil
+		clientConnPool.Put(cs)
+		p.serving.Done()
+	}()
+	lim := &p.cfg.Limits
+	// Deadlines cost timer operations, so they are set only when they
+	// matter: the idle deadline is renewed when less than three quarters of
+	// it remain, and the head deadline only when the head has not arrived
+	// whole (one segment holds a small request's head).
+	first := true
+	for {
+		now := time.Now()
+		if first {
+			cs.deadline = now.Add(lim.ReadHeaderTimeout)
+			_ = c.SetReadDeadline(cs.deadline)
+		} else if cs.br.Buffered() == 0 {
+			if cs.deadline.Sub(now) < lim.IdleTimeout*3/4 {
+				cs.deadline = now.Add(lim.IdleTimeout)
+				_ = c.SetReadDeadline(cs.deadline)
+			}
+			if _, err := cs.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !first && !headBuffered(cs.br) {
+			cs.deadline = time.Now().Add(lim.ReadHeaderTimeout)
+			_ = c.SetReadDeadline(cs.deadline)
+		}
+		first = false
+		if err := cs.req.readRequest(cs.br, lim.MaxHeaderBytes); err != nil {
+			if isNetErr(err) {
+				return // timeout (slowloris), reset or close: nothing to answer
+			}
+			p.stats.badRequests.Add(1)
+			p.writeError(cs, statusOf(err), err.Error(), nil, 0, true)
+			return
+		}
+		if !p.handle(cs) {
+			return
+		}
+	}
+}
+
+// isNetErr reports whether err came from the connection rather than from
+// parsing.
+func isNetErr(err error) bool {
+	switch err {
+	case errBadRequest, errConflictFrame, errHeaderTooLarge, errBodyTooLarge, errBadVersion, errBadExpect:
+		return false
+	}
+	return true
+}
+
+// headBuffered reports whether a complete request head is already in br.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Index(b, []byte("\r\n\r\n")) >= 0
+}
+
+func (cs *clientConn) hasBody() bool { return cs.req.contentLength > 0 || cs.req.chunked }
+
+// handle serves one parsed request and reports whether the connection may
+// carry another.
+func (p *Proxy) handle(cs *clientConn) bool {
+	req := &cs.req
+	p.stats.requests.Add(1)
+	cs.sent = false
+	// An early answer leaves a body unread: the connection must then close.
+	early := func(status int, msg string, up *upstream, retryAfter int) bool {
+		closeConn := cs.hasBody() || req.closeConn
+		p.writeError(cs, status, msg, up, retryAfter, closeConn)
+		return !closeConn
+	}
+	if p.isClosed() {
+		return early(503, "proxy shutting down", nil, 1) && false
+	}
+	if string(req.path) == StatsPath && string(req.method) == "GET" {
+		return p.serveStats(cs)
+	}
+	now := time.Now()
+	if p.limiter != nil {
+		if ok, wait := p.limiter.allow(cs.ip, now); !ok {
+			p.stats.rateLimited.Add(1)
+			return early(429, "rate limit exceeded", nil, int(wait/time.Second)+1)
+		}
+	}
+	if req.contentLength > p.cfg.Limits.MaxBodyBytes {
+		p.stats.badRequests.Add(1)
+		return early(413, "request body too large", nil, 0)
+	}
+	pl := p.routeBytes(req.host, req.path)
+	if pl == nil {
+		p.stats.unrouted.Add(1)
+		return early(404, "no pool matches this request", nil, 0)
+	}
+	if p.cfg.Retries > 0 {
+		p.depositRetryToken()
+	}
+	excluded := cs.exclu[:0]
+	cs.breq = balancer.Request{ClientIP: cs.ip, Header: req, Now: now}
+	breq := &cs.breq
+	for attempt := 0; ; attempt++ {
+		up := p.pick(pl, breq, req.path, excluded)
+		if up == nil {
+			p.stats.unavailable.Add(1)
+			return early(503, "no upstream available in pool "+pl.cfg.Name, nil, 1)
+		}
+		known := p.cfg.Admission.SessionAware && balancer.CookieValue(req, p.cfg.Admission.SessionCookie) != ""
+		switch up.gate.enter(up.node, known, p.cfg.Admission.QueueTimeout) {
+		case rejectedFull:
+			up.counts.rejectedFull.Add(1)
+			return early(503, "upstream "+up.cfg.Name+" is at capacity", up, retryAfterSeconds(p.cfg.Admission.QueueTimeout))
+		case rejectedTimeout:
+			up.counts.rejectedTimeout.Add(1)
+			return early(503, "upstream "+up.cfg.Name+" queue timeout", up, retryAfterSeconds(p.cfg.Admission.QueueTimeout))
+		}
+		out := p.exchange(cs, pl, up)
+		cs.activeUp.Store(nil)
+		up.gate.leave(up.node)
+		if out.done {
+			return out.keep
+		}
+		// The exchange failed before anything reached the client.
+		if attempt < p.cfg.Retries && len(excluded) < cap(excluded) && p.retryAllowed(out.fail, req, cs) {
+			if out.uc != nil {
+				_ = out.uc.c.Close() // the kept answer is dropped
+			}
+			p.stats.retries.Add(1)
+			up.counts.retriesFrom.Add(1)
+			excluded = append(excluded, up.node)
+			continue
+		}
+		switch out.fail {
+		case failTimeout:
+			return early(504, "upstream "+up.cfg.Name+" timed out", up, 0)
+		case failStatus:
+			// A retryable answer that could not be retried was kept.
+			return p.relayKept(cs, pl, up, out)
+		}
+		return early(502, "upstream "+up.cfg.Name+" failed", up, 0)
+	}
+}
+
+func retryAfterSeconds(d time.Duration) int { return max(int((d+time.Second-1)/time.Second), 1) }
+
+type failKind uint8
+
+const (
+	failNone failKind = iota
+	failConnect
+	failReset // reset, closed early, malformed answer
+	failTimeout
+	failStatus // a 502/503/504 answer, kept for relaying
+)
+
+type outcome struct {
+	done bool // the client got an answer (or is gone)
+	keep bool // the client connection may be reused
+	fail failKind
+	uc   *upConn // failStatus: the connection holding the unread answer
+}
+
+// retryAllowed applies the retry rules: connect failures always, others only
+// for idempotent methods whose body was not sent; all within the budget.
+func (p *Proxy) retryAllowed(f failKind, req *message, cs *clientConn) bool {
+	if f != failConnect && (!idempotent(req.method) || cs.hasBody()) {
+		return false
+	}
+	if !p.takeRetryToken() {
+		p.stats.retryBudgetExhausted.Add(1)
+		return false
+	}
+	return true
+}
+
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// Retry budget: every request deposits RetryBudget retries (in thousandths)
+// up to a cap; a retry withdraws one.
+const retryTokenCap = 100 * 1000
+
+func (p *Proxy) depositRetryToken() {
+	if p.retryTok.Load() < retryTokenCap {
+		p.retryTok.Add(int64(p.cfg.RetryBudget * 1000))
+	}
+}
+
+func (p *Proxy) takeRetryToken() bool {
+	for {
+		t := p.retryTok.Load()
+		if t < 1000 {
+			return false
+		}
+		if p.retryTok.CompareAndSwap(t, t-1000) {
+			return true
+		}
+	}
+}
+
+// pick selects an upstream of pl, avoiding excluded ones (upstreams already
+// tried for this request). With AllDown "panic" and nothing available it
+// rotates over every member that is not draining.
+func (p *Proxy) pick(pl *pool, breq *balancer.Request, path []byte, excluded []*balancer.Upstream) *upstream {
+	view := pl.load()
+	members := view.members
+	if len(excluded) > 0 {
+		members = make([]*balancer.Upstream, 0, len(view.members))
+		for _, m := range view.members {
+			skip := false
+			for _, x := range excluded {
+				skip = skip || m == x
+			}
+			if !skip {
+				members = append(members, m)
+			}
+		}
+	}
+	if pl.needsPath {
+		breq.Path = string(path)
+	}
+	node := pl.policy.Select(members, breq)
+	if node == nil && p.cfg.AllDown == "panic" && len(members) > 0 {
+		for range members {
+			cand := members[pl.panicRR.Add(1)%uint64(len(members))]
+			if up := view.byNode[cand]; up != nil && !up.draining.Load() {
+				node = cand
+				p.stats.panicRouted.Add(1)
+				break
+			}
+		}
+	}
+	if node == nil {
+		return nil
+	}
+	return view.byNode[node]
+}
+
+// exchange forwards the request to up and relays the answer. It retries
+// once on a fresh connection when a reused one turns out to have been closed
+// by the upstream before the request reached it.
+func (p *Proxy) exchange(cs *clientConn, pl *pool, up *upstream) outcome {
+	up.counts.requests.Add(1)
+	for fresh := false; ; fresh = true {
+		var uc *upConn
+		var reused bool
+		var err error
+		if fresh {
+			uc, err = up.dial()
+		} else {
+			uc, reused, err = up.getConn()
+		}
+		if err != nil {
+			up.counts.connectFailures.Add(1)
+			p.observe(pl, up, 0, true, time.Now())
+			return outcome{fail: failConnect}
+		}
+		cs.activeUp.Store(uc)
+		if p.isClosed() {
+			_ = uc.c.Close()
+		}
+		start := time.Now()
+		bodySent, err := p.sendRequest(cs, up, uc)
+		if err != nil {
+			_ = uc.c.Close()
+			if err == errClientBody || err == errBodyTooLarge {
+				// The client's body was bad or too big: nothing to retry.
+				status, msg := 400, "malformed request body"
+				if err == errBodyTooLarge {
+					status, msg = 413, "request body too large"
+				}
+				p.stats.badRequests.Add(1)
+				p.writeError(cs, status, msg, nil, 0, true)
+				return outcome{done: true}
+			}
+			if reused && !bodySent {
+				continue // stale keep-alive connection
+			}
+			up.counts.resets.Add(1)
+			p.observe(pl, up, time.Since(start), true, time.Now())
+			return outcome{fail: failReset}
+		}
+		_ = uc.c.SetReadDeadline(start.Add(p.cfg.Timeout))
+		resp := &cs.resp
+		err = resp.readResponse(uc.br, p.cfg.Limits.MaxHeaderBytes)
+		if err != nil {
+			_ = uc.c.Close()
+			if reused && !bodySent && len(resp.head) == 0 && staleErr(err) {
+				continue
+			}
+			now := time.Now()
+			if isTimeoutErr(err) {
+				up.counts.timeouts.Add(1)
+				p.observe(pl, up, now.Sub(start), true, now)
+				return outcome{fail: failTimeout}
+			}
+			up.counts.resets.Add(1)
+			if err == errBadResponse {
+				up.counts.protocolErrors.Add(1)
+			}
+			p.observe(pl, up, now.Sub(start), true, now)
+			return outcome{fail: failReset}
+		}
+		now := time.Now()
+		up.counts.responses.Add(1)
+		p.noteLoad(up, resp)
+		failed := resp.status >= 500
+		if failed {
+			up.counts.status5xx.Add(1)
+		}
+		p.observe(pl, up, now.Sub(start), failed, now)
+		if (resp.status == 502 || resp.status == 503 || resp.status == 504) && p.cfg.Retries > 0 {
+			return outcome{fail: failStatus, uc: uc}
+		}
+		return p.relay(cs, pl, up, uc)
+	}
+}
+
+var errClientBody = errors.New("client body")
+
+// staleErr reports whether err is what a keep-alive connection closed by the
+// upstream gives on first use.
+func staleErr(err error) bool {
+	return err == io.EOF || err == io.ErrUnexpectedEOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// sendRequest writes the request head and body to the upstream. bodySent
+// says whether any of the client's body was consumed.
+func (p *Proxy) sendRequest(cs *clientConn, up *upstream, uc *upConn) (bodySent bool, err error) {
+	req := &cs.req
+	bw := uc.bw
+	bw.Write(req.method)
+	bw.WriteByte(' ')
+	bw.Write(req.target)
+	bw.WriteString(" HTTP/1.1\r\n")
+	bw.Write(up.hostLine)
+	var priorXFF []byte
+	for i := range req.headers {
+		h := &req.headers[i]
+		switch h.kind {
+		case hHost, hExpect, hXFProto, hXFHost:
+			continue
+		case hXFF:
+			if p.cfg.TrustForwarded && priorXFF == nil {
+				priorXFF = h.value
+			}
+			continue
+		}
+		if req.hopByHop(h) {
+			continue
+		}
+		bw.Write(h.name)
+		bw.WriteString(": ")
+		bw.Write(h.value)
+		bw.WriteString("\r\n")
+	}
+	if req.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	} else if req.contentLength >= 0 {
+		b := bw.AvailableBuffer()
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.contentLength, 10)
+		b = append(b, '\r', '\n')
+		bw.Write(b)
+	}
+	bw.WriteString("X-Forwarded-For: ")
+	if priorXFF != nil {
+		bw.Write(priorXFF)
+		bw.WriteString(", ")
+	}
+	bw.WriteString(cs.ip)
+	if p.cfg.TLS {
+		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n")
+	} else {
+		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n")
+	}
+	if len(req.host) > 0 {
+		bw.WriteString("X-Forwarded-Host: ")
+		bw.Write(req.host)
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	if cs.hasBody() {
+		if req.expect100 && !cs.sent {
+			cs.sent = true
+			cs.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if err := cs.bw.Flush(); err != nil {
+				return false, errClientBody
+			}
+		}
+		cs.deadline = time.Now().Add(p.cfg.Timeout)
+		_ = cs.c.SetReadDeadline(cs.deadline)
+		bodySent = true
+		w := &cs.upW
+		*w = sideWriter{w: bw}
+		if req.chunked {
+			_, err = copyChunked(bw, cs.br, true, p.cfg.Limits.MaxBodyBytes, cs.buf, p.cfg.Limits.MaxHeaderBytes)
+		} else {
+			_, err = copyN(w, cs.br, req.contentLength, cs.buf)
+		}
+		if err != nil {
+			if err == errBodyTooLarge {
+				return true, err
+			}
+			if w.err != nil || bw.Buffered() == 0 && isUpstreamErr(err) {
+				return true, err // the upstream side failed
+			}
+			return true, errClientBody
+		}
+	}
+	return bodySent, bw.Flush()
+}
+
+// sideWriter remembers whether a write error came from its side.
+type sideWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *sideWriter) Write(b []byte) (int, error) {
+	n, err := s.w.Write(b)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+func isUpstreamErr(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// relay copies the upstream's answer (head already read into cs.resp) to the
+// client and returns the upstream connection to the pool when it is clean.
+func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcome {
+	req, resp := &cs.req, &cs.resp
+	bw := cs.bw
+	isHead := string(req.method) == "HEAD"
+	bodyless := resp.bodyless(isHead)
+	untilClose := !bodyless && !resp.chunked && resp.contentLength < 0
+	closeClient := req.closeConn || p.isClosed() || (untilClose && req.minor == 0)
+	rechunk := !bodyless && (resp.chunked || untilClose) && req.minor == 1
+
+	b := bw.AvailableBuffer()
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(resp.status), 10)
+	b = append(b, ' ')
+	b = append(b, resp.reason...)
+	b = append(b, '\r', '\n')
+	bw.Write(b)
+	sawNode := false
+	for i := range resp.headers {
+		h := &resp.headers[i]
+		if resp.hopByHop(h) {
+			continue
+		}
+		if h.kind == hNode {
+			sawNode = true
+		}
+		bw.Write(h.name)
+		bw.WriteString(": ")
+		bw.Write(h.value)
+		bw.WriteString("\r\n")
+	}
+	if !sawNode {
+		bw.Write(up.nodeLine)
+	}
+	if pl.sticky != "" && balancer.CookieValue(req, pl.sticky) != up.cfg.Name {
+		bw.WriteString("Set-Cookie: ")
+		bw.WriteString(pl.sticky)
+		bw.WriteByte('=')
+		bw.WriteString(up.cfg.Name)
+		bw.WriteString("; Path=/; HttpOnly\r\n")
+	}
+	switch {
+	case rechunk:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case resp.contentLength >= 0 && (!bodyless || isHead || resp.status == 304):
+		b := bw.AvailableBuffer()
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, resp.contentLength, 10)
+		b = append(b, '\r', '\n')
+		bw.Write(b)
+	}
+	if closeClient || (untilClose && !rechunk) {
+		closeClient = true
+		bw.WriteString("Connection: close\r\n")
+	} else if req.minor == 0 {
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+
+	var err error
+	reusable := !resp.closeConn && !untilClose
+	cw := &cs.clientW
+	*cw = sideWriter{w: bw}
+	switch {
+	case bodyless:
+	case resp.chunked:
+		_, err = copyChunked(bw, uc.br, rechunk, 1<<62, cs.buf, p.cfg.Limits.MaxHeaderBytes)
+	case resp.contentLength >= 0:
+		_, err = copyN(cw, uc.br, resp.contentLength, cs.buf)
+	default:
+		err = copyUntilClose(bw, uc.br, rechunk, cs.buf)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		_ = uc.c.Close()
+		if cw.err == nil && !errors.Is(err, net.ErrClosed) && !isClientWriteErr(err) {
+			// The upstream broke off mid-body; the client's framing cannot
+			// be completed, so its connection closes.
+			up.counts.resets.Add(1)
+		}
+		return outcome{done: true, keep: false}
+	}
+	if reusable {
+		up.putConn(uc) // its read deadline is set again on next use
+	} else {
+		_ = uc.c.Close()
+	}
+	return outcome{done: true, keep: !closeClient}
+}
+
+func isClientWriteErr(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// relayKept relays a retryable answer that was kept because no retry was
+// possible after all.
+func (p *Proxy) relayKept(cs *clientConn, pl *pool, up *upstream, out outcome) bool {
+	return p.relay(cs, pl, up, out.uc).keep
+}
+
+// copyUntilClose copies a close-delimited body.
+func copyUntilClose(bw *bufio.Writer, br *bufio.Reader, rechunk bool, buf []byte) error {
+	for {
+		n, err := br.Read(buf)
+		if n > 0 {
+			if rechunk {
+				b := bw.AvailableBuffer()
+				b = strconv.AppendInt(b, int64(n), 16)
+				b = append(b, '\r', '\n')
+				bw.Write(b)
+			}
+			if _, werr := bw.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if rechunk {
+				bw.WriteString("\r\n")
+			}
+		}
+		if err == io.EOF {
+			if rechunk {
+				_, werr := bw.WriteString("0\r\n\r\n")
+				return werr
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeError answers with a short text body.
+func (p *Proxy) writeError(cs *clientConn, status int, msg string, up *upstream, retryAfter int, closeConn bool) {
+	bw := cs.bw
+	b := bw.AvailableBuffer()
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, statusText(status)...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(msg)+1), 10)
+	b = append(b, '\r', '\n')
+	bw.Write(b)
+	if up != nil {
+		bw.Write(up.nodeLine)
+	}
+	if retryAfter > 0 {
+		b = bw.AvailableBuffer()
+		b = append(b, "Retry-After: "...)
+		b = strconv.AppendInt(b, int64(retryAfter), 10)
+		b = append(b, '\r', '\n')
+		bw.Write(b)
+	}
+	if closeConn {
+		bw.WriteString("Connection: close\r\n")
+	} else if cs.req.minor == 0 {
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+	if string(cs.req.method) != "HEAD" {
+		bw.WriteString(msg)
+		bw.WriteByte('\n')
+	}
+	_ = bw.Flush()
+}
+
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 404:
+		return "Not Found"
+	case 413:
+		return "Content Too Large"
+	case 417:
+		return "Expectation Failed"
+	case 429:
+		return "Too Many Requests"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Error"
+}
+
+// noteLoad reads the upstream's load report, if any.
+func (p *Proxy) noteLoad(up *upstream, resp *message) {
+	for i := range resp.headers {
+		if resp.headers[i].kind == hLoad {
+			if l, ok := parseLoad(resp.headers[i].value); ok {
+				up.load.Store(&l)
+			}
+			return
+		}
+	}
+}
+
+// parseLoad parses "inflight=3;workers=8;queue=0" (any order, unknown keys
+// ignored).
+func parseLoad(v []byte) (balancer.Load, bool) {
+	var l balancer.Load
+	found := false
+	for len(v) > 0 {
+		var part []byte
+		if i := bytes.IndexByte(v, ';'); i >= 0 {
+			part, v = v[:i], v[i+1:]
+		} else {
+			part, v = v, nil
+		}
+		k, val, ok := bytes.Cut(trimOWS(part), []byte("="))
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(string(val))
+		if err != nil || n < 0 {
+			continue
+		}
+		switch string(k) {
+		case "inflight":
+			l.Inflight, found = n, true
+		case "workers":
+			l.Workers, found = n, true
+		case "queue":
+			l.Queue, found = n, true
+		}
+	}
+	return l, found
+}
+
+// observe records a finished exchange for the stats, passive health and a
+// learning strategy.
+func (p *Proxy) observe(pl *pool, up *upstream, rtt time.Duration, failed bool, now time.Time) {
+	if !failed {
+		up.latency.observe(rtt)
+	}
+	p.passiveResult(up, failed, now)
+	if pl.observe != nil {
+		pl.observe.Observe(up.node, balancer.Observation{At: now, RTT: rtt, Failed: failed, Load: up.load.Load()})
+	}
+}
+
+func (p *Proxy) isClosed() bool { return p.closing.Load() }
+
+// serveStats answers GET /.ilities/stats.
+func (p *Proxy) serveStats(cs *clientConn) bool {
+	body, _ := json.Marshal(p.Stats())
+	bw := cs.bw
+	bw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ")
+	bw.WriteString(strconv.Itoa(len(body)))
+	bw.WriteString("\r\n\r\n")
+	bw.Write(body)
+	if err := bw.Flush(); err != nil {
+		return false
+	}
+	return !cs.req.closeConn && !cs.hasBody()
+}
