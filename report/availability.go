@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -184,4 +185,14 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// formatAvailability shows an availability with enough decimals to tell it
+// from 100%: 99.9999614%.
+func formatAvailability(a float64) string {
+	if a >= 1 {
+		return "100%"
+	}
+	decimals := min(max(int(math.Ceil(-math.Log10(1-a)))-1, 2), 9)
+	return strconv.FormatFloat(a*100, 'f', decimals, 64) + "%"
 }

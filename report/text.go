@@ -314,6 +314,32 @@ func (t *textWriter) faults(res *Result) {
 	}
 	t.blank()
 	t.table([]string{"fault", "node", "at", "for", "detected after", "recovered after"}, "llrrrr", rows)
+	for _, f := range res.Faults {
+		if f.Error != "" {
+			t.linef("fault %s %s at %s was not applied: %s", f.Kind, f.Node, formatSeconds(f.PlannedAtS), f.Error)
+		}
+	}
+	t.projection(res.Projection)
+}
+
+// projection shows the long-run availability projected from MTBF and the
+// measured recovery times.
+func (t *textWriter) projection(p *Projection) {
+	if p == nil {
+		return
+	}
+	var rows [][]string
+	for _, n := range p.Nodes {
+		rows = append(rows, []string{n.Name, fmt.Sprintf("%gh", n.MTBFH), formatSeconds(n.MTTRS) + " (" + n.MTTRFrom + ")",
+			formatAvailability(n.Availability), formatSeconds(n.DowntimePerYearS)})
+	}
+	for _, pl := range p.Pools {
+		rows = append(rows, []string{"pool " + pl.Name, fmt.Sprintf("%d nodes", pl.Nodes), "", formatAvailability(pl.Availability), formatSeconds(pl.DowntimePerYearS)})
+	}
+	rows = append(rows, []string{"service", "", "", formatAvailability(p.Service.Availability), formatSeconds(p.Service.DowntimePerYearS)})
+	t.blank()
+	t.table([]string{"projection", "mtbf", "mttr", "availability", "downtime/year"}, "lrrrr", rows)
+	t.linef("availability = MTBF/(MTBF+MTTR) per node; a pool is up while one of its nodes is (independent failures)")
 }
 
 // faultTime shows a per-fault time; a negative one never happened.

@@ -98,7 +98,8 @@ func TestLeanClientFraming(t *testing.T) {
 		{name: "503", response: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", want: out5xx, conns: 1},
 		{name: "malformed status line", response: "HTTP/1.1 2x0 OK\r\n\r\n<close>", want: outOther, conns: 3},
 		{name: "malformed content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n<close>", want: outOther, conns: 3},
-		{name: "truncated body", response: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort<close>", want: outReset, conns: 3},
+		{name: "truncated body", response: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort<close>", want: outTruncated, conns: 3},
+		{name: "truncated chunked body", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort<close>", want: outTruncated, conns: 3},
 		{name: "header line too long", response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", h1BufSize) + "\r\n\r\n<close>", want: outOther, conns: 3},
 	}
 	for _, tc := range cases {

@@ -392,7 +392,7 @@ func TestFailureClasses(t *testing.T) {
 			c := hijack(w)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nshort")
 			c.Close()
-		}), class: ClassReset},
+		}), class: ClassTruncated},
 		{name: "status outside expect", target: status(204), expect: []int{200}, class: ClassOther},
 		{name: "expected 404", target: status(404), expect: []int{404}},
 		{name: "redirect is measured, not followed", target: serve(func(w http.ResponseWriter, r *http.Request) {

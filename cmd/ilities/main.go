@@ -82,5 +82,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRunCmd(), newValidateCmd())
 	root.AddCommand(newMergeCmd(), newAttackCmd())
 	root.AddCommand(newReportCmd())
+	root.AddCommand(newBackendCmd())
 	return root
 }

@@ -7,7 +7,7 @@ import (
 
 // ControlPath is the path prefix of a backend's own endpoints (with
 // Config.Control): GET ControlPath+"stats" answers Stats as JSON.
-const ControlPath = "/_ilities/"
+const ControlPath = "/.ilities/"
 
 // serveControl answers the control endpoints; false when r is not for one.
 func (b *Backend) serveControl(w http.ResponseWriter, r *http.Request) bool {
