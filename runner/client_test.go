@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -322,6 +323,9 @@ func TestProtocols(t *testing.T) {
 func tlsServer(h http.Handler) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
+	// The certificate-failure case is expected to fail handshakes: keep
+	// them out of the test output.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	return srv
 }

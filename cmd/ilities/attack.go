@@ -31,7 +31,7 @@ type attackFlags struct {
 }
 
 func newAttackCmd() *cobra.Command {
-	f := attackFlags{rate: 50, duration: scenario.Duration(10 * time.Second), method: "GET"}
+	f := attackFlags{rate: 50, duration: scenario.Duration(10 * time.Second), method: "GET", timeout: scenario.DefaultTimeout, maxInflight: scenario.DefaultMaxInflight}
 	cmd := &cobra.Command{
 		Use:   "attack URL... --rate R --duration D",
 		Short: "Ad-hoc open-loop load at any URL (several URLs: spread over them, with failover)",
@@ -79,8 +79,8 @@ func newAttackCmd() *cobra.Command {
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, `request header "Name: value" (repeatable)`)
 	fl.StringVar(&f.body, "body", "", "request body")
 	fl.StringVar(&f.bodyFile, "body-file", "", "file whose content is the request body")
-	fl.Var(&f.timeout, "timeout", "bound on one request (default 10s)")
-	fl.IntVar(&f.maxInflight, "max-inflight", 0, "requests in flight at most (default 1000)")
+	fl.Var(&f.timeout, "timeout", "bound on one request")
+	fl.IntVar(&f.maxInflight, "max-inflight", f.maxInflight, "requests in flight at most")
 	fl.StringVar(&f.arrival, "arrival", "uniform", "uniform (evenly spaced) or poisson")
 	fl.StringVar(&f.http, "http", "1.1", "protocol: 1.1 or 2 (HTTP/2 over TLS, or cleartext with prior knowledge)")
 	fl.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification")
