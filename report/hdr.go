@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"sort"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -135,6 +136,30 @@ func JainIndex(xs []float64) float64 {
 		return 0
 	}
 	return sum * sum / (float64(len(xs)) * sq)
+}
+
+// FinishNodes sets each node's share of total requests, orders the nodes by
+// name, and returns their fairness: Jain's index of share / weight (weight
+// 0 counts as 1), or 0 with fewer than two nodes or no requests.
+func FinishNodes(nodes []Node, total int64) float64 {
+	for i := range nodes {
+		if total > 0 {
+			nodes[i].Share = float64(nodes[i].Requests) / float64(total)
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	if len(nodes) < 2 || total <= 0 {
+		return 0
+	}
+	xs := make([]float64, len(nodes))
+	for i, n := range nodes {
+		weight := n.Weight
+		if weight <= 0 {
+			weight = 1
+		}
+		xs[i] = n.Share / weight
+	}
+	return JainIndex(xs)
 }
 
 // round3 keeps JSON figures readable without losing meaningful precision.

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -354,25 +353,9 @@ func mergeNodes(parts []*Result) ([]Node, float64) {
 		if k := reported[name]; k > 0 {
 			n.Utilisation /= float64(k)
 		}
-		if total > 0 {
-			n.Share = float64(n.Requests) / float64(total)
-		}
 		nodes = append(nodes, *n)
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	var fairness float64
-	if len(nodes) > 1 && total > 0 {
-		xs := make([]float64, len(nodes))
-		for i, n := range nodes {
-			weight := n.Weight
-			if weight <= 0 {
-				weight = 1
-			}
-			xs[i] = n.Share / weight
-		}
-		fairness = JainIndex(xs)
-	}
-	return nodes, fairness
+	return nodes, FinishNodes(nodes, total)
 }
 
 // mergeGenerators: the whole run's generator saturated if any part did.

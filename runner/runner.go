@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -659,25 +658,9 @@ func nodesOf(counted map[string]int64, stats func() []NodeReport) ([]report.Node
 	}
 	nodes := make([]report.Node, 0, len(byName))
 	for _, n := range byName {
-		if total > 0 {
-			n.Share = float64(n.Requests) / float64(total)
-		}
 		nodes = append(nodes, *n)
 	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	var fairness float64
-	if len(nodes) > 1 && total > 0 {
-		xs := make([]float64, len(nodes))
-		for i, n := range nodes {
-			weight := n.Weight
-			if weight <= 0 {
-				weight = 1
-			}
-			xs[i] = n.Share / weight
-		}
-		fairness = report.JainIndex(xs)
-	}
-	return nodes, fairness
+	return nodes, report.FinishNodes(nodes, total)
 }
 
 // generatorOf tells whether the generator itself kept up.

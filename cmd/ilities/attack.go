@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -55,21 +54,7 @@ func newAttackCmd() *cobra.Command {
 				opts.Live = isTerminal(opts.Progress)
 			}
 			res, runErr := runner.Execute(cmd.Context(), sc, opts)
-			if res == nil {
-				return withCode(exitRun, runErr)
-			}
-			if f.out != "" {
-				if err := report.WriteFiles(f.out, res); err != nil {
-					return withCode(exitRun, fmt.Errorf("writing results: %w", err))
-				}
-			}
-			if err := render(cmd.OutOrStdout(), res); err != nil {
-				return withCode(exitRun, err)
-			}
-			if runErr == nil && res.Generator.Saturated && !f.allowSaturated {
-				return withCode(exitRun, fmt.Errorf("the generator saturated: %s (--allow-saturated accepts it)", res.Generator.Reason))
-			}
-			return verdictExit(res, runErr)
+			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
 		},
 	}
 	fl := cmd.Flags()

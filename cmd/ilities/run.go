@@ -66,22 +66,7 @@ func newRunCmd() *cobra.Command {
 				opts.Live = isTerminal(opts.Progress)
 			}
 			res, runErr := runner.Execute(cmd.Context(), sc, opts)
-			if res == nil {
-				return withCode(exitRun, runErr)
-			}
-			// Whatever happened, what was measured is written.
-			if f.out != "" {
-				if err := report.WriteFiles(f.out, res); err != nil {
-					return withCode(exitRun, fmt.Errorf("writing results: %w", err))
-				}
-			}
-			if err := render(cmd.OutOrStdout(), res); err != nil {
-				return withCode(exitRun, err)
-			}
-			if runErr == nil && res.Generator.Saturated && !f.allowSaturated {
-				return withCode(exitRun, fmt.Errorf("the generator saturated, so the run is invalid: %s (--allow-saturated accepts it)", res.Generator.Reason))
-			}
-			return verdictExit(res, runErr)
+			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
 		},
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
@@ -92,6 +77,27 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
 	return cmd
+}
+
+// finishRun writes and prints what a run measured, whatever happened to
+// it, and maps the outcome to the exit code.
+func finishRun(cmd *cobra.Command, res *report.Result, runErr error, out string,
+	render func(io.Writer, *report.Result) error, allowSaturated bool) error {
+	if res == nil {
+		return withCode(exitRun, runErr)
+	}
+	if out != "" {
+		if err := report.WriteFiles(out, res); err != nil {
+			return withCode(exitRun, fmt.Errorf("writing results: %w", err))
+		}
+	}
+	if err := render(cmd.OutOrStdout(), res); err != nil {
+		return withCode(exitRun, err)
+	}
+	if runErr == nil && res.Generator.Saturated && !allowSaturated {
+		return withCode(exitRun, fmt.Errorf("the generator saturated, so the run is invalid: %s (--allow-saturated accepts it)", res.Generator.Reason))
+	}
+	return verdictExit(res, runErr)
 }
 
 // verdictExit maps a finished run to the CLI's exit code.
