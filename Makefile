@@ -4,7 +4,7 @@ BIN     ?= bin/ilities
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-short bench soak-generator demo vet clean
+.PHONY: build test test-short bench soak-generator soak fuzz demo vet clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ilities
@@ -27,6 +27,22 @@ bench: build
 # The generator's resident memory over a 10-minute open loop at 5,000 req/s.
 soak-generator: build
 	$(GO) run ./bench -ilities $(BIN) -soak 10m
+
+# The whole tool in one process for 10 minutes at 5,000 req/s through the
+# built-in proxy, a fault every minute: RSS, goroutines and open files at
+# minute 1 and at the end must be flat (within 10%).
+soak:
+	$(GO) run ./bench/soak -duration 10m -rate 5000/s
+
+# Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := scenario:FuzzParse scenario:FuzzParseRequirement \
+	sut/proxy:FuzzReadRequest sut/proxy:FuzzReadResponse sut/proxy:FuzzProxyConn
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
 
 # Runs the quickstart scenario on the built-in SUT and prints the report.
 demo: build

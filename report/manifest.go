@@ -18,6 +18,9 @@ type Manifest struct {
 	Platform string `json:"platform,omitempty"`
 	// CPUs is the number of logical CPUs the generator could use.
 	CPUs int `json:"cpus,omitempty"`
+	// OpenFilesLimit is the generator's open-file limit (RLIMIT_NOFILE,
+	// raised to the hard limit at start): the most connections it could hold.
+	OpenFilesLimit uint64 `json:"open_files_limit,omitempty"`
 }
 
 // manifestYAMLLimit bounds the scenario text kept in a result: a scenario

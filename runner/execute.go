@@ -40,6 +40,7 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	}
 	if res != nil {
 		res.Manifest = report.NewManifest(sc.File)
+		res.Manifest.OpenFilesLimit = OpenFileLimit()
 		report.Evaluate(res, sc.Requirements)
 	}
 	return res, err

@@ -106,6 +106,9 @@ func parse(data []byte) (*Scenario, *parsed, Errors) {
 			Msg: "expected one scenario per file, found a second YAML document here"})
 	}
 
+	if e := checkAliasExpansion(docs[0].Body); e != nil {
+		return nil, nil, append(errs, *e)
+	}
 	p := &parsed{root: docs[0].Body, nodes: map[string]ast.Node{}, paths: map[[2]int]string{}}
 	w := walker{parsed: p}
 	w.walk(reflect.TypeOf(Scenario{}), p.root, "")
@@ -118,7 +121,7 @@ func parse(data []byte) (*Scenario, *parsed, Errors) {
 		// The parse above already rejects repeated keys; what the decoder would
 		// call a duplicate here is a key overriding one merged in with "<<".
 		yaml.AllowDuplicateMapKey())
-	decodeErr := dec.DecodeContext(ctx, &s)
+	decodeErr := decodeGuarded(ctx, dec, &s)
 	errs = append(errs, collected.errs...)
 	if decodeErr != nil {
 		e := decodeError(decodeErr, p.paths)

@@ -23,6 +23,10 @@ import (
 //	  rate_limit: {rate: 100/s, burst: 50}
 //	  tls: true
 type ProxyOptions struct {
+	// Kind is which proxy fronts the backends: "builtin" (the default, this
+	// process), or "nginx" / "haproxy": the real binary, started with a
+	// generated configuration (hybrid mode, package sut/external).
+	Kind string `yaml:"kind"`
 	// Replicas is the number of proxy instances, each with its own balancer
 	// state, in front of the same backends. Default 1.
 	Replicas int `yaml:"replicas"`
@@ -134,6 +138,9 @@ type RateLimit struct {
 var AllDownModes = []string{"fail", "panic"}
 
 func (o *ProxyOptions) applyDefaults() {
+	if o.Kind == "" {
+		o.Kind = ProxyBuiltin
+	}
 	if o.Replicas == 0 {
 		o.Replicas = 1
 	}
@@ -158,6 +165,7 @@ func (v *validator) proxyOptions(path string, o *ProxyOptions, strategy string) 
 		v.addf(path+".replicas", "replicas must be at least 1, got %d", o.Replicas)
 	}
 	v.oneOf(path+".all_down", "all_down mode", o.AllDown, AllDownModes)
+	v.proxyKind(path, o, strategy)
 	if o.Hash.Key != "" && o.Hash.Key != "path" && !strings.HasPrefix(o.Hash.Key, "header:") && !strings.HasPrefix(o.Hash.Key, "cookie:") {
 		v.addf(path+".hash.key", `expected "path", "header:NAME" or "cookie:NAME", got %q`, o.Hash.Key)
 	}

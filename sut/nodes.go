@@ -95,6 +95,9 @@ type HealthEvent = proxy.HealthEvent
 // HealthEvents returns each proxy replica's health events so far, oldest
 // first, one list per replica.
 func (t *Topology) HealthEvents() [][]HealthEvent {
+	if t.ext != nil {
+		return t.externalEvents()
+	}
 	out := make([][]HealthEvent, len(t.replicas))
 	for i, r := range t.replicas {
 		r.mu.Lock()

@@ -119,6 +119,9 @@ func anyPort(listen string) string {
 // URLs are the base URLs of every proxy replica, in order. A crashed
 // replica keeps its URL (nothing answers there until it restarts).
 func (t *Topology) URLs() []string {
+	if t.ext != nil {
+		return []string{t.ext.URL()}
+	}
 	out := make([]string, len(t.replicas))
 	for i, r := range t.replicas {
 		out[i] = r.url
@@ -157,6 +160,9 @@ func (t *Topology) ReplicaStats() []proxy.Stats {
 
 // upstreamTotals sums every replica's per-upstream counters by name.
 func (t *Topology) upstreamTotals() map[string]proxy.UpstreamStats {
+	if t.ext != nil {
+		return t.externalTotals()
+	}
 	out := map[string]proxy.UpstreamStats{}
 	for _, s := range t.ReplicaStats() {
 		for _, u := range s.Upstreams {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut/backend"
+	"github.com/ilities/ilities/sut/external"
 	"github.com/ilities/ilities/sut/proxy"
 )
 
@@ -35,6 +36,9 @@ const (
 // Topology is a running built-in SUT.
 type Topology struct {
 	proxy *proxy.Proxy // the first replica
+	// ext is the real proxy in hybrid mode (kind nginx or haproxy); there
+	// are no replicas then.
+	ext *external.Proxy
 	// replicas are every proxy instance (see replicas.go).
 	replicas []*replica
 	seed     int64
@@ -96,6 +100,12 @@ func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
 		}
 		pc.Pools = append(pc.Pools, ppc)
 	}
+	if s.SUT.Proxy.IsExternal() {
+		if err := t.startExternal(ctx, s, pc.Pools); err != nil {
+			return fail(err)
+		}
+		return t, nil
+	}
 	listen := s.SUT.Listen
 	if listen == "" {
 		listen = defaultListen
@@ -122,7 +132,12 @@ func splitmix64(x uint64) uint64 {
 }
 
 // URL is the proxy's base URL, e.g. "http://127.0.0.1:41234".
-func (t *Topology) URL() string { return t.proxy.URL() }
+func (t *Topology) URL() string {
+	if t.ext != nil {
+		return t.ext.URL()
+	}
+	return t.proxy.URL()
+}
 
 // NodeStats is one backend as it reports itself, with the proxy's view of it.
 type NodeStats struct {
@@ -177,7 +192,12 @@ func (t *Topology) Nodes() []NodeStats {
 }
 
 // ProxyStats returns the proxy's counters.
-func (t *Topology) ProxyStats() proxy.Stats { return t.proxy.Stats() }
+func (t *Topology) ProxyStats() proxy.Stats {
+	if t.ext != nil {
+		return proxy.Stats{} // a real proxy's counters are not read
+	}
+	return t.proxy.Stats()
+}
 
 // ResetStats restarts every backend's and the proxy's statistics, e.g. after
 // a warm-up.
@@ -194,6 +214,9 @@ func (t *Topology) ResetStats() {
 func (t *Topology) Close() error {
 	var errs []error
 	errs = append(errs, t.closeProxies()...)
+	if t.ext != nil {
+		errs = append(errs, t.ext.Close())
+	}
 	t.background.Wait()
 	for _, n := range t.snapshot() {
 		errs = append(errs, n.backend.Close())

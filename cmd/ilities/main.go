@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ilities/ilities/runner"
 )
 
 // Exit codes, the CLI's contract with CI pipelines.
@@ -43,6 +45,13 @@ func withCode(code int, err error) error {
 func main() {
 	// One cancellation path: a signal-aware context from here to every goroutine.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal stops the run gracefully (results still written);
+	// a second one, with the default handling restored, ends the process.
+	go func() { <-ctx.Done(); stop() }()
+	// Every connection is a file: allow as many as the system lets us.
+	if _, err := runner.RaiseOpenFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "ilities: warning: cannot raise the open-file limit:", err)
+	}
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -110,5 +119,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newMergeCmd(), newAttackCmd())
 	root.AddCommand(newReportCmd())
 	root.AddCommand(newBackendCmd())
+	root.AddCommand(newCompareCmd(), newCapacityCmd())
 	return root
 }

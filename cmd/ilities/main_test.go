@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ilities/ilities/report"
 )
@@ -118,9 +119,14 @@ func TestRunAgainstRefusingTargetExitsThree(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	start := time.Now()
 	code, stdout, stderr := runCLI(t, "run", scen, "--quiet", "--out", dir)
 	if code != exitRun {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRun, stdout, stderr)
+	}
+	// A clear reason, and no hang: 1 s of arrivals, each refused at once.
+	if !strings.Contains(stderr, "not a single HTTP response") || time.Since(start) > 5*time.Second {
+		t.Errorf("after %v, stderr %q: want a prompt, clear error", time.Since(start), stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "result.json")); err != nil {
 		t.Errorf("a failed run still writes what it measured: %v", err)

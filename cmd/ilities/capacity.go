@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ilities/ilities/workflow"
+)
+
+func newCapacityCmd() *cobra.Command {
+	var opts workflow.CapacityOptions
+	var backends []int
+	var out string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "capacity SCENARIO [--backends 1,2,4,8]",
+		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements, 3 run failed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := loadScenario(args[0])
+			if err != nil {
+				return err
+			}
+			if !quiet {
+				opts.Progress = cmd.ErrOrStderr()
+			}
+			w := cmd.OutOrStdout()
+			if len(backends) > 0 {
+				s, err := workflow.Scale(cmd.Context(), sc, workflow.ScaleOptions{Backends: backends, Capacity: opts})
+				if s == nil {
+					return withCode(exitInvalid, err)
+				}
+				if err != nil {
+					return withCode(exitRun, err)
+				}
+				if out != "" {
+					if err := s.WriteFiles(out); err != nil {
+						return withCode(exitRun, fmt.Errorf("writing results: %w", err))
+					}
+				}
+				return withCode(exitRun, s.WriteMarkdown(w))
+			}
+			c, err := workflow.FindCapacity(cmd.Context(), sc, opts)
+			if c == nil {
+				return withCode(exitInvalid, err)
+			}
+			if out != "" {
+				if werr := c.WriteFiles(out); werr != nil {
+					return withCode(exitRun, fmt.Errorf("writing results: %w", werr))
+				}
+			}
+			if werr := c.WriteMarkdown(w); werr != nil {
+				return withCode(exitRun, werr)
+			}
+			if err != nil {
+				return withCode(exitRun, err)
+			}
+			if c.MaxRateRPS == 0 {
+				return withCode(exitFail, errors.New("no rate tried met every requirement"))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVar(&backends, "backends", nil, "backend counts for a scalability study, e.g. 1,2,4,8 (copies of the first pool's first backend)")
+	f.DurationVar(&opts.StepDuration, "step-duration", 10*time.Second, "length of each step's run, warm-up included")
+	f.DurationVar(&opts.Warmup, "warmup", 2*time.Second, "warm-up at the start of each step (whole seconds)")
+	f.DurationVar(&opts.Cooldown, "cooldown", time.Second, "pause between steps")
+	f.IntVar(&opts.MaxSteps, "max-steps", 20, "most runs per search")
+	f.Float64Var(&opts.Start, "start", 0, "first rate tried, per second (default: the scenario's rate)")
+	f.Float64Var(&opts.Growth, "growth", 0, "bracketing factor (default 2, or 1.25 when --backends starts from the previous count's capacity)")
+	f.Float64Var(&opts.Precision, "precision", 0.05, "stop when the failing rate is within this fraction of the passing one")
+	f.IntVar(&opts.Repeats, "repeats", 2, "runs a rate in the bracket needs, all passing")
+	f.StringVar(&out, "out", "", "write capacity.json / scalability.json, Markdown and charts into `DIR`")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines")
+	return cmd
+}

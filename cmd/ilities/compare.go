@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ilities/ilities/workflow"
+)
+
+func newCompareCmd() *cobra.Command {
+	var opts workflow.CompareOptions
+	var out string
+	var seed int64
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "compare SCENARIO (--strategies a,b,c | --proxies builtin,nginx,haproxy)",
+		Short: "Run one scenario per balancing strategy or per proxy (same seed, load and faults) and rank them (exit 0 when one meets every requirement, 1 when none does)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := loadScenario(args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("seed") {
+				sc.Seed = seed
+			}
+			if !quiet {
+				opts.Progress = cmd.ErrOrStderr()
+			}
+			cmp, err := workflow.Compare(cmd.Context(), sc, opts)
+			if cmp == nil {
+				if cmd.Context().Err() != nil {
+					return withCode(exitRun, err)
+				}
+				return withCode(exitInvalid, err)
+			}
+			if out != "" {
+				if werr := cmp.WriteFiles(out); werr != nil {
+					return withCode(exitRun, fmt.Errorf("writing results: %w", werr))
+				}
+			}
+			if werr := cmp.WriteMarkdown(cmd.OutOrStdout()); werr != nil {
+				return withCode(exitRun, werr)
+			}
+			if err != nil {
+				return withCode(exitRun, err)
+			}
+			for _, r := range cmp.Rows {
+				if r.Verdict == "pass" {
+					return nil
+				}
+			}
+			return withCode(exitFail, errors.New("no variant met every requirement"))
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&opts.Strategies, "strategies", nil, "balancing strategies to compare, e.g. round-robin,least-connections,power-of-two")
+	f.StringSliceVar(&opts.Proxies, "proxies", nil, "proxies to compare: builtin, nginx, haproxy")
+	f.DurationVar(&opts.Cooldown, "cooldown", 0, "pause between runs (default 500ms)")
+	f.StringVar(&out, "out", "", "write compare.json, compare.md, charts and each variant's results into `DIR`")
+	f.Int64Var(&seed, "seed", 0, "override the scenario's seed")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines")
+	return cmd
+}

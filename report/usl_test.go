@@ -1,0 +1,91 @@
+package report
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestFitUSL(t *testing.T) {
+	cases := []struct {
+		name                string
+		lambda, sigma, kapp float64
+		n                   []float64
+		noise               float64 // relative, uniform ±
+		tol                 float64 // on σ and κ, absolute; on λ relative
+	}{
+		{"linear", 100, 0, 0, []float64{1, 2, 4, 8}, 0, 1e-6},
+		{"contention", 100, 0.05, 0, []float64{1, 2, 4, 8, 16}, 0, 1e-6},
+		{"coherency", 250, 0.03, 0.002, []float64{1, 2, 4, 8, 16, 32}, 0, 1e-6},
+		{"noisy", 250, 0.03, 0.002, []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32}, 0.01, 0.02},
+		{"three points exact", 80, 0.1, 0.01, []float64{1, 2, 4}, 0, 1e-5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			truth := USLFit{Lambda: c.lambda, Sigma: c.sigma, Kappa: c.kapp}
+			rng := rand.New(rand.NewPCG(1, 2))
+			var caps []float64
+			for _, n := range c.n {
+				caps = append(caps, truth.Capacity(n)*(1+c.noise*(2*rng.Float64()-1)))
+			}
+			fit, err := FitUSL(c.n, caps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(fit.Lambda-c.lambda)/c.lambda > c.tol || math.Abs(fit.Sigma-c.sigma) > c.tol || math.Abs(fit.Kappa-c.kapp) > c.tol {
+				t.Errorf("fit %v, want λ=%g σ=%g κ=%g (tolerance %g)", fit, c.lambda, c.sigma, c.kapp, c.tol)
+			}
+			if c.noise > 0 {
+				if fit.StdErr[1] <= 0 || fit.CapacityError(64) <= 0 {
+					t.Errorf("noisy fit has no error estimate: %+v", fit)
+				}
+				// The truth lies within a few standard errors of the projection.
+				if d := math.Abs(fit.Capacity(40) - truth.Capacity(40)); d > 4*fit.CapacityError(40)+1 {
+					t.Errorf("projection at 40: %g ± %g, truth %g", fit.Capacity(40), fit.CapacityError(40), truth.Capacity(40))
+				}
+			}
+		})
+	}
+}
+
+func TestUSLDerived(t *testing.T) {
+	f := USLFit{Lambda: 100, Sigma: 0.04, Kappa: 0.0024}
+	if got := f.PeakN(); math.Abs(got-20) > 1e-9 {
+		t.Errorf("PeakN = %g, want 20", got)
+	}
+	if got := (USLFit{Lambda: 100}).Efficiency(8); got != 1 {
+		t.Errorf("linear efficiency = %g, want 1", got)
+	}
+	if !math.IsInf((USLFit{Lambda: 1}).PeakN(), 1) {
+		t.Error("no coherency cost: the peak should be infinite")
+	}
+	// Superlinear points (noise) fit as linear, not as a curve with a pole.
+	sup, err := FitUSL([]float64{1, 2, 4}, []float64{142.5, 261.2, 555.2})
+	if err != nil || sup.Sigma < 0 || sup.Kappa < 0 || sup.Capacity(16) < 8*142.5 {
+		t.Errorf("superlinear noise: %v, %v (capacity at 16: %g)", sup, err, sup.Capacity(16))
+	}
+	if _, err := FitUSL([]float64{2, 2}, []float64{1, 1}); err == nil {
+		t.Error("one distinct unit count: want an error")
+	}
+	two, err := FitUSL([]float64{1, 2}, []float64{100, 190})
+	if err != nil || two.Kappa != 0 || math.Abs(two.Sigma-1.0/19) > 1e-6 {
+		t.Errorf("two points: %+v, %v; want κ=0, σ=%g", two, err, 1.0/19)
+	}
+}
+
+func TestLineChart(t *testing.T) {
+	c, err := LineChart("x.png", "latency vs offered load", "offered load (/s)", "p99 (ms)", []XYSeries{
+		{Name: "p99", X: []float64{10, 20, 40}, Y: []float64{5, 6, 30}, Points: true},
+		{Name: "fit", X: []float64{10, 40}, Y: []float64{5, math.NaN()}, Dashed: true},
+	})
+	if err != nil || c == nil {
+		t.Fatalf("chart %v, %v", c, err)
+	}
+	fig, err := c.Render()
+	if err != nil || len(fig.PNG) < 1000 {
+		t.Fatalf("render: %v (%d bytes)", err, len(fig.PNG))
+	}
+	if c, err := LineChart("x.png", "t", "x", "y", []XYSeries{{Name: "empty", X: []float64{1}, Y: []float64{math.NaN()}}}); c != nil || err != nil {
+		t.Errorf("no finite point: want a nil chart, got %v, %v", c, err)
+	}
+}

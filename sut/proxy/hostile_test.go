@@ -1,0 +1,227 @@
+package proxy_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ilities/ilities/sut/proxy"
+)
+
+// footprint is what a leak would grow: goroutines and open descriptors.
+type footprint struct{ goroutines, fds int }
+
+func measureFootprint() footprint {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	return footprint{runtime.NumGoroutine(), len(entries)}
+}
+
+// settle waits until the footprint is back at or under base (plus slack
+// goroutines for the runtime's and the test framework's own), or gives up
+// after limit and returns what it last saw.
+func settle(base footprint, slack int, limit time.Duration) (footprint, bool) {
+	deadline := time.Now().Add(limit)
+	for {
+		now := measureFootprint()
+		if now.goroutines <= base.goroutines+slack && now.fds <= base.fds {
+			return now, true
+		}
+		if time.Now().After(deadline) {
+			return now, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hostileUpstream serves quickly, slowly (/slow) or a large body (/big),
+// and never keeps a connection alive, so the proxy pools none and a quiet
+// proxy holds exactly its listener.
+func hostileUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		switch r.URL.Path {
+		case "/slow":
+			time.Sleep(300 * time.Millisecond)
+		case "/big":
+			chunk := strings.Repeat("x", 64<<10)
+			for range 64 { // 4 MiB: more than the socket buffers hold
+				if _, err := io.WriteString(w, chunk); err != nil {
+					return
+				}
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	s.Config.SetKeepAlivesEnabled(false)
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestHostileClientsLeaveNoLeak attacks one proxy with many hostile
+// clients at once — slowloris, oversized heads, malformed request lines,
+// smuggling attempts, clients vanishing mid-head, mid-body, while waiting
+// and mid-response — checks each is answered or closed as it should be,
+// then that the proxy still serves and holds no more goroutines or file
+// descriptors than before the attack.
+func TestHostileClientsLeaveNoLeak(t *testing.T) {
+	up := hostileUpstream(t)
+	const headTimeout = 300 * time.Millisecond
+	p := startWith(t, proxy.Config{
+		Pools:   onePool(proxy.UpstreamConfig{Name: "a", URL: up.URL}),
+		Timeout: 2 * time.Second,
+		Limits:  proxy.Limits{MaxHeaderBytes: 4096, ReadHeaderTimeout: headTimeout, IdleTimeout: 2 * time.Second},
+	})
+	addr := p.Addr()
+	if status, _ := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != 200 {
+		t.Fatalf("warm-up: %d", status)
+	}
+	base, ok := settle(measureFootprint(), 0, time.Second)
+	_ = ok
+	t.Logf("before: %d goroutines, %d fds", base.goroutines, base.fds)
+
+	dial := func() (net.Conn, error) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		}
+		return c, err
+	}
+	// answered sends req and expects status then a close.
+	answered := func(req string, status int) func() error {
+		return func() error {
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, req); err != nil {
+				return err
+			}
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return fmt.Errorf("no answer: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != status {
+				return fmt.Errorf("status %d, want %d", resp.StatusCode, status)
+			}
+			if _, err := br.ReadByte(); err == nil || isTimeout(err) {
+				return fmt.Errorf("connection left open after %d", status)
+			}
+			return nil
+		}
+	}
+	// vanishes sends the bytes, optionally reads a little, and resets the
+	// connection.
+	vanishes := func(req string, readBytes int) func() error {
+		return func() error {
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			if _, err := io.WriteString(c, req); err != nil {
+				return err
+			}
+			if readBytes > 0 {
+				if _, err := io.ReadFull(c, make([]byte, readBytes)); err != nil {
+					return fmt.Errorf("reading the start of the response: %v", err)
+				}
+			}
+			_ = c.(*net.TCPConn).SetLinger(0) // RST rather than FIN
+			return c.Close()
+		}
+	}
+	slowloris := func() error {
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		start := time.Now()
+		head := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+		for i := 0; ; i++ {
+			if _, err := c.Write([]byte{head[i%len(head)]}); err != nil {
+				break
+			}
+			_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+				break
+			}
+			if time.Since(start) > headTimeout+5*time.Second {
+				return fmt.Errorf("slow client still connected after %v", time.Since(start))
+			}
+		}
+		return nil
+	}
+	big := strings.Repeat("a", 5000)
+	kinds := []struct {
+		name string
+		run  func() error
+	}{
+		{"slowloris", slowloris},
+		{"oversized header line", answered("GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+big+"\r\n\r\n", 431)},
+		{"too many headers", answered("GET / HTTP/1.1\r\nHost: x\r\n"+strings.Repeat("X-A: b\r\n", 200)+"\r\n", 431)},
+		{"oversized request line", answered("GET /"+big+" HTTP/1.1\r\nHost: x\r\n\r\n", 431)},
+		{"no target", answered("GET HTTP/1.1\r\nHost: x\r\n\r\n", 400)},
+		{"garbage line", answered("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400)},
+		{"space in target", answered("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400)},
+		{"bad version", answered("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505)},
+		{"CL.TE smuggling", answered("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", 400)},
+		{"TE obfuscated", answered("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-encoding: x\r\n\r\n0\r\n\r\n", 400)},
+		{"CL twice", answered("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400)},
+		{"chunk size overflow", answered("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", 400)},
+		{"vanish mid-head", vanishes("GET / HTTP/1.1\r\nHost: x\r\nX-Par", 0)},
+		{"vanish mid-body", vanishes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\npartial", 0)},
+		{"vanish mid-chunked-body", vanishes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", 0)},
+		{"vanish while waiting", vanishes("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n", 0)},
+		{"vanish mid-response", vanishes("GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 1000)},
+	}
+	const each = 15
+	var wg sync.WaitGroup
+	errs := make(chan string, len(kinds)*each)
+	for _, k := range kinds {
+		for range each {
+			wg.Go(func() {
+				if err := k.run(); err != nil {
+					errs <- k.name + ": " + err.Error()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	// The proxy still serves.
+	if status, _ := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != 200 {
+		t.Fatalf("after the attack: %d", status)
+	}
+	// Everything the attack opened goes away: the exchanges to /slow finish
+	// within 300 ms and the head timeout is 300 ms, so a few seconds is
+	// plenty; what stays is a leak.
+	after, ok := settle(base, 2, 5*time.Second)
+	t.Logf("after:  %d goroutines, %d fds; proxy connections %d", after.goroutines, after.fds, p.Stats().Connections)
+	if !ok {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("leak: %d goroutines, %d fds after the attack (before: %d, %d)\n%s",
+			after.goroutines, after.fds, base.goroutines, base.fds, buf[:runtime.Stack(buf, true)])
+	}
+	if n := p.Stats().Connections; n != 0 {
+		t.Fatalf("the proxy still counts %d client connections", n)
+	}
+}

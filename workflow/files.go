@@ -1,0 +1,64 @@
+package workflow
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ilities/ilities/report"
+)
+
+// writeWith writes a file through render, atomically.
+func writeWith(path string, render func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := render(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func writeJSON(path string, v any) error {
+	return writeWith(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	})
+}
+
+// writeCharts renders and writes each chart into dir.
+func writeCharts(dir string, charts []*report.Chart) error {
+	_, err := renderCharts(dir, charts)
+	return err
+}
+
+// renderCharts renders each chart, writes it into dir and returns the figures.
+func renderCharts(dir string, charts []*report.Chart) ([]report.Figure, error) {
+	var figs []report.Figure
+	var errs []error
+	for _, c := range charts {
+		f, err := c.Render()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		figs = append(figs, f)
+	}
+	if err := report.WritePNGs(dir, figs); err != nil {
+		return figs, err
+	}
+	return figs, errors.Join(errs...)
+}

@@ -1,0 +1,263 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/scenario"
+)
+
+// ScaleOptions choose the backend counts; each count's capacity is found
+// with Capacity.
+type ScaleOptions struct {
+	Backends []int
+	Capacity CapacityOptions
+	// Project lists the backend counts to project capacity for. Default:
+	// 2× and 4× the largest count measured.
+	Project []int
+}
+
+// Scalability is capacity against backend count and its USL fit.
+type Scalability struct {
+	Scenario string       `json:"scenario"`
+	Points   []ScalePoint `json:"points"`
+	// Fit is absent when it could not be made (FitError says why).
+	Fit      *report.USLFit `json:"usl,omitempty"`
+	FitError string         `json:"usl_error,omitempty"`
+	// PeakBackends is where the fitted capacity peaks (+Inf: never; JSON null).
+	PeakBackends *float64     `json:"peak_backends,omitempty"`
+	Projections  []Projection `json:"projections,omitempty"`
+}
+
+// ScalePoint is one backend count's measured capacity.
+type ScalePoint struct {
+	Backends    int     `json:"backends"`
+	CapacityRPS float64 `json:"capacity_rps"`
+	// CapacityRPS is the search's interpolated threshold (EstimatedRPS),
+	// which the fit uses; MaxRateRPS is the highest rate that passed.
+	MaxRateRPS float64 `json:"max_rate_rps"`
+	// Efficiency is capacity / (backends × capacity of the smallest count per backend).
+	Efficiency       float64   `json:"efficiency"`
+	FittedRPS        float64   `json:"fitted_rps,omitempty"`
+	FittedEfficiency float64   `json:"fitted_efficiency,omitempty"`
+	Search           *Capacity `json:"search"`
+}
+
+// Projection is the fitted capacity at a backend count not measured.
+type Projection struct {
+	Backends    int     `json:"backends"`
+	CapacityRPS float64 `json:"capacity_rps"`
+	// StdErrRPS is the projection's standard error (0: unknown, when there
+	// are no more measured counts than USL parameters).
+	StdErrRPS  float64 `json:"std_err_rps"`
+	Efficiency float64 `json:"efficiency"`
+}
+
+// WithBackends is sc with its first pool made of n copies of that pool's
+// first backend (named POOL-1 ... POOL-n), so that capacity can be
+// measured against the backend count alone.
+func WithBackends(sc *scenario.Scenario, n int) (*scenario.Scenario, error) {
+	if sc.SUT == nil || len(sc.SUT.Pools) == 0 || len(sc.SUT.Pools[0].Backends) == 0 {
+		return nil, errors.New("scalability needs a built-in sut: with a pool and a backend to copy")
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("backend count must be at least 1, got %d", n)
+	}
+	c := clone(sc)
+	pool := &c.SUT.Pools[0]
+	template := pool.Backends[0]
+	pool.Backends = nil
+	for i := 1; i <= n; i++ {
+		b := template
+		b.Name = fmt.Sprintf("%s-%d", pool.Name, i)
+		b.Listen = anyPort(b.Listen)
+		pool.Backends = append(pool.Backends, b)
+	}
+	c.Faults = nil
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Scale finds the capacity at each backend count, in increasing order
+// (each search starts from the previous capacity scaled linearly, so that
+// it brackets in few steps), and fits the Universal Scalability Law.
+func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scalability, error) {
+	counts := append([]int(nil), opts.Backends...)
+	sort.Ints(counts)
+	if len(counts) == 0 {
+		return nil, errors.New("name the backend counts, e.g. --backends 1,2,4,8")
+	}
+	s := &Scalability{Scenario: sc.Name}
+	prevN, prevCap := 0, 0.0
+	for _, n := range counts {
+		scn, err := WithBackends(sc, n)
+		if err != nil {
+			return nil, err
+		}
+		copts := opts.Capacity
+		if prevCap > 0 {
+			copts.Start = prevCap * float64(n) / float64(prevN)
+			if copts.Growth == 0 {
+				copts.Growth = 1.25 // a linear guess is close: a narrow bracket
+			}
+		}
+		if copts.Progress != nil {
+			fmt.Fprintf(copts.Progress, "scalability: %d backend(s)\n", n)
+		}
+		c, err := FindCapacity(ctx, scn, copts)
+		if err != nil {
+			return s, err
+		}
+		c.Backends = n
+		s.Points = append(s.Points, ScalePoint{Backends: n, CapacityRPS: c.EstimatedRPS, MaxRateRPS: c.MaxRateRPS, Search: c})
+		if c.MaxRateRPS > 0 {
+			prevN, prevCap = n, c.MaxRateRPS
+		}
+	}
+	s.fit(opts.Project)
+	return s, nil
+}
+
+func (s *Scalability) fit(project []int) {
+	var ns, cs []float64
+	for _, p := range s.Points {
+		if p.CapacityRPS > 0 {
+			ns, cs = append(ns, float64(p.Backends)), append(cs, p.CapacityRPS)
+		}
+	}
+	if len(cs) > 0 {
+		perUnit := cs[0] / ns[0]
+		for i := range s.Points {
+			s.Points[i].Efficiency = s.Points[i].CapacityRPS / (float64(s.Points[i].Backends) * perUnit)
+		}
+	}
+	fit, err := report.FitUSL(ns, cs)
+	if err != nil {
+		s.FitError = err.Error()
+		return
+	}
+	s.Fit = &fit
+	if peak := fit.PeakN(); !math.IsInf(peak, 1) {
+		s.PeakBackends = &peak
+	}
+	for i := range s.Points {
+		n := float64(s.Points[i].Backends)
+		s.Points[i].FittedRPS = fit.Capacity(n)
+		s.Points[i].FittedEfficiency = fit.Efficiency(n)
+	}
+	if len(project) == 0 {
+		last := s.Points[len(s.Points)-1].Backends
+		project = []int{2 * last, 4 * last}
+	}
+	for _, n := range project {
+		s.Projections = append(s.Projections, Projection{Backends: n, CapacityRPS: fit.Capacity(float64(n)),
+			StdErrRPS: fit.CapacityError(float64(n)), Efficiency: fit.Efficiency(float64(n))})
+	}
+}
+
+// WriteMarkdown writes the measured and fitted capacities, the fit and the projections.
+func (s *Scalability) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Scalability: %s\n\n", s.Scenario)
+	b.WriteString("| backends | capacity | efficiency | USL fit | fitted efficiency |\n| ---: | ---: | ---: | ---: | ---: |\n")
+	for _, p := range s.Points {
+		fmt.Fprintf(&b, "| %d | %.1f/s | %.3f | %.1f/s | %.3f |\n", p.Backends, p.CapacityRPS, p.Efficiency, p.FittedRPS, p.FittedEfficiency)
+	}
+	if s.Fit == nil {
+		fmt.Fprintf(&b, "\nNo USL fit: %s.\n", s.FitError)
+	} else {
+		f := s.Fit
+		fmt.Fprintf(&b, "\nUniversal Scalability Law C(N) = λN / (1 + σ(N−1) + κN(N−1)):\n")
+		fmt.Fprintf(&b, "λ = %.4g/s ± %.2g, σ (contention) = %.4g ± %.2g, κ (coherency) = %.4g ± %.2g; RMSE %.3g/s, %d degree(s) of freedom.\n",
+			f.Lambda, f.StdErr[0], f.Sigma, f.StdErr[1], f.Kappa, f.StdErr[2], f.RMSE, f.DOF)
+		if s.PeakBackends != nil {
+			fmt.Fprintf(&b, "Capacity peaks near %.1f backends.\n", *s.PeakBackends)
+		} else {
+			b.WriteString("The fitted capacity never falls with more backends (κ ≤ 0).\n")
+		}
+		if f.DOF == 0 {
+			b.WriteString("With no more counts than parameters, the fit's error is unknown: measure more counts for error bars.\n")
+		}
+		b.WriteString("\n| backends (projected) | capacity | ± std error | efficiency |\n| ---: | ---: | ---: | ---: |\n")
+		for _, p := range s.Projections {
+			se := "unknown"
+			if f.DOF > 0 {
+				se = fmt.Sprintf("%.1f/s", p.StdErrRPS)
+			}
+			fmt.Fprintf(&b, "| %d | %.1f/s | %s | %.3f |\n", p.Backends, p.CapacityRPS, se, p.Efficiency)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Chart is measured capacity against backend count with the USL fit and
+// linear scaling for reference.
+func (s *Scalability) Chart() (*report.Chart, error) {
+	var n, measured []float64
+	for _, p := range s.Points {
+		n, measured = append(n, float64(p.Backends)), append(measured, p.CapacityRPS)
+	}
+	lines := []report.XYSeries{{Name: "measured", X: n, Y: measured, Points: true}}
+	if s.Fit != nil && len(n) > 0 {
+		top := n[len(n)-1]
+		for _, p := range s.Projections {
+			top = math.Max(top, float64(p.Backends))
+		}
+		var fx, fy, lx, ly []float64
+		for i := 0; i <= 100; i++ {
+			x := 1 + (top-1)*float64(i)/100
+			fx, fy = append(fx, x), append(fy, s.Fit.Capacity(x))
+			lx, ly = append(lx, x), append(ly, s.Fit.Lambda*x)
+		}
+		lines = append(lines,
+			report.XYSeries{Name: "USL fit", X: fx, Y: fy, Dashed: true},
+			report.XYSeries{Name: "linear", X: lx, Y: ly, Dashed: true})
+	}
+	return report.LineChart("scalability.png", "Capacity vs backends: measured and USL fit", "backends", "capacity (requests/s)", lines)
+}
+
+// WriteFiles writes scalability.json, scalability.md, scalability.png and
+// each count's search (capacity-N/) into dir.
+func (s *Scalability) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range s.Points {
+		if err := p.Search.WriteFiles(filepath.Join(dir, fmt.Sprintf("capacity-%d", p.Backends))); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(filepath.Join(dir, "scalability.json"), s); err != nil {
+		return err
+	}
+	if err := writeWith(filepath.Join(dir, "scalability.md"), s.WriteMarkdown); err != nil {
+		return err
+	}
+	ch, err := s.Chart()
+	if err != nil || ch == nil {
+		return err
+	}
+	return writeCharts(dir, []*report.Chart{ch})
+}
+
+// anyPort keeps a listen address's host with port 0, so that copies of a
+// backend do not compete for one port.
+func anyPort(listen string) string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, "0")
+}
