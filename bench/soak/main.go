@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Minute, "length of the run (at least 2m)")
 	rate := flag.String("rate", "5000/s", "open-loop arrival rate")
 	tolerance := flag.Float64("tolerance", 0.10, "largest allowed growth from minute 1 to the end")
+	heapProfile := flag.String("heapprofile", "", "write heap profiles PREFIX-1m.pprof and PREFIX-end.pprof (go tool pprof -base ... shows what grew)")
 	flag.Parse()
 	if *duration < 2*time.Minute {
 		fmt.Fprintln(os.Stderr, "soak: -duration must be at least 2m")
@@ -39,7 +41,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ok, err := soak(ctx, *duration, *rate, *tolerance)
+	ok, err := soak(ctx, *duration, *rate, *tolerance, *heapProfile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
@@ -105,13 +107,14 @@ type Figures struct {
 	At         time.Duration
 	RSSMiB     float64
 	HeapMiB    float64
+	StackMiB   float64
 	Goroutines int
 	OpenFiles  int
 }
 
 func (f Figures) String() string {
-	return fmt.Sprintf("%6s  rss %7.1f MiB  heap %7.1f MiB  goroutines %6d  open files %5d",
-		f.At.Round(time.Second), f.RSSMiB, f.HeapMiB, f.Goroutines, f.OpenFiles)
+	return fmt.Sprintf("%6s  rss %6.1f MiB (heap %5.1f, stacks %4.1f)  goroutines %6d  open files %5d",
+		f.At.Round(time.Second), f.RSSMiB, f.HeapMiB, f.StackMiB, f.Goroutines, f.OpenFiles)
 }
 
 // Sample reads the footprint now.
@@ -122,12 +125,13 @@ func Sample(at time.Duration) Figures {
 		At:         at,
 		RSSMiB:     rssMiB(),
 		HeapMiB:    float64(ms.HeapInuse) / (1 << 20),
+		StackMiB:   float64(ms.StackInuse) / (1 << 20),
 		Goroutines: runtime.NumGoroutine(),
 		OpenFiles:  openFiles(),
 	}
 }
 
-func soak(ctx context.Context, d time.Duration, rate string, tolerance float64) (bool, error) {
+func soak(ctx context.Context, d time.Duration, rate string, tolerance float64, heapProfile string) (bool, error) {
 	sc, err := scenario.Parse("soak.yaml", []byte(Scenario(d, rate)))
 	if err != nil {
 		return false, err
@@ -153,6 +157,13 @@ func soak(ctx context.Context, d time.Duration, rate string, tolerance float64) 
 					return
 				case now := <-tick.C:
 					f := Sample(now.Sub(t0).Round(time.Second))
+					if heapProfile != "" && (f.At == time.Minute || f.At == d-10*time.Second) {
+						name := heapProfile + "-1m.pprof"
+						if f.At != time.Minute {
+							name = heapProfile + "-end.pprof"
+						}
+						writeHeapProfile(name)
+					}
 					fmt.Println(f)
 					mu.Lock()
 					samples = append(samples, f)
@@ -208,6 +219,7 @@ func minute(samples []Figures, end, runEnd time.Duration) (Figures, bool) {
 		if s.At > end-time.Minute && s.At <= end && s.At < runEnd {
 			avg.RSSMiB += s.RSSMiB
 			avg.HeapMiB += s.HeapMiB
+			avg.StackMiB += s.StackMiB
 			avg.Goroutines += s.Goroutines
 			avg.OpenFiles += s.OpenFiles
 			n++
@@ -219,9 +231,23 @@ func minute(samples []Figures, end, runEnd time.Duration) (Figures, bool) {
 	avg.At = end
 	avg.RSSMiB /= float64(n)
 	avg.HeapMiB /= float64(n)
+	avg.StackMiB /= float64(n)
 	avg.Goroutines /= n
 	avg.OpenFiles /= n
 	return avg, true
+}
+
+func writeHeapProfile(name string) {
+	f, err := os.Create(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+	}
 }
 
 func rssMiB() float64 {

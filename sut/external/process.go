@@ -149,8 +149,7 @@ func start(ctx context.Context, bin string, cfg Config) (*Proxy, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group: Close can stop the master and its workers together.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		os.RemoveAll(dir)
