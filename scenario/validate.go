@@ -153,18 +153,7 @@ func (v *validator) sut(s *SUT) {
 			} else {
 				backends[b.Name] = bpath
 			}
-			if b.Workers < 1 {
-				v.addf(bpath+".workers", "workers must be at least 1, got %d", b.Workers)
-			}
-			if b.Queue != nil && *b.Queue < 0 {
-				v.addf(bpath+".queue", "queue must be 0 or more, got %d", *b.Queue)
-			}
-			if b.Weight < 1 {
-				v.addf(bpath+".weight", "weight must be at least 1, got %d", b.Weight)
-			}
-			v.listen(bpath+".listen", b.Listen)
-			v.distribution(bpath+".service_time", b.ServiceTime)
-			v.backendExtras(bpath, b)
+			v.backend(bpath, b)
 		}
 	}
 }
