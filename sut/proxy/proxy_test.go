@@ -402,3 +402,46 @@ func TestCloseAbortsExchangesAndReleasesPort(t *testing.T) {
 		t.Fatal("proxy still accepting after Close")
 	}
 }
+
+// An upstream that breaks off mid-body: the client gets the head and the
+// bytes that arrived, then the connection closes, so it sees a truncated
+// response rather than an empty connection it would silently retry.
+func TestUpstreamCutMidBodyReachesTheClientTruncated(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part"))
+			}(c)
+		}
+	}()
+	p := startProxy(t, "round-robin", 0, 2*time.Second, up("cut", "http://"+ln.Addr().String(), 1))
+	conn, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("reading: %v (got %q)", err, got)
+	}
+	text := string(got)
+	if !strings.HasPrefix(text, "HTTP/1.1 200 OK\r\n") || !strings.Contains(text, "Content-Length: 100\r\n") || !strings.HasSuffix(text, "only-part") {
+		t.Fatalf("client saw %q, want the head and the 9 bytes that arrived", text)
+	}
+}

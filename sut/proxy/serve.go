@@ -613,7 +613,10 @@ func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcom
 		_ = uc.c.Close()
 		if cw.err == nil && !errors.Is(err, net.ErrClosed) && !isClientWriteErr(err) {
 			// The upstream broke off mid-body; the client's framing cannot
-			// be completed, so its connection closes.
+			// be completed, so its connection closes. What did arrive is
+			// passed on first: a client must see a truncated response, not
+			// an empty connection it would silently retry.
+			_ = bw.Flush()
 			up.counts.resets.Add(1)
 		}
 		return outcome{done: true, keep: false}
