@@ -75,6 +75,6 @@ func newCapacityCmd() *cobra.Command {
 	f.Float64Var(&opts.Precision, "precision", 0.05, "stop when the failing rate is within this fraction of the passing one")
 	f.IntVar(&opts.Repeats, "repeats", 2, "runs a rate in the bracket needs, all passing")
 	f.StringVar(&out, "out", "", "write capacity.json / scalability.json, Markdown and charts into `DIR`")
-	f.BoolVar(&quiet, "quiet", false, "no progress lines")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
 }

@@ -61,6 +61,6 @@ func newCompareCmd() *cobra.Command {
 	f.DurationVar(&opts.Cooldown, "cooldown", 0, "pause between runs (default 500ms)")
 	f.StringVar(&out, "out", "", "write compare.json, compare.md, charts and each variant's results into `DIR`")
 	f.Int64Var(&seed, "seed", 0, "override the scenario's seed")
-	f.BoolVar(&quiet, "quiet", false, "no progress lines")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
 }

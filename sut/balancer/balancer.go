@@ -275,3 +275,15 @@ func nthAvailable(pool []*Upstream, k int) *Upstream {
 	}
 	return nil
 }
+
+// rotateTies picks among equally good candidates in turn, so that equal
+// upstreams share evenly; nil when there is none.
+func rotateTies(best []*Upstream, ties *atomic.Uint64) *Upstream {
+	switch len(best) {
+	case 0:
+		return nil
+	case 1:
+		return best[0]
+	}
+	return best[(ties.Add(1)-1)%uint64(len(best))]
+}

@@ -140,13 +140,7 @@ func (p *PeakEWMA) Select(pool []*Upstream, req *Request) *Upstream {
 		}
 	}
 	p.mu.Unlock()
-	switch len(best) {
-	case 0:
-		return nil
-	case 1:
-		return best[0]
-	}
-	return best[(p.ties.Add(1)-1)%uint64(len(best))]
+	return rotateTies(best, &p.ties)
 }
 
 // prune forgets upstreams that left the pool. Called with mu held.

@@ -40,11 +40,5 @@ func (p *LeastConnections) Select(pool []*Upstream, _ *Request) *Upstream {
 			best = append(best, u)
 		}
 	}
-	switch len(best) {
-	case 0:
-		return nil
-	case 1:
-		return best[0]
-	}
-	return best[(p.ties.Add(1)-1)%uint64(len(best))]
+	return rotateTies(best, &p.ties)
 }

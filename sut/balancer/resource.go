@@ -117,11 +117,5 @@ func (p *ResourceAware) Select(pool []*Upstream, req *Request) *Upstream {
 		}
 	}
 	p.mu.Unlock()
-	switch len(best) {
-	case 0:
-		return nil
-	case 1:
-		return best[0]
-	}
-	return best[(p.ties.Add(1)-1)%uint64(len(best))]
+	return rotateTies(best, &p.ties)
 }
