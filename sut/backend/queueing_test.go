@@ -171,6 +171,39 @@ func meanSeconds(ds ...[]time.Duration) float64 {
 	return sum.Seconds() / float64(n)
 }
 
+// batchMeansError is the standard error of the mean of the response-time
+// sequences, estimated by the method of batch means: each sequence (in
+// arrival order) is cut into batches long enough for their means to be
+// nearly independent, and the spread of those means measures how far a run
+// of this length can land from the long-run mean by chance alone. Response
+// times in a queue are strongly autocorrelated, so the naive s/sqrt(n)
+// would understate it several times over.
+func batchMeansError(ds ...[]time.Duration) float64 {
+	const perSequence = 10
+	var means []float64
+	for _, d := range ds {
+		size := len(d) / perSequence
+		if size == 0 {
+			continue
+		}
+		for b := range perSequence {
+			means = append(means, meanSeconds(d[b*size:(b+1)*size]))
+		}
+	}
+	if len(means) < 2 {
+		return math.Inf(1)
+	}
+	var sum, sq float64
+	for _, m := range means {
+		sum += m
+	}
+	mean := sum / float64(len(means))
+	for _, m := range means {
+		sq += (m - mean) * (m - mean)
+	}
+	return math.Sqrt(sq/float64(len(means)-1)) / math.Sqrt(float64(len(means)))
+}
+
 // queueConfig is one kind of station: c workers at offered load rho per
 // worker, exponential service of mean 10 ms, run as several independent
 // stations at once to gather samples.
@@ -290,13 +323,27 @@ func checkQueueingFor(t *testing.T, queueRun, lateLimit time.Duration, configs [
 			cfg.name, n, wServer*1e3, theory*1e3, (wServer/theory-1)*100,
 			lambdaHat*sHat/float64(cfg.workers), sHat*1e3, nominal*1e3,
 			wReplay*1e3, (wServer/wReplay-1)*100, wClient*1e3, (wClient-wServer)*1e3)
+		// The planned sequences are seeded, so a simulated station's
+		// distance from theory is the same on every run and 5% holds it.
+		// Computing workers perturb the arrivals and service times
+		// differently on each run, and a run of a few thousand requests
+		// lands a few per cent from the long-run mean by chance: there the
+		// limit is 5% or three standard errors of this run, whichever is
+		// wider.
+		theoryLimit := 0.05
+		if cfg.cpuBurn {
+			se := batchMeansError(server...) / wServer
+			theoryLimit = max(theoryLimit, 3*se)
+			t.Logf("%s: standard error of the mean response %.2f%%", cfg.name, se*100)
+		}
 		sendLag := meanSeconds(lag)
 		if cfg.cpuBurn && sendLag > 0.0005 {
 			// The arrivals the station saw were no longer the planned
 			// Poisson stream: theory does not apply, the replay still does.
 			t.Logf("%s: the client sent %.2fms late on average (CPU contention): comparing with the replay of the station's own arrivals only", cfg.name, sendLag*1e3)
-		} else if e := math.Abs(wServer/theory - 1); e > 0.05 {
-			t.Errorf("%s: mean response %.3fms is %.1f%% from theory %.3fms (limit 5%%)", cfg.name, wServer*1e3, e*100, theory*1e3)
+		} else if e := math.Abs(wServer/theory - 1); e > theoryLimit {
+			t.Errorf("%s: mean response %.3fms is %.1f%% from theory %.3fms (limit %.1f%%)",
+				cfg.name, wServer*1e3, e*100, theory*1e3, theoryLimit*100)
 		}
 		if e := math.Abs(wServer/wReplay - 1); e > 0.02 || (cfg.cpuBurn && e > 0.01) {
 			t.Errorf("%s: mean response %.3fms is %.2f%% from the exact replay %.3fms (limit 2%%)", cfg.name, wServer*1e3, e*100, wReplay*1e3)
