@@ -70,40 +70,45 @@ func newScriptServer(t *testing.T, responses ...string) *scriptServer {
 	return s
 }
 
+// framingCase is a response as the server writes it, and what a client
+// must make of it, three times over.
+type framingCase struct {
+	name     string
+	method   string
+	response string
+	expect   scenario.Expect
+	want     outcome
+	node     string
+	conns    int64 // connections for 3 requests
+}
+
+var framingCases = []framingCase{
+	{name: "content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Ilities-Backend: app-1\r\n\r\nhello", want: outSuccess, node: "app-1", conns: 1},
+	{name: "chunked with extensions and trailers", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+		expect: scenario.Expect{BodyContains: "hello world"}, want: outSuccess, conns: 1},
+	{name: "chunked, text split across chunks, not found", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		expect: scenario.Expect{BodyContains: "xyz"}, want: outUnexpectedBody, conns: 1},
+	{name: "no length: body to the end of the connection", response: "HTTP/1.1 200 OK\r\n\r\nuntil close<close>",
+		expect: scenario.Expect{BodyContains: "until close"}, want: outSuccess, conns: 3},
+	{name: "connection: close", response: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok<close>", want: outSuccess, conns: 3},
+	{name: "HTTP/1.0 closes by default", response: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok<close>", want: outSuccess, conns: 3},
+	{name: "HTTP/1.0 with keep-alive", response: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", want: outSuccess, conns: 1},
+	{name: "100 Continue before the response", response: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", want: outSuccess, conns: 1},
+	{name: "204 has no body", response: "HTTP/1.1 204 No Content\r\n\r\n", want: outSuccess, conns: 1},
+	{name: "HEAD has no body", method: http.MethodHead, response: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", want: outSuccess, conns: 1},
+	{name: "503", response: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", want: out5xx, conns: 1},
+	{name: "malformed status line", response: "HTTP/1.1 2x0 OK\r\n\r\n<close>", want: outOther, conns: 3},
+	{name: "malformed content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n<close>", want: outOther, conns: 3},
+	{name: "truncated body", response: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort<close>", want: outTruncated, conns: 3},
+	{name: "truncated chunked body", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort<close>", want: outTruncated, conns: 3},
+	{name: "header line too long", response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", h1BufSize) + "\r\n\r\n<close>", want: outOther, conns: 3},
+}
+
 // The lean client reads every framing of a response body, keeps a
 // connection only when the response allows it, and reports malformed
 // responses as protocol errors.
 func TestLeanClientFraming(t *testing.T) {
-	cases := []struct {
-		name     string
-		method   string
-		response string
-		expect   scenario.Expect
-		want     outcome
-		node     string
-		conns    int64 // connections for 3 requests
-	}{
-		{name: "content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Ilities-Backend: app-1\r\n\r\nhello", want: outSuccess, node: "app-1", conns: 1},
-		{name: "chunked with extensions and trailers", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
-			expect: scenario.Expect{BodyContains: "hello world"}, want: outSuccess, conns: 1},
-		{name: "chunked, text split across chunks, not found", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-			expect: scenario.Expect{BodyContains: "xyz"}, want: outUnexpectedBody, conns: 1},
-		{name: "no length: body to the end of the connection", response: "HTTP/1.1 200 OK\r\n\r\nuntil close<close>",
-			expect: scenario.Expect{BodyContains: "until close"}, want: outSuccess, conns: 3},
-		{name: "connection: close", response: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok<close>", want: outSuccess, conns: 3},
-		{name: "HTTP/1.0 closes by default", response: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok<close>", want: outSuccess, conns: 3},
-		{name: "HTTP/1.0 with keep-alive", response: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", want: outSuccess, conns: 1},
-		{name: "100 Continue before the response", response: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", want: outSuccess, conns: 1},
-		{name: "204 has no body", response: "HTTP/1.1 204 No Content\r\n\r\n", want: outSuccess, conns: 1},
-		{name: "HEAD has no body", method: http.MethodHead, response: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", want: outSuccess, conns: 1},
-		{name: "503", response: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy", want: out5xx, conns: 1},
-		{name: "malformed status line", response: "HTTP/1.1 2x0 OK\r\n\r\n<close>", want: outOther, conns: 3},
-		{name: "malformed content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n<close>", want: outOther, conns: 3},
-		{name: "truncated body", response: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort<close>", want: outTruncated, conns: 3},
-		{name: "truncated chunked body", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort<close>", want: outTruncated, conns: 3},
-		{name: "header line too long", response: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("x", h1BufSize) + "\r\n\r\n<close>", want: outOther, conns: 3},
-	}
-	for _, tc := range cases {
+	for _, tc := range framingCases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newScriptServer(t, tc.response)
 			method := tc.method

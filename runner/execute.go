@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // not start). Otherwise the result is complete as far as the run went, and
 // the error, if any, says why the run could not be carried out.
 func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Result, error) {
-	var after func(*report.Result)
+	var after func(*report.Result) error
 	switch {
 	case sc.SUT != nil:
 		topo, err := sut.Start(ctx, sc)
@@ -36,7 +37,9 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	}
 	res, err := Run(ctx, sc, opts)
 	if after != nil {
-		after(res)
+		if aerr := after(res); err == nil {
+			err = aerr
+		}
 	}
 	if res != nil {
 		res.Manifest = report.NewManifest(sc.File)
@@ -49,8 +52,9 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 // instrument wires the built-in topology into the run: its URLs, its nodes'
 // figures, the fault timeline and the utilisation sampling, all started on
 // the run's clock. The returned function stops them once the run is over
-// and puts what they saw into the result (which may be nil).
-func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*report.Result) {
+// and puts what they saw into the result (which may be nil); it fails only
+// when the samplers' readings cannot be read back.
+func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*report.Result) error {
 	opts.URLs = topo.URLs()
 	opts.URL = opts.URLs[0]
 	opts.NodeStats = func() []NodeReport {
@@ -76,7 +80,9 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 	if len(sc.Faults) > 0 && opts.ActiveFaults == nil {
 		opts.ActiveFaults = timeline.active
 	}
-	return func(res *report.Result) {
+	return func(res *report.Result) error {
+		defer sampler.close()
+		defer proxySamples.close()
 		runEnd := time.Duration(0)
 		if res != nil {
 			runEnd = time.Duration(res.MeasuredS * float64(time.Second))
@@ -85,10 +91,10 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 		sampler.finish()
 		proxySamples.finish()
 		if res == nil {
-			return
+			return nil
 		}
-		sampler.attach(res)
-		proxySamples.attach(res)
+		// Failing to read back some readings leaves the rest of the result whole.
+		err := errors.Join(sampler.attach(res), proxySamples.attach(res))
 		res.Faults = timeline.results(runEnd)
 		report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
 		var mtbf []report.NodeMTBF
@@ -96,5 +102,6 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 			mtbf = append(mtbf, report.NodeMTBF{Name: n.Name, Pool: n.Pool, MTBF: n.MTBF})
 		}
 		res.Projection = report.Project(mtbf, res.Faults)
+		return err
 	}
 }

@@ -263,8 +263,9 @@ type nodeSampler struct {
 	// started is set by begin, which the run calls before finish, if at all.
 	started bool
 
-	mu      sync.Mutex
-	windows []map[string]float64
+	mu sync.Mutex
+	// windows holds one reading per second, on disk until attach (see spill).
+	windows spill[map[string]float64]
 	busy    map[string]float64
 	last    time.Duration
 }
@@ -308,7 +309,7 @@ func (ns *nodeSampler) sample() {
 		}
 		ns.busy[n.Name] = n.BusySeconds
 	}
-	ns.windows = append(ns.windows, w)
+	ns.windows.add(w)
 	ns.last = now
 }
 
@@ -326,12 +327,24 @@ func (ns *nodeSampler) finish() {
 }
 
 // attach puts the per-window utilisation into the result's windows.
-func (ns *nodeSampler) attach(res *report.Result) {
+func (ns *nodeSampler) attach(res *report.Result) error {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
+	windows, err := ns.windows.all()
+	if err != nil {
+		return err
+	}
 	for i := range res.Windows {
-		if i < len(ns.windows) {
-			res.Windows[i].Utilisation = ns.windows[i]
+		if i < len(windows) {
+			res.Windows[i].Utilisation = windows[i]
 		}
 	}
+	return nil
+}
+
+// close releases the readings; attach cannot be called after.
+func (ns *nodeSampler) close() {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	ns.windows.close()
 }

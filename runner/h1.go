@@ -212,7 +212,6 @@ func (p *h1Pool) exchange(c *h1Conn, r *request, ti int, u *userState, deadline 
 	br := c.br
 	var resp h1Response
 	for {
-		resp = h1Response{}
 		if err = resp.readHead(br, u, func() { untouched = false }); err != nil {
 			return ex, false, untouched, err
 		}
@@ -268,7 +267,6 @@ type h1Response struct {
 // readHead reads the status line and the headers. got is called once the
 // first byte of the response has arrived.
 func (h *h1Response) readHead(br *bufio.Reader, u *userState, got func()) error {
-	h.length = -1
 	line, err := br.ReadSlice('\n')
 	if len(line) > 0 {
 		got()
@@ -276,19 +274,10 @@ func (h *h1Response) readHead(br *bufio.Reader, u *userState, got func()) error 
 	if err != nil {
 		return lineError(err)
 	}
-	// "HTTP/1.1 200 OK\r\n"
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return fmt.Errorf("%w: status line %q", errProtocol, trimCRLF(line))
+	http10, err := h.parseStatusLine(line)
+	if err != nil {
+		return err
 	}
-	http10 := line[7] == '0'
-	code := 0
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%w: status line %q", errProtocol, trimCRLF(line))
-		}
-		code = code*10 + int(c-'0')
-	}
-	h.status = code
 	keepAlive10 := false
 	for {
 		line, err = br.ReadSlice('\n')
@@ -299,37 +288,64 @@ func (h *h1Response) readHead(br *bufio.Reader, u *userState, got func()) error 
 		if len(line) == 0 {
 			break
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return fmt.Errorf("%w: header line %q", errProtocol, line)
-		}
-		key, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-		switch {
-		case bytes.EqualFold(key, []byte("Content-Length")):
-			n, ok := parseLength(value)
-			if !ok {
-				return fmt.Errorf("%w: Content-Length %q", errProtocol, value)
-			}
-			h.length = n
-		case bytes.EqualFold(key, []byte("Transfer-Encoding")):
-			h.chunked = containsFold(value, "chunked")
-		case bytes.EqualFold(key, []byte("Connection")):
-			if containsFold(value, "close") {
-				h.close = true
-			}
-			if containsFold(value, "keep-alive") {
-				keepAlive10 = true
-			}
-		case bytes.EqualFold(key, []byte(NodeHeader)):
-			h.node = u.intern(value)
-		case bytes.EqualFold(key, []byte(SessionHeader)):
-			h.session = u.intern(value)
-		case u.jar != nil && bytes.EqualFold(key, []byte("Set-Cookie")):
-			h.cookies = append(h.cookies, string(value))
+		if err := h.parseHeaderLine(line, u, &keepAlive10); err != nil {
+			return err
 		}
 	}
 	if http10 && !keepAlive10 {
 		h.close = true
+	}
+	return nil
+}
+
+// parseStatusLine starts a response head with its status line ("HTTP/1.1
+// 200 OK", line ending included or not).
+func (h *h1Response) parseStatusLine(line []byte) (http10 bool, err error) {
+	*h = h1Response{length: -1}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return false, fmt.Errorf("%w: status line %q", errProtocol, trimCRLF(line))
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return false, fmt.Errorf("%w: status line %q", errProtocol, trimCRLF(line))
+		}
+		code = code*10 + int(c-'0')
+	}
+	h.status = code
+	return line[7] == '0', nil
+}
+
+// parseHeaderLine takes one header line, without its line ending, keeping
+// what the client needs; keepAlive10 is set by "Connection: keep-alive".
+func (h *h1Response) parseHeaderLine(line []byte, u *userState, keepAlive10 *bool) error {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return fmt.Errorf("%w: header line %q", errProtocol, line)
+	}
+	key, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+	switch {
+	case bytes.EqualFold(key, []byte("Content-Length")):
+		n, ok := parseLength(value)
+		if !ok {
+			return fmt.Errorf("%w: Content-Length %q", errProtocol, value)
+		}
+		h.length = n
+	case bytes.EqualFold(key, []byte("Transfer-Encoding")):
+		h.chunked = containsFold(value, "chunked")
+	case bytes.EqualFold(key, []byte("Connection")):
+		if containsFold(value, "close") {
+			h.close = true
+		}
+		if containsFold(value, "keep-alive") {
+			*keepAlive10 = true
+		}
+	case bytes.EqualFold(key, []byte(NodeHeader)):
+		h.node = u.intern(value)
+	case bytes.EqualFold(key, []byte(SessionHeader)):
+		h.session = u.intern(value)
+	case u.jar != nil && bytes.EqualFold(key, []byte("Set-Cookie")):
+		h.cookies = append(h.cookies, string(value))
 	}
 	return nil
 }

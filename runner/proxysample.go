@@ -17,8 +17,9 @@ type proxySampler struct {
 	stop  chan struct{}
 	done  chan struct{}
 
-	mu      sync.Mutex
-	windows []map[string]report.ProxyWindow
+	mu sync.Mutex
+	// windows holds one sample per second, on disk until attach (see spill).
+	windows spill[map[string]report.ProxyWindow]
 	prev    map[string]report.ProxyWindow // cumulative counters at the last sample
 }
 
@@ -94,7 +95,7 @@ func (ps *proxySampler) sample() {
 		w.Ejections = max(c.Ejections-p.Ejections, 0)
 		win[name] = w
 	}
-	ps.windows = append(ps.windows, win)
+	ps.windows.add(win)
 	ps.prev = cur
 }
 
@@ -106,18 +107,30 @@ func (ps *proxySampler) finish() {
 		return // never began
 	}
 	<-ps.done
-	if since := time.Since(ps.start); since-time.Duration(len(ps.windows))*time.Second >= 100*time.Millisecond {
+	if since := time.Since(ps.start); since-time.Duration(ps.windows.len())*time.Second >= 100*time.Millisecond {
 		ps.sample()
 	}
 }
 
 // attach puts the samples into the result's windows.
-func (ps *proxySampler) attach(res *report.Result) {
+func (ps *proxySampler) attach(res *report.Result) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	windows, err := ps.windows.all()
+	if err != nil {
+		return err
+	}
 	for i := range res.Windows {
-		if i < len(ps.windows) {
-			res.Windows[i].Proxy = ps.windows[i]
+		if i < len(windows) {
+			res.Windows[i].Proxy = windows[i]
 		}
 	}
+	return nil
+}
+
+// close releases the samples; attach cannot be called after.
+func (ps *proxySampler) close() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.windows.close()
 }

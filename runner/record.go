@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -62,7 +63,13 @@ type scopeAcc struct {
 	late   int64
 	lat    *hdrhistogram.Histogram
 	svc    *hdrhistogram.Histogram
-	// windows counts arrivals and successes per second, for availability by time.
+	// span is the number of windows the scope has reached: the last one
+	// with a sample of the scope, plus one.
+	span int
+	// windows counts arrivals and successes per second, for availability
+	// by time: span entries, filled from the finished windows only when the
+	// result is assembled (collector.restoreScopeWindows), since a slice
+	// kept up during the run would grow with its length.
 	windows []windowCount
 }
 
@@ -74,13 +81,7 @@ func newScopeAcc() scopeAcc {
 
 func (a *scopeAcc) add(s *sample, win int) {
 	a.counts[s.outcome]++
-	for len(a.windows) <= win {
-		a.windows = append(a.windows, windowCount{})
-	}
-	a.windows[win].scheduled++
-	if s.outcome == outSuccess {
-		a.windows[win].succeeded++
-	}
+	a.span = max(a.span, win+1)
 	if !s.wasSent() {
 		return
 	}
@@ -114,16 +115,27 @@ func (a *scopeAcc) errors() map[string]int64 {
 	return m
 }
 
-// windowAcc accumulates one second of the run (by intended send time).
+// windowAcc accumulates one second of the run (by intended send time)
+// while samples may still reach it.
 type windowAcc struct {
 	counts [numOutcomes]int64
 	nodes  map[string]int64
-	// lat is freed once the window can receive no more samples; summary
-	// and encoded (for interval logs) then hold its figures.
-	lat     *hdrhistogram.Histogram
-	summary report.WindowLatency
-	encoded string
-	closed  bool
+	// workloads counts each workload's [scheduled, succeeded], from which
+	// the scopes' windows are rebuilt at the end (scopeAcc.windows).
+	workloads []report.WindowCount
+	lat       *hdrhistogram.Histogram
+}
+
+// finishedWindow is what is kept of a window once no sample can reach it:
+// its figures as the result shows them, the histogram summarised and
+// encoded (for interval logs). Finished windows go to a spill file, so
+// its fields are exported for gob.
+type finishedWindow struct {
+	Counts    [numOutcomes]int64
+	Nodes     map[string]int64
+	Workloads []report.WindowCount
+	Latency   report.WindowLatency
+	Histogram string
 }
 
 // collector merges the recorders' samples once a second into the run's,
@@ -142,9 +154,17 @@ type collector struct {
 	sentCount     int64
 	lag           *hdrhistogram.Histogram
 	nodes         map[string]int64
-	windows       []*windowAcc
-	// closedBefore: windows [0, closedBefore) are summarised and freed.
+	// Windows [0, closedBefore) are finished: summarised, freed and
+	// appended to finished, which keeps them on disk until the result is
+	// assembled (takeWindows). open holds the windows from closedBefore on,
+	// which samples may still reach: a handful, however long the run.
+	open         []*windowAcc
 	closedBefore int
+	finished     spill[finishedWindow]
+	// late holds the counts of stragglers: samples that came for a window
+	// already finished (past its settling time, which should not happen).
+	// takeWindows adds them to their window.
+	late map[int]*windowAcc
 	// settle is how long after a window's end its last sample may still come:
 	// the longest max_lateness and timeout plus a harvest period.
 	settle    time.Duration
@@ -199,11 +219,12 @@ func (c *collector) add(s *sample, wl int) {
 		c.run.add(s, win)
 		c.workloads[wl].add(s, win)
 	}
-	for len(c.windows) <= win {
-		c.windows = append(c.windows, &windowAcc{})
-	}
-	w := c.windows[win]
+	w, open := c.window(win)
 	w.counts[s.outcome]++
+	w.workloads[wl][0]++
+	if s.outcome == outSuccess {
+		w.workloads[wl][1]++
+	}
 	if s.responded {
 		c.responses++
 	}
@@ -222,7 +243,7 @@ func (c *collector) add(s *sample, wl int) {
 		report.RecordUS(c.lag, (s.sent - s.intended).Microseconds())
 	}
 	report.RecordUS(c.recent, (s.done - s.intended).Microseconds())
-	if !w.closed { // a straggler past its window's settling time keeps its counts only
+	if open { // a straggler past its window's settling time keeps its counts only
 		if w.lat == nil {
 			w.lat = report.NewHistogram()
 		}
@@ -230,21 +251,108 @@ func (c *collector) add(s *sample, wl int) {
 	}
 }
 
-// closeWindows summarises and frees every window that can receive no more
-// samples at elapsed time now; now < 0 closes all.
+// window returns window win's accumulator and whether the window is still
+// open; a finished window gets a counts-only accumulator in late.
+func (c *collector) window(win int) (*windowAcc, bool) {
+	newAcc := func() *windowAcc {
+		return &windowAcc{workloads: make([]report.WindowCount, len(c.workloads))}
+	}
+	if win < c.closedBefore {
+		w := c.late[win]
+		if w == nil {
+			if c.late == nil {
+				c.late = map[int]*windowAcc{}
+			}
+			w = newAcc()
+			c.late[win] = w
+		}
+		return w, false
+	}
+	for c.closedBefore+len(c.open) <= win {
+		c.open = append(c.open, newAcc())
+	}
+	return c.open[win-c.closedBefore], true
+}
+
+// closeWindows finishes every window that can receive no more samples at
+// elapsed time now (now < 0 finishes all): it summarises the window, frees
+// its histogram and moves its figures out of memory.
 func (c *collector) closeWindows(now time.Duration) {
-	for c.closedBefore < len(c.windows) {
+	for len(c.open) > 0 {
 		end := time.Duration(c.closedBefore+1) * time.Second
 		if now >= 0 && now < end+c.settle {
 			return
 		}
-		w := c.windows[c.closedBefore]
-		w.summary = report.WindowLatencyOf(w.lat)
+		w := c.open[0]
 		// Encoding writes to memory only: it cannot fail short of a bug.
-		w.encoded, _ = report.EncodeHistogram(w.lat)
-		w.lat = nil
-		w.closed = true
+		encoded, _ := report.EncodeHistogram(w.lat)
+		c.finished.add(finishedWindow{
+			Counts:    w.counts,
+			Nodes:     w.nodes,
+			Workloads: w.workloads,
+			Latency:   report.WindowLatencyOf(w.lat),
+			Histogram: encoded,
+		})
+		c.open = slices.Delete(c.open, 0, 1)
 		c.closedBefore++
+	}
+}
+
+// takeWindows finishes every window and returns them all, one per second
+// from the start of the run to the last sample's window, with the
+// stragglers' counts added. It releases the spill file, also on error, so
+// it is called once, when the result is assembled.
+func (c *collector) takeWindows() ([]finishedWindow, error) {
+	c.closeWindows(-1)
+	wins, err := c.finished.all()
+	c.finished.close()
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range c.late {
+		w := &wins[i]
+		for o, n := range l.counts {
+			w.Counts[o] += n
+		}
+		for node, n := range l.nodes {
+			if w.Nodes == nil {
+				w.Nodes = map[string]int64{}
+			}
+			w.Nodes[node] += n
+		}
+		for j, n := range l.workloads {
+			w.Workloads[j][0] += n[0]
+			w.Workloads[j][1] += n[1]
+		}
+	}
+	c.late = nil
+	return wins, nil
+}
+
+// restoreScopeWindows fills each scope's windows (its arrivals and
+// successes per second) from the finished windows, as if they had been
+// counted during the run: the warm-up scope covers windows before
+// warmupWindows, the run and the workloads those from it on.
+func (c *collector) restoreScopeWindows(wins []finishedWindow) {
+	fill := func(a *scopeAcc, from, wl int) { // wl < 0: every workload
+		a.windows = nil
+		if a.span == 0 {
+			return
+		}
+		a.windows = make([]windowCount, a.span)
+		for i := from; i < a.span; i++ {
+			for j, n := range wins[i].Workloads {
+				if wl < 0 || j == wl {
+					a.windows[i].scheduled += n[0]
+					a.windows[i].succeeded += n[1]
+				}
+			}
+		}
+	}
+	fill(&c.warm, 0, -1)
+	fill(&c.run, c.warmupWindows, -1)
+	for i := range c.workloads {
+		fill(&c.workloads[i], c.warmupWindows, i)
 	}
 }
 

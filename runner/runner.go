@@ -55,6 +55,9 @@ type Options struct {
 	// forceStd sends plain HTTP/1.1 through net/http rather than the lean
 	// client (tests compare the two).
 	forceStd bool
+	// forceWorkers runs open-loop workloads on workers even where the event
+	// loop could (tests compare the two).
+	forceWorkers bool
 }
 
 // targetURLs is URLs, or URL alone.
@@ -133,6 +136,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		rec   *recorder
 	}
 	var users []userStart
+	loops := 0
 	for _, w := range workloads {
 		if w.closed {
 			for u := range w.maxUsers {
@@ -145,13 +149,23 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			}
 			continue
 		}
+		schedRecs[w.index] = col.newRecorder(w.index)
+		if !opts.forceWorkers {
+			w.loop = newEventLoop(e, w, schedRecs[w.index])
+		}
+		if w.loop != nil {
+			loops++
+			continue
+		}
 		n := len(w.client.targets)
 		for i := range w.maxInflight {
 			rec := col.newRecorder(w.index)
 			st := newUserState(i%n, false)
 			workers.Go(func() { e.work(w, rec, st) })
 		}
-		schedRecs[w.index] = col.newRecorder(w.index)
+	}
+	if loops > 0 {
+		defer holdProcs(loops)()
 	}
 	e.start = time.Now()
 	if opts.Started != nil {
@@ -181,7 +195,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}()
 
 	for _, w := range workloads {
-		if !w.closed {
+		switch {
+		case w.loop != nil:
+			workers.Go(w.loop.run)
+		case !w.closed:
 			schedulers.Go(func() { e.schedule(w, schedRecs[w.index]) })
 		}
 	}
@@ -211,6 +228,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			aborted = true
 			for _, w := range workloads {
 				w.client.abort()
+				if w.loop != nil {
+					w.loop.abort()
+				}
 			}
 			<-inflight
 		}
@@ -275,8 +295,12 @@ type workloadRun struct {
 	timeout     time.Duration
 	maxLateness time.Duration
 	maxInflight int
+	maxConns    int // per target
 
 	client *client
+	// loop, when set, drives the open-loop workload instead of its
+	// scheduler and workers.
+	loop *eventLoop
 	// requests is the mix (picked by weight) or, for a session, the steps in order.
 	requests  []*request
 	cumWeight []int
@@ -382,6 +406,7 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 		}
 	}
 	w.client = c
+	w.maxConns = conns
 	return w, nil
 }
 
@@ -555,7 +580,13 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 	if sc.SUT != nil {
 		res.Strategy = sc.SUT.Proxy.Strategy
 	}
-	var err error
+	// The finished windows were kept out of memory during the run; the
+	// scopes' per-second counts come from them.
+	wins, err := col.takeWindows()
+	if err != nil {
+		return nil, err
+	}
+	col.restoreScopeWindows(wins)
 	if res.Stats, err = col.run.stats(figuresS, windowOK); err != nil {
 		return nil, err
 	}
@@ -579,15 +610,15 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 		res.Workloads = append(res.Workloads, wr)
 	}
 
-	nWindows := max(int(math.Ceil(measuredS)), len(col.windows))
+	nWindows := max(int(math.Ceil(measuredS)), len(wins))
 	for i := range nWindows {
 		win := report.Window{T: i, Warmup: i < col.warmupWindows}
-		if i < len(col.windows) {
-			acc := col.windows[i]
-			win.Succeeded = acc.counts[outSuccess]
-			win.Dropped = acc.counts[outDropped]
+		if i < len(wins) {
+			acc := &wins[i]
+			win.Succeeded = acc.Counts[outSuccess]
+			win.Dropped = acc.Counts[outDropped]
 			for o := outRefused; o < numOutcomes; o++ {
-				if n := acc.counts[o]; n > 0 {
+				if n := acc.Counts[o]; n > 0 {
 					win.Failed += n
 					if win.Errors == nil {
 						win.Errors = map[string]int64{}
@@ -596,9 +627,9 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 				}
 			}
 			win.Scheduled = win.Succeeded + win.Failed + win.Dropped
-			win.LatencyMS = acc.summary
-			win.Histogram = acc.encoded
-			win.Nodes = acc.nodes
+			win.LatencyMS = acc.Latency
+			win.Histogram = acc.Histogram
+			win.Nodes = acc.Nodes
 		}
 		if span := min(1, measuredS-float64(i)); span > 0 {
 			win.ThroughputRPS = float64(win.Succeeded) / span

@@ -1,0 +1,905 @@
+package runner
+
+import (
+	"container/heap"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The event loop: an open-loop workload on one plain-HTTP/1.1 keep-alive
+// target, driven by one goroutine on its own thread, without a goroutine,
+// a channel hand-over or a runtime poller wake-up per request.
+//
+// At high rates what a request costs is not its system calls but the
+// thread wake-ups around it: each costs a context switch, which on a
+// virtual machine is dear, and the runtime adds its own (a second thread
+// woken for a goroutine made runnable, the system monitor woken on every
+// return from a blocking call). The loop wakes once per dispatch quantum:
+// it sends every arrival due by then, then reads every response that
+// arrived meanwhile. A response's completion time is the kernel's receive
+// timestamp of its last bytes (SO_TIMESTAMPNS), so reading it at the next
+// wake-up rather than the instant it lands changes no measurement. Between
+// wake-ups the thread sleeps in epoll_pwait2, issued as a raw system call:
+// the runtime sees a running goroutine and does nothing; the goroutine
+// keeps its processor meanwhile, which is why Run adds one processor per
+// loop for the rest of the process. Preemption and the garbage collector
+// reach it with a signal, which ends the wait with EINTR.
+//
+// Everything else is the worker path's behaviour, arrival by arrival: at
+// most max_inflight requests in flight, an arrival that finds none free
+// waits up to max_lateness and is dropped then, at most max_connections
+// connections, a request waits for one up to its timeout, a kept-alive
+// connection the server closed meanwhile is replaced and an idempotent
+// request sent again, and the same failure classes.
+
+const (
+	sysEpollPwait2  = 441 // the same number on every Linux architecture
+	prSetTimerslack = 29
+	// loopSocketWake: when the next wake-up is further away than this, the
+	// loop also wakes for responses, so that connections are free and the
+	// live figures current even at low rates.
+	loopSocketWake = 2 * time.Millisecond
+	// loopMaxWait bounds a wait, in case a signal is ever lost.
+	loopMaxWait = 100 * time.Millisecond
+)
+
+var (
+	loopProbeOnce sync.Once
+	loopSupported bool
+)
+
+// Each running loop keeps a processor while it sleeps: GOMAXPROCS is the
+// process's own count plus one per loop, across concurrent runs.
+var procs struct {
+	mu    sync.Mutex
+	loops int
+	base  int
+}
+
+// holdProcs adds n processors for n loops; the function returned gives
+// them back.
+func holdProcs(n int) func() {
+	procs.mu.Lock()
+	if procs.loops == 0 {
+		procs.base = runtime.GOMAXPROCS(0)
+	}
+	procs.loops += n
+	runtime.GOMAXPROCS(procs.base + procs.loops)
+	procs.mu.Unlock()
+	return func() {
+		procs.mu.Lock()
+		procs.loops -= n
+		runtime.GOMAXPROCS(procs.base + procs.loops)
+		procs.mu.Unlock()
+	}
+}
+
+// eventLoopSupported reports whether this kernel has what the loop needs:
+// epoll_pwait2 (a wait to the nanosecond) and TCP receive timestamps.
+func eventLoopSupported() bool {
+	loopProbeOnce.Do(func() {
+		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			return
+		}
+		defer syscall.Close(ep)
+		var ev [1]syscall.EpollEvent
+		ts := syscall.Timespec{}
+		if _, _, errno := syscall.Syscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&ev[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0); errno != 0 {
+			return
+		}
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+		defer syscall.Close(fd)
+		loopSupported = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil
+	})
+	return loopSupported
+}
+
+// loopConn is one connection of the loop.
+type loopConn struct {
+	id       int32 // index in eventLoop.conns, the epoll data
+	out      bool  // registered for output
+	fd       int
+	state    connState
+	reused   bool   // has carried a response: the server may close it meanwhile
+	pending  []byte // request bytes not yet written
+	buf      []byte // received, not yet consumed: buf[start:filled]
+	start    int
+	filled   int
+	x        *loopExchange // the exchange on it, nil when idle
+	parser   respParser
+	lastRx   int64 // kernel receive time (Unix ns) of the last bytes read, 0 if none
+	received bool  // a byte of the current response has been read
+}
+
+type connState uint8
+
+const (
+	connFree connState = iota // closed, its slot reusable
+	connConnecting
+	connIdle
+	connBusy
+)
+
+// loopExchange is one arrival handed over: in flight.
+type loopExchange struct {
+	intended time.Duration
+	req      int
+	sent     time.Duration
+	deadline time.Duration
+	attempt  int
+	seq      uint64 // identifies it in the deadline queue
+}
+
+// eventLoop is the runtime state of one workload's loop. Only its own
+// goroutine touches it, but for wake and aborted.
+type eventLoop struct {
+	e   *engine
+	w   *workloadRun
+	rec *recorder
+	u   *userState
+
+	sa      syscall.Sockaddr
+	family  int
+	wire    [][]byte // each request's bytes, head and body
+	maxConn int
+
+	ep, tickEp int // sockets and the wake eventfd; the wake eventfd alone
+	wakeFd     int
+	events     []syscall.EpollEvent
+	oob        []byte
+
+	conns    []*loopConn
+	free     []int32 // free slots of conns
+	idle     []*loopConn
+	open     int // connections open or connecting
+	inflight int
+	seq      uint64
+
+	waiting   fifo[*loopExchange] // in flight, waiting for a connection
+	backlog   fifo[arrival]       // due, waiting for an in-flight slot
+	deadlines deadlineHeap        // exchanges on connections, earliest deadline first
+	outWait   int                 // connections registered for output (opening or writing)
+
+	// The pacer's next arrival, drawn and not yet due.
+	next     arrival
+	index    int
+	haveNext bool
+	paced    bool // the pacer has no more arrivals
+	stopped  bool
+	aborted  atomic.Bool
+
+	// Per wake-up: the wall and monotonic clocks read together, to place
+	// kernel timestamps on the run's timeline.
+	nowMono time.Duration
+	nowWall int64
+}
+
+// deadlineHeap orders the exchanges on connections by deadline. An entry
+// whose connection has moved on (its exchange ended, or was sent again) is
+// stale, told by the sequence number, and skipped.
+type deadlineHeap []deadlineEntry
+
+type deadlineEntry struct {
+	at  time.Duration
+	c   *loopConn
+	seq uint64
+}
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(deadlineEntry)) }
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// live drops the stale entries on top and returns the earliest live one.
+func (h *deadlineHeap) live() (deadlineEntry, bool) {
+	for h.Len() > 0 {
+		e := (*h)[0]
+		if e.c.x != nil && e.c.x.seq == e.seq {
+			return e, true
+		}
+		heap.Pop(h)
+	}
+	return deadlineEntry{}, false
+}
+
+// fifo is a queue; pushes and pops are amortised O(1).
+type fifo[T any] struct {
+	items []T
+	head  int
+}
+
+func (q *fifo[T]) push(v T) { q.items = append(q.items, v) }
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+func (q *fifo[T]) peek() T  { return q.items[q.head] }
+func (q *fifo[T]) pop() T {
+	v := q.items[q.head]
+	var zero T
+	q.items[q.head] = zero
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return v
+}
+
+// newEventLoop prepares the loop for w, or returns nil when w is not for
+// the loop: not open loop, several targets, HTTPS or HTTP/2, a connection
+// per request, a kernel without what the loop needs, or a target whose
+// address does not resolve now.
+func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
+	if w.closed || len(w.client.targets) != 1 || !eventLoopSupported() {
+		return nil
+	}
+	t := w.client.targets[0]
+	if !t.lean || !t.keepAlive {
+		return nil
+	}
+	addr, err := net.ResolveTCPAddr("tcp", hostPort(t.base))
+	if err != nil {
+		return nil
+	}
+	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, ep: -1, tickEp: -1, wakeFd: -1}
+	if ip4 := addr.IP.To4(); ip4 != nil {
+		sa := &syscall.SockaddrInet4{Port: addr.Port}
+		copy(sa.Addr[:], ip4)
+		l.sa, l.family = sa, syscall.AF_INET
+	} else {
+		sa := &syscall.SockaddrInet6{Port: addr.Port}
+		copy(sa.Addr[:], addr.IP.To16())
+		if addr.Zone != "" {
+			if ifi, err := net.InterfaceByName(addr.Zone); err == nil {
+				sa.ZoneId = uint32(ifi.Index)
+			}
+		}
+		l.sa, l.family = sa, syscall.AF_INET6
+	}
+	for _, r := range w.requests {
+		b := append(append(append([]byte{}, r.wire[0]...), "\r\n"...), r.body...)
+		l.wire = append(l.wire, b)
+	}
+	if l.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+		return nil
+	}
+	if l.tickEp, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+		l.closeAll()
+		return nil
+	}
+	fd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errno != 0 {
+		l.closeAll()
+		return nil
+	}
+	l.wakeFd = int(fd)
+	for _, ep := range []int{l.ep, l.tickEp} {
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wakeFd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}); err != nil {
+			l.closeAll()
+			return nil
+		}
+	}
+	l.events = make([]syscall.EpollEvent, 256)
+	l.oob = make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{})))*2)
+	return l
+}
+
+// wake ends the loop's current wait (on stop and abort).
+func (l *eventLoop) wake() {
+	one := uint64(1)
+	syscall.Write(l.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
+}
+
+// abort ends every exchange in flight at once, as aborted.
+func (l *eventLoop) abort() {
+	l.aborted.Store(true)
+	l.wake()
+}
+
+// run is the loop. It returns when the pacer has no more arrivals (or the
+// run was stopped) and every exchange has ended.
+func (l *eventLoop) run() {
+	// The thread is the loop's alone, and it ends with it: its timer slack
+	// is set to the nanosecond so that wake-ups are on time.
+	runtime.LockOSThread()
+	syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerslack, 1, 0)
+	defer l.closeAll()
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-l.e.stop:
+			l.wake()
+		case <-done:
+		}
+	}()
+
+	for {
+		l.clock()
+		if l.aborted.Load() {
+			l.abortAll()
+			return
+		}
+		if !l.stopped {
+			select {
+			case <-l.e.stop:
+				l.stop()
+			default:
+			}
+		}
+		l.expire()
+		l.pace()
+		l.dispatch()
+		if l.finished() {
+			return
+		}
+		l.wait()
+	}
+}
+
+// clock reads the wall and monotonic clocks together.
+func (l *eventLoop) clock() {
+	now := time.Now()
+	l.nowMono, l.nowWall = now.Sub(l.e.start), now.UnixNano()
+}
+
+func (l *eventLoop) finished() bool {
+	return (l.paced || l.stopped) && l.backlog.len() == 0 && l.inflight == 0
+}
+
+// pace takes from the pacer every arrival due by now into the backlog.
+func (l *eventLoop) pace() {
+	w := l.w
+	for !l.paced {
+		if !l.haveNext {
+			at, ok := w.pacer.Next()
+			if !ok {
+				l.paced = true
+				return
+			}
+			req := w.pick()
+			index := l.index
+			l.index++
+			if !l.e.segment.has(index) {
+				continue
+			}
+			l.next, l.haveNext = arrival{intended: at, req: req}, true
+		}
+		if l.stopped {
+			// Arrivals due before the stop and never sent are dropped; the
+			// ones after it are not part of the run.
+			if l.next.intended >= l.e.stopAt {
+				l.paced = true
+				return
+			}
+			w.lastIntended, w.scheduledAny = l.next.intended, true
+			l.drop(l.next.intended)
+			l.haveNext = false
+			continue
+		}
+		if l.next.intended > l.nowMono {
+			return
+		}
+		w.lastIntended, w.scheduledAny = l.next.intended, true
+		l.backlog.push(l.next)
+		l.haveNext = false
+	}
+}
+
+// stop ends the scheduling: the backlog is dropped.
+func (l *eventLoop) stop() {
+	l.stopped = true
+	for l.backlog.len() > 0 {
+		l.drop(l.backlog.pop().intended)
+	}
+}
+
+func (l *eventLoop) drop(at time.Duration) {
+	l.rec.add(sample{intended: at, outcome: outDropped})
+}
+
+// sendBy is the last instant arrival a may be sent.
+func (l *eventLoop) sendBy(a arrival) time.Duration {
+	return min(a.intended+l.w.maxLateness, l.e.duration+lateAfter)
+}
+
+// dispatch hands the backlog over while in-flight slots are free, and drops
+// the arrivals that waited too long for one.
+func (l *eventLoop) dispatch() {
+	for l.backlog.len() > 0 {
+		a := l.backlog.peek()
+		if l.sendBy(a) < l.nowMono {
+			l.backlog.pop()
+			l.drop(a.intended)
+			continue
+		}
+		if l.inflight >= l.w.maxInflight {
+			return
+		}
+		l.backlog.pop()
+		l.inflight++
+		l.seq++
+		sent := l.e.since()
+		l.start(&loopExchange{intended: a.intended, req: a.req, sent: sent, deadline: sent + l.w.timeout, seq: l.seq})
+	}
+}
+
+// start puts x on a connection: an idle one, a new one, or the queue for
+// the next to be free.
+func (l *eventLoop) start(x *loopExchange) {
+	if n := len(l.idle); n > 0 {
+		c := l.idle[n-1]
+		l.idle = l.idle[:n-1]
+		l.send(c, x)
+		return
+	}
+	if l.open < l.maxConn {
+		l.connect(x)
+		return
+	}
+	l.waiting.push(x)
+}
+
+// connect opens a connection for x.
+func (l *eventLoop) connect(x *loopExchange) {
+	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		l.finish(x, exchange{outcome: classifyError(nil, os.NewSyscallError("socket", err))})
+		return
+	}
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	err = syscall.Connect(fd, l.sa)
+	if err != nil && err != syscall.EINPROGRESS {
+		syscall.Close(fd)
+		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
+		return
+	}
+	c := l.newConn(fd)
+	l.open++
+	c.x = x
+	if err == nil {
+		c.state = connBusy
+		l.ctl(syscall.EPOLL_CTL_ADD, c, false)
+		l.write(c)
+		return
+	}
+	c.state = connConnecting
+	l.ctl(syscall.EPOLL_CTL_ADD, c, true)
+	l.track(c)
+}
+
+func (l *eventLoop) newConn(fd int) *loopConn {
+	var c *loopConn
+	if n := len(l.free); n > 0 {
+		c = l.conns[l.free[n-1]]
+		l.free = l.free[:n-1]
+	} else {
+		c = &loopConn{id: int32(len(l.conns)), buf: make([]byte, 8<<10)}
+		l.conns = append(l.conns, c)
+	}
+	c.fd, c.reused, c.start, c.filled = fd, false, 0, 0
+	return c
+}
+
+// ctl registers c with the loop's epoll, for output too while it connects
+// or has request bytes left to write.
+func (l *eventLoop) ctl(op int, c *loopConn, out bool) {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: c.id}
+	if out {
+		ev.Events |= syscall.EPOLLOUT
+	}
+	syscall.EpollCtl(l.ep, op, c.fd, &ev)
+	if out != c.out {
+		c.out = out
+		if out {
+			l.outWait++
+		} else {
+			l.outWait--
+		}
+	}
+}
+
+// track puts c's exchange in the deadline queue.
+func (l *eventLoop) track(c *loopConn) {
+	heap.Push(&l.deadlines, deadlineEntry{at: c.x.deadline, c: c, seq: c.x.seq})
+}
+
+// send writes x's request on the idle connection c.
+func (l *eventLoop) send(c *loopConn, x *loopExchange) {
+	c.x, c.state = x, connBusy
+	l.write(c)
+}
+
+// write sends the request of c's exchange, or what is left of it.
+func (l *eventLoop) write(c *loopConn) {
+	x := c.x
+	first := c.pending == nil
+	if first {
+		c.pending = l.wire[x.req]
+		c.parser.reset(l.w.requests[x.req], l.u)
+		c.lastRx, c.received = 0, false
+		l.track(c)
+	}
+	for len(c.pending) > 0 {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(&c.pending[0])), uintptr(len(c.pending)))
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno == syscall.EAGAIN {
+			if first || len(c.pending) == len(l.wire[x.req]) {
+				l.ctl(syscall.EPOLL_CTL_MOD, c, true)
+			}
+			return
+		}
+		if errno != 0 {
+			l.fail(c, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}, true)
+			return
+		}
+		c.pending = c.pending[n:]
+	}
+	c.pending = nil
+	if !first {
+		l.ctl(syscall.EPOLL_CTL_MOD, c, false)
+	}
+}
+
+// connected finishes a connection's opening.
+func (l *eventLoop) connected(c *loopConn) {
+	soErr, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err == nil && soErr != 0 {
+		err = syscall.Errno(soErr)
+	}
+	x := c.x
+	if err != nil {
+		l.closeConn(c)
+		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
+		return
+	}
+	c.state = connBusy
+	l.ctl(syscall.EPOLL_CTL_MOD, c, false)
+	c.pending = nil
+	// write tracks the exchange again with the same deadline: the entry
+	// made while connecting is skipped as stale by its sequence number.
+	x.seq = l.nextSeq()
+	l.write(c)
+}
+
+func (l *eventLoop) nextSeq() uint64 { l.seq++; return l.seq }
+
+// read takes what c received and feeds its exchange's parser.
+func (l *eventLoop) read(c *loopConn) {
+	for {
+		if c.start == c.filled {
+			c.start, c.filled = 0, 0
+		} else if len(c.buf)-c.filled < 1024 {
+			if c.start > 0 {
+				c.filled = copy(c.buf, c.buf[c.start:c.filled])
+				c.start = 0
+			} else {
+				c.buf = append(c.buf, make([]byte, len(c.buf))...)
+			}
+		}
+		n, stamp, err := l.recv(c.fd, c.buf[c.filled:])
+		if err == syscall.EAGAIN {
+			return
+		}
+		if err != nil {
+			l.fail(c, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", err)}, !c.received)
+			return
+		}
+		eof := n == 0
+		c.filled += n
+		if n > 0 {
+			c.received = true
+			c.lastRx = stamp
+		}
+		used, done, perr := c.parser.feed(c.buf[c.start:c.filled], eof)
+		c.start += used
+		if perr != nil {
+			l.fail(c, perr, perr == io.EOF)
+			return
+		}
+		if done {
+			l.complete(c)
+			return
+		}
+		if eof {
+			return
+		}
+	}
+}
+
+// recv reads into b with the kernel's receive timestamp (Unix ns, 0 when
+// none came with the bytes).
+func (l *eventLoop) recv(fd int, b []byte) (int, int64, error) {
+	iov := syscall.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: &l.oob[0]}
+	msg.SetControllen(len(l.oob))
+	for {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno != 0 {
+			return 0, 0, errno
+		}
+		return int(n), l.stamp(int(msg.Controllen)), nil
+	}
+}
+
+// stamp finds SCM_TIMESTAMPNS among the control messages.
+func (l *eventLoop) stamp(n int) int64 {
+	hdrLen := syscall.CmsgLen(0)
+	for off := 0; off+hdrLen <= n; {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&l.oob[off]))
+		size := int(h.Len)
+		if size < hdrLen || off+size > n {
+			return 0
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && size-hdrLen >= int(unsafe.Sizeof(syscall.Timespec{})) {
+			return (*syscall.Timespec)(unsafe.Pointer(&l.oob[off+hdrLen])).Nano()
+		}
+		off += syscall.CmsgSpace(size - hdrLen)
+	}
+	return 0
+}
+
+// doneAt places c's last received bytes on the run's timeline: the kernel
+// received them ago = wall now - their timestamp, which was at the
+// monotonic now - ago; bounded by the exchange's send and the present.
+func (l *eventLoop) doneAt(c *loopConn) time.Duration {
+	now := l.e.since()
+	if c.lastRx == 0 {
+		return now
+	}
+	at := l.nowMono - time.Duration(l.nowWall-c.lastRx)
+	return min(max(at, c.x.sent), now)
+}
+
+// complete records c's response and frees c (or closes it when it cannot
+// carry another request).
+func (l *eventLoop) complete(c *loopConn) {
+	x, p := c.x, &c.parser
+	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, responded: true}
+	done := l.doneAt(c)
+	reusable := !p.resp.close && c.start == c.filled
+	c.x = nil
+	if reusable {
+		c.reused = true
+		l.release(c)
+	} else {
+		l.closeConn(c)
+	}
+	l.record(x, done, ex)
+}
+
+// fail ends c's exchange with err and closes c. untouched: not a byte of
+// the response had arrived, so a request on a kept-alive connection the
+// server closed meanwhile may be sent again on a new one, as net/http does.
+func (l *eventLoop) fail(c *loopConn, err error, untouched bool) {
+	x := c.x
+	reused := c.reused
+	responded := c.parser.phase > phaseHeaders
+	c.x = nil
+	l.closeConn(c)
+	if x == nil {
+		return
+	}
+	if reused && untouched && x.attempt == 0 && l.w.requests[x.req].idempotent && l.e.since() < x.deadline {
+		x.attempt++
+		x.seq = l.nextSeq()
+		l.start(x)
+		return
+	}
+	l.finish(x, exchange{outcome: classifyError(nil, err), responded: responded})
+}
+
+// finish records x, which ended now.
+func (l *eventLoop) finish(x *loopExchange, ex exchange) {
+	l.record(x, l.e.since(), ex)
+}
+
+func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
+	l.inflight--
+	l.rec.add(sample{
+		intended:  x.intended,
+		sent:      x.sent,
+		done:      done,
+		node:      ex.node,
+		outcome:   ex.outcome,
+		responded: ex.responded,
+	})
+}
+
+// release makes c idle, or gives it to the first exchange waiting for one.
+func (l *eventLoop) release(c *loopConn) {
+	for l.waiting.len() > 0 {
+		x := l.waiting.pop()
+		if x.deadline <= l.e.since() {
+			l.record(x, l.e.since(), exchange{outcome: outTimeout})
+			continue
+		}
+		l.send(c, x)
+		return
+	}
+	c.state = connIdle
+	l.idle = append(l.idle, c)
+}
+
+// closeConn closes c; a waiting exchange gets a new connection.
+func (l *eventLoop) closeConn(c *loopConn) {
+	if c.state == connIdle {
+		for i, ic := range l.idle {
+			if ic == c {
+				l.idle = append(l.idle[:i], l.idle[i+1:]...)
+				break
+			}
+		}
+	}
+	syscall.Close(c.fd) // also leaves the epoll set
+	if c.out {
+		c.out = false
+		l.outWait--
+	}
+	c.state, c.fd, c.x, c.pending = connFree, -1, nil, nil
+	l.free = append(l.free, c.id)
+	l.open--
+	for l.waiting.len() > 0 && l.open < l.maxConn {
+		x := l.waiting.pop()
+		if x.deadline <= l.e.since() {
+			l.record(x, l.e.since(), exchange{outcome: outTimeout})
+			continue
+		}
+		l.connect(x)
+	}
+}
+
+// expire ends the exchanges past their deadline as timeouts.
+func (l *eventLoop) expire() {
+	now := l.nowMono
+	for {
+		e, ok := l.deadlines.live()
+		if !ok || e.at > now {
+			break
+		}
+		heap.Pop(&l.deadlines)
+		c := e.c
+		x := c.x
+		c.x = nil
+		l.closeConn(c)
+		l.record(x, now, exchange{outcome: outTimeout, responded: c.parser.phase > phaseHeaders})
+	}
+	for l.waiting.len() > 0 && l.waiting.peek().deadline <= now {
+		l.record(l.waiting.pop(), now, exchange{outcome: outTimeout})
+	}
+}
+
+// wakeAt is when the loop must next act.
+func (l *eventLoop) wakeAt() time.Duration {
+	at := l.nowMono + loopMaxWait
+	if l.haveNext && !l.stopped {
+		at = min(at, l.next.intended+dispatchQuantum)
+	} else if !l.paced && !l.stopped {
+		at = l.nowMono // draw the next arrival
+	}
+	if l.backlog.len() > 0 {
+		at = min(at, l.sendBy(l.backlog.peek())+1)
+	}
+	if e, ok := l.deadlines.live(); ok {
+		at = min(at, e.at)
+	}
+	if l.waiting.len() > 0 {
+		at = min(at, l.waiting.peek().deadline)
+	}
+	return at
+}
+
+// wait sleeps until the next thing to do and handles what happened to the
+// connections meanwhile.
+func (l *eventLoop) wait() {
+	at := l.wakeAt()
+	d := at - l.e.since()
+	// Responses are read at the next wake-up (their timestamps keep their
+	// time) unless that is far, a connection is being opened or written, or
+	// an arrival waits for the slot or the connection a response would free
+	// (reading it late would make the generator, not the target, delay it).
+	sockets := d > loopSocketWake || l.outWait > 0 || l.waiting.len() > 0 || l.backlog.len() > 0
+	ep := l.tickEp
+	if sockets {
+		ep = l.ep
+	}
+	n := 0
+	if d > 0 {
+		ts := syscall.NsecToTimespec(int64(d))
+		r, _, errno := syscall.RawSyscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+		if errno == 0 {
+			n = int(r)
+		}
+	}
+	if !sockets || d <= 0 {
+		zero := syscall.Timespec{}
+		r, _, errno := syscall.RawSyscall6(sysEpollPwait2, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(unsafe.Pointer(&zero)), 0, 0)
+		n = 0
+		if errno == 0 {
+			n = int(r)
+		}
+	}
+	l.clock()
+	for _, ev := range l.events[:n] {
+		if ev.Fd < 0 {
+			var b [8]byte
+			syscall.Read(l.wakeFd, b[:])
+			continue
+		}
+		c := l.conns[ev.Fd]
+		switch c.state {
+		case connConnecting:
+			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+				l.connected(c)
+			}
+		case connBusy:
+			if c.pending != nil && ev.Events&syscall.EPOLLOUT != 0 {
+				l.write(c)
+			}
+			if c.state == connBusy && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+				l.read(c)
+			}
+		case connIdle:
+			// The server closed it, or sent what nobody asked for.
+			l.closeConn(c)
+		}
+	}
+}
+
+// abortAll ends every exchange as aborted.
+func (l *eventLoop) abortAll() {
+	now := l.e.since()
+	for _, c := range l.conns {
+		if c.x != nil {
+			x := c.x
+			c.x = nil
+			l.record(x, now, exchange{outcome: outAborted})
+		}
+	}
+	for l.waiting.len() > 0 {
+		l.record(l.waiting.pop(), now, exchange{outcome: outAborted})
+	}
+	for l.backlog.len() > 0 {
+		l.drop(l.backlog.pop().intended)
+	}
+}
+
+func (l *eventLoop) closeAll() {
+	for _, c := range l.conns {
+		if c.state != connFree {
+			syscall.Close(c.fd)
+			c.state = connFree
+		}
+	}
+	for _, fd := range []int{l.ep, l.tickEp, l.wakeFd} {
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
+	}
+	l.ep, l.tickEp, l.wakeFd = -1, -1, -1
+}

@@ -1,0 +1,258 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/scenario"
+)
+
+// The event loop's parser makes of every framing what the lean client's
+// reader makes of it, however the bytes are cut as they arrive.
+func TestRespParserFraming(t *testing.T) {
+	for _, tc := range framingCases {
+		t.Run(tc.name, func(t *testing.T) {
+			method := tc.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			r, err := newRequest(scenario.Request{Method: method, Path: "/x"}, "", tc.expect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			response := strings.TrimSuffix(tc.response, "<close>")
+			closes := strings.HasSuffix(tc.response, "<close>")
+			for _, step := range []int{1, 2, 3, 7, 64, len(response)} {
+				got, node := parseInSteps(t, r, response, step, closes)
+				if got != tc.want || node != tc.node {
+					t.Fatalf("in steps of %d bytes: outcome %q node %q, want %q node %q", step, got.class(), node, tc.want.class(), tc.node)
+				}
+			}
+		})
+	}
+}
+
+// parseInSteps feeds response to a parser step bytes at a time, keeping
+// what it leaves unconsumed as the event loop does, with the end of the
+// connection after the last bytes when closes.
+func parseInSteps(t *testing.T, r *request, response string, step int, closes bool) (outcome, string) {
+	t.Helper()
+	var p respParser
+	u := newUserState(0, false)
+	p.reset(r, u)
+	var buf []byte
+	for at := 0; ; {
+		end := min(at+step, len(response))
+		buf = append(buf, response[at:end]...)
+		at = end
+		eof := at == len(response) && closes
+		n, done, err := p.feed(buf, eof)
+		buf = buf[n:]
+		switch {
+		case err != nil:
+			return classifyParseError(err), ""
+		case done:
+			if len(buf) > 0 {
+				t.Fatalf("in steps of %d: %d bytes left after a complete response", step, len(buf))
+			}
+			return p.outcome(r), p.resp.node
+		case at == len(response) && !closes:
+			t.Fatalf("in steps of %d: the whole response fed and not complete (phase %d)", step, p.phase)
+		case at == len(response):
+			t.Fatalf("in steps of %d: the connection ended and the parser wants more", step)
+		}
+	}
+}
+
+// classifyParseError is the outcome the loop gives a parse error.
+func classifyParseError(err error) outcome { return classifyError(nil, err) }
+
+// Through Run, the loop keeps a connection exactly when the worker path
+// does and classifies each response the same way.
+func TestEventLoopFraming(t *testing.T) {
+	for _, tc := range framingCases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScriptServer(t, tc.response)
+			w := openWorkload("framing", 20)
+			if tc.method != "" {
+				w.Requests[0].Method = tc.method
+			}
+			w.Expect = tc.expect
+			w.Client = scenario.Client{HTTP: scenario.HTTP1, MaxConnections: 1}
+			sc := newScenario(150*time.Millisecond, w)
+			requireLoop(t, sc, srv.url)
+			// Malformed responses are no HTTP response at all (ErrNoResponse).
+			res, err := Run(context.Background(), sc, Options{URL: srv.url})
+			if err != nil && !errors.Is(err, ErrNoResponse) {
+				t.Fatal(err)
+			}
+			checkAccounting(t, res)
+			if res.Totals.Scheduled != 3 {
+				t.Fatalf("%d scheduled, want 3", res.Totals.Scheduled)
+			}
+			n := res.Totals.Succeeded
+			if tc.want != outSuccess {
+				n = res.Errors[tc.want.class()]
+			}
+			if n != 3 {
+				t.Fatalf("outcomes %v (succeeded %d), want 3 × %q", res.Errors, res.Totals.Succeeded, tc.want.class())
+			}
+			if tc.node != "" && (len(res.Nodes) != 1 || res.Nodes[0].Name != tc.node || res.Nodes[0].Requests != 3) {
+				t.Fatalf("nodes %+v, want 3 requests of %s", res.Nodes, tc.node)
+			}
+			if got := srv.accepted.Load(); got != tc.conns {
+				t.Errorf("%d connections for 3 requests, want %d", got, tc.conns)
+			}
+		})
+	}
+}
+
+// requireLoop fails the test unless the scenario's first workload is one
+// the event loop drives.
+func requireLoop(t *testing.T, sc *scenario.Scenario, url string) {
+	t.Helper()
+	w, err := newWorkloadRun(sc, 0, []string{url}, sc.Duration.D(), Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.client.close()
+	l := newEventLoop(&engine{}, w, &recorder{})
+	if l == nil {
+		t.Fatal("the workload does not run on the event loop")
+	}
+	l.closeAll()
+}
+
+// Which workloads the loop takes: one plain-HTTP/1.1 kept-alive target,
+// open loop.
+func TestEventLoopEligibility(t *testing.T) {
+	noKeepAlive := false
+	cases := []struct {
+		name string
+		urls []string
+		w    func(*scenario.Workload)
+		want bool
+	}{
+		{"open loop, one http target", []string{"http://127.0.0.1:1"}, func(*scenario.Workload) {}, true},
+		{"closed loop", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) { w.Model, w.Users = scenario.ModelClosed, 1 }, false},
+		{"two targets", []string{"http://127.0.0.1:1", "http://127.0.0.1:2"}, func(*scenario.Workload) {}, false},
+		{"https", []string{"https://127.0.0.1:1"}, func(*scenario.Workload) {}, false},
+		{"HTTP/2", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) { w.Client.HTTP = scenario.HTTP2 }, false},
+		{"a connection per request", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) { w.Client.KeepAlive = &noKeepAlive }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := openWorkload("w", 10)
+			w.Client.HTTP = scenario.HTTP1
+			tc.w(&w)
+			sc := newScenario(time.Second, w)
+			wr, err := newWorkloadRun(sc, 0, tc.urls, time.Second, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wr.client.close()
+			l := newEventLoop(&engine{}, wr, &recorder{})
+			if l != nil {
+				l.closeAll()
+			}
+			if got := l != nil; got != tc.want {
+				t.Fatalf("on the loop: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The loop and the workers, on the same seeded workload against the same
+// server, schedule the same arrivals and see the same outcomes and nodes;
+// the loop's completion times (kernel receive timestamps) put its service
+// latency where the workers' is.
+func TestEventLoopMatchesWorkers(t *testing.T) {
+	srv := okServerFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(NodeHeader, "node-"+r.URL.Query().Get("n"))
+		time.Sleep(2 * time.Millisecond)
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
+	w := openWorkload("mix", 1000)
+	w.Arrival = "poisson"
+	w.Requests = []scenario.Request{
+		{Method: http.MethodGet, Path: "/ok?n=a", Weight: 6},
+		{Method: http.MethodGet, Path: "/ok?n=b", Weight: 3},
+		{Method: http.MethodGet, Path: "/fail?n=c", Weight: 1},
+	}
+	w.Client.HTTP = scenario.HTTP1
+	sc := newScenario(time.Second, w)
+	requireLoop(t, sc, srv.URL)
+	loop := run(t, sc, Options{URL: srv.URL})
+	workers := run(t, sc, Options{URL: srv.URL, forceWorkers: true})
+	checkAccounting(t, loop)
+	checkAccounting(t, workers)
+	if loop.Totals.Scheduled != workers.Totals.Scheduled || loop.Totals.Succeeded != workers.Totals.Succeeded ||
+		loop.Errors["5xx"] != workers.Errors["5xx"] || loop.Totals.Dropped != 0 {
+		t.Fatalf("loop %+v %v, workers %+v %v", loop.Totals, loop.Errors, workers.Totals, workers.Errors)
+	}
+	count := func(nodes []report.Node) map[string]int64 {
+		m := map[string]int64{}
+		for _, n := range nodes {
+			m[n.Name] = n.Requests
+		}
+		return m
+	}
+	if a, b := count(loop.Nodes), count(workers.Nodes); len(a) != 3 || a["node-a"] != b["node-a"] || a["node-b"] != b["node-b"] || a["node-c"] != b["node-c"] {
+		t.Fatalf("nodes: loop %v, workers %v", a, b)
+	}
+	// Each request is served in 2 ms and a little: the medians agree
+	// within a millisecond, and no completion precedes its send.
+	ls, ws := loop.ServiceLatencyMS, workers.ServiceLatencyMS
+	t.Logf("service latency p50/p99: loop %.3f/%.3f ms, workers %.3f/%.3f ms; send lag p99: loop %.3f, workers %.3f ms",
+		ls.P50, ls.P99, ws.P50, ws.P99, loop.Generator.SendLagMS.P99, workers.Generator.SendLagMS.P99)
+	if ls.Min < 2 || ls.P50 > ws.P50+1 || ls.P50 < ws.P50-1 {
+		t.Errorf("loop service latency min %.3f p50 %.3f ms, workers p50 %.3f ms", ls.Min, ls.P50, ws.P50)
+	}
+}
+
+// A run on the loop has one processor more while it lasts, and gives it
+// back.
+func TestEventLoopHoldsAProcessor(t *testing.T) {
+	srv := okServer(t, 0, nil)
+	before := runtime.GOMAXPROCS(0)
+	var during int
+	sc := newScenario(100*time.Millisecond, openWorkload("w", 50))
+	requireLoop(t, sc, srv.URL)
+	run(t, sc, Options{URL: srv.URL, Started: func(time.Time) { during = runtime.GOMAXPROCS(0) }})
+	if after := runtime.GOMAXPROCS(0); during != before+1 || after != before {
+		t.Fatalf("GOMAXPROCS %d before, %d during, %d after the run; want %d during", before, during, after, before+1)
+	}
+}
+
+// With a single connection, the loop frees it as soon as its response is
+// in, not at the next wake-up: requests do not queue for it longer than on
+// the workers.
+func TestEventLoopSingleConnection(t *testing.T) {
+	srv := okServer(t, 0, nil)
+	w := openWorkload("one-conn", 1000)
+	w.Arrival = "poisson"
+	w.Client = scenario.Client{HTTP: scenario.HTTP1, MaxConnections: 1}
+	sc := newScenario(time.Second, w)
+	requireLoop(t, sc, srv.URL)
+	loop := run(t, sc, Options{URL: srv.URL})
+	workers := run(t, sc, Options{URL: srv.URL, forceWorkers: true})
+	checkAccounting(t, loop)
+	if loop.Totals.Succeeded != workers.Totals.Succeeded || loop.Totals.Succeeded != loop.Totals.Scheduled {
+		t.Fatalf("loop %+v, workers %+v", loop.Totals, workers.Totals)
+	}
+	l, k := loop.LatencyMS, workers.LatencyMS
+	t.Logf("latency p50/p99: loop %.3f/%.3f ms, workers %.3f/%.3f ms", l.P50, l.P99, k.P50, k.P99)
+	if l.P50 > k.P50+0.5 || l.P99 > k.P99+2 {
+		t.Errorf("one connection: loop latency p50 %.3f p99 %.3f ms, workers %.3f %.3f ms", l.P50, l.P99, k.P50, k.P99)
+	}
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package runner
+
+// eventLoop is Linux's alone (see evloop_linux.go): elsewhere every
+// open-loop workload runs on workers.
+type eventLoop struct{}
+
+func newEventLoop(*engine, *workloadRun, *recorder) *eventLoop { return nil }
+func (*eventLoop) run()                                        {}
+func (*eventLoop) abort()                                      {}
+
+func holdProcs(int) func() { return func() {} }
