@@ -252,7 +252,10 @@ func TestEventLoopSingleConnection(t *testing.T) {
 	}
 	l, k := loop.LatencyMS, workers.LatencyMS
 	t.Logf("latency p50/p99: loop %.3f/%.3f ms, workers %.3f/%.3f ms", l.P50, l.P99, k.P50, k.P99)
-	if l.P50 > k.P50+0.5 || l.P99 > k.P99+2 {
+	// Reading the connection's responses only at each wake-up makes the
+	// arrivals queue for it: p99 several times the workers' (6.6 ms
+	// against 0.67 ms here when it did).
+	if l.P99 > 2*k.P99+1 {
 		t.Errorf("one connection: loop latency p50 %.3f p99 %.3f ms, workers %.3f %.3f ms", l.P50, l.P99, k.P50, k.P99)
 	}
 }
