@@ -193,7 +193,7 @@ func soak(ctx context.Context, d time.Duration, rate string, tolerance float64, 
 	}
 	windows, _ := json.Marshal(res.Windows)
 	fmt.Printf("\nmean of the first minute: %s\nmean of the last minute:  %s\n", first, last)
-	fmt.Printf("(the result's per-second windows, which grow with the run by design: %d, %.1f MiB as JSON)\n",
+	fmt.Printf("(the result's per-second windows, kept in a temporary file during the run and read back at its end: %d, %.1f MiB as JSON)\n",
 		len(res.Windows), float64(len(windows))/(1<<20))
 	pass := true
 	check := func(name string, a, b float64) {
