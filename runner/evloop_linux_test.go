@@ -253,9 +253,10 @@ func TestEventLoopSingleConnection(t *testing.T) {
 	l, k := loop.LatencyMS, workers.LatencyMS
 	t.Logf("latency p50/p99: loop %.3f/%.3f ms, workers %.3f/%.3f ms", l.P50, l.P99, k.P50, k.P99)
 	// Reading the connection's responses only at each wake-up makes the
-	// arrivals queue for it: p99 several times the workers' (6.6 ms
-	// against 0.67 ms here when it did).
-	if l.P99 > 2*k.P99+1 {
+	// arrivals queue for it: the median more than twice the workers' (0.79
+	// against 0.36 ms here when it did). The tail is left out: on a loaded
+	// machine it is the operating system's scheduling of one thread.
+	if l.P50 > 1.5*k.P50+0.1 {
 		t.Errorf("one connection: loop latency p50 %.3f p99 %.3f ms, workers %.3f %.3f ms", l.P50, l.P99, k.P50, k.P99)
 	}
 }
