@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"container/heap"
 	"io"
 	"net"
 	"os"
@@ -196,25 +195,52 @@ type deadlineEntry struct {
 	seq uint64
 }
 
-func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(deadlineEntry)) }
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+// push adds e; pop removes the earliest. Typed rather than through
+// container/heap, whose interface would box an entry per request.
+func (h *deadlineHeap) push(e deadlineEntry) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if q[parent].at <= q[i].at {
+			break
+		}
+		q[parent], q[i] = q[i], q[parent]
+		i = parent
+	}
+}
+
+func (h *deadlineHeap) pop() {
+	q := *h
+	last := len(q) - 1
+	q[0] = q[last]
+	q[last] = deadlineEntry{}
+	q = q[:last]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(q) && q[l].at < q[least].at {
+			least = l
+		}
+		if r < len(q) && q[r].at < q[least].at {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		q[i], q[least] = q[least], q[i]
+		i = least
+	}
+	*h = q
 }
 
 // live drops the stale entries on top and returns the earliest live one.
 func (h *deadlineHeap) live() (deadlineEntry, bool) {
-	for h.Len() > 0 {
+	for len(*h) > 0 {
 		e := (*h)[0]
 		if e.c.x != nil && e.c.x.seq == e.seq {
 			return e, true
 		}
-		heap.Pop(h)
+		h.pop()
 	}
 	return deadlineEntry{}, false
 }
@@ -520,7 +546,7 @@ func (l *eventLoop) ctl(op int, c *loopConn, out bool) {
 
 // track puts c's exchange in the deadline queue.
 func (l *eventLoop) track(c *loopConn) {
-	heap.Push(&l.deadlines, deadlineEntry{at: c.x.deadline, c: c, seq: c.x.seq})
+	l.deadlines.push(deadlineEntry{at: c.x.deadline, c: c, seq: c.x.seq})
 }
 
 // send writes x's request on the idle connection c.
@@ -576,7 +602,6 @@ func (l *eventLoop) connected(c *loopConn) {
 	}
 	c.state = connBusy
 	l.ctl(syscall.EPOLL_CTL_MOD, c, false)
-	c.pending = nil
 	// write tracks the exchange again with the same deadline: the entry
 	// made while connecting is skipped as stale by its sequence number.
 	x.seq = l.nextSeq()
@@ -782,7 +807,7 @@ func (l *eventLoop) expire() {
 		if !ok || e.at > now {
 			break
 		}
-		heap.Pop(&l.deadlines)
+		l.deadlines.pop()
 		c := e.c
 		x := c.x
 		c.x = nil
@@ -799,8 +824,6 @@ func (l *eventLoop) wakeAt() time.Duration {
 	at := l.nowMono + loopMaxWait
 	if l.haveNext && !l.stopped {
 		at = min(at, l.next.intended+dispatchQuantum)
-	} else if !l.paced && !l.stopped {
-		at = l.nowMono // draw the next arrival
 	}
 	if l.backlog.len() > 0 {
 		at = min(at, l.sendBy(l.backlog.peek())+1)

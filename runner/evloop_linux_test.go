@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -258,5 +259,30 @@ func TestEventLoopSingleConnection(t *testing.T) {
 	// machine it is the operating system's scheduling of one thread.
 	if l.P50 > 1.5*k.P50+0.1 {
 		t.Errorf("one connection: loop latency p50 %.3f p99 %.3f ms, workers %.3f %.3f ms", l.P50, l.P99, k.P50, k.P99)
+	}
+}
+
+// The deadline heap gives its live entries back earliest first, skipping
+// the ones whose connection has moved on.
+func TestDeadlineHeapOrder(t *testing.T) {
+	var h deadlineHeap
+	c := &loopConn{x: &loopExchange{seq: 1}}
+	stale := &loopConn{}
+	for _, at := range []time.Duration{50, 10, 40, 30, 20, 60, 5} {
+		h.push(deadlineEntry{at: at, c: c, seq: 1})
+	}
+	h.push(deadlineEntry{at: 1, c: stale, seq: 9})
+	var got []time.Duration
+	for {
+		e, ok := h.live()
+		if !ok {
+			break
+		}
+		got = append(got, e.at)
+		h.pop()
+	}
+	want := []time.Duration{5, 10, 20, 30, 40, 50, 60}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("order %v, want %v", got, want)
 	}
 }
