@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/ilities/ilities/internal/procs"
 )
 
 // The event loop: an open-loop workload on one plain-HTTP/1.1 keep-alive
@@ -54,31 +56,8 @@ var (
 	loopSupported bool
 )
 
-// Each running loop keeps a processor while it sleeps: GOMAXPROCS is the
-// process's own count plus one per loop, across concurrent runs.
-var procs struct {
-	mu    sync.Mutex
-	loops int
-	base  int
-}
-
-// holdProcs adds n processors for n loops; the function returned gives
-// them back.
-func holdProcs(n int) func() {
-	procs.mu.Lock()
-	if procs.loops == 0 {
-		procs.base = runtime.GOMAXPROCS(0)
-	}
-	procs.loops += n
-	runtime.GOMAXPROCS(procs.base + procs.loops)
-	procs.mu.Unlock()
-	return func() {
-		procs.mu.Lock()
-		procs.loops -= n
-		runtime.GOMAXPROCS(procs.base + procs.loops)
-		procs.mu.Unlock()
-	}
-}
+// holdProcs adds a processor for each of n loops (package procs).
+func holdProcs(n int) func() { return procs.Hold(n) }
 
 // eventLoopSupported reports whether this kernel has what the loop needs:
 // epoll_pwait2 (a wait to the nanosecond) and TCP receive timestamps.

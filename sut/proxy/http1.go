@@ -188,9 +188,33 @@ func (m *message) hopByHop(h *header) bool {
 	return m.nConnTokens > 0 && m.connListed(h.name)
 }
 
+// lineReader is where heads are read from: a *bufio.Reader on a connection,
+// or a sliceReader over bytes an event loop has already received.
+type lineReader interface {
+	ReadSlice(delim byte) ([]byte, error)
+}
+
+// sliceReader reads lines from b; past its end it returns io.EOF, which the
+// parser reports as io.ErrUnexpectedEOF: the head is not complete yet.
+type sliceReader struct {
+	b   []byte
+	off int
+}
+
+func (r *sliceReader) ReadSlice(delim byte) ([]byte, error) {
+	rest := r.b[r.off:]
+	i := bytes.IndexByte(rest, delim)
+	if i < 0 {
+		r.off = len(r.b)
+		return rest, io.EOF
+	}
+	r.off += i + 1
+	return rest[:i+1], nil
+}
+
 // readLine reads one CRLF-terminated line into m.head and returns it without
 // the CRLF. The head may not exceed limit bytes in total.
-func (m *message) readLine(br *bufio.Reader, limit int) ([]byte, error) {
+func (m *message) readLine(br lineReader, limit int) ([]byte, error) {
 	start := len(m.head)
 	for {
 		frag, err := br.ReadSlice('\n')
@@ -221,7 +245,7 @@ func (m *message) readLine(br *bufio.Reader, limit int) ([]byte, error) {
 }
 
 // readRequest reads and checks a request head from br.
-func (m *message) readRequest(br *bufio.Reader, limit int) error {
+func (m *message) readRequest(br lineReader, limit int) error {
 	m.reset()
 	var line []byte
 	var err error
@@ -311,7 +335,7 @@ func (m *message) readRequest(br *bufio.Reader, limit int) error {
 
 // readHeaders reads header lines up to the empty line, checking each and
 // the framing headers. It returns the number of Host headers.
-func (m *message) readHeaders(br *bufio.Reader, limit int, isRequest bool) (hosts int, err error) {
+func (m *message) readHeaders(br lineReader, limit int, isRequest bool) (hosts int, err error) {
 	teSeen := false
 	for {
 		line, err := m.readLine(br, limit)
@@ -405,7 +429,7 @@ func (m *message) connectionTokens(v []byte) error {
 }
 
 // readResponse reads an upstream's response head. 1xx responses are skipped.
-func (m *message) readResponse(br *bufio.Reader, limit int) error {
+func (m *message) readResponse(br lineReader, limit int) error {
 	for range 8 {
 		m.reset()
 		line, err := m.readLine(br, limit)

@@ -230,6 +230,15 @@ type Proxy struct {
 	loops     sync.WaitGroup
 	closeOnce sync.Once
 	started   atomic.Bool
+
+	// The event loops (Linux, plain HTTP, no admission limit), their
+	// client connections, and the processors they hold.
+	evloops      []*loop
+	loopClients  atomic.Int64
+	releaseProcs func()
+	// noLoops keeps the proxy on the goroutine path (set by tests before
+	// Start, to compare the two).
+	noLoops bool
 }
 
 type proxyCounters struct {
@@ -474,13 +483,22 @@ func (p *Proxy) Start(addr string) error {
 	}
 	p.ln = ln
 	p.startedAt = time.Now()
-	p.loops.Add(1)
-	go func() {
-		defer p.loops.Done()
-		p.acceptLoop(ln)
-	}()
+	if !p.useLoops() || !p.startLoops(ln) {
+		p.loops.Add(1)
+		go func() {
+			defer p.loops.Done()
+			p.acceptLoop(ln)
+		}()
+	}
 	p.startBackground()
 	return nil
+}
+
+// useLoops reports whether the configuration is one the event loops serve:
+// plain HTTP without an admission limit (whose queue makes requests wait,
+// which the goroutine path does).
+func (p *Proxy) useLoops() bool {
+	return !p.noLoops && !p.cfg.TLS && p.cfg.Admission.MaxInflight == 0 && loopSupported()
 }
 
 // Addr is the listen address ("127.0.0.1:41234"), or "" before Start.
@@ -524,8 +542,14 @@ func (p *Proxy) Close() error {
 		}
 		p.mu.Unlock()
 		close(p.stop)
+		for _, l := range p.evloops {
+			l.wake()
+		}
 		p.serving.Wait()
 		p.loops.Wait()
+		if p.releaseProcs != nil {
+			p.releaseProcs()
+		}
 		for _, pl := range p.pools {
 			for _, up := range pl.load().byNode {
 				up.closeIdle()

@@ -73,17 +73,23 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 		p.conns[c] = cs
 		p.serving.Add(1)
 		p.mu.Unlock()
-		go p.serveConn(c, cs)
+		go p.serveConn(c, cs, nil)
 	}
 }
 
-func (p *Proxy) serveConn(c net.Conn, cs *clientConn) {
+// serveConn serves the requests of one connection in turn. A connection
+// taken over from an event loop first has resume run.
+func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) bool) {
 	cs.c = c
 	cs.br.Reset(c)
 	cs.bw.Reset(c)
 	cs.ip = ""
-	if h, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
-		cs.ip = h
+	if pc, ok := c.(*prefixConn); ok {
+		cs.ip = pc.ip
+	} else if a := c.RemoteAddr(); a != nil {
+		if h, _, err := net.SplitHostPort(a.String()); err == nil {
+			cs.ip = h
+		}
 	}
 	defer func() {
 		_ = c.Close()
@@ -102,6 +108,12 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn) {
 	// it remain, and the head deadline only when the head has not arrived
 	// whole (one segment holds a small request's head).
 	first := true
+	if resume != nil {
+		if !resume(cs) {
+			return
+		}
+		first = false
+	}
 	for {
 		now := time.Now()
 		if first {
@@ -133,6 +145,50 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn) {
 			return
 		}
 	}
+}
+
+// appendStatsResponse appends the answer to GET StatsPath.
+func (p *Proxy) appendStatsResponse(b []byte) []byte {
+	body, _ := json.Marshal(p.Stats())
+	b = append(b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
+}
+
+// adopt serves a connection an event loop hands over, on its own goroutine:
+// resume finishes what the loop had begun (and reports whether the
+// connection may carry another request), then the connection is served as
+// any other. It reports false, having done nothing, once the proxy is
+// closed.
+func (p *Proxy) adopt(c net.Conn, cs *clientConn, resume func(*clientConn) bool) bool {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return false
+	}
+	p.conns[c] = cs
+	p.serving.Add(1)
+	p.mu.Unlock()
+	go p.serveConn(c, cs, resume)
+	return true
+}
+
+// prefixConn is a connection whose first bytes were already read (by an
+// event loop): Read returns those before reading the connection.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+	ip  string // the client's address, as the loop had it
+}
+
+func (c *prefixConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
 }
 
 // isNetErr reports whether err came from the connection rather than from
@@ -215,7 +271,7 @@ func (p *Proxy) handle(cs *clientConn) bool {
 			return out.keep
 		}
 		// The exchange failed before anything reached the client.
-		if attempt < p.cfg.Retries && len(excluded) < cap(excluded) && p.retryAllowed(out.fail, req, cs) {
+		if attempt < p.cfg.Retries && len(excluded) < cap(excluded) && p.retryAllowed(out.fail, req, cs.hasBody()) {
 			if out.uc != nil {
 				_ = out.uc.c.Close() // the kept answer is dropped
 			}
@@ -256,8 +312,8 @@ type outcome struct {
 
 // retryAllowed applies the retry rules: connect failures always, others only
 // for idempotent methods whose body was not sent; all within the budget.
-func (p *Proxy) retryAllowed(f failKind, req *message, cs *clientConn) bool {
-	if f != failConnect && (!idempotent(req.method) || cs.hasBody()) {
+func (p *Proxy) retryAllowed(f failKind, req *message, hasBody bool) bool {
+	if f != failConnect && (!idempotent(req.method) || hasBody) {
 		return false
 	}
 	if !p.takeRetryToken() {
@@ -433,57 +489,7 @@ func isTimeoutErr(err error) bool {
 func (p *Proxy) sendRequest(cs *clientConn, up *upstream, uc *upConn) (bodySent bool, err error) {
 	req := &cs.req
 	bw := uc.bw
-	bw.Write(req.method)
-	bw.WriteByte(' ')
-	bw.Write(req.target)
-	bw.WriteString(" HTTP/1.1\r\n")
-	bw.Write(up.hostLine)
-	var priorXFF []byte
-	for i := range req.headers {
-		h := &req.headers[i]
-		switch h.kind {
-		case hHost, hExpect, hXFProto, hXFHost:
-			continue
-		case hXFF:
-			if p.cfg.TrustForwarded && priorXFF == nil {
-				priorXFF = h.value
-			}
-			continue
-		}
-		if req.hopByHop(h) {
-			continue
-		}
-		bw.Write(h.name)
-		bw.WriteString(": ")
-		bw.Write(h.value)
-		bw.WriteString("\r\n")
-	}
-	if req.chunked {
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	} else if req.contentLength >= 0 {
-		b := bw.AvailableBuffer()
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, req.contentLength, 10)
-		b = append(b, '\r', '\n')
-		bw.Write(b)
-	}
-	bw.WriteString("X-Forwarded-For: ")
-	if priorXFF != nil {
-		bw.Write(priorXFF)
-		bw.WriteString(", ")
-	}
-	bw.WriteString(cs.ip)
-	if p.cfg.TLS {
-		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n")
-	} else {
-		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n")
-	}
-	if len(req.host) > 0 {
-		bw.WriteString("X-Forwarded-Host: ")
-		bw.Write(req.host)
-		bw.WriteString("\r\n")
-	}
-	bw.WriteString("\r\n")
+	bw.Write(p.appendRequestHead(bw.AvailableBuffer(), req, up, cs.ip))
 	if cs.hasBody() {
 		if req.expect100 && !cs.sent {
 			cs.sent = true
@@ -515,6 +521,60 @@ func (p *Proxy) sendRequest(cs *clientConn, up *upstream, uc *upConn) (bodySent 
 	return bodySent, bw.Flush()
 }
 
+// appendRequestHead appends the head of req as forwarded to up: Host is the
+// upstream's, hop-by-hop headers go, X-Forwarded-* are set.
+func (p *Proxy) appendRequestHead(b []byte, req *message, up *upstream, ip string) []byte {
+	b = append(b, req.method...)
+	b = append(b, ' ')
+	b = append(b, req.target...)
+	b = append(b, " HTTP/1.1\r\n"...)
+	b = append(b, up.hostLine...)
+	var priorXFF []byte
+	for i := range req.headers {
+		h := &req.headers[i]
+		switch h.kind {
+		case hHost, hExpect, hXFProto, hXFHost:
+			continue
+		case hXFF:
+			if p.cfg.TrustForwarded && priorXFF == nil {
+				priorXFF = h.value
+			}
+			continue
+		}
+		if req.hopByHop(h) {
+			continue
+		}
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		b = append(b, '\r', '\n')
+	}
+	if req.chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	} else if req.contentLength >= 0 {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.contentLength, 10)
+		b = append(b, '\r', '\n')
+	}
+	b = append(b, "X-Forwarded-For: "...)
+	if priorXFF != nil {
+		b = append(b, priorXFF...)
+		b = append(b, ", "...)
+	}
+	b = append(b, ip...)
+	if p.cfg.TLS {
+		b = append(b, "\r\nX-Forwarded-Proto: https\r\n"...)
+	} else {
+		b = append(b, "\r\nX-Forwarded-Proto: http\r\n"...)
+	}
+	if len(req.host) > 0 {
+		b = append(b, "X-Forwarded-Host: "...)
+		b = append(b, req.host...)
+		b = append(b, '\r', '\n')
+	}
+	return append(b, '\r', '\n')
+}
+
 // sideWriter remembers whether a write error came from its side.
 type sideWriter struct {
 	w   io.Writer
@@ -538,60 +598,9 @@ func isUpstreamErr(err error) bool {
 func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcome {
 	req, resp := &cs.req, &cs.resp
 	bw := cs.bw
-	isHead := string(req.method) == "HEAD"
-	bodyless := resp.bodyless(isHead)
-	untilClose := !bodyless && !resp.chunked && resp.contentLength < 0
-	closeClient := req.closeConn || p.isClosed() || (untilClose && req.minor == 0)
-	rechunk := !bodyless && (resp.chunked || untilClose) && req.minor == 1
-
-	b := bw.AvailableBuffer()
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(resp.status), 10)
-	b = append(b, ' ')
-	b = append(b, resp.reason...)
-	b = append(b, '\r', '\n')
-	bw.Write(b)
-	sawNode := false
-	for i := range resp.headers {
-		h := &resp.headers[i]
-		if resp.hopByHop(h) {
-			continue
-		}
-		if h.kind == hNode {
-			sawNode = true
-		}
-		bw.Write(h.name)
-		bw.WriteString(": ")
-		bw.Write(h.value)
-		bw.WriteString("\r\n")
-	}
-	if !sawNode {
-		bw.Write(up.nodeLine)
-	}
-	if pl.sticky != "" && balancer.CookieValue(req, pl.sticky) != up.cfg.Name {
-		bw.WriteString("Set-Cookie: ")
-		bw.WriteString(pl.sticky)
-		bw.WriteByte('=')
-		bw.WriteString(up.cfg.Name)
-		bw.WriteString("; Path=/; HttpOnly\r\n")
-	}
-	switch {
-	case rechunk:
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	case resp.contentLength >= 0 && (!bodyless || isHead || resp.status == 304):
-		b := bw.AvailableBuffer()
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, resp.contentLength, 10)
-		b = append(b, '\r', '\n')
-		bw.Write(b)
-	}
-	if closeClient || (untilClose && !rechunk) {
-		closeClient = true
-		bw.WriteString("Connection: close\r\n")
-	} else if req.minor == 0 {
-		bw.WriteString("Connection: keep-alive\r\n")
-	}
-	bw.WriteString("\r\n")
+	plan := planRelay(req, resp, p.isClosed())
+	bw.Write(appendResponseHead(bw.AvailableBuffer(), req, resp, pl, up, &plan))
+	bodyless, untilClose, rechunk, closeClient := plan.bodyless, plan.untilClose, plan.rechunk, plan.closeClient
 
 	var err error
 	reusable := !resp.closeConn && !untilClose
@@ -627,6 +636,73 @@ func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcom
 		_ = uc.c.Close()
 	}
 	return outcome{done: true, keep: !closeClient}
+}
+
+// relayPlan is how a response is passed on: its framing to the client and
+// whether the client connection closes after it.
+type relayPlan struct {
+	bodyless, untilClose, rechunk, closeClient bool
+}
+
+func planRelay(req, resp *message, closing bool) relayPlan {
+	var pl relayPlan
+	pl.bodyless = resp.bodyless(string(req.method) == "HEAD")
+	pl.untilClose = !pl.bodyless && !resp.chunked && resp.contentLength < 0
+	pl.closeClient = req.closeConn || closing || (pl.untilClose && req.minor == 0)
+	pl.rechunk = !pl.bodyless && (resp.chunked || pl.untilClose) && req.minor == 1
+	if pl.untilClose && !pl.rechunk {
+		pl.closeClient = true
+	}
+	return pl
+}
+
+// appendResponseHead appends the head of resp as passed on to the client:
+// hop-by-hop headers go, the node is named, the sticky cookie is set when
+// the client does not already carry this upstream's.
+func appendResponseHead(b []byte, req, resp *message, pl *pool, up *upstream, plan *relayPlan) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(resp.status), 10)
+	b = append(b, ' ')
+	b = append(b, resp.reason...)
+	b = append(b, '\r', '\n')
+	sawNode := false
+	for i := range resp.headers {
+		h := &resp.headers[i]
+		if resp.hopByHop(h) {
+			continue
+		}
+		if h.kind == hNode {
+			sawNode = true
+		}
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		b = append(b, '\r', '\n')
+	}
+	if !sawNode {
+		b = append(b, up.nodeLine...)
+	}
+	if pl.sticky != "" && balancer.CookieValue(req, pl.sticky) != up.cfg.Name {
+		b = append(b, "Set-Cookie: "...)
+		b = append(b, pl.sticky...)
+		b = append(b, '=')
+		b = append(b, up.cfg.Name...)
+		b = append(b, "; Path=/; HttpOnly\r\n"...)
+	}
+	switch {
+	case plan.rechunk:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	case resp.contentLength >= 0 && (!plan.bodyless || string(req.method) == "HEAD" || resp.status == 304):
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, resp.contentLength, 10)
+		b = append(b, '\r', '\n')
+	}
+	if plan.closeClient {
+		b = append(b, "Connection: close\r\n"...)
+	} else if req.minor == 0 {
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	return append(b, '\r', '\n')
 }
 
 func isClientWriteErr(err error) bool {
@@ -673,7 +749,12 @@ func copyUntilClose(bw *bufio.Writer, br *bufio.Reader, rechunk bool, buf []byte
 // writeError answers with a short text body.
 func (p *Proxy) writeError(cs *clientConn, status int, msg string, up *upstream, retryAfter int, closeConn bool) {
 	bw := cs.bw
-	b := bw.AvailableBuffer()
+	bw.Write(appendError(bw.AvailableBuffer(), &cs.req, status, msg, up, retryAfter, closeConn))
+	_ = bw.Flush()
+}
+
+// appendError appends a short text answer to req.
+func appendError(b []byte, req *message, status int, msg string, up *upstream, retryAfter int, closeConn bool) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -681,28 +762,25 @@ func (p *Proxy) writeError(cs *clientConn, status int, msg string, up *upstream,
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(msg)+1), 10)
 	b = append(b, '\r', '\n')
-	bw.Write(b)
 	if up != nil {
-		bw.Write(up.nodeLine)
+		b = append(b, up.nodeLine...)
 	}
 	if retryAfter > 0 {
-		b = bw.AvailableBuffer()
 		b = append(b, "Retry-After: "...)
 		b = strconv.AppendInt(b, int64(retryAfter), 10)
 		b = append(b, '\r', '\n')
-		bw.Write(b)
 	}
 	if closeConn {
-		bw.WriteString("Connection: close\r\n")
-	} else if cs.req.minor == 0 {
-		bw.WriteString("Connection: keep-alive\r\n")
+		b = append(b, "Connection: close\r\n"...)
+	} else if req.minor == 0 {
+		b = append(b, "Connection: keep-alive\r\n"...)
 	}
-	bw.WriteString("\r\n")
-	if string(cs.req.method) != "HEAD" {
-		bw.WriteString(msg)
-		bw.WriteByte('\n')
+	b = append(b, '\r', '\n')
+	if string(req.method) != "HEAD" {
+		b = append(b, msg...)
+		b = append(b, '\n')
 	}
-	_ = bw.Flush()
+	return b
 }
 
 func statusText(code int) string {
@@ -791,12 +869,8 @@ func (p *Proxy) isClosed() bool { return p.closing.Load() }
 
 // serveStats answers GET /.ilities/stats.
 func (p *Proxy) serveStats(cs *clientConn) bool {
-	body, _ := json.Marshal(p.Stats())
 	bw := cs.bw
-	bw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ")
-	bw.WriteString(strconv.Itoa(len(body)))
-	bw.WriteString("\r\n\r\n")
-	bw.Write(body)
+	bw.Write(p.appendStatsResponse(bw.AvailableBuffer()))
 	if err := bw.Flush(); err != nil {
 		return false
 	}

@@ -98,6 +98,7 @@ func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	s.Connections = len(p.conns)
 	p.mu.Unlock()
+	s.Connections += int(p.loopClients.Load())
 	for _, pl := range p.pools {
 		view := pl.load()
 		for _, node := range view.members {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"net"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,29 @@ type upstream struct {
 	draining atomic.Bool
 	latency  ewmaGauge
 	load     atomic.Pointer[balancer.Load] // last reported load
+	// resolved is the address the event loops dial.
+	resolved atomic.Pointer[resolvedAddr]
+}
+
+type resolvedAddr struct {
+	addr netip.AddrPort
+	ok   bool
+	at   time.Time
+}
+
+// resolve returns the address to dial. A name is looked up once; a failed
+// lookup is tried again at most once a second.
+func (u *upstream) resolve(now time.Time) (netip.AddrPort, bool) {
+	if r := u.resolved.Load(); r != nil && (r.ok || now.Sub(r.at) < time.Second) {
+		return r.addr, r.ok
+	}
+	r := &resolvedAddr{at: now}
+	if a, err := net.ResolveTCPAddr("tcp", u.addr); err == nil && a.IP != nil {
+		r.addr, r.ok = a.AddrPort(), true
+		r.addr = netip.AddrPortFrom(r.addr.Addr().Unmap(), r.addr.Port())
+	}
+	u.resolved.Store(r)
+	return r.addr, r.ok
 }
 
 type upstreamCounters struct {

@@ -1,0 +1,1332 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/ilities/ilities/internal/procs"
+	"github.com/ilities/ilities/sut/balancer"
+)
+
+// The event loops: plain HTTP/1.1 proxying without a goroutine per
+// connection. Each loop is one goroutine on its own thread with its own
+// epoll set, accepting from the shared listener (EPOLLEXCLUSIVE) and
+// keeping its own keep-alive connections to the upstreams. Sockets are
+// registered once, edge-triggered, for input and output; a read that
+// returns less than it asked for means the socket is drained, so a request
+// costs its reads and writes and no read that only finds nothing.
+//
+// Where the goroutine path's blocking, buffered style is far simpler and
+// the case is not the common one, the loop hands the connection over: a
+// request with a body (and so Expect: 100-continue) goes to a goroutine
+// before anything is done with it, a response that is chunked or delimited
+// by the upstream closing goes to one after its head was read and
+// accounted. The goroutine serves the connection from then on. The loop
+// runs only when no admission limit is set (admission makes requests wait
+// for a slot, which the goroutine path does) and without TLS.
+//
+// A loop sleeps in epoll_pwait issued as a raw system call: the runtime
+// sees a running goroutine, which keeps its processor; GOMAXPROCS is raised
+// by one per loop while the proxy runs (package procs).
+
+const (
+	loopMaxEvents = 256
+	loopReadBuf   = 32 << 10
+	// loopOutLimit: above this much unsent output the loop reads no further
+	// pipelined request from the client.
+	loopOutLimit = 64 << 10
+	loopInBuf    = 4 << 10
+	loopUpBuf    = 8 << 10
+	acceptBatch  = 64
+	// loopSweepEvery: idle connections of removed upstreams are closed at
+	// this period, and the stop signal re-checked.
+	loopSweepEvery = time.Second
+)
+
+type lkind uint8
+
+const (
+	lClient lkind = iota
+	lUpstream
+)
+
+type lstate uint8
+
+const (
+	cHead    lstate = iota // waiting for (the rest of) a request head
+	cBusy                  // an exchange is in progress
+	cClosing               // writing its last bytes, then closing
+	uConnecting
+	uSending
+	uAwaiting // the request is sent; waiting for the response head
+	uBody     // relaying a Content-Length body
+	uIdle
+)
+
+// lconn is one connection of a loop: a client's or an upstream's.
+type lconn struct {
+	id    int32
+	gen   uint32 // changes when the slot is reused: stale events and timers are told by it
+	fd    int
+	kind  lkind
+	state lstate
+	// Edge-triggered readiness: set by an event, cleared by a read that
+	// finds the socket drained.
+	readable bool
+	// hup: the peer closed (or the socket failed). No event will follow,
+	// so reads go on past a short one until they meet the end.
+	hup bool
+
+	in           []byte // received bytes not yet used are in[inOff:inLen]
+	reader       sliceReader
+	inOff, inLen int
+	out          []byte // bytes to write are out[outOff:]
+	outOff       int
+	deadline     int64 // loop clock; 0: none
+	heapAt       int64 // deadline of this connection's live timer entry, 0: none
+
+	// client
+	ip            string
+	req, resp     *message
+	headTimer     bool // the request head deadline is in force
+	parsedPartial bool // in holds an incomplete head already parsed once
+	queued        bool // in the loop's ready list
+	pl            *pool
+	up            *upstream
+	uc            *lconn // the upstream connection of the exchange
+	holding       bool   // the exchange holds a slot of up
+	attempt       int
+	excl          [4]*balancer.Upstream
+	nexcl         int
+	breq          balancer.Request
+	keep          bool  // the connection may carry another request after this one
+	bodyLeft      int64 // response body bytes still to relay
+	upReusable    bool
+
+	// upstream
+	owner  *lconn
+	target *upstream
+	reused bool
+	got    bool // a response byte arrived
+	start  time.Time
+}
+
+type idleRef struct {
+	c   *lconn
+	gen uint32
+}
+
+// loop is one event loop.
+type loop struct {
+	p                *Proxy
+	ep, wakeFd, lnFd int
+	conns            []*lconn
+	free             []int32
+	events           []syscall.EpollEvent
+	timers           timerHeap
+	idle             map[*upstream][]idleRef
+	ready            []*lconn
+	rbuf, scratch    []byte
+	base             time.Time
+	now              time.Time
+	nowNs            int64
+	acceptResume     int64 // the listener is paused (descriptors ran out) until then
+	nextSweep        int64
+}
+
+// edgeTriggered is EPOLLET as the uint32 the event mask is.
+const edgeTriggered = uint32(1) << 31
+
+const (
+	evWake     = -1
+	evListener = -2
+)
+
+// loopSupported: the loops are built on epoll, which every Linux has.
+func loopSupported() bool { return true }
+
+// startLoops serves ln with event loops, one per processor (not counting
+// those held by other loops). It reports
+// false, having started nothing, if the loops cannot be set up.
+func (p *Proxy) startLoops(ln net.Listener) bool {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return false
+	}
+	n := max(procs.Base(), 1)
+	var loops []*loop
+	fail := func() bool {
+		for _, l := range loops {
+			l.closeFds()
+		}
+		return false
+	}
+	for range n {
+		l := &loop{p: p, ep: -1, wakeFd: -1, lnFd: -1, idle: map[*upstream][]idleRef{}, base: time.Now()}
+		loops = append(loops, l)
+		rc, err := tl.SyscallConn()
+		if err != nil {
+			return fail()
+		}
+		var dupErr error
+		if err := rc.Control(func(fd uintptr) {
+			l.lnFd, dupErr = syscall.Dup(int(fd))
+		}); err != nil || dupErr != nil {
+			l.lnFd = -1
+			return fail()
+		}
+		syscall.CloseOnExec(l.lnFd)
+		if syscall.SetNonblock(l.lnFd, true) != nil {
+			return fail()
+		}
+		if l.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+			l.ep = -1
+			return fail()
+		}
+		fd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		if errno != 0 {
+			return fail()
+		}
+		l.wakeFd = int(fd)
+		if syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.wakeFd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: evWake}) != nil {
+			return fail()
+		}
+		if !l.listen(true) {
+			return fail()
+		}
+		l.events = make([]syscall.EpollEvent, loopMaxEvents)
+		l.rbuf = make([]byte, loopReadBuf)
+		l.scratch = make([]byte, 0, 16<<10)
+	}
+	p.evloops = loops
+	p.releaseProcs = procs.Hold(n)
+	for _, l := range loops {
+		p.loops.Add(1)
+		go func() {
+			defer p.loops.Done()
+			l.run()
+		}()
+	}
+	return true
+}
+
+// listen adds the listener to the loop's epoll set, or takes it out.
+func (l *loop) listen(on bool) bool {
+	if !on {
+		return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, l.lnFd, nil) == nil
+	}
+	const epollExclusive = 1 << 28
+	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.lnFd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: evListener}) == nil
+}
+
+// wake ends the loop's current wait (on Close).
+func (l *loop) wake() {
+	one := uint64(1)
+	syscall.Write(l.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
+}
+
+func (l *loop) closeFds() {
+	for _, fd := range []*int{&l.lnFd, &l.wakeFd, &l.ep} {
+		if *fd >= 0 {
+			syscall.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+func (l *loop) stopped() bool {
+	select {
+	case <-l.p.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *loop) run() {
+	runtime.LockOSThread()
+	defer l.shutdown()
+	l.clock()
+	l.nextSweep = l.nowNs + int64(loopSweepEvery)
+	for !l.stopped() {
+		l.wait()
+		l.expire()
+		for i := 0; i < len(l.ready); i++ {
+			c := l.ready[i]
+			l.ready[i] = nil
+			c.queued = false
+			l.resume(c)
+		}
+		l.ready = l.ready[:0]
+		if l.nowNs >= l.nextSweep {
+			l.sweep()
+			l.nextSweep = l.nowNs + int64(loopSweepEvery)
+		}
+	}
+}
+
+// shutdown closes every connection (aborting the exchanges in progress)
+// and the loop's own descriptors.
+func (l *loop) shutdown() {
+	for _, c := range l.conns {
+		if c.fd >= 0 {
+			if c.kind == lClient && c.holding {
+				c.up.gate.leave(c.up.node)
+				c.holding = false
+			}
+			l.closeConn(c)
+		}
+	}
+	l.closeFds()
+}
+
+func (l *loop) clock() {
+	l.now = time.Now()
+	l.nowNs = int64(l.now.Sub(l.base))
+}
+
+// wait sleeps until an event or the next deadline and handles the events.
+func (l *loop) wait() {
+	next := l.nextSweep
+	if t, ok := l.timers.top(); ok && t < next {
+		next = t
+	}
+	if l.acceptResume > 0 && l.acceptResume < next {
+		next = l.acceptResume
+	}
+	ms := 0
+	if len(l.ready) == 0 {
+		if d := next - l.nowNs; d > 0 {
+			ms = int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+		}
+	}
+	r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
+	n := 0
+	if errno == 0 {
+		n = int(r)
+	}
+	l.clock()
+	if l.acceptResume > 0 && l.nowNs >= l.acceptResume {
+		l.acceptResume = 0
+		l.listen(true)
+	}
+	for i := range n {
+		ev := &l.events[i]
+		switch ev.Fd {
+		case evWake:
+			var b [8]byte
+			syscall.Read(l.wakeFd, b[:])
+			continue
+		case evListener:
+			l.accept()
+			continue
+		}
+		c := l.conns[ev.Fd]
+		if c.gen != uint32(ev.Pad) || c.fd < 0 {
+			continue // an event for a connection closed meanwhile
+		}
+		if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			c.readable = true
+		}
+		if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			c.hup = true
+		}
+		writable := ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+		if c.kind == lClient {
+			if writable && c.outOff < len(c.out) {
+				l.flushClient(c)
+			}
+			if c.fd >= 0 && c.state == cHead && c.readable {
+				l.readHead(c)
+			}
+			continue
+		}
+		switch c.state {
+		case uConnecting:
+			if writable {
+				l.connected(c)
+			}
+		case uSending:
+			if writable || c.readable {
+				l.flushUp(c)
+			}
+		case uAwaiting:
+			if c.readable {
+				l.readResponse(c)
+			}
+		case uBody:
+			if c.readable {
+				l.pumpBody(c)
+			}
+		case uIdle:
+			if c.readable {
+				l.closeConn(c) // the upstream closed it, or spoke unasked
+			}
+		}
+	}
+}
+
+// resume continues a client that was waiting for the loop: more requests
+// already received, or a relay held up by unsent output.
+func (l *loop) resume(c *lconn) {
+	if c.fd < 0 {
+		return
+	}
+	switch {
+	case c.state == cHead:
+		l.readHead(c)
+	case c.state == cBusy && c.uc != nil && c.uc.state == uBody:
+		l.pumpBody(c.uc)
+	}
+}
+
+func (l *loop) schedule(c *lconn) {
+	if !c.queued {
+		c.queued = true
+		l.ready = append(l.ready, c)
+	}
+}
+
+func (l *loop) accept() {
+	for range acceptBatch {
+		fd, sa, err := syscall.Accept4(l.lnFd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		if err != nil {
+			switch err {
+			case syscall.EINTR, syscall.ECONNABORTED:
+				continue
+			case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+				// Out of descriptors: stop accepting for a moment rather
+				// than spin on a listener that stays readable.
+				l.listen(false)
+				l.acceptResume = l.nowNs + int64(20*time.Millisecond)
+			}
+			return
+		}
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		c := l.newConn(fd, lClient)
+		c.ip = sockaddrIP(sa)
+		if c.req == nil {
+			c.req = &message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)}
+			c.resp = &message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)}
+		}
+		c.state = cHead
+		c.headTimer = true
+		l.setDeadline(c, l.nowNs+int64(l.p.cfg.Limits.ReadHeaderTimeout))
+		l.p.loopClients.Add(1)
+		if !l.register(c) {
+			l.closeConn(c)
+		}
+	}
+}
+
+func sockaddrIP(sa syscall.Sockaddr) string {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr).String()
+	case *syscall.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap().String()
+	}
+	return ""
+}
+
+func (l *loop) newConn(fd int, kind lkind) *lconn {
+	var c *lconn
+	if n := len(l.free); n > 0 {
+		c = l.conns[l.free[n-1]]
+		l.free = l.free[:n-1]
+	} else {
+		c = &lconn{id: int32(len(l.conns))}
+		l.conns = append(l.conns, c)
+	}
+	c.fd, c.kind, c.readable, c.hup = fd, kind, false, false
+	c.inOff, c.inLen, c.out, c.outOff = 0, 0, c.out[:0], 0
+	c.deadline, c.heapAt = 0, 0
+	c.headTimer, c.parsedPartial, c.queued = false, false, false
+	c.pl, c.up, c.uc, c.holding, c.owner, c.target = nil, nil, nil, false, nil, nil
+	c.reused, c.got = false, false
+	return c
+}
+
+// register adds c to the epoll set, edge-triggered, for input and output.
+func (l *loop) register(c *lconn) bool {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: c.id, Pad: int32(c.gen)}
+	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, c.fd, &ev) == nil
+}
+
+// closeConn closes c's socket and frees its slot.
+func (l *loop) closeConn(c *lconn) {
+	if c.fd < 0 {
+		return
+	}
+	syscall.Close(c.fd)
+	l.release(c)
+}
+
+// release frees c's slot (its socket is closed or handed over).
+func (l *loop) release(c *lconn) {
+	if c.kind == lClient {
+		l.p.loopClients.Add(-1)
+	}
+	c.fd = -1
+	c.gen++
+	c.deadline, c.heapAt = 0, 0
+	c.uc, c.owner, c.pl, c.up, c.target = nil, nil, nil, nil, nil
+	c.breq = balancer.Request{}
+	c.excl = [4]*balancer.Upstream{}
+	l.free = append(l.free, c.id)
+}
+
+// ---- reading and writing ----
+
+// fill reads what c's socket has into c.in. It returns the bytes read,
+// 0 when there were none (c is drained), or -1 at end of stream or on an
+// error (errno then says which; 0 for end of stream).
+func (l *loop) fill(c *lconn, limit int) (int, syscall.Errno) {
+	if c.inOff == c.inLen {
+		c.inOff, c.inLen = 0, 0
+	}
+	if c.inLen == len(c.in) {
+		switch {
+		case c.inOff > 0:
+			c.inLen = copy(c.in, c.in[c.inOff:c.inLen])
+			c.inOff = 0
+		case len(c.in) < limit:
+			size := loopInBuf
+			if c.kind == lUpstream {
+				size = loopUpBuf
+			}
+			grown := make([]byte, max(size, 2*len(c.in)))
+			copy(grown, c.in[:c.inLen])
+			c.in = grown
+		default:
+			return -1, syscall.EMSGSIZE
+		}
+	}
+	space := c.in[c.inLen:]
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(&space[0])), uintptr(len(space)))
+	switch {
+	case errno == syscall.EAGAIN:
+		c.readable = false
+		return 0, 0
+	case errno == syscall.EINTR:
+		return 0, 0 // still readable: the caller comes back
+	case errno != 0:
+		return -1, errno
+	case n == 0:
+		return -1, 0
+	}
+	if int(n) < len(space) && !c.hup {
+		c.readable = false
+	}
+	c.inLen += int(n)
+	return int(n), 0
+}
+
+// write writes b to fd and returns how much went, or an error other than
+// a full socket.
+func write(fd int, b []byte) (int, syscall.Errno) {
+	done := 0
+	for done < len(b) {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[done])), uintptr(len(b)-done))
+		switch errno {
+		case 0:
+			done += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return done, 0
+		default:
+			return done, errno
+		}
+	}
+	return done, 0
+}
+
+// send queues b for the client and writes what the socket takes now. It
+// reports false if the client is gone (c is then closed).
+func (l *loop) send(c *lconn, b []byte) bool {
+	if c.outOff < len(c.out) {
+		c.out = append(c.out, b...)
+		return true
+	}
+	n, errno := write(c.fd, b)
+	if errno != 0 {
+		l.clientGone(c)
+		return false
+	}
+	if n < len(b) {
+		c.out = append(c.out[:0], b[n:]...)
+		c.outOff = 0
+	}
+	return true
+}
+
+// flushClient writes the client's queued output and continues what waited
+// for it.
+func (l *loop) flushClient(c *lconn) {
+	n, errno := write(c.fd, c.out[c.outOff:])
+	if errno != 0 {
+		l.clientGone(c)
+		return
+	}
+	c.outOff += n
+	if c.outOff < len(c.out) {
+		return
+	}
+	c.out, c.outOff = c.out[:0], 0
+	if cap(c.out) > loopOutLimit {
+		c.out = nil // a large response's buffer is not kept by an idle connection
+	}
+	switch c.state {
+	case cClosing:
+		l.closeConn(c)
+	case cHead, cBusy:
+		l.schedule(c)
+	}
+}
+
+// clientGone ends a client whose socket failed, aborting its exchange.
+func (l *loop) clientGone(c *lconn) {
+	if uc := c.uc; uc != nil {
+		l.closeConn(uc)
+	}
+	l.leaveGate(c)
+	l.closeConn(c)
+}
+
+func (l *loop) leaveGate(c *lconn) {
+	if c.holding {
+		c.holding = false
+		c.up.gate.leave(c.up.node)
+	}
+}
+
+// ---- the client side ----
+
+// readHead reads and serves the client's requests until it has to wait.
+func (l *loop) readHead(c *lconn) {
+	lim := &l.p.cfg.Limits
+	for c.fd >= 0 && c.state == cHead {
+		if c.outOff < len(c.out) && len(c.out)-c.outOff > loopOutLimit {
+			return // flushClient schedules c once the client has read
+		}
+		if c.inLen > c.inOff && !c.parsedPartial {
+			r := &c.reader // kept in c: as a lineReader it would escape
+			*r = sliceReader{b: c.in[c.inOff:c.inLen]}
+			err := c.req.readRequest(r, lim.MaxHeaderBytes)
+			switch err {
+			case nil:
+				c.inOff += r.off
+				c.headTimer = false
+				c.deadline = 0
+				l.serve(c)
+				continue
+			case io.EOF, io.ErrUnexpectedEOF:
+				c.parsedPartial = true
+				if !c.headTimer {
+					c.headTimer = true
+					l.setDeadline(c, l.nowNs+int64(lim.ReadHeaderTimeout))
+				}
+			default:
+				l.p.stats.badRequests.Add(1)
+				l.reply(c, appendError(l.scratch[:0], c.req, statusOf(err), err.Error(), nil, 0, true), false)
+				return
+			}
+		}
+		if !c.readable {
+			return
+		}
+		n, _ := l.fill(c, lim.MaxHeaderBytes+loopInBuf)
+		switch {
+		case n > 0:
+			c.parsedPartial = false
+		case n == 0:
+			if !c.readable {
+				return
+			}
+		default: // end of stream or error: nothing to answer
+			if c.outOff < len(c.out) {
+				c.state = cClosing
+				l.setDeadline(c, l.nowNs+int64(lim.IdleTimeout))
+				return
+			}
+			l.closeConn(c)
+			return
+		}
+	}
+}
+
+// reply sends a complete answer of the loop's own (an error, the stats) and
+// ends the request.
+func (l *loop) reply(c *lconn, b []byte, keep bool) {
+	l.scratch = b[:0]
+	if !l.send(c, b) {
+		return
+	}
+	l.endRequest(c, keep)
+}
+
+// endRequest readies c for its next request, or closes it once its output
+// is written.
+func (l *loop) endRequest(c *lconn, keep bool) {
+	c.pl, c.up = nil, nil
+	if !keep {
+		c.state = cClosing
+		if c.outOff >= len(c.out) {
+			l.closeConn(c)
+			return
+		}
+		l.setDeadline(c, l.nowNs+int64(l.p.cfg.Limits.IdleTimeout))
+		return
+	}
+	c.state = cHead
+	c.parsedPartial = false
+	l.setDeadline(c, l.nowNs+int64(l.p.cfg.Limits.IdleTimeout))
+	if c.inLen > c.inOff || c.readable {
+		l.schedule(c)
+	}
+}
+
+// early answers the request itself, the connection kept as handle would.
+func (l *loop) early(c *lconn, status int, msg string, up *upstream, retryAfter int) {
+	closeConn := c.req.closeConn
+	l.reply(c, appendError(l.scratch[:0], c.req, status, msg, up, retryAfter, closeConn), !closeConn)
+}
+
+// serve handles a parsed request as Proxy.handle does, up to sending it.
+func (l *loop) serve(c *lconn) {
+	p := l.p
+	req := c.req
+	if req.contentLength > 0 || req.chunked {
+		l.handOverClient(c)
+		return
+	}
+	c.state = cBusy
+	p.stats.requests.Add(1)
+	if p.isClosed() {
+		l.reply(c, appendError(l.scratch[:0], req, 503, "proxy shutting down", nil, 1, true), false)
+		return
+	}
+	if string(req.path) == StatsPath && string(req.method) == "GET" {
+		l.reply(c, p.appendStatsResponse(l.scratch[:0]), !req.closeConn)
+		return
+	}
+	if p.limiter != nil {
+		if ok, wait := p.limiter.allow(c.ip, l.now); !ok {
+			p.stats.rateLimited.Add(1)
+			l.early(c, 429, "rate limit exceeded", nil, int(wait/time.Second)+1)
+			return
+		}
+	}
+	pl := p.routeBytes(req.host, req.path)
+	if pl == nil {
+		p.stats.unrouted.Add(1)
+		l.early(c, 404, "no pool matches this request", nil, 0)
+		return
+	}
+	if p.cfg.Retries > 0 {
+		p.depositRetryToken()
+	}
+	c.pl, c.attempt, c.nexcl = pl, 0, 0
+	c.breq = balancer.Request{ClientIP: c.ip, Header: req, Now: l.now}
+	l.tryUpstream(c)
+}
+
+// tryUpstream picks an upstream for c's request and starts the exchange.
+func (l *loop) tryUpstream(c *lconn) {
+	p := l.p
+	up := p.pick(c.pl, &c.breq, c.req.path, c.excl[:c.nexcl])
+	if up == nil {
+		p.stats.unavailable.Add(1)
+		l.early(c, 503, "no upstream available in pool "+c.pl.cfg.Name, nil, 1)
+		return
+	}
+	up.gate.enter(up.node, false, 0) // no admission limit with loops: a slot at once
+	c.up, c.holding = up, true
+	up.counts.requests.Add(1)
+	l.connectUp(c, false)
+}
+
+// failed ends an exchange that got no usable answer: a retry on another
+// upstream where allowed, else the error answer (or the kept 5xx).
+func (l *loop) failed(c *lconn, f failKind) {
+	p := l.p
+	up := c.up
+	l.leaveGate(c)
+	if c.attempt < p.cfg.Retries && c.nexcl < len(c.excl) && p.retryAllowed(f, c.req, false) {
+		if c.uc != nil {
+			l.closeConn(c.uc) // the kept answer is dropped
+			c.uc = nil
+		}
+		p.stats.retries.Add(1)
+		up.counts.retriesFrom.Add(1)
+		c.excl[c.nexcl] = up.node
+		c.nexcl++
+		c.attempt++
+		l.tryUpstream(c)
+		return
+	}
+	switch f {
+	case failTimeout:
+		l.early(c, 504, "upstream "+up.cfg.Name+" timed out", up, 0)
+	case failStatus:
+		l.relay(c)
+	default:
+		l.early(c, 502, "upstream "+up.cfg.Name+" failed", up, 0)
+	}
+}
+
+// ---- the upstream side ----
+
+// connectUp sends c's request to c.up on an idle connection or a new one
+// (fresh: always a new one).
+func (l *loop) connectUp(c *lconn, fresh bool) {
+	up := c.up
+	var uc *lconn
+	if !fresh {
+		uc = l.takeIdle(up)
+	}
+	reused := uc != nil
+	if uc == nil {
+		if uc = l.dial(up); uc == nil {
+			up.counts.connectFailures.Add(1)
+			l.p.observe(c.pl, up, 0, true, l.now)
+			l.failed(c, failConnect)
+			return
+		}
+	}
+	uc.owner, uc.reused, uc.got = c, reused, false
+	uc.inOff, uc.inLen = 0, 0
+	c.uc = uc
+	uc.out = l.p.appendRequestHead(uc.out[:0], c.req, up, c.ip)
+	uc.outOff = 0
+	if uc.state == uConnecting {
+		l.setDeadline(uc, l.nowNs+int64(l.p.cfg.DialTimeout))
+		return
+	}
+	l.beginSend(uc)
+}
+
+func (l *loop) beginSend(uc *lconn) {
+	uc.start = l.now
+	uc.state = uSending
+	l.setDeadline(uc, l.nowNs+int64(l.p.cfg.Timeout))
+	l.flushUp(uc)
+}
+
+// dial opens a connection to up, or returns nil if that failed at once.
+func (l *loop) dial(up *upstream) *lconn {
+	ap, ok := up.resolve(l.now)
+	if !ok {
+		return nil
+	}
+	var sa syscall.Sockaddr
+	family := syscall.AF_INET
+	if ip := ap.Addr(); ip.Is4() {
+		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
+	} else {
+		family = syscall.AF_INET6
+		sa6 := &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+		if z := ip.Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				sa6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		sa = sa6
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	err = syscall.Connect(fd, sa)
+	if err != nil && err != syscall.EINPROGRESS {
+		syscall.Close(fd)
+		return nil
+	}
+	uc := l.newConn(fd, lUpstream)
+	uc.target = up
+	uc.state = uSending
+	if err != nil {
+		uc.state = uConnecting
+	}
+	if !l.register(uc) {
+		l.closeConn(uc)
+		return nil
+	}
+	return uc
+}
+
+// connected completes a connection attempt.
+func (l *loop) connected(uc *lconn) {
+	soErr, err := syscall.GetsockoptInt(uc.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err == nil && soErr == 0 {
+		l.beginSend(uc)
+		return
+	}
+	c, up := uc.owner, uc.target
+	l.closeConn(uc)
+	c.uc = nil
+	up.counts.connectFailures.Add(1)
+	l.p.observe(c.pl, up, 0, true, l.now)
+	l.failed(c, failConnect)
+}
+
+// flushUp writes the request; once it is all out, the response is awaited.
+func (l *loop) flushUp(uc *lconn) {
+	n, errno := write(uc.fd, uc.out[uc.outOff:])
+	uc.outOff += n
+	if errno != 0 {
+		l.upBroke(uc, true)
+		return
+	}
+	if uc.outOff < len(uc.out) {
+		return
+	}
+	uc.state = uAwaiting
+	if uc.readable {
+		l.readResponse(uc)
+	}
+}
+
+// upBroke handles an upstream connection that failed before a complete
+// response head: a reused connection the upstream had closed is replaced
+// and the request sent again, anything else is a reset.
+func (l *loop) upBroke(uc *lconn, stale bool) {
+	c, up := uc.owner, uc.target
+	l.closeConn(uc)
+	c.uc = nil
+	if stale && uc.reused && !uc.got {
+		l.connectUp(c, true)
+		return
+	}
+	up.counts.resets.Add(1)
+	l.p.observe(c.pl, up, l.now.Sub(uc.start), true, l.now)
+	l.failed(c, failReset)
+}
+
+// readResponse reads the response head.
+func (l *loop) readResponse(uc *lconn) {
+	c := uc.owner
+	lim := l.p.cfg.Limits.MaxHeaderBytes
+	for {
+		n, errno := l.fill(uc, lim+loopUpBuf)
+		if n == 0 {
+			return
+		}
+		if n < 0 {
+			stale := errno == 0 || errno == syscall.ECONNRESET || errno == syscall.EPIPE
+			l.upBroke(uc, stale)
+			return
+		}
+		uc.got = true
+		r := &uc.reader
+		*r = sliceReader{b: uc.in[uc.inOff:uc.inLen]}
+		switch err := c.resp.readResponse(r, lim); err {
+		case nil:
+			uc.inOff += r.off
+			l.gotResponse(uc)
+			return
+		case io.EOF, io.ErrUnexpectedEOF:
+			continue
+		default:
+			up := uc.target
+			l.closeConn(uc)
+			c.uc = nil
+			up.counts.resets.Add(1)
+			if err == errBadResponse {
+				up.counts.protocolErrors.Add(1)
+			}
+			l.p.observe(c.pl, up, l.now.Sub(uc.start), true, l.now)
+			l.failed(c, failReset)
+			return
+		}
+	}
+}
+
+// gotResponse accounts a response head as exchange does and relays it.
+func (l *loop) gotResponse(uc *lconn) {
+	p := l.p
+	c, up := uc.owner, uc.target
+	resp := c.resp
+	up.counts.responses.Add(1)
+	p.noteLoad(up, resp)
+	failed := resp.status >= 500
+	if failed {
+		up.counts.status5xx.Add(1)
+	}
+	p.observe(c.pl, up, l.now.Sub(uc.start), failed, l.now)
+	if (resp.status == 502 || resp.status == 503 || resp.status == 504) && p.cfg.Retries > 0 {
+		l.failed(c, failStatus)
+		return
+	}
+	l.relay(c)
+}
+
+// relay passes the response on: the head, then a Content-Length body.
+// Other framings go to a goroutine.
+func (l *loop) relay(c *lconn) {
+	uc, resp := c.uc, c.resp
+	plan := planRelay(c.req, resp, l.p.isClosed())
+	if !plan.bodyless && (resp.chunked || plan.untilClose) {
+		l.handOverRelay(c)
+		return
+	}
+	c.keep = !plan.closeClient
+	c.upReusable = !resp.closeConn
+	c.bodyLeft = 0
+	if !plan.bodyless {
+		c.bodyLeft = resp.contentLength
+	}
+	b := appendResponseHead(l.scratch[:0], c.req, resp, c.pl, c.up, &plan)
+	take := min(int64(uc.inLen-uc.inOff), c.bodyLeft)
+	b = append(b, uc.in[uc.inOff:uc.inOff+int(take)]...)
+	uc.inOff += int(take)
+	c.bodyLeft -= take
+	if uc.inOff < uc.inLen {
+		c.upReusable = false // the upstream sent more than it framed
+	}
+	l.scratch = b[:0]
+	if !l.send(c, b) {
+		return
+	}
+	if c.bodyLeft == 0 {
+		l.relayDone(c)
+		return
+	}
+	uc.state = uBody
+	if uc.readable {
+		l.pumpBody(uc)
+	}
+}
+
+// pumpBody relays body bytes as the client takes them.
+func (l *loop) pumpBody(uc *lconn) {
+	c := uc.owner
+	for c.bodyLeft > 0 {
+		if c.outOff < len(c.out) || !uc.readable {
+			return // flushClient or the next event brings it back
+		}
+		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(uc.fd), uintptr(unsafe.Pointer(&l.rbuf[0])), uintptr(len(l.rbuf)))
+		switch {
+		case errno == syscall.EAGAIN:
+			uc.readable = false
+			return
+		case errno == syscall.EINTR:
+			continue
+		case errno != 0 || n == 0:
+			// The upstream broke off mid-body: the client's framing cannot
+			// be completed, so it gets what arrived and its connection
+			// closes.
+			uc.target.counts.resets.Add(1)
+			l.closeConn(uc)
+			c.uc = nil
+			l.leaveGate(c)
+			l.endRequest(c, false)
+			return
+		}
+		if int(n) < len(l.rbuf) && !uc.hup {
+			uc.readable = false
+		}
+		take := min(int64(n), c.bodyLeft)
+		if int64(n) > take {
+			c.upReusable = false
+		}
+		c.bodyLeft -= take
+		if !l.send(c, l.rbuf[:take]) {
+			return
+		}
+	}
+	l.relayDone(c)
+}
+
+// relayDone ends an exchange whose response was all relayed (the client
+// may still be taking it): the upstream connection goes back to the pool.
+func (l *loop) relayDone(c *lconn) {
+	uc, up := c.uc, c.up
+	c.uc = nil
+	l.leaveGate(c)
+	if c.upReusable && !uc.hup && !up.draining.Load() {
+		l.putIdle(uc)
+	} else {
+		l.closeConn(uc)
+	}
+	l.endRequest(c, c.keep)
+}
+
+func (l *loop) takeIdle(up *upstream) *lconn {
+	refs := l.idle[up]
+	for len(refs) > 0 {
+		r := refs[len(refs)-1]
+		refs = refs[:len(refs)-1]
+		if r.c.gen == r.gen && r.c.state == uIdle && r.c.fd >= 0 {
+			l.idle[up] = refs
+			if up.draining.Load() {
+				l.closeConn(r.c)
+				continue
+			}
+			return r.c
+		}
+	}
+	l.idle[up] = refs
+	return nil
+}
+
+func (l *loop) putIdle(uc *lconn) {
+	up := uc.target
+	refs := l.idle[up]
+	if len(refs) >= maxIdlePerUpstream {
+		// Drop the stale references first; close if it is really full.
+		live := refs[:0]
+		for _, r := range refs {
+			if r.c.gen == r.gen && r.c.state == uIdle {
+				live = append(live, r)
+			}
+		}
+		refs = live
+		if len(refs) >= maxIdlePerUpstream {
+			l.idle[up] = refs
+			l.closeConn(uc)
+			return
+		}
+	}
+	uc.state, uc.owner, uc.deadline = uIdle, nil, 0
+	uc.inOff, uc.inLen = 0, 0
+	l.idle[up] = append(refs, idleRef{uc, uc.gen})
+}
+
+// sweep closes the idle connections of upstreams being removed.
+func (l *loop) sweep() {
+	for up, refs := range l.idle {
+		if !up.draining.Load() {
+			continue
+		}
+		for _, r := range refs {
+			if r.c.gen == r.gen && r.c.state == uIdle {
+				l.closeConn(r.c)
+			}
+		}
+		delete(l.idle, up)
+	}
+}
+
+// ---- hand-over to the goroutine path ----
+
+// detach takes c out of the loop without closing its socket, and returns
+// the socket as a net.Conn that first yields the bytes c had received but
+// not used.
+func (l *loop) detach(c *lconn) (net.Conn, error) {
+	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	f := os.NewFile(uintptr(c.fd), "")
+	conn, err := net.FileConn(f) // a duplicate, in the runtime's poller
+	_ = f.Close()
+	pre := append([]byte(nil), c.in[c.inOff:c.inLen]...)
+	ip := c.ip
+	l.release(c)
+	if err != nil {
+		return nil, err
+	}
+	return &prefixConn{Conn: conn, pre: pre, ip: ip}, nil
+}
+
+// handOverClient gives a client whose request has a body to a goroutine,
+// which handles that request (already parsed) and the connection's later
+// ones.
+func (l *loop) handOverClient(c *lconn) {
+	p := l.p
+	pending := append([]byte(nil), c.out[c.outOff:]...)
+	cs := clientConnPool.Get().(*clientConn)
+	cs.req, *c.req = *c.req, cs.req
+	conn, err := l.detach(c)
+	if err != nil {
+		clientConnPool.Put(cs)
+		return
+	}
+	resume := func(cs *clientConn) bool {
+		cs.bw.Write(pending)
+		return p.handle(cs)
+	}
+	if !p.adopt(conn, cs, resume) {
+		_ = conn.Close()
+		clientConnPool.Put(cs)
+	}
+}
+
+// handOverRelay gives an exchange whose response is chunked or delimited
+// by the upstream closing to a goroutine, which relays it as relay does
+// and then serves the connection's later requests.
+func (l *loop) handOverRelay(c *lconn) {
+	p := l.p
+	uc := c.uc
+	pl, up, holding := c.pl, c.up, c.holding
+	c.holding = false
+	pending := append([]byte(nil), c.out[c.outOff:]...)
+	cs := clientConnPool.Get().(*clientConn)
+	cs.req, *c.req = *c.req, cs.req
+	cs.resp, *c.resp = *c.resp, cs.resp
+	upConnRaw, upErr := l.detach(uc)
+	conn, err := l.detach(c)
+	abandon := func() {
+		if upErr == nil {
+			_ = upConnRaw.Close()
+		}
+		if err == nil {
+			_ = conn.Close()
+		}
+		if holding {
+			up.gate.leave(up.node)
+		}
+		clientConnPool.Put(cs)
+	}
+	if err != nil || upErr != nil {
+		abandon()
+		return
+	}
+	upc := &upConn{c: upConnRaw, br: bufio.NewReaderSize(upConnRaw, 8<<10), bw: bufio.NewWriterSize(upConnRaw, 8<<10)}
+	_ = upConnRaw.SetReadDeadline(uc.start.Add(p.cfg.Timeout))
+	resume := func(cs *clientConn) bool {
+		cs.bw.Write(pending)
+		cs.activeUp.Store(upc)
+		out := p.relay(cs, pl, up, upc)
+		cs.activeUp.Store(nil)
+		if holding {
+			up.gate.leave(up.node)
+		}
+		return out.keep
+	}
+	if !p.adopt(conn, cs, resume) {
+		abandon()
+	}
+}
+
+// ---- deadlines ----
+
+// setDeadline sets c's deadline (0: none). The timer heap keeps at most
+// one live entry per connection that is no later than its deadline; an
+// entry that fires early is pushed again for the rest.
+func (l *loop) setDeadline(c *lconn, at int64) {
+	c.deadline = at
+	if at != 0 && (c.heapAt == 0 || at < c.heapAt) {
+		c.heapAt = at
+		l.timers.push(timerEntry{at: at, c: c, gen: c.gen})
+	}
+}
+
+// expire handles the deadlines that have passed.
+func (l *loop) expire() {
+	for {
+		e, ok := l.timers.peek()
+		if !ok || e.at > l.nowNs {
+			return
+		}
+		l.timers.pop()
+		c := e.c
+		if c.gen != e.gen || c.fd < 0 || c.heapAt != e.at {
+			continue // the connection moved on, or has an earlier entry
+		}
+		c.heapAt = 0
+		switch {
+		case c.deadline == 0:
+		case c.deadline > l.nowNs:
+			c.heapAt = c.deadline
+			l.timers.push(timerEntry{at: c.deadline, c: c, gen: c.gen})
+		default:
+			c.deadline = 0
+			l.timeout(c)
+		}
+	}
+}
+
+// timeout handles a connection whose deadline passed.
+func (l *loop) timeout(c *lconn) {
+	switch c.state {
+	case cHead, cClosing:
+		l.closeConn(c) // slowloris, idle keep-alive, or a client not reading its last answer
+	case uConnecting:
+		owner, up := c.owner, c.target
+		l.closeConn(c)
+		owner.uc = nil
+		up.counts.connectFailures.Add(1)
+		l.p.observe(owner.pl, up, 0, true, l.now)
+		l.failed(owner, failConnect)
+	case uSending, uAwaiting:
+		owner, up := c.owner, c.target
+		l.closeConn(c)
+		owner.uc = nil
+		up.counts.timeouts.Add(1)
+		l.p.observe(owner.pl, up, l.now.Sub(c.start), true, l.now)
+		l.failed(owner, failTimeout)
+	case uBody:
+		owner, up := c.owner, c.target
+		up.counts.resets.Add(1)
+		l.closeConn(c)
+		owner.uc = nil
+		l.leaveGate(owner)
+		l.endRequest(owner, false)
+	}
+}
+
+type timerEntry struct {
+	at  int64
+	c   *lconn
+	gen uint32
+}
+
+// timerHeap is a binary min-heap on at, typed so that no entry is boxed.
+type timerHeap []timerEntry
+
+func (h timerHeap) peek() (timerEntry, bool) {
+	if len(h) == 0 {
+		return timerEntry{}, false
+	}
+	return h[0], true
+}
+
+func (h timerHeap) top() (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].at, true
+}
+
+func (h *timerHeap) push(e timerEntry) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if q[parent].at <= q[i].at {
+			break
+		}
+		q[parent], q[i] = q[i], q[parent]
+		i = parent
+	}
+}
+
+func (h *timerHeap) pop() {
+	q := *h
+	last := len(q) - 1
+	q[0] = q[last]
+	q[last] = timerEntry{}
+	q = q[:last]
+	for i := 0; ; {
+		least, a, b := i, 2*i+1, 2*i+2
+		if a < len(q) && q[a].at < q[least].at {
+			least = a
+		}
+		if b < len(q) && q[b].at < q[least].at {
+			least = b
+		}
+		if least == i {
+			break
+		}
+		q[i], q[least] = q[least], q[i]
+		i = least
+	}
+	*h = q
+}
