@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/ilities/ilities/internal/procs"
+	"github.com/ilities/ilities/internal/timerheap"
 )
 
 // The event loop: an open-loop workload on one plain-HTTP/1.1 keep-alive
@@ -166,7 +167,9 @@ type eventLoop struct {
 // deadlineHeap orders the exchanges on connections by deadline. An entry
 // whose connection has moved on (its exchange ended, or was sent again) is
 // stale, told by the sequence number, and skipped.
-type deadlineHeap []deadlineEntry
+type deadlineHeap struct {
+	h timerheap.Heap[deadlineEntry]
+}
 
 type deadlineEntry struct {
 	at  time.Duration
@@ -174,54 +177,21 @@ type deadlineEntry struct {
 	seq uint64
 }
 
-// push adds e; pop removes the earliest. Typed rather than through
-// container/heap, whose interface would box an entry per request.
-func (h *deadlineHeap) push(e deadlineEntry) {
-	*h = append(*h, e)
-	q := *h
-	for i := len(q) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if q[parent].at <= q[i].at {
-			break
-		}
-		q[parent], q[i] = q[i], q[parent]
-		i = parent
-	}
-}
-
-func (h *deadlineHeap) pop() {
-	q := *h
-	last := len(q) - 1
-	q[0] = q[last]
-	q[last] = deadlineEntry{}
-	q = q[:last]
-	for i := 0; ; {
-		least, l, r := i, 2*i+1, 2*i+2
-		if l < len(q) && q[l].at < q[least].at {
-			least = l
-		}
-		if r < len(q) && q[r].at < q[least].at {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		q[i], q[least] = q[least], q[i]
-		i = least
-	}
-	*h = q
-}
+func (h *deadlineHeap) push(e deadlineEntry) { h.h.Push(int64(e.at), e) }
+func (h *deadlineHeap) pop()                 { h.h.Pop() }
 
 // live drops the stale entries on top and returns the earliest live one.
 func (h *deadlineHeap) live() (deadlineEntry, bool) {
-	for len(*h) > 0 {
-		e := (*h)[0]
+	for {
+		_, e, ok := h.h.Peek()
+		if !ok {
+			return deadlineEntry{}, false
+		}
 		if e.c.x != nil && e.c.x.seq == e.seq {
 			return e, true
 		}
-		h.pop()
+		h.h.Pop()
 	}
-	return deadlineEntry{}, false
 }
 
 // fifo is a queue; pushes and pops are amortised O(1).

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/ilities/ilities/internal/procs"
+	"github.com/ilities/ilities/internal/timerheap"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -118,7 +119,9 @@ type lconn struct {
 	start  time.Time
 }
 
-type idleRef struct {
+// connRef refers to a connection as it was: stale once its slot is reused
+// (gen changed). Idle lists and timers hold these.
+type connRef struct {
 	c   *lconn
 	gen uint32
 }
@@ -130,8 +133,8 @@ type loop struct {
 	conns            []*lconn
 	free             []int32
 	events           []syscall.EpollEvent
-	timers           timerHeap
-	idle             map[*upstream][]idleRef
+	timers           timerheap.Heap[connRef]
+	idle             map[*upstream][]connRef
 	ready            []*lconn
 	rbuf, scratch    []byte
 	base             time.Time
@@ -164,12 +167,12 @@ func (p *Proxy) startLoops(ln net.Listener) bool {
 	var loops []*loop
 	fail := func() bool {
 		for _, l := range loops {
-			l.closeFds()
+			l.closeFds(true)
 		}
 		return false
 	}
 	for range n {
-		l := &loop{p: p, ep: -1, wakeFd: -1, lnFd: -1, idle: map[*upstream][]idleRef{}, base: time.Now()}
+		l := &loop{p: p, ep: -1, wakeFd: -1, lnFd: -1, idle: map[*upstream][]connRef{}, base: time.Now()}
 		loops = append(loops, l)
 		rc, err := tl.SyscallConn()
 		if err != nil {
@@ -232,8 +235,15 @@ func (l *loop) wake() {
 	syscall.Write(l.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
 }
 
-func (l *loop) closeFds() {
-	for _, fd := range []*int{&l.lnFd, &l.wakeFd, &l.ep} {
+// closeFds closes the loop's descriptors: all of them before the loop
+// runs, all but the wake-up one when it ends (Close may still write to
+// that; it closes it once every loop has returned).
+func (l *loop) closeFds(withWake bool) {
+	fds := []*int{&l.lnFd, &l.ep}
+	if withWake {
+		fds = append(fds, &l.wakeFd)
+	}
+	for _, fd := range fds {
 		if *fd >= 0 {
 			syscall.Close(*fd)
 			*fd = -1
@@ -284,7 +294,7 @@ func (l *loop) shutdown() {
 			l.closeConn(c)
 		}
 	}
-	l.closeFds()
+	l.closeFds(false)
 }
 
 func (l *loop) clock() {
@@ -295,7 +305,7 @@ func (l *loop) clock() {
 // wait sleeps until an event or the next deadline and handles the events.
 func (l *loop) wait() {
 	next := l.nextSweep
-	if t, ok := l.timers.top(); ok && t < next {
+	if t, _, ok := l.timers.Peek(); ok && t < next {
 		next = t
 	}
 	if l.acceptResume > 0 && l.acceptResume < next {
@@ -747,6 +757,11 @@ func (l *loop) tryUpstream(c *lconn) {
 		l.early(c, 503, "no upstream available in pool "+c.pl.cfg.Name, nil, 1)
 		return
 	}
+	l.startOn(c, up)
+}
+
+// startOn starts c's exchange with up.
+func (l *loop) startOn(c *lconn, up *upstream) {
 	up.gate.enter(up.node, false, 0) // no admission limit with loops: a slot at once
 	c.up, c.holding = up, true
 	up.counts.requests.Add(1)
@@ -760,17 +775,23 @@ func (l *loop) failed(c *lconn, f failKind) {
 	up := c.up
 	l.leaveGate(c)
 	if c.attempt < p.cfg.Retries && c.nexcl < len(c.excl) && p.retryAllowed(f, c.req, false) {
-		if c.uc != nil {
-			l.closeConn(c.uc) // the kept answer is dropped
-			c.uc = nil
-		}
-		p.stats.retries.Add(1)
-		up.counts.retriesFrom.Add(1)
+		// With no other upstream to try, the client gets this failure's
+		// own answer.
 		c.excl[c.nexcl] = up.node
-		c.nexcl++
-		c.attempt++
-		l.tryUpstream(c)
-		return
+		if next := p.pick(c.pl, &c.breq, c.req.path, c.excl[:c.nexcl+1]); next != nil {
+			if c.uc != nil {
+				l.closeConn(c.uc) // the kept answer is dropped
+				c.uc = nil
+			}
+			p.stats.retries.Add(1)
+			up.counts.retriesFrom.Add(1)
+			c.nexcl++
+			c.attempt++
+			l.startOn(c, next)
+			return
+		}
+		c.excl[c.nexcl] = nil
+		p.refundRetryToken()
 	}
 	switch f {
 	case failTimeout:
@@ -870,12 +891,40 @@ func (l *loop) connected(uc *lconn) {
 		l.beginSend(uc)
 		return
 	}
+	l.upFailed(uc, failConnect)
+}
+
+// upFailed ends the exchange on uc, which gave no usable response: the
+// failure is counted against the upstream and observed, then the request is
+// retried or answered (failed).
+func (l *loop) upFailed(uc *lconn, f failKind) {
 	c, up := uc.owner, uc.target
+	rtt := l.now.Sub(uc.start)
 	l.closeConn(uc)
 	c.uc = nil
-	up.counts.connectFailures.Add(1)
-	l.p.observe(c.pl, up, 0, true, l.now)
-	l.failed(c, failConnect)
+	switch f {
+	case failConnect:
+		up.counts.connectFailures.Add(1)
+		rtt = 0
+	case failTimeout:
+		up.counts.timeouts.Add(1)
+	default:
+		up.counts.resets.Add(1)
+	}
+	l.p.observe(c.pl, up, rtt, true, l.now)
+	l.failed(c, f)
+}
+
+// bodyBroke ends an exchange whose upstream failed mid-body: the client's
+// framing cannot be completed, so it gets what arrived and its connection
+// closes.
+func (l *loop) bodyBroke(uc *lconn) {
+	c := uc.owner
+	uc.target.counts.resets.Add(1)
+	l.closeConn(uc)
+	c.uc = nil
+	l.leaveGate(c)
+	l.endRequest(c, false)
 }
 
 // flushUp writes the request; once it is all out, the response is awaited.
@@ -899,16 +948,14 @@ func (l *loop) flushUp(uc *lconn) {
 // response head: a reused connection the upstream had closed is replaced
 // and the request sent again, anything else is a reset.
 func (l *loop) upBroke(uc *lconn, stale bool) {
-	c, up := uc.owner, uc.target
-	l.closeConn(uc)
-	c.uc = nil
 	if stale && uc.reused && !uc.got {
+		c := uc.owner
+		l.closeConn(uc)
+		c.uc = nil
 		l.connectUp(c, true)
 		return
 	}
-	up.counts.resets.Add(1)
-	l.p.observe(c.pl, up, l.now.Sub(uc.start), true, l.now)
-	l.failed(c, failReset)
+	l.upFailed(uc, failReset)
 }
 
 // readResponse reads the response head.
@@ -936,15 +983,10 @@ func (l *loop) readResponse(uc *lconn) {
 		case io.EOF, io.ErrUnexpectedEOF:
 			continue
 		default:
-			up := uc.target
-			l.closeConn(uc)
-			c.uc = nil
-			up.counts.resets.Add(1)
 			if err == errBadResponse {
-				up.counts.protocolErrors.Add(1)
+				uc.target.counts.protocolErrors.Add(1)
 			}
-			l.p.observe(c.pl, up, l.now.Sub(uc.start), true, l.now)
-			l.failed(c, failReset)
+			l.upFailed(uc, failReset)
 			return
 		}
 	}
@@ -1021,14 +1063,7 @@ func (l *loop) pumpBody(uc *lconn) {
 		case errno == syscall.EINTR:
 			continue
 		case errno != 0 || n == 0:
-			// The upstream broke off mid-body: the client's framing cannot
-			// be completed, so it gets what arrived and its connection
-			// closes.
-			uc.target.counts.resets.Add(1)
-			l.closeConn(uc)
-			c.uc = nil
-			l.leaveGate(c)
-			l.endRequest(c, false)
+			l.bodyBroke(uc)
 			return
 		}
 		if int(n) < len(l.rbuf) && !uc.hup {
@@ -1098,7 +1133,7 @@ func (l *loop) putIdle(uc *lconn) {
 	}
 	uc.state, uc.owner, uc.deadline = uIdle, nil, 0
 	uc.inOff, uc.inLen = 0, 0
-	l.idle[up] = append(refs, idleRef{uc, uc.gen})
+	l.idle[up] = append(refs, connRef{uc, uc.gen})
 }
 
 // sweep closes the idle connections of upstreams being removed.
@@ -1214,20 +1249,20 @@ func (l *loop) setDeadline(c *lconn, at int64) {
 	c.deadline = at
 	if at != 0 && (c.heapAt == 0 || at < c.heapAt) {
 		c.heapAt = at
-		l.timers.push(timerEntry{at: at, c: c, gen: c.gen})
+		l.timers.Push(at, connRef{c, c.gen})
 	}
 }
 
 // expire handles the deadlines that have passed.
 func (l *loop) expire() {
 	for {
-		e, ok := l.timers.peek()
-		if !ok || e.at > l.nowNs {
+		at, e, ok := l.timers.Peek()
+		if !ok || at > l.nowNs {
 			return
 		}
-		l.timers.pop()
+		l.timers.Pop()
 		c := e.c
-		if c.gen != e.gen || c.fd < 0 || c.heapAt != e.at {
+		if c.gen != e.gen || c.fd < 0 || c.heapAt != at {
 			continue // the connection moved on, or has an earlier entry
 		}
 		c.heapAt = 0
@@ -1235,7 +1270,7 @@ func (l *loop) expire() {
 		case c.deadline == 0:
 		case c.deadline > l.nowNs:
 			c.heapAt = c.deadline
-			l.timers.push(timerEntry{at: c.deadline, c: c, gen: c.gen})
+			l.timers.Push(c.deadline, connRef{c, c.gen})
 		default:
 			c.deadline = 0
 			l.timeout(c)
@@ -1249,84 +1284,10 @@ func (l *loop) timeout(c *lconn) {
 	case cHead, cClosing:
 		l.closeConn(c) // slowloris, idle keep-alive, or a client not reading its last answer
 	case uConnecting:
-		owner, up := c.owner, c.target
-		l.closeConn(c)
-		owner.uc = nil
-		up.counts.connectFailures.Add(1)
-		l.p.observe(owner.pl, up, 0, true, l.now)
-		l.failed(owner, failConnect)
+		l.upFailed(c, failConnect)
 	case uSending, uAwaiting:
-		owner, up := c.owner, c.target
-		l.closeConn(c)
-		owner.uc = nil
-		up.counts.timeouts.Add(1)
-		l.p.observe(owner.pl, up, l.now.Sub(c.start), true, l.now)
-		l.failed(owner, failTimeout)
+		l.upFailed(c, failTimeout)
 	case uBody:
-		owner, up := c.owner, c.target
-		up.counts.resets.Add(1)
-		l.closeConn(c)
-		owner.uc = nil
-		l.leaveGate(owner)
-		l.endRequest(owner, false)
+		l.bodyBroke(c) // as the goroutine path's read deadline does mid-body
 	}
-}
-
-type timerEntry struct {
-	at  int64
-	c   *lconn
-	gen uint32
-}
-
-// timerHeap is a binary min-heap on at, typed so that no entry is boxed.
-type timerHeap []timerEntry
-
-func (h timerHeap) peek() (timerEntry, bool) {
-	if len(h) == 0 {
-		return timerEntry{}, false
-	}
-	return h[0], true
-}
-
-func (h timerHeap) top() (int64, bool) {
-	if len(h) == 0 {
-		return 0, false
-	}
-	return h[0].at, true
-}
-
-func (h *timerHeap) push(e timerEntry) {
-	*h = append(*h, e)
-	q := *h
-	for i := len(q) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if q[parent].at <= q[i].at {
-			break
-		}
-		q[parent], q[i] = q[i], q[parent]
-		i = parent
-	}
-}
-
-func (h *timerHeap) pop() {
-	q := *h
-	last := len(q) - 1
-	q[0] = q[last]
-	q[last] = timerEntry{}
-	q = q[:last]
-	for i := 0; ; {
-		least, a, b := i, 2*i+1, 2*i+2
-		if a < len(q) && q[a].at < q[least].at {
-			least = a
-		}
-		if b < len(q) && q[b].at < q[least].at {
-			least = b
-		}
-		if least == i {
-			break
-		}
-		q[i], q[least] = q[least], q[i]
-		i = least
-	}
-	*h = q
 }

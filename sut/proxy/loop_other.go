@@ -8,7 +8,8 @@ import "net"
 
 type loop struct{}
 
-func (*loop) wake() {}
+func (*loop) wake()         {}
+func (*loop) closeFds(bool) {}
 
 func loopSupported() bool { return false }
 

@@ -547,6 +547,9 @@ func (p *Proxy) Close() error {
 		}
 		p.serving.Wait()
 		p.loops.Wait()
+		for _, l := range p.evloops {
+			l.closeFds(true)
+		}
 		if p.releaseProcs != nil {
 			p.releaseProcs()
 		}

@@ -83,6 +83,7 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) b
 	cs.c = c
 	cs.br.Reset(c)
 	cs.bw.Reset(c)
+	cs.deadline = time.Time{} // not the last connection's
 	cs.ip = ""
 	if pc, ok := c.(*prefixConn); ok {
 		cs.ip = pc.ip
@@ -249,12 +250,12 @@ func (p *Proxy) handle(cs *clientConn) bool {
 	excluded := cs.exclu[:0]
 	cs.breq = balancer.Request{ClientIP: cs.ip, Header: req, Now: now}
 	breq := &cs.breq
+	up := p.pick(pl, breq, req.path, excluded)
+	if up == nil {
+		p.stats.unavailable.Add(1)
+		return early(503, "no upstream available in pool "+pl.cfg.Name, nil, 1)
+	}
 	for attempt := 0; ; attempt++ {
-		up := p.pick(pl, breq, req.path, excluded)
-		if up == nil {
-			p.stats.unavailable.Add(1)
-			return early(503, "no upstream available in pool "+pl.cfg.Name, nil, 1)
-		}
 		known := p.cfg.Admission.SessionAware && balancer.CookieValue(req, p.cfg.Admission.SessionCookie) != ""
 		switch up.gate.enter(up.node, known, p.cfg.Admission.QueueTimeout) {
 		case rejectedFull:
@@ -272,13 +273,19 @@ func (p *Proxy) handle(cs *clientConn) bool {
 		}
 		// The exchange failed before anything reached the client.
 		if attempt < p.cfg.Retries && len(excluded) < cap(excluded) && p.retryAllowed(out.fail, req, cs.hasBody()) {
-			if out.uc != nil {
-				_ = out.uc.c.Close() // the kept answer is dropped
+			// With no other upstream to try, the client gets this
+			// failure's own answer.
+			if next := p.pick(pl, breq, req.path, append(excluded, up.node)); next != nil {
+				if out.uc != nil {
+					_ = out.uc.c.Close() // the kept answer is dropped
+				}
+				p.stats.retries.Add(1)
+				up.counts.retriesFrom.Add(1)
+				excluded = append(excluded, up.node)
+				up = next
+				continue
 			}
-			p.stats.retries.Add(1)
-			up.counts.retriesFrom.Add(1)
-			excluded = append(excluded, up.node)
-			continue
+			p.refundRetryToken()
 		}
 		switch out.fail {
 		case failTimeout:
@@ -340,6 +347,10 @@ func (p *Proxy) depositRetryToken() {
 		p.retryTok.Add(int64(p.cfg.RetryBudget * 1000))
 	}
 }
+
+// refundRetryToken gives back a token taken for a retry that found no
+// upstream to go to.
+func (p *Proxy) refundRetryToken() { p.retryTok.Add(1000) }
 
 func (p *Proxy) takeRetryToken() bool {
 	for {
@@ -630,7 +641,9 @@ func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcom
 		}
 		return outcome{done: true, keep: false}
 	}
-	if reusable {
+	if reusable && uc.br.Buffered() == 0 {
+		// (Bytes past the response's framing would be taken for the next
+		// response: such a connection is closed.)
 		up.putConn(uc) // its read deadline is set again on next use
 	} else {
 		_ = uc.c.Close()
@@ -650,7 +663,8 @@ func planRelay(req, resp *message, closing bool) relayPlan {
 	pl.untilClose = !pl.bodyless && !resp.chunked && resp.contentLength < 0
 	pl.closeClient = req.closeConn || closing || (pl.untilClose && req.minor == 0)
 	pl.rechunk = !pl.bodyless && (resp.chunked || pl.untilClose) && req.minor == 1
-	if pl.untilClose && !pl.rechunk {
+	if !pl.bodyless && !pl.rechunk && (resp.chunked || pl.untilClose) {
+		// An HTTP/1.0 client gets the body unframed: its end is the close.
 		pl.closeClient = true
 	}
 	return pl

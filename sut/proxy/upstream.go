@@ -43,25 +43,33 @@ type upstream struct {
 }
 
 type resolvedAddr struct {
-	addr netip.AddrPort
-	ok   bool
-	at   time.Time
+	addr    netip.AddrPort
+	ok      bool
+	literal bool // an IP address: never looked up
+	at      time.Time
 }
 
-// resolve returns the address to dial. A name is looked up once; a failed
-// lookup is tried again at most once a second.
+// resolve returns the address the event loops dial: an IP address as it
+// is; a name's first address, looked up again after resolveFor (after a
+// second when the lookup failed).
 func (u *upstream) resolve(now time.Time) (netip.AddrPort, bool) {
-	if r := u.resolved.Load(); r != nil && (r.ok || now.Sub(r.at) < time.Second) {
+	r := u.resolved.Load()
+	if r != nil && (r.literal || now.Sub(r.at) < resolveFor || (!r.ok && now.Sub(r.at) < time.Second)) {
 		return r.addr, r.ok
 	}
-	r := &resolvedAddr{at: now}
-	if a, err := net.ResolveTCPAddr("tcp", u.addr); err == nil && a.IP != nil {
-		r.addr, r.ok = a.AddrPort(), true
-		r.addr = netip.AddrPortFrom(r.addr.Addr().Unmap(), r.addr.Port())
+	next := &resolvedAddr{at: now}
+	if ap, err := netip.ParseAddrPort(u.addr); err == nil {
+		next.addr, next.ok, next.literal = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true, true
+	} else if a, err := net.ResolveTCPAddr("tcp", u.addr); err == nil && a.IP != nil {
+		ap := a.AddrPort()
+		next.addr, next.ok = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
 	}
-	u.resolved.Store(r)
-	return r.addr, r.ok
+	u.resolved.Store(next)
+	return next.addr, next.ok
 }
+
+// resolveFor is how long the event loops keep a name's address.
+const resolveFor = 30 * time.Second
 
 type upstreamCounters struct {
 	requests, responses                             atomic.Int64
