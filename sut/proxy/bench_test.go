@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +21,9 @@ import (
 // The proxy benchmark runs each proxy in its own process in front of the same
 // two tiny backends (one helper process), drives it with wrk (64
 // connections, one thread), and reads the proxy's CPU time from /proc. The
-// built-in proxy runs with GOMAXPROCS=1, nginx with one worker, HAProxy with
-// one thread.
+// built-in proxy runs with GOMAXPROCS=1 (one event loop), nginx with one
+// worker, HAProxy with one thread. ILITIES_BENCH_SECONDS sets each run's
+// length (default 5), ILITIES_BENCH_ROUNDS the number of rounds (default 5).
 
 const benchRoleEnv = "ILITIES_BENCH_ROLE"
 
@@ -145,23 +147,54 @@ func BenchmarkProxyVsPeers(b *testing.B) {
 			dur = time.Duration(n) * time.Second
 		}
 	}
+	rounds := 5
+	if s := os.Getenv("ILITIES_BENCH_ROUNDS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			rounds = n
+		}
+	}
 	_, backends := helper(b, "backends")
 	ups := strings.Fields(backends)
+	type running struct {
+		name string
+		addr string
+		pids func() []int
+		runs []peerResult
+	}
+	var peers []*running
+	for _, name := range []string{"builtin", "nginx", "haproxy"} {
+		addr, pids, stop, err := startPeer(b, name, ups)
+		if err != nil {
+			b.Logf("%s: skipped: %v", name, err)
+			continue
+		}
+		b.Cleanup(stop)
+		peers = append(peers, &running{name: name, addr: addr, pids: pids})
+	}
+	// The peers take turns, round after round, each round starting with
+	// the next one, so that no peer always runs first or after the same
+	// one; each figure is the median of its rounds. Consecutive runs on a
+	// shared machine differ by several per cent, p99 most.
+	for round := range rounds {
+		for i := range peers {
+			pr := peers[(round+i)%len(peers)]
+			r, err := measure(pr.addr, pr.pids, dur)
+			if err != nil {
+				b.Logf("%s, round %d: %v", pr.name, round+1, err)
+				continue
+			}
+			r.name = pr.name
+			pr.runs = append(pr.runs, r)
+			line := fmt.Sprintf("round %d: %-8s %8.0f req/s  p99 %6.2f ms  CPU %6.1f µs/req", round+1, r.name, r.rps, r.p99ms, r.cpuMicrosPerRq)
+			b.Log(line)
+			fmt.Println(line)
+		}
+	}
 	var results []peerResult
-	for _, peer := range []string{"builtin", "nginx", "haproxy"} {
-		addr, pids, stop, err := startPeer(b, peer, ups)
-		if err != nil {
-			b.Logf("%s: skipped: %v", peer, err)
-			continue
+	for _, pr := range peers {
+		if len(pr.runs) > 0 {
+			results = append(results, medianResult(pr.name, pr.runs))
 		}
-		r, err := measure(addr, pids, dur)
-		stop()
-		if err != nil {
-			b.Logf("%s: %v", peer, err)
-			continue
-		}
-		r.name = peer
-		results = append(results, r)
 	}
 	var ref *peerResult
 	for i := range results {
@@ -169,7 +202,7 @@ func BenchmarkProxyVsPeers(b *testing.B) {
 			ref = &results[i]
 		}
 	}
-	b.Logf("wrk -t1 -c64 -d%v, two tiny backends, one worker/thread each", dur)
+	b.Logf("wrk -t1 -c64 -d%v, two tiny backends, one worker/thread each; medians of %d rounds", dur, rounds)
 	for _, r := range results {
 		line := fmt.Sprintf("%-8s %8.0f req/s  p99 %6.2f ms  CPU %6.1f µs/req", r.name, r.rps, r.p99ms, r.cpuMicrosPerRq)
 		if ref != nil && r.name != "nginx" {
@@ -184,6 +217,27 @@ func BenchmarkProxyVsPeers(b *testing.B) {
 		}
 	}
 	for range b.N {
+	}
+}
+
+// medianResult is the median of each figure over runs.
+func medianResult(name string, runs []peerResult) peerResult {
+	med := func(f func(peerResult) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	return peerResult{
+		name:           name,
+		rps:            med(func(r peerResult) float64 { return r.rps }),
+		p99ms:          med(func(r peerResult) float64 { return r.p99ms }),
+		cpuMicrosPerRq: med(func(r peerResult) float64 { return r.cpuMicrosPerRq }),
 	}
 }
 
@@ -275,7 +329,19 @@ backend app
 	if err := cmd.Start(); err != nil {
 		return "", nil, nil, err
 	}
-	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	stop = func() {
+		// Killing nginx's master alone would leave its worker running,
+		// busy or not, through every later measurement.
+		// The master goes first, so that it cannot start a new worker.
+		children := childrenOf(cmd.Process.Pid)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		for _, child := range children {
+			if pr, err := os.FindProcess(child); err == nil {
+				_ = pr.Kill()
+			}
+		}
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, derr := net.Dial("tcp", addr)

@@ -5,8 +5,11 @@
 // connection, retrying on another upstream where that is safe.
 //
 // The HTTP/1.1 server and client are the package's own lean implementation
-// (pooled buffers, no per-request allocation on the common path); TLS
-// termination uses crypto/tls in front of the same code. Parsing is strict,
+// (pooled buffers, no per-request allocation on the common path). On Linux,
+// plain HTTP without an admission limit is served by epoll event loops, one
+// per processor (loop_linux.go); TLS termination (crypto/tls), admission
+// control and other systems use a goroutine per connection (serve.go). Both
+// share the parser, the head writers and every per-request rule. Parsing is strict,
 // so that the proxy never disagrees with an upstream about where a request
 // ends:
 //
@@ -115,7 +118,9 @@ type Config struct {
 	// Retries is how many other upstreams a failed request may be retried
 	// on: after a connect failure always, after other failures (reset,
 	// timeout, 502/503/504 answer) only for idempotent methods without a
-	// body. 0 disables retries.
+	// body. A request with no other upstream left to try gets the
+	// failure's own answer (502, 504 or the upstream's 5xx). 0 disables
+	// retries.
 	Retries int
 	// RetryBudget caps retries at this fraction of requests (a token bucket
 	// filled by each request). Default 0.2.
