@@ -55,7 +55,7 @@ func runTinyBackends() {
 				if err != nil {
 					return
 				}
-				go tinyServe(c)
+				go proxy.ServeTiny(c, tinyResponse)
 			}
 		}()
 	}
@@ -65,31 +65,6 @@ func runTinyBackends() {
 }
 
 var tinyResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n")
-
-// tinyServe answers every request head (bodies are not expected) with a
-// fixed 200.
-func tinyServe(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReaderSize(c, 8192)
-	bw := bufio.NewWriterSize(c, 8192)
-	for {
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				return
-			}
-			if len(line) <= 2 {
-				break
-			}
-		}
-		bw.Write(tinyResponse)
-		if br.Buffered() == 0 {
-			if bw.Flush() != nil {
-				return
-			}
-		}
-	}
-}
 
 // runBenchProxy runs the built-in proxy in front of the upstreams given in
 // ILITIES_BENCH_UPSTREAMS and prints its address, until stdin closes.

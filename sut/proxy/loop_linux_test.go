@@ -1743,23 +1743,7 @@ func TestLoopAllocatesNothingPerRequest(t *testing.T) {
 			upWG.Add(1)
 			go func() {
 				defer upWG.Done()
-				defer c.Close()
-				// Allocation-free: one reader, ReadSlice, a preallocated answer.
-				br := bufio.NewReaderSize(c, 4096)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := c.Write(response); err != nil {
-						return
-					}
-				}
+				ServeTiny(c, response)
 			}()
 		}
 	}()
