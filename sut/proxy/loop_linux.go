@@ -490,6 +490,10 @@ func (l *loop) release(c *lconn) {
 	c.uc, c.owner, c.pl, c.up, c.target = nil, nil, nil, nil, nil
 	c.breq = balancer.Request{}
 	c.excl = [4]*balancer.Upstream{}
+	// A free slot keeps no buffers: the loop's memory follows the
+	// connections open, not the most it ever had.
+	c.in, c.out, c.req, c.resp = nil, nil, nil, nil
+	c.reader = sliceReader{}
 	l.free = append(l.free, c.id)
 }
 
