@@ -24,12 +24,13 @@ import (
 // returns less than it asked for means the socket is drained, so a request
 // costs its reads and writes and no read that only finds nothing.
 //
-// Where the goroutine path's blocking, buffered style is far simpler and
-// the case is not the common one, the loop hands the connection over: a
-// request with a body (and so Expect: 100-continue) goes to a goroutine
-// before anything is done with it, a response that is chunked or delimited
-// by the upstream closing goes to one after its head was read and
-// accounted. The goroutine serves the connection from then on. The loop
+// A request body of up to loopBodyBuffer is read whole before the request
+// is forwarded. Where the goroutine path's blocking, buffered style is far
+// simpler and the case is not the common one, the loop hands the connection
+// over: a larger or chunked request body, or one awaiting 100 Continue,
+// goes to a goroutine before anything is done with the request, a response
+// that is chunked or delimited by the upstream closing goes to one after
+// its head was read and accounted. The goroutine serves the connection from then on. The loop
 // runs only when no admission limit is set (admission makes requests wait
 // for a slot, which the goroutine path does) and without TLS.
 //
@@ -44,8 +45,11 @@ const (
 	// pipelined request from the client.
 	loopOutLimit = 64 << 10
 	loopInBuf    = 4 << 10
-	loopUpBuf    = 8 << 10
-	acceptBatch  = 64
+	// loopBodyBuffer: request bodies up to this size are read whole by the
+	// loop; larger ones are handed over.
+	loopBodyBuffer = 64 << 10
+	loopUpBuf      = 8 << 10
+	acceptBatch    = 64
 	// loopSweepEvery: idle connections of removed upstreams are closed at
 	// this period, and the stop signal re-checked.
 	loopSweepEvery = time.Second
@@ -62,6 +66,7 @@ type lstate uint8
 
 const (
 	cHead    lstate = iota // waiting for (the rest of) a request head
+	cBody                  // waiting for the rest of a request body
 	cBusy                  // an exchange is in progress
 	cClosing               // writing its last bytes, then closing
 	uConnecting
@@ -96,6 +101,7 @@ type lconn struct {
 	// client
 	ip            string
 	req, resp     *message
+	bodyLen       int  // the request body held in c.in from inOff
 	headTimer     bool // the request head deadline is in force
 	parsedPartial bool // in holds an incomplete head already parsed once
 	queued        bool // in the loop's ready list
@@ -353,8 +359,13 @@ func (l *loop) wait() {
 			if writable && c.outOff < len(c.out) {
 				l.flushClient(c)
 			}
-			if c.fd >= 0 && c.state == cHead && c.readable {
-				l.readHead(c)
+			if c.fd >= 0 && c.readable {
+				switch c.state {
+				case cHead:
+					l.readHead(c)
+				case cBody:
+					l.readBody(c)
+				}
 			}
 			continue
 		}
@@ -392,6 +403,8 @@ func (l *loop) resume(c *lconn) {
 	switch {
 	case c.state == cHead:
 		l.readHead(c)
+	case c.state == cBody:
+		l.readBody(c)
 	case c.state == cBusy && c.uc != nil && c.uc.state == uBody:
 		l.pumpBody(c.uc)
 	}
@@ -493,6 +506,7 @@ func (l *loop) release(c *lconn) {
 	// A free slot keeps no buffers: the loop's memory follows the
 	// connections open, not the most it ever had.
 	c.in, c.out, c.req, c.resp = nil, nil, nil, nil
+	c.bodyLen = 0
 	c.reader = sliceReader{}
 	l.free = append(l.free, c.id)
 }
@@ -690,6 +704,8 @@ func (l *loop) reply(c *lconn, b []byte, keep bool) {
 // is written.
 func (l *loop) endRequest(c *lconn, keep bool) {
 	c.pl, c.up = nil, nil
+	c.inOff += c.bodyLen // the body was held until now, for retries
+	c.bodyLen = 0
 	if !keep {
 		c.state = cClosing
 		if c.outOff >= len(c.out) {
@@ -709,7 +725,7 @@ func (l *loop) endRequest(c *lconn, keep bool) {
 
 // early answers the request itself, the connection kept as handle would.
 func (l *loop) early(c *lconn, status int, msg string, up *upstream, retryAfter int) {
-	closeConn := c.req.closeConn
+	closeConn := c.req.closeConn || c.bodyLen > 0
 	l.reply(c, appendError(l.scratch[:0], c.req, status, msg, up, retryAfter, closeConn), !closeConn)
 }
 
@@ -717,10 +733,59 @@ func (l *loop) early(c *lconn, status int, msg string, up *upstream, retryAfter 
 func (l *loop) serve(c *lconn) {
 	p := l.p
 	req := c.req
-	if req.contentLength > 0 || req.chunked {
+	// A body the loop can hold is read whole before anything else is done
+	// (as nginx buffers request bodies); a larger or chunked one, or one
+	// awaiting 100 Continue, goes with the connection to a goroutine.
+	if req.chunked || req.expect100 || req.contentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) {
 		l.handOverClient(c)
 		return
 	}
+	if req.contentLength > 0 {
+		c.bodyLen = int(req.contentLength)
+		if c.inLen-c.inOff < c.bodyLen {
+			c.state = cBody
+			l.setDeadline(c, l.nowNs+int64(p.cfg.Timeout))
+			l.readBody(c)
+			return
+		}
+	}
+	l.serveWhole(c)
+}
+
+// readBody reads the rest of a request body the loop holds.
+func (l *loop) readBody(c *lconn) {
+	limit := l.p.cfg.Limits.MaxHeaderBytes + loopBodyBuffer + loopInBuf
+	for c.inLen-c.inOff < c.bodyLen {
+		if !c.readable {
+			return
+		}
+		n, _ := l.fill(c, limit)
+		if n < 0 {
+			l.bodyFailed(c)
+			return
+		}
+		if n == 0 && !c.readable {
+			return
+		}
+	}
+	c.deadline = 0
+	l.serveWhole(c)
+}
+
+// bodyFailed answers a request whose body did not arrive whole (the
+// client closed, or took longer than Config.Timeout) as the goroutine path
+// does: the request is counted, refused with 400 and the connection closed.
+func (l *loop) bodyFailed(c *lconn) {
+	c.state = cBusy
+	l.p.stats.requests.Add(1)
+	l.p.stats.badRequests.Add(1)
+	l.reply(c, appendError(l.scratch[:0], c.req, 400, "malformed request body", nil, 0, true), false)
+}
+
+// serveWhole handles a request whose head (and body) is in c.in.
+func (l *loop) serveWhole(c *lconn) {
+	p := l.p
+	req := c.req
 	c.state = cBusy
 	p.stats.requests.Add(1)
 	if p.isClosed() {
@@ -728,7 +793,7 @@ func (l *loop) serve(c *lconn) {
 		return
 	}
 	if string(req.path) == StatsPath && string(req.method) == "GET" {
-		l.reply(c, p.appendStatsResponse(l.scratch[:0]), !req.closeConn)
+		l.reply(c, p.appendStatsResponse(l.scratch[:0]), !req.closeConn && c.bodyLen == 0)
 		return
 	}
 	if p.limiter != nil {
@@ -778,7 +843,7 @@ func (l *loop) failed(c *lconn, f failKind) {
 	p := l.p
 	up := c.up
 	l.leaveGate(c)
-	if c.attempt < p.cfg.Retries && c.nexcl < len(c.excl) && p.retryAllowed(f, c.req, false) {
+	if c.attempt < p.cfg.Retries && c.nexcl < len(c.excl) && p.retryAllowed(f, c.req, c.bodyLen > 0) {
 		// With no other upstream to try, the client gets this failure's
 		// own answer.
 		c.excl[c.nexcl] = up.node
@@ -830,6 +895,7 @@ func (l *loop) connectUp(c *lconn, fresh bool) {
 	uc.inOff, uc.inLen = 0, 0
 	c.uc = uc
 	uc.out = l.p.appendRequestHead(uc.out[:0], c.req, up, c.ip)
+	uc.out = append(uc.out, c.in[c.inOff:c.inOff+c.bodyLen]...)
 	uc.outOff = 0
 	if uc.state == uConnecting {
 		l.setDeadline(uc, l.nowNs+int64(l.p.cfg.DialTimeout))
@@ -952,7 +1018,7 @@ func (l *loop) flushUp(uc *lconn) {
 // response head: a reused connection the upstream had closed is replaced
 // and the request sent again, anything else is a reset.
 func (l *loop) upBroke(uc *lconn, stale bool) {
-	if stale && uc.reused && !uc.got {
+	if stale && uc.reused && !uc.got && uc.owner.bodyLen == 0 {
 		c := uc.owner
 		l.closeConn(uc)
 		c.uc = nil
@@ -1205,6 +1271,8 @@ func (l *loop) handOverRelay(c *lconn) {
 	uc := c.uc
 	pl, up, holding := c.pl, c.up, c.holding
 	c.holding = false
+	c.inOff += c.bodyLen
+	c.bodyLen = 0
 	pending := append([]byte(nil), c.out[c.outOff:]...)
 	cs := clientConnPool.Get().(*clientConn)
 	cs.req, *c.req = *c.req, cs.req
@@ -1287,6 +1355,8 @@ func (l *loop) timeout(c *lconn) {
 	switch c.state {
 	case cHead, cClosing:
 		l.closeConn(c) // slowloris, idle keep-alive, or a client not reading its last answer
+	case cBody:
+		l.bodyFailed(c)
 	case uConnecting:
 		l.upFailed(c, failConnect)
 	case uSending, uAwaiting:

@@ -718,16 +718,46 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 			closed: true,
 		},
 		{
-			name: "GET, POST with Content-Length, GET: handed over mid-connection",
+			name: "GET, POST with Content-Length, GET: the loop holds the body",
 			ups:  one("a", echoLine),
 			steps: []step{
 				{write: get("/first")},
 				{after: 1, write: "POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world"},
 				{after: 2, write: get("/last")},
 			},
-			want:          []string{ok, ok, ok},
+			want:  []string{ok, ok, ok},
+			check: bodyIs(2, "you sent GET /last HTTP/1.1\n"),
+		},
+		{
+			name: "POST with its body in three pieces",
+			ups:  one("a", echoLine),
+			steps: []step{
+				{write: "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhel"},
+				{sleep: 50 * time.Millisecond, write: "lo wo"},
+				{sleep: 50 * time.Millisecond, write: "rld"},
+				{after: 1, write: get("/last")},
+			},
+			want:  []string{ok, ok},
+			check: bodyIs(1, "you sent GET /last HTTP/1.1\n"),
+		},
+		{
+			name: "POST with a 100 KiB body: handed over",
+			ups:  one("a", echoLine),
+			steps: []step{
+				{write: "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 102400\r\n\r\n" + strings.Repeat("b", 100<<10)},
+				{after: 1, write: get("/last")},
+			},
+			want:          []string{ok, ok},
 			upConnsDiffer: "the loop's upstream connection stays in the loop's idle pool; the goroutine that takes the client over dials its own",
-			check:         bodyIs(2, "you sent GET /last HTTP/1.1\n"),
+		},
+		{
+			name: "POST with Expect: 100-continue: handed over, 100 Continue sent",
+			ups:  one("a", echoLine),
+			steps: []step{
+				{write: "POST /ask HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"},
+				{sleep: 100 * time.Millisecond, write: "hello"},
+			},
+			want: []string{"HTTP/1.1 100 Continue", ok},
 		},
 		{
 			name:  "POST with Content-Length and GET pipelined",
@@ -1151,16 +1181,13 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 			steps: []step{{write: get("/a") + "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + get("/c")}},
 			want:  []string{ok, ok, ok},
 			check: bodyIs(2, "you sent GET /c HTTP/1.1\n"),
-			// The loop dials for /a; the goroutine taking over at /b dials
-			// its own.
-			upConnsDiffer: "the loop's upstream connection stays in the loop's idle pool; the goroutine that takes the client over dials its own",
 		},
 		{
 			name: "pipelined 3 MiB GET and POST to a client that reads late: unsent output handed over",
 			ups: one("a", byPath(map[string]upReply{
 				"/big": okReply(string(big)),
 			}, echoLine)),
-			steps:         []step{{write: get("/big") + "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"}},
+			steps:         []step{{write: get("/big") + "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"}},
 			readDelay:     200 * time.Millisecond,
 			want:          []string{ok, ok},
 			upConnsDiffer: "the loop's upstream connection stays in the loop's idle pool; the goroutine that takes the client over dials its own",
@@ -1176,7 +1203,7 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 			ups: one("a", byPath(map[string]upReply{
 				"/mid": okReply(string(big[:40<<10])),
 			}, echoLine)),
-			steps:         []step{{write: get("/mid") + "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"}},
+			steps:         []step{{write: get("/mid") + "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"}},
 			readDelay:     100 * time.Millisecond,
 			smallBuffers:  true,
 			want:          []string{ok, ok},
