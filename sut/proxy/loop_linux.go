@@ -1240,9 +1240,9 @@ func (l *loop) detach(c *lconn) (net.Conn, error) {
 	return &prefixConn{Conn: conn, pre: pre, ip: ip}, nil
 }
 
-// handOverClient gives a client whose request has a body to a goroutine,
-// which handles that request (already parsed) and the connection's later
-// ones.
+// handOverClient gives a client whose request has a body the loop does not
+// hold (too large, chunked, or awaiting 100 Continue) to a goroutine, which
+// handles that request (already parsed) and the connection's later ones.
 func (l *loop) handOverClient(c *lconn) {
 	p := l.p
 	pending := append([]byte(nil), c.out[c.outOff:]...)
