@@ -82,6 +82,20 @@ type framingCase struct {
 	conns    int64 // connections for 3 requests
 }
 
+// request is the case's request to GET (or its method) /x.
+func (tc framingCase) request(t *testing.T) *request {
+	t.Helper()
+	method := tc.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	r, err := newRequest(scenario.Request{Method: method, Path: "/x"}, "", tc.expect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 var framingCases = []framingCase{
 	{name: "content-length", response: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Ilities-Backend: app-1\r\n\r\nhello", want: outSuccess, node: "app-1", conns: 1},
 	{name: "chunked with extensions and trailers", response: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
@@ -111,14 +125,7 @@ func TestLeanClientFraming(t *testing.T) {
 	for _, tc := range framingCases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newScriptServer(t, tc.response)
-			method := tc.method
-			if method == "" {
-				method = http.MethodGet
-			}
-			r, err := newRequest(scenario.Request{Method: method, Path: "/x"}, "", tc.expect)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := tc.request(t)
 			c, err := newClient([]string{srv.url}, clientConfig{spec: scenario.Client{HTTP: scenario.HTTP1}, timeout: 2 * time.Second, connections: 1})
 			if err != nil {
 				t.Fatal(err)

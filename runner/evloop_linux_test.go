@@ -19,14 +19,7 @@ import (
 func TestRespParserFraming(t *testing.T) {
 	for _, tc := range framingCases {
 		t.Run(tc.name, func(t *testing.T) {
-			method := tc.method
-			if method == "" {
-				method = http.MethodGet
-			}
-			r, err := newRequest(scenario.Request{Method: method, Path: "/x"}, "", tc.expect)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := tc.request(t)
 			response := strings.TrimSuffix(tc.response, "<close>")
 			closes := strings.HasSuffix(tc.response, "<close>")
 			for _, step := range []int{1, 2, 3, 7, 64, len(response)} {

@@ -128,14 +128,9 @@ func (p *respParser) line(line []byte) error {
 		}
 		p.endHead()
 	case phaseChunkSize:
-		line = trimCRLF(line)
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i] // chunk extensions
-		}
-		line = bytes.TrimSpace(line)
-		size, ok := parseHex(line)
-		if !ok {
-			return fmt.Errorf("%w: chunk size %q", errProtocol, line)
+		size, err := parseChunkSize(line)
+		if err != nil {
+			return err
 		}
 		if size == 0 {
 			p.phase = phaseTrailers

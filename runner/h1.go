@@ -444,6 +444,21 @@ func readToEOF(br *bufio.Reader, u *userState, capture bool) error {
 	}
 }
 
+// parseChunkSize parses a chunk-size line (CRLF included), ignoring chunk
+// extensions.
+func parseChunkSize(line []byte) (int64, error) {
+	line = trimCRLF(line)
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i] // chunk extensions
+	}
+	line = bytes.TrimSpace(line)
+	size, ok := parseHex(line)
+	if !ok {
+		return 0, fmt.Errorf("%w: chunk size %q", errProtocol, line)
+	}
+	return size, nil
+}
+
 // readChunked consumes a chunked body and its trailers.
 func readChunked(br *bufio.Reader, u *userState, capture bool) error {
 	for {
@@ -451,14 +466,9 @@ func readChunked(br *bufio.Reader, u *userState, capture bool) error {
 		if err != nil {
 			return lineError(err)
 		}
-		line = trimCRLF(line)
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i] // chunk extensions
-		}
-		line = bytes.TrimSpace(line)
-		size, ok := parseHex(line)
-		if !ok {
-			return fmt.Errorf("%w: chunk size %q", errProtocol, line)
+		size, err := parseChunkSize(line)
+		if err != nil {
+			return err
 		}
 		if size == 0 {
 			// Trailers, then the blank line.
