@@ -40,9 +40,13 @@ type Result struct {
 	WarmupS float64 `json:"warmup_s,omitempty"`
 	Warmup  *Stats  `json:"warmup,omitempty"`
 
-	// Verdict is "pass" when every requirement is met, "fail" otherwise.
-	Verdict      string    `json:"verdict"`
-	Requirements []Verdict `json:"requirements"`
+	// Verdict is "pass" when every requirement is met, "fail" when one was
+	// missed for certain, "inconclusive" when none was missed for certain
+	// but the apparatus's own delay could have decided one (see Evaluate
+	// and docs/verdicts.md). VerdictReason names the figures that made it so.
+	Verdict       string    `json:"verdict"`
+	VerdictReason string    `json:"verdict_reason,omitempty"`
+	Requirements  []Verdict `json:"requirements"`
 
 	// The whole run's figures; each workload has the same figures in Workloads.
 	Stats
@@ -59,6 +63,9 @@ type Result struct {
 	Windows    []Window    `json:"windows"`
 
 	Generator Generator `json:"generator"`
+	// Apparatus is the tool's account of its own delays and of the
+	// machine's load (nil in results written before it existed).
+	Apparatus *Apparatus `json:"apparatus,omitempty"`
 
 	// Manifest is how the run was made: the scenario as written and the
 	// machine it ran on.
@@ -88,12 +95,18 @@ type Stats struct {
 	Histograms Histograms `json:"histograms"`
 }
 
-// Totals is the accounting of arrivals: Scheduled = Succeeded + Failed + Dropped.
+// Totals is the accounting of arrivals:
+// Scheduled = Succeeded + Failed + Dropped + CutAtEnd.
 type Totals struct {
 	Scheduled int64 `json:"scheduled"`
 	Succeeded int64 `json:"succeeded"`
 	Failed    int64 `json:"failed"`
-	Dropped   int64 `json:"dropped"`
+	// Dropped counts arrivals not sent within max_lateness of their time.
+	Dropped int64 `json:"dropped"`
+	// CutAtEnd counts arrivals due before the end of the run and still
+	// unsent when the run's end grace ran out: never offered to the target,
+	// they count neither as its failures nor as the generator saturating.
+	CutAtEnd int64 `json:"cut_at_end,omitempty"`
 	// Late counts arrivals sent after their intended time by more than the
 	// lateness tolerance (1ms); their latency includes the wait.
 	Late int64 `json:"late"`
@@ -218,8 +231,10 @@ type WindowLatency struct {
 type Generator struct {
 	// SendLagMS is actual send - intended send time over sent requests.
 	SendLagMS Percentiles `json:"send_lag_ms"`
-	// Saturated is true when arrivals were dropped or the achieved send rate
-	// fell below 99% of the scheduled rate.
+	// Saturated is true when the generator could not keep up: arrivals
+	// were dropped, or sent late in a sustained way (see
+	// Generator saturation in docs/verdicts.md). Arrivals cut at the end do
+	// not count.
 	Saturated bool   `json:"saturated"`
 	Reason    string `json:"reason,omitempty"`
 	// SendLagHistogram is the encoded histogram behind SendLagMS (µs).
@@ -242,7 +257,12 @@ type Verdict struct {
 	// Margin is how far the observed value is from failing, in the same
 	// unit: positive when met, negative when missed.
 	Margin float64 `json:"margin"`
-	Pass   bool    `json:"pass"`
+	// Status is "pass", "fail" or "inconclusive"; Pass is Status == "pass".
+	Status string `json:"status"`
+	Pass   bool   `json:"pass"`
 	// Note explains a value that could not be computed (e.g. no samples).
 	Note string `json:"note,omitempty"`
+	// Why explains an inconclusive verdict: the apparatus's figures that
+	// could have decided it.
+	Why string `json:"why,omitempty"`
 }
