@@ -12,8 +12,9 @@ import (
 
 // Verdict strings of a Result.
 const (
-	VerdictPass = "pass"
-	VerdictFail = "fail"
+	VerdictPass         = "pass"
+	VerdictFail         = "fail"
+	VerdictInconclusive = "inconclusive"
 )
 
 // Evaluate checks every requirement against res and records the outcome:
