@@ -13,10 +13,11 @@ const recoveryWindows = 3
 // windowGood reports whether window w reached the success ratio windowOK;
 // a window into which nothing was scheduled counts as good.
 func windowGood(w Window, windowOK float64) bool {
-	if w.Scheduled == 0 {
+	offered := w.Scheduled - w.CutAtEnd
+	if offered <= 0 {
 		return true
 	}
-	return float64(w.Succeeded)/float64(w.Scheduled) >= windowOK-1e-12
+	return float64(w.Succeeded)/float64(offered) >= windowOK-1e-12
 }
 
 // RecoveryTime is the recovery time of a fault that started at atS and was

@@ -18,25 +18,66 @@ const (
 )
 
 // Evaluate checks every requirement against res and records the outcome:
-// res.Requirements gets one Verdict per requirement, in order, and
-// res.Verdict is "pass" when all of them pass (also when there are none),
-// "fail" otherwise. A requirement that cannot be evaluated (unknown metric
-// or workload, no samples) fails with a note; nothing passes vacuously.
+// res.Requirements gets one Verdict per requirement, in order, each "pass",
+// "fail" or "inconclusive" (see judge), and res.Verdict the run's (see
+// Decide). A requirement that cannot be evaluated (unknown metric or
+// workload, no samples) fails with a note; nothing passes vacuously.
 func Evaluate(res *Result, reqs []scenario.Requirement) {
 	res.Requirements = make([]Verdict, 0, len(reqs))
-	res.Verdict = VerdictPass
 	for _, req := range reqs {
-		v := EvaluateRequirement(res, req)
-		if !v.Pass {
-			res.Verdict = VerdictFail
-		}
-		res.Requirements = append(res.Requirements, v)
+		res.Requirements = append(res.Requirements, EvaluateRequirement(res, req))
 	}
+	Decide(res, false)
+}
+
+// Decide sets the run's verdict from its requirements' and the
+// generator's health:
+//
+//   - "fail" when some requirement failed for certain (beyond what the
+//     apparatus's own delay explains), whatever else happened;
+//   - otherwise "inconclusive" when some requirement is inconclusive, or
+//     when the generator saturated (the SUT was not offered the load the
+//     scenario asks for, so its passes prove nothing) unless
+//     acceptSaturated;
+//   - otherwise "pass" (also when there are no requirements).
+//
+// VerdictReason names the figures that made it so.
+func Decide(res *Result, acceptSaturated bool) {
+	var failed, unsure []string
+	for _, v := range res.Requirements {
+		switch v.Status {
+		case VerdictFail:
+			failed = append(failed, verdictFigure(v))
+		case VerdictInconclusive:
+			unsure = append(unsure, v.Text+": "+v.Why)
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		res.Verdict, res.VerdictReason = VerdictFail, strings.Join(failed, "; ")
+	case len(unsure) > 0:
+		res.Verdict, res.VerdictReason = VerdictInconclusive, strings.Join(unsure, "; ")
+	case res.Generator.Saturated && !acceptSaturated:
+		res.Verdict, res.VerdictReason = VerdictInconclusive, "the run is invalid: the generator saturated: "+res.Generator.Reason
+	default:
+		res.Verdict, res.VerdictReason = VerdictPass, ""
+		if len(res.Requirements) > 0 {
+			res.VerdictReason = fmt.Sprintf("every requirement met (%d)", len(res.Requirements))
+		}
+	}
+}
+
+// verdictFigure is a failed requirement with what was observed.
+func verdictFigure(v Verdict) string {
+	if v.Unobserved() {
+		return v.Text + " (" + v.Note + ")"
+	}
+	return v.Text + " observed " + FormatValue(v.Observed, scenario.Unit(v.Unit))
 }
 
 // EvaluateRequirement evaluates one requirement against res.
 func EvaluateRequirement(res *Result, req scenario.Requirement) Verdict {
-	v := Verdict{Text: RequirementText(req), Threshold: req.Threshold, Unit: string(req.Unit)}
+	v := Verdict{Text: RequirementText(req), Threshold: req.Threshold, Unit: string(req.Unit), Status: VerdictFail}
 	fail := func(note string) Verdict {
 		v.Pass, v.Note = false, note
 		return v
@@ -52,18 +93,9 @@ func EvaluateRequirement(res *Result, req scenario.Requirement) Verdict {
 		// Comparing milliseconds with a fraction would be meaningless.
 		return fail(fmt.Sprintf("%s is measured in %s, the threshold is in %s", req.Metric, def.unit, req.Unit))
 	}
-	stats := &res.Stats
-	if req.Scope != "" {
-		stats = nil
-		for i := range res.Workloads {
-			if res.Workloads[i].Name == req.Scope {
-				stats = &res.Workloads[i].Stats
-				break
-			}
-		}
-		if stats == nil {
-			return fail(fmt.Sprintf("no workload %s in the result", req.Scope))
-		}
+	stats := scopeStats(res, req.Scope)
+	if stats == nil {
+		return fail(fmt.Sprintf("no workload %s in the result", req.Scope))
 	}
 	observed, note, ok := def.eval(stats, res, req)
 	if !ok {
@@ -75,13 +107,39 @@ func EvaluateRequirement(res *Result, req scenario.Requirement) Verdict {
 		return fail(err.Error())
 	}
 	v.Pass, v.Margin = pass, roundSignificant(margin, 12)
+	switch {
+	case pass:
+		v.Status = VerdictPass
+	default:
+		if why := judge(res, req, observed); why != "" {
+			v.Status, v.Why = VerdictInconclusive, why
+		}
+	}
 	return v
+}
+
+// scopeStats is the whole run's stats (scope "") or a workload's; nil
+// when the result has no such workload.
+func scopeStats(res *Result, scope string) *Stats {
+	if scope == "" {
+		return &res.Stats
+	}
+	for i := range res.Workloads {
+		if res.Workloads[i].Name == scope {
+			return &res.Workloads[i].Stats
+		}
+	}
+	return nil
 }
 
 // Unobserved reports whether the verdict has no observed value: the
 // requirement failed because its metric could not be computed, and Note
 // says why.
 func (v Verdict) Unobserved() bool { return !v.Pass && v.Note != "" }
+
+// Inconclusive reports whether the apparatus's own delay could have
+// decided the requirement (Why says how).
+func (v Verdict) Inconclusive() bool { return v.Status == VerdictInconclusive }
 
 // RequirementText is the requirement as written, or, for a requirement
 // built in code without text, a rendering of its fields.

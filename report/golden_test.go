@@ -147,7 +147,7 @@ func TestWriteTextAccountingMismatchIsLoud(t *testing.T) {
 	}
 	for _, want := range []string{
 		"48000 scheduled != 47783 succeeded + 180 failed + 30 dropped\n",
-		"\nACCOUNTING MISMATCH: succeeded + failed + dropped = 47993, scheduled = 48000 (-7)\n",
+		"\nACCOUNTING MISMATCH: succeeded + failed + dropped + cut = 47993, scheduled = 48000 (-7)\n",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("want %q in:\n%s", want, buf.String())
@@ -157,7 +157,7 @@ func TestWriteTextAccountingMismatchIsLoud(t *testing.T) {
 	if err := WriteMarkdown(&buf, res); err != nil {
 		t.Fatal(err)
 	}
-	if want := "> **ACCOUNTING MISMATCH: succeeded + failed + dropped = 47993, scheduled = 48000 (-7)**"; !strings.Contains(buf.String(), want) {
+	if want := "> **ACCOUNTING MISMATCH: succeeded + failed + dropped + cut = 47993, scheduled = 48000 (-7)**"; !strings.Contains(buf.String(), want) {
 		t.Errorf("markdown misses %q:\n%s", want, buf.String())
 	}
 }

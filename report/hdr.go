@@ -98,9 +98,9 @@ func (s *Stats) Derive(measuredS float64) {
 		s.RequestRateRPS = float64(t.Succeeded+t.Failed) / measuredS
 		s.TargetRPS = float64(t.Scheduled) / measuredS
 	}
-	if t.Scheduled > 0 {
-		s.ErrorRate = float64(t.Failed) / float64(t.Scheduled)
-		s.Availability.Requests = float64(t.Succeeded) / float64(t.Scheduled)
+	if offered := t.Offered(); offered > 0 {
+		s.ErrorRate = float64(t.Failed) / float64(offered)
+		s.Availability.Requests = float64(t.Succeeded) / float64(offered)
 	}
 }
 
@@ -110,11 +110,12 @@ func (s *Stats) Derive(measuredS float64) {
 func AvailabilityByTime(windows []Window, windowOK float64) float64 {
 	var counted, ok int
 	for _, w := range windows {
-		if w.Scheduled == 0 {
+		offered := w.Scheduled - w.CutAtEnd
+		if offered <= 0 {
 			continue
 		}
 		counted++
-		if float64(w.Succeeded)/float64(w.Scheduled) >= windowOK {
+		if float64(w.Succeeded)/float64(offered) >= windowOK {
 			ok++
 		}
 	}

@@ -106,6 +106,7 @@ type htmlAlert struct {
 
 type htmlRequirement struct {
 	Pass                        bool
+	Status                      string // pass, fail, inconclusive
 	Text, Note                  string
 	Observed, Threshold, Margin string
 	Negative                    bool
@@ -164,12 +165,17 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	// The banner: verdict word, then why.
 	summary := verdictSummary(res)
 	word, detail, _ := strings.Cut(summary, " - ")
+	if res.Verdict != VerdictPass && res.VerdictReason != "" {
+		detail += ": " + res.VerdictReason
+	}
 	p.Verdict, p.VerdictWord, p.VerdictDetail = word, word, detail
 	switch res.Verdict {
 	case VerdictPass:
 		p.VerdictClass = "pass"
 	case VerdictFail:
 		p.VerdictClass = "fail"
+	case VerdictInconclusive:
+		p.VerdictClass = "inconclusive"
 	default:
 		p.VerdictClass = "none"
 	}
@@ -190,8 +196,12 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 
 	for _, v := range res.Requirements {
 		unit := scenario.Unit(v.Unit)
+		note := v.Note
+		if v.Why != "" {
+			note = strings.TrimPrefix(note+"; "+v.Why, "; ")
+		}
 		r := htmlRequirement{
-			Pass: v.Pass, Text: v.Text, Note: v.Note,
+			Pass: v.Pass, Status: strings.ToLower(statusWord(v)), Text: v.Text, Note: note,
 			Observed: FormatValue(v.Observed, unit), Threshold: FormatValue(v.Threshold, unit),
 			Margin: FormatMargin(v.Margin, unit), Negative: v.Margin < 0 || !v.Pass,
 		}
@@ -303,6 +313,12 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	}
 	if g.CPUPerRequestUS > 0 {
 		p.Generator = append(p.Generator, htmlPair{"CPU per request sent", strconv.FormatFloat(g.CPUPerRequestUS, 'f', 1, 64) + "µs"})
+	}
+	if !g.Saturated && g.Reason != "" {
+		p.Generator = append(p.Generator, htmlPair{"lateness", g.Reason})
+	}
+	if a := apparatusSummary(res.Apparatus); a != "" {
+		p.Generator = append(p.Generator, htmlPair{"apparatus: the tool's own delays and the machine's load", a})
 	}
 
 	m := res.Manifest

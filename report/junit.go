@@ -46,7 +46,14 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure"`
+	Skipped   *junitSkipped `xml:"skipped"`
 	SystemOut *junitText    `xml:"system-out"`
+}
+
+// junitSkipped marks an inconclusive requirement: neither met nor missed
+// for certain, which CI systems show apart from passes and failures.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 // junitText is text kept as CDATA, so that it reads as written.
@@ -62,7 +69,8 @@ type junitFailure struct {
 
 // WriteJUnit writes the requirement verdicts as JUnit XML (junit.xml): one
 // test case per requirement, named by its text, and a failure for each
-// requirement missed, whose message gives the observed value, the
+// requirement missed for certain, a skip for each inconclusive one (the
+// tool's own delay could have decided it), whose message gives the observed value, the
 // threshold and the margin. The suite carries the run's seed, target,
 // strategy and verdict as properties, and the text report as system-out.
 func WriteJUnit(w io.Writer, res *Result) error {
@@ -76,6 +84,7 @@ func WriteJUnit(w io.Writer, res *Result) error {
 		Time: seconds,
 		Properties: []junitProperty{
 			{"verdict", res.Verdict},
+			{"verdict_reason", res.VerdictReason},
 			{"seed", strconv.FormatInt(res.Seed, 10)},
 			{"target", res.Target},
 			{"strategy", res.Strategy},
@@ -91,7 +100,11 @@ func WriteJUnit(w io.Writer, res *Result) error {
 	for _, v := range res.Requirements {
 		// A requirement takes no time of its own: the run's time is the suite's.
 		tc := junitCase{Name: v.Text, Classname: classname, Time: "0", SystemOut: &junitText{requirementLine(v)}}
-		if !v.Pass {
+		switch {
+		case v.Inconclusive():
+			tc.Skipped = &junitSkipped{Message: "inconclusive: " + requirementLine(v) + ": " + v.Why}
+			suite.Skipped++
+		case !v.Pass:
 			tc.Failure = &junitFailure{Type: "RequirementFailed", Message: requirementLine(v), Text: requirementDetail(res, v)}
 			suite.Failures++
 		}

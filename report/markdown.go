@@ -24,6 +24,10 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	md("")
 	md("**VERDICT: %s**", verdictSummary(res))
 	md("")
+	if res.Verdict != VerdictPass && res.VerdictReason != "" {
+		md("%s", markdownEscape(res.VerdictReason))
+		md("")
+	}
 	if res.Generator.Saturated {
 		reason := res.Generator.Reason
 		if reason == "" {
@@ -67,7 +71,10 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			if v.Note != "" {
 				text += " (" + markdownCell(markdownEscape(v.Note)) + ")"
 			}
-			md("| %s | %s | %s | %s | %s |", markdownPassFail(v.Pass), text, observed,
+			if v.Why != "" {
+				text += " (" + markdownCell(markdownEscape(v.Why)) + ")"
+			}
+			md("| %s | %s | %s | %s | %s |", markdownStatus(v), text, observed,
 				FormatValue(v.Threshold, unit), margin)
 		}
 		md("")
@@ -128,6 +135,10 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			FormatValue(lag.P99, scenario.UnitDuration), res.Totals.Late, res.Totals.Dropped)
 		md("")
 	}
+	if a := apparatusSummary(res.Apparatus); a != "" {
+		md("Apparatus: %s.", markdownEscape(a))
+		md("")
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -142,9 +153,12 @@ func markdownVerdictMark(verdict string) string {
 	return "❔"
 }
 
-func markdownPassFail(pass bool) string {
-	if pass {
+func markdownStatus(v Verdict) string {
+	switch {
+	case v.Pass:
 		return "✅ pass"
+	case v.Inconclusive():
+		return "❔ inconclusive"
 	}
 	return "❌ fail"
 }

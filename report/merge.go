@@ -109,6 +109,9 @@ func Merge(parts []*Result) (*Result, error) {
 	if res.Generator, err = mergeGenerators(parts); err != nil {
 		return nil, err
 	}
+	if res.Apparatus, err = mergeApparatus(parts, res.Generator.SendLagMS); err != nil {
+		return nil, err
+	}
 
 	reqs := make([]scenario.Requirement, 0, len(first.Requirements))
 	for _, v := range first.Requirements {
@@ -205,6 +208,7 @@ func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 		out.Totals.Succeeded += p.Totals.Succeeded
 		out.Totals.Failed += p.Totals.Failed
 		out.Totals.Dropped += p.Totals.Dropped
+		out.Totals.CutAtEnd += p.Totals.CutAtEnd
 		out.Totals.Late += p.Totals.Late
 		for class, n := range p.Errors {
 			out.Errors[class] += n
@@ -274,6 +278,7 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 			m.Succeeded += w.Succeeded
 			m.Failed += w.Failed
 			m.Dropped += w.Dropped
+			m.CutAtEnd += w.CutAtEnd
 			m.Warmup = m.Warmup || w.Warmup
 			m.Errors = addCounts(m.Errors, w.Errors)
 			m.Nodes = addCounts(m.Nodes, w.Nodes)
@@ -390,6 +395,82 @@ func mergeGenerators(parts []*Result) (Generator, error) {
 		g.CPUPerRequestUS = g.CPUSeconds / float64(sent) * 1e6
 	}
 	return g, nil
+}
+
+// mergeApparatus combines the parts' apparatus (each part ran on its own
+// machine or process): hiccup histograms merged, each window the worst of
+// the parts' (delays, pressure, steal) with their CPU and switches added,
+// then assessed again against the merged send lag. nil when no part has
+// one.
+func mergeApparatus(parts []*Result, sendLag Percentiles) (*Apparatus, error) {
+	var out *Apparatus
+	hiccup, sutHiccup := NewHistogram(), NewHistogram()
+	haveSUT := false
+	for _, p := range parts {
+		a := p.Apparatus
+		if a == nil {
+			continue
+		}
+		if out == nil {
+			out = &Apparatus{IntervalMS: a.IntervalMS, CPUPressure: -1, Steal: -1}
+		}
+		if err := mergeEncoded(hiccup, a.HiccupHistogram); err != nil {
+			return nil, err
+		}
+		if a.SUTHiccupMS != nil {
+			haveSUT = true
+			if err := mergeEncoded(sutHiccup, a.SUTHiccupHistogram); err != nil {
+				return nil, err
+			}
+		}
+		out.CPUSeconds += a.CPUSeconds
+		out.Processors += a.Processors
+		out.VoluntarySwitches += a.VoluntarySwitches
+		out.InvoluntarySwitches += a.InvoluntarySwitches
+		out.CPUPressure = max(out.CPUPressure, a.CPUPressure)
+		out.Steal = max(out.Steal, a.Steal)
+		out.LoadAverage = max(out.LoadAverage, a.LoadAverage)
+		for _, w := range a.Windows {
+			for len(out.Windows) <= w.T {
+				out.Windows = append(out.Windows, ApparatusWindow{T: len(out.Windows), CPUPressure: -1, Steal: -1})
+			}
+			m := &out.Windows[w.T]
+			m.HiccupP99, m.HiccupMax = max(m.HiccupP99, w.HiccupP99), max(m.HiccupMax, w.HiccupMax)
+			m.SUTHiccupP99, m.SUTHiccupMax = max(m.SUTHiccupP99, w.SUTHiccupP99), max(m.SUTHiccupMax, w.SUTHiccupMax)
+			m.SendLagP50 = max(m.SendLagP50, w.SendLagP50)
+			m.SendLagP99, m.SendLagMax = max(m.SendLagP99, w.SendLagP99), max(m.SendLagMax, w.SendLagMax)
+			m.Late += w.Late
+			m.CPUSeconds += w.CPUSeconds
+			m.InvoluntarySwitches += w.InvoluntarySwitches
+			m.CPUPressure, m.Steal = max(m.CPUPressure, w.CPUPressure), max(m.Steal, w.Steal)
+		}
+	}
+	if out == nil {
+		return nil, nil
+	}
+	var err error
+	out.HiccupMS = PercentilesOf(hiccup)
+	if out.HiccupHistogram, err = EncodeHistogram(hiccup); err != nil {
+		return nil, err
+	}
+	if haveSUT {
+		p := PercentilesOf(sutHiccup)
+		out.SUTHiccupMS = &p
+		if out.SUTHiccupHistogram, err = EncodeHistogram(sutHiccup); err != nil {
+			return nil, err
+		}
+	}
+	if out.Processors > 0 {
+		var wall float64
+		for _, p := range parts {
+			wall = max(wall, p.MeasuredS)
+		}
+		if wall > 0 {
+			out.CPUShare = out.CPUSeconds / (wall * float64(out.Processors))
+		}
+	}
+	out.Assess(sendLag)
+	return out, nil
 }
 
 func containsString(list []string, s string) bool {

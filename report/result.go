@@ -95,6 +95,10 @@ type Stats struct {
 	Histograms Histograms `json:"histograms"`
 }
 
+// Offered is what the target was offered: every arrival but those cut at
+// the end. Error rate and availability are shares of it.
+func (t Totals) Offered() int64 { return t.Scheduled - t.CutAtEnd }
+
 // Totals is the accounting of arrivals:
 // Scheduled = Succeeded + Failed + Dropped + CutAtEnd.
 type Totals struct {
@@ -153,7 +157,8 @@ type WorkloadResult struct {
 	WindowCounts []WindowCount `json:"window_counts,omitempty"`
 }
 
-// WindowCount is one second of one workload: [scheduled, succeeded].
+// WindowCount is one second of one workload: [offered, succeeded], where
+// offered is scheduled less the arrivals cut at the end.
 type WindowCount [2]int64
 
 // Node is one node of the SUT as the generator saw it (by the response
@@ -199,6 +204,9 @@ type Window struct {
 	Succeeded int64 `json:"succeeded"`
 	Failed    int64 `json:"failed"`
 	Dropped   int64 `json:"dropped"`
+	// CutAtEnd counts the window's arrivals cut at the end (see Totals):
+	// Scheduled = Succeeded + Failed + Dropped + CutAtEnd.
+	CutAtEnd int64 `json:"cut_at_end,omitempty"`
 	// ThroughputRPS is Succeeded per second of window.
 	ThroughputRPS float64          `json:"throughput_rps"`
 	LatencyMS     WindowLatency    `json:"latency_ms"`

@@ -18,13 +18,15 @@ import (
 // textWidth is the width the terminal report fits in.
 const textWidth = 100
 
-// WriteText writes the human summary of a run: what ran, a loud warning
+// WriteText writes the human summary of a run: the verdict and the figures
+// that decided it (first line), what ran, a loud warning
 // when the generator saturated, the accounting of arrivals, rates, errors,
 // availability, latency, workloads, nodes, faults, the requirement
 // verdicts and the overall verdict. The output is plain text (no colour),
 // fits 100 columns, and is deterministic for a given result.
 func WriteText(w io.Writer, res *Result) error {
 	out := &textWriter{}
+	out.headline(res)
 	out.title(res)
 	out.saturation(res)
 	out.figures(res)
@@ -66,6 +68,16 @@ func (t *textWriter) blank() { t.buf.WriteByte('\n') }
 // field is one "label  value" line of the figures block.
 func (t *textWriter) field(label, value string) {
 	t.wrapped(fmt.Sprintf("%-13s %s", label, value), strings.Repeat(" ", 14))
+}
+
+// headline is the report's first line: the verdict and, unless it is a
+// pass, the figures that made it so.
+func (t *textWriter) headline(res *Result) {
+	t.linef("VERDICT: %s", verdictSummary(res))
+	if res.Verdict != VerdictPass && res.VerdictReason != "" {
+		t.linef("  %s", res.VerdictReason)
+	}
+	t.blank()
 }
 
 func (t *textWriter) title(res *Result) {
@@ -154,28 +166,38 @@ func (t *textWriter) figures(res *Result) {
 			FormatValue(lag.P99, scenario.UnitDuration),
 			FormatValue(lag.Max, scenario.UnitDuration)))
 	}
+	if a := apparatusSummary(res.Apparatus); a != "" {
+		t.field("apparatus", a)
+	}
+	if !res.Generator.Saturated && res.Generator.Reason != "" && res.Generator.SendLagMS.Count > 0 {
+		t.field("generator", res.Generator.Reason)
+	}
 }
 
 // accountingText shows the identity scheduled = succeeded + failed +
-// dropped with the run's figures ("!=" when they break it).
+// dropped (+ cut at the end) with the run's figures ("!=" when they break it).
 func accountingText(t Totals) string {
 	rel := "="
-	if t.Succeeded+t.Failed+t.Dropped != t.Scheduled {
+	if t.Succeeded+t.Failed+t.Dropped+t.CutAtEnd != t.Scheduled {
 		rel = "!="
 	}
-	return fmt.Sprintf("%d scheduled %s %d succeeded + %d failed + %d dropped",
+	s := fmt.Sprintf("%d scheduled %s %d succeeded + %d failed + %d dropped",
 		t.Scheduled, rel, t.Succeeded, t.Failed, t.Dropped)
+	if t.CutAtEnd > 0 {
+		s += fmt.Sprintf(" + %d cut at the end", t.CutAtEnd)
+	}
+	return s
 }
 
 // accountingMismatch is the loud message for totals that break the
 // identity, "" when they keep it. Every arrival must end in exactly one of
 // the three outcomes; a mismatch means arrivals were lost or counted twice.
 func accountingMismatch(t Totals) string {
-	sum := t.Succeeded + t.Failed + t.Dropped
+	sum := t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd
 	if sum == t.Scheduled {
 		return ""
 	}
-	return fmt.Sprintf("ACCOUNTING MISMATCH: succeeded + failed + dropped = %d, scheduled = %d (%+d)",
+	return fmt.Sprintf("ACCOUNTING MISMATCH: succeeded + failed + dropped + cut = %d, scheduled = %d (%+d)",
 		sum, t.Scheduled, sum-t.Scheduled)
 }
 
@@ -361,20 +383,60 @@ func (t *textWriter) requirements(res *Result) {
 		if v.Note != "" {
 			text += "\n(" + v.Note + ")"
 		}
+		if v.Why != "" {
+			text += "\n(" + v.Why + ")"
+		}
 		if v.Unobserved() {
 			observed, margin = "n/a", "-"
 		}
-		rows = append(rows, []string{passFail(v.Pass), text, observed, FormatValue(v.Threshold, unit), margin})
+		rows = append(rows, []string{statusWord(v), text, observed, FormatValue(v.Threshold, unit), margin})
 	}
 	t.blank()
 	t.table([]string{"", "requirement", "observed", "threshold", "margin"}, "lwrrr", rows)
 }
 
-func passFail(pass bool) string {
-	if pass {
+// statusWord is a requirement's status as the reports print it.
+func statusWord(v Verdict) string {
+	switch {
+	case v.Pass:
 		return "PASS"
+	case v.Inconclusive():
+		return "INCONCLUSIVE"
 	}
 	return "FAIL"
+}
+
+// apparatusSummary is the one-line account of the tool's own delays and
+// the machine's load, "" when the result has none.
+func apparatusSummary(a *Apparatus) string {
+	if a == nil {
+		return ""
+	}
+	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
+	var parts []string
+	if a.HiccupMS.Count > 0 {
+		parts = append(parts, fmt.Sprintf("hiccup p99 %s max %s", ms(a.HiccupMS.P99), ms(a.HiccupMS.Max)))
+	}
+	if h := a.SUTHiccupMS; h != nil && h.Count > 0 {
+		parts = append(parts, fmt.Sprintf("SUT hiccup p99 %s", ms(h.P99)))
+	}
+	parts = append(parts, fmt.Sprintf("own delay p99 %s", ms(a.DelayMS.P99)))
+	if a.Processors > 0 {
+		parts = append(parts, fmt.Sprintf("CPU %s of %d cores", FormatValue(a.CPUShare, scenario.UnitPercent), a.Processors))
+	}
+	if a.InvoluntarySwitches > 0 {
+		parts = append(parts, fmt.Sprintf("%d involuntary switches", a.InvoluntarySwitches))
+	}
+	if a.CPUPressure >= 0 {
+		parts = append(parts, "CPU pressure "+FormatValue(a.CPUPressure, scenario.UnitPercent))
+	}
+	if a.Steal > 0 {
+		parts = append(parts, "steal "+FormatValue(a.Steal, scenario.UnitPercent))
+	}
+	if n := len(a.Windows); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d windows disturbed (own delay over %s)", a.DisturbedWindows, n, ms(DisturbedAboveMS)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (t *textWriter) verdict(res *Result) {
@@ -385,9 +447,12 @@ func (t *textWriter) verdict(res *Result) {
 // verdictSummary is the one-line outcome shared by the renderers, e.g.
 // "FAIL - 1 of 4 requirements failed".
 func verdictSummary(res *Result) string {
-	var failed int
+	var failed, unsure int
 	for _, v := range res.Requirements {
-		if !v.Pass {
+		switch {
+		case v.Inconclusive():
+			unsure++
+		case !v.Pass:
 			failed++
 		}
 	}
@@ -396,10 +461,15 @@ func verdictSummary(res *Result) string {
 	switch {
 	case n == 0:
 		s = "no requirements declared"
-	case failed == 0:
-		s = fmt.Sprintf("all %d %s met", n, plural(n, "requirement", "requirements"))
-	default:
+	case failed > 0 && unsure > 0:
+		s = fmt.Sprintf("%d of %d %s failed, %d inconclusive", failed, n, plural(n, "requirement", "requirements"), unsure)
+	case failed > 0:
 		s = fmt.Sprintf("%d of %d %s failed", failed, n, plural(n, "requirement", "requirements"))
+	case unsure > 0:
+		s = fmt.Sprintf("%d of %d %s inconclusive (the tool's own delay could have decided %s), none failed",
+			unsure, n, plural(n, "requirement", "requirements"), plural(unsure, "it", "them"))
+	default:
+		s = fmt.Sprintf("all %d %s met", n, plural(n, "requirement", "requirements"))
 	}
 	verdict := strings.ToUpper(res.Verdict)
 	if verdict == "" {
@@ -412,6 +482,9 @@ func verdictSummary(res *Result) string {
 	}
 	if res.Incomplete {
 		caveats = append(caveats, "run incomplete")
+	}
+	if a := res.Apparatus; a != nil && a.DisturbedWindows > 0 {
+		caveats = append(caveats, fmt.Sprintf("the tool was delayed in %d of %d windows", a.DisturbedWindows, len(a.Windows)))
 	}
 	if len(caveats) > 0 {
 		s += " (" + strings.Join(caveats, ", ") + ")"

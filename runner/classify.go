@@ -43,6 +43,9 @@ type outcome uint8
 const (
 	outSuccess outcome = iota
 	outDropped
+	// outCut is an arrival due before the end of the run (or its stop) and
+	// still unsent when the end came: never offered to the target.
+	outCut
 	outRefused
 	outReset
 	outTimeout
@@ -56,7 +59,7 @@ const (
 	numOutcomes
 )
 
-// class is the failure class of a failed outcome ("" for success and dropped).
+// class is the failure class of a failed outcome ("" for success, dropped and cut).
 func (o outcome) class() string {
 	switch o {
 	case outRefused:

@@ -359,14 +359,14 @@ func (l *eventLoop) pace() {
 			l.next, l.haveNext = arrival{intended: at, req: req}, true
 		}
 		if l.stopped {
-			// Arrivals due before the stop and never sent are dropped; the
+			// Arrivals due before the stop and never sent are cut; the
 			// ones after it are not part of the run.
 			if l.next.intended >= l.e.stopAt {
 				l.paced = true
 				return
 			}
 			w.lastIntended, w.scheduledAny = l.next.intended, true
-			l.drop(l.next.intended)
+			l.miss(l.next.intended, outCut)
 			l.haveNext = false
 			continue
 		}
@@ -379,21 +379,23 @@ func (l *eventLoop) pace() {
 	}
 }
 
-// stop ends the scheduling: the backlog is dropped.
+// stop ends the scheduling: the backlog is cut.
 func (l *eventLoop) stop() {
 	l.stopped = true
 	for l.backlog.len() > 0 {
-		l.drop(l.backlog.pop().intended)
+		l.miss(l.backlog.pop().intended, outCut)
 	}
 }
 
-func (l *eventLoop) drop(at time.Duration) {
-	l.rec.add(sample{intended: at, outcome: outDropped})
+// miss records an arrival never sent: dropped or cut.
+func (l *eventLoop) miss(at time.Duration, o outcome) {
+	l.rec.add(sample{intended: at, outcome: o})
 }
 
-// sendBy is the last instant arrival a may be sent.
+// sendBy is the last instant arrival a may be sent (workloadRun.sendDeadline).
 func (l *eventLoop) sendBy(a arrival) time.Duration {
-	return min(a.intended+l.w.maxLateness, l.e.duration+lateAfter)
+	at, _ := l.w.sendDeadline(a.intended, l.e.duration)
+	return at
 }
 
 // dispatch hands the backlog over while in-flight slots are free, and drops
@@ -401,9 +403,9 @@ func (l *eventLoop) sendBy(a arrival) time.Duration {
 func (l *eventLoop) dispatch() {
 	for l.backlog.len() > 0 {
 		a := l.backlog.peek()
-		if l.sendBy(a) < l.nowMono {
+		if by, missed := l.w.sendDeadline(a.intended, l.e.duration); by < l.nowMono {
 			l.backlog.pop()
-			l.drop(a.intended)
+			l.miss(a.intended, missed)
 			continue
 		}
 		if l.inflight >= l.w.maxInflight {
@@ -857,7 +859,7 @@ func (l *eventLoop) abortAll() {
 		l.record(l.waiting.pop(), now, exchange{outcome: outAborted})
 	}
 	for l.backlog.len() > 0 {
-		l.drop(l.backlog.pop().intended)
+		l.miss(l.backlog.pop().intended, outCut)
 	}
 }
 

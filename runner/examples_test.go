@@ -29,7 +29,7 @@ func runExample(t *testing.T, name, strategy string) *report.Result {
 
 func checkFaultAccountingOnly(t *testing.T, res *report.Result) {
 	t.Helper()
-	if tot := res.Totals; tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped {
+	if tot := res.Totals; tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd {
 		t.Errorf("accounting: %+v", tot)
 	}
 }

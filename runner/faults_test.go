@@ -41,7 +41,7 @@ faults:
 func checkFaultAccounting(t *testing.T, res *report.Result) {
 	t.Helper()
 	tot := res.Totals
-	if tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped {
+	if tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd {
 		t.Errorf("accounting: %+v", tot)
 	}
 	var failed int64
@@ -52,7 +52,7 @@ func checkFaultAccounting(t *testing.T, res *report.Result) {
 		t.Errorf("error classes add up to %d, failed %d", failed, tot.Failed)
 	}
 	for _, w := range res.Windows {
-		if w.Scheduled != w.Succeeded+w.Failed+w.Dropped {
+		if w.Scheduled != w.Succeeded+w.Failed+w.Dropped+w.CutAtEnd {
 			t.Errorf("window %d accounting: %+v", w.T, w)
 		}
 	}

@@ -28,7 +28,7 @@ type sample struct {
 	closed bool
 }
 
-func (s *sample) wasSent() bool { return s.outcome != outDropped }
+func (s *sample) wasSent() bool { return s.outcome != outDropped && s.outcome != outCut }
 
 // recorder collects the samples of one goroutine (a worker or a scheduler).
 // Its mutex is only ever contended by the collector's harvest, once a
@@ -96,12 +96,13 @@ func (a *scopeAcc) totals() report.Totals {
 	t := report.Totals{
 		Succeeded: a.counts[outSuccess],
 		Dropped:   a.counts[outDropped],
+		CutAtEnd:  a.counts[outCut],
 		Late:      a.late,
 	}
 	for o := outRefused; o < numOutcomes; o++ {
 		t.Failed += a.counts[o]
 	}
-	t.Scheduled = t.Succeeded + t.Failed + t.Dropped
+	t.Scheduled = t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd
 	return t
 }
 
@@ -124,6 +125,10 @@ type windowAcc struct {
 	// the scopes' windows are rebuilt at the end (scopeAcc.windows).
 	workloads []report.WindowCount
 	lat       *hdrhistogram.Histogram
+	// lag is the send lag of the window's open-loop arrivals (nil until
+	// one is sent); late counts those sent more than lateAfter late.
+	lag  *hdrhistogram.Histogram
+	late int64
 }
 
 // finishedWindow is what is kept of a window once no sample can reach it:
@@ -136,6 +141,9 @@ type finishedWindow struct {
 	Workloads []report.WindowCount
 	Latency   report.WindowLatency
 	Histogram string
+	// SendLag summarises the window's send lag; Late as windowAcc.late.
+	SendLag report.WindowLatency
+	Late    int64
 }
 
 // collector merges the recorders' samples once a second into the run's,
@@ -221,7 +229,9 @@ func (c *collector) add(s *sample, wl int) {
 	}
 	w, open := c.window(win)
 	w.counts[s.outcome]++
-	w.workloads[wl][0]++
+	if s.outcome != outCut { // a workload's windows count what was offered
+		w.workloads[wl][0]++
+	}
 	if s.outcome == outSuccess {
 		w.workloads[wl][1]++
 	}
@@ -239,8 +249,9 @@ func (c *collector) add(s *sample, wl int) {
 		return
 	}
 	c.sentCount++
+	lag := s.sent - s.intended
 	if !s.closed {
-		report.RecordUS(c.lag, (s.sent - s.intended).Microseconds())
+		report.RecordUS(c.lag, lag.Microseconds())
 	}
 	report.RecordUS(c.recent, (s.done - s.intended).Microseconds())
 	if open { // a straggler past its window's settling time keeps its counts only
@@ -248,6 +259,15 @@ func (c *collector) add(s *sample, wl int) {
 			w.lat = report.NewHistogram()
 		}
 		report.RecordUS(w.lat, (s.done - s.intended).Microseconds())
+		if !s.closed {
+			if w.lag == nil {
+				w.lag = report.NewHistogram()
+			}
+			report.RecordUS(w.lag, lag.Microseconds())
+			if lag > lateAfter {
+				w.late++
+			}
+		}
 	}
 }
 
@@ -292,6 +312,8 @@ func (c *collector) closeWindows(now time.Duration) {
 			Workloads: w.workloads,
 			Latency:   report.WindowLatencyOf(w.lat),
 			Histogram: encoded,
+			SendLag:   report.WindowLatencyOf(w.lag),
+			Late:      w.late,
 		})
 		c.open = slices.Delete(c.open, 0, 1)
 		c.closedBefore++
@@ -366,6 +388,7 @@ func (c *collector) allTotals() report.Totals {
 	t.Succeeded += w.Succeeded
 	t.Failed += w.Failed
 	t.Dropped += w.Dropped
+	t.CutAtEnd += w.CutAtEnd
 	t.Late += w.Late
 	return t
 }

@@ -252,7 +252,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			}
 		}
 	}
-	res, err := buildResult(sc, opts, col, workloads, e.start, duration, measured, stopped || aborted)
+	res, err := buildResult(sc, opts, col, workloads, e.start, duration, measured, stopped || aborted, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -450,7 +450,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	fine := newSleeper()
 	defer fine.close()
 	stopped := false
-	drop := func(at time.Duration) { rec.add(sample{intended: at, outcome: outDropped}) }
+	miss := func(at time.Duration, o outcome) { rec.add(sample{intended: at, outcome: o}) }
 	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
 		if !ok {
@@ -471,20 +471,20 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			stopped = true
 		}
 		if stopped {
-			// Arrivals due before the stop and never sent are dropped; the
+			// Arrivals due before the stop and never sent are cut; the
 			// ones after it are not part of the run.
 			if at >= e.stopAt {
 				return
 			}
 			w.lastIntended, w.scheduledAny = at, true
-			drop(at)
+			miss(at, outCut)
 			continue
 		}
 		w.lastIntended, w.scheduledAny = at, true
-		sendBy := min(at+w.maxLateness, e.duration+lateAfter)
+		sendBy, missed := w.sendDeadline(at, e.duration)
 		wait := sendBy - e.since()
 		if wait < 0 {
-			drop(at)
+			miss(at, missed)
 			continue
 		}
 		a := arrival{intended: at, req: req}
@@ -498,13 +498,31 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 		case w.work <- a:
 			timer.Stop()
 		case <-timer.C:
-			drop(at)
+			miss(at, missed)
 		case <-e.stop:
 			timer.Stop()
 			stopped = true
-			drop(at)
+			miss(at, outCut)
 		}
 	}
+}
+
+// endGrace is how long past the run's end an arrival due before it may
+// still be sent (at most its max_lateness): a generator a little behind
+// when the run ends (a busy machine) finishes its schedule rather than
+// cutting it.
+const endGrace = time.Second
+
+// sendDeadline is the last instant an arrival due at at may be sent, and
+// what becomes of it if it is not: dropped when its max_lateness runs out
+// first (the generator or the target could not keep up), cut when the end
+// of the run and its grace come first.
+func (w *workloadRun) sendDeadline(at, duration time.Duration) (time.Duration, outcome) {
+	late, end := at+w.maxLateness, duration+min(w.maxLateness, endGrace)
+	if late <= end {
+		return late, outDropped
+	}
+	return end, outCut
 }
 
 // fineWait is the last stretch before an arrival that is slept precisely
@@ -553,7 +571,7 @@ func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 
 // buildResult turns the collector's figures into the result.
 func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads []*workloadRun,
-	started time.Time, duration, measured time.Duration, incomplete bool) (*report.Result, error) {
+	started time.Time, duration, measured time.Duration, incomplete bool, apparatus *report.Apparatus) (*report.Result, error) {
 	measuredS := measured.Seconds()
 	// The figures cover the run after the warm-up.
 	warmupS := min(float64(col.warmupWindows), measuredS)
@@ -617,6 +635,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 			acc := &wins[i]
 			win.Succeeded = acc.Counts[outSuccess]
 			win.Dropped = acc.Counts[outDropped]
+			win.CutAtEnd = acc.Counts[outCut]
 			for o := outRefused; o < numOutcomes; o++ {
 				if n := acc.Counts[o]; n > 0 {
 					win.Failed += n
@@ -626,7 +645,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 					win.Errors[o.class()] = n
 				}
 			}
-			win.Scheduled = win.Succeeded + win.Failed + win.Dropped
+			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd
 			win.LatencyMS = acc.Latency
 			win.Histogram = acc.Histogram
 			win.Nodes = acc.Nodes
@@ -638,11 +657,30 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 	}
 
 	res.Nodes, res.Fairness = nodesOf(col.nodes, opts.NodeStats)
-	res.Generator = generatorOf(col.allTotals(), col)
+	if apparatus == nil {
+		apparatus = &report.Apparatus{CPUPressure: -1, Steal: -1}
+	}
+	applySendLag(apparatus, wins, len(res.Windows))
+	lag := report.PercentilesOf(col.lag)
+	apparatus.Assess(lag)
+	res.Apparatus = apparatus
+	res.Generator = generatorOf(col.allTotals(), lag, apparatus)
 	if res.Generator.SendLagHistogram, err = report.EncodeHistogram(col.lag); err != nil {
 		return nil, fmt.Errorf("runner: encoding a histogram: %w", err)
 	}
 	return res, nil
+}
+
+// applySendLag gives the apparatus one window per window of the result,
+// each with the send lag of the arrivals intended in it.
+func applySendLag(a *report.Apparatus, wins []finishedWindow, n int) {
+	for len(a.Windows) < n {
+		a.Windows = append(a.Windows, report.ApparatusWindow{T: len(a.Windows), CPUPressure: -1, Steal: -1})
+	}
+	for i := range min(len(wins), len(a.Windows)) {
+		w, lag := &a.Windows[i], wins[i].SendLag
+		w.SendLagP50, w.SendLagP99, w.SendLagMax, w.Late = lag.P50, lag.P99, lag.Max, wins[i].Late
+	}
 }
 
 func (a *scopeAcc) stats(measuredS, windowOK float64) (report.Stats, error) {
@@ -694,17 +732,55 @@ func nodesOf(counted map[string]int64, stats func() []NodeReport) ([]report.Node
 	return nodes, report.FinishNodes(nodes, total)
 }
 
-// generatorOf tells whether the generator itself kept up.
-func generatorOf(t report.Totals, col *collector) report.Generator {
-	g := report.Generator{SendLagMS: report.PercentilesOf(col.lag)}
+// mostlyLate is the share of arrivals sent more than lateAfter late above
+// which a generator whose lateness the machine's hiccups do not explain is
+// saturated.
+const mostlyLate = 0.5
+
+// generatorOf tells whether the generator itself kept up (docs/verdicts.md,
+// "Generator saturation"). It saturated when arrivals were dropped (not
+// sent within max_lateness), or when most were sent late and the
+// machine's own delays (the apparatus's hiccups) do not explain it: then
+// the generator's own work could not keep pace. Lateness that the hiccups
+// explain is the machine delaying the tool: it is reported, and verdicts
+// take it into account as the apparatus's delay. Arrivals cut at the end
+// never make a run saturated.
+func generatorOf(t report.Totals, lag report.Percentiles, a *report.Apparatus) report.Generator {
+	g := report.Generator{SendLagMS: lag}
 	sent := t.Succeeded + t.Failed
-	if t.Dropped > 0 || float64(sent) < 0.99*float64(t.Scheduled) {
+	var reasons []string
+	lateShare := float64(t.Late) / float64(max(sent, 1))
+	explained := a != nil && a.HiccupMS.Count > 0 && 2*a.HiccupMS.P50 >= lag.P50
+	switch {
+	case t.Dropped > 0:
 		g.Saturated = true
-		g.Reason = fmt.Sprintf("%d of %d arrivals dropped (%.2f%%): no free in-flight slot within max_lateness of their intended time or before the end; raise max_inflight or lower the rate",
-			t.Dropped, t.Scheduled, 100*float64(t.Dropped)/float64(max(t.Scheduled, 1)))
-	} else if t.Late > 0 {
-		g.Reason = fmt.Sprintf("%d of %d arrivals sent more than %v late (p99 send lag %.2fms); their latency includes the wait",
-			t.Late, t.Scheduled, lateAfter, g.SendLagMS.P99)
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals dropped (%.2f%%): no free in-flight slot within max_lateness of their intended time; raise max_inflight or lower the rate",
+			t.Dropped, t.Scheduled, 100*float64(t.Dropped)/float64(max(t.Scheduled, 1))))
+	case lateShare > mostlyLate && !explained:
+		g.Saturated = true
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals (%.0f%%) sent more than %v late (send lag p50 %s, p99 %s) while the machine's own delays do not explain it%s: the generator could not keep up; lower the rate or split the load into segments",
+			t.Late, sent, 100*lateShare, lateAfter, ms(lag.P50), ms(lag.P99), hiccupClause(a)))
+	case lateShare > mostlyLate:
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals (%.0f%%) sent more than %v late (send lag p50 %s, p99 %s): the machine delayed the tool itself%s; the verdicts count this as the apparatus's delay",
+			t.Late, sent, 100*lateShare, lateAfter, ms(lag.P50), ms(lag.P99), hiccupClause(a)))
+	case t.Late > 0:
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals sent more than %v late (p99 send lag %s); their latency includes the wait",
+			t.Late, t.Scheduled, lateAfter, ms(lag.P99)))
 	}
+	if t.CutAtEnd > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d arrivals due before the end were still unsent %v after it and were cut (not offered to the target, not counted against it)",
+			t.CutAtEnd, endGrace))
+	}
+	g.Reason = strings.Join(reasons, "; ")
 	return g
 }
+
+// hiccupClause names the apparatus's hiccups, when measured.
+func hiccupClause(a *report.Apparatus) string {
+	if a == nil || a.HiccupMS.Count == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (hiccup p50 %s, p99 %s)", ms(a.HiccupMS.P50), ms(a.HiccupMS.P99))
+}
+
+func ms(v float64) string { return report.FormatValue(v, scenario.UnitDuration) }

@@ -80,10 +80,10 @@ func okServer(t *testing.T, delay time.Duration, conc *concurrency) *httptest.Se
 // error classes add up to the failures.
 func checkAccounting(t *testing.T, res *report.Result) {
 	t.Helper()
-	holds := func(scope string, scheduled, succeeded, failed, dropped int64) {
+	holds := func(scope string, scheduled, succeeded, failed, dropped, cut int64) {
 		t.Helper()
-		if scheduled != succeeded+failed+dropped {
-			t.Errorf("%s: scheduled %d != succeeded %d + failed %d + dropped %d", scope, scheduled, succeeded, failed, dropped)
+		if scheduled != succeeded+failed+dropped+cut {
+			t.Errorf("%s: scheduled %d != succeeded %d + failed %d + dropped %d + cut %d", scope, scheduled, succeeded, failed, dropped, cut)
 		}
 	}
 	sumErrors := func(m map[string]int64) (n int64) {
@@ -93,13 +93,13 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		return n
 	}
 	tot := res.Totals
-	holds("run", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped)
+	holds("run", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd)
 	if n := sumErrors(res.Errors); n != tot.Failed {
 		t.Errorf("run: error classes add up to %d, failed %d", n, tot.Failed)
 	}
 	var wl report.Totals
 	for _, w := range res.Workloads {
-		holds("workload "+w.Name, w.Totals.Scheduled, w.Totals.Succeeded, w.Totals.Failed, w.Totals.Dropped)
+		holds("workload "+w.Name, w.Totals.Scheduled, w.Totals.Succeeded, w.Totals.Failed, w.Totals.Dropped, w.Totals.CutAtEnd)
 		if n := sumErrors(w.Errors); n != w.Totals.Failed {
 			t.Errorf("workload %s: error classes add up to %d, failed %d", w.Name, n, w.Totals.Failed)
 		}
@@ -107,6 +107,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		wl.Succeeded += w.Totals.Succeeded
 		wl.Failed += w.Totals.Failed
 		wl.Dropped += w.Totals.Dropped
+		wl.CutAtEnd += w.Totals.CutAtEnd
 		wl.Late += w.Totals.Late
 	}
 	if wl != tot {
@@ -114,7 +115,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 	}
 	var win report.Totals
 	for _, w := range res.Windows {
-		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped)
+		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped, w.CutAtEnd)
 		if n := sumErrors(w.Errors); n != w.Failed {
 			t.Errorf("window %d: error classes add up to %d, failed %d", w.T, n, w.Failed)
 		}
@@ -122,6 +123,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		win.Succeeded += w.Succeeded
 		win.Failed += w.Failed
 		win.Dropped += w.Dropped
+		win.CutAtEnd += w.CutAtEnd
 	}
 	win.Late = tot.Late
 	if win != tot {
@@ -300,9 +302,10 @@ func TestAccountingOfAStarvedRun(t *testing.T) {
 			if tot.Dropped == 0 || tot.Late == 0 {
 				t.Errorf("want dropped and late arrivals, got %+v", tot)
 			}
-			// The slots serve at most one request per 50 ms each, plus the
-			// ones started before the end.
-			if most := int64(slots) * (2*20 + 1); tot.Succeeded > most {
+			// The slots serve at most one request per 50 ms each, until
+			// the end and its grace (min(max_lateness, endGrace) = 200 ms),
+			// plus the ones started before then.
+			if most := int64(slots) * ((2000+200)/50 + 1); tot.Succeeded > most {
 				t.Errorf("%d succeeded, more than %d slots can serve (%d)", tot.Succeeded, slots, most)
 			}
 			if !res.Generator.Saturated || res.Generator.Reason == "" {

@@ -44,7 +44,7 @@ type Comparison struct {
 }
 
 // RankingRule is how variants are ranked.
-const RankingRule = "variants meeting every requirement first; then by p99 latency (lower is better); ties (within 1%) by throughput (higher is better); variants whose run failed last"
+const RankingRule = "variants meeting every requirement first, then inconclusive ones, then those that failed; within each, by p99 latency (lower is better); ties (within 1%) by throughput (higher is better); variants whose run failed last"
 
 // Row is one variant's headline figures.
 type Row struct {
@@ -235,11 +235,13 @@ func (c *Comparison) rank() {
 	class := func(r Row) int {
 		switch {
 		case r.Error != "" && r.Verdict == "error":
-			return 2
-		case r.Verdict == "pass":
+			return 3
+		case r.Verdict == report.VerdictPass:
 			return 0
-		default:
+		case r.Verdict == report.VerdictInconclusive:
 			return 1
+		default:
+			return 2
 		}
 	}
 	sort.SliceStable(idx, func(a, b int) bool {

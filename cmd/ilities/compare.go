@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/workflow"
 )
 
@@ -16,7 +17,7 @@ func newCompareCmd() *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "compare SCENARIO (--strategies a,b,c | --proxies builtin,nginx,haproxy)",
-		Short: "Run one scenario per balancing strategy or per proxy (same seed, load and faults) and rank them (exit 0 when one meets every requirement, 1 when none does)",
+		Short: "Run one scenario per balancing strategy or per proxy (same seed, load and faults) and rank them (exit 0 when one meets every requirement, 3 when none does for certain but one is inconclusive, 1 otherwise)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := loadScenario(args[0])
@@ -47,10 +48,20 @@ func newCompareCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitRun, err)
 			}
+			// The run's rule across variants: 0 when one met every
+			// requirement, 3 when none did but one was only inconclusive
+			// (the tool's own delay could have decided it), 1 otherwise.
+			unsure := 0
 			for _, r := range cmp.Rows {
-				if r.Verdict == "pass" {
+				switch r.Verdict {
+				case report.VerdictPass:
 					return nil
+				case report.VerdictInconclusive:
+					unsure++
 				}
+			}
+			if unsure > 0 {
+				return withCode(exitRun, fmt.Errorf("no variant met every requirement for certain; %d inconclusive (see each variant's verdict_reason)", unsure))
 			}
 			return withCode(exitFail, errors.New("no variant met every requirement"))
 		},

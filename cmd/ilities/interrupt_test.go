@@ -186,8 +186,8 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 		t.Errorf("measured %.2fs of %.0fs, want the 2-6 s before the signal", res.MeasuredS, res.DurationS)
 	}
 	tot := res.Totals
-	if tot.Scheduled == 0 || tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped {
-		t.Errorf("accounting: scheduled %d, succeeded %d + failed %d + dropped %d", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped)
+	if tot.Scheduled == 0 || tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd {
+		t.Errorf("accounting: scheduled %d, succeeded %d + failed %d + dropped %d + cut %d", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd)
 	}
 	if tot.Failed == 0 {
 		t.Error("no failures counted, though requests to the hung backend were cut short")

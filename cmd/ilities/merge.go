@@ -37,14 +37,14 @@ func newMergeCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("merge: %w", err))
 			}
+			if allowSaturated {
+				report.Decide(res, true)
+			}
 			if err := writeResult(out, res); err != nil {
 				return withCode(exitRun, err)
 			}
 			if err := render(cmd.OutOrStdout(), res); err != nil {
 				return withCode(exitRun, err)
-			}
-			if res.Generator.Saturated && !allowSaturated {
-				return withCode(exitRun, fmt.Errorf("the generator saturated in a part, so the run is invalid: %s (--allow-saturated accepts it)", res.Generator.Reason))
 			}
 			return verdictExit(res, nil)
 		},

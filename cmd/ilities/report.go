@@ -45,10 +45,7 @@ RESULT.json may be - for standard input.`,
 					return withCode(exitRun, err)
 				}
 			}
-			if res.Verdict != report.VerdictPass {
-				return withCode(exitFail, errSilent)
-			}
-			return nil
+			return verdictExit(res, nil)
 		},
 	}
 	cmd.Flags().StringVar(&f.html, "html", "", "write the HTML report (self-contained, plots embedded) to `FILE`")

@@ -86,6 +86,9 @@ func finishRun(cmd *cobra.Command, res *report.Result, runErr error, out string,
 	if res == nil {
 		return withCode(exitRun, runErr)
 	}
+	if allowSaturated {
+		report.Decide(res, true)
+	}
 	if out != "" {
 		if err := report.WriteFiles(out, res); err != nil {
 			return withCode(exitRun, fmt.Errorf("writing results: %w", err))
@@ -94,21 +97,28 @@ func finishRun(cmd *cobra.Command, res *report.Result, runErr error, out string,
 	if err := render(cmd.OutOrStdout(), res); err != nil {
 		return withCode(exitRun, err)
 	}
-	if runErr == nil && res.Generator.Saturated && !allowSaturated {
-		return withCode(exitRun, fmt.Errorf("the generator saturated, so the run is invalid: %s (--allow-saturated accepts it)", res.Generator.Reason))
-	}
 	return verdictExit(res, runErr)
 }
 
-// verdictExit maps a finished run to the CLI's exit code.
+// verdictExit maps a finished run to the CLI's exit code: 1 when a
+// requirement failed for certain, 3 when the run could not be carried out,
+// was interrupted, is invalid (the generator saturated) or inconclusive
+// (the tool's own delay could have decided a requirement), 0 when every
+// requirement was met. The verdict's reason is the message.
 func verdictExit(res *report.Result, runErr error) error {
 	switch {
 	case runErr != nil:
 		return withCode(exitRun, runErr)
 	case res.Incomplete:
 		return withCode(exitRun, errors.New("run interrupted: results are incomplete"))
-	case res.Verdict != "pass":
+	case res.Verdict == report.VerdictFail:
 		return withCode(exitFail, errSilent)
+	case res.Verdict == report.VerdictInconclusive && res.Generator.Saturated:
+		return withCode(exitRun, fmt.Errorf("%s (--allow-saturated accepts a saturated run)", res.VerdictReason))
+	case res.Verdict == report.VerdictInconclusive:
+		return withCode(exitRun, errors.New(res.VerdictReason))
+	case res.Verdict != report.VerdictPass:
+		return withCode(exitRun, fmt.Errorf("unknown verdict %q", res.Verdict))
 	}
 	return nil
 }

@@ -1,0 +1,245 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+// judge decides whether a missed requirement could have been missed
+// because of the apparatus (the tool's own delays) rather than the system
+// under test. It returns why when so (the requirement is then
+// inconclusive), "" when the miss holds once the apparatus's delay is taken
+// out (a certain fail). The rule, with its arithmetic, is in
+// docs/verdicts.md:
+//
+//   - latency metrics (< or <=): the observed figure less the apparatus's
+//     delay at the same aggregation still misses → fail; otherwise
+//     inconclusive. The apparatus only ever adds delay, so a latency that
+//     is too low (> or >=) is never its doing;
+//   - counts and rates (throughput, request_rate, error_rate, availability,
+//     failed, dropped): recomputed over the windows the apparatus left
+//     undisturbed; still missed → fail, met there → inconclusive;
+//   - fault times (recovery_time, detection_time): a fault that missed with
+//     a disturbed window in its span is inconclusive;
+//   - the rest (utilisation, fairness, session_loss, scheduled, succeeded)
+//     are the SUT's own figures: a miss is a fail.
+func judge(res *Result, req scenario.Requirement, observed float64) string {
+	switch req.Metric {
+	case "latency", "service_latency":
+		return judgeLatency(res, req, observed)
+	case "throughput", "request_rate", "error_rate", "availability", "availability(time)", "failed", "dropped":
+		return judgeCounts(res, req)
+	case "recovery_time", "detection_time":
+		return judgeFaultTimes(res, req)
+	}
+	return ""
+}
+
+// judgeLatency takes the apparatus's delay at the requirement's
+// aggregation out of the observed latency.
+func judgeLatency(res *Result, req scenario.Requirement, observed float64) string {
+	if req.Op != "<" && req.Op != "<=" {
+		return ""
+	}
+	delay, parts := apparatusDelay(res, req.Agg, req.Metric == "service_latency")
+	if delay <= 0 {
+		return ""
+	}
+	if pass, _, _ := compare(req.Op, observed-delay, req.Threshold); !pass {
+		return ""
+	}
+	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
+	return fmt.Sprintf("%s %s misses %s by %s, within the tool's own delay at %s, %s (%s)",
+		req.Agg, ms(observed), ms(req.Threshold), ms(observed-req.Threshold), req.Agg, ms(delay), parts)
+}
+
+// apparatusDelay is how much the apparatus could have added to a request's
+// latency at aggregation agg (p99, mean, max...), in ms, and the figures it
+// comes from: max(send lag, generator hiccup) + SUT hiccup; for service
+// latency, which starts at the actual send, the hiccups alone.
+func apparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
+	of, ok := percentileAggregations[agg]
+	if !ok || agg == "stddev" {
+		return 0, ""
+	}
+	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
+	var parts []string
+	lag, hiccup, sut := 0.0, 0.0, 0.0
+	if !serviceOnly && res.Generator.SendLagMS.Count > 0 {
+		lag = of(res.Generator.SendLagMS)
+		parts = append(parts, "send lag "+agg+" "+ms(lag))
+	}
+	if a := res.Apparatus; a != nil {
+		if a.HiccupMS.Count > 0 {
+			hiccup = of(a.HiccupMS)
+			parts = append(parts, "hiccup "+agg+" "+ms(hiccup))
+		}
+		if a.SUTHiccupMS != nil && a.SUTHiccupMS.Count > 0 {
+			sut = of(*a.SUTHiccupMS)
+			parts = append(parts, "SUT hiccup "+agg+" "+ms(sut))
+		}
+	}
+	return math.Max(lag, hiccup) + sut, strings.Join(parts, ", ")
+}
+
+// windowTally is one window's counts of a scope.
+type windowTally struct {
+	t                           int
+	scheduled, succeeded, other int64 // other: failed (and, for a workload, dropped)
+	dropped                     int64
+}
+
+// scopeWindows lists the scope's windows after the warm-up. A workload
+// keeps only [scheduled, succeeded] per window, so its "other" is every
+// arrival that did not succeed.
+func scopeWindows(res *Result, scope string) ([]windowTally, bool) {
+	var out []windowTally
+	warm := int(math.Ceil(res.WarmupS))
+	if scope == "" {
+		for _, w := range res.Windows {
+			if w.Warmup || w.T < warm {
+				continue
+			}
+			out = append(out, windowTally{t: w.T, scheduled: w.Scheduled, succeeded: w.Succeeded, other: w.Failed, dropped: w.Dropped})
+		}
+		return out, true
+	}
+	for _, wl := range res.Workloads {
+		if wl.Name != scope {
+			continue
+		}
+		for t, c := range wl.WindowCounts {
+			if t < warm {
+				continue
+			}
+			out = append(out, windowTally{t: t, scheduled: c[0], succeeded: c[1], other: c[0] - c[1]})
+		}
+		return out, false
+	}
+	return nil, false
+}
+
+// judgeCounts recomputes a count or rate over the windows the apparatus
+// left undisturbed.
+func judgeCounts(res *Result, req scenario.Requirement) string {
+	a := res.Apparatus
+	if a == nil || a.DisturbedWindows == 0 {
+		return ""
+	}
+	all, whole := scopeWindows(res, req.Scope)
+	if req.Metric == "dropped" && !whole {
+		return "" // a workload keeps no drops per window
+	}
+	var calm []windowTally
+	for _, w := range all {
+		if aw := a.Window(w.t); aw == nil || !aw.Disturbed {
+			calm = append(calm, w)
+		}
+	}
+	disturbed := len(all) - len(calm)
+	if disturbed == 0 {
+		return ""
+	}
+	summary := fmt.Sprintf("%d of %d windows disturbed by the tool's own delay (over %s)",
+		disturbed, len(all), FormatValue(DisturbedAboveMS, scenario.UnitDuration))
+	if len(calm) == 0 {
+		return "every window was disturbed by the tool's own delay (over " + FormatValue(DisturbedAboveMS, scenario.UnitDuration) + ")"
+	}
+	value, ok := recount(req.Metric, calm, len(all), res.WindowOK)
+	if !ok {
+		return ""
+	}
+	if pass, _, _ := compare(req.Op, value, req.Threshold); !pass {
+		return ""
+	}
+	return fmt.Sprintf("met in the %d undisturbed windows (%s there); %s",
+		len(calm), FormatValue(value, metricEvaluators[req.Metric].unit), summary)
+}
+
+// recount computes metric over the windows ws; counts are scaled to the
+// scope's whole span (of windows) so that leaving windows out does not
+// lower them by itself.
+func recount(metric string, ws []windowTally, span int, windowOK float64) (float64, bool) {
+	var sched, succ, other, dropped int64
+	good := 0
+	for _, w := range ws {
+		sched += w.scheduled
+		succ += w.succeeded
+		other += w.other
+		dropped += w.dropped
+		if windowGood(Window{Scheduled: w.scheduled, Succeeded: w.succeeded}, windowOK) {
+			good++
+		}
+	}
+	n := float64(len(ws))
+	scale := float64(span) / n
+	switch metric {
+	case "throughput":
+		return float64(succ) / n, true
+	case "request_rate":
+		return float64(succ+other) / n, true
+	case "error_rate":
+		if sched == 0 {
+			return 0, false
+		}
+		return float64(other) / float64(sched), true
+	case "availability":
+		if sched == 0 {
+			return 0, false
+		}
+		return float64(succ) / float64(sched), true
+	case "availability(time)":
+		return float64(good) / n, true
+	case "failed":
+		return math.Round(float64(other) * scale), true
+	case "dropped":
+		return math.Round(float64(dropped) * scale), true
+	}
+	return 0, false
+}
+
+// judgeFaultTimes finds, for each fault whose time missed, whether a
+// window of its span was disturbed; a miss with none is certain.
+func judgeFaultTimes(res *Result, req scenario.Requirement) string {
+	a := res.Apparatus
+	if a == nil || a.DisturbedWindows == 0 || (req.Agg != "" && req.Agg != "max") {
+		return ""
+	}
+	var spans []string
+	for _, f := range res.Faults {
+		if f.Error != "" || (req.Metric == "detection_time" && (f.Kind == "add-backend" || f.Kind == "remove-backend")) {
+			continue
+		}
+		t := f.RecoveryTimeS
+		if req.Metric == "detection_time" {
+			t = f.DetectionTimeS
+		}
+		if t >= 0 {
+			if pass, _, _ := compare(req.Op, t*1000, req.Threshold); pass {
+				continue
+			}
+		}
+		end := res.MeasuredS
+		if t >= 0 {
+			end = f.AtS + t
+		}
+		from, to := int(math.Floor(f.AtS)), int(math.Ceil(end))+recoveryWindows
+		disturbed := 0
+		for i := from; i <= to; i++ {
+			if w := a.Window(i); w != nil && w.Disturbed {
+				disturbed++
+			}
+		}
+		if disturbed == 0 {
+			return ""
+		}
+		spans = append(spans, fmt.Sprintf("%s %s at %s: %d disturbed window(s) in %d–%d s", f.Kind, f.Node, formatSeconds(f.AtS), disturbed, from, to))
+	}
+	if len(spans) == 0 {
+		return ""
+	}
+	return "the tool's own delay disturbed the faults' spans: " + strings.Join(spans, "; ")
+}
