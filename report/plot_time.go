@@ -111,19 +111,45 @@ func LatencyChart(res *Result) (*Chart, error) {
 	if !anyPositive(maxima) {
 		return nil, nil
 	}
-	logRange(p, p50, p90, p99, maxima)
-	for _, s := range []series{
+	lines := []series{
 		{name: "max", x: ta.x, y: maxima, colour: colourRed, width: vg.Points(1)},
 		{name: "p99", x: ta.x, y: p99, colour: colourOrange},
 		{name: "p90", x: ta.x, y: p90, colour: colourBlue},
 		{name: "p50", x: ta.x, y: p50, colour: colourGreen},
-	} {
+	}
+	// The tool's own delay beside the system's latency: where the two
+	// meet, the apparatus could have decided the figure (docs/verdicts.md).
+	if own := apparatusDelays(res); anyPositive(own) {
+		lines = append(lines, series{name: "tool's own delay (p99)", x: ta.x, y: own, colour: colourGrey, dashes: dashedLine})
+	}
+	ys := make([][]float64, len(lines))
+	for i, l := range lines {
+		ys[i] = l.y
+	}
+	logRange(p, ys...)
+	for _, s := range lines {
 		if err := addSeries(p, s); err != nil {
 			return nil, err
 		}
 	}
 	addSpanLegends(p, fm)
 	return &Chart{File: "latency.png", Title: "Latency per second: p50, p90, p99 and max", plot: p}, nil
+}
+
+// apparatusDelays is each window's apparatus delay (ms), aligned with
+// res.Windows; nil without an apparatus.
+func apparatusDelays(res *Result) []float64 {
+	if res.Apparatus == nil || len(res.Apparatus.Windows) == 0 {
+		return nil
+	}
+	ys := make([]float64, len(res.Windows))
+	for i, w := range res.Windows {
+		ys[i] = math.NaN()
+		if aw := res.Apparatus.Window(w.T); aw != nil {
+			ys[i] = aw.DelayMS
+		}
+	}
+	return ys
 }
 
 // NodeRateChart shows the responses each node served per second. A node
