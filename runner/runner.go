@@ -167,7 +167,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	if loops > 0 {
 		defer holdProcs(loops)()
 	}
+	meter := newApparatusMeter()
+	defer meter.close()
 	e.start = time.Now()
+	meter.begin(e.start)
 	if opts.Started != nil {
 		opts.Started(e.start)
 	}
@@ -235,6 +238,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			<-inflight
 		}
 	}
+	meter.finish()
 	close(quit)
 	<-collected
 	col.harvest()
@@ -252,7 +256,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			}
 		}
 	}
-	res, err := buildResult(sc, opts, col, workloads, e.start, duration, measured, stopped || aborted, nil)
+	apparatus, err := meter.result(int(math.Ceil(measured.Seconds())))
+	if err != nil {
+		return nil, err
+	}
+	res, err := buildResult(sc, opts, col, workloads, e.start, duration, measured, stopped || aborted, apparatus)
 	if err != nil {
 		return nil, err
 	}
