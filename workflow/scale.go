@@ -30,7 +30,9 @@ type ScaleOptions struct {
 type Scalability struct {
 	Scenario string       `json:"scenario"`
 	Points   []ScalePoint `json:"points"`
-	// Fit is absent when it could not be made (FitError says why).
+	// Fit is absent when it could not be made (FitError says why). A
+	// degenerate fit (Fit.Degenerate) is kept for the record only: no
+	// peak, fitted values or projections are drawn from it.
 	Fit      *report.USLFit `json:"usl,omitempty"`
 	FitError string         `json:"usl_error,omitempty"`
 	// PeakBackends is where the fitted capacity peaks (+Inf: never; JSON null).
@@ -148,6 +150,9 @@ func (s *Scalability) fit(project []int) {
 		return
 	}
 	s.Fit = &fit
+	if fit.Degenerate {
+		return
+	}
 	if peak := fit.PeakN(); !math.IsInf(peak, 1) {
 		s.PeakBackends = &peak
 	}
@@ -172,15 +177,22 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "## Scalability: %s\n\n", s.Scenario)
 	b.WriteString("| backends | capacity | efficiency | USL fit | fitted efficiency |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range s.Points {
-		fmt.Fprintf(&b, "| %d | %.1f/s | %.3f | %.1f/s | %.3f |\n", p.Backends, p.CapacityRPS, p.Efficiency, p.FittedRPS, p.FittedEfficiency)
+		fitted, fittedEff := "—", "—"
+		if p.FittedRPS > 0 {
+			fitted, fittedEff = fmt.Sprintf("%.1f/s", p.FittedRPS), fmt.Sprintf("%.3f", p.FittedEfficiency)
+		}
+		fmt.Fprintf(&b, "| %d | %.1f/s | %.3f | %s | %s |\n", p.Backends, p.CapacityRPS, p.Efficiency, fitted, fittedEff)
 	}
-	if s.Fit == nil {
+	switch {
+	case s.Fit == nil:
 		fmt.Fprintf(&b, "\nNo USL fit: %s.\n", s.FitError)
-	} else {
+	case s.Fit.Degenerate:
+		fmt.Fprintf(&b, "\nThe USL fit is degenerate: %s. Its parameters are no finding about this system (scalability.json keeps them for the record); no peak or projection is drawn from it.\n", s.Fit.DegenerateReason)
+	default:
 		f := s.Fit
 		fmt.Fprintf(&b, "\nUniversal Scalability Law C(N) = λN / (1 + σ(N−1) + κN(N−1)):\n")
-		fmt.Fprintf(&b, "λ = %.4g/s ± %.2g, σ (contention) = %.4g ± %.2g, κ (coherency) = %.4g ± %.2g; RMSE %.3g/s, %d degree(s) of freedom.\n",
-			f.Lambda, f.StdErr[0], f.Sigma, f.StdErr[1], f.Kappa, f.StdErr[2], f.RMSE, f.DOF)
+		fmt.Fprintf(&b, "λ = %.4g/s ± %.2g, σ (contention) = %.4g ± %.2g, κ (coherency) = %.4g ± %.2g; RMSE %.3g/s, R² %.3f, %d degree(s) of freedom.\n",
+			f.Lambda, f.StdErr[0], f.Sigma, f.StdErr[1], f.Kappa, f.StdErr[2], f.RMSE, f.R2, f.DOF)
 		if s.PeakBackends != nil {
 			fmt.Fprintf(&b, "Capacity peaks near %.1f backends.\n", *s.PeakBackends)
 		} else {
@@ -210,7 +222,7 @@ func (s *Scalability) Chart() (*report.Chart, error) {
 		n, measured = append(n, float64(p.Backends)), append(measured, p.CapacityRPS)
 	}
 	lines := []report.XYSeries{{Name: "measured", X: n, Y: measured, Points: true}}
-	if s.Fit != nil && len(n) > 0 {
+	if s.Fit != nil && !s.Fit.Degenerate && len(n) > 0 {
 		top := n[len(n)-1]
 		for _, p := range s.Projections {
 			top = math.Max(top, float64(p.Backends))
