@@ -109,7 +109,7 @@ type Step struct {
 	// could not be carried out. An invalid step never counts as failing.
 	Valid  bool   `json:"valid"`
 	Reason string `json:"reason,omitempty"`
-	// Failed lists the requirements missed.
+	// Failed lists the requirements missed for certain (a valid step only).
 	Failed        []string `json:"failed,omitempty"`
 	ThroughputRPS float64  `json:"throughput_rps"`
 	MeanMS        float64  `json:"mean_ms"`
@@ -478,7 +478,7 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	st.ThroughputRPS, st.MeanMS, st.P50MS, st.P99MS = res.ThroughputRPS, res.LatencyMS.Mean, res.LatencyMS.P50, res.LatencyMS.P99
 	st.ErrorRate, st.SendLagP99MS = res.ErrorRate, res.Generator.SendLagMS.P99
 	for i, v := range res.Requirements {
-		if !v.Pass {
+		if v.Status == report.VerdictFail || v.Status == "" && !v.Pass {
 			st.Failed = append(st.Failed, fmt.Sprintf("%s (observed %.4g)", v.Text, v.Observed))
 		}
 		m := math.NaN()
@@ -494,9 +494,9 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	st.DisturbedWindows, st.Windows = chk.disturbed, chk.windows
 	switch {
 	case why != "":
-		st.Reason = why
+		st.Reason, st.Failed = why, nil // nothing the SUT did: no requirement missed
 	case err != nil:
-		st.Reason = "run failed: " + err.Error()
+		st.Reason, st.Failed = "run failed: "+err.Error(), nil
 	default:
 		st.Valid = true
 		st.Pass = res.Verdict == report.VerdictPass
