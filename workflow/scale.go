@@ -206,8 +206,11 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 	b.WriteString("| backends | capacity | efficiency | USL fit | fitted efficiency |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range s.Points {
 		capacity, eff, fitted, fittedEff := fmt.Sprintf("%.1f/s", p.CapacityRPS), fmt.Sprintf("%.3f", p.Efficiency), "—", "—"
-		if p.MachineLimited {
+		switch {
+		case p.MachineLimited && p.Search.MachineLimitRPS > 0:
 			capacity, eff = fmt.Sprintf("≥ %.1f/s, machine-limited", p.Search.MachineLimitRPS), "—"
+		case p.MachineLimited:
+			capacity, eff = "unknown, machine-limited", "—"
 		}
 		if p.FittedRPS > 0 {
 			fitted, fittedEff = fmt.Sprintf("%.1f/s", p.FittedRPS), fmt.Sprintf("%.3f", p.FittedEfficiency)

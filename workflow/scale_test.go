@@ -6,11 +6,13 @@ import (
 	"testing"
 )
 
-// point is a measured count; limit > 0 makes it machine-limited at that rate.
+// point is a measured count; limit > 0 makes it machine-limited at that
+// rate, < 0 machine-limited at any rate tried.
 func point(n int, capacity, limit float64) ScalePoint {
 	c := &Capacity{Backends: n, MaxRateRPS: capacity, EstimatedRPS: capacity}
-	if limit > 0 {
-		c.MachineLimited, c.MachineLimitRPS, c.InvalidRateRPS = true, limit, limit*1.05
+	if limit != 0 {
+		limit = max(limit, 0)
+		c.MachineLimited, c.MachineLimitRPS, c.InvalidRateRPS = true, limit, max(limit*1.05, 50)
 		c.MachineLimitReason = "apparatus delay mean 3ms is 30% of mean(latency) < 10ms (more than 10%)"
 		c.MaxRateRPS, c.EstimatedRPS = limit, limit
 	}
@@ -36,8 +38,9 @@ func TestScaleFit(t *testing.T) {
 			points: []ScalePoint{point(1, 10.9, 0), point(2, 400, 0), point(4, 800, 0)}, fitted: 3, degenerate: true,
 			say: []string{"The USL fit is degenerate: capacity per unit rises"}, never: []string{"σ (contention)", "peaks", "projected"}},
 		{name: "machine-limited counts leave too few to fit: refused",
-			points: []ScalePoint{point(1, 200, 0), point(2, 0, 300), point(4, 0, 300)},
-			say:    []string{"No USL fit: refused: this machine could not measure the capacity at 2, 4 backend(s)"}, never: []string{"σ (contention)"}},
+			points: []ScalePoint{point(1, 200, 0), point(2, 0, 300), point(4, 0, -1)},
+			say: []string{"No USL fit: refused: this machine could not measure the capacity at 2, 4 backend(s)",
+				"| 4 | unknown, machine-limited |", "cannot measure this scenario at any rate tried"}, never: []string{"σ (contention)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
