@@ -75,19 +75,22 @@ func roundMillis(s float64) float64 { return math.Round(s*1000) / 1000 }
 const Year = 365.25 * 24 * time.Hour
 
 // Projection is the availability to expect in the long run from the nodes'
-// declared MTBF and the recovery times measured in the run:
+// declared MTBF and how long each node was down in the run:
 //
 //   - each node is up a fraction A = MTBF / (MTBF + MTTR) of the time, where
-//     MTTR is the mean recovery time measured for faults on that node (or,
-//     when none acted on it, over all the run's faults);
+//     MTTR is the node's own time down: the mean length of the faults on it
+//     (from the fault taking effect to its lift, or to the end of the run
+//     when it lasted that long), which covers detection and repair; a node
+//     with no fault of its own takes the mean over the run's node faults;
 //   - a pool is up while at least one of its projected nodes is up, nodes
 //     failing independently: A_pool = 1 − Π(1 − A_node);
 //   - the service is up while every pool is: A_service = Π A_pool.
 //
-// Nodes without mtbf are left out (as if they never failed). The model
-// counts a node's failure against the service only when it coincides with
-// the failure of every other node of its pool; the measured recovery time
-// is what each single failure costs clients.
+// Nodes without mtbf are left out (as if they never failed). The service's
+// recovery time measured in the run (how long clients felt a fault) is a
+// separate figure, kept per node as RecoveryS: it is not how long the node
+// was down, and using it as the node's MTTR would make a pool of one node
+// that the proxy routes around project as never down.
 type Projection struct {
 	Nodes   []NodeProjection `json:"nodes"`
 	Pools   []PoolProjection `json:"pools"`
@@ -100,15 +103,27 @@ type Projected struct {
 	DowntimePerYearS float64 `json:"downtime_per_year_s"`
 }
 
+// Where a node's MTTR comes from.
+const (
+	MTTRFromNode      = "node"        // its own faults, each from its start to its lift
+	MTTRFromNodeToEnd = "node-to-end" // its own faults, one lasting to the end of the run: a lower bound
+	MTTRFromRun       = "run"         // no fault of its own: the mean over the run's node faults
+)
+
 // NodeProjection is one node's projection.
 type NodeProjection struct {
 	Name  string  `json:"name"`
 	Pool  string  `json:"pool"`
 	MTBFH float64 `json:"mtbf_h"`
+	// MTTRS is the node's mean time down per fault (see Projection).
 	MTTRS float64 `json:"mttr_s"`
-	// MTTRFrom says where MTTR comes from: "node" (faults on this node) or
-	// "run" (all the run's faults).
+	// MTTRFrom says where MTTRS comes from: MTTRFromNode, MTTRFromNodeToEnd
+	// or MTTRFromRun.
 	MTTRFrom string `json:"mttr_from"`
+	// RecoveryS is the mean measured recovery time of the service after
+	// this node's faults (absent when none recovered within the run): what
+	// clients felt, not how long the node was down.
+	RecoveryS *float64 `json:"recovery_s,omitempty"`
 	Projected
 }
 
@@ -125,16 +140,31 @@ type NodeMTBF struct {
 	MTBF       time.Duration
 }
 
-// Project computes the projection for the nodes that declare an MTBF, with
-// the recovery times of faults. It returns nil when no node declares one or
-// no fault recovered within the run (there is no MTTR to use).
+// Project is ProjectRun without the run's end: a fault that lasted to the
+// end counts for its planned length (ForS), or not at all without one.
 func Project(nodes []NodeMTBF, faults []Fault) *Projection {
+	return ProjectRun(nodes, faults, 0)
+}
+
+// ProjectRun computes the projection for the nodes that declare an MTBF
+// from the faults' lengths; runEndS is the end of the run on the faults'
+// clock, the end of a fault that was never lifted. It returns nil when no
+// node declares an MTBF or no fault took a node down (there is no MTTR).
+func ProjectRun(nodes []NodeMTBF, faults []Fault, runEndS float64) *Projection {
 	var all []float64
-	byNode := map[string][]float64{}
+	down := map[string][]float64{}
+	toEnd := map[string]bool{}
+	recovery := map[string][]float64{}
 	for _, f := range faults {
+		d, lastedToEnd, ok := timeDown(f, runEndS)
+		if !ok {
+			continue
+		}
+		all = append(all, d)
+		down[f.Node] = append(down[f.Node], d)
+		toEnd[f.Node] = toEnd[f.Node] || lastedToEnd
 		if f.RecoveryTimeS >= 0 {
-			all = append(all, f.RecoveryTimeS)
-			byNode[f.Node] = append(byNode[f.Node], f.RecoveryTimeS)
+			recovery[f.Node] = append(recovery[f.Node], f.RecoveryTimeS)
 		}
 	}
 	if len(all) == 0 {
@@ -142,38 +172,64 @@ func Project(nodes []NodeMTBF, faults []Fault) *Projection {
 	}
 	p := &Projection{Nodes: []NodeProjection{}, Pools: []PoolProjection{}}
 	pools := map[string]*PoolProjection{}
-	down := map[string]float64{} // Π(1 − A) per pool
+	unavailable := map[string]float64{} // Π(1 − A) per pool
 	for _, n := range nodes {
 		if n.MTBF <= 0 {
 			continue
 		}
-		mttr, from := mean(all), "run"
-		if xs := byNode[n.Name]; len(xs) > 0 {
-			mttr, from = mean(xs), "node"
+		np := NodeProjection{Name: n.Name, Pool: n.Pool, MTBFH: n.MTBF.Hours(), MTTRS: mean(all), MTTRFrom: MTTRFromRun}
+		if xs := down[n.Name]; len(xs) > 0 {
+			np.MTTRS, np.MTTRFrom = mean(xs), MTTRFromNode
+			if toEnd[n.Name] {
+				np.MTTRFrom = MTTRFromNodeToEnd
+			}
+		}
+		if xs := recovery[n.Name]; len(xs) > 0 {
+			r := mean(xs)
+			np.RecoveryS = &r
 		}
 		mtbf := n.MTBF.Seconds()
-		a := mtbf / (mtbf + mttr)
-		p.Nodes = append(p.Nodes, NodeProjection{Name: n.Name, Pool: n.Pool, MTBFH: n.MTBF.Hours(), MTTRS: mttr,
-			MTTRFrom: from, Projected: projected(a)})
+		a := mtbf / (mtbf + np.MTTRS)
+		np.Projected = projected(a)
+		p.Nodes = append(p.Nodes, np)
 		if pools[n.Pool] == nil {
 			pools[n.Pool] = &PoolProjection{Name: n.Pool}
-			down[n.Pool] = 1
+			unavailable[n.Pool] = 1
 		}
 		pools[n.Pool].Nodes++
-		down[n.Pool] *= 1 - a
+		unavailable[n.Pool] *= 1 - a
 	}
 	if len(p.Nodes) == 0 {
 		return nil
 	}
 	service := 1.0
 	for name, pp := range pools {
-		pp.Projected = projected(1 - down[name])
+		pp.Projected = projected(1 - unavailable[name])
 		service *= pp.Availability
 		p.Pools = append(p.Pools, *pp)
 	}
 	sort.Slice(p.Pools, func(i, j int) bool { return p.Pools[i].Name < p.Pools[j].Name })
 	p.Service = projected(service)
 	return p
+}
+
+// timeDown is how long fault f kept its node down, in seconds, and whether
+// it lasted to the end of the run (runEndS; 0 when unknown, then its
+// planned length stands in). Topology events are not failures and a fault
+// that could not be applied had no effect: neither counts.
+func timeDown(f Fault, runEndS float64) (s float64, toEnd, ok bool) {
+	if f.Error != "" || f.Node == "" || f.Kind == "add-backend" || f.Kind == "remove-backend" {
+		return 0, false, false
+	}
+	switch {
+	case f.EndS > 0:
+		return math.Max(f.EndS-f.AtS, 0), false, true
+	case runEndS > 0:
+		return math.Max(runEndS-f.AtS, 0), true, true
+	case f.ForS > 0:
+		return f.ForS, true, true
+	}
+	return 0, false, false
 }
 
 func projected(a float64) Projected {

@@ -38,39 +38,116 @@ func TestRecoveryTime(t *testing.T) {
 }
 
 func TestProject(t *testing.T) {
-	nodes := []NodeMTBF{
-		{Name: "a", Pool: "app", MTBF: 1000 * time.Second},
-		{Name: "b", Pool: "app", MTBF: 1000 * time.Second},
-		{Name: "c", Pool: "app"}, // no mtbf: left out
-		{Name: "db", Pool: "data", MTBF: 100 * time.Second},
+	month := 720 * time.Hour
+	hours := month.Seconds()
+	cases := []struct {
+		name     string
+		nodes    []NodeMTBF
+		faults   []Fault
+		runEndS  float64
+		mttr     map[string]float64 // node → MTTR (s)
+		from     map[string]string
+		pools    map[string]float64 // pool → availability
+		service  float64
+		recovery map[string]float64 // node → RecoveryS; absent: nil
+	}{{
+		// The service recovered in 0.83 s (the proxy routed around the
+		// node), but the node itself was down 5 s: that is its MTTR.
+		name:     "a crashed node's MTTR is its time down, not the service's recovery",
+		nodes:    []NodeMTBF{{Name: "a", Pool: "app", MTBF: month}, {Name: "b", Pool: "app", MTBF: month}},
+		faults:   []Fault{{Kind: "crash", Node: "a", AtS: 10, EndS: 15, RecoveryTimeS: 0.83}},
+		mttr:     map[string]float64{"a": 5, "b": 5},
+		from:     map[string]string{"a": MTTRFromNode, "b": MTTRFromRun},
+		pools:    map[string]float64{"app": 1 - (5/(hours+5))*(5/(hours+5))},
+		service:  1 - (5/(hours+5))*(5/(hours+5)),
+		recovery: map[string]float64{"a": 0.83},
+	}, {
+		name:     "a single-node pool: the service inherits the node's downtime",
+		nodes:    []NodeMTBF{{Name: "solo", Pool: "app", MTBF: month}},
+		faults:   []Fault{{Kind: "crash", Node: "solo", AtS: 10, EndS: 15, RecoveryTimeS: 0}},
+		mttr:     map[string]float64{"solo": 5},
+		from:     map[string]string{"solo": MTTRFromNode},
+		pools:    map[string]float64{"app": hours / (hours + 5)},
+		service:  hours / (hours + 5),
+		recovery: map[string]float64{"solo": 0},
+	}, {
+		name:    "a fault lasting to the end of the run counts to the end",
+		nodes:   []NodeMTBF{{Name: "solo", Pool: "app", MTBF: month}},
+		faults:  []Fault{{Kind: "hang", Node: "solo", AtS: 22, RecoveryTimeS: -1}},
+		runEndS: 30,
+		mttr:    map[string]float64{"solo": 8},
+		from:    map[string]string{"solo": MTTRFromNodeToEnd},
+		pools:   map[string]float64{"app": hours / (hours + 8)},
+		service: hours / (hours + 8),
+	}, {
+		name:    "without the run's end, a fault never lifted counts for its planned length",
+		nodes:   []NodeMTBF{{Name: "solo", Pool: "app", MTBF: month}},
+		faults:  []Fault{{Kind: "crash", Node: "solo", AtS: 22, ForS: 15, RecoveryTimeS: -1}},
+		mttr:    map[string]float64{"solo": 15},
+		from:    map[string]string{"solo": MTTRFromNodeToEnd},
+		pools:   map[string]float64{"app": hours / (hours + 15)},
+		service: hours / (hours + 15),
+	}, {
+		name: "two pools, a node without mtbf left out, topology events and failed faults not failures",
+		nodes: []NodeMTBF{
+			{Name: "a", Pool: "app", MTBF: 1000 * time.Second},
+			{Name: "b", Pool: "app", MTBF: 1000 * time.Second},
+			{Name: "c", Pool: "app"},
+			{Name: "db", Pool: "data", MTBF: 100 * time.Second},
+		},
+		faults: []Fault{
+			{Kind: "crash", Node: "a", AtS: 1, EndS: 11, RecoveryTimeS: 2},
+			{Kind: "slow", Node: "a", AtS: 20, EndS: 50, RecoveryTimeS: -1},
+			{Kind: "crash", Node: "b", AtS: 5, EndS: 6, Error: "already down"},
+			{Kind: "remove-backend", Node: "c", AtS: 40, RecoveryTimeS: 0},
+		},
+		runEndS:  60,
+		mttr:     map[string]float64{"a": 20, "b": 20, "db": 20},
+		from:     map[string]string{"a": MTTRFromNode, "b": MTTRFromRun, "db": MTTRFromRun},
+		pools:    map[string]float64{"app": 1 - (20.0/1020)*(20.0/1020), "data": 100.0 / 120},
+		service:  (1 - (20.0/1020)*(20.0/1020)) * 100.0 / 120,
+		recovery: map[string]float64{"a": 2},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := ProjectRun(tc.nodes, tc.faults, tc.runEndS)
+			if p == nil {
+				t.Fatal("no projection")
+			}
+			if len(p.Nodes) != len(tc.mttr) || len(p.Pools) != len(tc.pools) {
+				t.Fatalf("projection %+v", p)
+			}
+			for _, n := range p.Nodes {
+				if math.Abs(n.MTTRS-tc.mttr[n.Name]) > 1e-9 || n.MTTRFrom != tc.from[n.Name] {
+					t.Errorf("%s: MTTR %g (%s), want %g (%s)", n.Name, n.MTTRS, n.MTTRFrom, tc.mttr[n.Name], tc.from[n.Name])
+				}
+				mtbf := n.MTBFH * 3600
+				if want := mtbf / (mtbf + tc.mttr[n.Name]); math.Abs(n.Availability-want) > 1e-12 {
+					t.Errorf("%s: availability %v, want %v", n.Name, n.Availability, want)
+				}
+				want, ok := tc.recovery[n.Name]
+				if ok != (n.RecoveryS != nil) || ok && *n.RecoveryS != want {
+					t.Errorf("%s: recovery %v, want %v (present %v)", n.Name, n.RecoveryS, want, ok)
+				}
+			}
+			for _, pl := range p.Pools {
+				if math.Abs(pl.Availability-tc.pools[pl.Name]) > 1e-12 {
+					t.Errorf("pool %s: availability %v, want %v", pl.Name, pl.Availability, tc.pools[pl.Name])
+				}
+			}
+			if math.Abs(p.Service.Availability-tc.service) > 1e-12 ||
+				math.Abs(p.Service.DowntimePerYearS-(1-tc.service)*Year.Seconds()) > 1e-6 {
+				t.Errorf("service %+v, want availability %v", p.Service, tc.service)
+			}
+			if p.Service.Availability >= 1 || p.Service.DowntimePerYearS <= 0 {
+				t.Errorf("a node was down: the service cannot project as never down: %+v", p.Service)
+			}
+		})
 	}
-	faults := []Fault{
-		{Kind: "crash", Node: "a", RecoveryTimeS: 10},
-		{Kind: "crash", Node: "a", RecoveryTimeS: 30},
-		{Kind: "crash", Node: "x", RecoveryTimeS: -1}, // did not recover: not an MTTR
+	if ProjectRun(nil, []Fault{{Kind: "crash", Node: "a", AtS: 1, EndS: 2}}, 10) != nil {
+		t.Error("a projection without any mtbf")
 	}
-	p := Project(nodes, faults)
-	if p == nil || len(p.Nodes) != 3 || len(p.Pools) != 2 {
-		t.Fatalf("projection %+v", p)
-	}
-	a, b := p.Nodes[0], p.Nodes[1]
-	if a.MTTRS != 20 || a.MTTRFrom != "node" || math.Abs(a.Availability-1000.0/1020) > 1e-12 {
-		t.Fatalf("a: %+v", a)
-	}
-	if b.MTTRS != 20 || b.MTTRFrom != "run" {
-		t.Fatalf("b: %+v", b)
-	}
-	ua := 1 - 1000.0/1020
-	app := p.Pools[0]
-	if app.Name != "app" || app.Nodes != 2 || math.Abs(app.Availability-(1-ua*ua)) > 1e-12 {
-		t.Fatalf("app pool: %+v", app)
-	}
-	data := p.Pools[1]
-	want := app.Availability * data.Availability
-	if math.Abs(p.Service.Availability-want) > 1e-12 || math.Abs(p.Service.DowntimePerYearS-(1-want)*Year.Seconds()) > 1e-6 {
-		t.Fatalf("service %+v, want availability %v", p.Service, want)
-	}
-	if Project(nodes, []Fault{{RecoveryTimeS: -1}}) != nil || Project(nil, faults) != nil {
-		t.Fatal("a projection without MTTR or MTBF")
+	if ProjectRun([]NodeMTBF{{Name: "a", Pool: "p", MTBF: month}}, []Fault{{Kind: "add-backend", Node: "x", AtS: 1}}, 10) != nil {
+		t.Error("a projection without any node time down")
 	}
 }

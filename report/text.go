@@ -344,8 +344,8 @@ func (t *textWriter) faults(res *Result) {
 	t.projection(res.Projection)
 }
 
-// projection shows the long-run availability projected from MTBF and the
-// measured recovery times.
+// projection shows the long-run availability projected from MTBF and each
+// node's time down in the run.
 func (t *textWriter) projection(p *Projection) {
 	if p == nil {
 		return
@@ -361,7 +361,7 @@ func (t *textWriter) projection(p *Projection) {
 	rows = append(rows, []string{"service", "", "", formatAvailability(p.Service.Availability), formatSeconds(p.Service.DowntimePerYearS)})
 	t.blank()
 	t.table([]string{"projection", "mtbf", "mttr", "availability", "downtime/year"}, "lrrrr", rows)
-	t.linef("availability = MTBF/(MTBF+MTTR) per node; a pool is up while one of its nodes is (independent failures)")
+	t.linef("availability = MTBF/(MTBF+MTTR) per node, MTTR = the node's time down (its faults' length); a pool is up while one of its nodes is (independent failures)")
 }
 
 // faultTime shows a per-fault time; a negative one never happened.

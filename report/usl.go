@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // USLFit is the Universal Scalability Law fitted to measured capacities:
@@ -25,8 +26,18 @@ type USLFit struct {
 	RMSE float64 `json:"rmse"`
 	// DOF is the residual degrees of freedom: points − parameters.
 	DOF int `json:"dof"`
-	// cov is the parameters' covariance matrix, for projection errors.
-	cov [3][3]float64
+	// R2 is the share of the capacities' variance the curve explains (1:
+	// all of it).
+	R2 float64 `json:"r2"`
+	// Degenerate is set when the fitted parameters describe no law of the
+	// system (DegenerateReason says why; see Degenerate): they are kept for
+	// the record, never to be read as a finding.
+	Degenerate       bool   `json:"degenerate,omitempty"`
+	DegenerateReason string `json:"degenerate_reason,omitempty"`
+	// cov is the parameters' covariance matrix, for projection errors;
+	// singular when it could not be computed (StdErr then 0: undefined).
+	cov      [3][3]float64
+	singular bool
 }
 
 // Capacity is the fitted capacity at n units.
@@ -64,8 +75,11 @@ func (f USLFit) PeakN() float64 {
 	return math.Sqrt((1 - f.Sigma) / f.Kappa)
 }
 
-// String is e.g. "λ=102.3/s σ=0.012 κ=0.0004".
+// String is e.g. "λ=102.3/s σ=0.012 κ=0.0004", or "degenerate fit: why".
 func (f USLFit) String() string {
+	if f.Degenerate {
+		return "degenerate fit: " + f.DegenerateReason
+	}
 	return fmt.Sprintf("λ=%.4g/s σ=%.4g κ=%.4g", f.Lambda, f.Sigma, f.Kappa)
 }
 
@@ -186,9 +200,120 @@ func FitUSL(n, c []float64) (USLFit, error) {
 				}
 				fit.StdErr[a] = math.Sqrt(math.Max(fit.cov[a][a], 0))
 			}
+		} else {
+			fit.singular = true
 		}
 	}
+	fit.R2 = rSquared(c, cur)
+	fit.DegenerateReason = degenerate(n, c, fit, len(distinct))
+	fit.Degenerate = fit.DegenerateReason != ""
 	return fit, nil
+}
+
+// Bounds of a meaningful fit (see degenerate).
+const (
+	uslParams = 3
+	// uslMinR2 is the least share of variance a fit with σ = κ = 0 (a
+	// straight line through the origin) must explain to say "linear".
+	uslMinR2 = 0.9
+	// uslSuperlinear is how much the capacity per unit may rise from a
+	// smaller count to a larger one before it contradicts the law (which
+	// allows at most linear scaling): measurement noise of a few per cent
+	// is not a contradiction, a rise of 15% is.
+	uslSuperlinear = 1.15
+	// uslMaxRelErr bounds the standard error of λ relative to λ; σ's and
+	// κ's bound is 1 (σ is a share in [0, 1]; κ = 1 already halves the
+	// capacity of two units): beyond them the parameter is not measured.
+	uslMaxRelErr = 0.5
+)
+
+// degenerate says why a fit describes no law of the system, or "": fewer
+// distinct counts than parameters; measured capacities the law cannot
+// produce (capacity per unit rising with the count, or capacity falling and
+// then rising again: the law rises to at most one peak); σ above 1 (it is a
+// share of the work); a parameter held at its bound 0 by a curve that fits
+// poorly (the bound, not the data, set it: σ = κ = 0 then says nothing
+// about linearity); or standard errors undefined or beyond any meaningful
+// range.
+func degenerate(n, c []float64, fit USLFit, distinct int) string {
+	if distinct < uslParams {
+		return fmt.Sprintf("%d distinct unit counts for %d parameters: κ was held at 0 and the curve passes through every point", distinct, uslParams)
+	}
+	o := byCount(n, c)
+	for i := range o {
+		for j := i + 1; j < len(o); j++ {
+			if o[j].perUnit() > uslSuperlinear*o[i].perUnit() {
+				return fmt.Sprintf("capacity per unit rises from %g/s at %g to %g/s at %g: the law allows at most linear scaling, so a measurement is suspect",
+					round3(o[i].perUnit()), o[i].n, round3(o[j].perUnit()), o[j].n)
+			}
+			for k := j + 1; k < len(o); k++ {
+				if uslSuperlinear*o[j].c < o[i].c && uslSuperlinear*o[j].c < o[k].c {
+					return fmt.Sprintf("capacity falls from %g/s at %g to %g/s at %g and rises again to %g/s at %g: the law rises to at most one peak, so a measurement is suspect",
+						round3(o[i].c), o[i].n, round3(o[j].c), o[j].n, round3(o[k].c), o[k].n)
+				}
+			}
+		}
+	}
+	if fit.Sigma > 1 {
+		return fmt.Sprintf("σ = %.3g is above 1: contention is a share of the work, so capacity falling this much with a second unit is no contention the law describes", fit.Sigma)
+	}
+	if (fit.Sigma == 0 || fit.Kappa == 0) && fit.R2 < uslMinR2 {
+		at := "σ and κ are both"
+		switch {
+		case fit.Sigma != 0:
+			at = "κ is"
+		case fit.Kappa != 0:
+			at = "σ is"
+		}
+		return fmt.Sprintf("%s at the bound 0 and the curve explains only %.0f%% of the capacities' variance (R² %.2f): the bound, not the data, set the fit", at, 100*math.Max(fit.R2, 0), fit.R2)
+	}
+	if fit.DOF > 0 {
+		e := fit.StdErr
+		switch {
+		case fit.singular || math.IsNaN(e[0]) || math.IsNaN(e[1]) || math.IsNaN(e[2]):
+			return "the standard errors are undefined: these counts cannot tell the parameters apart"
+		case e[0] > uslMaxRelErr*fit.Lambda, e[1] > 1, e[2] > 1:
+			return fmt.Sprintf("the standard errors are huge (λ ± %.3g, σ ± %.3g, κ ± %.3g): the counts do not determine the parameters", e[0], e[1], e[2])
+		}
+	}
+	return ""
+}
+
+// uslPoint is one measured capacity c at n units.
+type uslPoint struct{ n, c float64 }
+
+func (p uslPoint) perUnit() float64 { return p.c / p.n }
+
+// byCount is the points by increasing n, each count's capacities averaged.
+func byCount(n, c []float64) []uslPoint {
+	sum, cnt := map[float64]float64{}, map[float64]int{}
+	for i := range n {
+		sum[n[i]] += c[i]
+		cnt[n[i]]++
+	}
+	var out []uslPoint
+	for x, s := range sum {
+		out = append(out, uslPoint{n: x, c: s / float64(cnt[x])})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].n < out[b].n })
+	return out
+}
+
+// rSquared is 1 − SSR/SST for the capacities c and the fit's sum of
+// squared residuals ssr; 0 when the capacities do not vary.
+func rSquared(c []float64, ssr float64) float64 {
+	m := mean(c)
+	var sst float64
+	for _, x := range c {
+		sst += (x - m) * (x - m)
+	}
+	if sst <= 0 { // every capacity equal: a perfect fit explains it all
+		if ssr <= 1e-12*m*m*float64(len(c)) {
+			return 1
+		}
+		return 0
+	}
+	return 1 - ssr/sst
 }
 
 // solve solves the k×k system m x = v by Gaussian elimination with

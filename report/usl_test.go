@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -87,5 +88,53 @@ func TestLineChart(t *testing.T) {
 	}
 	if c, err := LineChart("x.png", "t", "x", "y", []XYSeries{{Name: "empty", X: []float64{1}, Y: []float64{math.NaN()}}}); c != nil || err != nil {
 		t.Errorf("no finite point: want a nil chart, got %v, %v", c, err)
+	}
+}
+
+// A fit is degenerate when its parameters describe no law of the system;
+// a fine one, including an honest σ = κ = 0 for linear data, is not.
+func TestUSLDegenerate(t *testing.T) {
+	cases := []struct {
+		name string
+		n, c []float64
+		why  string // "" when the fit is fine; else a word of the reason
+	}{
+		{"linear: σ = κ = 0 is a finding", []float64{1, 2, 4}, []float64{200, 400, 800}, ""},
+		{"linear with noise", []float64{1, 2, 4, 8}, []float64{270, 561, 1090, 2230}, ""},
+		{"superlinear within noise", []float64{1, 2, 4}, []float64{142.5, 261.2, 555.2}, ""},
+		{"contention", []float64{1, 2, 4, 8}, []float64{200, 380, 690, 1160}, ""},
+		{"coherency past a peak", []float64{1, 2, 4, 8}, []float64{200, 400, 800, 1000}, ""},
+		{"three exact points", []float64{1, 2, 3}, []float64{100, 112, 118}, ""},
+		{"flat: fully serialised", []float64{1, 2, 3, 4}, []float64{100, 100, 100, 100}, ""},
+		{"two counts for three parameters", []float64{1, 2}, []float64{100, 190}, "distinct"},
+		{"one count's capacity far too low (machine-limited)", []float64{1, 2, 4}, []float64{10.9, 400, 800}, "per unit rises"},
+		{"superlinear beyond noise", []float64{1, 2, 4, 8}, []float64{100, 210, 380, 900}, "per unit rises"},
+		{"falls then rises", []float64{1, 2, 3, 4}, []float64{100, 180, 150, 210}, "rises again"},
+		{"σ above 1", []float64{1, 2, 4, 8}, []float64{200, 110, 115, 120}, "above 1"},
+		{"a bound set the fit", []float64{4, 5, 6}, []float64{400, 570, 460}, "bound 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fit, err := FitUSL(tc.n, tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fit.Degenerate != (tc.why != "") || !strings.Contains(fit.DegenerateReason, tc.why) {
+				t.Fatalf("degenerate %v (%q), want %v (%q); fit %v R² %.3f", fit.Degenerate, fit.DegenerateReason, tc.why != "", tc.why, fit, fit.R2)
+			}
+			if fit.Degenerate && !strings.HasPrefix(fit.String(), "degenerate fit: ") {
+				t.Errorf("a degenerate fit shows its parameters: %s", fit)
+			}
+		})
+	}
+	// Standard errors: a fit with degrees of freedom whose parameters the
+	// counts do not determine.
+	if r := degenerate([]float64{1, 2, 4, 8}, []float64{100, 190, 350, 600},
+		USLFit{Lambda: 100, Sigma: 0.1, Kappa: 0.001, R2: 0.99, DOF: 1, StdErr: [3]float64{80, 0.5, 0.01}}, 4); !strings.Contains(r, "huge") {
+		t.Errorf("huge standard error of λ: %q", r)
+	}
+	if r := degenerate([]float64{1, 2, 4, 8}, []float64{100, 190, 350, 600},
+		USLFit{Lambda: 100, Sigma: 0.1, Kappa: 0.001, R2: 0.99, DOF: 1, singular: true}, 4); !strings.Contains(r, "undefined") {
+		t.Errorf("singular covariance: %q", r)
 	}
 }

@@ -101,7 +101,7 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 		for _, n := range topo.Nodes() {
 			mtbf = append(mtbf, report.NodeMTBF{Name: n.Name, Pool: n.Pool, MTBF: n.MTBF})
 		}
-		res.Projection = report.Project(mtbf, res.Faults)
+		res.Projection = report.ProjectRun(mtbf, res.Faults, runEnd.Seconds())
 		return err
 	}
 }

@@ -43,6 +43,14 @@ type CapacityOptions struct {
 	// passing, to count as sustainable (runs near the edge are repeated
 	// because one lucky run proves little). Default 2.
 	Repeats int
+	// InvalidRetries is how many times an invalid step (see invalidity) is
+	// run again at the same rate, each after InvalidCooldown, before the
+	// rate counts as unmeasurable from this machine. Default 2; negative:
+	// none.
+	InvalidRetries int
+	// InvalidCooldown is the pause before repeating an invalid step: long
+	// enough for a neighbour's burst to pass. Default 3s.
+	InvalidCooldown time.Duration
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
 }
@@ -70,6 +78,15 @@ func (o *CapacityOptions) defaults() {
 	if o.Repeats <= 0 {
 		o.Repeats = 2
 	}
+	switch {
+	case o.InvalidRetries == 0:
+		o.InvalidRetries = 2
+	case o.InvalidRetries < 0:
+		o.InvalidRetries = 0
+	}
+	if o.InvalidCooldown <= 0 {
+		o.InvalidCooldown = 3 * time.Second
+	}
 }
 
 // Step is one run of the search at one offered rate.
@@ -81,12 +98,18 @@ type Step struct {
 	Seed int64 `json:"seed"`
 	// Phase is "bracket" or "search".
 	Phase string `json:"phase"`
-	Pass  bool   `json:"pass"`
-	// Valid is false when the run proves nothing about the SUT: the
-	// generator saturated, or the run could not be carried out.
+	// Attempt counts the runs at this rate in a row, from 1: above 1 the
+	// ones before were invalid.
+	Attempt int  `json:"attempt"`
+	Pass    bool `json:"pass"`
+	// Valid is false when the run proves nothing about the SUT (Reason
+	// says why): the generator saturated, the verdict was inconclusive,
+	// the apparatus delayed requests by a sizeable part of a latency
+	// threshold or disturbed too many windows (see invalidity), or the run
+	// could not be carried out. An invalid step never counts as failing.
 	Valid  bool   `json:"valid"`
 	Reason string `json:"reason,omitempty"`
-	// Failed lists the requirements missed.
+	// Failed lists the requirements missed for certain (a valid step only).
 	Failed        []string `json:"failed,omitempty"`
 	ThroughputRPS float64  `json:"throughput_rps"`
 	MeanMS        float64  `json:"mean_ms"`
@@ -95,6 +118,15 @@ type Step struct {
 	ErrorRate     float64  `json:"error_rate"`
 	// SendLagP99MS is the generator's own lateness, for its health check.
 	SendLagP99MS float64 `json:"send_lag_p99_ms"`
+	// ApparatusDelayMS is the apparatus delay at the aggregation of the
+	// latency requirement it weighs most on, and ApparatusShare that share
+	// of the requirement's threshold (see invalidity).
+	ApparatusDelayMS float64 `json:"apparatus_delay_ms"`
+	ApparatusShare   float64 `json:"apparatus_share"`
+	// DisturbedWindows of the step's measured Windows (with apparatus
+	// figures only).
+	DisturbedWindows int `json:"disturbed_windows,omitempty"`
+	Windows          int `json:"windows,omitempty"`
 	// margins are each requirement's margin relative to its threshold
 	// (NaN where that means nothing: an equality, a zero threshold).
 	margins []float64
@@ -117,8 +149,18 @@ type Capacity struct {
 	// KneeRPS is the offered rate where latency turns from flat to steep
 	// (0 with fewer than three distinct rates).
 	KneeRPS float64 `json:"knee_rps"`
-	// GeneratorLimited is set when the generator saturated at some step:
-	// capacity above that rate could not be measured from this machine.
+	// MachineLimited is set when a rate stayed invalid through every
+	// retry and no valid failure below it bounds the capacity: then the
+	// capacity is not known, only that it is at least MachineLimitRPS.
+	// MachineLimitRPS is the highest rate measured validly below
+	// InvalidRateRPS, the lowest rate that stayed invalid (0: none);
+	// MachineLimitReason is why its last run was invalid.
+	MachineLimited     bool    `json:"machine_limited,omitempty"`
+	MachineLimitRPS    float64 `json:"machine_limit_rps,omitempty"`
+	InvalidRateRPS     float64 `json:"invalid_rate_rps,omitempty"`
+	MachineLimitReason string  `json:"machine_limit_reason,omitempty"`
+	// GeneratorLimited is set when the machine limit is the generator
+	// saturating.
 	GeneratorLimited bool   `json:"generator_limited,omitempty"`
 	Converged        bool   `json:"converged"`
 	Note             string `json:"note,omitempty"`
@@ -132,11 +174,16 @@ type Capacity struct {
 // times. Every step is a fresh run of sc with its open workloads scaled to
 // the rate (their shares kept), a constant rate for StepDuration, no fault
 // timeline, a seed of its own (the scenario's + the step's index), and a
-// cool-down before it. A step where the generator
-// saturated is invalid: it counts as a failure (nothing above it can be
-// trusted) and the result is marked generator-limited.
+// cool-down before it.
+//
+// A step that proves nothing about the SUT (see invalidity: the generator
+// saturated, an inconclusive verdict, the apparatus's delay a sizeable part
+// of a latency threshold) is invalid, never a failure: it is run again, up
+// to InvalidRetries times after InvalidCooldown. A rate that stays invalid
+// bounds the search from above like a failure would, and unless a valid
+// failure below it bounds the capacity, the result is machine-limited: this
+// machine cannot measure beyond the highest rate measured validly.
 func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptions) (*Capacity, error) {
-	opts.defaults()
 	base, err := declaredRate(sc)
 	if err != nil {
 		return nil, err
@@ -144,103 +191,192 @@ func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptio
 	if len(sc.Requirements) == 0 {
 		return nil, errors.New("capacity: the scenario has no requirements to hold")
 	}
-	c := &Capacity{Scenario: sc.Name}
+	if opts.Start <= 0 {
+		opts.Start = base
+	}
+	return search(ctx, sc.Name, opts, func(rate float64, index int) (Step, error) {
+		return runStep(ctx, sc, rate, base, index, opts)
+	})
+}
+
+// stepFunc runs the index-th step of a search at rate.
+type stepFunc func(rate float64, index int) (Step, error)
+
+// outcome is what a rate's runs showed.
+type outcome int
+
+const (
+	passed outcome = iota
+	failed
+	invalid    // every retry invalid
+	outOfSteps // MaxSteps reached before the rate was decided
+)
+
+// search is FindCapacity's search over any step function.
+func search(ctx context.Context, name string, opts CapacityOptions, step stepFunc) (*Capacity, error) {
+	opts.defaults()
+	c := &Capacity{Scenario: name}
+	inf := math.Inf(1)
+	// lo: highest passing rate; hi: lowest failing; ceil: lowest that
+	// stayed invalid. The capacity lies in [lo, hi); nothing at or above
+	// ceil is run again.
+	lo, hi, ceil := 0.0, inf, inf
+	var ceilReason string
+	// measure runs rate until one run is valid, at most 1 + InvalidRetries times.
+	measure := func(rate float64, phase string) (outcome, error) {
+		for attempt := 1; ; attempt++ {
+			if len(c.Steps) >= opts.MaxSteps {
+				return outOfSteps, nil
+			}
+			if len(c.Steps) > 0 {
+				pause := opts.Cooldown
+				if attempt > 1 {
+					pause = opts.InvalidCooldown
+				}
+				if err := sleep(ctx, pause); err != nil {
+					return outOfSteps, err
+				}
+			}
+			st, err := step(rate, len(c.Steps))
+			if err != nil {
+				return outOfSteps, err
+			}
+			st.Phase, st.Attempt = phase, attempt
+			c.Steps = append(c.Steps, st)
+			last := !st.Valid && attempt > opts.InvalidRetries
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "capacity: step %d (%s) %.1f/s: p50 %.2fms p99 %.2fms mean %.2fms: %s\n",
+					len(c.Steps), phase, rate, st.P50MS, st.P99MS, st.MeanMS, st.result(last))
+			}
+			switch {
+			case st.Valid && st.Pass:
+				return passed, nil
+			case st.Valid:
+				return failed, nil
+			case last:
+				if rate < ceil {
+					ceil, ceilReason = rate, st.Reason
+				}
+				return invalid, nil
+			}
+		}
+	}
+	settle := func(rate float64, o outcome) {
+		switch o {
+		case passed:
+			lo = math.Max(lo, rate)
+		case failed:
+			hi = math.Min(hi, rate)
+		}
+	}
+	// Bracketing: up while passing, down while failing or invalid.
 	rate := opts.Start
-	if rate <= 0 {
-		rate = base
-	}
-	lo, hi := 0.0, math.Inf(1)
-	run := func(rate float64, phase string) (bool, error) {
-		if len(c.Steps) > 0 {
-			if err := sleep(ctx, opts.Cooldown); err != nil {
-				return false, err
-			}
-		}
-		st, err := runStep(ctx, sc, rate, base, len(c.Steps), opts)
-		if err != nil {
-			return false, err
-		}
-		st.Phase = phase
-		c.Steps = append(c.Steps, st)
-		if !st.Valid && strings.HasPrefix(st.Reason, "generator saturated") {
-			c.GeneratorLimited = true
-		}
-		if opts.Progress != nil {
-			verdict := "pass"
-			if !st.Pass {
-				verdict = "fail: " + strings.Join(append(st.Failed, st.Reason), "; ")
-			}
-			fmt.Fprintf(opts.Progress, "capacity: step %d (%s) %.1f/s: p50 %.2fms p99 %.2fms mean %.2fms: %s\n",
-				len(c.Steps), phase, rate, st.P50MS, st.P99MS, st.MeanMS, strings.TrimSuffix(verdict, "; "))
-		}
-		return st.Pass, nil
-	}
-	// Bracketing.
-	for len(c.Steps) < opts.MaxSteps {
-		ok, err := run(rate, "bracket")
+	for {
+		o, err := measure(rate, "bracket")
 		if err != nil {
 			return c, err
 		}
-		if ok {
-			lo = rate
-		} else {
-			hi = rate
-		}
-		if lo > 0 && !math.IsInf(hi, 1) {
+		if o == outOfSteps {
 			break
 		}
-		if ok {
+		settle(rate, o)
+		if lo > 0 && math.Min(hi, ceil) < inf {
+			break
+		}
+		if o == passed {
 			rate *= opts.Growth
-		} else {
-			rate /= opts.Growth
-			if rate < 0.1 {
-				break
-			}
+			continue
+		}
+		if rate /= opts.Growth; rate < 0.1 {
+			break
 		}
 	}
 	// Binary search; every rate in the bracket needs Repeats passing runs.
-	for lo > 0 && !math.IsInf(hi, 1) && (hi-lo)/lo > opts.Precision && len(c.Steps) < opts.MaxSteps {
-		mid := (lo + hi) / 2
-		pass := true
+	for lo > 0 && math.Min(hi, ceil) < inf && (math.Min(hi, ceil)-lo)/lo > opts.Precision {
+		mid := (lo + math.Min(hi, ceil)) / 2
+		o := passed
 		for range opts.Repeats {
-			if len(c.Steps) >= opts.MaxSteps {
-				pass = false
-				break
-			}
-			ok, err := run(mid, "search")
-			if err != nil {
+			var err error
+			if o, err = measure(mid, "search"); err != nil {
 				return c, err
 			}
-			if !ok {
-				pass = false
+			if o != passed {
 				break
 			}
 		}
-		if pass {
-			lo = mid
-		} else {
-			hi = mid
+		if o == outOfSteps {
+			break
 		}
+		settle(mid, o)
 	}
 	c.MaxRateRPS = lo
-	if !math.IsInf(hi, 1) {
+	if hi < inf {
 		c.FailRateRPS = hi
 	}
-	c.Converged = lo > 0 && !math.IsInf(hi, 1) && (hi-lo)/lo <= opts.Precision
+	c.MachineLimited = ceil < inf && ceil <= hi
+	c.Converged = !c.MachineLimited && lo > 0 && hi < inf && (hi-lo)/lo <= opts.Precision
 	switch {
+	case c.MachineLimited:
+		c.MachineLimitRPS, c.InvalidRateRPS, c.MachineLimitReason = lo, ceil, ceilReason
+		c.GeneratorLimited = strings.HasPrefix(ceilReason, "generator saturated")
+		c.Note = c.Headline()
 	case lo == 0:
 		c.Note = "no rate tried met every requirement"
-	case math.IsInf(hi, 1):
+	case hi == inf:
 		c.Note = "no rate tried failed: the capacity is above the highest rate tried (raise --max-steps)"
 	case !c.Converged:
 		c.Note = "the search ran out of steps before reaching the precision (raise --max-steps)"
 	}
-	if c.GeneratorLimited {
-		c.Note = strings.TrimPrefix(c.Note+"; the generator saturated at some step: capacity above it is not measurable from here", "; ")
+	if n := c.invalidSteps(); n > 0 && !c.MachineLimited {
+		c.Note = strings.TrimPrefix(c.Note+fmt.Sprintf("; %d invalid step(s) were run again and not counted", n), "; ")
 	}
 	c.KneeRPS = knee(c.Curve())
-	c.EstimatedRPS = c.estimate()
+	c.EstimatedRPS = c.MaxRateRPS
+	if !c.MachineLimited {
+		c.EstimatedRPS = c.estimate()
+	}
 	return c, nil
+}
+
+// Headline is the search's finding in one sentence.
+func (c *Capacity) Headline() string {
+	switch {
+	case c.MachineLimited && c.MachineLimitRPS > 0:
+		return fmt.Sprintf("this machine cannot measure beyond %.1f/s: every run at %.1f/s was invalid (%s); the capacity is at least %.1f/s, not known",
+			c.MachineLimitRPS, c.InvalidRateRPS, c.MachineLimitReason, c.MachineLimitRPS)
+	case c.MachineLimited:
+		return fmt.Sprintf("this machine cannot measure this scenario at any rate tried: every run at %.1f/s was invalid (%s); the capacity is not known",
+			c.InvalidRateRPS, c.MachineLimitReason)
+	}
+	h := fmt.Sprintf("maximum sustainable rate %.1f/s", c.MaxRateRPS)
+	if c.FailRateRPS > 0 {
+		h += fmt.Sprintf(" (fails at %.1f/s; interpolated threshold %.1f/s)", c.FailRateRPS, c.EstimatedRPS)
+	}
+	return h
+}
+
+func (c *Capacity) invalidSteps() int {
+	n := 0
+	for _, s := range c.Steps {
+		if !s.Valid {
+			n++
+		}
+	}
+	return n
+}
+
+// result is the step's outcome in words; last marks an invalid step not
+// to be run again.
+func (s Step) result(last bool) string {
+	switch {
+	case !s.Valid && last:
+		return "invalid, not run again: " + s.Reason
+	case !s.Valid:
+		return "invalid, to be run again: " + s.Reason
+	case s.Pass:
+		return "pass"
+	}
+	return "fail: " + strings.Join(s.Failed, "; ")
 }
 
 // estimate interpolates the rate where the requirement that failed at the
@@ -342,7 +478,7 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	st.ThroughputRPS, st.MeanMS, st.P50MS, st.P99MS = res.ThroughputRPS, res.LatencyMS.Mean, res.LatencyMS.P50, res.LatencyMS.P99
 	st.ErrorRate, st.SendLagP99MS = res.ErrorRate, res.Generator.SendLagMS.P99
 	for i, v := range res.Requirements {
-		if !v.Pass {
+		if v.Status == report.VerdictFail || v.Status == "" && !v.Pass {
 			st.Failed = append(st.Failed, fmt.Sprintf("%s (observed %.4g)", v.Text, v.Observed))
 		}
 		m := math.NaN()
@@ -353,14 +489,17 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 		}
 		st.margins = append(st.margins, m)
 	}
+	why, chk := invalidity(sc.Requirements, res)
+	st.ApparatusDelayMS, st.ApparatusShare = chk.delayMS, chk.share
+	st.DisturbedWindows, st.Windows = chk.disturbed, chk.windows
 	switch {
-	case res.Generator.Saturated:
-		st.Reason = "generator saturated: " + res.Generator.Reason
+	case why != "":
+		st.Reason, st.Failed = why, nil // nothing the SUT did: no requirement missed
 	case err != nil:
-		st.Reason = "run failed: " + err.Error()
+		st.Reason, st.Failed = "run failed: "+err.Error(), nil
 	default:
 		st.Valid = true
-		st.Pass = res.Verdict == "pass"
+		st.Pass = res.Verdict == report.VerdictPass
 	}
 	return st, nil
 }
@@ -425,30 +564,31 @@ func knee(curve []CurvePoint) float64 {
 func (c *Capacity) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Capacity: %s\n\n", c.Scenario)
-	fmt.Fprintf(&b, "Maximum sustainable rate: **%.1f/s**", c.MaxRateRPS)
-	if c.FailRateRPS > 0 {
-		fmt.Fprintf(&b, " (fails at %.1f/s; interpolated threshold %.1f/s)", c.FailRateRPS, c.EstimatedRPS)
+	if c.MachineLimited {
+		fmt.Fprintf(&b, "**Machine-limited**: %s.\n", c.Headline())
+	} else {
+		fmt.Fprintf(&b, "Maximum sustainable rate: **%.1f/s**", c.MaxRateRPS)
+		if c.FailRateRPS > 0 {
+			fmt.Fprintf(&b, " (fails at %.1f/s; interpolated threshold %.1f/s)", c.FailRateRPS, c.EstimatedRPS)
+		}
+		if c.KneeRPS > 0 {
+			fmt.Fprintf(&b, "; latency knee near %.1f/s", c.KneeRPS)
+		}
+		b.WriteString(".\n")
+		if c.Note != "" {
+			fmt.Fprintf(&b, "\nNote: %s.\n", c.Note)
+		}
 	}
-	if c.KneeRPS > 0 {
-		fmt.Fprintf(&b, "; latency knee near %.1f/s", c.KneeRPS)
-	}
-	b.WriteString(".\n")
-	if c.Note != "" {
-		fmt.Fprintf(&b, "\nNote: %s.\n", c.Note)
-	}
-	b.WriteString("\n| step | phase | offered | throughput | mean | p50 | p99 | send lag p99 | result |\n")
-	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	b.WriteString("\n| step | phase | offered | throughput | mean | p50 | p99 | send lag p99 | apparatus delay | result |\n")
+	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for i, s := range c.Steps {
-		res := "pass"
-		if !s.Pass {
-			res = "fail: " + strings.Join(s.Failed, "; ")
-		}
-		if !s.Valid {
-			res = "invalid: " + s.Reason
-		}
-		fmt.Fprintf(&b, "| %d | %s | %.1f/s | %.1f/s | %.2fms | %.2fms | %.2fms | %.2fms | %s |\n",
-			i+1, s.Phase, s.RateRPS, s.ThroughputRPS, s.MeanMS, s.P50MS, s.P99MS, s.SendLagP99MS, res)
+		last := !s.Valid && (i+1 == len(c.Steps) || c.Steps[i+1].Attempt <= s.Attempt)
+		fmt.Fprintf(&b, "| %d | %s | %.1f/s | %.1f/s | %.2fms | %.2fms | %.2fms | %.2fms | %.3gms (%.0f%%) | %s |\n",
+			i+1, s.Phase, s.RateRPS, s.ThroughputRPS, s.MeanMS, s.P50MS, s.P99MS, s.SendLagP99MS,
+			s.ApparatusDelayMS, 100*s.ApparatusShare, s.result(last))
 	}
+	fmt.Fprintf(&b, "\nA step is invalid, never a failure, when the generator saturated, the verdict was inconclusive, the apparatus delay at a latency requirement's aggregation exceeded %.0f%% of its threshold, or more than %.0f%% of its windows were disturbed; it is run again after a cool-down.\n",
+		100*ApparatusShareMax, 100*DisturbedShareMax)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

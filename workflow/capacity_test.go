@@ -51,10 +51,25 @@ func TestErlangC(t *testing.T) {
 }
 
 // fastCapacity are short steps for tests: queueing theory needs seconds,
-// not minutes, at these rates.
+// not minutes, at these rates. An invalid step is run again once: enough to
+// ride out a neighbour's burst without doubling the test.
 func fastCapacity() CapacityOptions {
 	return CapacityOptions{StepDuration: 4 * time.Second, Warmup: time.Second, Cooldown: 100 * time.Millisecond,
-		MaxSteps: 9, Growth: 1.5, Precision: 0.06, Repeats: 1}
+		MaxSteps: 9, Growth: 1.5, Precision: 0.06, Repeats: 1, InvalidRetries: 1, InvalidCooldown: 500 * time.Millisecond}
+}
+
+// skipIfMachineBound skips a test of the SUT's capacity against theory
+// when the machine disturbed its search: a step was invalid (the apparatus,
+// not the SUT, decided it), so the machine was busy while it ran and the
+// valid steps around it may be biased too (below the validity bound, and by
+// delays the result's apparatus figures may not cover). A busy machine must
+// not make such a test fail; the search saying so is the behaviour under
+// test elsewhere (TestSearchInvalidSteps).
+func skipIfMachineBound(t *testing.T, c *Capacity, log string) {
+	t.Helper()
+	if n := c.invalidSteps(); n > 0 {
+		t.Skipf("the machine disturbed this search (%d invalid step(s)): %s\n%s", n, c.Note, log)
+	}
 }
 
 // examples/capacity.yaml: two M/M/2 backends (exponential service of mean
@@ -79,6 +94,7 @@ func TestCapacityMatchesErlangC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	skipIfMachineBound(t, c, progress.String())
 	t.Logf("expected %.1f/s (Erlang C), found %.1f/s (fails at %.1f/s, interpolated %.1f/s, knee %.1f/s)\n%s",
 		want, c.MaxRateRPS, c.FailRateRPS, c.EstimatedRPS, c.KneeRPS, progress.String())
 	if math.Abs(c.MaxRateRPS-want)/want > 0.15 {
@@ -137,6 +153,9 @@ func TestScaleIndependentBackendsIsLinear(t *testing.T) {
 	var md strings.Builder
 	_ = s.WriteMarkdown(&md)
 	t.Logf("\n%s\n%s", md.String(), progress.String())
+	for _, p := range s.Points {
+		skipIfMachineBound(t, p.Search, "")
+	}
 	if s.Fit == nil {
 		t.Fatalf("no fit: %s", s.FitError)
 	}

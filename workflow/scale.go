@@ -30,7 +30,9 @@ type ScaleOptions struct {
 type Scalability struct {
 	Scenario string       `json:"scenario"`
 	Points   []ScalePoint `json:"points"`
-	// Fit is absent when it could not be made (FitError says why).
+	// Fit is absent when it could not be made (FitError says why). A
+	// degenerate fit (Fit.Degenerate) is kept for the record only: no
+	// peak, fitted values or projections are drawn from it.
 	Fit      *report.USLFit `json:"usl,omitempty"`
 	FitError string         `json:"usl_error,omitempty"`
 	// PeakBackends is where the fitted capacity peaks (+Inf: never; JSON null).
@@ -45,7 +47,12 @@ type ScalePoint struct {
 	// CapacityRPS is the search's interpolated threshold (EstimatedRPS),
 	// which the fit uses; MaxRateRPS is the highest rate that passed.
 	MaxRateRPS float64 `json:"max_rate_rps"`
-	// Efficiency is capacity / (backends × capacity of the smallest count per backend).
+	// MachineLimited is set when this count's search was (see
+	// Capacity.MachineLimited): CapacityRPS is then only a lower bound, and
+	// the point is left out of the fit and the efficiencies.
+	MachineLimited bool `json:"machine_limited,omitempty"`
+	// Efficiency is capacity / (backends × capacity of the smallest count
+	// fitted, per backend).
 	Efficiency       float64   `json:"efficiency"`
 	FittedRPS        float64   `json:"fitted_rps,omitempty"`
 	FittedEfficiency float64   `json:"fitted_efficiency,omitempty"`
@@ -120,8 +127,9 @@ func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scal
 			return s, err
 		}
 		c.Backends = n
-		s.Points = append(s.Points, ScalePoint{Backends: n, CapacityRPS: c.EstimatedRPS, MaxRateRPS: c.MaxRateRPS, Search: c})
-		if c.MaxRateRPS > 0 {
+		s.Points = append(s.Points, ScalePoint{Backends: n, CapacityRPS: c.EstimatedRPS, MaxRateRPS: c.MaxRateRPS,
+			MachineLimited: c.MachineLimited, Search: c})
+		if c.MaxRateRPS > 0 && !c.MachineLimited {
 			prevN, prevCap = n, c.MaxRateRPS
 		}
 	}
@@ -129,25 +137,50 @@ func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scal
 	return s, nil
 }
 
+// MachineLimited reports whether some count's capacity was machine-limited.
+func (s *Scalability) MachineLimited() bool {
+	for _, p := range s.Points {
+		if p.MachineLimited {
+			return true
+		}
+	}
+	return false
+}
+
+// fit fits the USL to the counts whose capacity was measured (found, and
+// not machine-limited: a lower bound would bend the curve).
 func (s *Scalability) fit(project []int) {
 	var ns, cs []float64
+	var limited []string
 	for _, p := range s.Points {
-		if p.CapacityRPS > 0 {
+		switch {
+		case p.MachineLimited:
+			limited = append(limited, fmt.Sprint(p.Backends))
+		case p.CapacityRPS > 0:
 			ns, cs = append(ns, float64(p.Backends)), append(cs, p.CapacityRPS)
 		}
 	}
 	if len(cs) > 0 {
 		perUnit := cs[0] / ns[0]
-		for i := range s.Points {
-			s.Points[i].Efficiency = s.Points[i].CapacityRPS / (float64(s.Points[i].Backends) * perUnit)
+		for i, p := range s.Points {
+			if !p.MachineLimited {
+				s.Points[i].Efficiency = p.CapacityRPS / (float64(p.Backends) * perUnit)
+			}
 		}
 	}
 	fit, err := report.FitUSL(ns, cs)
 	if err != nil {
 		s.FitError = err.Error()
+		if len(limited) > 0 {
+			s.FitError = fmt.Sprintf("refused: this machine could not measure the capacity at %s backend(s), and the other counts are too few (%v)",
+				strings.Join(limited, ", "), err)
+		}
 		return
 	}
 	s.Fit = &fit
+	if fit.Degenerate {
+		return
+	}
 	if peak := fit.PeakN(); !math.IsInf(peak, 1) {
 		s.PeakBackends = &peak
 	}
@@ -172,15 +205,33 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "## Scalability: %s\n\n", s.Scenario)
 	b.WriteString("| backends | capacity | efficiency | USL fit | fitted efficiency |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range s.Points {
-		fmt.Fprintf(&b, "| %d | %.1f/s | %.3f | %.1f/s | %.3f |\n", p.Backends, p.CapacityRPS, p.Efficiency, p.FittedRPS, p.FittedEfficiency)
+		capacity, eff, fitted, fittedEff := fmt.Sprintf("%.1f/s", p.CapacityRPS), fmt.Sprintf("%.3f", p.Efficiency), "—", "—"
+		switch {
+		case p.MachineLimited && p.Search.MachineLimitRPS > 0:
+			capacity, eff = fmt.Sprintf("≥ %.1f/s, machine-limited", p.Search.MachineLimitRPS), "—"
+		case p.MachineLimited:
+			capacity, eff = "unknown, machine-limited", "—"
+		}
+		if p.FittedRPS > 0 {
+			fitted, fittedEff = fmt.Sprintf("%.1f/s", p.FittedRPS), fmt.Sprintf("%.3f", p.FittedEfficiency)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", p.Backends, capacity, eff, fitted, fittedEff)
 	}
-	if s.Fit == nil {
+	for _, p := range s.Points {
+		if p.MachineLimited {
+			fmt.Fprintf(&b, "\n%d backend(s): %s; left out of the fit.\n", p.Backends, p.Search.Headline())
+		}
+	}
+	switch {
+	case s.Fit == nil:
 		fmt.Fprintf(&b, "\nNo USL fit: %s.\n", s.FitError)
-	} else {
+	case s.Fit.Degenerate:
+		fmt.Fprintf(&b, "\nThe USL fit is degenerate: %s. Its parameters are no finding about this system (scalability.json keeps them for the record); no peak or projection is drawn from it.\n", s.Fit.DegenerateReason)
+	default:
 		f := s.Fit
 		fmt.Fprintf(&b, "\nUniversal Scalability Law C(N) = λN / (1 + σ(N−1) + κN(N−1)):\n")
-		fmt.Fprintf(&b, "λ = %.4g/s ± %.2g, σ (contention) = %.4g ± %.2g, κ (coherency) = %.4g ± %.2g; RMSE %.3g/s, %d degree(s) of freedom.\n",
-			f.Lambda, f.StdErr[0], f.Sigma, f.StdErr[1], f.Kappa, f.StdErr[2], f.RMSE, f.DOF)
+		fmt.Fprintf(&b, "λ = %.4g/s ± %.2g, σ (contention) = %.4g ± %.2g, κ (coherency) = %.4g ± %.2g; RMSE %.3g/s, R² %.3f, %d degree(s) of freedom.\n",
+			f.Lambda, f.StdErr[0], f.Sigma, f.StdErr[1], f.Kappa, f.StdErr[2], f.RMSE, f.R2, f.DOF)
 		if s.PeakBackends != nil {
 			fmt.Fprintf(&b, "Capacity peaks near %.1f backends.\n", *s.PeakBackends)
 		} else {
@@ -207,10 +258,12 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 func (s *Scalability) Chart() (*report.Chart, error) {
 	var n, measured []float64
 	for _, p := range s.Points {
-		n, measured = append(n, float64(p.Backends)), append(measured, p.CapacityRPS)
+		if !p.MachineLimited {
+			n, measured = append(n, float64(p.Backends)), append(measured, p.CapacityRPS)
+		}
 	}
 	lines := []report.XYSeries{{Name: "measured", X: n, Y: measured, Points: true}}
-	if s.Fit != nil && len(n) > 0 {
+	if s.Fit != nil && !s.Fit.Degenerate && len(n) > 0 {
 		top := n[len(n)-1]
 		for _, p := range s.Projections {
 			top = math.Max(top, float64(p.Backends))

@@ -17,7 +17,7 @@ func newCapacityCmd() *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "capacity SCENARIO [--backends 1,2,4,8]",
-		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements, 3 run failed)",
+		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements, 3 run failed or this machine could not measure the capacity)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := loadScenario(args[0])
@@ -26,6 +26,9 @@ func newCapacityCmd() *cobra.Command {
 			}
 			if !quiet {
 				opts.Progress = cmd.ErrOrStderr()
+			}
+			if opts.InvalidRetries == 0 {
+				opts.InvalidRetries = -1 // the option's zero is its default
 			}
 			w := cmd.OutOrStdout()
 			if len(backends) > 0 {
@@ -41,7 +44,13 @@ func newCapacityCmd() *cobra.Command {
 						return withCode(exitRun, fmt.Errorf("writing results: %w", err))
 					}
 				}
-				return withCode(exitRun, s.WriteMarkdown(w))
+				if werr := s.WriteMarkdown(w); werr != nil {
+					return withCode(exitRun, werr)
+				}
+				if s.MachineLimited() {
+					return withCode(exitRun, errors.New("this machine could not measure the capacity at every backend count (see above)"))
+				}
+				return nil
 			}
 			c, err := workflow.FindCapacity(cmd.Context(), sc, opts)
 			if c == nil {
@@ -57,6 +66,9 @@ func newCapacityCmd() *cobra.Command {
 			}
 			if err != nil {
 				return withCode(exitRun, err)
+			}
+			if c.MachineLimited {
+				return withCode(exitRun, errors.New(c.Headline()))
 			}
 			if c.MaxRateRPS == 0 {
 				return withCode(exitFail, errors.New("no rate tried met every requirement"))
@@ -74,6 +86,8 @@ func newCapacityCmd() *cobra.Command {
 	f.Float64Var(&opts.Growth, "growth", 0, "bracketing factor (default 2, or 1.25 when --backends starts from the previous count's capacity)")
 	f.Float64Var(&opts.Precision, "precision", 0.05, "stop when the failing rate is within this fraction of the passing one")
 	f.IntVar(&opts.Repeats, "repeats", 2, "runs a rate in the bracket needs, all passing")
+	f.IntVar(&opts.InvalidRetries, "invalid-retries", 2, "times an invalid step (the apparatus, not the SUT, decided it) is run again before its rate counts as unmeasurable here")
+	f.DurationVar(&opts.InvalidCooldown, "invalid-cooldown", 3*time.Second, "pause before running an invalid step again")
 	f.StringVar(&out, "out", "", "write capacity.json / scalability.json, Markdown and charts into `DIR`")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
