@@ -23,9 +23,10 @@ import (
 // thread wake-ups around it: each costs a context switch, which on a
 // virtual machine is dear, and the runtime adds its own (a second thread
 // woken for a goroutine made runnable, the system monitor woken on every
-// return from a blocking call). The loop wakes once per dispatch quantum:
-// it sends every arrival due by then, then reads every response that
-// arrived meanwhile. A response's completion time is the kernel's receive
+// return from a blocking call). The loop wakes once per dispatch quantum
+// (quantum.go: none at low rates, up to 250µs past an arrival at high
+// ones): it sends every arrival due by then, then reads every response
+// that arrived meanwhile. A response's completion time is the kernel's receive
 // timestamp of its last bytes (SO_TIMESTAMPNS), so reading it at the next
 // wake-up rather than the instant it lands changes no measurement. Between
 // wake-ups the thread sleeps in epoll_pwait2, issued as a raw system call:
@@ -150,7 +151,10 @@ type eventLoop struct {
 	deadlines deadlineHeap        // exchanges on connections, earliest deadline first
 	outWait   int                 // connections registered for output (opening or writing)
 
-	// The pacer's next arrival, drawn and not yet due.
+	// The pacer's next arrival, drawn and not yet due, and the dispatch
+	// quantum to wake by for it.
+	rate     quantum
+	quantum  time.Duration
 	next     arrival
 	index    int
 	haveNext bool
@@ -357,6 +361,7 @@ func (l *eventLoop) pace() {
 				continue
 			}
 			l.next, l.haveNext = arrival{intended: at, req: req}, true
+			l.quantum = l.rate.next(at)
 		}
 		if l.stopped {
 			// Arrivals due before the stop and never sent are dropped; the
@@ -772,7 +777,7 @@ func (l *eventLoop) expire() {
 func (l *eventLoop) wakeAt() time.Duration {
 	at := l.nowMono + loopMaxWait
 	if l.haveNext && !l.stopped {
-		at = min(at, l.next.intended+dispatchQuantum)
+		at = min(at, l.next.intended+l.quantum)
 	}
 	if l.backlog.len() > 0 {
 		at = min(at, l.sendBy(l.backlog.peek())+1)

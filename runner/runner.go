@@ -450,6 +450,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	fine := newSleeper()
 	defer fine.close()
 	stopped := false
+	var quantum quantum
 	drop := func(at time.Duration) { rec.add(sample{intended: at, outcome: outDropped}) }
 	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
@@ -467,7 +468,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			default:
 			}
 		}
-		if !stopped && !e.sleepUntil(at, timer, fine) {
+		if !stopped && !e.sleepUntil(at, quantum.next(at), timer, fine) {
 			stopped = true
 		}
 		if stopped {
@@ -511,15 +512,10 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 // rather than on a runtime timer (see sleeper).
 const fineWait = 2 * time.Millisecond
 
-// dispatchQuantum is how far past an arrival's intended time the scheduler
-// may wake, so that one wake-up sends every arrival due by then: at high
-// rates a wake-up per arrival costs more CPU than the request itself. The
-// lag it adds is bounded, measured as send lag, and included in latency.
-var dispatchQuantum = 250 * time.Microsecond
-
-// sleepUntil waits until offset at of the run; it returns false when the
-// run was stopped first.
-func (e *engine) sleepUntil(at time.Duration, timer *time.Timer, fine *sleeper) bool {
+// sleepUntil waits until offset at of the run, and up to the dispatch
+// quantum q after it (quantum.go); it returns false when the run was
+// stopped first.
+func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleeper) bool {
 	if coarse := at - e.since() - fineWait; coarse > 0 {
 		timer.Reset(coarse)
 		select {
@@ -530,7 +526,7 @@ func (e *engine) sleepUntil(at time.Duration, timer *time.Timer, fine *sleeper) 
 		}
 	}
 	if d := at - e.since(); d > 0 {
-		fine.sleep(d + dispatchQuantum)
+		fine.sleep(d + q)
 	}
 	return true
 }
