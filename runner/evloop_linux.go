@@ -145,6 +145,7 @@ type eventLoop struct {
 	open     int // connections open or connecting
 	inflight int
 	seq      uint64
+	spare    []*loopExchange // ended, to reuse
 
 	waiting   fifo[*loopExchange] // in flight, waiting for a connection
 	backlog   fifo[arrival]       // due, waiting for an in-flight slot
@@ -418,7 +419,9 @@ func (l *eventLoop) dispatch() {
 		l.inflight++
 		l.seq++
 		sent := l.e.since()
-		l.start(&loopExchange{intended: a.intended, req: a.req, sent: sent, deadline: sent + l.w.timeout, seq: l.seq})
+		x := l.exchange()
+		*x = loopExchange{intended: a.intended, req: a.req, sent: sent, deadline: sent + l.w.timeout, seq: l.seq}
+		l.start(x)
 	}
 }
 
@@ -698,7 +701,20 @@ func (l *eventLoop) finish(x *loopExchange, ex exchange) {
 	l.record(x, l.e.since(), ex)
 }
 
+// exchange takes an exchange from the spares: none is allocated per
+// request once the loop has seen its peak in flight.
+func (l *eventLoop) exchange() *loopExchange {
+	if n := len(l.spare); n > 0 {
+		x := l.spare[n-1]
+		l.spare = l.spare[:n-1]
+		return x
+	}
+	return new(loopExchange)
+}
+
+// record ends x: it goes back to the spares.
 func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
+	l.spare = append(l.spare, x)
 	l.inflight--
 	l.rec.add(sample{
 		intended:  x.intended,
