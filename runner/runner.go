@@ -450,7 +450,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	fine := newSleeper()
 	defer fine.close()
 	stopped := false
-	var quantum quantum
+	var rate quantum // the dispatch quantum for the arrival rate
 	drop := func(at time.Duration) { rec.add(sample{intended: at, outcome: outDropped}) }
 	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
@@ -468,7 +468,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			default:
 			}
 		}
-		if !stopped && !e.sleepUntil(at, quantum.next(at), timer, fine) {
+		if !stopped && !e.sleepUntil(at, rate.next(at), timer, fine) {
 			stopped = true
 		}
 		if stopped {
