@@ -18,8 +18,9 @@ test:
 test-short:
 	$(GO) test -count=1 -short ./...
 
-# Go benchmarks, then the generator against its peers (wrk; nginx as the
-# target): CPU per request, open-loop accuracy and send lag, ratios printed.
+# Go benchmarks, then the generator against its peers (wrk; at 1,000 req/s
+# also wrk2 or a paced wrk, and vegeta when installed; nginx as the target):
+# CPU per request, open-loop accuracy and send lag, ratios printed.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 	$(GO) run ./bench -ilities $(BIN)

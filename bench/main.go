@@ -5,12 +5,15 @@
 //   - open loop at 10,000 req/s for 10 s: achieved rate, send lag p99 and
 //     CPU per request;
 //   - with -soak D: an open-loop run at 5,000 req/s for D, sampling the
-//     generator's resident memory every 10 s (minute 1 vs the last minute).
+//     generator's resident memory every 10 s (minute 1 vs the last minute);
+//   - low rate (-low-rate, 1,000 req/s): what the generator's own delay and
+//     CPU are when it is mostly idle, beside wrk2 (or a paced wrk where
+//     there is no wrk2) and vegeta, over interleaved rounds (lowrate.go).
 //
 // CPU is each generator process's own user + system time (getrusage of the
 // child), divided by the requests it completed. Usage:
 //
-//	go run ./bench -ilities bin/ilities [-duration 10s] [-soak 10m]
+//	go run ./bench -ilities bin/ilities [-duration 10s] [-soak 10m] [-low-only]
 package main
 
 import (
@@ -37,14 +40,15 @@ func main() {
 	openRate := flag.Int("open-rate", 10000, "open-loop rate, requests per second")
 	soak := flag.Duration("soak", 0, "also run an open loop at -soak-rate for this long and report its memory")
 	soakRate := flag.Int("soak-rate", 5000, "rate of the soak run, requests per second")
+	low := lowFlags()
 	flag.Parse()
-	if err := run(*ilities, *duration, *connections, *openRate, *soak, *soakRate); err != nil {
+	if err := run(*ilities, *duration, *connections, *openRate, *soak, *soakRate, low); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ilities string, duration time.Duration, conns, openRate int, soak time.Duration, soakRate int) error {
+func run(ilities string, duration time.Duration, conns, openRate int, soak time.Duration, soakRate int, low *lowConfig) error {
 	for _, bin := range []string{ilities, "wrk", "nginx"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found (apt-get install -y wrk nginx; make build): %w", bin, err)
@@ -61,6 +65,9 @@ func run(ilities string, duration time.Duration, conns, openRate int, soak time.
 	}
 	defer stop()
 	fmt.Printf("target: nginx (1 worker) at %s, tiny body; %d CPUs\n\n", url, numCPU())
+	if low.only {
+		return runLowRate(ilities, url, low)
+	}
 
 	// Warm the target and the page cache once.
 	if _, err := runWrk(url, conns, 2*time.Second); err != nil {
@@ -103,6 +110,11 @@ workload:
 	fmt.Printf("open loop: CPU per request %.2fµs (target <= 20µs) %s\n", open.cpuPerReq(), verdict(open.cpuPerReq() <= 20))
 	if open.saturated {
 		fmt.Println("open loop: the generator reported itself SATURATED")
+	}
+
+	fmt.Println()
+	if err := runLowRate(ilities, url, low); err != nil {
+		return err
 	}
 
 	if soak > 0 {

@@ -23,9 +23,10 @@ import (
 // thread wake-ups around it: each costs a context switch, which on a
 // virtual machine is dear, and the runtime adds its own (a second thread
 // woken for a goroutine made runnable, the system monitor woken on every
-// return from a blocking call). The loop wakes once per dispatch quantum:
-// it sends every arrival due by then, then reads every response that
-// arrived meanwhile. A response's completion time is the kernel's receive
+// return from a blocking call). The loop wakes once per dispatch quantum
+// (quantum.go: none at low rates, up to 250µs past an arrival at high
+// ones): it sends every arrival due by then, then reads every response
+// that arrived meanwhile. A response's completion time is the kernel's receive
 // timestamp of its last bytes (SO_TIMESTAMPNS), so reading it at the next
 // wake-up rather than the instant it lands changes no measurement. Between
 // wake-ups the thread sleeps in epoll_pwait2, issued as a raw system call:
@@ -45,9 +46,13 @@ const (
 	sysEpollPwait2  = 441 // the same number on every Linux architecture
 	prSetTimerslack = 29
 	// loopSocketWake: when the next wake-up is further away than this, the
-	// loop also wakes for responses, so that connections are free and the
-	// live figures current even at low rates.
-	loopSocketWake = 2 * time.Millisecond
+	// loop also wakes for responses, so that the live figures stay current
+	// and a connection the server closed is let go. Nearer, responses wait
+	// for the next arrival's wake-up, which reads them before it sends (the
+	// connections they free are there for it) and takes their times from
+	// the kernel's timestamps: a wake-up per response would double the
+	// wake-ups, and the CPU, at a few hundred requests a second.
+	loopSocketWake = 25 * time.Millisecond
 	// loopMaxWait bounds a wait, in case a signal is ever lost.
 	loopMaxWait = 100 * time.Millisecond
 )
@@ -144,13 +149,17 @@ type eventLoop struct {
 	open     int // connections open or connecting
 	inflight int
 	seq      uint64
+	spare    []*loopExchange // ended, to reuse
 
 	waiting   fifo[*loopExchange] // in flight, waiting for a connection
 	backlog   fifo[arrival]       // due, waiting for an in-flight slot
 	deadlines deadlineHeap        // exchanges on connections, earliest deadline first
 	outWait   int                 // connections registered for output (opening or writing)
 
-	// The pacer's next arrival, drawn and not yet due.
+	// The pacer's next arrival, drawn and not yet due, and the dispatch
+	// quantum to wake by for it.
+	rate     quantum
+	quantum  time.Duration
 	next     arrival
 	index    int
 	haveNext bool
@@ -357,6 +366,7 @@ func (l *eventLoop) pace() {
 				continue
 			}
 			l.next, l.haveNext = arrival{intended: at, req: req}, true
+			l.quantum = l.rate.next(at)
 		}
 		if l.stopped {
 			// Arrivals due before the stop and never sent are cut; the
@@ -415,7 +425,9 @@ func (l *eventLoop) dispatch() {
 		l.inflight++
 		l.seq++
 		sent := l.e.since()
-		l.start(&loopExchange{intended: a.intended, req: a.req, sent: sent, deadline: sent + l.w.timeout, seq: l.seq})
+		x := l.exchange()
+		*x = loopExchange{intended: a.intended, req: a.req, sent: sent, deadline: sent + l.w.timeout, seq: l.seq}
+		l.start(x)
 	}
 }
 
@@ -695,7 +707,20 @@ func (l *eventLoop) finish(x *loopExchange, ex exchange) {
 	l.record(x, l.e.since(), ex)
 }
 
+// exchange takes an exchange from the spares: none is allocated per
+// request once the loop has seen its peak in flight.
+func (l *eventLoop) exchange() *loopExchange {
+	if n := len(l.spare); n > 0 {
+		x := l.spare[n-1]
+		l.spare = l.spare[:n-1]
+		return x
+	}
+	return new(loopExchange)
+}
+
+// record ends x: it goes back to the spares.
 func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
+	l.spare = append(l.spare, x)
 	l.inflight--
 	l.rec.add(sample{
 		intended:  x.intended,
@@ -774,7 +799,7 @@ func (l *eventLoop) expire() {
 func (l *eventLoop) wakeAt() time.Duration {
 	at := l.nowMono + loopMaxWait
 	if l.haveNext && !l.stopped {
-		at = min(at, l.next.intended+dispatchQuantum)
+		at = min(at, l.next.intended+l.quantum)
 	}
 	if l.backlog.len() > 0 {
 		at = min(at, l.sendBy(l.backlog.peek())+1)

@@ -459,6 +459,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	defer fine.close()
 	stopped := false
 	miss := func(at time.Duration, o outcome) { rec.add(sample{intended: at, outcome: o}) }
+	var rate quantum // the dispatch quantum for the arrival rate
 	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
 		if !ok {
@@ -475,7 +476,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			default:
 			}
 		}
-		if !stopped && !e.sleepUntil(at, timer, fine) {
+		if !stopped && !e.sleepUntil(at, rate.next(at), timer, fine) {
 			stopped = true
 		}
 		if stopped {
@@ -537,15 +538,10 @@ func (w *workloadRun) sendDeadline(at, duration time.Duration) (time.Duration, o
 // rather than on a runtime timer (see sleeper).
 const fineWait = 2 * time.Millisecond
 
-// dispatchQuantum is how far past an arrival's intended time the scheduler
-// may wake, so that one wake-up sends every arrival due by then: at high
-// rates a wake-up per arrival costs more CPU than the request itself. The
-// lag it adds is bounded, measured as send lag, and included in latency.
-var dispatchQuantum = 250 * time.Microsecond
-
-// sleepUntil waits until offset at of the run; it returns false when the
-// run was stopped first.
-func (e *engine) sleepUntil(at time.Duration, timer *time.Timer, fine *sleeper) bool {
+// sleepUntil waits until offset at of the run, and up to the dispatch
+// quantum q after it (quantum.go); it returns false when the run was
+// stopped first.
+func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleeper) bool {
 	if coarse := at - e.since() - fineWait; coarse > 0 {
 		timer.Reset(coarse)
 		select {
@@ -556,7 +552,7 @@ func (e *engine) sleepUntil(at time.Duration, timer *time.Timer, fine *sleeper) 
 		}
 	}
 	if d := at - e.since(); d > 0 {
-		fine.sleep(d + dispatchQuantum)
+		fine.sleep(d + q)
 	}
 	return true
 }

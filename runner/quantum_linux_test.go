@@ -1,0 +1,70 @@
+package runner
+
+import (
+	"runtime"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// At a low rate the loop wakes for each arrival on time: the send lag's
+// median is the machine's wake-up delay, not that plus a dispatch quantum.
+// The wake-up delay is measured the way the loop waits, before and after
+// the run, so that a busy machine does not fail the test; one too noisy to
+// tell skips it.
+func TestLoopLowRateNotQuantised(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	srv := okServer(t, 0, nil)
+	sc := newScenario(time.Second, openWorkload("low", 200))
+	requireLoop(t, sc, srv.URL)
+	before := wakeDelay(t)
+	res := run(t, sc, Options{URL: srv.URL})
+	after := wakeDelay(t)
+	hiccup := max(before, after)
+	lag := time.Duration(res.Generator.SendLagMS.P50 * float64(time.Millisecond))
+	t.Logf("send lag p50 %v, p99 %.3f ms; the machine's wake-up delay p50 %v before, %v after; a %v quantum would add %v",
+		lag, res.Generator.SendLagMS.P99, before, after, maxQuantum, maxQuantum)
+	if hiccup > 2*maxQuantum {
+		t.Skipf("the machine wakes %v late at the median: too noisy to tell a %v quantum", hiccup, maxQuantum)
+	}
+	if lag >= hiccup+maxQuantum/2 {
+		t.Fatalf("send lag p50 %v at 200/s, wake-up delay %v: quantised (a quantum would make it about %v)", lag, hiccup, hiccup+maxQuantum)
+	}
+}
+
+// wakeDelay is the median lateness of 1 ms waits in epoll_pwait2 on a
+// thread with the loop's timer slack.
+func wakeDelay(t *testing.T) time.Duration {
+	t.Helper()
+	late := make(chan []time.Duration)
+	go func() {
+		// The thread's slack changes, so it ends with the goroutine.
+		runtime.LockOSThread()
+		syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerslack, 1, 0)
+		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			late <- nil
+			return
+		}
+		defer syscall.Close(ep)
+		var ev [1]syscall.EpollEvent
+		var d []time.Duration
+		for range 50 {
+			ts := syscall.NsecToTimespec(int64(time.Millisecond))
+			start := time.Now()
+			syscall.RawSyscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&ev[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0)
+			d = append(d, time.Since(start)-time.Millisecond)
+		}
+		late <- d
+	}()
+	d := <-late
+	if d == nil {
+		t.Skip("no epoll")
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
+}
