@@ -403,8 +403,8 @@ func readResult(path string, cpu float64, r *record) {
 	var res struct {
 		Verdict      string `json:"verdict"`
 		Requirements []struct {
-			Text   string `json:"text"`
-			Status string `json:"status"`
+			Text string `json:"text"`
+			Pass bool   `json:"pass"`
 		} `json:"requirements"`
 		Latency struct {
 			P99 float64 `json:"p99"`
@@ -431,7 +431,7 @@ func readResult(path string, cpu float64, r *record) {
 	}
 	r.Verdict = res.Verdict
 	for _, q := range res.Requirements {
-		if q.Status != "pass" {
+		if !q.Pass {
 			r.Failed += q.Text + "; "
 		}
 	}
