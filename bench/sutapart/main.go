@@ -26,6 +26,7 @@
 // All traffic stays on 127.0.0.1. Usage, from the repository root:
 //
 //	go run ./bench/sutapart [-rounds 5] [-quiet-rounds 2] [-noise 160] [-duration 10s] [-out DIR]
+//	go run ./bench/sutapart -summarise DIR1/runs.json DIR2/runs.json   # runs of several sessions, pooled
 package main
 
 import (
@@ -83,7 +84,15 @@ func main() {
 	flag.StringVar(&c.genCPUs, "gen-cpus", "0", "taskset CPU list of the generator in the pinned arm")
 	flag.StringVar(&c.sutCPUs, "sut-cpus", "1", "taskset CPU list of the SUT in the pinned arm")
 	flag.DurationVar(&c.maxTime, "max-time", 30*time.Minute, "start no run after this long")
+	pool := flag.Bool("summarise", false, "only print the summary of the runs.json files named as arguments, pooled")
 	flag.Parse()
+	if *pool {
+		if err := summariseFiles(os.Stdout, flag.Args()); err != nil {
+			fmt.Fprintln(os.Stderr, "sutapart:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *noiseChild > 0 {
 		spin(*noiseChild, *noiseFor)
 		return
@@ -583,4 +592,22 @@ func minMax(xs []float64) (float64, float64) {
 		lo, hi = math.Min(lo, x), math.Max(hi, x)
 	}
 	return lo, hi
+}
+
+// summariseFiles pools the runs of several runs.json files.
+func summariseFiles(w io.Writer, files []string) error {
+	var all []record
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var recs []record
+		if err := json.Unmarshal(data, &recs); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		all = append(all, recs...)
+	}
+	summarise(w, all)
+	return nil
 }
