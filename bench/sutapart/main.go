@@ -191,6 +191,7 @@ func run(ctx context.Context, c config) error {
 
 	start := time.Now()
 	var recs []record
+	var neighbourAlive func() bool
 	defer func() { _ = writeJSON(filepath.Join(c.out, "runs.json"), recs) }()
 	doRound := func(round, noise int) error {
 		l1, rn := machineLoad()
@@ -210,6 +211,9 @@ func run(ctx context.Context, c config) error {
 			t0 := time.Now()
 			cpu, err := runArm(ctx, c, arm, base, inproc, dir, work, dur, &r)
 			r.Took = time.Since(t0).Seconds()
+			if neighbourAlive != nil && !neighbourAlive() {
+				r.Err = strings.TrimSpace(r.Err + " the neighbour was gone by the end of this run")
+			}
 			if err != nil {
 				r.Err = err.Error()
 			}
@@ -221,10 +225,13 @@ func run(ctx context.Context, c config) error {
 		return nil
 	}
 	if c.rounds > 0 && c.noise > 0 {
-		stopNoise, err := startNoise(ctx, c.noise, total+time.Minute)
+		// Bounded by -max-time, not by the estimate: on a crowded machine
+		// runs take longer than their duration.
+		stopNoise, alive, err := startNoise(ctx, c.noise, c.maxTime+2*time.Minute)
 		if err != nil {
 			return err
 		}
+		neighbourAlive = alive
 		sleepCtx(ctx, c.settle)
 		for round := range c.rounds {
 			if err = doRound(round, c.noise); err != nil {
@@ -232,6 +239,7 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 		stopNoise()
+		neighbourAlive = nil
 		if err != nil {
 			summarise(os.Stdout, recs)
 			return err
@@ -457,17 +465,20 @@ func readResult(path string, cpu float64, r *record) {
 	}
 }
 
-// startNoise starts the neighbour and returns how to stop it (by its PID).
-func startNoise(ctx context.Context, threads int, bound time.Duration) (func(), error) {
+// startNoise starts the neighbour and returns how to stop it (by its PID)
+// and whether it is still running.
+func startNoise(ctx context.Context, threads int, bound time.Duration) (stop func(), alive func() bool, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd := exec.Command(self, "-noise-child", strconv.Itoa(threads), "-noise-for", bound.String())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the neighbour: %w", err)
+		return nil, nil, fmt.Errorf("starting the neighbour: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	fmt.Fprintf(os.Stderr, "neighbour: pid %d, %d spinning threads\n", cmd.Process.Pid, threads)
 	done := make(chan struct{})
 	go func() {
@@ -477,12 +488,25 @@ func startNoise(ctx context.Context, threads int, bound time.Duration) (func(), 
 		case <-done:
 		}
 	}()
-	return func() {
+	stop = func() {
 		close(done)
-		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		select {
+		case <-exited:
+		default:
+			_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
 		fmt.Fprintf(os.Stderr, "neighbour: pid %d stopped\n", cmd.Process.Pid)
-	}, nil
+	}
+	alive = func() bool {
+		select {
+		case <-exited:
+			return false
+		default:
+			return true
+		}
+	}
+	return stop, alive, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
