@@ -43,6 +43,12 @@ func withCode(code int, err error) error {
 }
 
 func main() {
+	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cli is the process's whole life but the exit: signal handling, limits,
+// the command.
+func cli(args []string, stdout, stderr io.Writer) int {
 	// One cancellation path: a signal-aware context from here to every goroutine.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal stops the run gracefully (results still written);
@@ -50,11 +56,11 @@ func main() {
 	go func() { <-ctx.Done(); stop() }()
 	// Every connection is a file: allow as many as the system lets us.
 	if _, err := runner.RaiseOpenFileLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, "ilities: warning: cannot raise the open-file limit:", err)
+		fmt.Fprintln(stderr, "ilities: warning: cannot raise the open-file limit:", err)
 	}
-	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := execute(ctx, args, stdout, stderr)
 	stop()
-	os.Exit(code)
+	return code
 }
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -118,7 +124,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRunCmd(), newValidateCmd())
 	root.AddCommand(newMergeCmd(), newAttackCmd())
 	root.AddCommand(newReportCmd())
-	root.AddCommand(newBackendCmd())
+	root.AddCommand(newBackendCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd(), newCapacityCmd())
 	return root
 }
