@@ -1,0 +1,120 @@
+package hrtimer
+
+import (
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSleepWakesInOrder(t *testing.T) {
+	const n = 50
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i := n - 1; i >= 0; i-- {
+		wg.Go(func() {
+			if !Sleep(time.Duration(i+1)*2*time.Millisecond, nil) {
+				t.Error("stopped without a stop channel")
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(order) != n {
+		t.Fatalf("%d woke, want %d", len(order), n)
+	}
+	// 2 ms apart: a busy machine may swap neighbours, not reverse the lot.
+	inversions := 0
+	for i := 1; i < n; i++ {
+		if order[i] < order[i-1] {
+			inversions++
+		}
+	}
+	if inversions > n/5 {
+		t.Errorf("wake-up order %v", order)
+	}
+}
+
+func TestSleepNeverEarly(t *testing.T) {
+	for _, d := range []time.Duration{time.Microsecond, 100 * time.Microsecond, time.Millisecond, 3 * time.Millisecond} {
+		for range 20 {
+			start := time.Now()
+			Sleep(d, nil)
+			if got := time.Since(start); got < d {
+				t.Fatalf("slept %v, asked %v", got, d)
+			}
+		}
+	}
+}
+
+func TestStopCancels(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan bool)
+	for range 10 {
+		go func() { done <- Sleep(time.Hour, stop) }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	for range 10 {
+		if <-done {
+			t.Fatal("a cancelled sleep reported its end")
+		}
+	}
+	// With nobody waiting, the reading goroutine ends.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		svc.mu.Lock()
+		running, n := svc.running, svc.heap.Len()
+		svc.mu.Unlock()
+		if !running && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service still running with %d entries", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A reused waiter is not woken by its cancelled entry.
+	if !Sleep(time.Millisecond, nil) {
+		t.Fatal("sleep after cancellations failed")
+	}
+}
+
+// TestSleepAllocatesNothing: within a busy period, a Sleep allocates
+// nothing (starting the reading goroutine at the start of one may).
+func TestSleepAllocatesNothing(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go Sleep(time.Hour, stop) // keeps the service running
+	Sleep(time.Microsecond, nil)
+	if n := testing.AllocsPerRun(100, func() { Sleep(10*time.Microsecond, nil) }); n > 0.1 {
+		t.Errorf("%.2f allocations per Sleep", n)
+	}
+}
+
+// TestLateness prints how late Sleep and the runtime's timer wake an
+// otherwise idle process. It asserts nothing: a busy machine delays both.
+func TestLateness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	late := func(sleep func(time.Duration)) (p50, p99 time.Duration) {
+		var ls []time.Duration
+		for range 200 {
+			d := 1 * time.Millisecond
+			start := time.Now()
+			sleep(d)
+			ls = append(ls, time.Since(start)-d)
+		}
+		sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
+		return ls[len(ls)/2], ls[len(ls)*99/100]
+	}
+	a50, a99 := late(func(d time.Duration) { Sleep(d, nil) })
+	b50, b99 := late(func(d time.Duration) { time.Sleep(d) })
+	t.Logf("GOMAXPROCS %d; lateness of a 1ms sleep: hrtimer p50 %v p99 %v; runtime timer p50 %v p99 %v",
+		runtime.GOMAXPROCS(0), a50, a99, b50, b99)
+}
