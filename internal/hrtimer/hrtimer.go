@@ -167,9 +167,11 @@ func (s *service) run() {
 		}
 		at, _, ok := s.heap.Peek()
 		if !ok {
+			// The timerfd was set for an entry that is now due: it has
+			// fired (a one-shot then disarms) or is about to, which costs
+			// the next reader one spurious turn at most.
 			s.running = false
 			s.armed = 0
-			s.fd.set(0)
 			s.mu.Unlock()
 			return
 		}
