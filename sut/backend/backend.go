@@ -47,6 +47,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ilities/ilities/internal/hrtimer"
 )
 
 // NodeHeader is the response header naming the backend that answered.
@@ -286,14 +288,9 @@ func (b *Backend) serve(j *job, stop chan struct{}) bool {
 	if b.cfg.CPUBurn {
 		return burn(func() bool { return b.now() >= j.end }, stop)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-stop:
-		return false
-	}
+	// A precise timer: the runtime's wakes an idle process up to a
+	// millisecond late, which would add to every response.
+	return hrtimer.Sleep(d, stop)
 }
 
 // await waits for a hang to be lifted; false when the client or the

@@ -121,13 +121,17 @@ func (p *Proxy) passiveResult(up *upstream, failed bool, now time.Time) {
 }
 
 // startBackground starts the maintenance loop (ejection expiry, slow start)
-// and the active health checks.
+// and the active health checks. Without outlier ejection and slow start
+// there is nothing to maintain, and no loop: an idle proxy does not wake.
 func (p *Proxy) startBackground() {
 	for _, pl := range p.pools {
 		for _, up := range pl.load().byNode {
 			up.setState("start", nil)
 			p.startChecks(up)
 		}
+	}
+	if p.cfg.Passive.ConsecutiveFailures <= 0 && p.cfg.SlowStart <= 0 {
+		return
 	}
 	p.loops.Add(1)
 	go func() {
