@@ -9,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ilities/ilities/internal/stats"
 )
 
 // The low-rate comparison: at 1,000 req/s a generator is idle most of the
@@ -153,11 +154,7 @@ func medianRun(rs []lowRun) lowRun {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		slices.Sort(v)
-		if n := len(v); n%2 == 0 {
-			return (v[n/2-1] + v[n/2]) / 2
-		}
-		return v[len(v)/2]
+		return stats.Median(v)
 	}
 	return lowRun{
 		rate:       m(func(r lowRun) float64 { return r.rate }),

@@ -9,11 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/internal/stats"
 
 	"github.com/ilities/ilities/sut/proxy"
 )
@@ -202,11 +203,7 @@ func medianResult(name string, runs []peerResult) peerResult {
 		for i, r := range runs {
 			v[i] = f(r)
 		}
-		slices.Sort(v)
-		if n := len(v); n%2 == 0 {
-			return (v[n/2-1] + v[n/2]) / 2
-		}
-		return v[len(v)/2]
+		return stats.Median(v)
 	}
 	return peerResult{
 		name:           name,
