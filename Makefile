@@ -4,7 +4,7 @@ BIN     ?= bin/ilities
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-short bench soak-generator soak fuzz demo vet clean
+.PHONY: build test test-short bench soak-generator soak noise fuzz demo vet clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ilities
@@ -34,6 +34,14 @@ soak-generator: build
 # minute 1 and at the end must be flat (within 10%).
 soak:
 	$(GO) run ./bench/soak -duration 10m -rate 5000/s
+
+# A noisy neighbour for `make test` on a busy machine: NOISE_THREADS busy
+# threads, each locked to its own OS thread, for NOISE_DURATION (it stops by
+# itself; it prints its PID).
+NOISE_THREADS  ?= 160
+NOISE_DURATION ?= 10m
+noise:
+	$(GO) run ./bench/noise -threads $(NOISE_THREADS) -duration $(NOISE_DURATION)
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s

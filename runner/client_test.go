@@ -282,14 +282,15 @@ func TestProtocols(t *testing.T) {
 		wantOK   bool
 		proto    int
 		maxConns int // connections seen at most (0: no check)
-		minConns int
-		maxConc  int64
+		// connPerRequest: the server sees a new connection per request.
+		connPerRequest bool
+		maxConc        int64
 	}{
 		{name: "http/2 over tls, insecure", server: tlsServer, client: scenario.Client{HTTP: scenario.HTTP2, Insecure: true}, wantOK: true, proto: 2},
 		{name: "tls without insecure fails verification", server: tlsServer, client: scenario.Client{HTTP: scenario.HTTP2}},
 		{name: "https with http/1.1", server: tlsServer, client: scenario.Client{HTTP: scenario.HTTP1, Insecure: true}, wantOK: true, proto: 1},
 		{name: "cleartext http/2, prior knowledge", server: h2cServer, client: scenario.Client{HTTP: scenario.HTTP2}, wantOK: true, proto: 2},
-		{name: "connection per request", server: httptest.NewServer, client: scenario.Client{HTTP: scenario.HTTP1, KeepAlive: &noKeepAlive}, wantOK: true, proto: 1, minConns: 40},
+		{name: "connection per request", server: httptest.NewServer, client: scenario.Client{HTTP: scenario.HTTP1, KeepAlive: &noKeepAlive}, wantOK: true, proto: 1, connPerRequest: true},
 		{name: "max connections", server: httptest.NewServer, client: scenario.Client{HTTP: scenario.HTTP1, MaxConnections: 2}, wantOK: true, proto: 1, maxConns: 2, maxConc: 2},
 	}
 	for _, tc := range cases {
@@ -313,13 +314,15 @@ func TestProtocols(t *testing.T) {
 				}
 				return
 			}
-			if res.Totals.Failed != 0 || res.Totals.Succeeded < 10 {
+			// How many requests 4 users complete in 300 ms depends on the
+			// host; that they all succeed does not.
+			if res.Totals.Failed != 0 || res.Totals.Succeeded == 0 {
 				t.Fatalf("totals %+v errors %v", res.Totals, res.Errors)
 			}
 			if s.proto != tc.proto {
 				t.Errorf("server saw HTTP/%d, want HTTP/%d", s.proto, tc.proto)
 			}
-			if tc.minConns > 0 && len(s.remotes) < tc.minConns {
+			if tc.connPerRequest && int64(len(s.remotes)) < res.Totals.Succeeded {
 				t.Errorf("%d connections for %d requests, want one per request", len(s.remotes), res.Totals.Succeeded)
 			}
 			if tc.maxConns > 0 && len(s.remotes) > tc.maxConns {

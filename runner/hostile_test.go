@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -193,29 +194,29 @@ func TestHostileTargets(t *testing.T) {
 				opts := path.opts
 				opts.URL = tc.target(t)
 				start := time.Now()
+				meter := hiccup.Start()
 				res, err := Run(context.Background(), sc, opts)
-				took := time.Since(start)
+				took, host := time.Since(start), meter.Stop()
 				if res == nil {
 					t.Fatalf("no result: %v", err)
 				}
 				checkAccounting(t, res)
-				t.Logf("%v: %+v errors %v service max %.0fms", took.Round(time.Millisecond), res.Totals, res.Errors, res.ServiceLatencyMS.Max)
+				t.Logf("%v: %+v errors %v service max %.0fms; %v", took.Round(time.Millisecond), res.Totals, res.Errors, res.ServiceLatencyMS.Max, host)
+				tot := res.Totals
+				sent := sentArrivals(t, res, 20, host, 25*time.Millisecond)
 				if tc.noReply != errors.Is(err, ErrNoResponse) {
 					t.Errorf("err = %v, want ErrNoResponse: %v", err, tc.noReply)
 				}
-				// 0.5 s of arrivals, each bounded by the 300 ms timeout.
-				if took > 3*time.Second {
-					t.Errorf("the run took %v", took)
+				// 0.5 s of arrivals, each bounded by the 300 ms timeout:
+				// within 3 s on a quiet host, stretched by this one's delay.
+				if limit := host.Allow(3 * time.Second); took > limit {
+					t.Errorf("the run took %v (limit %v)", took, limit)
 				}
-				if res.ServiceLatencyMS.Max > float64((timeout+400*time.Millisecond)/time.Millisecond) {
-					t.Errorf("a request took %.0fms, past its %v timeout", res.ServiceLatencyMS.Max, timeout)
+				if most := host.Allow(timeout + 400*time.Millisecond); res.ServiceLatencyMS.Max > float64(most)/1e6 {
+					t.Errorf("a request took %.0fms, past its %v timeout (at most %v on this host)", res.ServiceLatencyMS.Max, timeout, most)
 				}
-				tot := res.Totals
-				if tot.Scheduled != 20 || tot.Dropped != 0 {
-					t.Fatalf("totals %+v, want 20 scheduled, none dropped", tot)
-				}
-				if tc.someSucceed && tot.Succeeded != 20 {
-					t.Errorf("succeeded %d of 20", tot.Succeeded)
+				if tc.someSucceed && tot.Succeeded != sent {
+					t.Errorf("succeeded %d of %d sent", tot.Succeeded, sent)
 				}
 				for class, n := range res.Errors {
 					if !contains(tc.classes, class) {

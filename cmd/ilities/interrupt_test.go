@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
 )
 
@@ -140,7 +142,10 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-	// Let the run get going: the hang starts at 1 s; signal at about 3 s.
+	port := scenarioPort(sc)
+	// Let the run get going: the SUT listens, then the hang starts at 1 s
+	// of the run; signal at about 3 s.
+	up := waitListening(t, port, exited, &stderr)
 	select {
 	case err := <-exited:
 		t.Fatalf("exited before the signal: %v\n%s", err, stderr.String())
@@ -148,19 +153,24 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 	}
 	children := descendants(cmd.Process.Pid)
 	sent := time.Now()
+	meter := hiccup.Start()
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	var err error
 	select {
 	case err = <-exited:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("still running 15 s after %v\n%s", sig, stderr.String())
+	case <-time.After(5 * time.Minute): // only so that a hang ends the test
+		t.Fatalf("still running 5 min after %v\n%s", sig, stderr.String())
 	}
-	took := time.Since(sent)
-	t.Logf("%v: exited %v after the signal; stderr: %s", sig, took, bytes.TrimSpace(stderr.Bytes()))
-	if took > 2*time.Second {
-		t.Errorf("took %v to exit, want at most 2s", took)
+	took, host := time.Since(sent), meter.Stop()
+	// Within 2 s on an idle host (1 s for requests in flight, then the
+	// results written); a busy one stretches that by the scheduling delay
+	// measured meanwhile.
+	limit := host.Allow(2 * time.Second)
+	t.Logf("%v: exited %v after the signal (limit %v; %v); stderr: %s", sig, took, limit, host, bytes.TrimSpace(stderr.Bytes()))
+	if took > limit {
+		t.Errorf("took %v to exit, want at most %v", took, limit)
 	}
 	code := -1
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -182,15 +192,18 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 	if !res.Incomplete {
 		t.Error("result.json: incomplete is false")
 	}
-	if res.MeasuredS < 2 || res.MeasuredS > 6 || res.DurationS != 60 {
-		t.Errorf("measured %.2fs of %.0fs, want the 2-6 s before the signal", res.MeasuredS, res.DurationS)
+	// The run began after the SUT listened and ended at the signal.
+	if before := sent.Sub(up).Seconds(); res.MeasuredS <= 0 || res.MeasuredS > before || res.DurationS != 60 {
+		t.Errorf("measured %.2fs of %.0fs, want the up to %.2f s between the SUT's start and the signal", res.MeasuredS, res.DurationS, before)
 	}
 	tot := res.Totals
 	if tot.Scheduled == 0 || tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd {
 		t.Errorf("accounting: scheduled %d, succeeded %d + failed %d + dropped %d + cut %d", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd)
 	}
-	if tot.Failed == 0 {
-		t.Error("no failures counted, though requests to the hung backend were cut short")
+	// From 1 s of the run on, requests to the hung backend wait for their
+	// 30 s timeout: the signal cuts them short.
+	if tot.Failed == 0 && res.MeasuredS > 1.5 {
+		t.Errorf("no failures counted in %.2f s, though requests to the hung backend were cut short", res.MeasuredS)
 	}
 	for _, f := range []string{"report.html", "summary.md", "junit.xml"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
@@ -207,11 +220,37 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 	if len(children) > 0 {
 		t.Logf("%d child process(es) stopped", len(children))
 	}
-	var port int
-	fmt.Sscanf(sc[bytes.Index([]byte(sc), []byte("127.0.0.1:"))+len("127.0.0.1:"):], "%d", &port)
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 		c.Close()
 		t.Errorf("something still listens on the proxy's port %d", port)
+	}
+}
+
+// scenarioPort is the port of the first 127.0.0.1 address in sc.
+func scenarioPort(sc string) int {
+	var port int
+	fmt.Sscanf(sc[strings.Index(sc, "127.0.0.1:")+len("127.0.0.1:"):], "%d", &port)
+	return port
+}
+
+// waitListening waits until something accepts connections on port (the
+// SUT has started, so the run is about to begin) and returns when.
+func waitListening(t *testing.T, port int, exited <-chan error, stderr *bytes.Buffer) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute) // only so that a hang ends the test
+	for {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			c.Close()
+			return time.Now()
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("exited before the SUT listened: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the SUT did not listen on port %d within 5 min", port)
+		}
 	}
 }
 
@@ -223,25 +262,40 @@ func TestSecondSignalEndsAtOnce(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	file := filepath.Join(t.TempDir(), "sc.yaml")
-	if err := os.WriteFile(file, []byte(interruptScenario(freePort(t), "")), 0o644); err != nil {
+	port := freePort(t)
+	if err := os.WriteFile(file, []byte(interruptScenario(port, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "run", file, "--quiet")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	waitListening(t, port, exited, &stderr)
 	time.Sleep(3 * time.Second) // requests to the hung backend are in flight
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	time.Sleep(100 * time.Millisecond)
-	_ = cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5 s after two signals")
+	// The process restores the default handling once it has taken the
+	// first signal, which a busy host may delay: signal again every 100 ms
+	// until it ends. Its graceful stop takes over a second (the requests
+	// in flight get 1 s), so a signal that ends it at once wins.
+	sent := 0
+	deadline := time.After(5 * time.Minute) // only so that a hang ends the test
+signal:
+	for {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		sent++
+		select {
+		case <-exited:
+			break signal
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("still running 5 min after %d signals", sent)
+		}
 	}
+	t.Logf("ended after %d signals", sent)
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Fatalf("exit %v: want the process ended by the second SIGINT", cmd.ProcessState)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
 )
 
@@ -66,7 +67,17 @@ func TestRunPassAndFailVerdicts(t *testing.T) {
 		t.Skip("end-to-end runs")
 	}
 	dir := t.TempDir()
-	code, stdout, stderr := runCLI(t, "run", "testdata/pass.yaml", "--quiet", "--out", dir)
+	// --allow-saturated: a busy host may make the generator drop a few
+	// arrivals; the verdict is still computed, and it is what is tested.
+	meter := hiccup.Start()
+	code, stdout, stderr := runCLI(t, "run", "testdata/pass.yaml", "--quiet", "--allow-saturated", "--out", dir)
+	host := meter.Stop()
+	t.Logf("pass.yaml: exit %d; %v", code, host)
+	if code == exitFail && host.Max >= 100*time.Millisecond {
+		// p99(latency) < 500ms cannot be judged when the host itself kept
+		// this process waiting a fifth of that at once.
+		t.Skipf("pass.yaml failed a requirement on a host that delayed this process by up to %v (%v)\n%s", host.Max, host, stdout)
+	}
 	if code != exitPass {
 		t.Fatalf("pass.yaml: exit %d, want 0\n%s\n%s", code, stdout, stderr)
 	}
@@ -92,7 +103,7 @@ func TestRunPassAndFailVerdicts(t *testing.T) {
 		t.Errorf("accounting %+v", tot)
 	}
 
-	code, stdout, stderr = runCLI(t, "run", "testdata/fail.yaml", "--quiet", "--format", "json")
+	code, stdout, stderr = runCLI(t, "run", "testdata/fail.yaml", "--quiet", "--allow-saturated", "--format", "json")
 	if code != exitFail {
 		t.Fatalf("fail.yaml: exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
@@ -120,13 +131,19 @@ func TestRunAgainstRefusingTargetExitsThree(t *testing.T) {
 	}
 	dir := t.TempDir()
 	start := time.Now()
+	meter := hiccup.Start()
 	code, stdout, stderr := runCLI(t, "run", scen, "--quiet", "--out", dir)
+	took, host := time.Since(start), meter.Stop()
 	if code != exitRun {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRun, stdout, stderr)
 	}
-	// A clear reason, and no hang: 1 s of arrivals, each refused at once.
-	if !strings.Contains(stderr, "not a single HTTP response") || time.Since(start) > 5*time.Second {
-		t.Errorf("after %v, stderr %q: want a prompt, clear error", time.Since(start), stderr)
+	// A clear reason, and no hang: 1 s of arrivals, each refused at once,
+	// done within 5 s on an idle host, stretched by the delay this one
+	// imposed (measured over the run).
+	limit := host.Allow(5 * time.Second)
+	t.Logf("took %v (limit %v); %v", took, limit, host)
+	if !strings.Contains(stderr, "not a single HTTP response") || took > limit {
+		t.Errorf("after %v (limit %v), stderr %q: want a prompt, clear error", took, limit, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "result.json")); err != nil {
 		t.Errorf("a failed run still writes what it measured: %v", err)

@@ -37,6 +37,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -337,38 +338,62 @@ func (b *Backend) limit() int {
 // acquire obtains a worker slot for j, waiting in FIFO order if needed. On
 // success the caller holds a slot and a handlers count, and must release.
 func (b *Backend) acquire(r *http.Request, j *job, stop chan struct{}) error {
+	queued, err := b.enter(j, -1)
+	if err != nil || !queued {
+		return err
+	}
+	return b.wait(r.Context(), j, stop)
+}
+
+// enter puts j into the station at station time arrive (now, when arrive is
+// negative): it takes a free slot, or joins the queue (queued is true; the
+// caller then waits), or is rejected. Arrivals keep the order of the calls.
+// On success the caller holds a handlers count.
+func (b *Backend) enter(j *job, arrive int64) (queued bool, err error) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed || b.down {
-		b.mu.Unlock()
-		return errClosed
+		return false, errClosed
 	}
 	// Arrival is stamped under the lock, so that arrival order is queue
 	// order even when goroutines are descheduled in between.
-	j.arrive = b.now()
+	if arrive < 0 {
+		arrive = b.now()
+	}
+	j.arrive = arrive
 	j.gen = b.gen
 	if b.busy < b.limit() && len(b.queue) == 0 {
 		b.busy++
-		b.begin(j, max(j.arrive, b.takeIdle()))
+		// The slot that freed first may still be held by a service whose
+		// goroutine has not noticed its end: take that free time, and leave
+		// it the idle slot's, as release does.
+		at := b.takeIdle()
+		if first := b.endedBefore(at); first != nil {
+			first.free, at = at, first.free
+		}
+		b.begin(j, max(j.arrive, at))
 		b.handlers.Add(1)
-		b.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	if len(b.queue) >= b.cfg.Queue {
 		b.counts.rejected++
-		b.mu.Unlock()
-		return errQueueFull
+		return false, errQueueFull
 	}
 	j.ready = make(chan struct{})
 	b.queue = append(b.queue, j)
 	b.handlers.Add(1)
-	b.mu.Unlock()
+	return true, nil
+}
 
+// wait waits for a queued j's slot; on an error (the caller went away, the
+// backend stopped) it leaves the station and drops its handlers count.
+func (b *Backend) wait(ctx context.Context, j *job, stop chan struct{}) error {
 	var err error
 	select {
 	case <-j.ready:
 		return nil
-	case <-r.Context().Done():
-		err = r.Context().Err()
+	case <-ctx.Done():
+		err = ctx.Err()
 	case <-stop:
 		err = errClosed
 	}
@@ -395,6 +420,38 @@ func (b *Backend) acquire(r *http.Request, j *job, stop chan struct{}) error {
 		b.counts.abandoned++
 	}
 	return err
+}
+
+// visit is one request served in-process, arriving at station time arrive
+// (planned, not read from the host's clock): the queueing tests drive the
+// station this way, so that its queue evolves on the arrival instants they
+// planned whatever the host's scheduling. It enters the station before it
+// returns, so arrivals keep the order of the calls; finish waits for the
+// slot, holds it for the service, releases it, and returns the job's
+// station times.
+func (b *Backend) visit(arrive int64) (finish func() (start, end int64, err error)) {
+	b.mu.Lock()
+	stop := b.stop
+	b.mu.Unlock()
+	j := &job{}
+	queued, err := b.enter(j, arrive)
+	return func() (int64, int64, error) {
+		if err != nil {
+			return 0, 0, err
+		}
+		if queued {
+			if err := b.wait(context.Background(), j, stop); err != nil {
+				return 0, 0, err
+			}
+		}
+		defer b.handlers.Done()
+		if !b.serve(j, stop) {
+			b.release(j, false)
+			return 0, 0, errClosed
+		}
+		b.release(j, true)
+		return j.start, j.end, nil
+	}
 }
 
 // begin starts j's service at station time start. Called with b.mu held;
@@ -438,20 +495,26 @@ func (b *Backend) release(j *job, completed bool) {
 		// Goroutines may notice their ends out of order (a computing worker
 		// descheduled, a late timer). Whoever releases first hands on the
 		// slot that freed first; the job that held it will hand on this one.
-		now := b.now()
-		var first *job
-		for m := range b.inService {
-			if m.free < at && m.free <= now && (first == nil || m.free < first.free) {
-				first = m
-			}
-		}
-		if first != nil {
+		if first := b.endedBefore(at); first != nil {
 			first.free, at = at, first.free
 		}
 	} else {
 		at = min(end, j.free)
 	}
 	b.handoff(at)
+}
+
+// endedBefore returns the job in service whose slot freed first, before
+// station time at and by now, or nil. Called with b.mu held.
+func (b *Backend) endedBefore(at int64) *job {
+	now := b.now()
+	var first *job
+	for m := range b.inService {
+		if m.free < at && m.free <= now && (first == nil || m.free < first.free) {
+			first = m
+		}
+	}
+	return first
 }
 
 // handoff gives a freed slot, free since station time at, to the head of the
@@ -477,9 +540,10 @@ func (b *Backend) grant(at int64) {
 // takeIdle returns the free time of the idle slot that freed first (and
 // forgets it): a request that finds a slot idle starts no earlier than the
 // slot's previous service ended, even if its goroutine noticed that end
-// late. Called with b.mu held.
+// late. A slot never used (since New or the last crash) has been free all
+// along: 0. Called with b.mu held, after busy counts the slot being taken.
 func (b *Backend) takeIdle() int64 {
-	if len(b.idle) == 0 {
+	if len(b.idle) == 0 || b.busy-1+len(b.idle) < b.cfg.Workers {
 		return 0
 	}
 	k := 0

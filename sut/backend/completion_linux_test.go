@@ -36,9 +36,6 @@ func TestCompletionsFollowTheStationClock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing")
 	}
-	if raceEnabled {
-		t.Skip("timing: skipped under the race detector")
-	}
 	// Services that end between whole milliseconds: 0.5 ms to 3.3 ms.
 	var ds []time.Duration
 	for i := range 200 {

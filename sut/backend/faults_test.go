@@ -165,7 +165,9 @@ func TestHangReleasedWhenLifted(t *testing.T) {
 }
 
 func TestDegradeLimitsConcurrency(t *testing.T) {
-	b := start(t, Config{Name: "d", Workers: 4, Queue: 100, ServiceTime: constant(300 * time.Millisecond)})
+	// The first service lasts long enough for the three others to arrive
+	// while it holds the only slot, even when a busy host delays them.
+	b := start(t, Config{Name: "d", Workers: 4, Queue: 100, ServiceTime: &sequence{ds: []time.Duration{3 * time.Second, 300 * time.Millisecond}}})
 	b.UpdateFaults(func(f *Faults) { f.Workers = 1 })
 	var wg sync.WaitGroup
 	for range 4 {
