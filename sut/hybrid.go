@@ -25,6 +25,7 @@ func ExternalConfig(s *scenario.Scenario, pools []proxy.PoolConfig) (external.Co
 	cfg := external.Config{
 		Kind:     o.Kind,
 		Strategy: sp.Strategy,
+		Listen:   s.SUT.Listen,
 		HashKey:  o.Hash.Key,
 		Cookie:   o.Cookie,
 		Retries:  o.Retries,

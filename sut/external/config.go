@@ -27,6 +27,9 @@ const HealthPath = "/.ilities/proxy-health"
 type Config struct {
 	Kind     string // Nginx or HAProxy
 	Strategy string // an ilities strategy name (see Directives)
+	// Listen is the proxy's address, as the scenario's sut.listen; a free
+	// loopback port when empty or when its port is 0.
+	Listen string
 	// HashKey is consistent-hash's key: "path", "header:NAME" or "cookie:NAME".
 	HashKey string
 	// Cookie is the cookie strategy's cookie name (HAProxy only).

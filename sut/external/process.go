@@ -113,12 +113,18 @@ func start(ctx context.Context, bin string, cfg Config) (*Proxy, error) {
 	}
 	// nginx's workers may run as another user: they must reach the logs.
 	_ = os.Chmod(dir, 0o755)
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	listen := cfg.Listen
+	if host, port, err := net.SplitHostPort(listen); err != nil || port == "0" || port == "" {
+		free, err := freePort()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		listen = net.JoinHostPort(host, strconv.Itoa(free))
 	}
-	listen := "127.0.0.1:" + strconv.Itoa(port)
 	p := &Proxy{kind: cfg.Kind, dir: dir, url: "http://" + listen, done: make(chan struct{}), stop: make(chan struct{})}
 	var text, file string
 	var args []string
