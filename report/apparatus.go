@@ -25,6 +25,13 @@ type Apparatus struct {
 	// target is external).
 	SUTHiccupMS        *Percentiles `json:"sut_hiccup_ms,omitempty"`
 	SUTHiccupHistogram string       `json:"sut_hiccup_histogram,omitempty"`
+	// SUTWakeups is how many times a request waits for a CPU inside a
+	// built-in SUT that runs in the generator's process (the proxy reading
+	// the request, the backend's handler, the end of its service, the proxy
+	// reading the answer): each such wait is drawn from the same hiccups,
+	// so the SUT's share of the apparatus's delay is SUTWakeups × hiccup.
+	// 0 for an external target or a SUT apart (SUTHiccupMS).
+	SUTWakeups int `json:"sut_wakeups,omitempty"`
 	// CPUSeconds is the tool's process CPU time (user + system) over the run;
 	// CPUShare that over wall time × the machine's processors (Processors).
 	CPUSeconds float64 `json:"cpu_s"`
@@ -87,25 +94,35 @@ type ApparatusWindow struct {
 // timeout, health-check or queue timeout a scenario would sensibly set.
 const DisturbedAboveMS = 10.0
 
-// WindowDelay is how late the apparatus could have made a request of this
-// window at its 99th percentile: the larger of the generator's send lag and
-// its process's hiccups (a hiccup delays a send, so both measure one delay),
-// plus the SUT process's own hiccups when it runs apart.
-func (w ApparatusWindow) WindowDelay() float64 {
-	return math.Max(w.SendLagP99, w.HiccupP99) + w.SUTHiccupP99
+// WindowDelay is how late the apparatus could have made a request of window
+// w at its 99th percentile: the larger of the generator's send lag and its
+// process's hiccups (a hiccup delays a send, so both measure one delay),
+// plus the SUT's share (sutShare).
+func (a *Apparatus) WindowDelay(w ApparatusWindow) float64 {
+	return math.Max(w.SendLagP99, w.HiccupP99) + a.sutShare(w.HiccupP99, w.SUTHiccupP99)
+}
+
+// sutShare is the SUT's part of the apparatus's delay, from the generator
+// process's hiccup and the SUT process's own: its own when it runs apart,
+// SUTWakeups × the shared one when it runs in the same process.
+func (a *Apparatus) sutShare(hiccup, sutHiccup float64) float64 {
+	if a.SUTHiccupMS != nil {
+		return sutHiccup
+	}
+	return float64(a.SUTWakeups) * hiccup
 }
 
 // Assess fills the windows' delays and disturbed flags and the run's
 // DisturbedWindows from the per-window figures, and DelayMS from the run's
-// percentiles: at each percentile, max(send lag, hiccup) + SUT hiccup (a
-// request delayed by both sides is delayed by their sum). sendLag is the
+// percentiles: at each percentile, max(send lag, hiccup) + the SUT's share
+// (a request delayed on both sides is delayed by their sum). sendLag is the
 // generator's send-lag distribution of the run. Calling it again (after a
 // merge) gives the same result.
 func (a *Apparatus) Assess(sendLag Percentiles) {
 	a.DisturbedWindows = 0
 	for i := range a.Windows {
 		w := &a.Windows[i]
-		w.DelayMS = roundMicros(w.WindowDelay())
+		w.DelayMS = roundMicros(a.WindowDelay(*w))
 		w.Disturbed = w.DelayMS > DisturbedAboveMS
 		if w.Disturbed {
 			a.DisturbedWindows++
@@ -116,7 +133,7 @@ func (a *Apparatus) Assess(sendLag Percentiles) {
 		sut = *a.SUTHiccupMS
 	}
 	at := func(of func(Percentiles) float64) float64 {
-		return roundMicros(math.Max(of(sendLag), of(a.HiccupMS)) + of(sut))
+		return roundMicros(math.Max(of(sendLag), of(a.HiccupMS)) + a.sutShare(of(a.HiccupMS), of(sut)))
 	}
 	d := Percentiles{Count: a.HiccupMS.Count}
 	d.Min = at(func(p Percentiles) float64 { return p.Min })

@@ -44,7 +44,7 @@ func judgeLatency(res *Result, req scenario.Requirement, observed float64) strin
 	if req.Op != "<" && req.Op != "<=" {
 		return ""
 	}
-	delay, parts := apparatusDelay(res, req.Agg, req.Metric == "service_latency")
+	delay, parts := ApparatusDelay(res, req.Agg, req.Metric == "service_latency")
 	if delay <= 0 {
 		return ""
 	}
@@ -56,11 +56,13 @@ func judgeLatency(res *Result, req scenario.Requirement, observed float64) strin
 		req.Agg, ms(observed), ms(req.Threshold), ms(observed-req.Threshold), req.Agg, ms(delay), parts)
 }
 
-// apparatusDelay is how much the apparatus could have added to a request's
+// ApparatusDelay is how much the apparatus could have added to a request's
 // latency at aggregation agg (p99, mean, max...), in ms, and the figures it
-// comes from: max(send lag, generator hiccup) + SUT hiccup; for service
-// latency, which starts at the actual send, the hiccups alone.
-func apparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
+// comes from: max(send lag, generator hiccup) + the SUT's share (its own
+// process's hiccups, or SUTWakeups × the shared ones); for service latency,
+// which starts at the actual send, the send lag is left out. Without an
+// apparatus (older results) it is the send lag alone. 0 for stddev.
+func ApparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
 	of, ok := percentileAggregations[agg]
 	if !ok || agg == "stddev" {
 		return 0, ""
@@ -80,6 +82,9 @@ func apparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string)
 		if a.SUTHiccupMS != nil && a.SUTHiccupMS.Count > 0 {
 			sut = of(*a.SUTHiccupMS)
 			parts = append(parts, "SUT hiccup "+agg+" "+ms(sut))
+		} else if a.SUTWakeups > 0 && hiccup > 0 {
+			sut = float64(a.SUTWakeups) * hiccup
+			parts = append(parts, fmt.Sprintf("the built-in SUT's %d waits for a CPU in the same process, %s", a.SUTWakeups, ms(sut)))
 		}
 	}
 	return math.Max(lag, hiccup) + sut, strings.Join(parts, ", ")

@@ -161,3 +161,24 @@ func TestAssessMarksDisturbedWindows(t *testing.T) {
 		t.Errorf("delay p99 %v max %v, want 6 and 35", a.DelayMS.P99, a.DelayMS.Max)
 	}
 }
+
+// A built-in SUT in the generator's process makes a request wait for a CPU
+// several times: each wait counts in the apparatus's delay.
+func TestJudgeCountsTheInProcessSUTsWaits(t *testing.T) {
+	req, _ := scenario.ParseRequirement("p99(latency) < 50ms")
+	for _, c := range []struct {
+		wakeups int
+		want    string
+	}{{0, VerdictFail}, {4, VerdictInconclusive}} {
+		res := judgeResult(10, 20, nil, nil) // p99 118ms: 118 − 20 misses 50; 118 − 20 − 4×20 does not
+		res.Apparatus.SUTWakeups = c.wakeups
+		res.Apparatus.Assess(res.Generator.SendLagMS)
+		v := EvaluateRequirement(res, req)
+		if v.Status != c.want {
+			t.Errorf("%d waits: %s (%s), want %s", c.wakeups, v.Status, v.Why, c.want)
+		}
+		if want := 20 + float64(c.wakeups)*20; res.Apparatus.DelayMS.P99 != want {
+			t.Errorf("%d waits: delay p99 %v, want %v", c.wakeups, res.Apparatus.DelayMS.P99, want)
+		}
+	}
+}

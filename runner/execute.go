@@ -49,6 +49,15 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	return res, err
 }
 
+// The waits for a CPU a request makes inside the built-in SUT in this
+// process: the proxy reading the request, the backend's handler, the end of
+// its service, the proxy reading the answer; with a real proxy in front of
+// the simulated backends (hybrid mode), only the backend's two.
+const (
+	builtinWakeups = 4
+	hybridWakeups  = 2
+)
+
 // instrument wires the built-in topology into the run: its URLs, its nodes'
 // figures, the fault timeline and the utilisation sampling, all started on
 // the run's clock. The returned function stops them once the run is over
@@ -57,6 +66,10 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*report.Result) error {
 	opts.URLs = topo.URLs()
 	opts.URL = opts.URLs[0]
+	opts.SUTWakeups = builtinWakeups
+	if topo.External() != nil {
+		opts.SUTWakeups = hybridWakeups // the real proxy runs apart, unmeasured
+	}
 	opts.NodeStats = func() []NodeReport {
 		var out []NodeReport
 		for _, n := range topo.Nodes() {

@@ -48,6 +48,10 @@ type Options struct {
 	ActiveFaults func() []string
 	// Segment runs a deterministic slice of every workload (see Segment).
 	Segment Segment
+	// SUTWakeups is how many times a request waits for a CPU inside a
+	// built-in SUT running in this process (report.Apparatus.SUTWakeups);
+	// 0 for an external target.
+	SUTWakeups int
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
@@ -260,6 +264,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	if err != nil {
 		return nil, err
 	}
+	apparatus.SUTWakeups = opts.SUTWakeups
 	res, err := buildResult(sc, opts, col, workloads, e.start, duration, measured, stopped || aborted, apparatus)
 	if err != nil {
 		return nil, err
