@@ -28,10 +28,15 @@ type Apparatus struct {
 	// SUTWakeups is how many times a request waits for a CPU inside a
 	// built-in SUT that runs in the generator's process (the proxy reading
 	// the request, the backend's handler, the end of its service, the proxy
-	// reading the answer): each such wait is drawn from the same hiccups,
-	// so the SUT's share of the apparatus's delay is SUTWakeups × hiccup.
+	// reading the answer): each such wait is drawn from the hiccups or,
+	// in an event loop, the send lag; the SUT's share adds them up (sutShare).
 	// 0 for an external target or a SUT apart (SUTHiccupMS).
 	SUTWakeups int `json:"sut_wakeups,omitempty"`
+	// SUTLoopWakeups is how many of those waits are an event loop's (the
+	// built-in proxy's loops, threads of their own like the generator's):
+	// each counts as the larger of the send lag (the generator loop's
+	// wait) and the hiccup.
+	SUTLoopWakeups int `json:"sut_loop_wakeups,omitempty"`
 	// CPUSeconds is the tool's process CPU time (user + system) over the run;
 	// CPUShare that over wall time × the machine's processors (Processors).
 	CPUSeconds float64 `json:"cpu_s"`
@@ -99,17 +104,19 @@ const DisturbedAboveMS = 10.0
 // process's hiccups (a hiccup delays a send, so both measure one delay),
 // plus the SUT's share (sutShare).
 func (a *Apparatus) WindowDelay(w ApparatusWindow) float64 {
-	return math.Max(w.SendLagP99, w.HiccupP99) + a.sutShare(w.HiccupP99, w.SUTHiccupP99)
+	return math.Max(w.SendLagP99, w.HiccupP99) + a.sutShare(w.HiccupP99, w.SendLagP99, w.SUTHiccupP99)
 }
 
-// sutShare is the SUT's part of the apparatus's delay, from the generator
-// process's hiccup and the SUT process's own: its own when it runs apart,
-// SUTWakeups × the shared one when it runs in the same process.
-func (a *Apparatus) sutShare(hiccup, sutHiccup float64) float64 {
+// sutShare is the SUT's part of the apparatus's delay: the SUT process's
+// own hiccup when it runs apart; in the same process, a hiccup for each of
+// its goroutines' waits and max(send lag, hiccup) for each of its event
+// loops' waits.
+func (a *Apparatus) sutShare(hiccup, sendLag, sutHiccup float64) float64 {
 	if a.SUTHiccupMS != nil {
 		return sutHiccup
 	}
-	return float64(a.SUTWakeups) * hiccup
+	loops := min(a.SUTLoopWakeups, a.SUTWakeups)
+	return float64(a.SUTWakeups-loops)*hiccup + float64(loops)*math.Max(sendLag, hiccup)
 }
 
 // Assess fills the windows' delays and disturbed flags and the run's
@@ -133,7 +140,7 @@ func (a *Apparatus) Assess(sendLag Percentiles) {
 		sut = *a.SUTHiccupMS
 	}
 	at := func(of func(Percentiles) float64) float64 {
-		return roundMicros(math.Max(of(sendLag), of(a.HiccupMS)) + a.sutShare(of(a.HiccupMS), of(sut)))
+		return roundMicros(math.Max(of(sendLag), of(a.HiccupMS)) + a.sutShare(of(a.HiccupMS), of(sendLag), of(sut)))
 	}
 	d := Percentiles{Count: a.HiccupMS.Count}
 	d.Min = at(func(p Percentiles) float64 { return p.Min })

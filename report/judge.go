@@ -59,7 +59,7 @@ func judgeLatency(res *Result, req scenario.Requirement, observed float64) strin
 // ApparatusDelay is how much the apparatus could have added to a request's
 // latency at aggregation agg (p99, mean, max...), in ms, and the figures it
 // comes from: max(send lag, generator hiccup) + the SUT's share (its own
-// process's hiccups, or SUTWakeups × the shared ones); for service latency,
+// process's hiccups, or its waits in this one: sutShare); for service latency,
 // which starts at the actual send, the send lag is left out. Without an
 // apparatus (older results) it is the send lag alone. 0 for stddev.
 func ApparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
@@ -70,24 +70,34 @@ func ApparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string)
 	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
 	var parts []string
 	lag, hiccup, sut := 0.0, 0.0, 0.0
-	if !serviceOnly && res.Generator.SendLagMS.Count > 0 {
+	if res.Generator.SendLagMS.Count > 0 {
 		lag = of(res.Generator.SendLagMS)
-		parts = append(parts, "send lag "+agg+" "+ms(lag))
+		if !serviceOnly {
+			parts = append(parts, "send lag "+agg+" "+ms(lag))
+		}
 	}
 	if a := res.Apparatus; a != nil {
 		if a.HiccupMS.Count > 0 {
 			hiccup = of(a.HiccupMS)
 			parts = append(parts, "hiccup "+agg+" "+ms(hiccup))
 		}
+		var sutHiccup float64
 		if a.SUTHiccupMS != nil && a.SUTHiccupMS.Count > 0 {
-			sut = of(*a.SUTHiccupMS)
-			parts = append(parts, "SUT hiccup "+agg+" "+ms(sut))
-		} else if a.SUTWakeups > 0 && hiccup > 0 {
-			sut = float64(a.SUTWakeups) * hiccup
-			parts = append(parts, fmt.Sprintf("the built-in SUT's %d waits for a CPU in the same process, %s", a.SUTWakeups, ms(sut)))
+			sutHiccup = of(*a.SUTHiccupMS)
+		}
+		if sut = a.sutShare(hiccup, lag, sutHiccup); sut > 0 {
+			if a.SUTHiccupMS != nil {
+				parts = append(parts, "SUT hiccup "+agg+" "+ms(sut))
+			} else {
+				parts = append(parts, fmt.Sprintf("the built-in SUT's %d waits for a CPU in the same process, %s", a.SUTWakeups, ms(sut)))
+			}
 		}
 	}
-	return math.Max(lag, hiccup) + sut, strings.Join(parts, ", ")
+	gen := math.Max(lag, hiccup)
+	if serviceOnly {
+		gen = hiccup
+	}
+	return gen + sut, strings.Join(parts, ", ")
 }
 
 // windowTally is one window's counts of a scope.

@@ -50,12 +50,14 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 }
 
 // The waits for a CPU a request makes inside the built-in SUT in this
-// process: the proxy reading the request, the backend's handler, the end of
-// its service, the proxy reading the answer; with a real proxy in front of
-// the simulated backends (hybrid mode), only the backend's two.
+// process: the proxy reading the request and the answer (its event loops),
+// the backend's handler and the end of its service (goroutines); with a
+// real proxy in front of the simulated backends (hybrid mode), only the
+// backend's two.
 const (
-	builtinWakeups = 4
-	hybridWakeups  = 2
+	builtinWakeups     = 4
+	builtinLoopWakeups = 2
+	hybridWakeups      = 2
 )
 
 // instrument wires the built-in topology into the run: its URLs, its nodes'
@@ -66,9 +68,10 @@ const (
 func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*report.Result) error {
 	opts.URLs = topo.URLs()
 	opts.URL = opts.URLs[0]
-	opts.SUTWakeups = builtinWakeups
+	opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
 	if topo.External() != nil {
-		opts.SUTWakeups = hybridWakeups // the real proxy runs apart, unmeasured
+		// The real proxy runs apart, unmeasured; the backends' waits remain.
+		opts.SUTWakeups, opts.SUTLoopWakeups = hybridWakeups, 0
 	}
 	opts.NodeStats = func() []NodeReport {
 		var out []NodeReport

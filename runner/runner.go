@@ -52,6 +52,8 @@ type Options struct {
 	// built-in SUT running in this process (report.Apparatus.SUTWakeups);
 	// 0 for an external target.
 	SUTWakeups int
+	// SUTLoopWakeups is how many of those are an event loop's.
+	SUTLoopWakeups int
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
@@ -264,7 +266,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	if err != nil {
 		return nil, err
 	}
-	apparatus.SUTWakeups = opts.SUTWakeups
+	apparatus.SUTWakeups, apparatus.SUTLoopWakeups = opts.SUTWakeups, opts.SUTLoopWakeups
 	res, err := buildResult(sc, opts, col, workloads, e.start, duration, measured, stopped || aborted, apparatus)
 	if err != nil {
 		return nil, err
