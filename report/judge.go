@@ -44,7 +44,7 @@ func judgeLatency(res *Result, req scenario.Requirement, observed float64) strin
 	if req.Op != "<" && req.Op != "<=" {
 		return ""
 	}
-	delay, parts := ApparatusDelay(res, req.Agg, req.Metric == "service_latency")
+	delay, parts := apparatusDelay(res, req.Agg, req.Metric == "service_latency")
 	if delay <= 0 {
 		return ""
 	}
@@ -56,13 +56,13 @@ func judgeLatency(res *Result, req scenario.Requirement, observed float64) strin
 		req.Agg, ms(observed), ms(req.Threshold), ms(observed-req.Threshold), req.Agg, ms(delay), parts)
 }
 
-// ApparatusDelay is how much the apparatus could have added to a request's
+// apparatusDelay is how much the apparatus could have added to a request's
 // latency at aggregation agg (p99, mean, max...), in ms, and the figures it
 // comes from: max(send lag, generator hiccup) + the SUT's share (its own
 // process's hiccups, or its waits in this one: sutShare); for service latency,
 // which starts at the actual send, the send lag is left out. Without an
 // apparatus (older results) it is the send lag alone. 0 for stddev.
-func ApparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
+func apparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
 	of, ok := percentileAggregations[agg]
 	if !ok || agg == "stddev" {
 		return 0, ""

@@ -93,14 +93,13 @@ func invalidity(reqs []scenario.Requirement, res *report.Result) (string, stepCh
 // latency (service latency starts at the actual send: the send lag is not
 // in it).
 func apparatusDelay(res *report.Result, r scenario.Requirement) (float64, bool) {
-	if _, ok := atAgg(report.Percentiles{}, r.Agg); !ok {
-		return 0, false
+	if res.Apparatus != nil {
+		return atAgg(res.Apparatus.DelayMS, r.Agg)
 	}
-	if res.Apparatus == nil && r.Metric != "latency" {
-		return 0, false
+	if r.Metric == "latency" {
+		return atAgg(res.Generator.SendLagMS, r.Agg)
 	}
-	d, _ := report.ApparatusDelay(res, strings.ToLower(r.Agg), r.Metric == "service_latency")
-	return d, true
+	return 0, false
 }
 
 // atAgg is p's figure for aggregation agg; stddev has none to compare.
