@@ -58,7 +58,7 @@ type Apparatus struct {
 	// LoadAverage is the machine's one-minute load average at the end.
 	LoadAverage float64 `json:"load_average"`
 	// DelayMS is the apparatus's delay at each percentile of a request
-	// (ApparatusDelay); DisturbedWindows counts the windows whose delay
+	// (Assess); DisturbedWindows counts the windows whose delay
 	// exceeded DisturbedAboveMS.
 	DelayMS          Percentiles       `json:"delay_ms"`
 	DisturbedWindows int               `json:"disturbed_windows"`
