@@ -140,12 +140,6 @@ type NodeMTBF struct {
 	MTBF       time.Duration
 }
 
-// Project is ProjectRun without the run's end: a fault that lasted to the
-// end counts for its planned length (ForS), or not at all without one.
-func Project(nodes []NodeMTBF, faults []Fault) *Projection {
-	return ProjectRun(nodes, faults, 0)
-}
-
 // ProjectRun computes the projection for the nodes that declare an MTBF
 // from the faults' lengths; runEndS is the end of the run on the faults'
 // clock, the end of a fault that was never lifted. It returns nil when no

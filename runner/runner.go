@@ -779,7 +779,7 @@ func generatorOf(t report.Totals, lag report.Percentiles, a *report.Apparatus) r
 			t.Late, t.Scheduled, lateAfter, ms(lag.P99)))
 	}
 	if t.CutAtEnd > 0 {
-		reasons = append(reasons, fmt.Sprintf("%d arrivals due before the end were still unsent %v after it and were cut (not offered to the target, not counted against it)",
+		reasons = append(reasons, fmt.Sprintf("%d arrivals due before the end were still unsent when its grace (min(max_lateness, %v)) ran out, or at the stop, and were cut (not offered to the target, not counted against it)",
 			t.CutAtEnd, endGrace))
 	}
 	g.Reason = strings.Join(reasons, "; ")
