@@ -257,11 +257,16 @@ func closedAddr(t *testing.T) string {
 // certificate), cleartext HTTP/2 with prior knowledge, connection per
 // request, and a bound on connections.
 func TestProtocols(t *testing.T) {
+	// Connections are counted as the server's connection states report
+	// them: a client port may be reused once the server has closed the
+	// connection before it, so remote addresses would undercount.
 	type seen struct {
-		proto   int
-		remotes map[string]bool
-		conc    concurrency
-		mu      sync.Mutex
+		proto    int
+		conns    int // connections opened
+		open     int // connections open now
+		peakOpen int
+		conc     concurrency
+		mu       sync.Mutex
 	}
 	handler := func(s *seen) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -270,33 +275,48 @@ func TestProtocols(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 			s.mu.Lock()
 			s.proto = r.ProtoMajor
-			s.remotes[r.RemoteAddr] = true
 			s.mu.Unlock()
+		}
+	}
+	connState := func(s *seen) func(net.Conn, http.ConnState) {
+		return func(_ net.Conn, state http.ConnState) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			switch state {
+			case http.StateNew:
+				s.conns++
+				s.open++
+				s.peakOpen = max(s.peakOpen, s.open)
+			case http.StateClosed, http.StateHijacked:
+				s.open--
+			}
 		}
 	}
 	noKeepAlive := false
 	cases := []struct {
 		name     string
-		server   func(h http.Handler) *httptest.Server
+		start    func(*httptest.Server)
 		client   scenario.Client
 		wantOK   bool
 		proto    int
-		maxConns int // connections seen at most (0: no check)
+		maxConns int // connections open at once at most (0: no check)
 		// connPerRequest: the server sees a new connection per request.
 		connPerRequest bool
 		maxConc        int64
 	}{
-		{name: "http/2 over tls, insecure", server: tlsServer, client: scenario.Client{HTTP: scenario.HTTP2, Insecure: true}, wantOK: true, proto: 2},
-		{name: "tls without insecure fails verification", server: tlsServer, client: scenario.Client{HTTP: scenario.HTTP2}},
-		{name: "https with http/1.1", server: tlsServer, client: scenario.Client{HTTP: scenario.HTTP1, Insecure: true}, wantOK: true, proto: 1},
-		{name: "cleartext http/2, prior knowledge", server: h2cServer, client: scenario.Client{HTTP: scenario.HTTP2}, wantOK: true, proto: 2},
-		{name: "connection per request", server: httptest.NewServer, client: scenario.Client{HTTP: scenario.HTTP1, KeepAlive: &noKeepAlive}, wantOK: true, proto: 1, connPerRequest: true},
-		{name: "max connections", server: httptest.NewServer, client: scenario.Client{HTTP: scenario.HTTP1, MaxConnections: 2}, wantOK: true, proto: 1, maxConns: 2, maxConc: 2},
+		{name: "http/2 over tls, insecure", start: startTLS, client: scenario.Client{HTTP: scenario.HTTP2, Insecure: true}, wantOK: true, proto: 2},
+		{name: "tls without insecure fails verification", start: startTLS, client: scenario.Client{HTTP: scenario.HTTP2}},
+		{name: "https with http/1.1", start: startTLS, client: scenario.Client{HTTP: scenario.HTTP1, Insecure: true}, wantOK: true, proto: 1},
+		{name: "cleartext http/2, prior knowledge", start: startH2C, client: scenario.Client{HTTP: scenario.HTTP2}, wantOK: true, proto: 2},
+		{name: "connection per request", start: (*httptest.Server).Start, client: scenario.Client{HTTP: scenario.HTTP1, KeepAlive: &noKeepAlive}, wantOK: true, proto: 1, connPerRequest: true},
+		{name: "max connections", start: (*httptest.Server).Start, client: scenario.Client{HTTP: scenario.HTTP1, MaxConnections: 2}, wantOK: true, proto: 1, maxConns: 2, maxConc: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &seen{remotes: map[string]bool{}}
-			srv := tc.server(handler(s))
+			s := &seen{}
+			srv := httptest.NewUnstartedServer(handler(s))
+			srv.Config.ConnState = connState(s)
+			tc.start(srv)
 			t.Cleanup(srv.Close)
 			w := closedWorkload("w", 4)
 			w.Client = tc.client
@@ -307,7 +327,7 @@ func TestProtocols(t *testing.T) {
 			checkAccounting(t, res)
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			t.Logf("totals %+v errors %v proto %d connections %d peak %d", res.Totals, res.Errors, s.proto, len(s.remotes), s.conc.peak.Load())
+			t.Logf("totals %+v errors %v proto %d connections %d (at once %d) peak requests %d", res.Totals, res.Errors, s.proto, s.conns, s.peakOpen, s.conc.peak.Load())
 			if !tc.wantOK {
 				if res.Totals.Succeeded != 0 || res.Errors[ClassOther] == 0 {
 					t.Fatalf("totals %+v errors %v, want every request to fail", res.Totals, res.Errors)
@@ -322,11 +342,11 @@ func TestProtocols(t *testing.T) {
 			if s.proto != tc.proto {
 				t.Errorf("server saw HTTP/%d, want HTTP/%d", s.proto, tc.proto)
 			}
-			if tc.connPerRequest && int64(len(s.remotes)) < res.Totals.Succeeded {
-				t.Errorf("%d connections for %d requests, want one per request", len(s.remotes), res.Totals.Succeeded)
+			if tc.connPerRequest && int64(s.conns) < res.Totals.Succeeded {
+				t.Errorf("%d connections for %d requests, want one per request", s.conns, res.Totals.Succeeded)
 			}
-			if tc.maxConns > 0 && len(s.remotes) > tc.maxConns {
-				t.Errorf("%d connections, want at most %d", len(s.remotes), tc.maxConns)
+			if tc.maxConns > 0 && s.peakOpen > tc.maxConns {
+				t.Errorf("%d connections open at once, want at most %d", s.peakOpen, tc.maxConns)
 			}
 			if tc.maxConc > 0 && s.conc.peak.Load() > tc.maxConc {
 				t.Errorf("%d requests at once, want at most %d", s.conc.peak.Load(), tc.maxConc)
@@ -335,23 +355,19 @@ func TestProtocols(t *testing.T) {
 	}
 }
 
-func tlsServer(h http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(h)
+func startTLS(srv *httptest.Server) {
 	srv.EnableHTTP2 = true
 	// The certificate-failure case is expected to fail handshakes: keep
 	// them out of the test output.
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
-	return srv
 }
 
-func h2cServer(h http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(h)
+func startH2C(srv *httptest.Server) {
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetHTTP1(true)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)
 	srv.Start()
-	return srv
 }
 
 // The lean client allocates nothing per request (the benchmark shows it

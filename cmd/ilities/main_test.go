@@ -104,6 +104,9 @@ func TestRunPassAndFailVerdicts(t *testing.T) {
 	}
 
 	code, stdout, stderr = runCLI(t, "run", "testdata/fail.yaml", "--quiet", "--allow-saturated", "--format", "json")
+	if parsed, err := report.ReadJSON(strings.NewReader(stdout)); err == nil {
+		skipWhenToolDelayedPastFailMargin(t, code, parsed)
+	}
 	if code != exitFail {
 		t.Fatalf("fail.yaml: exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
@@ -113,6 +116,23 @@ func TestRunPassAndFailVerdicts(t *testing.T) {
 	}
 	if parsed["verdict"] != "fail" {
 		t.Errorf("verdict %v, want fail", parsed["verdict"])
+	}
+}
+
+// failMarginMS is how far fail.yaml's requests miss its latency
+// requirement at the least (40ms of service against 5ms).
+const failMarginMS = 35
+
+// skipWhenToolDelayedPastFailMargin skips a test of fail.yaml's verdict
+// when the run itself recorded a tool delay as large as the margin by
+// which the requirement is missed: inconclusive is then the true verdict,
+// and the host, not the code, decided it.
+func skipWhenToolDelayedPastFailMargin(t *testing.T, code int, res *report.Result) {
+	t.Helper()
+	if code == exitRun && res.Verdict == report.VerdictInconclusive &&
+		res.Apparatus != nil && res.Apparatus.DelayMS.P99 >= failMarginMS {
+		t.Skipf("fail.yaml inconclusive: the tool's own delay at p99 was %.1fms, past the %dms margin (%s)",
+			res.Apparatus.DelayMS.P99, failMarginMS, res.VerdictReason)
 	}
 }
 
