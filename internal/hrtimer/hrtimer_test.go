@@ -94,7 +94,21 @@ func TestSleepAllocatesNothing(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go Sleep(time.Hour, stop) // keeps the service running
-	Sleep(time.Microsecond, nil)
+	// The sleeper may not have run yet: until its entry is in, each Sleep
+	// below would start the reading goroutine anew.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		svc.mu.Lock()
+		running, live := svc.running, svc.live
+		svc.mu.Unlock()
+		if running && live >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hour-long sleeper never registered (running %v, %d live)", running, live)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if n := testing.AllocsPerRun(100, func() { Sleep(10*time.Microsecond, nil) }); n > 0.1 {
 		t.Errorf("%.2f allocations per Sleep", n)
 	}
