@@ -56,27 +56,45 @@ func TestJudgeSeparatesTheApparatusFromTheSystem(t *testing.T) {
 		failed            map[int]int64
 		want              string
 		why               string // a part of Why, for inconclusive
+		// class names the failures' error class (none: unclassified); with
+		// builtIn the SUT runs in the tool's process.
+		class   string
+		builtIn bool
 	}{
-		{"latency met", "p99(latency) < 150ms", 67, 1, calm, nil, VerdictPass, ""},
-		{"latency missed within the send lag", "p99(latency) < 100ms", 67, 1, calm, nil, VerdictInconclusive, "send lag p99 67.0ms"},
-		{"latency missed within the hiccups", "p99(latency) < 100ms", 1, 40, calm, nil, VerdictInconclusive, "hiccup p99 40.0ms"},
-		{"latency missed beyond the apparatus", "p99(latency) < 100ms", 5, 5, calm, nil, VerdictFail, ""},
-		{"tenfold miss stays a fail under a busy machine", "p99(latency) < 11.8ms", 67, 40, calm, nil, VerdictFail, ""},
-		{"too fast is never the apparatus", "p99(latency) > 200ms", 67, 40, calm, nil, VerdictFail, ""},
-		{"service latency ignores send lag", "p99(service_latency) < 50ms", 67, 1, calm, nil, VerdictFail, ""},
-		{"service latency within the hiccups", "p99(service_latency) < 50ms", 1, 20, calm, nil, VerdictInconclusive, "hiccup p99"},
-		{"errors only in disturbed windows", "error_rate < 1%", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "met in the 8 undisturbed windows"},
-		{"errors in calm windows too", "error_rate < 1%", 1, 1, twoDisturbed, errorsEverywhere, VerdictFail, ""},
-		{"errors with no disturbed window", "error_rate < 1%", 1, 1, calm, errorsInDisturbed, VerdictFail, ""},
-		{"availability in calm windows", "availability >= 99.5%", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "undisturbed"},
-		{"throughput in calm windows", "throughput >= 95/s", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "100.0/s there"},
-		{"failed count scaled to the run", "failed <= 10", 1, 1, twoDisturbed, errorsEverywhere, VerdictFail, ""},
-		{"every window disturbed", "error_rate < 1%", 1, 1, allDisturbed, errorsEverywhere, VerdictInconclusive, "every window"},
-		{"utilisation is the system's own", "max(utilisation) < 80%", 67, 40, allDisturbed, nil, VerdictFail, ""},
+		{"latency met", "p99(latency) < 150ms", 67, 1, calm, nil, VerdictPass, "", "", false},
+		{"latency missed within the send lag", "p99(latency) < 100ms", 67, 1, calm, nil, VerdictInconclusive, "send lag p99 67.0ms", "", false},
+		{"latency missed within the hiccups", "p99(latency) < 100ms", 1, 40, calm, nil, VerdictInconclusive, "hiccup p99 40.0ms", "", false},
+		{"latency missed beyond the apparatus", "p99(latency) < 100ms", 5, 5, calm, nil, VerdictFail, "", "", false},
+		{"tenfold miss stays a fail under a busy machine", "p99(latency) < 11.8ms", 67, 40, calm, nil, VerdictFail, "", "", false},
+		{"too fast is never the apparatus", "p99(latency) > 200ms", 67, 40, calm, nil, VerdictFail, "", "", false},
+		{"service latency ignores send lag", "p99(service_latency) < 50ms", 67, 1, calm, nil, VerdictFail, "", "", false},
+		{"service latency within the hiccups", "p99(service_latency) < 50ms", 1, 20, calm, nil, VerdictInconclusive, "hiccup p99", "", false},
+		{"errors only in disturbed windows", "error_rate < 1%", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "met in the 8 undisturbed windows", "", false},
+		{"errors in calm windows too", "error_rate < 1%", 1, 1, twoDisturbed, errorsEverywhere, VerdictFail, "", "", false},
+		{"errors with no disturbed window", "error_rate < 1%", 1, 1, calm, errorsInDisturbed, VerdictFail, "", "", false},
+		{"availability in calm windows", "availability >= 99.5%", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "undisturbed", "", false},
+		{"throughput in calm windows", "throughput >= 95/s", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "100.0/s there", "", false},
+		{"failed count scaled to the run", "failed <= 10", 1, 1, twoDisturbed, errorsEverywhere, VerdictFail, "", "", false},
+		{"every window disturbed", "error_rate < 1%", 1, 1, allDisturbed, errorsEverywhere, VerdictInconclusive, "every window", "", false},
+		{"utilisation is the system's own", "max(utilisation) < 80%", 67, 40, allDisturbed, nil, VerdictFail, "", "", false},
+		{"4xx answers are the system's own", "error_rate < 1%", 1, 1, allDisturbed, errorsEverywhere, VerdictFail, "", "4xx", true},
+		{"timeouts in disturbed windows stay in doubt", "error_rate < 1%", 1, 1, allDisturbed, errorsEverywhere, VerdictInconclusive, "every window", "timeout", false},
+		{"an external target's 5xx are its own", "availability >= 99%", 1, 1, allDisturbed, errorsEverywhere, VerdictFail, "", "5xx", false},
+		{"the built-in SUT's 5xx may be the host's", "availability >= 99%", 1, 1, allDisturbed, errorsEverywhere, VerdictInconclusive, "every window", "5xx", true},
+		{"4xx in disturbed windows count for certain", "failed <= 50", 1, 1, twoDisturbed, errorsInDisturbed, VerdictFail, "", "4xx", false},
+		{"timeouts in disturbed windows do not", "failed <= 50", 1, 1, twoDisturbed, errorsInDisturbed, VerdictInconclusive, "undisturbed", "timeout", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := judgeResult(c.lagP99, c.hiccupP99, c.disturbed, c.failed)
+			for i := range res.Windows {
+				if w := &res.Windows[i]; c.class != "" && w.Failed > 0 {
+					w.Errors = map[string]int64{c.class: w.Failed}
+				}
+			}
+			if c.builtIn {
+				res.Apparatus.SUTWakeups = 4
+			}
 			req, err := scenario.ParseRequirement(c.req)
 			if err != nil {
 				t.Fatal(err)
