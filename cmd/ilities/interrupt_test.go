@@ -164,12 +164,18 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 		t.Fatalf("still running 5 min after %v\n%s", sig, stderr.String())
 	}
 	took, host := time.Since(sent), meter.Stop()
-	// Within 2 s on an idle host (1 s for requests in flight, then the
-	// results written); a busy one stretches that by the scheduling delay
-	// measured meanwhile.
-	limit := host.Allow(2 * time.Second)
+	// Within 3 s on an idle host (1 s for requests in flight, then every
+	// report written, charts included); a busy one stretches that by the
+	// scheduling delay measured meanwhile. What the bound tells apart is a
+	// run that waits out its hung requests' 30 s timeout: when the host
+	// stretches 3 s that far, it cannot, and says so.
+	const hungTimeout = 30 * time.Second
+	limit := host.Allow(3 * time.Second)
 	t.Logf("%v: exited %v after the signal (limit %v; %v); stderr: %s", sig, took, limit, host, bytes.TrimSpace(stderr.Bytes()))
-	if took > limit {
+	switch {
+	case limit >= hungTimeout:
+		t.Logf("the exit time is not judged: the host's delay stretches the 3 s bound to %v, past the hung requests' %v timeout", limit, hungTimeout)
+	case took > limit:
 		t.Errorf("took %v to exit, want at most %v", took, limit)
 	}
 	code := -1

@@ -132,8 +132,12 @@ requirements:
   - p99(latency) < 1s for browse
   - error_rate < 1%
 `)
+	// A busy host may delay the generator past its SLO margins or make it
+	// drop arrivals: the verdict may then be inconclusive (exit 3), which
+	// is not what this test is about; a failed requirement or an
+	// incomplete result is.
 	runOne := func(dir string, extra ...string) *exec.Cmd {
-		args := append([]string{"run", scen, "--quiet", "--out", dir, "--format", "json"}, extra...)
+		args := append([]string{"run", scen, "--quiet", "--out", dir, "--format", "json", "--allow-saturated"}, extra...)
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = new(bytes.Buffer), new(bytes.Buffer)
 		return cmd
@@ -141,13 +145,12 @@ requirements:
 	single := func(name string) *report.Result {
 		dir := filepath.Join(t.TempDir(), name)
 		cmd := runOne(dir)
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("single run: %v\n%s", err, cmd.Stderr)
-		}
+		runErr := cmd.Run()
 		res, err := readResult(filepath.Join(dir, "result.json"))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("single run: %v (%v)\n%s", err, runErr, cmd.Stderr)
 		}
+		judgedOrInconclusive(t, "single run", runErr, res)
 		return res
 	}
 	a, b := single("a"), single("b")
@@ -163,28 +166,30 @@ requirements:
 		cmds = append(cmds, cmd)
 		parts = append(parts, filepath.Join(dir, "result.json"))
 	}
-	for _, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("segment: %v\n%s", err, cmd.Stderr)
+	for i, cmd := range cmds {
+		runErr := cmd.Wait()
+		res, err := readResult(parts[i])
+		if err != nil {
+			t.Fatalf("segment %d: %v (%v)\n%s", i+1, err, runErr, cmd.Stderr)
 		}
+		judgedOrInconclusive(t, fmt.Sprint("segment ", i+1), runErr, res)
 	}
 	mergedPath := filepath.Join(t.TempDir(), "merged.json")
-	merge := exec.Command(bin, append(append([]string{"merge"}, parts...), "--out", mergedPath)...)
-	if out, err := merge.CombinedOutput(); err != nil {
-		t.Fatalf("merge: %v\n%s", err, out)
-	}
+	merge := exec.Command(bin, append(append([]string{"merge"}, parts...), "--out", mergedPath, "--allow-saturated")...)
+	out, mergeErr := merge.CombinedOutput()
 	m, err := readResult(mergedPath)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("merge: %v (%v)\n%s", err, mergeErr, out)
 	}
+	judgedOrInconclusive(t, "merge", mergeErr, m)
 
 	// Open loop: the seeded arrivals, exactly.
 	browse := func(r *report.Result) report.Totals { return r.Workloads[0].Totals }
 	if browse(m).Scheduled != browse(a).Scheduled || browse(a).Scheduled != browse(b).Scheduled {
 		t.Errorf("browse scheduled: merged %d, single runs %d and %d; want all equal", browse(m).Scheduled, browse(a).Scheduled, browse(b).Scheduled)
 	}
-	if m.Verdict != report.VerdictPass || len(m.Requirements) != 2 || m.Generator.Saturated {
-		t.Errorf("merged verdict %s %+v generator %+v", m.Verdict, m.Requirements, m.Generator)
+	if len(m.Requirements) != 2 || (a.Verdict == report.VerdictPass && b.Verdict == report.VerdictPass && m.Verdict != report.VerdictPass) {
+		t.Errorf("merged verdict %s %+v generator %+v; single runs %s and %s", m.Verdict, m.Requirements, m.Generator, a.Verdict, b.Verdict)
 	}
 	var windowed int64
 	for _, w := range m.Windows {
@@ -209,4 +214,27 @@ requirements:
 		}
 	}
 	t.Logf("p99: single %.2f / %.2f, merged %.2f", la.P99, lb.P99, lm.P99)
+}
+
+// judgedOrInconclusive accepts a run that passed, or whose verdict the
+// host's delays made inconclusive (exit 3, with the figures that did it
+// logged); a failed requirement, an incomplete result or another exit
+// fails the test.
+func judgedOrInconclusive(t *testing.T, what string, runErr error, res *report.Result) {
+	t.Helper()
+	code := 0
+	if ee, ok := runErr.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if runErr != nil {
+		t.Fatalf("%s: %v", what, runErr)
+	}
+	switch {
+	case res.Incomplete:
+		t.Fatalf("%s: incomplete result (exit %d)", what, code)
+	case code == exitPass && res.Verdict == report.VerdictPass:
+	case code == exitRun && res.Verdict == report.VerdictInconclusive:
+		t.Logf("%s: inconclusive on this host: %s", what, res.VerdictReason)
+	default:
+		t.Fatalf("%s: exit %d, verdict %s (%s)", what, code, res.Verdict, res.VerdictReason)
+	}
 }
