@@ -62,6 +62,10 @@ type apparatusMeter struct {
 	prev    machineReading // latest
 	loadAvg float64
 	windows spill[meterWindow]
+	// runOfWindows makes the run's hiccups those of the windows asked of
+	// result, from each window's histogram kept with it: for a SUT apart,
+	// whose sampler goes on after the run until the parent asks.
+	runOfWindows bool
 }
 
 // meterWindow is what the meter keeps of a finished window (exported
@@ -70,6 +74,8 @@ type apparatusMeter struct {
 type meterWindow struct {
 	Window  report.ApparatusWindow
 	Samples int64
+	// Histogram is the window's hiccups, encoded, with runOfWindows only.
+	Histogram string
 }
 
 // newApparatusMeter returns a meter; nothing is started or allocated until begin.
@@ -166,7 +172,12 @@ func (m *apparatusMeter) closeWindow() {
 	load := m.open
 	load.add(m.pending.share(m.cur))
 	hic := report.WindowLatencyOf(m.win)
+	var encoded string
+	if m.runOfWindows {
+		encoded, _ = report.EncodeHistogram(m.win) // cannot fail on a valid histogram
+	}
 	m.windows.add(meterWindow{
+		Histogram: encoded,
 		Window: report.ApparatusWindow{
 			T:                   m.cur,
 			HiccupP99:           hic.P99,
@@ -241,6 +252,18 @@ func (m *apparatusMeter) result(windows int) (*report.Apparatus, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.runOfWindows && m.run != nil {
+		run := report.NewHistogram()
+		for _, w := range got[:min(windows, len(got))] {
+			if err := mergeEncodedHiccups(run, w.Histogram); err != nil {
+				return nil, err
+			}
+		}
+		a.HiccupMS = report.PercentilesOf(run)
+		if a.HiccupHistogram, err = report.EncodeHistogram(run); err != nil {
+			return nil, fmt.Errorf("runner: encoding the hiccup histogram: %w", err)
+		}
+	}
 	a.Windows = make([]report.ApparatusWindow, windows)
 	for t := range a.Windows {
 		if t < len(got) {
@@ -250,6 +273,16 @@ func (m *apparatusMeter) result(windows int) (*report.Apparatus, error) {
 		}
 	}
 	return a, nil
+}
+
+// mergeEncodedHiccups adds an encoded window histogram to run.
+func mergeEncodedHiccups(run *hdrhistogram.Histogram, encoded string) error {
+	h, err := report.DecodeHistogram(encoded)
+	if err != nil {
+		return fmt.Errorf("runner: reading back a window's hiccups: %w", err)
+	}
+	run.Merge(h)
+	return nil
 }
 
 // close releases the spill file; result cannot be called after.

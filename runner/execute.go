@@ -9,14 +9,15 @@ import (
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
+	"github.com/ilities/ilities/sut/proxy"
 )
 
 // Execute carries out a whole scenario: it starts the built-in SUT when the
-// scenario has one (or targets the external URL), runs the load with the
-// fault timeline on the same clock, samples the nodes' utilisation every
-// second, reads the nodes' own figures, computes the faults' detection and
-// recovery times and the availability projection, and evaluates the
-// requirements into a verdict.
+// scenario has one, in this process or a child (Options.SUTProcess), or
+// targets the external URL; runs the load with the fault timeline on the
+// same clock, samples the nodes' utilisation every second, reads the nodes'
+// own figures, computes the faults' detection and recovery times and the
+// availability projection, and evaluates the requirements into a verdict.
 //
 // It returns a nil result only when nothing could be measured (the SUT did
 // not start). Otherwise the result is complete as far as the run went, and
@@ -25,11 +26,14 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	var after func(*report.Result) error
 	switch {
 	case sc.SUT != nil:
-		topo, err := sut.Start(ctx, sc)
+		topo, err := startBuiltin(ctx, sc, opts)
 		if err != nil {
 			return nil, fmt.Errorf("starting the built-in SUT: %w", err)
 		}
 		defer topo.Close()
+		if opts.sutStarted != nil {
+			opts.sutStarted(topo)
+		}
 		after = instrument(sc, topo, &opts)
 	case sc.Target != nil:
 		opts.URLs = sc.Target.URLList()
@@ -49,6 +53,58 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	return res, err
 }
 
+// Where the built-in SUT runs (Options.SUTProcess).
+const (
+	// SUTInProcess runs it in the generator's process (the default).
+	SUTInProcess = "in"
+	// SUTChild runs it in a child process (ilities serve), with its own
+	// hiccup sampler, driven through its control API.
+	SUTChild = "child"
+)
+
+// builtinSUT is what a run needs of the built-in SUT, wherever it runs:
+// *sut.Topology in this process, *sut.Remote in a child.
+type builtinSUT interface {
+	faultTopology
+	URLs() []string
+	Nodes() []sut.NodeStats
+	ReplicaStats() []proxy.Stats
+	ResetStats()
+	Close() error
+}
+
+// apartSUT is a built-in SUT in a process of its own: its own sampler
+// measures its delays, and it can be lost.
+type apartSUT interface {
+	Begin(start time.Time) error
+	Hiccups(windows int) (sut.Hiccups, error)
+	// Err is why the process could not be reached, or nil.
+	Err() error
+}
+
+var (
+	_ builtinSUT = (*sut.Topology)(nil)
+	_ builtinSUT = (*sut.Remote)(nil)
+	_ apartSUT   = (*sut.Remote)(nil)
+)
+
+// childArgs are the arguments of the ilities binary serving the SUT apart.
+var childArgs = []string{"serve", "--from-parent", "--control", "127.0.0.1:0"}
+
+// startBuiltin starts the scenario's built-in SUT where opts say.
+func startBuiltin(ctx context.Context, sc *scenario.Scenario, opts Options) (builtinSUT, error) {
+	switch opts.SUTProcess {
+	case "", SUTInProcess:
+		return sut.Start(ctx, sc)
+	case SUTChild:
+		if opts.SUTExecutable == "" {
+			return nil, errors.New("a SUT in a child process needs the ilities executable (Options.SUTExecutable)")
+		}
+		return sut.StartChild(ctx, sc, opts.SUTExecutable, childArgs, opts.sutChildEnv)
+	}
+	return nil, fmt.Errorf("SUT process %q: want %q or %q", opts.SUTProcess, SUTInProcess, SUTChild)
+}
+
 // The waits for a CPU a request makes inside the built-in SUT in this
 // process: the proxy reading the request and the answer (its event loops),
 // the backend's handler and the end of its service (goroutines); with a
@@ -64,14 +120,21 @@ const (
 // figures, the fault timeline and the utilisation sampling, all started on
 // the run's clock. The returned function stops them once the run is over
 // and puts what they saw into the result (which may be nil); it fails only
-// when the samplers' readings cannot be read back.
-func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*report.Result) error {
+// when the samplers' readings cannot be read back or, for a SUT apart, its
+// process was lost.
+func instrument(sc *scenario.Scenario, topo builtinSUT, opts *Options) func(*report.Result) error {
 	opts.URLs = topo.URLs()
 	opts.URL = opts.URLs[0]
-	opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
-	if topo.External() != nil {
+	apart, isApart := topo.(apartSUT)
+	switch t, _ := topo.(*sut.Topology); {
+	case isApart:
+		// Its waits are measured by its own sampler (Apparatus.SUTHiccupMS).
+		opts.SUTWakeups, opts.SUTLoopWakeups = 0, 0
+	case t != nil && t.External() != nil:
 		// The real proxy runs apart, unmeasured; the backends' waits remain.
 		opts.SUTWakeups, opts.SUTLoopWakeups = hybridWakeups, 0
+	default:
+		opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
 	}
 	opts.NodeStats = func() []NodeReport {
 		var out []NodeReport
@@ -86,6 +149,9 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 	started := opts.Started
 	opts.Started = func(t0 time.Time) {
 		topo.ResetStats() // utilisation and counters cover the run only
+		if isApart {
+			_ = apart.Begin(t0) // a failure is the remote's Err, reported at the end
+		}
 		timeline.begin(t0)
 		sampler.begin(t0)
 		proxySamples.begin(t0)
@@ -107,10 +173,16 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 		sampler.finish()
 		proxySamples.finish()
 		if res == nil {
+			if isApart {
+				return apart.Err()
+			}
 			return nil
 		}
 		// Failing to read back some readings leaves the rest of the result whole.
 		err := errors.Join(sampler.attach(res), proxySamples.attach(res))
+		if isApart && apart.Err() == nil {
+			err = errors.Join(err, attachSUTHiccups(res, apart))
+		}
 		res.Faults = timeline.results(runEnd)
 		report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
 		var mtbf []report.NodeMTBF
@@ -118,6 +190,41 @@ func instrument(sc *scenario.Scenario, topo *sut.Topology, opts *Options) func(*
 			mtbf = append(mtbf, report.NodeMTBF{Name: n.Name, Pool: n.Pool, MTBF: n.MTBF})
 		}
 		res.Projection = report.ProjectRun(mtbf, res.Faults, runEnd.Seconds())
+		if isApart {
+			if lost := apart.Err(); lost != nil {
+				// Whatever it measured until then stays in the result.
+				err = errors.Join(fmt.Errorf("the built-in SUT's process was lost during the run: %w", lost), err)
+			}
+		}
 		return err
 	}
+}
+
+// attachSUTHiccups puts the SUT process's own hiccups into the result's
+// apparatus and assesses it again with them.
+func attachSUTHiccups(res *report.Result, apart apartSUT) error {
+	a := res.Apparatus
+	if a == nil {
+		return nil
+	}
+	h, err := apart.Hiccups(len(a.Windows))
+	if err != nil {
+		return fmt.Errorf("reading the SUT's hiccups: %w", err)
+	}
+	if h.Histogram == "" {
+		return nil // not measured
+	}
+	hist, err := report.DecodeHistogram(h.Histogram)
+	if err != nil {
+		return fmt.Errorf("reading the SUT's hiccups: %w", err)
+	}
+	p := report.PercentilesOf(hist)
+	a.SUTHiccupMS, a.SUTHiccupHistogram = &p, h.Histogram
+	for _, w := range h.Windows {
+		if aw := a.Window(w.T); aw != nil {
+			aw.SUTHiccupP99, aw.SUTHiccupMax = w.P99MS, w.MaxMS
+		}
+	}
+	a.Assess(res.Generator.SendLagMS)
+	return nil
 }

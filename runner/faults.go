@@ -135,6 +135,9 @@ func (ft *faultTimeline) watch() {
 			return
 		case <-tick.C:
 		}
+		if !ft.anyOn() {
+			continue // no read: a SUT apart answers it over its control API
+		}
 		counts := ft.topo.Forwarded()
 		now := time.Since(ft.start)
 		ft.mu.Lock()
@@ -153,6 +156,18 @@ func (ft *faultTimeline) watch() {
 		}
 		ft.mu.Unlock()
 	}
+}
+
+// anyOn reports whether a fault is on, whose node's traffic is watched.
+func (ft *faultTimeline) anyOn() bool {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	for _, r := range ft.records {
+		if r.fired && !r.ended && r.err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // finish stops the timeline at the end of the run: faults not yet fired

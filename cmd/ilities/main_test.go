@@ -54,6 +54,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"run"},
 		{"run", "testdata/pass.yaml", "--format", "yaml"},
 		{"run", "testdata/pass.yaml", "--no-such-flag"},
+		{"run", "testdata/pass.yaml", "--sut-process", "elsewhere"},
+		{"serve", "testdata/pass.yaml", "--control", "0.0.0.0:0"},
 		{"validate", "testdata/does-not-exist.yaml"},
 	} {
 		if code, _, stderr := runCLI(t, args...); code != exitInvalid {

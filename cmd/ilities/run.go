@@ -25,6 +25,7 @@ type runFlags struct {
 	quiet          bool
 	segment        string
 	allowSaturated bool
+	sutProcess     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -54,7 +55,16 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			opts := runner.Options{}
+			opts := runner.Options{SUTProcess: f.sutProcess}
+			switch f.sutProcess {
+			case runner.SUTInProcess:
+			case runner.SUTChild:
+				if opts.SUTExecutable, err = os.Executable(); err != nil {
+					return withCode(exitRun, fmt.Errorf("--sut-process child: finding this executable: %w", err))
+				}
+			default:
+				return withCode(exitInvalid, fmt.Errorf("--sut-process %q: expected in or child", f.sutProcess))
+			}
 			if f.segment != "" {
 				if opts.Segment, err = runner.ParseSegment(f.segment); err != nil {
 					return withCode(exitInvalid, fmt.Errorf("--segment: %w", err))
@@ -75,6 +85,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
+	cmd.Flags().StringVar(&f.sutProcess, "sut-process", runner.SUTInProcess, "where the built-in SUT runs: in (this process) or child (a child process, ilities serve, with its own hiccup sampler)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,12 +14,14 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var (
-		listen   string
-		duration time.Duration
-		faults   bool
+		listen     string
+		duration   time.Duration
+		faults     bool
+		control    string
+		fromParent bool
 	)
 	cmd := &cobra.Command{
-		Use:   "serve SCENARIO [--listen ADDR] [--duration D] [--faults]",
+		Use:   "serve SCENARIO [--listen ADDR] [--duration D] [--faults] [--control ADDR]",
 		Short: "Serve a scenario's built-in SUT (proxy and simulated backends) alone, for another load generator",
 		Long: `Start the scenario's built-in system under test (the proxy replicas and
 the simulated backends of sut:) and serve it until SIGINT or SIGTERM, or
@@ -39,18 +40,44 @@ Everything is loopback-only unless you pass another address.
 
 The scenario's fault timeline is not played unless --faults is given; its
 offsets then count from the moment the SUT is serving, not from the start
-of a client's run.`,
+of a client's run.
+
+--control ADDR (a loopback address, e.g. 127.0.0.1:0) also serves the
+control API that ilities run --sut-process child drives the SUT with
+(faults, statistics, the SUT's own hiccups; see sut/control.go); the first
+line then ends with "control http://127.0.0.1:PORT".`,
 		Example: `  ilities serve examples/quickstart.yaml
   ilities serve examples/quickstart.yaml --listen 127.0.0.1:8080 --duration 5m
   wrk -t2 -c32 -d30s http://127.0.0.1:8080/products`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if fromParent {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fromParent {
+				// The SUT of ilities run --sut-process child: its parent
+				// sends the SUT and stops it.
+				if control == "" {
+					control = "127.0.0.1:0"
+				}
+				if err := runner.ServeChild(cmd.Context(), control, cmd.InOrStdin(), cmd.OutOrStdout()); err != nil {
+					return withCode(exitRun, err)
+				}
+				return nil
+			}
 			sc, err := loadScenario(args[0])
 			if err != nil {
 				return err
 			}
 			if sc.SUT == nil {
 				return withCode(exitInvalid, errors.New("serve needs a scenario with a built-in sut:, and this one has a target"))
+			}
+			if control != "" {
+				if err := sut.CheckControlAddr(control); err != nil {
+					return withCode(exitInvalid, fmt.Errorf("--control: %w", err))
+				}
 			}
 			if duration < 0 {
 				return withCode(exitInvalid, fmt.Errorf("--duration %v: expected a positive duration (or 0: until interrupted)", duration))
@@ -67,21 +94,22 @@ of a client's run.`,
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
-			topo, err := sut.Start(ctx, sc)
+			served, err := runner.Serve(ctx, sc, control)
 			if err != nil {
 				return withCode(exitRun, err)
 			}
+			topo := served.Topology
 			var stopFaults func()
 			if faults && len(sc.Faults) > 0 {
 				stopFaults = runner.PlayFaults(topo, sc.Faults)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "serving %s\n", strings.Join(topo.URLs(), " "))
+			fmt.Fprintln(cmd.OutOrStdout(), served.Banner())
 			describeTopology(cmd, topo, faults, len(sc.Faults), duration)
 			<-ctx.Done()
 			if stopFaults != nil {
 				stopFaults()
 			}
-			if err := topo.Close(); err != nil {
+			if err := served.Close(); err != nil {
 				return withCode(exitRun, fmt.Errorf("stopping the SUT: %w", err))
 			}
 			return nil
@@ -91,6 +119,9 @@ of a client's run.`,
 	fl.StringVar(&listen, "listen", "", "the proxy's listen address (default: the scenario's sut.listen, 127.0.0.1:0)")
 	fl.DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fl.BoolVar(&faults, "faults", false, "play the scenario's fault timeline, its offsets counted from when serving starts")
+	fl.StringVar(&control, "control", "", "also serve the control API on this loopback address (e.g. 127.0.0.1:0)")
+	fl.BoolVar(&fromParent, "from-parent", false, "read the SUT from stdin as ilities run --sut-process child sends it (no SCENARIO), stop when stdin closes")
+	_ = fl.MarkHidden("from-parent")
 	return cmd
 }
 

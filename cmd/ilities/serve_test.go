@@ -204,3 +204,31 @@ func TestServeRejectsATargetScenario(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestServeFromParent starts `ilities serve --from-parent --control
+// 127.0.0.1:0` as ilities run --sut-process child does, drives it through
+// its control API, and stops it: the process exits cleanly.
+func TestServeFromParent(t *testing.T) {
+	sc, err := loadScenario(writeScenario(t, serveScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-test.run=^TestServeChildProcess$", "--", "serve", "--from-parent", "--control", "127.0.0.1:0"}
+	r, err := sut.StartChild(context.Background(), sc, os.Args[0], args, append(os.Environ(), serveChildEnv+"=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := r.ChildPid()
+	if urls := r.URLs(); len(urls) != 2 {
+		t.Errorf("URLs %v, want the two replicas", urls)
+	}
+	if nodes := r.Nodes(); len(nodes) != 2 || nodes[0].Name != "app-1" {
+		t.Errorf("nodes %+v", nodes)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("stopping the child: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("child %d still there after Close (kill 0: %v)", pid, err)
+	}
+}
