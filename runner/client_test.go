@@ -325,6 +325,9 @@ func TestProtocols(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkAccounting(t, res)
+			// A handshake or a request that a starved host stretches past
+			// the workload's timeout fails as a timeout, whatever the case.
+			skipWhenHostDelayed(t, res, hostDelayForExactCounts)
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			t.Logf("totals %+v errors %v proto %d connections %d (at once %d) peak requests %d", res.Totals, res.Errors, s.proto, s.conns, s.peakOpen, s.conc.peak.Load())

@@ -34,3 +34,33 @@ func sentArrivals(t *testing.T, res *report.Result, want int64, host hiccup.Figu
 	}
 	return sent
 }
+
+// hostDelayForExactCounts is the tool's delay up to which a check may
+// expect exact counts (no arrival dropped, none timed out): report's
+// threshold for a disturbed window, below any timeout or lateness bound
+// the tests set.
+const hostDelayForExactCounts = time.Duration(report.DisturbedAboveMS * float64(time.Millisecond))
+
+// skipWhenHostDelayed skips the rest of an end-to-end check whose bounds
+// hold only while the tool itself is delayed by less than tolerated: when
+// some window of the run had an apparatus delay (the run's own measure of
+// its delays, report.Apparatus) above that, the check cannot tell the
+// host's doing from the code's, and the test is skipped with the figures.
+func skipWhenHostDelayed(t *testing.T, res *report.Result, tolerated time.Duration) {
+	t.Helper()
+	a := res.Apparatus
+	if a == nil {
+		return
+	}
+	worst, at := 0.0, -1
+	for _, w := range a.Windows {
+		if w.DelayMS > worst {
+			worst, at = w.DelayMS, w.T
+		}
+	}
+	if time.Duration(worst*float64(time.Millisecond)) <= tolerated {
+		return
+	}
+	t.Skipf("the host delayed the tool by %.1fms (p99) in second %d, past the %v this check tolerates (run: apparatus delay p99 %.1fms, hiccup p99 %.1fms, send lag p99 %.1fms, %d of %d windows disturbed)",
+		worst, at, tolerated, a.DelayMS.P99, a.HiccupMS.P99, res.Generator.SendLagMS.P99, a.DisturbedWindows, len(a.Windows))
+}

@@ -215,6 +215,9 @@ func TestHostileTargets(t *testing.T) {
 				if most := host.Allow(timeout + 400*time.Millisecond); res.ServiceLatencyMS.Max > float64(most)/1e6 {
 					t.Errorf("a request took %.0fms, past its %v timeout (at most %v on this host)", res.ServiceLatencyMS.Max, timeout, most)
 				}
+				// A request that a starved host keeps past its 300 ms
+				// timeout fails as a timeout, whatever the target did.
+				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
 				if tc.someSucceed && tot.Succeeded != sent {
 					t.Errorf("succeeded %d of %d sent", tot.Succeeded, sent)
 				}
@@ -263,6 +266,7 @@ func TestTargetDyingMidRun(t *testing.T) {
 			}
 			checkAccounting(t, res)
 			t.Logf("%+v errors %v", res.Totals, res.Errors)
+			skipWhenHostDelayed(t, res, hostDelayForExactCounts)
 			tot := res.Totals
 			if tot.Scheduled != 400 || tot.Dropped != 0 {
 				t.Fatalf("totals %+v", tot)
@@ -401,6 +405,9 @@ func TestTenThousandConnections(t *testing.T) {
 	checkAccounting(t, res)
 	t.Logf("%v: %+v errors %v; target's peak %d concurrent connections; service p50 %.0fms max %.0fms",
 		took.Round(time.Millisecond), res.Totals, res.Errors, peak, res.ServiceLatencyMS.P50, res.ServiceLatencyMS.Max)
+	// 10,000 connections opened within the run's 3 s need the CPU for
+	// it: a starved host opens fewer.
+	skipWhenHostDelayed(t, res, hostDelayForExactCounts)
 	if peak < 10000 {
 		t.Errorf("the target saw at most %d connections at once, want 10000", peak)
 	}
