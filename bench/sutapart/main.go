@@ -2,10 +2,12 @@
 
 // Command sutapart measures whether running the built-in SUT apart from the
 // generator makes verdicts steadier when the machine is busy. It runs one
-// scenario (the quickstart by default) in three arms, interleaved round by
-// round:
+// scenario (the quickstart by default) in up to four arms (-arms; inproc
+// and child by default), interleaved round by round:
 //
 //   - inproc: `ilities run SCENARIO`, the SUT in the generator's process;
+//   - child:  `ilities run SCENARIO --sut-process child`, the whole scenario
+//     (faults included) with the SUT in a child process the run starts;
 //   - apart:  `ilities serve SCENARIO` in a child process, and `ilities run`
 //     of a copy whose sut: is replaced by target: {url: ...} (same workload
 //     and requirements);
@@ -19,8 +21,8 @@
 // ilities process's CPU per request, the apparatus delay, and the machine's
 // load (1-minute load average and runnable tasks) just before, since other
 // work on the machine is noise it does not control. Per arm and condition it
-// prints the pass, fail (exit 1) and invalid (exit 2 or 3, e.g. a saturated
-// generator) counts and the median and spread of p99. Each run's
+// prints the pass, fail (exit 1) and inconclusive (exit 3: the tool's own
+// delay could have decided a requirement, or the generator saturated) counts and the median and spread of p99. Each run's
 // result.json is kept under -out, with runs.json and summary.txt.
 //
 // All traffic stays on 127.0.0.1. Usage, from the repository root:
@@ -74,7 +76,7 @@ func main() {
 	var arms string
 	flag.StringVar(&c.ilities, "ilities", "", "the ilities binary (default: go build ./cmd/ilities into a temporary directory)")
 	flag.StringVar(&c.scenario, "scenario", "examples/quickstart.yaml", "the scenario, with a built-in sut:")
-	flag.StringVar(&arms, "arms", "inproc,apart,pinned", "arms to run, in order within a round")
+	flag.StringVar(&arms, "arms", "inproc,child", "arms to run, in order within a round")
 	flag.IntVar(&c.rounds, "rounds", 5, "rounds (one run per arm) beside the noisy neighbour")
 	flag.IntVar(&c.quiet, "quiet-rounds", 2, "rounds without the neighbour")
 	flag.IntVar(&c.noise, "noise", 160, "the neighbour's spinning threads")
@@ -144,8 +146,8 @@ type record struct {
 
 func run(ctx context.Context, c config) error {
 	for _, a := range c.arms {
-		if a != "inproc" && a != "apart" && a != "pinned" {
-			return fmt.Errorf("-arms: unknown arm %q (inproc, apart, pinned)", a)
+		if a != "inproc" && a != "child" && a != "apart" && a != "pinned" {
+			return fmt.Errorf("-arms: unknown arm %q (inproc, child, apart, pinned)", a)
 		}
 		if a == "pinned" {
 			if _, err := exec.LookPath("taskset"); err != nil {
@@ -351,7 +353,11 @@ func runArm(ctx context.Context, c config, arm string, base yaml.MapSlice, inpro
 		genCPUs, sutCPUs = c.genCPUs, c.sutCPUs
 	}
 	scen := inproc
-	if arm != "inproc" {
+	var extra []string
+	if arm == "child" {
+		extra = []string{"--sut-process", "child"}
+	}
+	if arm == "apart" || arm == "pinned" {
 		serve := command(ctx, sutCPUs, c.ilities, "serve", inproc, "--listen", "127.0.0.1:0")
 		serve.Stderr = io.Discard
 		stdout, err := serve.StdoutPipe()
@@ -385,7 +391,9 @@ func runArm(ctx context.Context, c config, arm string, base yaml.MapSlice, inpro
 			cpu += cpuSeconds(serve.ProcessState)
 		}()
 	}
-	gen := command(ctx, genCPUs, c.ilities, "run", scen, "--quiet", "--out", dir)
+	// The child arm's SUT process is the run's child: its CPU time is in
+	// the run's once the run has reaped it.
+	gen := command(ctx, genCPUs, c.ilities, append([]string{"run", scen, "--quiet", "--out", dir}, extra...)...)
 	var stderr strings.Builder
 	gen.Stdout, gen.Stderr = io.Discard, &stderr
 	err = gen.Run()
@@ -397,7 +405,7 @@ func runArm(ctx context.Context, c config, arm string, base yaml.MapSlice, inpro
 	if err != nil && r.Exit <= 0 {
 		return cpu, err
 	}
-	if r.Exit >= 2 {
+	if r.Exit == 2 || r.Exit > 3 { // 3 is a verdict: inconclusive (or saturated)
 		return cpu, fmt.Errorf("run: %s", strings.TrimSpace(stderr.String()))
 	}
 	return cpu, nil
@@ -555,7 +563,7 @@ func summarise(w io.Writer, recs []record) {
 	}
 	sort.SliceStable(keys, func(i, j int) bool { return keys[i].noise > keys[j].noise })
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "neighbour\tarm\tpass\tfail\tinvalid\tp99 median\tp99 min–max\tp99 MAD\tlag p99 median\tgen µs/req\tall µs/req\tload1 median\t")
+	fmt.Fprintln(tw, "neighbour\tarm\tpass\tfail\tinconclusive\tp99 median\tp99 min–max\tp99 MAD\tlag p99 median\tgen µs/req\tall µs/req\tload1 median\t")
 	for _, k := range keys {
 		g := groups[k]
 		pass, fail, invalid := 0, 0, 0
