@@ -41,8 +41,10 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	}
 	res, err := Run(ctx, sc, opts)
 	if after != nil {
-		if aerr := after(res); err == nil {
-			err = aerr
+		// What happened to the SUT (a lost child process) comes first: it
+		// is usually why the run went wrong too.
+		if aerr := after(res); aerr != nil {
+			err = errors.Join(aerr, err)
 		}
 	}
 	if res != nil {
