@@ -15,18 +15,17 @@ import (
 	"github.com/ilities/ilities/report"
 )
 
-// hiccupInterval is the hiccup sampler's sleep, jHiccup's 1 ms: short
-// enough to see a stall of a millisecond, with a thousand samples a window
-// for its 99th percentile. The price is a thousand wake-ups a second, ~30 µs
-// of CPU each on a saturated machine (a context switch each; time.Sleep and
-// nanosleep cost the same): about 3% of a core there, less when quiet.
-const hiccupInterval = time.Millisecond
-
-// intervalUS is hiccupInterval in the histograms' unit.
-const intervalUS = int64(hiccupInterval / time.Microsecond)
+// hiccupInterval is the hiccup sampler's sleep. jHiccup sleeps 1 ms, but
+// on a virtual machine each wake-up costs 35–60 µs of CPU (measured: a
+// timerfd read through the poller ~60 µs, a raw nanosleep on a locked
+// thread ~34 µs): a thousand a second would be most of the generator's
+// CPU at 1,000 requests a second. At 5 ms, a stall long enough to disturb
+// a window (report.DisturbedAboveMS, 10 ms) always spans a wake-up, and
+// shorter ones are caught in proportion to their length.
+const hiccupInterval = 5 * time.Millisecond
 
 // apparatusMeter measures the tool's own delays while a run goes (the idea
-// of jHiccup): a goroutine sleeps hiccupInterval again and again and
+// of jHiccup): a goroutine sleeps its interval again and again and
 // records how much later than asked it woke, on the run's clock, into a
 // histogram for the whole run and one per one-second window. Whatever
 // delayed it (a neighbour holding the CPUs, the runtime, the hypervisor)
@@ -38,6 +37,7 @@ const intervalUS = int64(hiccupInterval / time.Microsecond)
 // Each finished window is summarised, its histogram cleared for the next,
 // and its figures go to a spill file: memory stays flat however long the run.
 type apparatusMeter struct {
+	interval time.Duration // the sampler's sleep: hiccupInterval
 	t0       time.Time
 	started  bool
 	stopping atomic.Bool
@@ -80,7 +80,7 @@ type meterWindow struct {
 
 // newApparatusMeter returns a meter; nothing is started or allocated until begin.
 func newApparatusMeter() *apparatusMeter {
-	return &apparatusMeter{done: make(chan struct{})}
+	return &apparatusMeter{interval: hiccupInterval, done: make(chan struct{})}
 }
 
 // begin starts sampling on the run's clock (t0 is the run's start).
@@ -111,8 +111,8 @@ func (m *apparatusMeter) sample() {
 	s := newSleeper() // timerfd on Linux: wakes in tens of µs, not the runtime timer's ms
 	defer s.close()
 	for !m.stopping.Load() {
-		intended := time.Since(m.t0) + hiccupInterval
-		s.sleep(hiccupInterval)
+		intended := time.Since(m.t0) + m.interval
+		s.sleep(m.interval)
 		m.record(intended, time.Since(m.t0))
 	}
 }
@@ -129,6 +129,7 @@ func (m *apparatusMeter) record(intended, woke time.Duration) {
 		return
 	}
 	v := clampUS((woke - intended).Microseconds())
+	intervalUS := m.interval.Microseconds()
 	_ = m.run.RecordCorrectedValue(v, intervalUS)
 	last := windowOf(woke)
 	if last > m.cur {
@@ -145,7 +146,7 @@ func (m *apparatusMeter) record(intended, woke time.Duration) {
 		if x-intervalUS < intervalUS {
 			break
 		}
-		at += hiccupInterval
+		at += m.interval
 	}
 	for m.cur < last {
 		m.closeWindow()
@@ -226,7 +227,7 @@ func (m *apparatusMeter) result(windows int) (*report.Apparatus, error) {
 	m.finish()
 	procs := runtime.NumCPU() // not GOMAXPROCS, which event loops raise
 	a := &report.Apparatus{
-		IntervalMS:  float64(hiccupInterval) / float64(time.Millisecond),
+		IntervalMS:  float64(m.interval) / float64(time.Millisecond),
 		Processors:  procs,
 		CPUPressure: -1,
 		Steal:       -1,

@@ -137,8 +137,11 @@ func steadyMachine(at time.Duration) machineReading {
 
 // syntheticMeter is a meter prepared at time 0 on steadyMachine, fed by
 // hand through record, without its goroutine.
+// syntheticMeter samples every millisecond, the figures below are
+// worked out for that.
 func syntheticMeter(t *testing.T) *apparatusMeter {
 	m := newApparatusMeter()
+	m.interval = time.Millisecond
 	m.read = steadyMachine
 	m.prepare(0)
 	t.Cleanup(m.close)
@@ -235,7 +238,7 @@ func TestApparatusWindowsOnSyntheticRun(t *testing.T) {
 	const stallAt, stall, end = 1500 * time.Millisecond, 1300 * time.Millisecond, 3200 * time.Millisecond
 	now, stalled := time.Duration(0), false
 	for now < end {
-		intended := now + hiccupInterval
+		intended := now + m.interval
 		woke := intended + 50*time.Microsecond
 		if !stalled && now >= stallAt {
 			woke, stalled = intended+stall, true
@@ -339,8 +342,9 @@ func TestApparatusMeterRealClock(t *testing.T) {
 	if samples != a.HiccupMS.Count {
 		t.Errorf("windows hold %d samples, the run %d", samples, a.HiccupMS.Count)
 	}
-	for i, ideal := range []int64{1000, 1000, 500} {
-		if n := spilled[i].Samples; n < ideal/3 || n > 1001 {
+	perSecond := int64(time.Second / m.interval)
+	for i, ideal := range []int64{perSecond, perSecond, perSecond / 2} {
+		if n := spilled[i].Samples; n < ideal/3 || n > perSecond+1 {
 			t.Errorf("window %d: %d samples, want about %d", i, n, ideal)
 		}
 	}
