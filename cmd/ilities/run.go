@@ -85,7 +85,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
-	cmd.Flags().StringVar(&f.sutProcess, "sut-process", runner.SUTInProcess, "where the built-in SUT runs: in (this process) or child (a child process, ilities serve, with its own hiccup sampler)")
+	cmd.Flags().StringVar(&f.sutProcess, "sut-process", runner.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
 	return cmd
 }
