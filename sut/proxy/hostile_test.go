@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/proxy"
 )
 
@@ -84,6 +85,8 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 		Limits:  proxy.Limits{MaxHeaderBytes: 4096, ReadHeaderTimeout: headTimeout, IdleTimeout: 2 * time.Second},
 	})
 	addr := p.Addr()
+	meter := hiccup.Start()
+	defer meter.Stop()
 	if status, _ := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != 200 {
 		t.Fatalf("warm-up: %d", status)
 	}
@@ -161,7 +164,7 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 			if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
 				break
 			}
-			if time.Since(start) > headTimeout+5*time.Second {
+			if time.Since(start) > meter.Figures().Allow(headTimeout+5*time.Second) {
 				return fmt.Errorf("slow client still connected after %v", time.Since(start))
 			}
 		}
@@ -204,7 +207,18 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 	}
 	wg.Wait()
 	close(errs)
+	// A request sent whole at connect is read within the 300 ms head
+	// timeout unless the host stalls the proxy, which serves the 255
+	// connections at once, for a good part of it: a third, say. Past that,
+	// a closed connection without an answer may be the host's doing.
+	const stallTolerated = headTimeout / 3
+	host := meter.Figures()
+	var unanswered []string
 	for e := range errs {
+		if strings.Contains(e, "no answer: ") && host.Max > stallTolerated {
+			unanswered = append(unanswered, e)
+			continue
+		}
 		t.Error(e)
 	}
 	// The proxy still serves.
@@ -214,7 +228,7 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 	// Everything the attack opened goes away: the exchanges to /slow finish
 	// within 300 ms and the head timeout is 300 ms, so a few seconds is
 	// plenty; what stays is a leak.
-	after, ok := settle(base, 2, 5*time.Second)
+	after, ok := settle(base, 2, meter.Figures().Allow(5*time.Second))
 	t.Logf("after:  %d goroutines, %d fds; proxy connections %d", after.goroutines, after.fds, p.Stats().Connections)
 	if !ok {
 		buf := make([]byte, 1<<20)
@@ -223,5 +237,10 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 	}
 	if n := p.Stats().Connections; n != 0 {
 		t.Fatalf("the proxy still counts %d client connections", n)
+	}
+	// Every other check ran; these requests' answers cannot be judged.
+	if len(unanswered) > 0 {
+		t.Skipf("%d hostile requests closed without an answer (e.g. %s): the host delayed this process by up to %v, past the %v this check tolerates (%v)",
+			len(unanswered), unanswered[0], host.Max, stallTolerated, host)
 	}
 }

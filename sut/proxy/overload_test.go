@@ -9,8 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/proxy"
 )
+
+// overloadDelayTolerated is the host's wake-up delay (p99) up to which the
+// overload checks hold: an exchange waits for about five wake-ups (sender,
+// proxy, queue, backend, answer), and the latency bound leaves 100 ms of
+// slack over the queue timeout and service; a host later than this also
+// takes the 800/s sender off its schedule.
+const overloadDelayTolerated = 20 * time.Millisecond
 
 type sample struct {
 	at      time.Duration // intended send, from the start
@@ -118,21 +126,24 @@ func TestOverloadWithAndWithoutAdmissionControl(t *testing.T) {
 		p := startWith(t, proxy.Config{Admission: adm, Pools: onePool(proxy.UpstreamConfig{Name: "app", URL: be.URL()})})
 		return summarise(openLoop(t, p.URL(), rate, d, nil), d, nil)
 	}
+	meter := hiccup.Start()
 	with := run(proxy.AdmissionConfig{MaxInflight: 4, Queue: 16, QueueTimeout: qTimeout})
 	without := run(proxy.AdmissionConfig{})
+	host := meter.Stop()
+	t.Logf("%v", host)
 	t.Logf("with admission:    goodput %.0f/s (capacity %.0f), admitted p99 %v (first s %v, last s %v), rejected %d, other %d",
 		with.goodput, capacity, with.p99, with.p99First, with.p99Last, with.rejected, with.other)
 	t.Logf("without admission: goodput %.0f/s, p99 %v (first s %v, last s %v), rejected %d, other %d",
 		without.goodput, without.p99, without.p99First, without.p99Last, without.rejected, without.other)
 	bound := qTimeout + 100*time.Millisecond // queue timeout + service + slack for a shared machine
 	if with.p99 > bound {
-		t.Errorf("admitted p99 %v exceeds the bound %v", with.p99, bound)
+		failOrSkip(t, host, host.P99, overloadDelayTolerated, "admitted p99 %v exceeds the bound %v", with.p99, bound)
 	}
 	if with.goodput < 0.9*capacity {
-		t.Errorf("goodput %.0f/s below 90%% of capacity %.0f", with.goodput, capacity)
+		failOrSkip(t, host, host.P99, overloadDelayTolerated, "goodput %.0f/s below 90%% of capacity %.0f", with.goodput, capacity)
 	}
 	if without.p99Last < 2*without.p99First || without.p99Last < time.Second {
-		t.Errorf("without admission latency did not grow: first second p99 %v, last %v", without.p99First, without.p99Last)
+		failOrSkip(t, host, host.P99, overloadDelayTolerated, "without admission latency did not grow: first second p99 %v, last %v", without.p99First, without.p99Last)
 	}
 }
 
@@ -150,14 +161,16 @@ func TestSessionAwareAdmissionFavoursKnownSessions(t *testing.T) {
 		Pools:     onePool(proxy.UpstreamConfig{Name: "app", URL: be.URL()}),
 	})
 	// 3 of every 8 requests belong to known sessions: 300/s of 800/s.
+	meter := hiccup.Start()
 	s := openLoop(t, p.URL(), 800, d, func(i int) bool { return i%8 == 0 || i%8 == 3 || i%8 == 6 })
+	host := meter.Stop()
 	known := summarise(s, d, func(x sample) bool { return x.known })
 	fresh := summarise(s, d, func(x sample) bool { return !x.known })
 	kRej := float64(known.rejected) / float64(known.ok+known.rejected+known.other)
 	fRej := float64(fresh.rejected) / float64(fresh.ok+fresh.rejected+fresh.other)
-	t.Logf("known sessions: %d ok, rejected %.1f%%, p99 %v; new sessions: %d ok, rejected %.1f%%, p99 %v",
-		known.ok, 100*kRej, known.p99, fresh.ok, 100*fRej, fresh.p99)
+	t.Logf("known sessions: %d ok, rejected %.1f%%, p99 %v; new sessions: %d ok, rejected %.1f%%, p99 %v; %v",
+		known.ok, 100*kRej, known.p99, fresh.ok, 100*fRej, fresh.p99, host)
 	if kRej > 0.05 || fRej < 0.4 {
-		t.Errorf("known sessions rejected %.1f%%, new %.1f%%: want known ≲ 5%% and new absorbing the overload", 100*kRej, 100*fRej)
+		failOrSkip(t, host, host.P99, overloadDelayTolerated, "known sessions rejected %.1f%%, new %.1f%%: want known ≲ 5%% and new absorbing the overload", 100*kRej, 100*fRej)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/proxy"
 )
 
@@ -110,11 +111,17 @@ func TestLeastResponseTimeAvoidsASlowNode(t *testing.T) {
 	}
 	ups = append(ups, proxy.UpstreamConfig{Name: "slow", URL: startBackend(t, "slow", 8, 40*time.Millisecond).URL()})
 	p := startWith(t, proxy.Config{Strategy: "least-response-time", Pools: onePool(ups...)})
+	meter := hiccup.Start()
 	count := closedLoop(t, p.URL(), 4, time.Second)
+	host := meter.Stop()
 	total := count["a"] + count["b"] + count["slow"]
 	share := float64(count["slow"]) / float64(total)
-	t.Logf("answers %v: slow's share %.3f", count, share)
+	t.Logf("answers %v: slow's share %.3f; %v", count, share, host)
+	// The estimate jumps to any slower sample: one exchange of a fast node
+	// delayed by the host as long as the 38 ms between the nodes makes it
+	// look as slow as the slow one.
+	const tolerated = 38 * time.Millisecond
 	if share > 0.05 {
-		t.Errorf("slow node got %.3f of the traffic", share)
+		failOrSkip(t, host, host.Max, tolerated, "slow node got %.3f of the traffic", share)
 	}
 }
