@@ -37,10 +37,14 @@ func (c ChildSpec) Scenario() *scenario.Scenario {
 	return &scenario.Scenario{Seed: c.Seed, SUT: c.SUT}
 }
 
+// maxChildSpec bounds the SUT a child reads from its parent.
+const maxChildSpec = 64 << 20
+
 // ReadChildSpec reads a ChildSpec written by StartChild.
 func ReadChildSpec(r io.Reader) (ChildSpec, error) {
 	var spec ChildSpec
-	if err := json.NewDecoder(r).Decode(&spec); err != nil {
+	// The parent's SUT, however many backends it has, is far below this.
+	if err := json.NewDecoder(io.LimitReader(r, maxChildSpec)).Decode(&spec); err != nil {
 		return spec, fmt.Errorf("sut: reading the SUT from the parent: %w", err)
 	}
 	if spec.SUT == nil {

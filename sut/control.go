@@ -89,8 +89,15 @@ func ControlHandler(t *Topology, meter HiccupMeter) http.Handler {
 	mux.HandleFunc("POST /lift/{id}", c.lift)
 	mux.HandleFunc("POST /begin", c.begin)
 	mux.HandleFunc("POST /sut-hiccups", c.hiccups)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request body is a fault or a time: small, whoever sends it.
+		r.Body = http.MaxBytesReader(w, r.Body, maxControlBody)
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// maxControlBody bounds a control request's body.
+const maxControlBody = 1 << 20
 
 type control struct {
 	topo  *Topology
