@@ -28,15 +28,17 @@ func measureFootprint() footprint {
 
 // settle waits until the footprint is back at or under base (plus slack
 // goroutines for the runtime's and the test framework's own), or gives up
-// after limit and returns what it last saw.
-func settle(base footprint, slack int, limit time.Duration) (footprint, bool) {
-	deadline := time.Now().Add(limit)
+// after limit and returns what it last saw. limit is asked again at each
+// look, so that a bound stretched by the host's measured delay covers the
+// delays during the wait too.
+func settle(base footprint, slack int, limit func() time.Duration) (footprint, bool) {
+	start := time.Now()
 	for {
 		now := measureFootprint()
 		if now.goroutines <= base.goroutines+slack && now.fds <= base.fds {
 			return now, true
 		}
-		if time.Now().After(deadline) {
+		if time.Since(start) > limit() {
 			return now, false
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -90,7 +92,7 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 	if status, _ := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != 200 {
 		t.Fatalf("warm-up: %d", status)
 	}
-	base, ok := settle(measureFootprint(), 0, time.Second)
+	base, ok := settle(measureFootprint(), 0, func() time.Duration { return time.Second })
 	_ = ok
 	t.Logf("before: %d goroutines, %d fds", base.goroutines, base.fds)
 
@@ -228,7 +230,7 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 	// Everything the attack opened goes away: the exchanges to /slow finish
 	// within 300 ms and the head timeout is 300 ms, so a few seconds is
 	// plenty; what stays is a leak.
-	after, ok := settle(base, 2, meter.Figures().Allow(5*time.Second))
+	after, ok := settle(base, 2, func() time.Duration { return meter.Figures().Allow(5 * time.Second) })
 	t.Logf("after:  %d goroutines, %d fds; proxy connections %d", after.goroutines, after.fds, p.Stats().Connections)
 	if !ok {
 		buf := make([]byte, 1<<20)
