@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/internal/hiccup"
 )
 
 // The event loops (loop_linux.go) against the goroutine path (serve.go):
@@ -634,6 +636,10 @@ func (tc *loopCase) run(loops bool) (*sideResult, error) {
 	}
 	return r, nil
 }
+
+// scriptStepSpacing is the closest two steps of a loop-versus-goroutine
+// script are timed (a write 20 ms after another).
+const scriptStepSpacing = 20 * time.Millisecond
 
 func TestLoopMatchesGoroutinePath(t *testing.T) {
 	get := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
@@ -1330,9 +1336,11 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 			var lerr, gerr error
 			var wg sync.WaitGroup
 			wg.Add(2)
+			meter := hiccup.Start()
 			go func() { defer wg.Done(); lp, lerr = tc.run(true) }()
 			go func() { defer wg.Done(); gp, gerr = tc.run(false) }()
 			wg.Wait()
+			host := meter.Stop()
 			if lerr != nil || gerr != nil {
 				t.Fatalf("loop path: %v; goroutine path: %v", lerr, gerr)
 			}
@@ -1353,8 +1361,14 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 					missed[side.name] = append(missed[side.name], fmt.Sprintf("%s path: connection ended %q, want closed=%v", side.name, r.client.end, tc.closed))
 				}
 			}
-			for _, d := range append(append(diffs, missed["loop"]...), missed["goroutine"]...) {
-				t.Error(d)
+			// The scripts order their steps as little as 20 ms apart: a host
+			// that delays this process by more can reorder them on one side.
+			if problems := append(append(diffs, missed["loop"]...), missed["goroutine"]...); len(problems) > 0 {
+				msg := strings.Join(problems, "\n")
+				if host.Max > scriptStepSpacing {
+					t.Skipf("%s\nnot a failure: the host delayed this process by %v, past the %v the scripts' timing tolerates (%v)", msg, host.Max, scriptStepSpacing, host)
+				}
+				t.Error(msg)
 			}
 			if tc.check != nil {
 				tc.check(t, lp)
