@@ -1,6 +1,10 @@
 package report
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"time"
+)
 
 // Apparatus is the measuring instrument's account of itself during a run:
 // the delays the tool suffered (its hiccups and its send lag) and the load
@@ -173,3 +177,25 @@ func (a *Apparatus) Window(t int) *ApparatusWindow {
 }
 
 func roundMicros(ms float64) float64 { return math.Round(ms*1000) / 1000 }
+
+// DelayedBeyond says, when some window of res had an apparatus delay above
+// tolerated, by how much and in which second, with the run's figures; ""
+// otherwise. A check whose bounds hold only while the tool itself is
+// delayed less than that cannot judge such a run.
+func DelayedBeyond(res *Result, tolerated time.Duration) string {
+	if res == nil || res.Apparatus == nil {
+		return ""
+	}
+	a := res.Apparatus
+	worst, at := 0.0, -1
+	for _, w := range a.Windows {
+		if w.DelayMS > worst {
+			worst, at = w.DelayMS, w.T
+		}
+	}
+	if time.Duration(worst*float64(time.Millisecond)) <= tolerated {
+		return ""
+	}
+	return fmt.Sprintf("the host delayed the tool by %.1fms (p99) in second %d, past the %v tolerated (run: apparatus delay p99 %.1fms, hiccup p99 %.1fms, send lag p99 %.1fms, %d of %d windows disturbed)",
+		worst, at, tolerated, a.DelayMS.P99, a.HiccupMS.P99, res.Generator.SendLagMS.P99, a.DisturbedWindows, len(a.Windows))
+}

@@ -48,19 +48,7 @@ const hostDelayForExactCounts = time.Duration(report.DisturbedAboveMS * float64(
 // host's doing from the code's, and the test is skipped with the figures.
 func skipWhenHostDelayed(t *testing.T, res *report.Result, tolerated time.Duration) {
 	t.Helper()
-	a := res.Apparatus
-	if a == nil {
-		return
+	if why := report.DelayedBeyond(res, tolerated); why != "" {
+		t.Skip(why)
 	}
-	worst, at := 0.0, -1
-	for _, w := range a.Windows {
-		if w.DelayMS > worst {
-			worst, at = w.DelayMS, w.T
-		}
-	}
-	if time.Duration(worst*float64(time.Millisecond)) <= tolerated {
-		return
-	}
-	t.Skipf("the host delayed the tool by %.1fms (p99) in second %d, past the %v this check tolerates (run: apparatus delay p99 %.1fms, hiccup p99 %.1fms, send lag p99 %.1fms, %d of %d windows disturbed)",
-		worst, at, tolerated, a.DelayMS.P99, a.HiccupMS.P99, res.Generator.SendLagMS.P99, a.DisturbedWindows, len(a.Windows))
 }
