@@ -29,12 +29,13 @@ type Apparatus struct {
 	// target is external).
 	SUTHiccupMS        *Percentiles `json:"sut_hiccup_ms,omitempty"`
 	SUTHiccupHistogram string       `json:"sut_hiccup_histogram,omitempty"`
-	// SUTWakeups is how many times a request waits for a CPU inside a
-	// built-in SUT that runs in the generator's process (the proxy reading
-	// the request, the backend's handler, the end of its service, the proxy
-	// reading the answer): each such wait is drawn from the hiccups or,
-	// in an event loop, the send lag; the SUT's share adds them up (sutShare).
-	// 0 for an external target or a SUT apart (SUTHiccupMS).
+	// SUTWakeups is how many times a request waits for a CPU inside the
+	// built-in SUT (the proxy reading the request, the backend's handler,
+	// the end of its service, the proxy reading the answer): in the
+	// generator's process each such wait is drawn from the hiccups or, in
+	// an event loop, the send lag; in a process of its own, from that
+	// process's hiccups (SUTHiccupMS). The SUT's share adds them up
+	// (sutShare). 0 for an external target.
 	SUTWakeups int `json:"sut_wakeups,omitempty"`
 	// SUTLoopWakeups is how many of those waits are an event loop's (the
 	// built-in proxy's loops, threads of their own like the generator's):
@@ -111,13 +112,14 @@ func (a *Apparatus) WindowDelay(w ApparatusWindow) float64 {
 	return math.Max(w.SendLagP99, w.HiccupP99) + a.sutShare(w.HiccupP99, w.SendLagP99, w.SUTHiccupP99)
 }
 
-// sutShare is the SUT's part of the apparatus's delay: the SUT process's
-// own hiccup when it runs apart; in the same process, a hiccup for each of
-// its goroutines' waits and max(send lag, hiccup) for each of its event
-// loops' waits.
+// sutShare is the SUT's part of the apparatus's delay: a wait for a CPU
+// for each of SUTWakeups, added up. Apart, each wait is drawn from its own
+// process's hiccups (one, in results that do not count its wake-ups); in
+// the same process, a hiccup for each of its goroutines' waits and
+// max(send lag, hiccup) for each of its event loops' waits.
 func (a *Apparatus) sutShare(hiccup, sendLag, sutHiccup float64) float64 {
 	if a.SUTHiccupMS != nil {
-		return sutHiccup
+		return float64(max(a.SUTWakeups, 1)) * sutHiccup
 	}
 	loops := min(a.SUTLoopWakeups, a.SUTWakeups)
 	return float64(a.SUTWakeups-loops)*hiccup + float64(loops)*math.Max(sendLag, hiccup)

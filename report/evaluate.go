@@ -111,7 +111,9 @@ func EvaluateRequirement(res *Result, req scenario.Requirement) Verdict {
 	case pass:
 		v.Status = VerdictPass
 	default:
-		if why := judge(res, req, observed); why != "" {
+		if why, certain := judge(res, req, stats, observed); certain {
+			v.Why = why
+		} else if why != "" {
 			v.Status, v.Why = VerdictInconclusive, why
 		}
 	}

@@ -165,3 +165,15 @@ func FinishNodes(nodes []Node, total int64) float64 {
 
 // round3 keeps JSON figures readable without losing meaningful precision.
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// StationOf summarises the station histograms (µs) and encodes them into h.
+func StationOf(sojourn, service *hdrhistogram.Histogram, outsideMaxMS float64, h *Histograms) (*Station, error) {
+	var err error
+	if h.StationSojourn, err = EncodeHistogram(sojourn); err != nil {
+		return nil, err
+	}
+	if h.StationService, err = EncodeHistogram(service); err != nil {
+		return nil, err
+	}
+	return &Station{SojournMS: PercentilesOf(sojourn), ServiceMS: PercentilesOf(service), OutsideMaxMS: outsideMaxMS}, nil
+}

@@ -12,11 +12,13 @@ import (
 // because of the apparatus (the tool's own delays) rather than the system
 // under test. It returns why when so (the requirement is then
 // inconclusive), "" when the miss holds once the apparatus's delay is taken
-// out (a certain fail). The rule, with its arithmetic, is in
+// out (a certain fail); a certain fail that needed more than that says
+// why too, with certain set. The rule, with its arithmetic, is in
 // docs/verdicts.md:
 //
 //   - latency metrics (< or <=): the observed figure less the apparatus's
-//     delay at the same aggregation still misses → fail; otherwise
+//     delay at the same aggregation still misses → fail; so does one whose
+//     lower bound from the built-in backends' own clocks misses; otherwise
 //     inconclusive. The apparatus only ever adds delay, so a latency that
 //     is too low (> or >=) is never its doing;
 //   - counts and rates (throughput, request_rate, error_rate, availability,
@@ -26,50 +28,149 @@ import (
 //     a disturbed window in its span is inconclusive;
 //   - the rest (utilisation, fairness, session_loss, scheduled, succeeded)
 //     are the SUT's own figures: a miss is a fail.
-func judge(res *Result, req scenario.Requirement, observed float64) string {
+func judge(res *Result, req scenario.Requirement, stats *Stats, observed float64) (why string, certain bool) {
 	switch req.Metric {
 	case "latency", "service_latency":
-		return judgeLatency(res, req, observed)
+		return judgeLatency(res, req, stats, observed)
 	case "throughput", "request_rate", "error_rate", "availability", "availability(time)", "failed", "dropped":
-		return judgeCounts(res, req)
+		return judgeCounts(res, req), false
 	case "recovery_time", "detection_time":
-		return judgeFaultTimes(res, req)
+		return judgeFaultTimes(res, req), false
 	}
-	return ""
+	return "", false
 }
 
-// judgeLatency takes the apparatus's delay at the requirement's
-// aggregation out of the observed latency.
-func judgeLatency(res *Result, req scenario.Requirement, observed float64) string {
+// judgeLatency decides a missed latency requirement (< or <=), in turn:
+//
+//  1. the lower bound from the built-in backends' own clocks
+//     (stationBound) still misses → a fail for certain, whatever the host;
+//  2. otherwise, against an external target or with no window disturbed,
+//     the observed figure less the apparatus's delay at the same
+//     aggregation still misses → fail; within it → inconclusive;
+//  3. otherwise (the built-in SUT, some window disturbed) the delay
+//     measured is no bound: a host that starves the SUT's process takes
+//     away its capacity, and its queues then grow past any one wait. Only
+//     the calm windows decide (calmLatency): missed there beyond their
+//     delay → fail; else inconclusive.
+func judgeLatency(res *Result, req scenario.Requirement, stats *Stats, observed float64) (string, bool) {
 	if req.Op != "<" && req.Op != "<=" {
-		return ""
+		return "", false
 	}
-	delay, parts := apparatusDelay(res, req.Agg, req.Metric == "service_latency")
+	serviceOnly := req.Metric == "service_latency"
+	gen, sut, parts := apparatusDelay(res, req.Agg, serviceOnly)
+	delay := gen + sut
 	if delay <= 0 {
-		return ""
-	}
-	if pass, _, _ := compare(req.Op, observed-delay, req.Threshold); !pass {
-		return ""
+		return "", false
 	}
 	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
-	return fmt.Sprintf("%s %s misses %s by %s, within the tool's own delay at %s, %s (%s)",
+	misses := func(v float64) bool { pass, _, _ := compare(req.Op, v, req.Threshold); return !pass }
+	a := res.Apparatus
+	builtIn := a != nil && (a.SUTWakeups > 0 || a.SUTHiccupMS != nil)
+	plain := !builtIn || a.DisturbedWindows == 0 // step 2 applies
+	if own, how := stationBound(stats, req.Agg, serviceOnly); own > 0 && misses(own) {
+		if plain && misses(observed-delay) {
+			return "", false // certain by the plain rule too: nothing to explain
+		}
+		return "a fail for certain whatever the tool's own delay: " + how, true
+	}
+	within := fmt.Sprintf("%s %s misses %s by %s, within the tool's own delay at %s, %s (%s)",
 		req.Agg, ms(observed), ms(req.Threshold), ms(observed-req.Threshold), req.Agg, ms(delay), parts)
+	if plain {
+		if misses(observed - delay) {
+			return "", false
+		}
+		return within, false
+	}
+	calm, calmDelay, n := calmLatency(res, req, stats)
+	switch {
+	case n == 0:
+		return fmt.Sprintf("%s %s misses %s, but the tool's own delay disturbed every window (or the one before it), and a host that starves the built-in SUT can make its queues grow past any one delay", req.Agg, ms(observed), ms(req.Threshold)), false
+	case misses(calm - calmDelay):
+		return fmt.Sprintf("a fail for certain in the %d calm windows (undisturbed, after an undisturbed one): %s there %s, the tool's delay there at most %s", n, req.Agg, ms(calm), ms(calmDelay)), true
+	}
+	return fmt.Sprintf("%s %s misses %s in disturbed windows; in the %d calm ones it is %s, within the tool's own delay there (%s)", req.Agg, ms(observed), ms(req.Threshold), n, ms(calm), ms(calmDelay)), false
+}
+
+// calmLatency is the scope's latency at the requirement's aggregation over
+// the calm windows of the run: undisturbed, after the warm-up, and after an
+// undisturbed window (a queue that grew while the host starved the SUT
+// drains into the next second), with the largest of their delays and their
+// number; n is 0 when no window is calm, or when the windows cannot tell
+// the scope's latency apart (a workload's, in a run of several, or service
+// latency, which windows do not keep).
+func calmLatency(res *Result, req scenario.Requirement, stats *Stats) (latency, delay float64, n int) {
+	a := res.Apparatus
+	if req.Metric != "latency" || (req.Scope != "" && len(res.Workloads) != 1) || stats.LatencyMS.Count != res.LatencyMS.Count {
+		return 0, 0, 0
+	}
+	disturbed := map[int]bool{}
+	for _, w := range a.Windows {
+		disturbed[w.T] = w.Disturbed
+	}
+	delays := map[int]float64{}
+	for _, w := range a.Windows {
+		delays[w.T] = w.DelayMS
+	}
+	h := NewHistogram()
+	warm := int(math.Ceil(res.WarmupS))
+	for _, w := range res.Windows {
+		_, known := delays[w.T]
+		if w.Warmup || w.T < warm || !known || disturbed[w.T] || disturbed[w.T-1] || w.Histogram == "" {
+			continue
+		}
+		if err := mergeEncoded(h, w.Histogram); err != nil {
+			return 0, 0, 0
+		}
+		delay = math.Max(delay, delays[w.T])
+		n++
+	}
+	if n == 0 || h.TotalCount() == 0 {
+		return 0, 0, 0
+	}
+	return percentileAggregations[req.Agg](PercentilesOf(h)), delay, n
+}
+
+// stationBound is a latency at aggregation agg that the system under test
+// made by itself, from the built-in backends' own clocks (Stats.Station),
+// and how it was reached; 0 when the scope has no such account. Each
+// request's latency is at least its service, which the tool's delays do
+// not touch, and at least its sojourn (queue + service) less what the
+// delays before the backend could add to it: delaying a FIFO station's
+// arrivals by at most D delays its departures by at most D, so a sojourn
+// grows by at most D, and no request spent longer than OutsideMaxMS
+// outside the backend.
+func stationBound(stats *Stats, agg string, serviceOnly bool) (float64, string) {
+	st := stats.Station
+	measured := stats.LatencyMS.Count
+	if serviceOnly {
+		measured = stats.ServiceLatencyMS.Count
+	}
+	if st == nil || st.SojournMS.Count != measured || measured == 0 {
+		return 0, ""
+	}
+	of := percentileAggregations[agg]
+	service, sojourn := of(st.ServiceMS), of(st.SojournMS)
+	own := math.Max(service, sojourn-st.OutsideMaxMS)
+	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
+	return own, fmt.Sprintf("the backends' own clocks put %s at %s or more (service %s %s; queue and service %s %s less %s, the longest a request spent outside them)",
+		agg, ms(own), agg, ms(service), agg, ms(sojourn), ms(st.OutsideMaxMS))
 }
 
 // apparatusDelay is how much the apparatus could have added to a request's
-// latency at aggregation agg (p99, mean, max...), in ms, and the figures it
-// comes from: max(send lag, generator hiccup) + the SUT's share (its own
-// process's hiccups, or its waits in this one: sutShare); for service latency,
-// which starts at the actual send, the send lag is left out. Without an
-// apparatus (older results) it is the send lag alone. 0 for stddev.
-func apparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string) {
+// latency at aggregation agg (p99, mean, max...), in ms, in two parts, and
+// the figures they come from: the generator's, max(send lag, generator
+// hiccup), and the SUT's share (its own process's hiccups, or its waits in
+// this one: sutShare); for service latency, which starts at the actual
+// send, the send lag is left out. Without an apparatus (older results) it
+// is the send lag alone. 0 for stddev.
+func apparatusDelay(res *Result, agg string, serviceOnly bool) (gen, sut float64, figures string) {
 	of, ok := percentileAggregations[agg]
 	if !ok || agg == "stddev" {
-		return 0, ""
+		return 0, 0, ""
 	}
 	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
 	var parts []string
-	lag, hiccup, sut := 0.0, 0.0, 0.0
+	lag, hiccup := 0.0, 0.0
 	if res.Generator.SendLagMS.Count > 0 {
 		lag = of(res.Generator.SendLagMS)
 		if !serviceOnly {
@@ -87,17 +188,17 @@ func apparatusDelay(res *Result, agg string, serviceOnly bool) (float64, string)
 		}
 		if sut = a.sutShare(hiccup, lag, sutHiccup); sut > 0 {
 			if a.SUTHiccupMS != nil {
-				parts = append(parts, "SUT hiccup "+agg+" "+ms(sut))
+				parts = append(parts, fmt.Sprintf("the built-in SUT's %d waits for a CPU in its own process, each its hiccup %s %s: %s", max(a.SUTWakeups, 1), agg, ms(sutHiccup), ms(sut)))
 			} else {
 				parts = append(parts, fmt.Sprintf("the built-in SUT's %d waits for a CPU in the same process, %s", a.SUTWakeups, ms(sut)))
 			}
 		}
 	}
-	gen := math.Max(lag, hiccup)
+	gen = math.Max(lag, hiccup)
 	if serviceOnly {
 		gen = hiccup
 	}
-	return gen + sut, strings.Join(parts, ", ")
+	return gen, sut, strings.Join(parts, ", ")
 }
 
 // windowTally is one window's counts of a scope.

@@ -200,3 +200,110 @@ func TestJudgeCountsTheInProcessSUTsWaits(t *testing.T) {
 		}
 	}
 }
+
+// A latency missed within the tool's delay is still a fail when the
+// built-in backends' own clocks show the system missed it by itself.
+func TestJudgeLatencyFromTheStationsClock(t *testing.T) {
+	// Built-in SUT in the tool's process: delay at p99 = 67 (send lag) +
+	// 2 × 40 (hiccups) + 2 × 67 (loops) = 281 ms.
+	cases := []struct {
+		name         string
+		latencyP99   float64
+		station      *Station
+		stationCount int64
+		want, why    string
+	}{
+		{"no station account", 350, nil, 0, VerdictInconclusive, "within the tool's own delay"},
+		{"service alone misses", 350, &Station{SojournMS: Percentiles{P99: 130}, ServiceMS: Percentiles{P99: 105}, OutsideMaxMS: 300}, 1000,
+			VerdictFail, "service p99 105ms"},
+		{"queue and service beyond the longest time outside", 350, &Station{SojournMS: Percentiles{P99: 290}, ServiceMS: Percentiles{P99: 60}, OutsideMaxMS: 100}, 1000,
+			VerdictFail, "less 100ms"},
+		{"queue and service within it", 350, &Station{SojournMS: Percentiles{P99: 290}, ServiceMS: Percentiles{P99: 60}, OutsideMaxMS: 200}, 1000,
+			VerdictInconclusive, "within the tool's own delay"},
+		{"an account of fewer requests is not a bound", 350, &Station{SojournMS: Percentiles{P99: 290}, ServiceMS: Percentiles{P99: 105}}, 999,
+			VerdictInconclusive, "within the tool's own delay"},
+		{"a fail beyond the whole delay needs no account", 400, nil, 0, VerdictFail, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := judgeResult(67, 40, nil, nil)
+			res.Apparatus.SUTWakeups, res.Apparatus.SUTLoopWakeups = 4, 2
+			res.LatencyMS.P99 = c.latencyP99
+			if c.station != nil {
+				st := *c.station
+				st.SojournMS.Count, st.ServiceMS.Count = c.stationCount, c.stationCount
+				res.Station = &st
+			}
+			req, _ := scenario.ParseRequirement("p99(latency) < 100ms")
+			v := EvaluateRequirement(res, req)
+			if v.Status != c.want || !strings.Contains(v.Why, c.why) {
+				t.Errorf("status %s, why %q; want %s with %q", v.Status, v.Why, c.want, c.why)
+			}
+		})
+	}
+}
+
+// With the built-in SUT and disturbed windows, the whole run's delay is no
+// bound (a starved SUT's queues grow past it): the calm windows decide.
+func TestJudgeLatencyOfAStarvedBuiltInSUT(t *testing.T) {
+	cases := []struct {
+		name            string
+		disturbed       []int
+		calmMS, stormMS int64 // every latency of a calm or a disturbed window
+		builtIn         bool
+		want, why       string
+	}{
+		{"every window disturbed", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0, 500, true, VerdictInconclusive, "disturbed every window"},
+		{"missed in the calm windows", []int{3, 4}, 150, 500, true, VerdictFail, "in the 7 calm windows"},
+		{"met in the calm windows", []int{3, 4}, 20, 500, true, VerdictInconclusive, "in the 7 calm ones it is 20"},
+		{"an external target keeps the whole run's delay", []int{3, 4}, 20, 500, false, VerdictFail, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			disturbed := map[int]bool{}
+			for _, w := range c.disturbed {
+				disturbed[w] = true
+			}
+			res := judgeResult(1, 1, disturbed, nil)
+			all := NewHistogram()
+			for i := range res.Windows {
+				h := NewHistogram()
+				v := c.calmMS
+				if disturbed[i] {
+					v = c.stormMS
+				}
+				for range 100 {
+					RecordUS(h, v*1000)
+					RecordUS(all, v*1000)
+				}
+				res.Windows[i].Histogram, _ = EncodeHistogram(h)
+			}
+			res.LatencyMS = PercentilesOf(all)
+			if c.builtIn {
+				res.Apparatus.SUTWakeups, res.Apparatus.SUTLoopWakeups = 4, 2
+			}
+			req, _ := scenario.ParseRequirement("p99(latency) < 100ms")
+			v := EvaluateRequirement(res, req)
+			if v.Status != c.want || !strings.Contains(v.Why, c.why) {
+				t.Errorf("observed %v: status %s, why %q; want %s with %q", v.Observed, v.Status, v.Why, c.want, c.why)
+			}
+		})
+	}
+}
+
+// A SUT in a process of its own waits for a CPU as often as one in the
+// tool's process; each wait is drawn from its own process's hiccups.
+func TestSUTApartCountsEachWait(t *testing.T) {
+	res := judgeResult(1, 1, nil, nil)
+	res.Apparatus.SUTHiccupMS = &Percentiles{Count: 100, P99: 10}
+	res.Apparatus.SUTWakeups = 4
+	res.Apparatus.Assess(res.Generator.SendLagMS)
+	if got := res.Apparatus.DelayMS.P99; got != 41 {
+		t.Errorf("delay p99 %v, want 1 + 4 × 10 = 41", got)
+	}
+	res.Apparatus.SUTWakeups = 0 // a result that does not count them
+	res.Apparatus.Assess(res.Generator.SendLagMS)
+	if got := res.Apparatus.DelayMS.P99; got != 11 {
+		t.Errorf("delay p99 %v without wake-ups, want 1 + 10 = 11", got)
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -203,6 +204,16 @@ func statsOf(parts []*Result, get func(*Result) *Stats) []*Stats {
 func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 	out := Stats{Errors: map[string]int64{}}
 	lat, svc := NewHistogram(), NewHistogram()
+	// The station's account is merged only when every part that measured
+	// a request has one: it must hold a value for each merged request.
+	sojourn, service := NewHistogram(), NewHistogram()
+	stationOfEach, outsideMax := false, 0.0
+	for _, p := range parts {
+		if p.Station != nil {
+			stationOfEach = true
+			outsideMax = math.Max(outsideMax, p.Station.OutsideMaxMS)
+		}
+	}
 	for _, p := range parts {
 		out.Totals.Scheduled += p.Totals.Scheduled
 		out.Totals.Succeeded += p.Totals.Succeeded
@@ -219,9 +230,25 @@ func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 		if err := mergeEncoded(svc, p.Histograms.ServiceLatency); err != nil {
 			return out, err
 		}
+		switch {
+		case p.Station == nil || p.Histograms.StationSojourn == "" || p.Histograms.StationService == "":
+			stationOfEach = stationOfEach && p.LatencyMS.Count == 0
+		case stationOfEach:
+			if err := mergeEncoded(sojourn, p.Histograms.StationSojourn); err != nil {
+				return out, err
+			}
+			if err := mergeEncoded(service, p.Histograms.StationService); err != nil {
+				return out, err
+			}
+		}
 	}
 	out.LatencyMS, out.ServiceLatencyMS = PercentilesOf(lat), PercentilesOf(svc)
 	var err error
+	if stationOfEach {
+		if out.Station, err = StationOf(sojourn, service, outsideMax, &out.Histograms); err != nil {
+			return out, err
+		}
+	}
 	if out.Histograms.Latency, err = EncodeHistogram(lat); err != nil {
 		return out, err
 	}

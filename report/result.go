@@ -90,6 +90,9 @@ type Stats struct {
 	// completion - actual send time. Both over completed requests.
 	LatencyMS        Percentiles `json:"latency_ms"`
 	ServiceLatencyMS Percentiles `json:"service_latency_ms"`
+	// Station is the built-in backends' own account of the same requests;
+	// nil when no answer carried one.
+	Station *Station `json:"station_ms,omitempty"`
 	// Histograms are the encoded HDR histograms (microseconds) behind the
 	// percentiles, so parts of a run can be merged exactly.
 	Histograms Histograms `json:"histograms"`
@@ -144,6 +147,24 @@ type Percentiles struct {
 type Histograms struct {
 	Latency        string `json:"latency,omitempty"`
 	ServiceLatency string `json:"service_latency,omitempty"`
+	StationSojourn string `json:"station_sojourn,omitempty"`
+	StationService string `json:"station_service,omitempty"`
+}
+
+// Station is what the built-in backends measured of a scope's requests on
+// their own clocks (their Server-Timing header): one value for each request
+// of LatencyMS, 0 for a request no backend timed (another server's answer,
+// an error). Sojourn is the time waiting for a worker and holding it,
+// Service the holding alone; OutsideMaxMS is the longest time a timed
+// request spent outside the backend (its latency less its sojourn). The
+// tool's delays cannot lengthen a service, which is drawn, and lengthen a
+// sojourn only by bunching the arrivals they delay, by at most
+// OutsideMaxMS, so the verdicts read them as a lower bound of the latency
+// the system itself made (docs/verdicts.md).
+type Station struct {
+	SojournMS    Percentiles `json:"sojourn"`
+	ServiceMS    Percentiles `json:"service"`
+	OutsideMaxMS float64     `json:"outside_max"`
 }
 
 // WorkloadResult is one workload's figures.

@@ -185,6 +185,7 @@ type exchange struct {
 	outcome   outcome
 	node      string // the NodeHeader of the response, "" when none
 	responded bool   // a status line came back
+	station   stationTiming
 }
 
 // userState is what one worker or virtual user carries from request to

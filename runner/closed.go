@@ -92,6 +92,7 @@ func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
 					sent:      sent,
 					done:      e.since(),
 					node:      ex.node,
+					station:   ex.station,
 					outcome:   ex.outcome,
 					responded: ex.responded,
 					closed:    true,

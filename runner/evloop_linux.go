@@ -668,7 +668,7 @@ func (l *eventLoop) doneAt(c *loopConn) time.Duration {
 // carry another request).
 func (l *eventLoop) complete(c *loopConn) {
 	x, p := c.x, &c.parser
-	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, responded: true}
+	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, station: p.resp.station, responded: true}
 	done := l.doneAt(c)
 	reusable := !p.resp.close && c.start == c.filled
 	c.x = nil
@@ -727,6 +727,7 @@ func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 		sent:      x.sent,
 		done:      done,
 		node:      ex.node,
+		station:   ex.station,
 		outcome:   ex.outcome,
 		responded: ex.responded,
 	})

@@ -107,8 +107,7 @@ func startBuiltin(ctx context.Context, sc *scenario.Scenario, opts Options) (bui
 	return nil, fmt.Errorf("SUT process %q: want %q or %q", opts.SUTProcess, SUTInProcess, SUTChild)
 }
 
-// The waits for a CPU a request makes inside the built-in SUT in this
-// process: the proxy reading the request and the answer (its event loops),
+// The waits for a CPU a request makes inside the built-in SUT: the proxy reading the request and the answer (its event loops),
 // the backend's handler and the end of its service (goroutines); with a
 // real proxy in front of the simulated backends (hybrid mode), only the
 // backend's two.
@@ -130,8 +129,9 @@ func instrument(sc *scenario.Scenario, topo builtinSUT, opts *Options) func(*rep
 	apart, isApart := topo.(apartSUT)
 	switch t, _ := topo.(*sut.Topology); {
 	case isApart:
-		// Its waits are measured by its own sampler (Apparatus.SUTHiccupMS).
-		opts.SUTWakeups, opts.SUTLoopWakeups = 0, 0
+		// The same waits, each measured by its own process's sampler
+		// (Apparatus.SUTHiccupMS).
+		opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
 	case t != nil && t.External() != nil:
 		// The real proxy runs apart, unmeasured; the backends' waits remain.
 		opts.SUTWakeups, opts.SUTLoopWakeups = hybridWakeups, 0

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -120,5 +121,49 @@ requirements:
 	}
 	if len(res.Nodes) != 0 {
 		t.Errorf("an external target without the node header has no nodes, got %+v", res.Nodes)
+	}
+	if res.Station != nil {
+		t.Errorf("an external target without Server-Timing has no station account, got %+v", res.Station)
+	}
+}
+
+// The built-in backends' own account (their Server-Timing) covers every
+// measured request, per scope: the service is the drawn one, exactly, and
+// no request's account exceeds its latency.
+func TestStationAccountOfTheBuiltInSUT(t *testing.T) {
+	sc, err := scenario.Parse("station.yaml", []byte(`
+duration: 2s
+sut:
+  pools:
+    - name: app
+      backends:
+        - {name: a, workers: 2, service_time: {dist: constant, value: 5ms}}
+        - {name: b, workers: 2, service_time: {dist: constant, value: 5ms}}
+workload:
+  - name: w
+    rate: 100/s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Execute(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []report.Stats{res.Stats, res.Workloads[0].Stats} {
+		st := s.Station
+		if st == nil || s.Histograms.StationSojourn == "" || s.Histograms.StationService == "" {
+			t.Fatalf("no station account: %+v", s)
+		}
+		if st.SojournMS.Count != s.LatencyMS.Count || st.ServiceMS.Count != s.LatencyMS.Count {
+			t.Errorf("station counts %d and %d, latency count %d: one value per request",
+				st.SojournMS.Count, st.ServiceMS.Count, s.LatencyMS.Count)
+		}
+		if math.Abs(st.ServiceMS.P50-5) > 0.005 || math.Abs(st.ServiceMS.Max-5) > 0.005 {
+			t.Errorf("service p50 %v max %v, want the drawn 5 ms (to the histogram's 0.1%%)", st.ServiceMS.P50, st.ServiceMS.Max)
+		}
+		if st.SojournMS.Min < 5 || st.SojournMS.P99 > s.LatencyMS.P99 || st.SojournMS.Max > s.LatencyMS.Max {
+			t.Errorf("sojourn %+v against latency %+v: between the service and the latency", st.SojournMS, s.LatencyMS)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func (p *h1Pool) exchange(c *h1Conn, r *request, ti int, u *userState, deadline 
 		}
 		break
 	}
-	ex.node = resp.node
+	ex.node, ex.station = resp.node, resp.station
 	if u.jar != nil && len(resp.cookies) > 0 {
 		setCookies(r.std[ti].URL, u, resp.cookies)
 	}
@@ -261,6 +261,7 @@ type h1Response struct {
 	close   bool
 	node    string
 	session string
+	station stationTiming
 	cookies []string
 }
 
@@ -342,6 +343,8 @@ func (h *h1Response) parseHeaderLine(line []byte, u *userState, keepAlive10 *boo
 		}
 	case bytes.EqualFold(key, []byte(NodeHeader)):
 		h.node = u.intern(value)
+	case bytes.EqualFold(key, []byte("Server-Timing")):
+		h.station = parseStationTiming(value)
 	case bytes.EqualFold(key, []byte(SessionHeader)):
 		h.session = u.intern(value)
 	case u.jar != nil && bytes.EqualFold(key, []byte("Set-Cookie")):

@@ -20,6 +20,7 @@ type sample struct {
 	sent     time.Duration // 0 when dropped
 	done     time.Duration // completion: the body read to its end, or the failure
 	node     string        // X-Ilities-Backend of the response, "" when none
+	station  stationTiming // the built-in backend's own account, when it gave one
 	outcome  outcome
 	// responded is true when the target answered with a status line.
 	responded bool
@@ -63,6 +64,11 @@ type scopeAcc struct {
 	late   int64
 	lat    *hdrhistogram.Histogram
 	svc    *hdrhistogram.Histogram
+	// sojourn and service hold the built-in backends' own account of each
+	// sent request (stationTiming; 0 when untimed): nil until an answer
+	// carries one, so that a run against another server keeps none.
+	sojourn, service *hdrhistogram.Histogram
+	outsideMaxUS     int64 // the longest latency less sojourn of a timed request
 	// span is the number of windows the scope has reached: the last one
 	// with a sample of the scope, plus one.
 	span int
@@ -87,6 +93,21 @@ func (a *scopeAcc) add(s *sample, win int) {
 	}
 	report.RecordUS(a.lat, (s.done - s.intended).Microseconds())
 	report.RecordUS(a.svc, (s.done - s.sent).Microseconds())
+	if s.station.timed() && a.sojourn == nil {
+		// One value per request of lat: the untimed ones before count 0.
+		a.sojourn, a.service = report.NewHistogram(), report.NewHistogram()
+		untimed := a.lat.TotalCount() - 1
+		_ = a.sojourn.RecordValues(report.HistMinUS, untimed)
+		_ = a.service.RecordValues(report.HistMinUS, untimed)
+	}
+	if a.sojourn != nil {
+		sojourn := int64(s.station.queueUS) + int64(s.station.serviceUS)
+		report.RecordUS(a.sojourn, sojourn)
+		report.RecordUS(a.service, int64(s.station.serviceUS))
+		if s.station.timed() {
+			a.outsideMaxUS = max(a.outsideMaxUS, (s.done-s.intended).Microseconds()-sojourn)
+		}
+	}
 	if s.sent-s.intended > lateAfter {
 		a.late++
 	}

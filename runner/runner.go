@@ -49,7 +49,7 @@ type Options struct {
 	// Segment runs a deterministic slice of every workload (see Segment).
 	Segment Segment
 	// SUTWakeups is how many times a request waits for a CPU inside a
-	// built-in SUT running in this process (report.Apparatus.SUTWakeups);
+	// built-in SUT, in this process or its own (report.Apparatus.SUTWakeups);
 	// 0 for an external target.
 	SUTWakeups int
 	// SUTLoopWakeups is how many of those are an event loop's.
@@ -586,6 +586,7 @@ func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 			sent:      sent,
 			done:      e.since(),
 			node:      ex.node,
+			station:   ex.station,
 			outcome:   ex.outcome,
 			responded: ex.responded,
 		})
@@ -719,6 +720,11 @@ func (a *scopeAcc) stats(measuredS, windowOK float64) (report.Stats, error) {
 	}
 	if s.Histograms.ServiceLatency, err = report.EncodeHistogram(a.svc); err != nil {
 		return s, fmt.Errorf("runner: encoding a histogram: %w", err)
+	}
+	if a.sojourn != nil {
+		if s.Station, err = report.StationOf(a.sojourn, a.service, float64(a.outsideMaxUS)/1000, &s.Histograms); err != nil {
+			return s, fmt.Errorf("runner: encoding a histogram: %w", err)
+		}
 	}
 	s.Derive(measuredS)
 	ws := make([]report.Window, len(a.windows))

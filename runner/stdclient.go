@@ -96,6 +96,9 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 	if v := resp.Header[NodeHeader]; len(v) > 0 {
 		ex.node = u.intern([]byte(v[0]))
 	}
+	if v := resp.Header["Server-Timing"]; len(v) > 0 {
+		ex.station = parseStationTiming([]byte(v[0]))
+	}
 	if u.jar != nil {
 		if cookies := resp.Cookies(); len(cookies) > 0 {
 			u.jar.SetCookies(tmpl.URL, cookies)

@@ -137,7 +137,7 @@ func TestExecuteRunsTheBuiltinSUTInOrApart(t *testing.T) {
 			}
 			a := res.Apparatus
 			switch {
-			case tc.apart && (a.SUTHiccupMS == nil || a.SUTHiccupMS.Count == 0 || a.SUTHiccupHistogram == "" || a.SUTWakeups != 0):
+			case tc.apart && (a.SUTHiccupMS == nil || a.SUTHiccupMS.Count == 0 || a.SUTHiccupHistogram == "" || a.SUTWakeups != 4):
 				t.Errorf("apart: SUT hiccups %+v, wake-ups %d", a.SUTHiccupMS, a.SUTWakeups)
 			case !tc.apart && (a.SUTHiccupMS != nil || a.SUTWakeups == 0):
 				t.Errorf("in-process: SUT hiccups %+v, wake-ups %d", a.SUTHiccupMS, a.SUTWakeups)
