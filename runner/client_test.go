@@ -216,8 +216,13 @@ func TestSeveralURLsWithFailover(t *testing.T) {
 			res := run(t, newScenario(time.Second, openWorkload("w", 200)), opts)
 			checkAccounting(t, res)
 			t.Logf("a %d, b %d, totals %+v errors %v", na.Load(), nb.Load(), res.Totals, res.Errors)
-			if res.Totals.Succeeded != 200 {
+			if res.Totals.Failed != 0 {
 				t.Fatalf("totals %+v errors %v: the dead URL must be passed over", res.Totals, res.Errors)
+			}
+			if res.Totals.Succeeded != 200 {
+				// Arrivals dropped by a generator the host held back.
+				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+				t.Fatalf("totals %+v errors %v: want every arrival sent and served", res.Totals, res.Errors)
 			}
 			if na.Load() < 80 || nb.Load() < 80 {
 				t.Errorf("a served %d, b %d: want the load spread over both", na.Load(), nb.Load())

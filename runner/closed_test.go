@@ -84,12 +84,21 @@ func TestClosedLoopUsers(t *testing.T) {
 				t.Errorf("peak concurrency %d, want the 4 users", conc.peak.Load())
 			}
 			tot := res.Totals
-			// 4 users x 1s / ~20ms each: at most 200; well below under contention.
-			if tot.Succeeded < 60 || tot.Succeeded > 204 || tot.Failed != 0 || tot.Dropped != 0 || tot.Late != 0 {
-				t.Errorf("totals %+v, want 60..204 successes and nothing else", tot)
+			// 4 users x 1s / ~20ms each: at most 200.
+			if tot.Succeeded > 204 || tot.Failed != 0 || tot.Dropped != 0 || tot.Late != 0 {
+				t.Errorf("totals %+v, want at most 204 successes and nothing else", tot)
 			}
-			if res.LatencyMS.Min < 20 || res.LatencyMS.P50 > 200 {
-				t.Errorf("latency min %.1fms p50 %.1fms, want the response time (>= 20ms)", res.LatencyMS.Min, res.LatencyMS.P50)
+			if res.LatencyMS.Min < 20 {
+				t.Errorf("latency min %.1fms, want the response time (>= 20ms)", res.LatencyMS.Min)
+			}
+			// How many fit in the second depends on the host: a host that
+			// delays the users past the tolerated delay excuses a slow loop.
+			if tot.Succeeded < 60 || res.LatencyMS.P50 > 200 {
+				if why := report.DelayedBeyond(res, hostDelayForExactCounts); why != "" {
+					t.Logf("%d successes, latency p50 %.1fms: not judged, %s", tot.Succeeded, res.LatencyMS.P50, why)
+				} else {
+					t.Errorf("%d successes, latency p50 %.1fms: want 60 or more and the response time", tot.Succeeded, res.LatencyMS.P50)
+				}
 			}
 			if res.Generator.SendLagMS.Count != 0 || res.Generator.Saturated {
 				t.Errorf("generator %+v: a closed loop has no send lag and does not saturate", res.Generator)

@@ -171,10 +171,19 @@ func interruptRun(t *testing.T, bin, sc string, sig syscall.Signal) {
 	// stretches 3 s that far, it cannot, and says so.
 	const hungTimeout = 30 * time.Second
 	limit := host.Allow(3 * time.Second)
+	if host.Stretch() > 1.5 {
+		// The run, many threads with its charts to draw, gets less of a
+		// busy host than this one measuring goroutine: beside 160
+		// spinning threads it took up to 1.6 times what Allow said.
+		limit *= 2
+	}
 	t.Logf("%v: exited %v after the signal (limit %v; %v); stderr: %s", sig, took, limit, host, bytes.TrimSpace(stderr.Bytes()))
 	switch {
-	case limit >= hungTimeout:
-		t.Logf("the exit time is not judged: the host's delay stretches the 3 s bound to %v, past the hung requests' %v timeout", limit, hungTimeout)
+	case limit >= hungTimeout-5*time.Second:
+		// The hung requests, stuck since about 2 s before the signal,
+		// would time out some 28 s after it: a bound this close cannot
+		// tell a run that waits for them from one the host slowed.
+		t.Logf("the exit time is not judged: the host's delay stretches the 3 s bound to %v, too near the hung requests' %v timeout", limit, hungTimeout)
 	case took > limit:
 		t.Errorf("took %v to exit, want at most %v", took, limit)
 	}
