@@ -179,7 +179,7 @@ func loadScenario(cmd *cobra.Command, path string) (*scenario.Scenario, error) {
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate SCENARIO",
-		Short: "Check a scenario file without running it (exit 0 valid, 2 invalid)",
+		Short: "Check a scenario file without running it (exit 0 valid, 2 invalid, 3 interrupted)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := loadScenario(cmd, args[0])
