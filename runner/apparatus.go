@@ -12,6 +12,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/report"
 )
 
@@ -107,6 +108,7 @@ func (m *apparatusMeter) prepare(at time.Duration) {
 // bookkeeping (a /proc read and a spill write once a second) falls between
 // two timed sleeps, never inside one.
 func (m *apparatusMeter) sample() {
+	defer crash.Guard() // run on a goroutine of its own
 	defer close(m.done)
 	s := newSleeper() // timerfd on Linux: wakes in tens of µs, not the runtime timer's ms
 	defer s.close()

@@ -42,7 +42,7 @@ type request struct {
 	std []*http.Request
 }
 
-func newRequest(r scenario.Request, scenarioFile string, expect scenario.Expect) (*request, error) {
+func newRequest(sc *scenario.Scenario, r scenario.Request, expect scenario.Expect) (*request, error) {
 	path := r.Path
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
@@ -51,7 +51,7 @@ func newRequest(r scenario.Request, scenarioFile string, expect scenario.Expect)
 	if method == "" {
 		method = http.MethodGet
 	}
-	body, err := r.ReadBody(scenarioFile)
+	body, err := sc.ReadBody(r)
 	if err != nil {
 		return nil, fmt.Errorf("request %s %s: body_file: %w", method, r.Path, err)
 	}

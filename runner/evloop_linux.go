@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/procs"
 	"github.com/ilities/ilities/internal/timerheap"
 )
@@ -309,6 +310,7 @@ func (l *eventLoop) run() {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
+		defer crash.Guard()
 		select {
 		case <-l.e.stop:
 			l.wake()

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
@@ -66,9 +67,15 @@ func (ft *faultTimeline) begin(start time.Time) {
 		return
 	}
 	for i := range ft.faults {
-		ft.wg.Go(func() { ft.play(i) })
+		ft.wg.Go(func() {
+			defer crash.Guard()
+			ft.play(i)
+		})
 	}
-	ft.wg.Go(ft.watch)
+	ft.wg.Go(func() {
+		defer crash.Guard()
+		ft.watch()
+	})
 }
 
 // sleepUntil waits until offset at of the run: on a runtime timer, then
@@ -293,6 +300,7 @@ func (ns *nodeSampler) begin(start time.Time) {
 	ns.start = start
 	ns.started = true
 	go func() {
+		defer crash.Guard()
 		defer close(ns.done)
 		for k := 1; ; k++ {
 			t := time.NewTimer(time.Until(start.Add(time.Duration(k) * time.Second)))

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/sut/proxy"
 )
@@ -32,6 +33,7 @@ func (ps *proxySampler) begin(start time.Time) {
 	ps.start = start
 	ps.prev = ps.cumulative()
 	go func() {
+		defer crash.Guard()
 		defer close(ps.done)
 		for k := 1; ; k++ {
 			t := time.NewTimer(time.Until(ps.start.Add(time.Duration(k) * time.Second)))

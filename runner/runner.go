@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 )
@@ -179,7 +180,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		for i := range w.maxInflight {
 			rec := col.newRecorder(w.index)
 			st := newUserState(i%n, false)
-			workers.Go(func() { e.work(w, rec, st) })
+			workers.Go(func() {
+				defer crash.Guard()
+				e.work(w, rec, st)
+			})
 		}
 	}
 	if loops > 0 {
@@ -193,12 +197,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		opts.Started(e.start)
 	}
 	for _, us := range users {
-		workers.Go(func() { e.user(us.w, us.u, us.spans, us.rec) })
+		workers.Go(func() {
+			defer crash.Guard()
+			e.user(us.w, us.u, us.spans, us.rec)
+		})
 	}
 
 	progress := newProgress(opts, duration, sc.Warmup.D())
 	quit, collected := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer crash.Guard()
 		defer close(collected)
 		tick := time.NewTicker(harvestEvery)
 		defer tick.Stop()
@@ -218,9 +226,15 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	for _, w := range workloads {
 		switch {
 		case w.loop != nil:
-			workers.Go(w.loop.run)
+			workers.Go(func() {
+				defer crash.Guard()
+				w.loop.run()
+			})
 		case !w.closed:
-			schedulers.Go(func() { e.schedule(w, schedRecs[w.index]) })
+			schedulers.Go(func() {
+				defer crash.Guard()
+				e.schedule(w, schedRecs[w.index])
+			})
 		}
 	}
 
@@ -239,7 +253,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	// Requests in flight are awaited (each is bounded by its timeout);
 	// once the caller gives up, only briefly.
 	inflight := make(chan struct{})
-	go func() { workers.Wait(); close(inflight) }()
+	go func() {
+		defer crash.Guard()
+		workers.Wait()
+		close(inflight)
+	}()
 	select {
 	case <-inflight:
 	case <-ctx.Done():
@@ -401,7 +419,7 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 	}
 	total := 0
 	for _, r := range reqs {
-		t, err := newRequest(r, sc.File, spec.Expect)
+		t, err := newRequest(sc, r, spec.Expect)
 		if err != nil {
 			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
 		}

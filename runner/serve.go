@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 )
@@ -75,6 +76,7 @@ func ServeChild(ctx context.Context, control string, stdin io.Reader, stdout io.
 	}
 	parentGone := make(chan struct{})
 	go func() {
+		defer crash.Guard()
 		_, _ = io.Copy(io.Discard, stdin)
 		close(parentGone)
 	}()

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,23 +113,6 @@ func (w Workload) Concurrency(total time.Duration) int {
 	return w.MaxInflight
 }
 
-// ReadBody returns the request's body: the inline body, or the content of
-// body_file (a path relative to the scenario file's directory).
-func (r Request) ReadBody(scenarioFile string) ([]byte, error) {
-	if r.BodyFile == "" {
-		return []byte(r.Body), nil
-	}
-	return os.ReadFile(r.BodyFilePath(scenarioFile))
-}
-
-// BodyFilePath resolves body_file against the scenario file's directory.
-func (r Request) BodyFilePath(scenarioFile string) string {
-	if r.BodyFile == "" || filepath.IsAbs(r.BodyFile) || scenarioFile == "" {
-		return r.BodyFile
-	}
-	return filepath.Join(filepath.Dir(scenarioFile), r.BodyFile)
-}
-
 // URLList is every target URL: url first, then urls.
 func (t Target) URLList() []string {
 	var out []string
@@ -166,7 +147,7 @@ func (w *Workload) applyLoadDefaults() {
 
 // loadModel checks what belongs to the load model: users or rate,
 // think time, session steps, bodies and the client.
-func (v *validator) loadModel(path string, w *Workload, scenarioFile string) {
+func (v *validator) loadModel(path string, w *Workload) {
 	if w.Closed() {
 		switch {
 		case w.Rate != 0:
@@ -196,13 +177,13 @@ func (v *validator) loadModel(path string, w *Workload, scenarioFile string) {
 		v.add(path+".session", "session: and requests: exclude each other; a session is an ordered list of steps, requests a weighted mix")
 	}
 	for i := range w.Session {
-		v.request(fmt.Sprintf("%s.session[%d]", path, i), w.Session[i], scenarioFile)
+		v.request(fmt.Sprintf("%s.session[%d]", path, i), w.Session[i])
 	}
 	for i := range w.Requests {
 		rpath := fmt.Sprintf("%s.requests[%d]", path, i)
 		r := w.Requests[i]
 		if r.BodyFile != "" || r.Expect != nil {
-			v.requestExtras(rpath, r, scenarioFile)
+			v.requestExtras(rpath, r)
 		}
 	}
 	if w.Client.HTTP != "" && !contains(HTTPVersions, string(w.Client.HTTP)) {
@@ -228,7 +209,7 @@ func (w *Workload) onlyDefaultRequest() bool {
 }
 
 // request checks one session step (the checks of a mix entry too).
-func (v *validator) request(path string, r Request, scenarioFile string) {
+func (v *validator) request(path string, r Request) {
 	if !isToken(r.Method) {
 		v.addf(path+".method", "expected an HTTP method such as GET or POST, got %q", r.Method)
 	}
@@ -240,15 +221,15 @@ func (v *validator) request(path string, r Request, scenarioFile string) {
 			v.addf(path+".headers."+name, "invalid header name %q", name)
 		}
 	}
-	v.requestExtras(path, r, scenarioFile)
+	v.requestExtras(path, r)
 }
 
-func (v *validator) requestExtras(path string, r Request, scenarioFile string) {
+func (v *validator) requestExtras(path string, r Request) {
 	if r.BodyFile != "" {
 		if r.Body != "" {
 			v.add(path+".body_file", "body: and body_file: exclude each other; keep one")
-		} else if _, err := os.Stat(r.BodyFilePath(scenarioFile)); err != nil {
-			v.addf(path+".body_file", "cannot read body_file %q: %v", r.BodyFilePath(scenarioFile), err)
+		} else if _, _, err := v.paths.check(r.BodyFile, MaxBodyFileBytes); err != nil {
+			v.addf(path+".body_file", "body_file %q: %v", r.BodyFile, err)
 		}
 	}
 	if r.Expect != nil {

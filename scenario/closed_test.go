@@ -42,7 +42,7 @@ workload:
 	if len(w.Session) != 3 || w.Session[2].Method != "GET" || w.Session[2].Expect.BodyContains != "sku" || len(w.Requests) != 0 {
 		t.Errorf("session %+v requests %+v", w.Session, w.Requests)
 	}
-	if body, err := w.Session[1].ReadBody(sc.File); err != nil || string(body) != `{"sku":1}` {
+	if body, err := sc.ReadBody(w.Session[1]); err != nil || string(body) != `{"sku":1}` {
 		t.Errorf("body_file: %q %v", body, err)
 	}
 	if sc.Warmup.D() != 5*time.Second || strings.Join(sc.Target.URLList(), " ") != "http://127.0.0.1:8001 http://127.0.0.1:8002" {
@@ -66,7 +66,8 @@ func TestLoadModelErrors(t *testing.T) {
 		{"bad think time", "workload: [{model: closed, users: 1, think_time: {dist: exponential}}]", "exponential needs mean"},
 		{"bad step path", "workload: [{model: closed, users: 1, session: [{path: nope}]}]", `path must start with "/"`},
 		{"body and body_file", "workload: [{rate: 1/s, requests: [{body: x, body_file: y}]}]", "body: and body_file: exclude each other"},
-		{"missing body_file", "workload: [{rate: 1/s, requests: [{body_file: /no/such/file}]}]", "cannot read body_file"},
+		{"missing body_file", "workload: [{rate: 1/s, requests: [{body_file: no/such/file}]}]", "no such file or directory"},
+		{"absolute body_file", "workload: [{rate: 1/s, requests: [{body_file: /etc/hostname}]}]", "an absolute path is allowed only under a folder given with --allow-paths"},
 		{"bad http version", "workload: [{rate: 1/s, client: {http: 3}}]", "expected http: 1.1 or http: 2"},
 		{"unknown model", "workload: [{model: clsoed, users: 1}]", `did you mean "closed"`},
 		{"warm-up as long as the run", "duration: 5s\nwarmup: 5s\nworkload: [{rate: 1/s}]", "warmup must be shorter than duration"},

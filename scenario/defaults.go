@@ -49,6 +49,7 @@ func (s *Scenario) ApplyDefaults() {
 		s.SUT.applyDefaults()
 	}
 	s.applyFaultDefaults()
+	inflight := s.defaultMaxInflight()
 	for i := range s.Workload {
 		w := &s.Workload[i]
 		if w.Name == "" {
@@ -57,7 +58,7 @@ func (s *Scenario) ApplyDefaults() {
 				w.Name = "workload-" + strconv.Itoa(i+1)
 			}
 		}
-		w.applyDefaults()
+		w.applyDefaults(inflight)
 	}
 	if s.Duration == 0 {
 		s.Duration = DefaultDuration
@@ -122,7 +123,16 @@ func (b *Backend) applyDefaults() {
 	}
 }
 
-func (w *Workload) applyDefaults() {
+// defaultMaxInflight is DefaultMaxInflight, or the workloads' share of
+// what this machine allows (Machine.MaxConcurrency) when that is less: a
+// default must not make a scenario invalid on a machine with a low
+// open-file limit.
+func (s *Scenario) defaultMaxInflight() int {
+	share := ThisMachine().MaxConcurrency(s.fdsPerConn()) / int64(max(len(s.Workload), 1))
+	return int(max(1, min(DefaultMaxInflight, share)))
+}
+
+func (w *Workload) applyDefaults(maxInflight int) {
 	if w.Model == "" {
 		w.Model = DefaultModel
 	}
@@ -133,7 +143,7 @@ func (w *Workload) applyDefaults() {
 		w.Timeout = DefaultTimeout
 	}
 	if w.MaxInflight == 0 {
-		w.MaxInflight = DefaultMaxInflight
+		w.MaxInflight = maxInflight
 	}
 	if w.MaxLateness == 0 {
 		w.MaxLateness = w.Timeout

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"reflect"
@@ -17,15 +18,29 @@ import (
 )
 
 // Load reads, decodes, fills defaults into and validates the scenario file
-// at path.
+// at path; LoadContext with no deadline and no folder allowed besides the
+// scenario's own.
+func Load(path string) (*Scenario, error) {
+	return LoadContext(context.Background(), path, nil)
+}
+
+// LoadContext reads, decodes, fills defaults into and validates the
+// scenario file at path. allowPaths are folders, besides the scenario's
+// own, that files it names may be in (--allow-paths).
 //
 // Every problem with the input comes back as Errors, each naming
 // file:line:column and what was expected. A file that cannot be read is
 // also reported as Errors, with one Error of Line 0 whose Err is the cause
 // (errors.Is(err, fs.ErrNotExist) works), so callers treat every input
-// problem alike.
-func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+// problem alike. A file larger than MaxFileBytes is not read past it.
+//
+// When ctx ends first, it returns ctx's error (not Errors) between two
+// stages, each bounded by the limits (StaticLimits) to well under a second.
+func LoadContext(ctx context.Context, path string, allowPaths []string) (*Scenario, error) {
+	data, err := readContext(ctx, path, MaxFileBytes)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		reason := err.Error()
 		var pathErr *fs.PathError
@@ -34,7 +49,40 @@ func Load(path string) (*Scenario, error) {
 		}
 		return nil, Errors{{File: path, Msg: "cannot read the scenario file: " + reason, Err: err}}
 	}
-	return Parse(path, data)
+	return parseContext(ctx, path, data, allowPaths)
+}
+
+// readContext is readLimited until ctx ends: opening or reading a named
+// pipe blocks until a writer comes, and a signal must still be answered.
+// The read, if blocked, is left behind (the process is ending).
+func readContext(ctx context.Context, path string, max int64) ([]byte, error) {
+	type read struct {
+		data []byte
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		data, err := readLimited(path, max)
+		done <- read{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// readLimited reads at most max+1 bytes of the file at path: enough for
+// prescan to say it is too large, however large it is (or endless, as a
+// device is).
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max+1))
 }
 
 // Parse decodes, fills defaults into and validates a scenario read from
@@ -45,9 +93,17 @@ func Load(path string) (*Scenario, error) {
 // collects every problem it finds. Either way the result is Errors sorted by
 // position.
 func Parse(file string, data []byte) (*Scenario, error) {
-	s, positions, errs := parse(data)
+	return parseContext(context.Background(), file, data, nil)
+}
+
+func parseContext(ctx context.Context, file string, data []byte, allowPaths []string) (*Scenario, error) {
+	s, positions, errs := parse(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(errs) == 0 {
 		s.File = file
+		s.AllowPaths = allowPaths
 		s.ApplyDefaults()
 		if err := s.Validate(); err != nil {
 			var verrs Errors
@@ -84,7 +140,14 @@ type parsed struct {
 
 // parse decodes data, collecting decode problems; it also returns the
 // position index for placing validation errors.
-func parse(data []byte) (*Scenario, *parsed, Errors) {
+func parse(ctx context.Context, data []byte) (*Scenario, *parsed, Errors) {
+	// Bounded before the parser sees it: its cost grows faster than the input.
+	if e := prescan(data); e != nil {
+		return nil, nil, Errors{*e}
+	}
+	if ctx.Err() != nil {
+		return nil, nil, nil
+	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, nil, Errors{decodeError(err, nil)}
@@ -109,14 +172,20 @@ func parse(data []byte) (*Scenario, *parsed, Errors) {
 	if e := checkAliasExpansion(docs[0].Body); e != nil {
 		return nil, nil, append(errs, *e)
 	}
+	if ctx.Err() != nil {
+		return nil, nil, nil
+	}
 	p := &parsed{root: docs[0].Body, nodes: map[string]ast.Node{}, paths: map[[2]int]string{}}
 	w := walker{parsed: p}
 	w.walk(reflect.TypeOf(Scenario{}), p.root, "")
 	errs = append(errs, w.errs...)
 
 	var s Scenario
+	if ctx.Err() != nil {
+		return nil, nil, nil
+	}
 	collected := &errorList{}
-	ctx := context.WithValue(context.Background(), errorListKey{}, collected)
+	ctx = context.WithValue(ctx, errorListKey{}, collected)
 	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField(), yaml.AllowFieldPrefixes(ExtensionPrefix),
 		// The parse above already rejects repeated keys; what the decoder would
 		// call a duplicate here is a key overriding one merged in with "<<".

@@ -28,6 +28,9 @@ type Scenario struct {
 
 	// File is the path the scenario was loaded from ("" when parsed from bytes).
 	File string `yaml:"-"`
+	// AllowPaths are folders, besides the scenario file's own, that files
+	// it names (body_file) may be in: --allow-paths.
+	AllowPaths []string `yaml:"-"`
 }
 
 // SUT describes the built-in system under test: a reverse proxy in front of
@@ -175,7 +178,7 @@ type Request struct {
 	// Name labels a session step in messages.
 	Name string `yaml:"name"`
 	// BodyFile is a file whose content is the body, relative to the
-	// scenario file; exclusive with Body.
+	// scenario file's folder (see Scenario.ReadBody); exclusive with Body.
 	BodyFile string `yaml:"body_file"`
 	// Expect overrides the workload's expect for this request or step.
 	Expect *Expect `yaml:"expect"`

@@ -24,7 +24,7 @@ var ArrivalProcesses = []string{"uniform", "poisson"}
 // the YAML path of the offending value; Parse turns paths into
 // line:column.
 func (s *Scenario) Validate() error {
-	v := &validator{}
+	v := &validator{paths: s.paths()}
 	switch {
 	case s.SUT == nil && s.Target == nil:
 		v.add("", "expected either sut: (the built-in system under test) or target: (an external URL)")
@@ -58,10 +58,11 @@ func (s *Scenario) Validate() error {
 		}
 		names[w.Name] = true
 		v.workload(path, w)
-		v.loadModel(path, w, s.File)
+		v.loadModel(path, w)
 	}
 
 	v.faults(s)
+	v.limits(s, ThisMachine())
 
 	for i, r := range s.Requirements {
 		path := fmt.Sprintf("requirements[%d]", i)
@@ -86,7 +87,10 @@ func (s *Scenario) Validate() error {
 	return v.errs
 }
 
-type validator struct{ errs Errors }
+type validator struct {
+	errs  Errors
+	paths pathPolicy // where files the scenario names may be
+}
 
 func (v *validator) add(path, msg string) {
 	v.errs = append(v.errs, Error{Path: path, Msg: msg})

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -150,6 +151,7 @@ func startChild(ctx context.Context, exe string, args, env []string, spec []byte
 	c.exitedCtx = exited
 	started := make(chan error, 1)
 	go func() {
+		defer crash.Guard()
 		// Pdeathsig fires when the thread that started the child ends,
 		// not the process; the runtime ends threads (an event loop's,
 		// locked to it, when the loop returns), so the child is started,
@@ -178,6 +180,7 @@ func startChild(ctx context.Context, exe string, args, env []string, spec []byte
 
 	line := make(chan string, 1)
 	go func() {
+		defer crash.Guard()
 		defer stdout.Close()
 		br := bufio.NewReader(stdout)
 		s, _ := br.ReadString('\n')

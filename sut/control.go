@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -212,7 +213,10 @@ func ServeControl(t *Topology, addr string, meter HiccupMeter) (*ControlServer, 
 		return nil, fmt.Errorf("sut: control: %w", err)
 	}
 	srv := &http.Server{Handler: ControlHandler(t, meter), ReadHeaderTimeout: controlTimeout}
-	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		defer crash.Guard()
+		_ = srv.Serve(ln)
+	}()
 	return &ControlServer{srv: srv, url: "http://" + ln.Addr().String()}, nil
 }
 

@@ -3,6 +3,7 @@ package sut
 import (
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -19,6 +20,7 @@ func init() {
 		stop, done := make(chan struct{}), make(chan struct{})
 		b.Crash()
 		go func() {
+			defer crash.Guard()
 			defer close(done)
 			timer := time.NewTimer(half)
 			defer timer.Stop()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -28,9 +29,11 @@ func init() {
 		)
 		proxies := t.Proxies()
 		t.background.Go(func() {
+			defer crash.Guard()
 			var drains sync.WaitGroup
 			for _, p := range proxies {
 				drains.Go(func() {
+					defer crash.Guard()
 					if err := p.RemoveUpstream(f.Node, f.Drain.D()); err != nil {
 						mu.Lock()
 						errs = append(errs, err)

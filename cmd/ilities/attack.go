@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,6 +116,14 @@ func attackScenario(urls []string, f attackFlags) (*scenario.Scenario, error) {
 	}
 	if f.http == "2.0" || f.http == "h2" {
 		sc.Workload[0].Client.HTTP = scenario.HTTP2
+	}
+	if f.bodyFile != "" {
+		// Named on the command line, not in a scenario: its folder is allowed.
+		dir, err := filepath.Abs(filepath.Dir(f.bodyFile))
+		if err != nil {
+			return nil, err
+		}
+		sc.AllowPaths = []string{dir}
 	}
 	sc.ApplyDefaults()
 	if err := sc.Validate(); err != nil {

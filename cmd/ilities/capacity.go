@@ -20,7 +20,7 @@ func newCapacityCmd() *cobra.Command {
 		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements, 3 run failed or this machine could not measure the capacity)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(cmd, args[0])
 			if err != nil {
 				return err
 			}

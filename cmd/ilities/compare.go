@@ -20,7 +20,7 @@ func newCompareCmd() *cobra.Command {
 		Short: "Run one scenario per balancing strategy or per proxy (same seed, load and faults) and rank them (exit 0 when one meets every requirement, 3 when none does for certain but one is inconclusive, 1 otherwise)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(cmd, args[0])
 			if err != nil {
 				return err
 			}

@@ -283,16 +283,8 @@ func TestSecondSignalEndsAtOnce(t *testing.T) {
 	if err := os.WriteFile(file, []byte(interruptScenario(port, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", file, "--quiet")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	waitListening(t, port, exited, &stderr)
+	cmd, stderr, exited := startBinary(t, bin, "run", file, "--quiet")
+	waitListening(t, port, exited, stderr)
 	time.Sleep(3 * time.Second) // requests to the hung backend are in flight
 	// The process restores the default handling once it has taken the
 	// first signal, which a busy host may delay: signal again every 100 ms
@@ -317,4 +309,74 @@ signal:
 	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
 		t.Fatalf("exit %v: want the process ended by the second SIGINT", cmd.ProcessState)
 	}
+}
+
+// TestSignalsWhileLoading: signals are honoured while a scenario loads,
+// here while its file, a named pipe with no writer, blocks the read: the
+// first SIGTERM or SIGINT ends validate at once with exit 3. (A second
+// signal, in a phase the first does not end at once, is
+// TestSecondSignalEndsAtOnce's.)
+func TestSignalsWhileLoading(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it")
+	}
+	bin := buildBinary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "sc.yaml")
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd, stderr, exited := startBinary(t, bin, "validate", fifo)
+			waitReading(t, fifo, exited)
+			_ = cmd.Process.Signal(sig)
+			select {
+			case <-exited:
+			case <-time.After(time.Minute): // only so that a hang ends the test
+				t.Fatalf("still running a minute after %v", sig)
+			}
+			if cmd.ProcessState.ExitCode() != exitRun || !strings.Contains(stderr.String(), "interrupted while loading") {
+				t.Fatalf("exit %v, want 3 and a message saying it was interrupted:\n%s", cmd.ProcessState, stderr.String())
+			}
+		})
+	}
+}
+
+// waitReading waits until a process opened the named pipe fifo to read
+// it (so it is loading the scenario, its signal handling in place), and
+// returns the pipe's write end, kept open and silent so that the read
+// blocks.
+func waitReading(t *testing.T, fifo string, exited <-chan error) *os.File {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		// Opening the write end without blocking fails while no reader has it open.
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			t.Cleanup(func() { w.Close() })
+			return w
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("exited before reading the scenario: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s was not opened within a minute", fifo)
+	return nil
+}
+
+// startBinary starts bin with args, killed when the test ends; its stderr
+// is collected, and exited receives Wait's error.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.Buffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, stderr, exited
 }

@@ -10,11 +10,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/runner"
 )
 
@@ -24,6 +27,9 @@ const (
 	exitFail    = 1 // a requirement failed
 	exitInvalid = 2 // invalid input or usage
 	exitRun     = 3 // the run itself could not be carried out (or was interrupted)
+	// exitInternal: an internal error (a panic, recovered here or in any
+	// goroutine by crash.Guard), never 2, which would blame the input.
+	exitInternal = crash.ExitCode
 )
 
 // exitError carries an exit code through cobra's error return.
@@ -49,21 +55,66 @@ func main() {
 // cli is the process's whole life but the exit: signal handling, limits,
 // the command.
 func cli(args []string, stdout, stderr io.Writer) int {
-	// One cancellation path: a signal-aware context from here to every goroutine.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first signal stops the run gracefully (results still written);
-	// a second one, with the default handling restored, ends the process.
-	go func() { <-ctx.Done(); stop() }()
+	ctx, stop := withSignals(context.Background(), stderr)
+	defer stop()
 	// Every connection is a file: allow as many as the system lets us.
 	if _, err := runner.RaiseOpenFileLimit(); err != nil {
 		fmt.Fprintln(stderr, "ilities: warning: cannot raise the open-file limit:", err)
 	}
-	code := execute(ctx, args, stdout, stderr)
-	stop()
-	return code
+	return execute(ctx, args, stdout, stderr)
 }
 
-func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// withSignals is the one cancellation path, from here to every goroutine
+// of every phase (loading, validating, starting the SUT, running,
+// writing): the first SIGINT or SIGTERM cancels the context, and the
+// command stops and writes what it measured; a second ends the process at
+// once, killed by that signal (or, where the signal was ignored when the
+// process started, as a background job's SIGINT is, with 128 + its
+// number), writing nothing.
+func withSignals(parent context.Context, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		defer crash.Guard()
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "ilities: second signal: ending at once")
+		signal.Reset(sig)
+		if s, ok := sig.(syscall.Signal); ok {
+			_ = syscall.Kill(os.Getpid(), s)
+			time.Sleep(100 * time.Millisecond) // the default handling ends the process
+			os.Exit(128 + int(s))
+		}
+		os.Exit(exitRun)
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+// execute runs the command; a panic on this goroutine is an internal
+// error (exit 4), as crash.Guard makes one on any other.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "ilities: internal error (a bug, please report it with this message): %v\n%s", r, debug.Stack())
+			code = exitInternal
+		}
+	}()
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -99,6 +150,7 @@ func newRootCmd() *cobra.Command {
 	// the proxy spends its time; not part of the documented interface.
 	var cpuProfile string
 	var stopProfile func()
+	root.PersistentFlags().StringSlice("allow-paths", nil, "a `DIR` the files a scenario names (body_file) may also be in, besides the scenario's folder (repeatable)")
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of this process to `FILE`")
 	_ = root.PersistentFlags().MarkHidden("cpuprofile")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {

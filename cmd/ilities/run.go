@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -32,10 +33,10 @@ func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
-		Short: "Run a scenario and check its requirements (exit 0 pass, 1 fail, 2 invalid input, 3 run failed)",
+		Short: "Run a scenario and check its requirements (exit 0 pass, 1 fail, 2 invalid input, 3 inconclusive, run failed or interrupted, 4 internal error)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -153,9 +154,23 @@ func textRenderer(format string) (func(io.Writer, *report.Result) error, error) 
 	return nil, fmt.Errorf("--format %q: expected text, json or markdown", format)
 }
 
-func loadScenario(path string) (*scenario.Scenario, error) {
-	sc, err := scenario.Load(path)
+// loadScenario loads the scenario at path, as the command's flags allow
+// (--allow-paths), until the command's context ends (a signal: exit 3).
+func loadScenario(cmd *cobra.Command, path string) (*scenario.Scenario, error) {
+	allow, err := cmd.Flags().GetStringSlice("allow-paths")
 	if err != nil {
+		return nil, withCode(exitInvalid, err)
+	}
+	for i, dir := range allow {
+		if allow[i], err = filepath.Abs(dir); err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("--allow-paths %s: %w", dir, err))
+		}
+	}
+	sc, err := scenario.LoadContext(cmd.Context(), path, allow)
+	if err != nil {
+		if ctxErr := cmd.Context().Err(); ctxErr != nil && !errors.As(err, &scenario.Errors{}) {
+			return nil, withCode(exitRun, fmt.Errorf("interrupted while loading %s", path))
+		}
 		return nil, withCode(exitInvalid, err)
 	}
 	return sc, nil
@@ -164,10 +179,10 @@ func loadScenario(path string) (*scenario.Scenario, error) {
 func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate SCENARIO",
-		Short: "Check a scenario file without running it (exit 0 valid, 2 invalid)",
+		Short: "Check a scenario file without running it (exit 0 valid, 2 invalid, 3 interrupted)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(cmd, args[0])
 			if err != nil {
 				return err
 			}

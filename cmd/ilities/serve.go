@@ -67,7 +67,7 @@ line then ends with "control http://127.0.0.1:PORT".`,
 				}
 				return nil
 			}
-			sc, err := loadScenario(args[0])
+			sc, err := loadScenario(cmd, args[0])
 			if err != nil {
 				return err
 			}

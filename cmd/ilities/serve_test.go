@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 )
 
@@ -209,7 +210,7 @@ func TestServeRejectsATargetScenario(t *testing.T) {
 // 127.0.0.1:0` as ilities run --sut-process child does, drives it through
 // its control API, and stops it: the process exits cleanly.
 func TestServeFromParent(t *testing.T) {
-	sc, err := loadScenario(writeScenario(t, serveScenario))
+	sc, err := scenario.Load(writeScenario(t, serveScenario))
 	if err != nil {
 		t.Fatal(err)
 	}

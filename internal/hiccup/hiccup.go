@@ -14,6 +14,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ilities/ilities/internal/crash"
 )
 
 // Tick is how long each probe asks to sleep.
@@ -37,6 +39,7 @@ func Start() *Meter {
 }
 
 func (m *Meter) probe() {
+	defer crash.Guard() // run on a goroutine of its own
 	defer close(m.done)
 	t := time.NewTimer(Tick)
 	defer t.Stop()

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/timerheap"
 )
 
@@ -147,6 +148,7 @@ func (s *service) arm(at, now int64) {
 // run wakes the due waiters each time the timerfd fires, and ends when the
 // heap is empty.
 func (s *service) run() {
+	defer crash.Guard() // run on a goroutine of its own
 	for {
 		s.mu.Lock()
 		now := s.now()

@@ -49,6 +49,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/hrtimer"
 )
 
@@ -177,7 +178,7 @@ func New(cfg Config) *Backend {
 		cfg:       cfg,
 		epoch:     time.Now(),
 		stop:      make(chan struct{}),
-		inService: make(map[*job]struct{}, cfg.Workers),
+		inService: make(map[*job]struct{}, min(cfg.Workers, 1024)), // grows with use, not with the count asked
 		rng:       rand.New(rand.NewSource(cfg.Seed)),
 		sizeRNG:   rand.New(rand.NewSource(cfg.Seed ^ 0x5e55a9e)),
 		faultRNG:  rand.New(rand.NewSource(cfg.Seed ^ 0xfa017)),
@@ -677,6 +678,7 @@ func (b *Backend) listen(addr string) error {
 	done := make(chan struct{})
 	b.serveDone = done
 	go func() {
+		defer crash.Guard()
 		defer close(done)
 		_ = srv.Serve(ln)
 	}()

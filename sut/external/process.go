@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ilities/ilities/internal/crash"
 )
 
 // startTimeout bounds how long a started proxy may take to answer.
@@ -164,6 +166,7 @@ func start(ctx context.Context, bin string, cfg Config) (*Proxy, error) {
 	out.Close()
 	p.cmd = cmd
 	go func() {
+		defer crash.Guard()
 		_ = cmd.Wait()
 		close(p.done)
 	}()
@@ -173,7 +176,10 @@ func start(ctx context.Context, bin string, cfg Config) (*Proxy, error) {
 		_ = p.Close()
 		return nil, fmt.Errorf("%s did not start: %w\n%s%s", cfg.Kind, err, tail(log), tail(errLog))
 	}
-	p.wg.Go(p.watch)
+	p.wg.Go(func() {
+		defer crash.Guard()
+		p.watch()
+	})
 	return p, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -135,6 +136,7 @@ func (p *Proxy) startBackground() {
 	}
 	p.loops.Add(1)
 	go func() {
+		defer crash.Guard()
 		defer p.loops.Done()
 		t := time.NewTicker(25 * time.Millisecond)
 		defer t.Stop()
@@ -204,6 +206,7 @@ func (p *Proxy) startChecks(up *upstream) {
 	offset := time.Duration(hsh.Sum32()) % hc.Interval
 	p.loops.Add(1)
 	go func() {
+		defer crash.Guard()
 		defer p.loops.Done()
 		defer client.CloseIdleConnections()
 		t := time.NewTimer(offset)

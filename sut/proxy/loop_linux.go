@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/procs"
 	"github.com/ilities/ilities/internal/timerheap"
 	"github.com/ilities/ilities/sut/balancer"
@@ -219,6 +220,7 @@ func (p *Proxy) startLoops(ln net.Listener) bool {
 	for _, l := range loops {
 		p.loops.Add(1)
 		go func() {
+			defer crash.Guard()
 			defer p.loops.Done()
 			l.run()
 		}()

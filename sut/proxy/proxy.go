@@ -57,6 +57,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -491,6 +492,7 @@ func (p *Proxy) Start(addr string) error {
 	if !p.useLoops() || !p.startLoops(ln) {
 		p.loops.Add(1)
 		go func() {
+			defer crash.Guard()
 			defer p.loops.Done()
 			p.acceptLoop(ln)
 		}()

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -80,6 +81,7 @@ func (p *Proxy) acceptLoop(ln net.Listener) {
 // serveConn serves the requests of one connection in turn. A connection
 // taken over from an event loop first has resume run.
 func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) bool) {
+	defer crash.Guard() // run on a goroutine of its own
 	cs.c = c
 	cs.br.Reset(c)
 	cs.bw.Reset(c)

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package scenario
+
+// readMachine assumes a small machine where its bounds cannot be read:
+// the open-file limit of macOS's launchd and 4 GiB.
+func readMachine() Machine { return Machine{OpenFiles: 10240, Memory: 4 << 30} }
