@@ -111,7 +111,7 @@ func withSignals(parent context.Context, stderr io.Writer) (context.Context, fun
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "ilities: internal error (a bug, please report it with this message): %v\n%s", r, debug.Stack())
+			crash.Report(stderr, r, debug.Stack())
 			code = exitInternal
 		}
 	}()

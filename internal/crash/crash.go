@@ -6,6 +6,7 @@ package crash
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 )
@@ -17,12 +18,12 @@ const ExitCode = 4
 // on stderr and exit code ExitCode.
 func Guard() {
 	if r := recover(); r != nil {
-		Report(r, debug.Stack())
+		Report(os.Stderr, r, debug.Stack())
 		os.Exit(ExitCode)
 	}
 }
 
-// Report writes what an internal error is and where it happened.
-func Report(r any, stack []byte) {
-	fmt.Fprintf(os.Stderr, "ilities: internal error (a bug, please report it with this message): %v\n%s", r, stack)
+// Report writes to w what an internal error is and where it happened.
+func Report(w io.Writer, r any, stack []byte) {
+	fmt.Fprintf(w, "ilities: internal error (a bug, please report it with this message): %v\n%s", r, stack)
 }
