@@ -50,6 +50,9 @@ func (v *validator) proxyKind(path string, o *ProxyOptions, strategy string) {
 	if o.TLS {
 		unsupported = append(unsupported, "tls")
 	}
+	if o.Admin != "" {
+		unsupported = append(unsupported, "admin")
+	}
 	if o.Hash.Method == "rendezvous" || o.Hash.BoundedLoad != 0 {
 		unsupported = append(unsupported, "hash.method/bounded_load")
 	}
