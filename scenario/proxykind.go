@@ -50,7 +50,9 @@ func (v *validator) proxyKind(path string, o *ProxyOptions, strategy string) {
 	if o.TLS {
 		unsupported = append(unsupported, "tls")
 	}
-	if o.Admin != "" {
+	// The default may be left from a builtin scenario switched to another
+	// kind (compare --proxies); only an address asked for is an error.
+	if o.Admin != "" && o.Admin != DefaultAdmin {
 		unsupported = append(unsupported, "admin")
 	}
 	if o.Hash.Method == "rendezvous" || o.Hash.BoundedLoad != 0 {
