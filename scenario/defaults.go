@@ -13,6 +13,7 @@ const (
 	DefaultDuration      = Duration(10 * time.Second)
 	DefaultWindowOK      = Percent(0.99)
 	DefaultListen        = "127.0.0.1:0"
+	DefaultAdmin         = "127.0.0.1:0"
 	DefaultStrategy      = "round-robin"
 	DefaultProxyTimeout  = Duration(30 * time.Second)
 	DefaultWorkers       = 1

@@ -22,6 +22,7 @@ import (
 //	  limits: {max_header_bytes: 32KiB, max_body_bytes: 1MiB, read_header_timeout: 5s}
 //	  rate_limit: {rate: 100/s, burst: 50}
 //	  tls: true
+//	  admin: 127.0.0.1:9901         # the stats' own listener, loopback only
 type ProxyOptions struct {
 	// Kind is which proxy fronts the backends: "builtin" (the default, this
 	// process), or "nginx" / "haproxy": the real binary, started with a
@@ -60,6 +61,11 @@ type ProxyOptions struct {
 	// TrustForwarded appends to a client's X-Forwarded-For instead of
 	// replacing it.
 	TrustForwarded bool `yaml:"trust_forwarded"`
+	// Admin is the address of each replica's admin listener, which serves
+	// its statistics (GET /.ilities/stats) apart from the public port: a
+	// loopback host:port. Replicas after the first take a free port on the
+	// same host. Default 127.0.0.1:0 (builtin proxy only).
+	Admin string `yaml:"admin"`
 }
 
 // HashOptions configure consistent-hash.
@@ -144,6 +150,9 @@ func (o *ProxyOptions) applyDefaults() {
 	if o.Replicas == 0 {
 		o.Replicas = 1
 	}
+	if o.Admin == "" && !o.IsExternal() {
+		o.Admin = DefaultAdmin
+	}
 	if o.AllDown == "" {
 		o.AllDown = "fail"
 	}
@@ -166,6 +175,9 @@ func (v *validator) proxyOptions(path string, o *ProxyOptions, strategy string) 
 	}
 	v.oneOf(path+".all_down", "all_down mode", o.AllDown, AllDownModes)
 	v.proxyKind(path, o, strategy)
+	if o.Admin != "" {
+		v.loopback(path+".admin", o.Admin)
+	}
 	if o.Hash.Key != "" && o.Hash.Key != "path" && !strings.HasPrefix(o.Hash.Key, "header:") && !strings.HasPrefix(o.Hash.Key, "cookie:") {
 		v.addf(path+".hash.key", `expected "path", "header:NAME" or "cookie:NAME", got %q`, o.Hash.Key)
 	}

@@ -71,3 +71,37 @@ func TestProxyOptionsValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyAdminAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name, sut string
+		want      string // the admin address after defaults
+		wantErr   string // "" for valid
+	}{
+		{"default", "{proxy: {}", DefaultAdmin, ""},
+		{"fixed loopback port", "{proxy: {admin: '127.0.0.1:9901'}", "127.0.0.1:9901", ""},
+		{"IPv6 loopback", "{proxy: {admin: '[::1]:0'}", "[::1]:0", ""},
+		{"every interface", "{proxy: {admin: '0.0.0.0:9901'}", "", `k.yaml:1:22: expected a loopback address such as "127.0.0.1:0"`},
+		{"no host", "{proxy: {admin: ':9901'}", "", "expected a loopback address"},
+		{"a name", "{proxy: {admin: 'localhost:9901'}", "", "expected a loopback address"},
+		{"no port", "{proxy: {admin: '127.0.0.1'}", "", `expected a loopback host:port such as "127.0.0.1:0", got "127.0.0.1"`},
+		{"the proxy's own port", "{listen: '127.0.0.1:8080', proxy: {admin: '127.0.0.1:8080'}", "", "the admin listener needs a port of its own"},
+		{"both on any port", "{listen: '127.0.0.1:0', proxy: {admin: '127.0.0.1:0'}", "127.0.0.1:0", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse("k.yaml", []byte("sut: "+tc.sut+", pools: [{name: a, backends: [{name: a1}]}]}\nworkload: [{rate: 10/s}]\n"))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.SUT.Proxy.Admin; got != tc.want {
+					t.Errorf("admin %q, want %q", got, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -50,6 +50,11 @@ func (v *validator) proxyKind(path string, o *ProxyOptions, strategy string) {
 	if o.TLS {
 		unsupported = append(unsupported, "tls")
 	}
+	// The default may be left from a builtin scenario switched to another
+	// kind (compare --proxies); only an address asked for is an error.
+	if o.Admin != "" && o.Admin != DefaultAdmin {
+		unsupported = append(unsupported, "admin")
+	}
 	if o.Hash.Method == "rendezvous" || o.Hash.BoundedLoad != 0 {
 		unsupported = append(unsupported, "hash.method/bounded_load")
 	}

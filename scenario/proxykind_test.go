@@ -19,6 +19,8 @@ func TestProxyKindValidation(t *testing.T) {
 		{"nginx has no sticky cookie", "{kind: nginx, strategy: cookie}", `nginx has no strategy "cookie"`},
 		{"haproxy resource-aware", "{kind: haproxy, strategy: resource-aware}", `haproxy has no strategy "resource-aware"`},
 		{"builtin-only options", "{kind: nginx, replicas: 2, admission: {max_inflight: 4}}", "kind nginx does not support replicas, admission"},
+		{"the admin listener is the builtin's", "{kind: haproxy, admin: '127.0.0.1:9901'}", "kind haproxy does not support admin"},
+		{"the admin default is left alone", "{kind: nginx, admin: '127.0.0.1:0'}", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

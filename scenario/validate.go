@@ -129,10 +129,26 @@ func (v *validator) listen(path, addr string) {
 	}
 }
 
+// loopback checks a host:port that must be on this machine only (an admin
+// listener: what it serves is no business of anyone else on the network).
+func (v *validator) loopback(path, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		v.addf(path, `expected a loopback host:port such as "127.0.0.1:0", got %q`, addr)
+		return
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		v.addf(path, `expected a loopback address such as "127.0.0.1:0" (what it serves names internal addresses), got %q`, addr)
+	}
+}
+
 func (v *validator) sut(s *SUT) {
 	v.listen("sut.listen", s.Listen)
 	v.oneOf("sut.proxy.strategy", "strategy", s.Proxy.Strategy, Strategies)
 	v.proxyOptions("sut.proxy", &s.Proxy.ProxyOptions, s.Proxy.Strategy)
+	if a := s.Proxy.Admin; a != "" && a == s.Listen && !strings.HasSuffix(a, ":0") {
+		v.addf("sut.proxy.admin", "admin %q is the proxy's listen address; the admin listener needs a port of its own", a)
+	}
 	if len(s.Pools) == 0 {
 		v.add("sut.pools", "sut needs at least one pool with at least one backend")
 	}

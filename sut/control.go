@@ -12,6 +12,7 @@ import (
 
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sut/proxy"
 )
 
 // The control API drives a topology that runs in another process (a child
@@ -222,12 +223,8 @@ func ServeControl(t *Topology, addr string, meter HiccupMeter) (*ControlServer, 
 
 // CheckControlAddr accepts a loopback host:port (port 0: any free port).
 func CheckControlAddr(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err := proxy.CheckLoopback(addr); err != nil {
 		return fmt.Errorf("sut: control address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("sut: control address %q: want a loopback address such as 127.0.0.1:0", addr)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type replica struct {
 	p      *proxy.Proxy
 	addr   string // the listen address, kept across a crash
 	url    string
+	admin  string // the admin listener's address, kept across a crash
 	cfg    proxy.Config
 	down   bool
 	killed []proxy.Stats // counters of crashed incarnations
@@ -45,6 +46,7 @@ func ProxyConfig(s *scenario.Scenario) proxy.Config {
 		RetryBudget:    o.RetryBudget.Fraction(),
 		TLS:            o.TLS,
 		TrustForwarded: o.TrustForwarded,
+		Admin:          o.Admin,
 		Limits: proxy.Limits{
 			MaxHeaderBytes:    int(o.Limits.MaxHeaderBytes),
 			MaxBodyBytes:      int64(o.Limits.MaxBodyBytes),
@@ -77,6 +79,8 @@ func ProxyConfig(s *scenario.Scenario) proxy.Config {
 
 // startReplicas starts n proxy replicas with cfg: the first on listen, the
 // others on the same host with a free port (or port 0 when listen has one).
+// Each has an admin listener of its own, placed the same way from
+// cfg.Admin, so every replica's statistics stay readable apart.
 // Replica i's strategies are seeded from the scenario seed and i.
 func (t *Topology) startReplicas(cfg proxy.Config, listen string, n int) error {
 	n = max(n, 1)
@@ -93,11 +97,14 @@ func (t *Topology) startReplicas(cfg proxy.Config, listen string, n int) error {
 		addr := listen
 		if i > 0 {
 			addr = anyPort(listen)
+			if rc.Admin != "" {
+				rc.Admin = anyPort(rc.Admin)
+			}
 		}
 		if err := p.Start(addr); err != nil {
 			return fmt.Errorf("sut: proxy replica %d: %w", i, err)
 		}
-		r := &replica{p: p, addr: p.Addr(), url: p.URL(), cfg: rc}
+		r := &replica{p: p, addr: p.Addr(), url: p.URL(), admin: p.AdminAddr(), cfg: rc}
 		t.replicas = append(t.replicas, r)
 		if i == 0 {
 			t.proxy = p
@@ -125,6 +132,17 @@ func (t *Topology) URLs() []string {
 	out := make([]string, len(t.replicas))
 	for i, r := range t.replicas {
 		out[i] = r.url
+	}
+	return out
+}
+
+// AdminURLs are the base URLs of every proxy replica's admin listener, in
+// order (statistics at proxy.StatsPath under each); none in hybrid mode. A
+// crashed replica keeps its URL.
+func (t *Topology) AdminURLs() []string {
+	out := make([]string, len(t.replicas))
+	for i, r := range t.replicas {
+		out[i] = "http://" + r.admin
 	}
 	return out
 }
@@ -224,6 +242,7 @@ func (t *Topology) RestartProxy(i int) error {
 		pools[k] = pc
 	}
 	cfg.Pools = pools
+	cfg.Admin = r.admin
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package sut_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
+	"github.com/ilities/ilities/sut/proxy"
 )
 
 func TestReplicasServeIndependentlyAndOneCanCrash(t *testing.T) {
@@ -25,15 +27,7 @@ func TestReplicasServeIndependentlyAndOneCanCrash(t *testing.T) {
 		t.Fatalf("URLs %v", urls)
 	}
 	c := &http.Client{Timeout: 5 * time.Second}
-	status := func(url string) int {
-		resp, err := c.Get(url)
-		if err != nil {
-			return 0
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	status := func(url string) int { st, _ := getNode(c, url); return st }
 	// Each replica has its own round-robin: three requests to each cover
 	// every backend three times.
 	for _, u := range urls {
@@ -74,6 +68,33 @@ func TestReplicasServeIndependentlyAndOneCanCrash(t *testing.T) {
 	}
 }
 
+// getNode GETs url and returns the status (0 when the request failed) and
+// the node that answered.
+func getNode(c *http.Client, url string) (status int, node string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get(sut.NodeHeader)
+}
+
+// adminStats reads a replica's statistics from its admin listener.
+func adminStats(t *testing.T, c *http.Client, adminURL string) proxy.Stats {
+	t.Helper()
+	resp, err := c.Get(adminURL + proxy.StatsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s proxy.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%s%s: %d (%v)", adminURL, proxy.StatsPath, resp.StatusCode, err)
+	}
+	return s
+}
+
 func TestProxyConfigCarriesTheScenarioOptions(t *testing.T) {
 	s := threeBackends("consistent-hash")
 	s.SUT.Proxy.Hash = scenario.HashOptions{Key: "cookie:sid", Method: "rendezvous", BoundedLoad: 1.5}
@@ -85,5 +106,67 @@ func TestProxyConfigCarriesTheScenarioOptions(t *testing.T) {
 	if pc.StrategyOptions.HashKey != "cookie:sid" || pc.StrategyOptions.BoundedLoad != 1.5 || pc.Health.Fall != 3 ||
 		pc.Passive.ConsecutiveFailures != 4 || pc.Passive.MaxEjectedPercent != 30 || pc.RateLimit.Rate != 50 || pc.Retries != 2 {
 		t.Fatalf("config %+v", pc)
+	}
+}
+
+func TestEachReplicaHasItsOwnAdminListener(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		replicas int
+		admin    string
+	}{
+		{"one replica, default address", 1, ""},
+		{"three replicas, loopback any port", 3, "127.0.0.1:0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := threeBackends("round-robin")
+			s.SUT.Proxy.Replicas = tc.replicas
+			s.SUT.Proxy.Admin = tc.admin
+			topo, err := sut.Start(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer topo.Close()
+			c := &http.Client{Timeout: 5 * time.Second}
+			urls, admins := topo.URLs(), topo.AdminURLs()
+			if len(admins) != tc.replicas {
+				t.Fatalf("admin URLs %v for %d replicas", admins, tc.replicas)
+			}
+			// Replica i gets i+1 requests, one of them for the stats path,
+			// which the public port routes to a backend like any path.
+			for i, u := range urls {
+				for k := range i + 1 {
+					path := "/x"
+					if k == 0 {
+						path = proxy.StatsPath
+					}
+					if st, node := getNode(c, u+path); st != 200 || node == "" {
+						t.Fatalf("replica %d GET %s: %d from %q", i, path, st, node)
+					}
+				}
+			}
+			for i, a := range admins {
+				if a == urls[i] {
+					t.Fatalf("replica %d's admin listener is its public one", i)
+				}
+				if got := adminStats(t, c, a).Requests; got != int64(i+1) {
+					t.Fatalf("replica %d's admin listener counts %d requests, want %d", i, got, i+1)
+				}
+			}
+			// A restarted replica keeps its admin address, with fresh counters.
+			last := tc.replicas - 1
+			if err := topo.CrashProxy(last); err != nil {
+				t.Fatal(err)
+			}
+			if err := topo.RestartProxy(last); err != nil {
+				t.Fatal(err)
+			}
+			if got := topo.AdminURLs()[last]; got != admins[last] {
+				t.Fatalf("admin URL %s after a restart, was %s", got, admins[last])
+			}
+			if got := adminStats(t, c, admins[last]).Requests; got != 0 {
+				t.Fatalf("restarted replica's admin listener counts %d requests, want 0", got)
+			}
+		})
 	}
 }

@@ -100,7 +100,7 @@ func TestRoundRobinTopology(t *testing.T) {
 		t.Errorf("after ResetStats: %+v", n)
 	}
 
-	addrs = append(addrs, strings.TrimPrefix(topo.URL(), "http://"))
+	addrs = append(addrs, strings.TrimPrefix(topo.URL(), "http://"), strings.TrimPrefix(topo.AdminURLs()[0], "http://"))
 	if err := topo.Close(); err != nil {
 		t.Fatal(err)
 	}

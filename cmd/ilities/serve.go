@@ -10,6 +10,7 @@ import (
 
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/sut"
+	"github.com/ilities/ilities/sut/proxy"
 )
 
 func newServeCmd() *cobra.Command {
@@ -36,7 +37,10 @@ The first line on stdout names the proxy's address(es), space-separated:
 The proxy listens on --listen (default: the scenario's sut.listen, which
 is 127.0.0.1 on a free port unless the scenario says otherwise); the
 backends on their own listen addresses (default 127.0.0.1 on free ports).
-Everything is loopback-only unless you pass another address.
+Everything is loopback-only unless you pass another address. Each proxy
+replica's statistics (GET /.ilities/stats) are on an admin listener of its
+own, always loopback (the scenario's sut.proxy.admin, default a free port),
+never on the proxy's port; their addresses are printed on stderr.
 
 The scenario's fault timeline is not played unless --faults is given; its
 offsets then count from the moment the SUT is serving, not from the start
@@ -130,6 +134,9 @@ func describeTopology(cmd *cobra.Command, topo *sut.Topology, faults bool, nFaul
 	w := cmd.ErrOrStderr()
 	for _, n := range topo.Nodes() {
 		fmt.Fprintf(w, "  backend %s (pool %s, %d workers) at %s\n", n.Name, n.Pool, n.Workers, n.URL)
+	}
+	for i, u := range topo.AdminURLs() {
+		fmt.Fprintf(w, "  proxy replica %d's statistics at %s%s (its admin listener)\n", i, u, proxy.StatsPath)
 	}
 	switch {
 	case nFaults > 0 && faults:

@@ -39,7 +39,7 @@ var requestSeeds = []string{
 // end of input: anything else escaping the parser is a bug.
 func errKnown(err error) bool {
 	switch err {
-	case errBadRequest, errConflictFrame, errHeaderTooLarge, errBodyTooLarge, errBadVersion, errBadExpect,
+	case errBadRequest, errConflictFrame, errHeaderTooLarge, errBodyTooLarge, errBadVersion, errBadExpect, errTLSHandshake,
 		io.EOF, io.ErrUnexpectedEOF:
 		return true
 	}

@@ -400,15 +400,7 @@ func TestStatsEndpoint(t *testing.T) {
 	for range 3 {
 		get(t, c, p.URL())
 	}
-	resp, err := c.Get(p.URL() + proxy.StatsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s proxy.Stats
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
+	s := adminStats(t, c, p)
 	if len(s.Upstreams) != 1 {
 		t.Fatalf("stats: %+v", s)
 	}

@@ -16,8 +16,28 @@ var (
 	errBodyTooLarge   = errors.New("request body too large")
 	errBadVersion     = errors.New("unsupported HTTP version")
 	errBadExpect      = errors.New("unsupported expectation")
+	errTLSHandshake   = errors.New("TLS handshake on a plain HTTP port")
 	errBadResponse    = errors.New("malformed upstream response")
 )
+
+// tlsHandshakeRecord is the first byte of a TLS record carrying a handshake
+// (a ClientHello: 0x16, then the version's 0x03).
+const tlsHandshakeRecord = 0x16
+
+// checkStart judges the first byte of a request: a request line begins with
+// a method (a token), or with the empty lines tolerated before it. Anything
+// else, such as a TLS ClientHello sent to a plain port, is refused at once
+// (400, as HAProxy does) instead of waiting for a line end that binary
+// input need never send, until the head timeout.
+func checkStart(b byte) error {
+	switch {
+	case tokenTable[b] || b == '\r' || b == '\n':
+		return nil
+	case b == tlsHandshakeRecord:
+		return errTLSHandshake
+	}
+	return errBadRequest
+}
 
 // statusOf is the answer to a request that failed to parse with err.
 func statusOf(err error) int {
@@ -192,6 +212,7 @@ func (m *message) hopByHop(h *header) bool {
 // or a sliceReader over bytes an event loop has already received.
 type lineReader interface {
 	ReadSlice(delim byte) ([]byte, error)
+	Peek(n int) ([]byte, error)
 }
 
 // sliceReader reads lines from b; past its end it returns io.EOF, which the
@@ -199,6 +220,14 @@ type lineReader interface {
 type sliceReader struct {
 	b   []byte
 	off int
+}
+
+func (r *sliceReader) Peek(n int) ([]byte, error) {
+	rest := r.b[r.off:]
+	if len(rest) < n {
+		return rest, io.EOF
+	}
+	return rest[:n], nil
 }
 
 func (r *sliceReader) ReadSlice(delim byte) ([]byte, error) {
@@ -247,8 +276,14 @@ func (m *message) readLine(br lineReader, limit int) ([]byte, error) {
 // readRequest reads and checks a request head from br.
 func (m *message) readRequest(br lineReader, limit int) error {
 	m.reset()
+	first, err := br.Peek(1)
+	if err != nil {
+		return err
+	}
+	if err := checkStart(first[0]); err != nil {
+		return err
+	}
 	var line []byte
-	var err error
 	for range 4 { // tolerate a few empty lines before the request line
 		if line, err = m.readLine(br, limit); err != nil {
 			return err

@@ -692,7 +692,7 @@ func (l *loop) readHead(c *lconn) {
 	}
 }
 
-// reply sends a complete answer of the loop's own (an error, the stats) and
+// reply sends a complete answer of the loop's own (an error) and
 // ends the request.
 func (l *loop) reply(c *lconn, b []byte, keep bool) {
 	l.scratch = b[:0]
@@ -792,10 +792,6 @@ func (l *loop) serveWhole(c *lconn) {
 	p.stats.requests.Add(1)
 	if p.isClosed() {
 		l.reply(c, appendError(l.scratch[:0], req, 503, "proxy shutting down", nil, 1, true), false)
-		return
-	}
-	if string(req.path) == StatsPath && string(req.method) == "GET" {
-		l.reply(c, p.appendStatsResponse(l.scratch[:0]), !req.closeConn && c.bodyLen == 0)
 		return
 	}
 	if p.limiter != nil {

@@ -42,7 +42,10 @@
 //     (and AllDown is "fail"), and while the proxy shuts down.
 //   - 429 with Retry-After when the client exceeded its rate limit.
 //   - 404 when no pool matches.
-//   - GET /.ilities/stats answers the proxy's statistics as JSON (see Stats).
+//
+// The proxy's statistics (see Stats) are served as JSON at StatsPath on an
+// admin listener of their own, on loopback (Config.Admin, admin.go), not on
+// the public port.
 package proxy
 
 import (
@@ -70,7 +73,8 @@ const NodeHeader = "X-Ilities-Backend"
 // resource-aware strategy balances on it.
 const LoadHeader = "X-Ilities-Load"
 
-// StatsPath is the path at which the proxy serves its statistics as JSON.
+// StatsPath is the path at which the admin listener serves the proxy's
+// statistics as JSON. On the public port it is a path like any other.
 const StatsPath = "/.ilities/stats"
 
 // Defaults applied by New to zero fields.
@@ -137,6 +141,9 @@ type Config struct {
 	// TrustForwarded appends to the client's X-Forwarded-For instead of
 	// replacing it.
 	TrustForwarded bool
+	// Admin is the admin listener's address (statistics at StatsPath): a
+	// loopback host:port, default DefaultAdmin (any free port).
+	Admin string
 }
 
 // HealthConfig is active health checking: every Interval, GET Path on each
@@ -231,6 +238,7 @@ type Proxy struct {
 	serving sync.WaitGroup // connection goroutines
 
 	ln        net.Listener
+	admin     *adminServer
 	scheme    string
 	stop      chan struct{} // closed by Close: stops background loops
 	loops     sync.WaitGroup
@@ -404,6 +412,12 @@ func applyDefaults(cfg *Config) error {
 	if cfg.RateLimit.Rate > 0 && cfg.RateLimit.Burst <= 0 {
 		cfg.RateLimit.Burst = max(int(cfg.RateLimit.Rate), 1)
 	}
+	if cfg.Admin == "" {
+		cfg.Admin = DefaultAdmin
+	}
+	if err := CheckLoopback(cfg.Admin); err != nil {
+		return fmt.Errorf("proxy: admin address %q: %w", cfg.Admin, err)
+	}
 	return nil
 }
 
@@ -466,7 +480,8 @@ func (p *Proxy) routeBytes(host, path []byte) *pool {
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves the proxy there until
-// Close, and starts health checking. A proxy is started at most once.
+// Close, with its statistics on the admin listener (Config.Admin), and starts
+// health checking. A proxy is started at most once.
 func (p *Proxy) Start(addr string) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("proxy: already started")
@@ -475,10 +490,17 @@ func (p *Proxy) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	admin, err := startAdmin(p.cfg.Admin, p.Stats)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("proxy: %w", err)
+	}
+	p.admin = admin
 	if p.cfg.TLS {
 		cert, err := selfSignedCert()
 		if err != nil {
 			_ = ln.Close()
+			_ = admin.close()
 			return fmt.Errorf("proxy: %w", err)
 		}
 		ln = tls.NewListener(ln, &tls.Config{
@@ -525,6 +547,24 @@ func (p *Proxy) URL() string {
 	return p.scheme + "://" + p.Addr()
 }
 
+// AdminAddr is the admin listener's address ("127.0.0.1:41235"), or ""
+// before Start.
+func (p *Proxy) AdminAddr() string {
+	if p.admin == nil {
+		return ""
+	}
+	return p.admin.addr()
+}
+
+// AdminURL is the admin listener's base URL ("http://127.0.0.1:41235"; the
+// statistics are at AdminURL() + StatsPath), or "" before Start.
+func (p *Proxy) AdminURL() string {
+	if p.admin == nil {
+		return ""
+	}
+	return "http://" + p.AdminAddr()
+}
+
 // Close stops the proxy: it closes the listener and every client
 // connection, which aborts the upstream exchanges in progress, waits until
 // no connection is being served, stops health checking and closes idle
@@ -538,6 +578,9 @@ func (p *Proxy) Close() error {
 		p.closed = true
 		if p.ln != nil {
 			err = p.ln.Close()
+		}
+		if p.admin != nil {
+			err = errors.Join(err, p.admin.close())
 		}
 		for c, cs := range p.conns {
 			_ = c.Close()

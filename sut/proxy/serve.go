@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -150,15 +149,6 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) b
 	}
 }
 
-// appendStatsResponse appends the answer to GET StatsPath.
-func (p *Proxy) appendStatsResponse(b []byte) []byte {
-	body, _ := json.Marshal(p.Stats())
-	b = append(b, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
-	return append(b, body...)
-}
-
 // adopt serves a connection an event loop hands over, on its own goroutine:
 // resume finishes what the loop had begun (and reports whether the
 // connection may carry another request), then the connection is served as
@@ -198,7 +188,7 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 // parsing.
 func isNetErr(err error) bool {
 	switch err {
-	case errBadRequest, errConflictFrame, errHeaderTooLarge, errBodyTooLarge, errBadVersion, errBadExpect:
+	case errBadRequest, errConflictFrame, errHeaderTooLarge, errBodyTooLarge, errBadVersion, errBadExpect, errTLSHandshake:
 		return false
 	}
 	return true
@@ -226,9 +216,6 @@ func (p *Proxy) handle(cs *clientConn) bool {
 	}
 	if p.isClosed() {
 		return early(503, "proxy shutting down", nil, 1) && false
-	}
-	if string(req.path) == StatsPath && string(req.method) == "GET" {
-		return p.serveStats(cs)
 	}
 	now := time.Now()
 	if p.limiter != nil {
@@ -882,13 +869,3 @@ func (p *Proxy) observe(pl *pool, up *upstream, rtt time.Duration, failed bool, 
 }
 
 func (p *Proxy) isClosed() bool { return p.closing.Load() }
-
-// serveStats answers GET /.ilities/stats.
-func (p *Proxy) serveStats(cs *clientConn) bool {
-	bw := cs.bw
-	bw.Write(p.appendStatsResponse(bw.AvailableBuffer()))
-	if err := bw.Flush(); err != nil {
-		return false
-	}
-	return !cs.req.closeConn && !cs.hasBody()
-}
