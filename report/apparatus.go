@@ -180,15 +180,28 @@ func (a *Apparatus) Window(t int) *ApparatusWindow {
 
 func roundMicros(ms float64) float64 { return math.Round(ms*1000) / 1000 }
 
+// StarvedAbovePressure is the share of a run during which some task waited
+// for a CPU (Linux CPU pressure) above which the host starved the tool
+// whatever its hiccups say: a thread that runs full time is held back by
+// its fair share, not at its wake-ups, and short sleeps wake nearly on
+// time beside it (beside 160 spinning threads: pressure 99%, hiccup p50
+// 2 ms, the process on 1.7% of a processor).
+const StarvedAbovePressure = 0.8
+
 // DelayedBeyond says, when some window of res had an apparatus delay above
-// tolerated, by how much and in which second, with the run's figures; ""
-// otherwise. A check whose bounds hold only while the tool itself is
-// delayed less than that cannot judge such a run.
+// tolerated, by how much and in which second, with the run's figures, or
+// when the host starved the tool (StarvedAbovePressure); "" otherwise. A
+// check whose bounds hold only while the tool itself is delayed less than
+// that cannot judge such a run.
 func DelayedBeyond(res *Result, tolerated time.Duration) string {
 	if res == nil || res.Apparatus == nil {
 		return ""
 	}
 	a := res.Apparatus
+	if a.CPUPressure > StarvedAbovePressure {
+		return fmt.Sprintf("the host kept some task waiting for a CPU %.0f%% of the run (CPU pressure, over %.0f%%), the tool's process on %.1f%% of one processor (apparatus delay p99 %.1fms, hiccup p99 %.1fms, %d of %d windows disturbed)",
+			100*a.CPUPressure, 100*StarvedAbovePressure, 100*a.CPUShare*float64(max(a.Processors, 1)), a.DelayMS.P99, a.HiccupMS.P99, a.DisturbedWindows, len(a.Windows))
+	}
 	worst, at := 0.0, -1
 	for _, w := range a.Windows {
 		if w.DelayMS > worst {

@@ -218,6 +218,16 @@ func (c *child) ended() error {
 	case <-time.After(100 * time.Millisecond): // a call may fail just before the exit is reaped
 		return nil
 	}
+	return c.endedNow()
+}
+
+// endedNow is ended without waiting for the exit to be reaped.
+func (c *child) endedNow() error {
+	select {
+	case <-c.exitedCtx.Done():
+	default:
+		return nil
+	}
 	how := "exited"
 	if c.waitErr != nil {
 		how = "ended: " + c.waitErr.Error()

@@ -38,6 +38,8 @@ type Remote struct {
 
 	mu   sync.Mutex
 	lost error // the first failure to reach the process
+	// lostNamesExit: lost already says how the child ended.
+	lostNamesExit bool
 }
 
 // Dial connects to the control API at controlURL and reads the topology's
@@ -125,6 +127,13 @@ func (r *Remote) Hiccups(windows int) (Hiccups, error) {
 func (r *Remote) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.lost != nil && r.child != nil && !r.lostNamesExit {
+		// A busy host may reap the exit after lose's short wait: name it
+		// now if it has come since.
+		if ended := r.child.endedNow(); ended != nil {
+			r.lost, r.lostNamesExit = fmt.Errorf("%w (first seen as: %v)", ended, r.lost), true
+		}
+	}
 	return r.lost
 }
 
@@ -196,15 +205,16 @@ func (r *Remote) call(ctx context.Context, method, path string, body, into any) 
 // lose records the first failure to reach the process, naming how a child
 // ended when it did, and returns what it recorded.
 func (r *Remote) lose(err error) error {
+	exited := false
 	if r.child != nil {
 		if ended := r.child.ended(); ended != nil {
-			err = ended
+			err, exited = ended, true
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.lost == nil {
-		r.lost = err
+		r.lost, r.lostNamesExit = err, exited
 	}
 	return r.lost
 }
