@@ -19,6 +19,9 @@ import (
 type Apparatus struct {
 	// IntervalMS is the hiccup sampler's sleep.
 	IntervalMS float64 `json:"interval_ms"`
+	// LoopSamples is how many of the hiccup samples were an event loop's
+	// own timed wake-ups rather than the sampler's (runner's hiccupFeed).
+	LoopSamples int64 `json:"loop_samples,omitempty"`
 	// HiccupMS is the generator process's hiccups (oversleep, ms);
 	// HiccupHistogram the encoded histogram behind it (µs).
 	HiccupMS        Percentiles `json:"hiccup_ms"`

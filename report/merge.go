@@ -451,6 +451,7 @@ func mergeApparatus(parts []*Result, sendLag Percentiles) (*Apparatus, error) {
 			}
 		}
 		out.CPUSeconds += a.CPUSeconds
+		out.LoopSamples += a.LoopSamples
 		out.Processors += a.Processors
 		out.VoluntarySwitches += a.VoluntarySwitches
 		out.InvoluntarySwitches += a.InvoluntarySwitches

@@ -28,7 +28,9 @@ const hiccupInterval = 5 * time.Millisecond
 // apparatusMeter measures the tool's own delays while a run goes (the idea
 // of jHiccup): a goroutine sleeps its interval again and again and
 // records how much later than asked it woke, on the run's clock, into a
-// histogram for the whole run and one per one-second window. Whatever
+// histogram for the whole run and one per one-second window. While an
+// event loop sends, its own timed wake-ups are the samples instead
+// (hiccupFeed), and the goroutine only collects them. Whatever
 // delayed it (a neighbour holding the CPUs, the runtime, the hypervisor)
 // delayed the sending and the reading of requests as much, so the verdicts
 // can tell the tool's delay from the system's. With each window it reads
@@ -67,7 +69,24 @@ type apparatusMeter struct {
 	// result, from each window's histogram kept with it: for a SUT apart,
 	// whose sampler goes on after the run until the parent asks.
 	runOfWindows bool
+	// feed, when set before begin, brings the samples an event loop takes
+	// of its own wake-ups (hiccupFeed); the sampler sleeps meanwhile.
+	feed *hiccupFeed
+	// latest is the intended time of the latest sample recorded: samples
+	// from the feed and the sampler's own are recorded in time order.
+	latest time.Duration
+	// fedSamples counts the feed's samples recorded.
+	fedSamples int64
 }
+
+const (
+	// feedDrain is how often the meter reads the feed's samples.
+	feedDrain = 50 * time.Millisecond
+	// feedStale: a feed whose newest sample is older than this has stopped
+	// sampling (its loop busy without waiting, or ended), and the sampler
+	// samples again.
+	feedStale = 5 * hiccupInterval
+)
 
 // meterWindow is what the meter keeps of a finished window (exported
 // fields for the spill's gob). Samples counts its hiccup values, the
@@ -113,9 +132,26 @@ func (m *apparatusMeter) sample() {
 	s := newSleeper() // timerfd on Linux: wakes in tens of µs, not the runtime timer's ms
 	defer s.close()
 	for !m.stopping.Load() {
+		if m.feed != nil && m.feed.live(time.Since(m.t0), feedStale) {
+			s.sleep(feedDrain)
+			m.drainFeed()
+			continue
+		}
 		intended := time.Since(m.t0) + m.interval
 		s.sleep(m.interval)
+		m.drainFeed()
 		m.record(intended, time.Since(m.t0))
+	}
+}
+
+// drainFeed records the feed's samples.
+func (m *apparatusMeter) drainFeed() {
+	if m.feed != nil {
+		m.feed.drain(func(intended, woke time.Duration) {
+			if m.record(intended, woke) {
+				m.fedSamples++
+			}
+		})
 	}
 }
 
@@ -126,10 +162,11 @@ func (m *apparatusMeter) sample() {
 // stall weighs by the time it lasted. Each value of the series goes to the
 // window in which its request would have arrived, as the collector keys
 // samples by their intended send time.
-func (m *apparatusMeter) record(intended, woke time.Duration) {
-	if intended < 0 { // before the run's start
-		return
+func (m *apparatusMeter) record(intended, woke time.Duration) bool {
+	if intended < 0 || intended < m.latest { // before the run's start, or out of order
+		return false
 	}
+	m.latest = intended
 	v := clampUS((woke - intended).Microseconds())
 	intervalUS := m.interval.Microseconds()
 	_ = m.run.RecordCorrectedValue(v, intervalUS)
@@ -154,6 +191,7 @@ func (m *apparatusMeter) record(intended, woke time.Duration) {
 		m.closeWindow()
 	}
 	m.settle()
+	return true
 }
 
 // take reads the counters at the run time at; the load since the previous
@@ -216,6 +254,7 @@ func (m *apparatusMeter) finish() {
 		}
 		m.stopping.Store(true)
 		<-m.done
+		m.drainFeed()
 		m.end(time.Since(m.t0))
 		m.loadAvg = loadAverage()
 		m.probe.close()
@@ -230,6 +269,7 @@ func (m *apparatusMeter) result(windows int) (*report.Apparatus, error) {
 	procs := runtime.NumCPU() // not GOMAXPROCS, which event loops raise
 	a := &report.Apparatus{
 		IntervalMS:  float64(m.interval) / float64(time.Millisecond),
+		LoopSamples: m.fedSamples,
 		Processors:  procs,
 		CPUPressure: -1,
 		Steal:       -1,

@@ -172,7 +172,14 @@ type eventLoop struct {
 	// kernel timestamps on the run's timeline.
 	nowMono time.Duration
 	nowWall int64
+
+	// hiccups, when set, takes the loop's timed wake-ups as the apparatus
+	// meter's samples (hiccupFeed).
+	hiccups *hiccupFeed
 }
+
+// sampleHiccups makes the loop the run's hiccup sampler; before run.
+func (l *eventLoop) sampleHiccups(f *hiccupFeed) { l.hiccups = f }
 
 // deadlineHeap orders the exchanges on connections by deadline. An entry
 // whose connection has moved on (its exchange ended, or was sent again) is
@@ -820,12 +827,17 @@ func (l *eventLoop) wakeAt() time.Duration {
 // connections meanwhile.
 func (l *eventLoop) wait() {
 	at := l.wakeAt()
-	d := at - l.e.since()
+	now := l.e.since()
+	d := at - now
 	// Responses are read at the next wake-up (their timestamps keep their
 	// time) unless that is far, a connection is being opened or written, or
 	// an arrival waits for the slot or the connection a response would free
 	// (reading it late would make the generator, not the target, delay it).
 	sockets := d > loopSocketWake || l.outWait > 0 || l.waiting.len() > 0 || l.backlog.len() > 0
+	if l.hiccups != nil && d > 0 {
+		at = min(at, l.hiccups.wakeBy(now))
+		d = at - now
+	}
 	ep := l.tickEp
 	if sockets {
 		ep = l.ep
@@ -847,6 +859,9 @@ func (l *eventLoop) wait() {
 		}
 	}
 	l.clock()
+	if l.hiccups != nil && d > 0 {
+		l.hiccups.waited(at, l.nowMono)
+	}
 	for _, ev := range l.events[:n] {
 		if ev.Fd < 0 {
 			var b [8]byte

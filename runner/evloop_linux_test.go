@@ -285,3 +285,46 @@ func TestDeadlineHeapOrder(t *testing.T) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
 }
+
+// The sending loop is the hiccup sampler while it waits between sends: at
+// 1,000/s and at 20/s (an idle loop woken for its slots) the run's hiccup
+// samples are its own wake-ups, about one per interval; the workers' path
+// keeps the sampler's.
+func TestLoopSamplesHiccups(t *testing.T) {
+	srv := okServer(t, 0, nil)
+	for _, tc := range []struct {
+		name   string
+		rate   float64
+		forced bool // forceWorkers: no loop
+	}{
+		{"loop at 1000/s", 1000, false},
+		{"idle loop at 20/s", 20, false},
+		{"workers at 1000/s", 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := newScenario(1500*time.Millisecond, openWorkload("w", tc.rate))
+			if !tc.forced {
+				requireLoop(t, sc, srv.URL)
+			}
+			res := run(t, sc, Options{URL: srv.URL, forceWorkers: tc.forced})
+			a := res.Apparatus
+			perRun := int64(1500 * time.Millisecond / hiccupInterval)
+			t.Logf("%d hiccup samples, %d of them the loop's; p99 %.3f ms", a.HiccupMS.Count, a.LoopSamples, a.HiccupMS.P99)
+			if a.LoopSamples > a.HiccupMS.Count {
+				t.Fatalf("%d loop samples of %d", a.LoopSamples, a.HiccupMS.Count)
+			}
+			if tc.forced {
+				if a.LoopSamples != 0 {
+					t.Errorf("%d loop samples without a loop", a.LoopSamples)
+				}
+				return
+			}
+			if a.LoopSamples < perRun/2 {
+				// A host that keeps the loop late for its deadlines leaves it
+				// few timed waits: the sampler takes over, as it should.
+				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+				t.Errorf("%d loop samples in %d slots, want most slots sampled by the loop", a.LoopSamples, perRun)
+			}
+		})
+	}
+}

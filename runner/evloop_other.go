@@ -9,5 +9,6 @@ type eventLoop struct{}
 func newEventLoop(*engine, *workloadRun, *recorder) *eventLoop { return nil }
 func (*eventLoop) run()                                        {}
 func (*eventLoop) abort()                                      {}
+func (*eventLoop) sampleHiccups(*hiccupFeed)                   {}
 
 func holdProcs(int) func() { return func() {} }

@@ -191,6 +191,13 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}
 	meter := newApparatusMeter()
 	defer meter.close()
+	for _, w := range workloads {
+		if w.loop != nil { // the first loop samples on its own wake-ups
+			meter.feed = newHiccupFeed()
+			w.loop.sampleHiccups(meter.feed)
+			break
+		}
+	}
 	e.start = time.Now()
 	meter.begin(e.start)
 	if opts.Started != nil {
