@@ -15,7 +15,13 @@
 //
 // The columns: W is Erlang C's mean response time, mean the measured one,
 // err their relative difference, se the batch-means standard error of the
-// measured mean (relative), util the station's own measured utilisation,
+// measured mean (relative), stn the station's own mean sojourn (queue and
+// service on its clock, from the backends' Server-Timing) and stn err its
+// difference from W, which is the sampling error of the run's arrivals and
+// service draws alone; added is mean − stn, what the path outside the
+// station adds (send lag, the proxy, the sockets, the timer's wake-up):
+// with the station right, err ≈ stn err + added/W, and added/W is the
+// tool's bias, free of the sampling error. util is the station's own measured utilisation,
 // lag the mean send lag, cpu the process's CPU time per request. With
 // several builds (-bin a,b), each configuration runs with each in turn, the
 // same seed for all, and the build column is its index.
@@ -102,9 +108,9 @@ func dur(d time.Duration) string {
 }
 
 type row struct {
-	cfg                      config
-	w, mean, se, lag, cpu, u float64
-	n                        int64
+	cfg                           config
+	w, mean, se, lag, cpu, u, stn float64
+	n                             int64
 }
 
 func main() {
@@ -138,8 +144,9 @@ func main() {
 	}
 	up, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("# %s, %v runs, loadavg %s", time.Now().Format(time.RFC3339), *d, up)
-	fmt.Printf("%-28s %-6s %8s %8s %8s %7s %6s %6s %7s %8s %7s\n",
-		"config", "build", "rate/s", "W ms", "mean ms", "err", "se", "util", "lag ms", "cpu µs", "n")
+	fmt.Printf("%-28s %-6s %8s %8s %8s %7s %6s %8s %8s %8s %8s %6s %7s %8s %7s\n",
+		"config", "build", "rate/s", "W ms", "mean ms", "err", "se", "stn ms", "stn err", "added", "added/W", "util", "lag ms", "cpu µs", "n")
+	var worst float64 // the largest added/W of a queueing configuration
 	for i, c := range cfgs {
 		if *only != "" && !strings.Contains(c.name(), *only) {
 			continue
@@ -150,10 +157,16 @@ func main() {
 				fmt.Printf("%-28s %-6d error: %v\n", c.name(), k, err)
 				continue
 			}
-			fmt.Printf("%-28s %-6d %8.1f %8.3f %8.3f %+6.2f%% %5.2f%% %6.3f %7.3f %8.1f %7d\n",
-				c.name(), k, c.lambda(), r.w, r.mean, 100*(r.mean/r.w-1), 100*r.se/r.mean, r.u, r.lag, r.cpu, r.n)
+			added := r.mean - r.stn
+			fmt.Printf("%-28s %-6d %8.1f %8.3f %8.3f %+6.2f%% %5.2f%% %8.3f %+7.2f%% %8.3f %7.2f%% %6.3f %7.3f %8.1f %7d\n",
+				c.name(), k, c.lambda(), r.w, r.mean, 100*(r.mean/r.w-1), 100*r.se/r.mean,
+				r.stn, 100*(r.stn/r.w-1), added, 100*added/r.w, r.u, r.lag, r.cpu, r.n)
+			if !c.probe {
+				worst = max(worst, added/r.w)
+			}
 		}
 	}
+	fmt.Printf("# the path outside the station adds at most %.2f%% of W (target: 3%%)\n", 100*worst)
 	up, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("# done %s, loadavg %s", time.Now().Format(time.RFC3339), up)
 }
@@ -179,6 +192,9 @@ func run(bin, dir string, i int, c config, seed int64, d time.Duration, batches 
 		lag: res.Generator.SendLagMS.Mean, cpu: res.Generator.CPUPerRequestUS}
 	for _, n := range res.Nodes {
 		r.u = n.Utilisation
+	}
+	if res.Station != nil {
+		r.stn = res.Station.SojournMS.Mean
 	}
 	r.se = batchSE(res.Windows, batches)
 	return r, nil
