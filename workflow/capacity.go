@@ -194,6 +194,9 @@ func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptio
 	if opts.Start <= 0 {
 		opts.Start = base
 	}
+	if opts.Start > scenario.MaxRate {
+		return nil, fmt.Errorf("capacity: --start %g/s is above the most a scenario may ask, %d/s", opts.Start, scenario.MaxRate)
+	}
 	return search(ctx, sc.Name, opts, func(rate float64, index int) (Step, error) {
 		return runStep(ctx, sc, rate, base, index, opts)
 	})
@@ -269,8 +272,9 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 			hi = math.Min(hi, rate)
 		}
 	}
-	// Bracketing: up while passing, down while failing or invalid.
-	rate := opts.Start
+	// Bracketing: up while passing, down while failing or invalid; never
+	// above the most a scenario may ask, where a passing rate ends it.
+	rate := min(opts.Start, scenario.MaxRate)
 	for {
 		o, err := measure(rate, "bracket")
 		if err != nil {
@@ -284,7 +288,10 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 			break
 		}
 		if o == passed {
-			rate *= opts.Growth
+			if rate >= scenario.MaxRate {
+				break
+			}
+			rate = min(rate*opts.Growth, scenario.MaxRate)
 			continue
 		}
 		if rate /= opts.Growth; rate < 0.1 {
@@ -322,6 +329,8 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 		c.Note = c.Headline()
 	case lo == 0:
 		c.Note = "no rate tried met every requirement"
+	case hi == inf && lo >= scenario.MaxRate:
+		c.Note = fmt.Sprintf("no rate tried failed: the capacity is at least %d/s, the most a scenario may ask", scenario.MaxRate)
 	case hi == inf:
 		c.Note = "no rate tried failed: the capacity is above the highest rate tried (raise --max-steps)"
 	case !c.Converged:

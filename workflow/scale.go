@@ -105,6 +105,13 @@ func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scal
 	if len(counts) == 0 {
 		return nil, errors.New("name the backend counts, e.g. --backends 1,2,4,8")
 	}
+	// Every count is checked before the first search: one past a limit
+	// is bad input, not an error found an hour into the study.
+	for _, n := range counts {
+		if _, err := WithBackends(sc, n); err != nil {
+			return nil, fmt.Errorf("--backends %d: %w", n, err)
+		}
+	}
 	s := &Scalability{Scenario: sc.Name}
 	prevN, prevCap := 0, 0.0
 	for _, n := range counts {
@@ -114,7 +121,7 @@ func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scal
 		}
 		copts := opts.Capacity
 		if prevCap > 0 {
-			copts.Start = prevCap * float64(n) / float64(prevN)
+			copts.Start = min(prevCap*float64(n)/float64(prevN), scenario.MaxRate)
 			if copts.Growth == 0 {
 				copts.Growth = 1.25 // a linear guess is close: a narrow bracket
 			}

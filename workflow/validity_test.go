@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -207,5 +208,42 @@ func TestSearchInvalidSteps(t *testing.T) {
 				t.Errorf("%d steps, more than %d", len(c.Steps), opts.MaxSteps)
 			}
 		})
+	}
+}
+
+// No search asks for more than a scenario may: the bracket stops at the
+// rate limit, and a start or a backend count past a limit is refused
+// before anything runs.
+func TestSearchStaysWithinTheRateLimit(t *testing.T) {
+	m := model{capRPS: math.Inf(1), limitRPS: math.Inf(1)}
+	opts := CapacityOptions{Start: 400_000, Growth: 2, Precision: 0.05, Repeats: 2, MaxSteps: 40,
+		Cooldown: time.Nanosecond, InvalidCooldown: time.Nanosecond}
+	c, err := search(context.Background(), "model", opts, m.step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range c.Steps {
+		if st.RateRPS > scenario.MaxRate {
+			t.Errorf("step at %.0f/s, above the limit %d/s", st.RateRPS, scenario.MaxRate)
+		}
+	}
+	if c.MaxRateRPS != scenario.MaxRate || len(c.Steps) != 3 || !strings.Contains(c.Note, "the most a scenario may ask") {
+		t.Errorf("max %.0f/s after %d steps, note %q; want the limit reached in 3 steps and said", c.MaxRateRPS, len(c.Steps), c.Note)
+	}
+
+	sc := loadExample(t, "capacity.yaml")
+	if _, err := FindCapacity(context.Background(), sc, CapacityOptions{Start: 2 * scenario.MaxRate}); err == nil ||
+		!strings.Contains(err.Error(), "--start") {
+		t.Errorf("a start past the limit: %v", err)
+	}
+	var progress strings.Builder
+	copts := fastCapacity()
+	copts.Progress = &progress
+	s, err := Scale(context.Background(), sc, ScaleOptions{Backends: []int{1, scenario.MaxBackends + 1}, Capacity: copts})
+	if err == nil || s != nil || !strings.Contains(err.Error(), fmt.Sprintf("--backends %d", scenario.MaxBackends+1)) {
+		t.Errorf("a backend count past the limit: %v (result %v)", err, s)
+	}
+	if progress.Len() > 0 {
+		t.Errorf("the bad count was found only after searches ran:\n%s", progress.String())
 	}
 }
