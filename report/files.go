@@ -99,7 +99,7 @@ func WritePNGs(dir string, figs []Figure) error {
 	}
 	for _, fig := range figs {
 		png := fig.PNG
-		err := writeFileAtomic(filepath.Join(dir, fig.File), nil, func(w io.Writer, _ *Result) error {
+		err := WriteAtomic(filepath.Join(dir, fig.File), func(w io.Writer) error {
 			_, err := w.Write(png)
 			return err
 		})
@@ -115,7 +115,15 @@ func WriteFile(path string, res *Result, render Renderer) error {
 	return writeFileAtomic(path, res, render)
 }
 
-func writeFileAtomic(path string, res *Result, render Renderer) (err error) {
+func writeFileAtomic(path string, res *Result, render Renderer) error {
+	return WriteAtomic(path, func(w io.Writer) error { return render(w, res) })
+}
+
+// WriteAtomic writes path through write: to a temporary name in the same
+// directory, then renamed into place, so that a reader never sees a
+// truncated file. Every output file of the tool is written this way, with
+// mode 0644.
+func WriteAtomic(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -127,7 +135,7 @@ func writeFileAtomic(path string, res *Result, render Renderer) (err error) {
 		}
 	}()
 	buf := bufio.NewWriter(tmp)
-	if err := render(buf, res); err != nil {
+	if err := write(buf); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := buf.Flush(); err != nil {

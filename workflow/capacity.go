@@ -628,7 +628,7 @@ func (c *Capacity) WriteFiles(dir string) error {
 	}{c, c.Curve()}); err != nil {
 		return err
 	}
-	if err := writeWith(filepath.Join(dir, "capacity.md"), c.WriteMarkdown); err != nil {
+	if err := report.WriteAtomic(filepath.Join(dir, "capacity.md"), c.WriteMarkdown); err != nil {
 		return err
 	}
 	ch, err := c.Chart()

@@ -396,7 +396,7 @@ func (c *Comparison) WriteFiles(dir string) error {
 	if err := writeJSON(filepath.Join(dir, "compare.json"), c); err != nil {
 		return err
 	}
-	if err := writeWith(filepath.Join(dir, "compare.md"), c.WriteMarkdown); err != nil {
+	if err := report.WriteAtomic(filepath.Join(dir, "compare.md"), c.WriteMarkdown); err != nil {
 		return err
 	}
 	charts, chartErr := c.Charts()
@@ -404,7 +404,7 @@ func (c *Comparison) WriteFiles(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeWith(filepath.Join(dir, "compare.html"), func(w io.Writer) error { return c.WriteHTML(w, figs) }); err != nil {
+	if err := report.WriteAtomic(filepath.Join(dir, "compare.html"), func(w io.Writer) error { return c.WriteHTML(w, figs) }); err != nil {
 		return err
 	}
 	return chartErr

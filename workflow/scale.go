@@ -302,7 +302,7 @@ func (s *Scalability) WriteFiles(dir string) error {
 	if err := writeJSON(filepath.Join(dir, "scalability.json"), s); err != nil {
 		return err
 	}
-	if err := writeWith(filepath.Join(dir, "scalability.md"), s.WriteMarkdown); err != nil {
+	if err := report.WriteAtomic(filepath.Join(dir, "scalability.md"), s.WriteMarkdown); err != nil {
 		return err
 	}
 	ch, err := s.Chart()
