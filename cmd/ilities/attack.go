@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -44,9 +45,9 @@ func newAttackCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			render, err := textRenderer(f.format)
+			render, err := report.RendererFor(f.format)
 			if err != nil {
-				return withCode(exitInvalid, err)
+				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
 			runner.Version = version
 			opts := runner.Options{}

@@ -32,9 +32,9 @@ RESULT.json may be - for standard input.`,
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			render, err := textRenderer(f.format)
+			render, err := report.RendererFor(f.format)
 			if err != nil {
-				return withCode(exitInvalid, err)
+				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
 			if err := writeReports(res, f); err != nil {
 				return withCode(exitRun, err)

@@ -52,9 +52,9 @@ func newRunCmd() *cobra.Command {
 					return withCode(exitInvalid, err)
 				}
 			}
-			render, err := textRenderer(f.format)
+			render, err := report.RendererFor(f.format)
 			if err != nil {
-				return withCode(exitInvalid, err)
+				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
 			opts := runner.Options{SUTProcess: f.sutProcess}
 			switch f.sutProcess {
@@ -94,7 +94,7 @@ func newRunCmd() *cobra.Command {
 // finishRun writes and prints what a run measured, whatever happened to
 // it, and maps the outcome to the exit code.
 func finishRun(cmd *cobra.Command, res *report.Result, runErr error, out string,
-	render func(io.Writer, *report.Result) error, allowSaturated bool) error {
+	render report.Renderer, allowSaturated bool) error {
 	if res == nil {
 		return withCode(exitRun, runErr)
 	}
@@ -140,18 +140,6 @@ func verdictExit(res *report.Result, runErr error) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func textRenderer(format string) (func(io.Writer, *report.Result) error, error) {
-	switch format {
-	case "text", "":
-		return report.WriteText, nil
-	case "json":
-		return report.WriteJSON, nil
-	case "markdown", "md":
-		return report.WriteMarkdown, nil
-	}
-	return nil, fmt.Errorf("--format %q: expected text, json or markdown", format)
 }
 
 // loadScenario loads the scenario at path, as the command's flags allow
