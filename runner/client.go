@@ -42,7 +42,9 @@ type request struct {
 	std []*http.Request
 }
 
-func newRequest(sc *scenario.Scenario, r scenario.Request, expect scenario.Expect) (*request, error) {
+// newRequest builds one of a workload's requests; userAgent is its
+// User-Agent unless the scenario's headers name one.
+func newRequest(sc *scenario.Scenario, r scenario.Request, expect scenario.Expect, userAgent string) (*request, error) {
 	path := r.Path
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
@@ -78,7 +80,7 @@ func newRequest(sc *scenario.Scenario, r scenario.Request, expect scenario.Expec
 		req.header.Set(k, v)
 	}
 	if req.header.Get("User-Agent") == "" {
-		req.header.Set("User-Agent", "ilities/"+Version)
+		req.header.Set("User-Agent", userAgent)
 	}
 	return req, nil
 }

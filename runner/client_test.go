@@ -89,7 +89,7 @@ func (tc framingCase) request(t *testing.T) *request {
 	if method == "" {
 		method = http.MethodGet
 	}
-	r, err := newRequest(&scenario.Scenario{}, scenario.Request{Method: method, Path: "/x"}, tc.expect)
+	r, err := newRequest(&scenario.Scenario{}, scenario.Request{Method: method, Path: "/x"}, tc.expect, "ilities/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestLeanClientRequestBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	r, err := newRequest(&scenario.Scenario{}, scenario.Request{Method: "GET", Path: "/items?id=7", Headers: map[string]string{"Host": "shop.example", "X-A": "1"}}, scenario.Expect{})
+	r, err := newRequest(&scenario.Scenario{}, scenario.Request{Method: "GET", Path: "/items?id=7", Headers: map[string]string{"Host": "shop.example", "X-A": "1"}}, scenario.Expect{}, "ilities/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestLeanClientRetriesAStaleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	r, _ := newRequest(&scenario.Scenario{}, scenario.Request{Method: "GET", Path: "/"}, scenario.Expect{})
+	r, _ := newRequest(&scenario.Scenario{}, scenario.Request{Method: "GET", Path: "/"}, scenario.Expect{}, "ilities/dev")
 	r.prepare(c.targets)
 	u := newUserState(0, false)
 	for i := range 5 {
@@ -392,7 +392,7 @@ func TestLeanClientDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.close()
-	r, _ := newRequest(&scenario.Scenario{}, scenario.Request{Method: "GET", Path: "/"}, scenario.Expect{})
+	r, _ := newRequest(&scenario.Scenario{}, scenario.Request{Method: "GET", Path: "/"}, scenario.Expect{}, "ilities/dev")
 	r.prepare(c.targets)
 	u := newUserState(0, false)
 	c.do(r, u) // connect and learn the node name

@@ -18,9 +18,6 @@ import (
 	"github.com/ilities/ilities/scenario"
 )
 
-// Version is the generator's version, reported as "ilities <Version>".
-var Version = "dev"
-
 // NodeHeader is the response header naming the node that served a request.
 const NodeHeader = "X-Ilities-Backend"
 
@@ -65,6 +62,10 @@ type Options struct {
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
+	// Version is the tool's version, reported in the result ("ilities
+	// <Version>") and in each request's default User-Agent
+	// ("ilities/<Version>"); "dev" when empty.
+	Version string
 
 	// sutChildEnv, when set, is the SUT child's environment (tests run
 	// their own binary as the child).
@@ -77,6 +78,14 @@ type Options struct {
 	// forceWorkers runs open-loop workloads on workers even where the event
 	// loop could (tests compare the two).
 	forceWorkers bool
+}
+
+// version is Version, or "dev" when it is not set.
+func (o Options) version() string {
+	if o.Version == "" {
+		return "dev"
+	}
+	return o.Version
 }
 
 // targetURLs is URLs, or URL alone.
@@ -426,7 +435,7 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 	}
 	total := 0
 	for _, r := range reqs {
-		t, err := newRequest(sc, r, spec.Expect)
+		t, err := newRequest(sc, r, spec.Expect, "ilities/"+opts.version())
 		if err != nil {
 			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
 		}
@@ -628,7 +637,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 	windowOK := sc.WindowOK.Fraction()
 	res := &report.Result{
 		SchemaVersion: report.SchemaVersion,
-		Tool:          "ilities " + Version,
+		Tool:          "ilities " + opts.version(),
 		Scenario:      sc.Name,
 		Seed:          sc.Seed,
 		Target:        strings.Join(opts.targetURLs(), " "),

@@ -603,11 +603,11 @@ func TestRequestCarriesMethodHeadersAndBody(t *testing.T) {
 		Method: http.MethodPost, Path: "/cart?x=1", Weight: 1, Body: `{"sku":1}`,
 		Headers: map[string]string{"X-Test": "yes", "host": "shop.example"},
 	}}
-	res := run(t, newScenario(time.Second, w), Options{URL: strings.Replace(srv.URL, "://", "://u:p@", 1) + "/api/"})
-	if res.Totals.Succeeded != 10 {
-		t.Fatalf("totals %+v", res.Totals)
+	res := run(t, newScenario(time.Second, w), Options{URL: strings.Replace(srv.URL, "://", "://u:p@", 1) + "/api/", Version: "1.2.3"})
+	if res.Totals.Succeeded != 10 || res.Tool != "ilities 1.2.3" {
+		t.Fatalf("tool %q, totals %+v", res.Tool, res.Totals)
 	}
-	want := seen{"POST", "/api/cart", "x=1", "shop.example", "yes", "ilities/dev", "u:p", `{"sku":1}`}
+	want := seen{"POST", "/api/cart", "x=1", "shop.example", "yes", "ilities/1.2.3", "u:p", `{"sku":1}`}
 	for range 10 {
 		if s := <-got; s != want {
 			t.Fatalf("server saw %+v, want %+v", s, want)

@@ -53,6 +53,8 @@ type CapacityOptions struct {
 	InvalidCooldown time.Duration
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
+	// Version is the tool's version each run reports (runner.Options.Version).
+	Version string
 }
 
 func (o *CapacityOptions) defaults() {
@@ -476,7 +478,7 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	st := Step{RateRPS: rate, Seed: sc.Seed + int64(index)}
 	run := atRate(sc, rate, base, opts)
 	run.Seed = st.Seed
-	res, err := runner.Execute(ctx, run, runner.Options{})
+	res, err := runner.Execute(ctx, run, runner.Options{Version: opts.Version})
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}

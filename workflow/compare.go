@@ -27,6 +27,8 @@ type CompareOptions struct {
 	// Cooldown is a pause between runs, so that one run's leftovers
 	// (connections closing, timers) do not reach the next. Default 500ms.
 	Cooldown time.Duration
+	// Version is the tool's version each run reports (runner.Options.Version).
+	Version string
 }
 
 // Comparison is a comparison's outcome: one row per variant, and the ranking.
@@ -125,7 +127,7 @@ func Compare(ctx context.Context, sc *scenario.Scenario, opts CompareOptions) (*
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "compare: %s (%d/%d) ...\n", v.name, i+1, len(variants))
 		}
-		res, err := runner.Execute(ctx, scenarios[i], runner.Options{})
+		res, err := runner.Execute(ctx, scenarios[i], runner.Options{Version: opts.Version})
 		row := Row{Name: v.name, Kind: v.kind, Strategy: v.strategy, Verdict: "error"}
 		if res != nil {
 			row = rowOf(res)

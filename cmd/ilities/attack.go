@@ -49,8 +49,7 @@ func newAttackCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
-			runner.Version = version
-			opts := runner.Options{}
+			opts := runner.Options{Version: version}
 			if !f.quiet {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)

@@ -24,6 +24,7 @@ func newCapacityCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts.Version = version
 			if !quiet {
 				opts.Progress = cmd.ErrOrStderr()
 			}

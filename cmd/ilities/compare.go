@@ -27,6 +27,7 @@ func newCompareCmd() *cobra.Command {
 			if cmd.Flags().Changed("seed") {
 				sc.Seed = seed
 			}
+			opts.Version = version
 			if !quiet {
 				opts.Progress = cmd.ErrOrStderr()
 			}

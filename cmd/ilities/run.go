@@ -56,7 +56,7 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
-			opts := runner.Options{SUTProcess: f.sutProcess}
+			opts := runner.Options{SUTProcess: f.sutProcess, Version: version}
 			switch f.sutProcess {
 			case runner.SUTInProcess:
 			case runner.SUTChild:
@@ -71,7 +71,6 @@ func newRunCmd() *cobra.Command {
 					return withCode(exitInvalid, fmt.Errorf("--segment: %w", err))
 				}
 			}
-			runner.Version = version
 			if !f.quiet {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
