@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -194,6 +195,7 @@ func (p *Proxy) startChecks(up *upstream) {
 		Timeout: hc.Timeout,
 		Transport: &http.Transport{
 			Proxy:               nil,
+			DialContext:         (&net.Dialer{Resolver: p.cfg.Resolver}).DialContext,
 			MaxIdleConnsPerHost: 1,
 			DisableCompression:  true,
 		},

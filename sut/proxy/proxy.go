@@ -106,6 +106,12 @@ type Config struct {
 	Timeout time.Duration
 	// DialTimeout bounds connecting to an upstream. Default 1s.
 	DialTimeout time.Duration
+	// Resolver looks up the upstreams' host names (nil:
+	// net.DefaultResolver). A name is looked up when its upstream is
+	// created or added, then again every 30s (every second while the
+	// lookup fails) off the event loops, which keep the last address
+	// meanwhile.
+	Resolver *net.Resolver
 	// Pools are the routing targets; see PoolConfig for matching.
 	Pools []PoolConfig
 
@@ -450,6 +456,7 @@ func (p *Proxy) newUpstream(pl *pool, uc UpstreamConfig) (*upstream, error) {
 		nodeLine: []byte(NodeHeader + ": " + uc.Name + "\r\n"),
 		gate:     gate{max: int64(p.cfg.Admission.MaxInflight), queueCap: p.cfg.Admission.Queue},
 	}
+	up.lookup()
 	if p.cfg.SlowStart > 0 && p.started.Load() {
 		up.beginSlowStart(time.Now())
 	}

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -9,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -38,8 +41,10 @@ type upstream struct {
 	draining atomic.Bool
 	latency  ewmaGauge
 	load     atomic.Pointer[balancer.Load] // last reported load
-	// resolved is the address the event loops dial.
-	resolved atomic.Pointer[resolvedAddr]
+	// resolved is the address the event loops dial; resolving is set while
+	// a lookup of it runs.
+	resolved  atomic.Pointer[resolvedAddr]
+	resolving atomic.Bool
 }
 
 type resolvedAddr struct {
@@ -50,25 +55,75 @@ type resolvedAddr struct {
 }
 
 // resolve returns the address the event loops dial: an IP address as it
-// is; a name's first address, looked up again after resolveFor (after a
-// second when the lookup failed).
+// is; a name's address as last looked up. It never looks a name up on the
+// calling loop, where a slow lookup would stall every connection the loop
+// serves: once the address is older than resolveFor (a second when the
+// lookup failed), it starts a lookup on a goroutine of its own and answers
+// with the address it has until the new one is in.
 func (u *upstream) resolve(now time.Time) (netip.AddrPort, bool) {
 	r := u.resolved.Load()
-	if r != nil && (r.literal || now.Sub(r.at) < resolveFor || (!r.ok && now.Sub(r.at) < time.Second)) {
-		return r.addr, r.ok
+	age := now.Sub(r.at)
+	if !r.literal && (age >= resolveFor || (!r.ok && age >= time.Second)) && u.resolving.CompareAndSwap(false, true) {
+		go func() {
+			defer crash.Guard()
+			defer u.resolving.Store(false)
+			u.lookup()
+		}()
 	}
-	next := &resolvedAddr{at: now}
-	if ap, err := netip.ParseAddrPort(u.addr); err == nil {
-		next.addr, next.ok, next.literal = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true, true
-	} else if a, err := net.ResolveTCPAddr("tcp", u.addr); err == nil && a.IP != nil {
-		ap := a.AddrPort()
-		next.addr, next.ok = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
-	}
-	u.resolved.Store(next)
-	return next.addr, next.ok
+	return r.addr, r.ok
 }
 
-// resolveFor is how long the event loops keep a name's address.
+// lookup finds the upstream's address (an IP address as it is, a name
+// through Config.Resolver) and keeps it for the event loops. newUpstream
+// calls it on its caller's goroutine, so that a loop has an address from
+// the first request.
+func (u *upstream) lookup() {
+	next := &resolvedAddr{}
+	if ap, err := netip.ParseAddrPort(u.addr); err == nil {
+		next.addr, next.ok, next.literal = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true, true
+	} else if ap, err := lookupAddrPort(u.p.cfg.Resolver, u.addr); err == nil {
+		next.addr, next.ok = ap, true
+	}
+	next.at = time.Now()
+	u.resolved.Store(next)
+}
+
+// lookupAddrPort resolves host:port with r (nil: net.DefaultResolver) to
+// the address net.ResolveTCPAddr would pick: the first IPv4 address, else
+// the first.
+func lookupAddrPort(r *net.Resolver, hostport string) (netip.AddrPort, error) {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	host, service, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveFor)
+	defer cancel()
+	port, err := r.LookupPort(ctx, "tcp", service)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ips, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("no address for %s", host)
+	}
+	ip := ips[0].Unmap()
+	for _, a := range ips {
+		if a.Unmap().Is4() {
+			ip = a.Unmap()
+			break
+		}
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), nil
+}
+
+// resolveFor is how long the event loops keep a name's address, and the
+// longest a lookup may take.
 const resolveFor = 30 * time.Second
 
 type upstreamCounters struct {
@@ -102,7 +157,8 @@ func (u *upstream) getConn() (uc *upConn, reused bool, err error) {
 }
 
 func (u *upstream) dial() (*upConn, error) {
-	c, err := net.DialTimeout("tcp", u.addr, u.p.cfg.DialTimeout)
+	d := net.Dialer{Timeout: u.p.cfg.DialTimeout, Resolver: u.p.cfg.Resolver}
+	c, err := d.Dial("tcp", u.addr)
 	if err != nil {
 		return nil, err
 	}
