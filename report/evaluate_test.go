@@ -8,11 +8,25 @@ import (
 	"github.com/ilities/ilities/scenario"
 )
 
-// tenth and fifth add up, at run time, to 0.30000000000000004.
+// tenth and fifth add up, at run time, to 0.30000000000000004; met and
+// scheduled divide, at run time, to 0.999. (Constant expressions fold
+// exactly, so written as constants both would be exact.)
 var tenth, fifth = 0.1, 0.2
+var met, scheduled = 999.0, 1000.0
 
 func TestCompareOperators(t *testing.T) {
 	almostThreeTenths := tenth + fifth
+	threeNines := met / scheduled
+	p, err := scenario.ParsePercent("99.9%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	percentThreshold := p.Fraction()
+	// The rows below are about values a rounding apart: they must differ.
+	if almostThreeTenths == 0.3 || threeNines == percentThreshold {
+		t.Fatalf("0.1+0.2 = %v, 999/1000 = %v against 99.9%% = %v: want each pair a rounding apart",
+			almostThreeTenths, threeNines, percentThreshold)
+	}
 	cases := []struct {
 		op                  string
 		observed, threshold float64
@@ -38,9 +52,9 @@ func TestCompareOperators(t *testing.T) {
 		{"!=", 0, 0, false, 0},
 		// A threshold parsed from "99.9%" is 0.9990000000000001; 999 of
 		// 1000 must meet it, and must not beat it strictly.
-		{">=", 999.0 / 1000, 99.9 / 100, true, 999.0/1000 - 99.9/100},
-		{">", 999.0 / 1000, 99.9 / 100, false, 999.0/1000 - 99.9/100},
-		{"==", 999.0 / 1000, 99.9 / 100, true, -math.Abs(999.0/1000 - 99.9/100)},
+		{">=", threeNines, percentThreshold, true, threeNines - percentThreshold},
+		{">", threeNines, percentThreshold, false, threeNines - percentThreshold},
+		{"==", threeNines, percentThreshold, true, -math.Abs(threeNines - percentThreshold)},
 		{"<=", almostThreeTenths, 0.3, true, 0.3 - almostThreeTenths},
 		{"<", almostThreeTenths, 0.3, false, 0.3 - almostThreeTenths},
 		{"!=", almostThreeTenths, 0.3, false, math.Abs(almostThreeTenths - 0.3)},
