@@ -21,7 +21,8 @@ func testConfig(kind, strategy string) Config {
 }
 
 // Each strategy maps to the proxy's own directive, and the generated
-// configuration passes the real binary's own syntax check when installed.
+// configuration passes the real binary's own syntax check (skipped, saying
+// why, when the binary is not installed).
 func TestStrategyDirectives(t *testing.T) {
 	cases := []struct {
 		kind, strategy string
@@ -60,22 +61,23 @@ func TestStrategyDirectives(t *testing.T) {
 					t.Errorf("configuration lacks %q:\n%s", w, text)
 				}
 			}
-			bin, err := Binary(c.kind)
-			if err != nil {
-				t.Logf("syntax check skipped: %v", err)
-				return
-			}
-			file := filepath.Join(dir, "proxy.conf")
-			writeFile(t, file, text)
-			var cmd *exec.Cmd
-			if c.kind == Nginx {
-				cmd = exec.Command(bin, "-t", "-p", dir, "-c", file, "-e", filepath.Join(dir, "error.log"))
-			} else {
-				cmd = exec.Command(bin, "-c", "-f", file)
-			}
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s rejects the configuration: %v\n%s\n%s", c.kind, err, out, text)
-			}
+			t.Run("syntax check", func(t *testing.T) {
+				bin, err := Binary(c.kind)
+				if err != nil {
+					t.Skipf("no syntax check: %v", err)
+				}
+				file := filepath.Join(dir, "proxy.conf")
+				writeFile(t, file, text)
+				var cmd *exec.Cmd
+				if c.kind == Nginx {
+					cmd = exec.Command(bin, "-t", "-p", dir, "-c", file, "-e", filepath.Join(dir, "error.log"))
+				} else {
+					cmd = exec.Command(bin, "-c", "-f", file)
+				}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s rejects the configuration: %v\n%s\n%s", c.kind, err, out, text)
+				}
+			})
 		})
 	}
 }
