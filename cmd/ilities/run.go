@@ -82,8 +82,8 @@ func newRunCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
 	cmd.Flags().Int64Var(&f.seed, "seed", 0, "override the scenario's seed")
-	cmd.Flags().StringVar(&f.strategy, "strategy", "", "override the built-in proxy's balancing strategy")
-	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
+	strategyFlag(cmd, &f.strategy)
+	formatFlag(cmd, &f.format)
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", runner.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
@@ -142,16 +142,15 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func textRenderer(format string) (func(io.Writer, *report.Result) error, error) {
-	switch format {
-	case "text", "":
-		return report.WriteText, nil
-	case "json":
-		return report.WriteJSON, nil
-	case "markdown", "md":
-		return report.WriteMarkdown, nil
+func textRenderer(format string) (report.Renderer, error) {
+	if format == "" {
+		format = "text"
 	}
-	return nil, fmt.Errorf("--format %q: expected text, json or markdown", format)
+	r, err := report.RendererFor(format)
+	if err != nil {
+		return nil, fmt.Errorf("--format: %w", err)
+	}
+	return r, nil
 }
 
 // loadScenario loads the scenario at path, as the command's flags allow
