@@ -21,9 +21,6 @@ import (
 // Version is the generator's version, reported as "ilities <Version>".
 var Version = "dev"
 
-// NodeHeader is the response header naming the node that served a request.
-const NodeHeader = "X-Ilities-Backend"
-
 // ErrNoResponse is returned, with the result, when requests were sent but
 // not a single HTTP response came back (e.g. the target refused every
 // connection): the run could not be carried out.
