@@ -212,7 +212,7 @@ func ProjectRun(nodes []NodeMTBF, faults []Fault, runEndS float64) *Projection {
 // planned length stands in). Topology events are not failures and a fault
 // that could not be applied had no effect: neither counts.
 func timeDown(f Fault, runEndS float64) (s float64, toEnd, ok bool) {
-	if f.Error != "" || f.Node == "" || f.Kind == "add-backend" || f.Kind == "remove-backend" {
+	if f.Error != "" || f.Node == "" || f.IsTopologyEvent() {
 		return 0, false, false
 	}
 	switch {

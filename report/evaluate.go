@@ -386,7 +386,7 @@ func faultTimeMetric(name, verb string, of func(Fault) float64) metricEvaluator 
 		var xs []float64
 		var never []string
 		for _, f := range res.Faults {
-			if f.Error != "" || (name == "detection_time" && (f.Kind == "add-backend" || f.Kind == "remove-backend")) {
+			if f.Error != "" || (name == "detection_time" && f.IsTopologyEvent()) {
 				continue // not applied, or nothing to detect
 			}
 			t := of(f)

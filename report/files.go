@@ -40,12 +40,18 @@ func OutputFiles() []OutputFile {
 	return outputFiles(nil)
 }
 
-// formats are the renderers a user can name (ilities run --format).
+// formats are the renderers a user can name (ilities run --format): the
+// one list the CLI's flags, help and completion and the docs are read from
+// or checked against. Adding a format is one line here.
 var formats = map[string]Renderer{
 	"text":     WriteText,
 	"json":     WriteJSON,
 	"markdown": WriteMarkdown,
 }
+
+// formatAliases are other spellings RendererFor accepts, left out of
+// Formats so that help and completion offer each format once.
+var formatAliases = map[string]string{"md": "markdown"}
 
 // Formats lists the names RendererFor accepts, sorted.
 func Formats() []string {
@@ -59,6 +65,9 @@ func Formats() []string {
 
 // RendererFor returns the renderer of a format name such as "text".
 func RendererFor(format string) (Renderer, error) {
+	if name, ok := formatAliases[format]; ok {
+		format = name
+	}
 	r, ok := formats[format]
 	if !ok {
 		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))

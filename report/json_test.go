@@ -143,7 +143,7 @@ func TestWriteFiles(t *testing.T) {
 }
 
 func TestRendererFor(t *testing.T) {
-	for _, name := range []string{"text", "json", "markdown"} {
+	for _, name := range []string{"text", "json", "markdown", "md"} {
 		r, err := RendererFor(name)
 		if err != nil {
 			t.Fatal(err)

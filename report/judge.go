@@ -383,7 +383,7 @@ func judgeFaultTimes(res *Result, req scenario.Requirement) string {
 	}
 	var spans []string
 	for _, f := range res.Faults {
-		if f.Error != "" || (req.Metric == "detection_time" && (f.Kind == "add-backend" || f.Kind == "remove-backend")) {
+		if f.Error != "" || (req.Metric == "detection_time" && f.IsTopologyEvent()) {
 			continue
 		}
 		t := f.RecoveryTimeS

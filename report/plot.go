@@ -363,7 +363,7 @@ func faultSpan(f Fault, endS float64) (from, to float64, instant bool) {
 	switch {
 	case f.ForS > 0:
 		return f.AtS, math.Min(f.AtS+f.ForS, endS), false
-	case f.Kind == "add-backend" || f.Kind == "remove-backend":
+	case f.IsTopologyEvent():
 		return f.AtS, f.AtS, true
 	}
 	return f.AtS, endS, false

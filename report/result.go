@@ -3,7 +3,11 @@
 // It never starts a process.
 package report
 
-import "time"
+import (
+	"time"
+
+	"github.com/ilities/ilities/scenario"
+)
 
 // SchemaVersion is the version of the result.json format.
 const SchemaVersion = 1
@@ -215,6 +219,11 @@ type Fault struct {
 	// Error is why the fault could not be applied (it then had no effect).
 	Error string `json:"error,omitempty"`
 }
+
+// IsTopologyEvent reports whether the fault was a permanent change of the
+// topology (see scenario.IsTopologyKind): nothing failed, nothing was there
+// to detect.
+func (f Fault) IsTopologyEvent() bool { return scenario.IsTopologyKind(f.Kind) }
 
 // Window is one second of the run. Arrivals are placed in the window of
 // their intended send time, so each window's accounting holds on its own.

@@ -3,6 +3,8 @@ package runner
 import (
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 // BenchmarkRequestPath measures one worker's per-request work on each
@@ -10,7 +12,7 @@ import (
 // response to its end, classify and record the sample. The server answers
 // with canned bytes, so the allocations reported are the client's.
 func BenchmarkRequestPath(b *testing.B) {
-	url := rawServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"+NodeHeader+": a\r\n\r\nok")
+	url := rawServer(b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"+headers.Node+": a\r\n\r\nok")
 	b.Run("lean", func(b *testing.B) { benchRequestPath(b, url, Options{}) })
 	b.Run("net-http", func(b *testing.B) { benchRequestPath(b, url, Options{forceStd: true}) })
 }

@@ -138,16 +138,12 @@ func newExpectation(status []int, bodyContains string) expectation {
 	return e
 }
 
-// SessionHeader is the response header by which a backend says what became
-// of the request's session ("lost": it did not know it).
-const SessionHeader = "X-Ilities-Session"
-
 // response is what classification needs of a response read completely.
 type response struct {
 	status int
 	// body is the start of the body, kept only when the expectation checks it.
 	body []byte
-	// session is the SessionHeader's value, "" when absent.
+	// session is the value of headers.Session, "" when absent.
 	session string
 }
 

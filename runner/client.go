@@ -185,7 +185,7 @@ type targetConns interface {
 // exchange is what became of one request that was sent.
 type exchange struct {
 	outcome   outcome
-	node      string // the NodeHeader of the response, "" when none
+	node      string // the response's headers.Node, "" when none
 	responded bool   // a status line came back
 	station   stationTiming
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -386,7 +387,7 @@ func startH2C(srv *httptest.Server) {
 // The lean client allocates nothing per request (the benchmark shows it
 // too; this keeps it true).
 func TestLeanClientDoesNotAllocate(t *testing.T) {
-	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"+NodeHeader+": a\r\n\r\nok")
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"+headers.Node+": a\r\n\r\nok")
 	c, err := newClient([]string{url}, clientConfig{spec: scenario.Client{HTTP: scenario.HTTP1}, timeout: time.Second, connections: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 )
@@ -168,7 +169,7 @@ func TestEventLoopEligibility(t *testing.T) {
 // latency where the workers' is.
 func TestEventLoopMatchesWorkers(t *testing.T) {
 	srv := okServerFunc(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(NodeHeader, "node-"+r.URL.Query().Get("n"))
+		w.Header().Set(headers.Node, "node-"+r.URL.Query().Get("n"))
 		time.Sleep(2 * time.Millisecond)
 		if r.URL.Path == "/fail" {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 // The lean HTTP/1.1 client: plain http with keep-alive (or a connection per
@@ -341,11 +343,11 @@ func (h *h1Response) parseHeaderLine(line []byte, u *userState, keepAlive10 *boo
 		if containsFold(value, "keep-alive") {
 			*keepAlive10 = true
 		}
-	case bytes.EqualFold(key, []byte(NodeHeader)):
+	case bytes.EqualFold(key, []byte(headers.Node)):
 		h.node = u.intern(value)
-	case bytes.EqualFold(key, []byte("Server-Timing")):
+	case bytes.EqualFold(key, []byte(headers.ServerTiming)):
 		h.station = parseStationTiming(value)
-	case bytes.EqualFold(key, []byte(SessionHeader)):
+	case bytes.EqualFold(key, []byte(headers.Session)):
 		h.session = u.intern(value)
 	case u.jar != nil && bytes.EqualFold(key, []byte("Set-Cookie")):
 		h.cookies = append(h.cookies, string(value))

@@ -18,9 +18,6 @@ import (
 	"github.com/ilities/ilities/scenario"
 )
 
-// NodeHeader is the response header naming the node that served a request.
-const NodeHeader = "X-Ilities-Backend"
-
 // ErrNoResponse is returned, with the result, when requests were sent but
 // not a single HTTP response came back (e.g. the target refused every
 // connection): the run could not be carried out.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
@@ -474,7 +475,7 @@ func TestNodesAreCountedFromTheResponseHeader(t *testing.T) {
 	srv := okServerFunc(t, func(w http.ResponseWriter, r *http.Request) {
 		node := []string{"a", "a", "b", "c", ""}[(n.Add(1)-1)%5]
 		if node != "" {
-			w.Header().Set(NodeHeader, node)
+			w.Header().Set(headers.Node, node)
 		}
 		mu.Lock()
 		served[node]++

@@ -1,6 +1,10 @@
 package runner
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/ilities/ilities/internal/headers"
+)
 
 // stationTiming is a built-in backend's own account of one request, read
 // from its Server-Timing header ("queue;dur=<ms>, service;dur=<ms>"): how
@@ -32,9 +36,9 @@ func parseStationTiming(v []byte) stationTiming {
 			continue
 		}
 		switch string(name) {
-		case "queue":
+		case headers.TimingQueue:
 			t.queueUS = us
-		case "service":
+		case headers.TimingService:
 			t.serviceUS = us
 		}
 	}

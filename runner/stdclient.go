@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -93,10 +94,10 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 		return exchange{outcome: classifyError(ctx.Err(), err)}, connectFailed
 	}
 	ex := exchange{responded: true}
-	if v := resp.Header[NodeHeader]; len(v) > 0 {
+	if v := resp.Header[headers.Node]; len(v) > 0 {
 		ex.node = u.intern([]byte(v[0]))
 	}
-	if v := resp.Header["Server-Timing"]; len(v) > 0 {
+	if v := resp.Header[headers.ServerTiming]; len(v) > 0 {
 		ex.station = parseStationTiming([]byte(v[0]))
 	}
 	if u.jar != nil {
@@ -124,7 +125,7 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 		ex.outcome = classifyError(ctx.Err(), err)
 		return ex, false
 	}
-	ex.outcome = r.expect.classify(response{status: resp.StatusCode, body: u.body, session: resp.Header.Get(SessionHeader)})
+	ex.outcome = r.expect.classify(response{status: resp.StatusCode, body: u.body, session: resp.Header.Get(headers.Session)})
 	return ex, false
 }
 

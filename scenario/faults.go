@@ -42,11 +42,21 @@ type Fault struct {
 	Drain Duration `yaml:"drain"`
 }
 
-// FaultKinds are the accepted fault kinds.
+// FaultKinds are the accepted fault kinds. Validation reads them; package
+// sut implements each in a file of its own (fault_<kind>.go) and its tests,
+// like the CLI's for the docs tables, fail on a kind missing there.
 var FaultKinds = []string{
 	"crash", "hang", "slow", "errors", "reset", "truncate", "degrade", "flap",
 	"crash-proxy", "add-backend", "remove-backend",
 }
+
+// topologyKinds are the fault kinds that change the topology for good.
+var topologyKinds = []string{"add-backend", "remove-backend"}
+
+// IsTopologyKind reports whether faults of kind are permanent changes of
+// the topology rather than conditions that are lifted: they take no for:,
+// make nothing fail, and nothing is there to detect or recover from.
+func IsTopologyKind(kind string) bool { return contains(topologyKinds, kind) }
 
 // DefaultDrain is remove-backend's drain when none is set.
 const DefaultDrain = Duration(5_000_000_000)
@@ -61,9 +71,12 @@ func (f Fault) EndAt() Duration {
 
 // IsTopologyEvent reports whether the fault is a permanent change of the
 // topology rather than a condition that is lifted.
-func (f Fault) IsTopologyEvent() bool {
-	return f.Kind == "add-backend" || f.Kind == "remove-backend"
-}
+func (f Fault) IsTopologyEvent() bool { return IsTopologyKind(f.Kind) }
+
+// NeedsBuiltinProxy reports whether the fault changes what only the
+// built-in proxy can change while it runs: its members (the topology
+// events) or its replicas. A real proxy's configuration is fixed at start.
+func (f Fault) NeedsBuiltinProxy() bool { return f.IsTopologyEvent() || f.Kind == "crash-proxy" }
 
 func (f *Fault) applyDefaults() {
 	switch f.Kind {

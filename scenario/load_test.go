@@ -8,7 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/sut/balancer"
 )
+
+// knownStrategies is how an unknown-strategy error lists the registered ones.
+var knownStrategies = strings.Join(balancer.Names(), ", ")
 
 // lines joins YAML lines so that line numbers in expectations are easy to count.
 func lines(ls ...string) []byte { return []byte(strings.Join(ls, "\n") + "\n") }
@@ -102,7 +107,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 				"    model: closed",
 			),
 			want: []string{
-				`s.yaml:2:21: unknown strategy "fastest"; expected one of round-robin, weighted-round-robin, random, least-connections, power-of-two, least-response-time, ip-hash, consistent-hash, cookie, resource-aware`,
+				`s.yaml:2:21: unknown strategy "fastest"; expected one of ` + knownStrategies,
 				`s.yaml:5:30: workers must be at least 1, got -1`,
 				`s.yaml:5:84: lognormal needs p99 >= median, got p99 1ms < median 5ms`,
 				`s.yaml:5:95: mean does not belong to dist: lognormal, which takes median and p99`,
@@ -180,7 +185,7 @@ func TestLoadSeveralErrorsFixture(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 	want := []string{
-		`testdata/several_errors.yaml:4:15: unknown strategy "fastest"; expected one of round-robin, weighted-round-robin, random, least-connections, power-of-two, least-response-time, ip-hash, consistent-hash, cookie, resource-aware`,
+		`testdata/several_errors.yaml:4:15: unknown strategy "fastest"; expected one of ` + knownStrategies,
 		`testdata/several_errors.yaml:8:34: workers must be at least 1, got -2`,
 		`testdata/several_errors.yaml:9:18: backend name "app-1" is already used at sut.pools[0].backends[0]; backend names must be unique across the sut`,
 		`testdata/several_errors.yaml:9:39: exponential needs mean: a duration greater than 0 such as "5ms"`,

@@ -15,9 +15,10 @@ const (
 // ProxyKinds are the accepted values of sut.proxy.kind.
 var ProxyKinds = []string{ProxyBuiltin, ProxyNginx, ProxyHAProxy}
 
-// ExternalStrategies lists, per real proxy kind, the strategies it can run
-// (its own algorithm of that name is written into its configuration by
-// package sut/external).
+// ExternalStrategies lists, per real proxy kind, the strategies it can run:
+// validation reads it, and package sut/external maps exactly these to the
+// proxy's own algorithms (its tests keep the two in step). Every name is a
+// strategy of package sut/balancer.
 var ExternalStrategies = map[string][]string{
 	ProxyNginx:   {"round-robin", "weighted-round-robin", "least-connections", "ip-hash", "consistent-hash", "random", "power-of-two"},
 	ProxyHAProxy: {"round-robin", "weighted-round-robin", "least-connections", "ip-hash", "consistent-hash", "random", "power-of-two", "cookie"},

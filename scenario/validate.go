@@ -6,12 +6,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-)
 
-// Strategies are the balancing strategy names the built-in proxy accepts.
-// Packages that implement more strategies append to it.
-var Strategies = []string{"round-robin", "weighted-round-robin", "random", "least-connections",
-	"power-of-two", "least-response-time", "ip-hash", "consistent-hash", "cookie", "resource-aware"}
+	"github.com/ilities/ilities/sut/balancer"
+)
 
 // Distributions are the names accepted in a Distribution's dist field.
 var Distributions = []string{"constant", "uniform", "exponential", "lognormal"}
@@ -144,7 +141,9 @@ func (v *validator) loopback(path, addr string) {
 
 func (v *validator) sut(s *SUT) {
 	v.listen("sut.listen", s.Listen)
-	v.oneOf("sut.proxy.strategy", "strategy", s.Proxy.Strategy, Strategies)
+	// The strategies are those the balancer registers: a strategy's own file
+	// makes its name valid here.
+	v.oneOf("sut.proxy.strategy", "strategy", s.Proxy.Strategy, balancer.Names())
 	v.proxyOptions("sut.proxy", &s.Proxy.ProxyOptions, s.Proxy.Strategy)
 	if a := s.Proxy.Admin; a != "" && a == s.Listen && !strings.HasSuffix(a, ":0") {
 		v.addf("sut.proxy.admin", "admin %q is the proxy's listen address; the admin listener needs a port of its own", a)

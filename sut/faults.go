@@ -35,7 +35,7 @@ func FaultKinds() []string {
 // validated scenario fault; its At and For are the caller's business (the
 // fault timeline calls Inject at At and the Lift at At+For).
 func (t *Topology) Inject(f scenario.Fault) (Lift, error) {
-	if t.ext != nil && (f.Kind == "add-backend" || f.Kind == "remove-backend" || f.Kind == "crash-proxy") {
+	if t.ext != nil && f.NeedsBuiltinProxy() {
 		return nil, fmt.Errorf("sut: %s is not supported with a real proxy (kind %s): its configuration is fixed at start", f.Kind, t.ext.Kind())
 	}
 	apply, ok := faultKinds[f.Kind]

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 	"github.com/ilities/ilities/sut/external"
@@ -43,7 +44,7 @@ func TestHybridTopology(t *testing.T) {
 				}
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
-					seen[resp.Header.Get(sut.NodeHeader)]++
+					seen[resp.Header.Get(headers.Node)]++
 				}
 			}
 			for range 30 {

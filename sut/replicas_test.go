@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 	"github.com/ilities/ilities/sut/proxy"
@@ -77,7 +78,7 @@ func getNode(c *http.Client, url string) (status int, node string) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get(sut.NodeHeader)
+	return resp.StatusCode, resp.Header.Get(headers.Node)
 }
 
 // adminStats reads a replica's statistics from its admin listener.

@@ -5,7 +5,7 @@
 //
 // Clients talk to the proxy at Topology.URL. Every answer that came from or
 // was attributed to a backend carries the header X-Ilities-Backend (see
-// NodeHeader) naming it; the status codes and headers are documented in
+// headers.Node) naming it; the status codes and headers are documented in
 // packages proxy and backend.
 package sut
 
@@ -22,9 +22,6 @@ import (
 	"github.com/ilities/ilities/sut/external"
 	"github.com/ilities/ilities/sut/proxy"
 )
-
-// NodeHeader is the response header naming the backend that answered.
-const NodeHeader = backend.NodeHeader
 
 // Fallbacks for fields a scenario left at zero (the scenario loader normally
 // fills them; these keep hand-built scenarios working).

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
-	"github.com/ilities/ilities/sut/proxy"
 )
 
 func threeBackends(strategy string) *scenario.Scenario {
@@ -71,7 +71,7 @@ func TestRoundRobinTopology(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		count[resp.Header.Get(sut.NodeHeader)]++
+		count[resp.Header.Get(headers.Node)]++
 	}
 	tr.CloseIdleConnections()
 	if count["app-1"] != 100 || count["app-2"] != 100 || count["app-3"] != 100 {
@@ -175,12 +175,6 @@ func TestStartFailuresCleanUp(t *testing.T) {
 		t.Error("Start with a cancelled context succeeded")
 	}
 	waitGoroutines(t, before)
-}
-
-func TestNodeHeaderIsOneName(t *testing.T) {
-	if sut.NodeHeader != proxy.NodeHeader {
-		t.Fatalf("sut.NodeHeader %q != proxy.NodeHeader %q", sut.NodeHeader, proxy.NodeHeader)
-	}
 }
 
 func TestBackendSeedIsStableAndDistinct(t *testing.T) {

@@ -201,7 +201,7 @@ func rowOf(res *report.Result) Row {
 	}
 	var detected []string
 	for _, f := range res.Faults {
-		if f.Error != "" || f.Kind == "add-backend" || f.Kind == "remove-backend" {
+		if f.Error != "" || f.IsTopologyEvent() {
 			continue
 		}
 		row.RecoveryTimeS = worst(row.RecoveryTimeS, f.RecoveryTimeS)

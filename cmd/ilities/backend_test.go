@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/sut/backend"
 )
 
@@ -44,8 +45,8 @@ func TestBackendCommand(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get(backend.NodeHeader) != "app-9" || len(resp.Cookies()) != 1 {
-		t.Fatalf("answer %d %q cookies %v", resp.StatusCode, resp.Header.Get(backend.NodeHeader), resp.Cookies())
+	if resp.StatusCode != 200 || resp.Header.Get(headers.Node) != "app-9" || len(resp.Cookies()) != 1 {
+		t.Fatalf("answer %d %q cookies %v", resp.StatusCode, resp.Header.Get(headers.Node), resp.Cookies())
 	}
 	resp, err = http.Get(base + backend.ControlPath + "stats")
 	if err != nil {

@@ -68,8 +68,8 @@ func newCompareCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&opts.Strategies, "strategies", nil, "balancing strategies to compare, e.g. round-robin,least-connections,power-of-two")
-	f.StringSliceVar(&opts.Proxies, "proxies", nil, "proxies to compare: builtin, nginx, haproxy")
+	strategiesFlag(cmd, &opts.Strategies)
+	proxiesFlag(cmd, &opts.Proxies)
 	f.DurationVar(&opts.Cooldown, "cooldown", 0, "pause between runs (default 500ms)")
 	f.StringVar(&out, "out", "", "write compare.json, compare.md, charts and each variant's results into `DIR`")
 	f.Int64Var(&seed, "seed", 0, "override the scenario's seed")

@@ -50,7 +50,7 @@ func newMergeCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "the merged result.json to write")
-	cmd.Flags().StringVar(&format, "format", "text", "what to print: text, json or markdown")
+	formatFlag(cmd, &format)
 	cmd.Flags().BoolVar(&allowSaturated, "allow-saturated", false, "accept parts in which the generator saturated (otherwise exit 3)")
 	return cmd
 }

@@ -54,7 +54,7 @@ RESULT.json may be - for standard input.`,
 	cmd.Flags().StringVar(&f.markdown, "markdown", "", "write the Markdown summary to `FILE`")
 	cmd.Flags().StringVar(&f.hlog, "hlog", "", "write the HdrHistogram interval log (one histogram per second) to `FILE`")
 	cmd.Flags().StringVar(&f.out, "out", "", "write every output, as 'run --out' does, into `DIR`")
-	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
+	formatFlag(cmd, &f.format)
 	return cmd
 }
 

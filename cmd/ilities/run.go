@@ -81,8 +81,8 @@ func newRunCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
 	cmd.Flags().Int64Var(&f.seed, "seed", 0, "override the scenario's seed")
-	cmd.Flags().StringVar(&f.strategy, "strategy", "", "override the built-in proxy's balancing strategy")
-	cmd.Flags().StringVar(&f.format, "format", "text", "what to print: text, json or markdown")
+	strategyFlag(cmd, &f.strategy)
+	formatFlag(cmd, &f.format)
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", runner.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")

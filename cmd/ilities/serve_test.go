@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 )
@@ -114,7 +115,7 @@ func TestServeAsAProcess(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET %s: status %d", u, resp.StatusCode)
 			}
-			seen[resp.Header.Get(sut.NodeHeader)]++
+			seen[resp.Header.Get(headers.Node)]++
 		}
 	}
 	if seen["app-1"] == 0 || seen["app-2"] == 0 || len(seen) != 2 {
@@ -176,7 +177,7 @@ func TestServeDurationAndFaults(t *testing.T) {
 		t.Fatalf("not serving at %s: %v", base, err)
 	}
 	resp.Body.Close()
-	if node := resp.Header.Get(sut.NodeHeader); node != "app-1" && resp.StatusCode != http.StatusGatewayTimeout {
+	if node := resp.Header.Get(headers.Node); node != "app-1" && resp.StatusCode != http.StatusGatewayTimeout {
 		t.Errorf("answer %d from %q while app-2 hangs", resp.StatusCode, node)
 	}
 	select {

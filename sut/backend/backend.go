@@ -50,14 +50,9 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hrtimer"
 )
-
-// NodeHeader is the response header naming the backend that answered.
-const NodeHeader = "X-Ilities-Backend"
-
-// StartingHeader marks the 503 answers of a backend still starting up.
-const StartingHeader = "X-Ilities-Starting"
 
 // DefaultQueue is the waiting room a scenario gets when it does not set one.
 const DefaultQueue = 1024
@@ -75,7 +70,7 @@ type SizeSampler interface {
 
 // Config describes one backend.
 type Config struct {
-	// Name is the node name reported in NodeHeader.
+	// Name is the node name reported in headers.Node.
 	Name string
 	// Workers is the number of requests served at once. Values below 1 mean 1.
 	Workers int
@@ -205,7 +200,7 @@ var (
 
 // ServeHTTP serves one request as described in the package documentation.
 func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(NodeHeader, b.cfg.Name)
+	w.Header().Set(headers.Node, b.cfg.Name)
 	if b.cfg.Control && b.serveControl(w, r) {
 		return
 	}
@@ -222,7 +217,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hang := b.hangLift
 	b.mu.Unlock()
 	if starting {
-		w.Header().Set(StartingHeader, "1")
+		w.Header().Set(headers.Starting, "1")
 		b.fail(w, "starting up", http.StatusServiceUnavailable)
 		return
 	}

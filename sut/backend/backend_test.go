@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 type constant time.Duration
@@ -75,8 +77,8 @@ func get(ctx context.Context, c *http.Client, url string) answer {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	a := answer{status: resp.StatusCode, node: resp.Header.Get(NodeHeader)}
-	a.queue, a.service = parseServerTiming(resp.Header.Get("Server-Timing"))
+	a := answer{status: resp.StatusCode, node: resp.Header.Get(headers.Node)}
+	a.queue, a.service = parseServerTiming(resp.Header.Get(headers.ServerTiming))
 	return a
 }
 
@@ -125,12 +127,12 @@ func TestServesAndNamesItself(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get(NodeHeader) != "app-1" || string(body) != "ok app-1\n" {
-		t.Fatalf("got %d %q body %q", resp.StatusCode, resp.Header.Get(NodeHeader), body)
+	if resp.StatusCode != 200 || resp.Header.Get(headers.Node) != "app-1" || string(body) != "ok app-1\n" {
+		t.Fatalf("got %d %q body %q", resp.StatusCode, resp.Header.Get(headers.Node), body)
 	}
-	q, s := parseServerTiming(resp.Header.Get("Server-Timing"))
+	q, s := parseServerTiming(resp.Header.Get(headers.ServerTiming))
 	if q != 0 || s != 2*time.Millisecond {
-		t.Fatalf("Server-Timing %q: queue %v service %v", resp.Header.Get("Server-Timing"), q, s)
+		t.Fatalf("Server-Timing %q: queue %v service %v", resp.Header.Get(headers.ServerTiming), q, s)
 	}
 	if st := b.Stats(); st.Served != 1 || st.Name != "app-1" || st.Workers != 2 {
 		t.Fatalf("stats %+v", st)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 // padding is what bodies are padded with to reach their drawn size.
@@ -32,7 +34,7 @@ func (b *Backend) writeBody(w http.ResponseWriter, j *job, how cut) {
 	}
 	b.setLoadHeader(w)
 	h := w.Header()
-	h.Set("Server-Timing", "queue;dur="+ms(j.start-j.arrive)+", service;dur="+ms(j.end-j.start))
+	h.Set(headers.ServerTiming, headers.TimingQueue+";dur="+ms(j.start-j.arrive)+", "+headers.TimingService+";dur="+ms(j.end-j.start))
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	send := size

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 // outcome is what a client saw of one request, in the generator's words.
@@ -123,8 +125,8 @@ func TestFaultSwitches(t *testing.T) {
 				if got != tc.want {
 					t.Fatalf("request %d: saw %s, want %s", i, got, tc.want)
 				}
-				if resp != nil && resp.Header.Get(NodeHeader) != "f" {
-					t.Errorf("request %d: %s %q", i, NodeHeader, resp.Header.Get(NodeHeader))
+				if resp != nil && resp.Header.Get(headers.Node) != "f" {
+					t.Errorf("request %d: %s %q", i, headers.Node, resp.Header.Get(headers.Node))
 				}
 				if tc.faults.ErrorStatus != 0 && resp.StatusCode != tc.faults.ErrorStatus {
 					t.Errorf("status %d, want %d", resp.StatusCode, tc.faults.ErrorStatus)
@@ -233,7 +235,7 @@ func TestSessions(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode, resp.Header.Get(SessionHeader)
+		return resp.StatusCode, resp.Header.Get(headers.Session)
 	}
 	// Same host for both backends, so the jar sends a's cookie to b.
 	bURL := "http://" + other.Addr()
@@ -271,7 +273,7 @@ func TestSessions(t *testing.T) {
 func TestStartupDelay(t *testing.T) {
 	b := start(t, Config{Name: "s", Workers: 1, StartupDelay: 300 * time.Millisecond})
 	o, resp := fetch(b.URL(), time.Second)
-	if o != saw5xx || resp.StatusCode != 503 || resp.Header.Get(StartingHeader) != "1" {
+	if o != saw5xx || resp.StatusCode != 503 || resp.Header.Get(headers.Starting) != "1" {
 		t.Fatalf("during start-up: %s", o)
 	}
 	time.Sleep(350 * time.Millisecond)

@@ -3,14 +3,14 @@ package backend
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
-// LoadHeader reports the backend's load with each answer, as
+// setLoadHeader reports the backend's load with each answer, as
 // "inflight=<requests holding a worker>;workers=<workers>;queue=<waiting>",
 // measured when the answer leaves. The proxy's resource-aware strategy
 // balances on it; the same figures are in Stats.
-const LoadHeader = "X-Ilities-Load"
-
 func (b *Backend) setLoadHeader(w http.ResponseWriter) {
 	b.mu.Lock()
 	inflight, workers, queue := b.busy, b.limit(), len(b.queue)
@@ -22,5 +22,5 @@ func (b *Backend) setLoadHeader(w http.ResponseWriter) {
 	buf = strconv.AppendInt(buf, int64(workers), 10)
 	buf = append(buf, ";queue="...)
 	buf = strconv.AppendInt(buf, int64(queue), 10)
-	w.Header()[LoadHeader] = []string{string(buf)}
+	w.Header()[headers.Load] = []string{string(buf)}
 }

@@ -3,13 +3,12 @@ package backend
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 // SessionCookie is the cookie carrying a backend's session id.
 const SessionCookie = "ilities_session"
-
-// SessionHeader marks a 409 answer to a session the backend does not know.
-const SessionHeader = "X-Ilities-Session"
 
 // maxSessions bounds the session store; past it the oldest session is
 // forgotten (a request carrying it then counts as a lost session).
@@ -48,7 +47,7 @@ func (s *sessionStore) clear() {
 
 // checkSession admits a request to the session it carries, or starts one.
 // A request with a session this backend does not know is answered 409 with
-// SessionHeader: lost (and a new session); checkSession then returns false.
+// headers.Session: lost (and a new session); checkSession then returns false.
 func (b *Backend) checkSession(w http.ResponseWriter, r *http.Request) bool {
 	c, err := r.Cookie(SessionCookie)
 	b.mu.Lock()
@@ -70,7 +69,7 @@ func (b *Backend) checkSession(w http.ResponseWriter, r *http.Request) bool {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true})
 	if err == nil {
-		w.Header().Set(SessionHeader, "lost")
+		w.Header().Set(headers.Session, "lost")
 		b.fail(w, "unknown session", http.StatusConflict)
 		return false
 	}

@@ -4,11 +4,14 @@
 // given their seed and the sequence of calls.
 //
 // A strategy lives in its own file and registers itself by name in init;
-// New builds one by name and Names lists them all. Adding one takes that file
-// and a row in the conformance table of balancer_test.go, which checks every
-// registered strategy for the shared rules: nil on an empty or all-unhealthy
-// pool, unhealthy members never picked, reproducible from the seed, safe for
-// concurrent use, robust to pool changes.
+// New builds one by name and Names lists them all. Names is the one list of
+// strategies: scenario validation, the CLI's help and completion and the
+// nginx/HAProxy mapping of package sut/external read it. Adding one takes
+// that file and a row in the conformance table of balancer_test.go, which
+// checks every registered strategy for the shared rules: nil on an empty or
+// all-unhealthy pool, unhealthy members never picked, reproducible from the
+// seed, safe for concurrent use, robust to pool changes. The CLI's tests
+// then ask for its rows in README.md and docs/scenario.md.
 package balancer
 
 import (

@@ -73,6 +73,9 @@ var strategies = []struct {
 	// a wins whenever drawn (2 of 3 pairs); b and c tie otherwise and the
 	// first drawn wins.
 	{name: "power-of-two", shares: []float64{2. / 3, 1. / 6, 1. / 6}, tol: 0.02, seeded: true},
+	// Pairs drawn by weight 2:1:1: a is in 5 of 6 and always wins; b and c
+	// tie otherwise and the first drawn wins.
+	{name: "least-request", shares: []float64{5. / 6, 1. / 12, 1. / 12}, tol: 0.03, seeded: true},
 	// No samples: equal estimates, so weight decides as for least-connections.
 	{name: "least-response-time", shares: []float64{1, 0, 0}},
 	{name: "ip-hash", shares: []float64{.5, .25, .25}, tol: 0.03, loadBlind: true},

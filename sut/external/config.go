@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ilities/ilities/sut/balancer"
 )
 
 // Kinds of real proxies.
@@ -133,15 +135,15 @@ func mapStrategy(kind, strategy, hashKey, cookie string) ([]string, bool) {
 	return nil, false
 }
 
-// Strategies lists the ilities strategies kind can run, sorted.
+// Strategies lists the ilities strategies kind can run, sorted: those of
+// the balancer's registry that mapStrategy maps.
 func Strategies(kind string) []string {
 	var out []string
-	for _, s := range []string{"round-robin", "weighted-round-robin", "least-connections", "ip-hash", "consistent-hash", "random", "power-of-two", "cookie", "least-response-time", "resource-aware"} {
+	for _, s := range balancer.Names() {
 		if _, ok := mapStrategy(kind, s, "", ""); ok {
 			out = append(out, s)
 		}
 	}
-	sort.Strings(out)
 	return out
 }
 

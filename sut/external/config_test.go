@@ -3,9 +3,12 @@ package external
 import (
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/scenario"
 )
 
 func testConfig(kind, strategy string) Config {
@@ -79,6 +82,18 @@ func TestStrategyDirectives(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// Validation accepts for a real proxy exactly the strategies mapped here:
+// a scenario it passes never fails at start, and a mapped strategy is never
+// refused.
+func TestMappedStrategiesAreThoseValidationAccepts(t *testing.T) {
+	for _, kind := range []string{Nginx, HAProxy} {
+		accepted := slices.Sorted(slices.Values(scenario.ExternalStrategies[kind]))
+		if got := Strategies(kind); !slices.Equal(got, accepted) {
+			t.Errorf("%s: mapped %v, scenario.ExternalStrategies has %v", kind, got, accepted)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/proxy"
 )
@@ -239,8 +240,8 @@ func TestHopByHopStrippedAndForwardedHeadersSet(t *testing.T) {
 			t.Errorf("hop-by-hop response header %s reached the client: %q", name, v)
 		}
 	}
-	if resp.Header.Get(proxy.NodeHeader) != "a" {
-		t.Errorf("node header %q", resp.Header.Get(proxy.NodeHeader))
+	if resp.Header.Get(headers.Node) != "a" {
+		t.Errorf("node header %q", resp.Header.Get(headers.Node))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -243,7 +244,7 @@ func (p *Proxy) check(client *http.Client, url string, up *upstream) (bool, stri
 		return false, msg
 	}
 	_ = resp.Body.Close()
-	if l, ok := parseLoad([]byte(resp.Header.Get(LoadHeader))); ok {
+	if l, ok := parseLoad([]byte(resp.Header.Get(headers.Load))); ok {
 		up.load.Store(&l)
 		if up.pool.observe != nil {
 			// The report reaches the strategy even while no traffic flows.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/proxy"
 )
@@ -43,7 +44,7 @@ func (s *switchable) URL() string { return "http://" + s.addr }
 func (s *switchable) serve(ln net.Listener) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set(proxy.NodeHeader, s.name)
+		w.Header().Set(headers.Node, s.name)
 		if s.failing.Load() {
 			http.Error(w, "failing", 500)
 			return
@@ -117,7 +118,7 @@ func shareOf(t *testing.T, c *http.Client, url, name string, n int) float64 {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.Header.Get(proxy.NodeHeader) == name {
+		if resp.Header.Get(headers.Node) == name {
 			hits++
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"strconv"
+
+	"github.com/ilities/ilities/internal/headers"
 )
 
 // Parsing errors. Each maps to the status the client gets (statusOf).
@@ -109,7 +111,7 @@ func classify(name []byte) hkind {
 		if eq("content-length") {
 			return hContentLength
 		}
-		if eq(LoadHeader) {
+		if eq(headers.Load) {
 			return hLoad
 		}
 	case 15:
@@ -129,7 +131,7 @@ func classify(name []byte) hkind {
 			return hTransferEncoding
 		case eq("x-forwarded-proto"):
 			return hXFProto
-		case eq(NodeHeader):
+		case eq(headers.Node):
 			return hNode
 		}
 	case 19:

@@ -61,17 +61,9 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/sut/balancer"
 )
-
-// NodeHeader is the response header naming the upstream (node) that answered
-// or failed. It has the same value as backend.NodeHeader.
-const NodeHeader = "X-Ilities-Backend"
-
-// LoadHeader is the response header in which upstreams report their load,
-// e.g. "inflight=3;workers=8;queue=0" (package backend sends it). The
-// resource-aware strategy balances on it.
-const LoadHeader = "X-Ilities-Load"
 
 // StatsPath is the path at which the admin listener serves the proxy's
 // statistics as JSON. On the public port it is a path like any other.
@@ -453,7 +445,7 @@ func (p *Proxy) newUpstream(pl *pool, uc UpstreamConfig) (*upstream, error) {
 		addr:     addr,
 		url:      u,
 		hostLine: []byte("Host: " + u.Host + "\r\n"),
-		nodeLine: []byte(NodeHeader + ": " + uc.Name + "\r\n"),
+		nodeLine: []byte(headers.Node + ": " + uc.Name + "\r\n"),
 		gate:     gate{max: int64(p.cfg.Admission.MaxInflight), queueCap: p.cfg.Admission.Queue},
 	}
 	up.lookup()

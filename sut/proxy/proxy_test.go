@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/backend"
 	"github.com/ilities/ilities/sut/proxy"
@@ -73,13 +74,7 @@ func get(t *testing.T, c *http.Client, url string) answer {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header.Get(proxy.NodeHeader), string(body)}
-}
-
-func TestNodeHeaderMatchesBackend(t *testing.T) {
-	if proxy.NodeHeader != backend.NodeHeader {
-		t.Fatalf("proxy.NodeHeader %q != backend.NodeHeader %q", proxy.NodeHeader, backend.NodeHeader)
-	}
+	return answer{resp.StatusCode, resp.Header.Get(headers.Node), string(body)}
 }
 
 func TestProxiesAndNamesTheBackend(t *testing.T) {
@@ -118,8 +113,8 @@ func TestForwardsRequestAndNamesForeignUpstream(t *testing.T) {
 	if want := "POST /cart?x=1 xff=127.0.0.1 proto=http body=sku"; string(body) != want {
 		t.Fatalf("upstream saw %q, want %q", body, want)
 	}
-	if resp.Header.Get(proxy.NodeHeader) != "echo" {
-		t.Fatalf("node header %q, want echo", resp.Header.Get(proxy.NodeHeader))
+	if resp.Header.Get(headers.Node) != "echo" {
+		t.Fatalf("node header %q, want echo", resp.Header.Get(headers.Node))
 	}
 }
 
@@ -172,7 +167,7 @@ func TestLeastConnectionsAvoidsSlowBackend(t *testing.T) {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 					mu.Lock()
-					count[resp.Header.Get(proxy.NodeHeader)]++
+					count[resp.Header.Get(headers.Node)]++
 					mu.Unlock()
 				}
 			})
@@ -324,8 +319,8 @@ func TestRoutesByPathPrefixAndHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != tc.status || resp.Header.Get(proxy.NodeHeader) != tc.node {
-			t.Errorf("%s%s: %d from %q, want %d from %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get(proxy.NodeHeader), tc.status, tc.node)
+		if resp.StatusCode != tc.status || resp.Header.Get(headers.Node) != tc.node {
+			t.Errorf("%s%s: %d from %q, want %d from %q", tc.host, tc.path, resp.StatusCode, resp.Header.Get(headers.Node), tc.status, tc.node)
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/sut/proxy"
 )
@@ -30,7 +31,7 @@ func TestStickyCookieThroughTheProxy(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		return resp.Header.Get(proxy.NodeHeader), resp.Header.Get("Set-Cookie")
+		return resp.Header.Get(headers.Node), resp.Header.Get("Set-Cookie")
 	}
 	node, set := do("")
 	if !strings.HasPrefix(set, "ilities_node="+node+";") {
@@ -67,7 +68,7 @@ func closedLoop(t *testing.T, url string, users int, d time.Duration) map[string
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				mu.Lock()
-				count[resp.Header.Get(proxy.NodeHeader)]++
+				count[resp.Header.Get(headers.Node)]++
 				mu.Unlock()
 			}
 		})
