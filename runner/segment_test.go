@@ -70,7 +70,12 @@ func TestSegmentsAddUpToTheWholeRun(t *testing.T) {
 		t.Errorf("merged totals %+v (latency count %d), one run %+v", merged.Totals, merged.LatencyMS.Count, whole.Totals)
 	}
 	if merged.Verdict != report.VerdictPass || len(merged.Requirements) != 1 {
-		t.Errorf("merged verdict %s %+v", merged.Verdict, merged.Requirements)
+		// A part the host held back saturates its generator: the merged
+		// verdict is then rightly inconclusive.
+		for _, res := range parts {
+			skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+		}
+		t.Errorf("merged verdict %s %+v (%s)", merged.Verdict, merged.Requirements, merged.VerdictReason)
 	}
 	if strings.Join(merged.Parts, ",") != "1/4,2/4,3/4,4/4" {
 		t.Errorf("parts %v", merged.Parts)
