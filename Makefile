@@ -11,8 +11,8 @@ build:
 
 # The full suite, statistical queueing checks included. The timeout is
 # generous: beside a neighbour with many runnable threads the CLI's tests,
-# which start the binary dozens of times, took 18 minutes (2 on a quiet
-# machine), and a busy host must not fail a suite that passes.
+# which start the binary dozens of times, took 18 minutes (1 on a quiet
+# machine, 2 beside compiles), and a busy host must not fail a suite that passes.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
