@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/http1"
 	"github.com/ilities/ilities/internal/procs"
 	"github.com/ilities/ilities/internal/timerheap"
 	"github.com/ilities/ilities/sut/balancer"
@@ -92,7 +93,7 @@ type lconn struct {
 	hup bool
 
 	in           []byte // received bytes not yet used are in[inOff:inLen]
-	reader       sliceReader
+	reader       http1.SliceReader
 	inOff, inLen int
 	out          []byte // bytes to write are out[outOff:]
 	outOff       int
@@ -101,7 +102,8 @@ type lconn struct {
 
 	// client
 	ip            string
-	req, resp     *message
+	req           *http1.Request
+	resp          *http1.Response
 	bodyLen       int  // the request body held in c.in from inOff
 	headTimer     bool // the request head deadline is in force
 	parsedPartial bool // in holds an incomplete head already parsed once
@@ -438,8 +440,8 @@ func (l *loop) accept() {
 		c := l.newConn(fd, lClient)
 		c.ip = sockaddrIP(sa)
 		if c.req == nil {
-			c.req = &message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)}
-			c.resp = &message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)}
+			c.req = &http1.Request{Head: newHead()}
+			c.resp = &http1.Response{Head: newHead()}
 		}
 		c.state = cHead
 		c.headTimer = true
@@ -509,7 +511,7 @@ func (l *loop) release(c *lconn) {
 	// connections open, not the most it ever had.
 	c.in, c.out, c.req, c.resp = nil, nil, nil, nil
 	c.bodyLen = 0
-	c.reader = sliceReader{}
+	c.reader.Reset(nil)
 	l.free = append(l.free, c.id)
 }
 
@@ -647,12 +649,12 @@ func (l *loop) readHead(c *lconn) {
 			return // flushClient schedules c once the client has read
 		}
 		if c.inLen > c.inOff && !c.parsedPartial {
-			r := &c.reader // kept in c: as a lineReader it would escape
-			*r = sliceReader{b: c.in[c.inOff:c.inLen]}
-			err := c.req.readRequest(r, lim.MaxHeaderBytes)
+			r := &c.reader // kept in c: as a LineReader it would escape
+			r.Reset(c.in[c.inOff:c.inLen])
+			err := c.req.Read(r, headRules(lim.MaxHeaderBytes))
 			switch err {
 			case nil:
-				c.inOff += r.off
+				c.inOff += r.Consumed()
 				c.headTimer = false
 				c.deadline = 0
 				l.serve(c)
@@ -665,7 +667,7 @@ func (l *loop) readHead(c *lconn) {
 				}
 			default:
 				l.p.stats.badRequests.Add(1)
-				l.reply(c, appendError(l.scratch[:0], c.req, statusOf(err), err.Error(), nil, 0, true), false)
+				l.reply(c, appendError(l.scratch[:0], c.req, statusOf(err), reasonOf(err), nil, 0, true), false)
 				return
 			}
 		}
@@ -727,7 +729,7 @@ func (l *loop) endRequest(c *lconn, keep bool) {
 
 // early answers the request itself, the connection kept as handle would.
 func (l *loop) early(c *lconn, status int, msg string, up *upstream, retryAfter int) {
-	closeConn := c.req.closeConn || c.bodyLen > 0
+	closeConn := c.req.Close || c.bodyLen > 0
 	l.reply(c, appendError(l.scratch[:0], c.req, status, msg, up, retryAfter, closeConn), !closeConn)
 }
 
@@ -738,12 +740,12 @@ func (l *loop) serve(c *lconn) {
 	// A body the loop can hold is read whole before anything else is done
 	// (as nginx buffers request bodies); a larger or chunked one, or one
 	// awaiting 100 Continue, goes with the connection to a goroutine.
-	if req.chunked || req.expect100 || req.contentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) {
+	if req.Chunked || req.Expect100 || req.ContentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) {
 		l.handOverClient(c)
 		return
 	}
-	if req.contentLength > 0 {
-		c.bodyLen = int(req.contentLength)
+	if req.ContentLength > 0 {
+		c.bodyLen = int(req.ContentLength)
 		if c.inLen-c.inOff < c.bodyLen {
 			c.state = cBody
 			l.setDeadline(c, l.nowNs+int64(p.cfg.Timeout))
@@ -801,7 +803,7 @@ func (l *loop) serveWhole(c *lconn) {
 			return
 		}
 	}
-	pl := p.routeBytes(req.host, req.path)
+	pl := p.routeBytes(req.Host, req.Path)
 	if pl == nil {
 		p.stats.unrouted.Add(1)
 		l.early(c, 404, "no pool matches this request", nil, 0)
@@ -818,7 +820,7 @@ func (l *loop) serveWhole(c *lconn) {
 // tryUpstream picks an upstream for c's request and starts the exchange.
 func (l *loop) tryUpstream(c *lconn) {
 	p := l.p
-	up := p.pick(c.pl, &c.breq, c.req.path, c.excl[:c.nexcl])
+	up := p.pick(c.pl, &c.breq, c.req.Path, c.excl[:c.nexcl])
 	if up == nil {
 		p.stats.unavailable.Add(1)
 		l.early(c, 503, "no upstream available in pool "+c.pl.cfg.Name, nil, 1)
@@ -845,7 +847,7 @@ func (l *loop) failed(c *lconn, f failKind) {
 		// With no other upstream to try, the client gets this failure's
 		// own answer.
 		c.excl[c.nexcl] = up.node
-		if next := p.pick(c.pl, &c.breq, c.req.path, c.excl[:c.nexcl+1]); next != nil {
+		if next := p.pick(c.pl, &c.breq, c.req.Path, c.excl[:c.nexcl+1]); next != nil {
 			if c.uc != nil {
 				l.closeConn(c.uc) // the kept answer is dropped
 				c.uc = nil
@@ -1042,16 +1044,16 @@ func (l *loop) readResponse(uc *lconn) {
 		}
 		uc.got = true
 		r := &uc.reader
-		*r = sliceReader{b: uc.in[uc.inOff:uc.inLen]}
-		switch err := c.resp.readResponse(r, lim); err {
+		r.Reset(uc.in[uc.inOff:uc.inLen])
+		switch err := readResponse(c.resp, r, lim); err {
 		case nil:
-			uc.inOff += r.off
+			uc.inOff += r.Consumed()
 			l.gotResponse(uc)
 			return
 		case io.EOF, io.ErrUnexpectedEOF:
 			continue
 		default:
-			if err == errBadResponse {
+			if err == http1.ErrMalformedResponse {
 				uc.target.counts.protocolErrors.Add(1)
 			}
 			l.upFailed(uc, failReset)
@@ -1067,12 +1069,12 @@ func (l *loop) gotResponse(uc *lconn) {
 	resp := c.resp
 	up.counts.responses.Add(1)
 	p.noteLoad(up, resp)
-	failed := resp.status >= 500
+	failed := resp.Status >= 500
 	if failed {
 		up.counts.status5xx.Add(1)
 	}
 	p.observe(c.pl, up, l.now.Sub(uc.start), failed, l.now)
-	if (resp.status == 502 || resp.status == 503 || resp.status == 504) && p.cfg.Retries > 0 {
+	if (resp.Status == 502 || resp.Status == 503 || resp.Status == 504) && p.cfg.Retries > 0 {
 		l.failed(c, failStatus)
 		return
 	}
@@ -1084,15 +1086,15 @@ func (l *loop) gotResponse(uc *lconn) {
 func (l *loop) relay(c *lconn) {
 	uc, resp := c.uc, c.resp
 	plan := planRelay(c.req, resp, l.p.isClosed())
-	if !plan.bodyless && (resp.chunked || plan.untilClose) {
+	if !plan.bodyless && (resp.Chunked || plan.untilClose) {
 		l.handOverRelay(c)
 		return
 	}
 	c.keep = !plan.closeClient
-	c.upReusable = !resp.closeConn
+	c.upReusable = !resp.Close
 	c.bodyLeft = 0
 	if !plan.bodyless {
-		c.bodyLeft = resp.contentLength
+		c.bodyLeft = resp.ContentLength
 	}
 	b := appendResponseHead(l.scratch[:0], c.req, resp, c.pl, c.up, &plan)
 	take := min(int64(uc.inLen-uc.inOff), c.bodyLeft)
