@@ -598,7 +598,7 @@ func (p *Proxy) Close() error {
 		p.serving.Wait()
 		p.loops.Wait()
 		for _, l := range p.evloops {
-			l.closeFds(true)
+			l.closeFds()
 		}
 		if p.releaseProcs != nil {
 			p.releaseProcs()
