@@ -1,15 +1,77 @@
 package report
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 )
+
+// findChromium returns the browser to test with: $ILITIES_CHROMIUM, or
+// chromium (Debian), chromium-browser or google-chrome on PATH.
+func findChromium() (string, error) {
+	if p := os.Getenv("ILITIES_CHROMIUM"); p != "" {
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no chromium, chromium-browser or google-chrome on PATH")
+}
+
+// startBrowser starts headless Chromium with everything that could reach
+// the network switched off. Each chromedp.NewContext of the context it
+// returns is a tab of that browser; the browser's output is in the buffer.
+func startBrowser(t *testing.T, ctx context.Context, path string) (context.Context, *lockedBuffer) {
+	t.Helper()
+	out := &lockedBuffer{}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.CombinedOutput(out),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-domain-reliability", true), chromedp.Flag("mute-audio", true),
+		chromedp.Flag("hide-scrollbars", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("starting %s: %v\n%s", path, err, out)
+	}
+	return browser, out
+}
+
+// lockedBuffer is the browser's output, written by chromedp's goroutines
+// and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // pageCheck is what a headless browser saw of a page.
 type pageCheck struct {
@@ -29,8 +91,11 @@ type rect struct {
 	Top, Bottom, Left, Right, Width, Height float64
 }
 
-// The page's own test of what a reader sees, evaluated through DevTools.
-const pageProbe = `(() => {
+// The page's own test of what a reader sees, evaluated through DevTools
+// (not as page script: the page's CSP still forbids scripts of its own).
+// Images decode asynchronously, so it first waits for each to load or fail.
+const pageProbe = `(async () => {
+	await Promise.allSettled(Array.from(document.images, i => i.decode()));
 	const box = el => { if (!el) return null; const r = el.getBoundingClientRect();
 		return {Top: r.top, Bottom: r.bottom, Left: r.left, Right: r.right, Width: r.width, Height: r.height}; };
 	const banner = document.getElementById('verdict');
@@ -52,44 +117,71 @@ const pageProbe = `(() => {
 	};
 })()`
 
-// checkPageInChromium opens file in a fresh tab of b at width x height and
-// reports what it saw.
-func checkPageInChromium(t *testing.T, ctx context.Context, b *browser, file string, width, height int) pageCheck {
+type probeResult struct {
+	Images []struct {
+		Src      string
+		Complete bool
+		W, H     int
+	}
+	Banner, LastReq, Viewport *rect
+	Visible, OnTop            bool
+	Text                      string
+}
+
+// checkPageInChromium opens file in a fresh tab of browser at width x
+// height and reports what it saw.
+func checkPageInChromium(t *testing.T, browser context.Context, out *lockedBuffer, file string, width, height int) pageCheck {
 	t.Helper()
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pageURL := "file://" + abs
-	session, err := b.openPage(ctx, pageURL, width, height)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b.stderr)
-	}
-	// Images decode asynchronously: wait (bounded) until all are complete.
-	var probe struct {
-		Images []struct {
-			Src      string
-			Complete bool
-			W, H     int
-		}
-		Banner, LastReq, Viewport *rect
-		Visible, OnTop            bool
-		Text                      string
-	}
-	for {
-		if err := b.evaluate(ctx, session, pageProbe, &probe); err != nil {
-			t.Fatal(err)
-		}
-		complete := true
-		for _, img := range probe.Images {
-			complete = complete && img.Complete
-		}
-		if complete || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tab, closeTab := chromedp.NewContext(browser)
+	defer closeTab()
 	var pc pageCheck
+	var mu sync.Mutex // the listener runs on chromedp's reading goroutine
+	err = chromedp.Listen(tab, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value))
+				}
+				pc.consoleErrors = append(pc.consoleErrors, fmt.Sprintf("console.%s %v", ev.Type, args))
+			}
+		case *runtime.EventExceptionThrown:
+			pc.consoleErrors = append(pc.consoleErrors, "exception: "+ev.ExceptionDetails.Text)
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.EntryLevelError {
+				pc.consoleErrors = append(pc.consoleErrors, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		case *network.EventRequestWillBeSent:
+			if u := ev.Request.URL; u != pageURL && !strings.HasPrefix(u, "data:") {
+				pc.requests = append(pc.requests, u)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("opening a tab: %v\n%s", err, out)
+	}
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(int64(width), int64(height)), chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("loading %s: %v\n%s", pageURL, err, out)
+	}
+	probe, err := chromedp.Run(tab, chromedp.Evaluate[probeResult](pageProbe, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	pc.screenshot = shot
 	pc.images = len(probe.Images)
 	for _, img := range probe.Images {
 		if !img.Complete || img.W <= 0 || img.H <= 0 {
@@ -106,42 +198,6 @@ func checkPageInChromium(t *testing.T, ctx context.Context, b *browser, file str
 		pc.viewport = *probe.Viewport
 	}
 	pc.bannerOnTop, pc.bannerText = probe.OnTop, probe.Text
-	if pc.screenshot, err = b.screenshot(ctx, session); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range b.sessionEvents(session) {
-		var p struct {
-			Type      string                `json:"type"`
-			Args      []struct{ Value any } `json:"args"`
-			Exception struct {
-				Text string `json:"text"`
-			} `json:"exceptionDetails"`
-			Entry struct {
-				Level, Source, Text, URL string
-			} `json:"entry"`
-			Request struct {
-				URL string `json:"url"`
-			} `json:"request"`
-		}
-		json.Unmarshal(e.Params, &p)
-		switch e.Method {
-		case "Runtime.consoleAPICalled":
-			if p.Type == "error" || p.Type == "assert" {
-				pc.consoleErrors = append(pc.consoleErrors, fmt.Sprintf("console.%s %v", p.Type, p.Args))
-			}
-		case "Runtime.exceptionThrown":
-			pc.consoleErrors = append(pc.consoleErrors, "exception: "+p.Exception.Text)
-		case "Log.entryAdded":
-			if p.Entry.Level == "error" {
-				pc.consoleErrors = append(pc.consoleErrors, fmt.Sprintf("%s: %s %s", p.Entry.Source, p.Entry.Text, p.Entry.URL))
-			}
-		case "Network.requestWillBeSent":
-			u := p.Request.URL
-			if u != pageURL && !strings.HasPrefix(u, "data:") {
-				pc.requests = append(pc.requests, u)
-			}
-		}
-	}
 	return pc
 }
 
@@ -175,11 +231,11 @@ func TestHTMLReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := startBrowser(t, ctx, path)
+	browser, out := startBrowser(t, ctx, path)
 	const width, height = 1366, 768 // a common laptop screen
 
 	t.Run("report.html", func(t *testing.T) {
-		pc := checkPageInChromium(t, ctx, b, filepath.Join(dir, "report.html"), width, height)
+		pc := checkPageInChromium(t, browser, out, filepath.Join(dir, "report.html"), width, height)
 		shot := filepath.Join(dir, "report-first-screen.png")
 		if err := os.WriteFile(shot, pc.screenshot, 0o644); err != nil {
 			t.Fatal(err)
@@ -214,7 +270,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	})
 
 	t.Run("a bad page fails the check", func(t *testing.T) {
-		pc := checkPageInChromium(t, ctx, b, bad, width, height)
+		pc := checkPageInChromium(t, browser, out, bad, width, height)
 		if len(pc.consoleErrors) < 2 {
 			t.Errorf("console errors %q, want the console.error and the exception", pc.consoleErrors)
 		}

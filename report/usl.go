@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/optimize"
 )
 
 // USLFit is the Universal Scalability Law fitted to measured capacities:
@@ -34,9 +37,10 @@ type USLFit struct {
 	// the record, never to be read as a finding.
 	Degenerate       bool   `json:"degenerate,omitempty"`
 	DegenerateReason string `json:"degenerate_reason,omitempty"`
-	// cov is the parameters' covariance matrix, for projection errors;
-	// singular when it could not be computed (StdErr then 0: undefined).
-	cov      [3][3]float64
+	// cov is the covariance matrix of the fitted parameters (λ, σ and,
+	// unless held at 0, κ), for projection errors; nil when unknown.
+	// singular is set when the counts leave it undefined (StdErr then 0).
+	cov      *mat.SymDense
 	singular bool
 }
 
@@ -48,14 +52,12 @@ func (f USLFit) Capacity(n float64) float64 {
 // CapacityError is the standard error of Capacity(n) from the parameters'
 // covariance (delta method); 0 when unknown (no residual degrees of freedom).
 func (f USLFit) CapacityError(n float64) float64 {
-	g := uslGradient(f.Lambda, f.Sigma, f.Kappa, n)
-	var v float64
-	for i := range 3 {
-		for j := range 3 {
-			v += g[i] * f.cov[i][j] * g[j]
-		}
+	if f.cov == nil {
+		return 0
 	}
-	return math.Sqrt(math.Max(v, 0))
+	g := uslGradient(f.Lambda, f.Sigma, f.Kappa, n)
+	gv := mat.NewVecDense(f.cov.SymmetricDim(), g[:f.cov.SymmetricDim()])
+	return math.Sqrt(math.Max(mat.Inner(gv, f.cov, gv), 0))
 }
 
 // Efficiency is the fitted capacity at n divided by n times one unit's.
@@ -90,10 +92,21 @@ func uslGradient(lambda, sigma, kappa, n float64) [3]float64 {
 }
 
 // FitUSL fits the USL to capacities c measured at unit counts n by
-// nonlinear least squares (Levenberg–Marquardt), with σ and κ held at 0
-// or above (superlinear measurements are fitted as linear). It needs at
-// least two points with distinct n; with two, κ is held at 0 (two points
-// cannot tell contention from coherency).
+// nonlinear least squares, with σ and κ held at 0 or above (superlinear
+// measurements are fitted as linear). It needs at least two points with
+// distinct n; with two, κ is held at 0 (two points cannot tell contention
+// from coherency).
+//
+// The search runs on the reciprocal form of the law, n/C(n) = a + s(n−1) +
+// kn(n−1) with a = 1/λ, s = σ/λ, k = κ/λ: linear in its parameters, so a
+// weighted linear fit starts the nonlinear one close to its answer, and the
+// bounds are bounds on each (s, k ≥ 0). Capacities falling so steeply that
+// only an ever larger λ fits them better (a pole below the smallest count)
+// meet the bound λ ≤ uslMaxLambda × the smallest count's capacity per unit;
+// such a fit has σ far above 1. Each combination of parameters free or at
+// their bound is minimised (gonum's Newton method on the Gauss–Newton
+// Hessian), and the best fit within the bounds is kept. The standard errors
+// come from the covariance s²(JᵀJ)⁻¹ of λ, σ and κ at the fit.
 func FitUSL(n, c []float64) (USLFit, error) {
 	if len(n) != len(c) {
 		return USLFit{}, errors.New("usl: n and c differ in length")
@@ -112,102 +125,246 @@ func FitUSL(n, c []float64) (USLFit, error) {
 	if len(distinct) == 2 {
 		free = 2 // κ fixed at 0
 	}
-	// Start from linear scaling through the smallest count's throughput per unit.
+	prob := newUSLProblem(n, c)
+	var best [3]float64
+	ssr := math.Inf(1)
+	for face := range 8 { // bit j set: parameter j (a, s, k) held at its bound
+		if free == 2 && face&4 == 0 {
+			continue
+		}
+		for _, start := range prob.starts(face) {
+			if r, s, ok := prob.fit(face, start); ok && s < ssr {
+				best, ssr = r, s
+			}
+		}
+	}
+	// The face that holds every parameter at its bound is always within
+	// them, so best is set.
+	p := [3]float64{1 / best[0], best[1] / best[0], best[2] / best[0]}
+	fit := USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2], DOF: len(n) - free}
+	fit.RMSE = math.Sqrt(ssr / float64(len(n)))
+	if fit.DOF > 0 {
+		fit.cov, fit.singular = uslCovariance(n, p, free, ssr/float64(fit.DOF))
+		for a := 0; fit.cov != nil && a < free; a++ {
+			fit.StdErr[a] = math.Sqrt(math.Max(fit.cov.At(a, a), 0))
+		}
+	}
+	fit.R2 = rSquared(c, ssr)
+	fit.DegenerateReason = degenerate(n, c, fit, len(distinct))
+	fit.Degenerate = fit.DegenerateReason != ""
+	return fit, nil
+}
+
+// uslMaxLambda bounds λ, relative to the smallest count's capacity per
+// unit: a fit reaches it only when the capacities need λ → ∞ (see FitUSL).
+const uslMaxLambda = 1e6
+
+// uslProblem is the least-squares fit of the reciprocal law r = (a, s, k)
+// to the capacities c at counts n.
+type uslProblem struct {
+	n, c  []float64
+	norm  float64    // Σc²: the residuals are fitted relative to it
+	unit  float64    // 1/λ at linear scaling through the smallest count: the parameters' scale
+	bound [3]float64 // the least a, s and k: 1/(uslMaxLambda λ₀), 0, 0
+}
+
+func newUSLProblem(n, c []float64) *uslProblem {
 	k := 0
 	for i := range n {
 		if n[i] < n[k] {
 			k = i
 		}
 	}
-	p := [3]float64{c[k] / n[k], 0, 0}
-	ssr := func(p [3]float64) float64 {
-		var s float64
-		for i := range n {
-			r := c[i] - USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2]}.Capacity(n[i])
-			s += r * r
-		}
-		return s
+	p := &uslProblem{n: n, c: c, unit: n[k] / c[k]}
+	p.bound[0] = p.unit / uslMaxLambda
+	for _, x := range c {
+		p.norm += x * x
 	}
-	mu := 1e-3
-	cur := ssr(p)
-	for range 500 {
-		var jtj [3][3]float64
-		var jtr [3]float64
-		for i := range n {
-			g := uslGradient(p[0], p[1], p[2], n[i])
-			r := c[i] - USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2]}.Capacity(n[i])
-			for a := range free {
-				jtr[a] += g[a] * r
-				for b := range free {
-					jtj[a][b] += g[a] * g[b]
-				}
-			}
-		}
-		improved := false
-		for range 30 {
-			var m [3][3]float64
-			for a := range free {
-				for b := range free {
-					m[a][b] = jtj[a][b]
-				}
-				m[a][a] += mu * math.Max(jtj[a][a], 1e-12)
-			}
-			step, ok := solve(m, jtr, free)
-			if !ok {
-				mu *= 10
-				continue
-			}
-			next := p
-			for a := range free {
-				next[a] += step[a]
-			}
-			// σ and κ are shares of work: never negative (a projection
-			// with negative coherency would rise without bound).
-			next[1], next[2] = math.Max(next[1], 0), math.Max(next[2], 0)
-			if s := ssr(next); s < cur && next[0] > 0 {
-				rel := (cur - s) / math.Max(cur, 1e-300)
-				p, cur = next, s
-				mu = math.Max(mu/10, 1e-12)
-				improved = true
-				if rel < 1e-14 {
-					improved = false
-				}
-				break
-			}
-			mu *= 10
-		}
-		if !improved {
-			break
+	return p
+}
+
+// uslBasis is ∂(n/C)/∂(a, s, k) at n: the reciprocal law is linear in them.
+func uslBasis(n float64) [3]float64 { return [3]float64{1, n - 1, n * (n - 1)} }
+
+// held says whether a face holds parameter j at its bound.
+func held(face, j int) bool { return face&(1<<j) != 0 }
+
+// starts are where the search of a face starts: linear scaling through
+// the smallest count, and the weighted linear fit of n/C(n) (each residual
+// of n/C weighted by C²/n, ∂C/∂(n/C), to stand for a residual of C), moved
+// into the bounds. The law is not convex: two starts find the best fit
+// where one may stop short.
+func (p *uslProblem) starts(face int) [][3]float64 {
+	linear := p.bound
+	if !held(face, 0) {
+		linear[0] = p.unit
+	}
+	starts := [][3]float64{linear}
+	var cols []int
+	for j := range 3 {
+		if !held(face, j) {
+			cols = append(cols, j)
 		}
 	}
-	fit := USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2], DOF: len(n) - free}
-	fit.RMSE = math.Sqrt(cur / float64(len(n)))
-	if fit.DOF > 0 {
-		var jtj [3][3]float64
-		for i := range n {
-			g := uslGradient(p[0], p[1], p[2], n[i])
-			for a := range free {
-				for b := range free {
-					jtj[a][b] += g[a] * g[b]
-				}
+	if len(cols) == 0 {
+		return starts
+	}
+	a := mat.NewDense(len(p.n), len(cols), nil)
+	b := mat.NewVecDense(len(p.n), nil)
+	for i, n := range p.n {
+		w := p.c[i] * p.c[i] / n
+		basis := uslBasis(n)
+		rhs := n / p.c[i]
+		for j := range 3 {
+			if held(face, j) {
+				rhs -= p.bound[j] * basis[j]
 			}
 		}
-		if inv, ok := invert(jtj, free); ok {
-			s2 := cur / float64(fit.DOF)
-			for a := range free {
-				for b := range free {
-					fit.cov[a][b] = inv[a][b] * s2
-				}
-				fit.StdErr[a] = math.Sqrt(math.Max(fit.cov[a][a], 0))
-			}
-		} else {
-			fit.singular = true
+		for col, j := range cols {
+			a.Set(i, col, w*basis[j])
+		}
+		b.SetVec(i, w*rhs)
+	}
+	var x mat.VecDense
+	if err := x.SolveVec(a, b); err != nil {
+		return starts
+	}
+	fitted := p.bound
+	for col, j := range cols {
+		fitted[j] = math.Max(x.AtVec(col), p.bound[j])
+	}
+	return append(starts, fitted)
+}
+
+// fit minimises the sum of squared residuals over the parameters a face
+// frees, from start, the others at their bounds. It returns the
+// parameters, their sum of squared residuals, and whether the fit is within
+// the bounds.
+func (p *uslProblem) fit(face int, start [3]float64) ([3]float64, float64, bool) {
+	var cols []int
+	for j := range 3 {
+		if !held(face, j) {
+			cols = append(cols, j)
 		}
 	}
-	fit.R2 = rSquared(c, cur)
-	fit.DegenerateReason = degenerate(n, c, fit, len(distinct))
-	fit.Degenerate = fit.DegenerateReason != ""
-	return fit, nil
+	if len(cols) == 0 {
+		return start, p.ssr(start), true
+	}
+	// The search's variables are the free parameters in units of p.unit.
+	params := func(x []float64) [3]float64 {
+		r := p.bound
+		for col, j := range cols {
+			r[j] = x[col] * p.unit
+		}
+		return r
+	}
+	// jacobian is ∂C/∂x at n for the free parameters.
+	jacobian := func(r [3]float64, n float64) []float64 {
+		basis := uslBasis(n)
+		q := r[0]*basis[0] + r[1]*basis[1] + r[2]*basis[2]
+		out := make([]float64, len(cols))
+		for col, j := range cols {
+			out[col] = -n / (q * q) * basis[j] * p.unit
+		}
+		return out
+	}
+	problem := optimize.Problem{
+		Func: func(x []float64) float64 { return p.ssr(params(x)) / p.norm },
+		Grad: func(grad, x []float64) {
+			r := params(x)
+			clear(grad)
+			for i, n := range p.n {
+				res := p.residual(r, i)
+				for col, g := range jacobian(r, n) {
+					grad[col] -= 2 * res * g / p.norm
+				}
+			}
+		},
+		// The Gauss–Newton Hessian 2JᵀJ: positive semi-definite, and the
+		// exact one where the residuals vanish.
+		Hess: func(hess *mat.SymDense, x []float64) {
+			r := params(x)
+			hess.Zero()
+			for _, n := range p.n {
+				hess.SymRankOne(hess, 2/p.norm, mat.NewVecDense(len(cols), jacobian(r, n)))
+			}
+		},
+	}
+	x0 := make([]float64, len(cols))
+	for col, j := range cols {
+		x0[col] = start[j] / p.unit
+	}
+	// An error (a line search that can go no further) still leaves the
+	// best location found, which the bounds and the caller's comparison
+	// judge like any other. The evaluation bound stops a line search that
+	// would not end.
+	res, _ := optimize.Minimize(problem, x0, &optimize.Settings{MajorIterations: 500, FuncEvaluations: 10000}, &optimize.Newton{})
+	if res == nil || math.IsNaN(res.F) {
+		return [3]float64{}, 0, false
+	}
+	r := params(res.X)
+	inBounds := true
+	for _, j := range cols {
+		inBounds = inBounds && r[j] >= p.bound[j]
+	}
+	return r, res.F * p.norm, inBounds && r[0] > 0
+}
+
+// residual is c[i] − C(n[i]) for the reciprocal parameters r.
+func (p *uslProblem) residual(r [3]float64, i int) float64 {
+	basis := uslBasis(p.n[i])
+	return p.c[i] - p.n[i]/(r[0]*basis[0]+r[1]*basis[1]+r[2]*basis[2])
+}
+
+func (p *uslProblem) ssr(r [3]float64) float64 {
+	var s float64
+	for i := range p.n {
+		res := p.residual(r, i)
+		s += res * res
+	}
+	return s
+}
+
+// uslCovariance is s²(JᵀJ)⁻¹ over the first free parameters at p, or
+// singular when JᵀJ has no inverse. JᵀJ is factorised with its columns
+// scaled to unit length first: κ's column grows as n³ and λ's with 1/λ, so
+// unscaled the matrix can look singular when only its units differ.
+func uslCovariance(n []float64, p [3]float64, free int, s2 float64) (cov *mat.SymDense, singular bool) {
+	var scale [3]float64
+	for _, ni := range n {
+		g := uslGradient(p[0], p[1], p[2], ni)
+		for a := range free {
+			scale[a] += g[a] * g[a]
+		}
+	}
+	for a := range free {
+		if scale[a] == 0 || math.IsNaN(scale[a]) || math.IsInf(scale[a], 0) {
+			return nil, true
+		}
+		scale[a] = 1 / math.Sqrt(scale[a])
+	}
+	jtj := mat.NewSymDense(free, nil)
+	for _, ni := range n {
+		g := uslGradient(p[0], p[1], p[2], ni)
+		for a := range free {
+			g[a] *= scale[a]
+		}
+		jtj.SymRankOne(jtj, 1, mat.NewVecDense(free, g[:free]))
+	}
+	var chol mat.Cholesky
+	if !chol.Factorize(jtj) {
+		return nil, true
+	}
+	cov = mat.NewSymDense(free, nil)
+	if err := chol.InverseTo(cov); err != nil {
+		return nil, true
+	}
+	for a := range free {
+		for b := a; b < free; b++ {
+			cov.SetSym(a, b, cov.At(a, b)*scale[a]*scale[b]*s2)
+		}
+	}
+	return cov, false
 }
 
 // Bounds of a meaningful fit (see degenerate).
@@ -314,55 +471,4 @@ func rSquared(c []float64, ssr float64) float64 {
 		return 0
 	}
 	return 1 - ssr/sst
-}
-
-// solve solves the k×k system m x = v by Gaussian elimination with
-// partial pivoting.
-func solve(m [3][3]float64, v [3]float64, k int) ([3]float64, bool) {
-	var x [3]float64
-	for col := range k {
-		piv := col
-		for r := col + 1; r < k; r++ {
-			if math.Abs(m[r][col]) > math.Abs(m[piv][col]) {
-				piv = r
-			}
-		}
-		if math.Abs(m[piv][col]) < 1e-300 {
-			return x, false
-		}
-		m[col], m[piv] = m[piv], m[col]
-		v[col], v[piv] = v[piv], v[col]
-		for r := col + 1; r < k; r++ {
-			f := m[r][col] / m[col][col]
-			for c := col; c < k; c++ {
-				m[r][c] -= f * m[col][c]
-			}
-			v[r] -= f * v[col]
-		}
-	}
-	for r := k - 1; r >= 0; r-- {
-		s := v[r]
-		for c := r + 1; c < k; c++ {
-			s -= m[r][c] * x[c]
-		}
-		x[r] = s / m[r][r]
-	}
-	return x, true
-}
-
-// invert inverts the leading k×k block of m.
-func invert(m [3][3]float64, k int) ([3][3]float64, bool) {
-	var out [3][3]float64
-	for c := range k {
-		var e [3]float64
-		e[c] = 1
-		x, ok := solve(m, e, k)
-		if !ok {
-			return out, false
-		}
-		for r := range k {
-			out[r][c] = x[r]
-		}
-	}
-	return out, true
 }

@@ -20,6 +20,11 @@ func TestFitUSL(t *testing.T) {
 		{"coherency", 250, 0.03, 0.002, []float64{1, 2, 4, 8, 16, 32}, 0, 1e-6},
 		{"noisy", 250, 0.03, 0.002, []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32}, 0.01, 0.02},
 		{"three points exact", 80, 0.1, 0.01, []float64{1, 2, 4}, 0, 1e-5},
+		{"peak inside the counts", 1000, 0.02, 0.005, []float64{1, 2, 4, 8, 12, 16, 24}, 0, 1e-6},
+		{"heavy contention", 50, 0.6, 0, []float64{1, 2, 3, 4, 6, 8}, 0, 1e-6},
+		{"no count of one unit: λ extrapolated", 300, 0.1, 0.001, []float64{2, 4, 8, 16}, 0, 1e-6},
+		{"counts over two decades", 1800, 0.0007, 0.00002, []float64{1, 3, 9, 27, 81}, 0, 1e-6},
+		{"contention with noise", 120, 0.25, 0.01, []float64{1, 2, 3, 4, 5, 6, 8, 10}, 0.02, 0.05},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,6 +77,12 @@ func TestUSLDerived(t *testing.T) {
 	if err != nil || two.Kappa != 0 || math.Abs(two.Sigma-1.0/19) > 1e-6 {
 		t.Errorf("two points: %+v, %v; want κ=0, σ=%g", two, err, 1.0/19)
 	}
+	// Two counts, one measured twice: κ held at 0, the errors of λ and σ
+	// known, and so the projection's.
+	rep, err := FitUSL([]float64{1, 2, 2}, []float64{100, 190, 186})
+	if err != nil || rep.Kappa != 0 || rep.StdErr[2] != 0 || rep.StdErr[1] <= 0 || rep.CapacityError(4) <= 0 {
+		t.Errorf("two counts, three points: %+v, %v; want κ=0 with no error, σ and the projection with one", rep, err)
+	}
 }
 
 func TestLineChart(t *testing.T) {
@@ -89,6 +100,60 @@ func TestLineChart(t *testing.T) {
 	if c, err := LineChart("x.png", "t", "x", "y", []XYSeries{{Name: "empty", X: []float64{1}, Y: []float64{math.NaN()}}}); c != nil || err != nil {
 		t.Errorf("no finite point: want a nil chart, got %v, %v", c, err)
 	}
+}
+
+// The fit is the least-squares answer within the bounds: no small step of
+// λ, σ or κ (a step below 0 excepted for σ and κ) lowers the sum of
+// squared residuals.
+func TestFitUSLIsLeastSquares(t *testing.T) {
+	cases := []struct {
+		name string
+		n, c []float64
+	}{
+		{"contention, three counts", []float64{1, 2, 4}, []float64{138.1, 224.5, 334.9}},
+		{"κ would be negative", []float64{1, 2, 4}, []float64{428.4, 487.4, 540.3}},
+		{"peak, noisy", []float64{2, 3, 5, 8}, []float64{2936.4, 4411.9, 6471.2, 6104.1}},
+		{"contention, noisy", []float64{1, 2, 3, 4, 5, 6}, []float64{98, 160, 230, 262, 300, 331}},
+	}
+	ssr := func(f USLFit, n, c []float64) float64 {
+		var s float64
+		for i := range n {
+			r := c[i] - f.Capacity(n[i])
+			s += r * r
+		}
+		return s
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fit, err := FitUSL(tc.n, tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			best := ssr(fit, tc.n, tc.c)
+			for j, name := range []string{"λ", "σ", "κ"} {
+				for _, step := range []float64{-1e-3, -1e-5, 1e-5, 1e-3} {
+					moved := fit
+					p := []*float64{&moved.Lambda, &moved.Sigma, &moved.Kappa}[j]
+					*p += step * math.Max(*p, 1e-2)
+					if *p < 0 {
+						continue
+					}
+					if s := ssr(moved, tc.n, tc.c); s < best*(1-1e-9) {
+						t.Errorf("%s moved by %g lowers the squared residuals from %g to %g: fit %v", name, step, best, s, fit)
+					}
+				}
+			}
+		})
+	}
+}
+
+// uslPoints are the capacities of truth at the counts n.
+func uslPoints(truth USLFit, n ...float64) []float64 {
+	var c []float64
+	for _, x := range n {
+		c = append(c, truth.Capacity(x))
+	}
+	return c
 }
 
 // A fit is degenerate when its parameters describe no law of the system;
@@ -112,6 +177,11 @@ func TestUSLDegenerate(t *testing.T) {
 		{"falls then rises", []float64{1, 2, 3, 4}, []float64{100, 180, 150, 210}, "rises again"},
 		{"σ above 1", []float64{1, 2, 4, 8}, []float64{200, 110, 115, 120}, "above 1"},
 		{"a bound set the fit", []float64{4, 5, 6}, []float64{400, 570, 460}, "bound 0"},
+		// Made from λ=1018, σ=10.35, κ=0.281: the fit finds σ above 1.
+		{"generated with σ above 1", []float64{4, 5, 6}, uslPoints(USLFit{Lambda: 1018, Sigma: 10.35, Kappa: 0.281}, 4, 5, 6), "above 1"},
+		// Falling from the smallest count faster than any λ fits: the best
+		// fit runs towards λ → ∞ and σ with it.
+		{"falling steeply from the smallest count", []float64{4, 5, 6}, []float64{1592.3, 1460.5, 1377.2}, "above 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
