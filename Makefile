@@ -48,7 +48,7 @@ noise:
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := scenario:FuzzParse scenario:FuzzParseRequirement runner:FuzzRunScenario \
+FUZZ_TARGETS := scenario:FuzzParse scenario:FuzzParseRequirement run:FuzzRunScenario \
 	sut/proxy:FuzzReadRequest sut/proxy:FuzzReadResponse sut/proxy:FuzzProxyConn
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
