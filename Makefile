@@ -49,7 +49,8 @@ noise:
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s
 FUZZ_TARGETS := scenario:FuzzParse scenario:FuzzParseRequirement run:FuzzRunScenario \
-	sut/proxy:FuzzReadRequest sut/proxy:FuzzReadResponse sut/proxy:FuzzProxyConn
+	internal/http1:FuzzReadRequest internal/http1:FuzzReadResponse internal/http1:FuzzFeedResponse \
+	sut/proxy:FuzzProxyConn
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \

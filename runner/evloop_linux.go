@@ -4,14 +4,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/evloop"
 	"github.com/ilities/ilities/internal/procs"
 	"github.com/ilities/ilities/internal/timerheap"
 )
@@ -34,7 +32,8 @@ import (
 // the runtime sees a running goroutine and does nothing; the goroutine
 // keeps its processor meanwhile, which is why Run adds one processor per
 // loop for the rest of the process. Preemption and the garbage collector
-// reach it with a signal, which ends the wait with EINTR.
+// reach it with a signal, which ends the wait with EINTR. The system calls
+// are package evloop's, shared with the proxy's loops.
 //
 // Everything else is the worker path's behaviour, arrival by arrival: at
 // most max_inflight requests in flight, an arrival that finds none free
@@ -44,8 +43,6 @@ import (
 // request sent again, and the same failure classes.
 
 const (
-	sysEpollPwait2  = 441 // the same number on every Linux architecture
-	prSetTimerslack = 29
 	// loopSocketWake: when the next wake-up is further away than this, the
 	// loop also wakes for responses, so that the live figures stay current
 	// and a connection the server closed is let go. Nearer, responses wait
@@ -58,42 +55,19 @@ const (
 	loopMaxWait = 100 * time.Millisecond
 )
 
-var (
-	loopProbeOnce sync.Once
-	loopSupported bool
-)
-
 // holdProcs adds a processor for each of n loops (package procs).
 func holdProcs(n int) func() { return procs.Hold(n) }
 
 // eventLoopSupported reports whether this kernel has what the loop needs:
 // epoll_pwait2 (a wait to the nanosecond) and TCP receive timestamps.
 func eventLoopSupported() bool {
-	loopProbeOnce.Do(func() {
-		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err != nil {
-			return
-		}
-		defer syscall.Close(ep)
-		var ev [1]syscall.EpollEvent
-		ts := syscall.Timespec{}
-		if _, _, errno := syscall.Syscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&ev[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0); errno != 0 {
-			return
-		}
-		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return
-		}
-		defer syscall.Close(fd)
-		loopSupported = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil
-	})
-	return loopSupported
+	return evloop.HasPwait2() && evloop.HasReceiveStamps()
 }
 
 // loopConn is one connection of the loop.
 type loopConn struct {
-	id       int32 // index in eventLoop.conns, the epoll data
-	out      bool  // registered for output
+	tag      evloop.Tag // in eventLoop.conns, and on its events
+	out      bool       // registered for output
 	fd       int
 	state    connState
 	reused   bool   // has carried a response: the server may close it meanwhile
@@ -139,13 +113,11 @@ type eventLoop struct {
 	wire    [][]byte // each request's bytes, head and body
 	maxConn int
 
-	ep, tickEp int // sockets and the wake eventfd; the wake eventfd alone
-	wakeFd     int
-	events     []syscall.EpollEvent
-	oob        []byte
+	poll *evloop.Poller  // the sockets, and the wake-up
+	tick *evloop.Sleeper // the wake-up alone: waits that leave the sockets be
+	rx   *evloop.Receiver
 
-	conns    []*loopConn
-	free     []int32 // free slots of conns
+	conns    evloop.Table[loopConn]
 	idle     []*loopConn
 	open     int // connections open or connecting
 	inflight int
@@ -250,54 +222,24 @@ func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
 	if err != nil {
 		return nil
 	}
-	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, ep: -1, tickEp: -1, wakeFd: -1}
-	if ip4 := addr.IP.To4(); ip4 != nil {
-		sa := &syscall.SockaddrInet4{Port: addr.Port}
-		copy(sa.Addr[:], ip4)
-		l.sa, l.family = sa, syscall.AF_INET
-	} else {
-		sa := &syscall.SockaddrInet6{Port: addr.Port}
-		copy(sa.Addr[:], addr.IP.To16())
-		if addr.Zone != "" {
-			if ifi, err := net.InterfaceByName(addr.Zone); err == nil {
-				sa.ZoneId = uint32(ifi.Index)
-			}
-		}
-		l.sa, l.family = sa, syscall.AF_INET6
-	}
+	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, rx: evloop.NewReceiver()}
+	l.sa, l.family = evloop.Sockaddr(addr.AddrPort())
 	for _, r := range w.requests {
 		b := append(append(append([]byte{}, r.wire[0]...), "\r\n"...), r.body...)
 		l.wire = append(l.wire, b)
 	}
-	if l.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+	if l.poll, err = evloop.NewPoller(256); err != nil {
 		return nil
 	}
-	if l.tickEp, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+	if l.tick, err = l.poll.NewSleeper(); err != nil {
 		l.closeAll()
 		return nil
 	}
-	fd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if errno != 0 {
-		l.closeAll()
-		return nil
-	}
-	l.wakeFd = int(fd)
-	for _, ep := range []int{l.ep, l.tickEp} {
-		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, l.wakeFd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}); err != nil {
-			l.closeAll()
-			return nil
-		}
-	}
-	l.events = make([]syscall.EpollEvent, 256)
-	l.oob = make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{})))*2)
 	return l
 }
 
 // wake ends the loop's current wait (on stop and abort).
-func (l *eventLoop) wake() {
-	one := uint64(1)
-	syscall.Write(l.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
-}
+func (l *eventLoop) wake() { l.poll.Wake() }
 
 // abort ends every exchange in flight at once, as aborted.
 func (l *eventLoop) abort() {
@@ -310,8 +252,7 @@ func (l *eventLoop) abort() {
 func (l *eventLoop) run() {
 	// The thread is the loop's alone, and it ends with it: its timer slack
 	// is set to the nanosecond so that wake-ups are on time.
-	runtime.LockOSThread()
-	syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerslack, 1, 0)
+	evloop.LockThread(evloop.PreciseSlack)
 	defer l.closeAll()
 
 	done := make(chan struct{})
@@ -458,15 +399,14 @@ func (l *eventLoop) start(x *loopExchange) {
 
 // connect opens a connection for x.
 func (l *eventLoop) connect(x *loopExchange) {
-	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, err := evloop.Socket(l.family)
 	if err != nil {
 		l.finish(x, exchange{outcome: classifyError(nil, os.NewSyscallError("socket", err))})
 		return
 	}
-	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	err = syscall.Connect(fd, l.sa)
-	if err != nil && err != syscall.EINPROGRESS {
+	evloop.StampReceived(fd)
+	pending, err := evloop.Connect(fd, l.sa)
+	if err != nil {
 		syscall.Close(fd)
 		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
 		return
@@ -474,7 +414,7 @@ func (l *eventLoop) connect(x *loopExchange) {
 	c := l.newConn(fd)
 	l.open++
 	c.x = x
-	if err == nil {
+	if !pending {
 		c.state = connBusy
 		l.ctl(syscall.EPOLL_CTL_ADD, c, false)
 		l.write(c)
@@ -486,26 +426,26 @@ func (l *eventLoop) connect(x *loopExchange) {
 }
 
 func (l *eventLoop) newConn(fd int) *loopConn {
-	var c *loopConn
-	if n := len(l.free); n > 0 {
-		c = l.conns[l.free[n-1]]
-		l.free = l.free[:n-1]
-	} else {
-		c = &loopConn{id: int32(len(l.conns)), buf: make([]byte, 8<<10)}
-		l.conns = append(l.conns, c)
+	c, tag := l.conns.Open()
+	if c.buf == nil {
+		c.buf = make([]byte, 8<<10)
 	}
-	c.fd, c.reused, c.start, c.filled = fd, false, 0, 0
+	c.tag, c.fd, c.reused, c.start, c.filled = tag, fd, false, 0, 0
 	return c
 }
 
-// ctl registers c with the loop's epoll, for output too while it connects
-// or has request bytes left to write.
+// ctl registers c with the loop's epoll (op: add, else modify), for output
+// too while it connects or has request bytes left to write.
 func (l *eventLoop) ctl(op int, c *loopConn, out bool) {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: c.id}
+	mask := uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP)
 	if out {
-		ev.Events |= syscall.EPOLLOUT
+		mask |= syscall.EPOLLOUT
 	}
-	syscall.EpollCtl(l.ep, op, c.fd, &ev)
+	if op == syscall.EPOLL_CTL_ADD {
+		l.poll.Add(c.fd, mask, c.tag)
+	} else {
+		l.poll.Mod(c.fd, mask, c.tag)
+	}
 	if out != c.out {
 		c.out = out
 		if out {
@@ -537,22 +477,17 @@ func (l *eventLoop) write(c *loopConn) {
 		c.lastRx, c.received = 0, false
 		l.track(c)
 	}
-	for len(c.pending) > 0 {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(c.fd), uintptr(unsafe.Pointer(&c.pending[0])), uintptr(len(c.pending)))
-		if errno == syscall.EINTR {
-			continue
+	n, errno := evloop.Write(c.fd, c.pending)
+	c.pending = c.pending[n:]
+	if errno != 0 {
+		l.fail(c, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}, true)
+		return
+	}
+	if len(c.pending) > 0 { // the socket is full: the rest when it drains
+		if first || len(c.pending) == len(l.wire[x.req]) {
+			l.ctl(syscall.EPOLL_CTL_MOD, c, true)
 		}
-		if errno == syscall.EAGAIN {
-			if first || len(c.pending) == len(l.wire[x.req]) {
-				l.ctl(syscall.EPOLL_CTL_MOD, c, true)
-			}
-			return
-		}
-		if errno != 0 {
-			l.fail(c, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}, true)
-			return
-		}
-		c.pending = c.pending[n:]
+		return
 	}
 	c.pending = nil
 	if !first {
@@ -562,12 +497,8 @@ func (l *eventLoop) write(c *loopConn) {
 
 // connected finishes a connection's opening.
 func (l *eventLoop) connected(c *loopConn) {
-	soErr, err := syscall.GetsockoptInt(c.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
-	if err == nil && soErr != 0 {
-		err = syscall.Errno(soErr)
-	}
 	x := c.x
-	if err != nil {
+	if err := evloop.ConnectError(c.fd); err != nil {
 		l.closeConn(c)
 		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
 		return
@@ -595,12 +526,12 @@ func (l *eventLoop) read(c *loopConn) {
 				c.buf = append(c.buf, make([]byte, len(c.buf))...)
 			}
 		}
-		n, stamp, err := l.recv(c.fd, c.buf[c.filled:])
-		if err == syscall.EAGAIN {
+		n, stamp, errno := l.rx.Read(c.fd, c.buf[c.filled:])
+		if errno == syscall.EAGAIN {
 			return
 		}
-		if err != nil {
-			l.fail(c, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", err)}, !c.received)
+		if errno != 0 {
+			l.fail(c, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", errno)}, !c.received)
 			return
 		}
 		eof := n == 0
@@ -623,42 +554,6 @@ func (l *eventLoop) read(c *loopConn) {
 			return
 		}
 	}
-}
-
-// recv reads into b with the kernel's receive timestamp (Unix ns, 0 when
-// none came with the bytes).
-func (l *eventLoop) recv(fd int, b []byte) (int, int64, error) {
-	iov := syscall.Iovec{Base: &b[0]}
-	iov.SetLen(len(b))
-	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: &l.oob[0]}
-	msg.SetControllen(len(l.oob))
-	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
-		if errno == syscall.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return 0, 0, errno
-		}
-		return int(n), l.stamp(int(msg.Controllen)), nil
-	}
-}
-
-// stamp finds SCM_TIMESTAMPNS among the control messages.
-func (l *eventLoop) stamp(n int) int64 {
-	hdrLen := syscall.CmsgLen(0)
-	for off := 0; off+hdrLen <= n; {
-		h := (*syscall.Cmsghdr)(unsafe.Pointer(&l.oob[off]))
-		size := int(h.Len)
-		if size < hdrLen || off+size > n {
-			return 0
-		}
-		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && size-hdrLen >= int(unsafe.Sizeof(syscall.Timespec{})) {
-			return (*syscall.Timespec)(unsafe.Pointer(&l.oob[off+hdrLen])).Nano()
-		}
-		off += syscall.CmsgSpace(size - hdrLen)
-	}
-	return 0
 }
 
 // doneAt places c's last received bytes on the run's timeline: the kernel
@@ -773,7 +668,7 @@ func (l *eventLoop) closeConn(c *loopConn) {
 		l.outWait--
 	}
 	c.state, c.fd, c.x, c.pending = connFree, -1, nil, nil
-	l.free = append(l.free, c.id)
+	l.conns.Release(c.tag)
 	l.open--
 	for l.waiting.len() > 0 && l.open < l.maxConn {
 		x := l.waiting.pop()
@@ -838,37 +733,31 @@ func (l *eventLoop) wait() {
 		at = min(at, l.hiccups.wakeBy(now))
 		d = at - now
 	}
-	ep := l.tickEp
-	if sockets {
-		ep = l.ep
-	}
-	n := 0
-	if d > 0 {
-		ts := syscall.NsecToTimespec(int64(d))
-		r, _, errno := syscall.RawSyscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
-		if errno == 0 {
-			n = int(r)
-		}
-	}
-	if !sockets || d <= 0 {
-		zero := syscall.Timespec{}
-		r, _, errno := syscall.RawSyscall6(sysEpollPwait2, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(unsafe.Pointer(&zero)), 0, 0)
-		n = 0
-		if errno == 0 {
-			n = int(r)
-		}
+	// Either one wait on the sockets, or a sleep they cannot end and then
+	// a look at them that does not wait (all there is when the time has
+	// come already).
+	var events []syscall.EpollEvent
+	if sockets && d > 0 {
+		events = l.poll.Wait(d)
+	} else {
+		l.tick.Sleep(d)
+		events = l.poll.Wait(0)
 	}
 	l.clock()
 	if l.hiccups != nil && d > 0 {
 		l.hiccups.waited(at, l.nowMono)
 	}
-	for _, ev := range l.events[:n] {
-		if ev.Fd < 0 {
-			var b [8]byte
-			syscall.Read(l.wakeFd, b[:])
+	for i := range events {
+		ev := &events[i]
+		if l.poll.Woken(ev) {
 			continue
 		}
-		c := l.conns[ev.Fd]
+		// An event for a connection closed since it was queued is
+		// dropped, even once its slot and descriptor carry another one.
+		c := l.conns.Event(ev)
+		if c == nil {
+			continue
+		}
 		switch c.state {
 		case connConnecting:
 			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
@@ -878,7 +767,10 @@ func (l *eventLoop) wait() {
 			if c.pending != nil && ev.Events&syscall.EPOLLOUT != 0 {
 				l.write(c)
 			}
-			if c.state == connBusy && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
+			// A failed write closes c, and a waiting exchange may have
+			// taken its slot and descriptor at once: the rest of the event
+			// is not the newcomer's.
+			if l.conns.Event(ev) == c && c.state == connBusy && ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
 				l.read(c)
 			}
 		case connIdle:
@@ -891,7 +783,7 @@ func (l *eventLoop) wait() {
 // abortAll ends every exchange as aborted.
 func (l *eventLoop) abortAll() {
 	now := l.e.since()
-	for _, c := range l.conns {
+	for c := range l.conns.All() {
 		if c.x != nil {
 			x := c.x
 			c.x = nil
@@ -907,16 +799,15 @@ func (l *eventLoop) abortAll() {
 }
 
 func (l *eventLoop) closeAll() {
-	for _, c := range l.conns {
-		if c.state != connFree {
-			syscall.Close(c.fd)
-			c.state = connFree
-		}
+	for c := range l.conns.All() {
+		syscall.Close(c.fd)
+		c.state = connFree
+		l.conns.Release(c.tag)
 	}
-	for _, fd := range []int{l.ep, l.tickEp, l.wakeFd} {
-		if fd >= 0 {
-			syscall.Close(fd)
-		}
+	if l.tick != nil {
+		l.tick.Close()
 	}
-	l.ep, l.tickEp, l.wakeFd = -1, -1, -1
+	if l.poll != nil {
+		l.poll.Close()
+	}
 }

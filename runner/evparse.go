@@ -1,46 +1,62 @@
 package runner
 
 import (
+	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+
+	"github.com/ilities/ilities/internal/headers"
+	"github.com/ilities/ilities/internal/http1"
 )
 
-// respParser reads one HTTP/1.1 response from the bytes as they arrive,
-// for the event loop, which cannot block on a reader: feed it what was
-// received and it says how much it consumed and whether the response is
-// complete. It accepts what the lean client's reader accepts (exchange),
-// with the same limits and the same errors.
+// h1Rules are the lean client's rules for responses: internal/http1's
+// lenient reading (a client measuring a target reads what a user agent
+// may), no line (status, field, chunk framing) longer than h1BufSize.
+var h1Rules = http1.Rules{MaxLine: h1BufSize, Lenient: true}
+
+// respParser reads one HTTP/1.1 response from the bytes as they arrive:
+// fed what was received, it says how much it consumed and whether the
+// response is complete. It is the lean client's one reader: the event
+// loop, which cannot block, feeds it what it received; a worker pumps it
+// from the connection's buffered reader (readFrom).
 type respParser struct {
 	phase     parsePhase
+	head      http1.Response
+	body      http1.BodyReader
 	resp      h1Response
-	http10    bool
-	keepAlive bool // HTTP/1.0 "Connection: keep-alive"
-	remaining int64
-	head      bool // the request was HEAD: no body follows
-	capture   bool // keep the body's start for expect.body_contains
-	touched   bool // a byte of the response has arrived
+	toHEAD    bool     // the request was HEAD: no body follows
+	capture   bool     // keep the body's start for expect.body_contains
+	touched   bool     // a byte of the response has arrived
+	answered  bool     // a head, interim or final, has been read
+	cookieURL *url.URL // where the response's cookies go (a user with a jar)
 	u         *userState
 }
 
 type parsePhase uint8
 
 const (
-	phaseStatus parsePhase = iota
-	phaseHeaders
-	phaseLength     // remaining body bytes of a Content-Length body
-	phaseChunkSize  // a chunk-size line
-	phaseChunkData  // remaining bytes of a chunk
-	phaseChunkEnd   // the CRLF after a chunk
-	phaseTrailers   // trailer lines up to the blank line
-	phaseUntilClose // a body without length: it ends with the connection
+	phaseStatus  parsePhase = iota
+	phaseHeaders            // past the status line
+	phaseBody               // past the final head
 	phaseDone
 )
 
+// h1Response is what the lean client keeps of a response.
+type h1Response struct {
+	status  int
+	close   bool // the connection cannot carry another request
+	node    string
+	session string
+	station stationTiming
+	cookies []string
+}
+
 // reset prepares the parser for the response to r.
 func (p *respParser) reset(r *request, u *userState) {
-	*p = respParser{u: u, head: r.method == http.MethodHead, capture: r.expect.body != nil}
+	*p = respParser{u: u, toHEAD: r.method == http.MethodHead, capture: r.expect.body != nil}
+	p.head.Reset()
 }
 
 // feed consumes what it can of b (bytes received and not yet consumed);
@@ -48,135 +64,122 @@ func (p *respParser) reset(r *request, u *userState) {
 // consumed and whether the response ended; the caller keeps the rest (an
 // unfinished line) and feeds it again with what arrives next. The error is
 // io.EOF when the connection closed before a byte of the response,
-// errTruncated when it closed during the body, errProtocol when the bytes
-// are not an HTTP/1.1 response.
+// io.ErrUnexpectedEOF when it closed during the head, errTruncated during
+// the body, an *http1.Error when the bytes are not an HTTP/1.1 response.
 func (p *respParser) feed(b []byte, eof bool) (n int, done bool, err error) {
 	if len(b) > 0 {
 		p.touched = true
 	}
-	for p.phase != phaseDone {
-		switch p.phase {
-		case phaseStatus, phaseHeaders, phaseChunkSize, phaseChunkEnd, phaseTrailers:
-			i := bytes.IndexByte(b[n:], '\n')
-			if i < 0 {
-				if len(b)-n >= h1BufSize {
-					return n, false, fmt.Errorf("%w: a header line longer than %d bytes", errProtocol, h1BufSize)
-				}
-				return n, false, p.ended(eof)
-			}
-			if i+1 > h1BufSize {
-				return n, false, fmt.Errorf("%w: a header line longer than %d bytes", errProtocol, h1BufSize)
-			}
-			line := b[n : n+i+1]
-			n += i + 1
-			if err := p.line(line); err != nil {
-				return n, false, err
-			}
-		case phaseLength, phaseChunkData:
-			step := int(min(p.remaining, int64(len(b)-n)))
-			p.keep(b[n : n+step])
-			n += step
-			p.remaining -= int64(step)
-			if p.remaining > 0 {
-				return n, false, p.ended(eof)
-			}
-			if p.phase == phaseLength {
-				p.phase = phaseDone
-			} else {
-				p.phase = phaseChunkEnd
-			}
-		case phaseUntilClose:
-			p.keep(b[n:])
-			n = len(b)
-			if !eof {
-				return n, false, nil
-			}
+	for p.phase < phaseBody {
+		used, f, end, err := p.head.Feed(b[n:], h1Rules)
+		if err != nil {
+			return n, false, err
+		}
+		if used == 0 {
+			return n, false, p.ended(eof)
+		}
+		n += used
+		switch {
+		case p.phase == phaseStatus:
+			p.phase, p.resp = phaseHeaders, h1Response{}
+		case end:
+			p.endHead()
+		default:
+			p.field(f)
+		}
+	}
+	for p.phase == phaseBody {
+		used, data, err := p.body.Next(b[n:], eof)
+		p.keep(data)
+		n += used
+		switch {
+		case err == io.ErrUnexpectedEOF:
+			return n, false, errTruncated
+		case err != nil:
+			return n, false, err
+		case p.body.Done():
 			p.phase = phaseDone
+		case used == 0:
+			return n, false, nil
 		}
 	}
 	return n, true, nil
 }
 
-// ended is the error for bytes that stop short of a whole response: none
-// while the connection is open.
+// readFrom reads the response to its end from br, a connection's buffered
+// reader (whose size is h1BufSize).
+func (p *respParser) readFrom(br *bufio.Reader) error {
+	eof := false
+	for {
+		b, _ := br.Peek(br.Buffered())
+		n, done, err := p.feed(b, eof)
+		_, _ = br.Discard(n)
+		if done || err != nil {
+			return err
+		}
+		if eof {
+			return io.ErrUnexpectedEOF // (feed ends every response at the end of its bytes)
+		}
+		// Wait for one byte more than the unfinished line or body kept.
+		if _, err := br.Peek(len(b) - n + 1); err != nil {
+			if err != io.EOF {
+				return err
+			}
+			eof = true
+		}
+	}
+}
+
+// ended is the error for bytes that stop short of a whole head: none while
+// the connection is open.
 func (p *respParser) ended(eof bool) error {
 	switch {
 	case !eof:
 		return nil
 	case p.phase == phaseStatus && !p.touched:
 		return io.EOF
-	case p.phase == phaseStatus || p.phase == phaseHeaders:
-		return io.ErrUnexpectedEOF
 	}
-	return errTruncated
+	return io.ErrUnexpectedEOF
 }
 
-// line takes one whole line of the head or of the chunked framing.
-func (p *respParser) line(line []byte) error {
-	switch p.phase {
-	case phaseStatus:
-		http10, err := p.resp.parseStatusLine(line)
-		if err != nil {
-			return err
-		}
-		p.http10, p.keepAlive = http10, false
-		p.phase = phaseHeaders
-	case phaseHeaders:
-		line = trimCRLF(line)
-		if len(line) > 0 {
-			return p.resp.parseHeaderLine(line, p.u, &p.keepAlive)
-		}
-		p.endHead()
-	case phaseChunkSize:
-		size, err := parseChunkSize(line)
-		if err != nil {
-			return err
-		}
-		if size == 0 {
-			p.phase = phaseTrailers
-		} else {
-			p.phase, p.remaining = phaseChunkData, size
-		}
-	case phaseChunkEnd:
-		if len(trimCRLF(line)) != 0 {
-			return fmt.Errorf("%w: chunk not followed by CRLF", errProtocol)
-		}
-		p.phase = phaseChunkSize
-	case phaseTrailers:
-		if len(trimCRLF(line)) == 0 {
-			p.phase = phaseDone
-		}
+// field keeps what the client reads of a response's field.
+func (p *respParser) field(f http1.Field) {
+	switch {
+	case bytes.EqualFold(f.Name, []byte(headers.Node)):
+		p.resp.node = p.u.intern(f.Value)
+	case bytes.EqualFold(f.Name, []byte(headers.ServerTiming)):
+		p.resp.station = parseStationTiming(f.Value)
+	case bytes.EqualFold(f.Name, []byte(headers.Session)):
+		p.resp.session = p.u.intern(f.Value)
+	case p.u.jar != nil && bytes.EqualFold(f.Name, []byte("Set-Cookie")):
+		p.resp.cookies = append(p.resp.cookies, string(f.Value))
 	}
-	return nil
 }
 
-// endHead decides, at the blank line, how the body is framed.
+// endHead takes the end of a head: after an interim response (100
+// Continue, 103 Early Hints) another head follows; after the final one,
+// its body as the head delimits it.
 func (p *respParser) endHead() {
-	r := &p.resp
-	if p.http10 && !p.keepAlive {
-		r.close = true
-	}
-	// 1xx responses before the final one (100 Continue, 103 Early Hints).
-	if r.status < 200 && r.status != http.StatusSwitchingProtocols {
+	p.answered = true
+	if p.head.Interim() {
+		p.head.Reset()
 		p.phase = phaseStatus
 		return
+	}
+	r := &p.resp
+	r.status, r.close = p.head.Status, p.head.Close
+	if p.cookieURL != nil && p.u.jar != nil && len(r.cookies) > 0 {
+		setCookies(p.cookieURL, p.u, r.cookies)
 	}
 	if p.capture {
 		p.u.body = p.u.body[:0]
 	}
-	switch {
-	case p.head || r.status == http.StatusNoContent || r.status == http.StatusNotModified || r.status < 200:
-		p.phase = phaseDone
-	case r.chunked:
-		p.phase = phaseChunkSize
-	case r.length == 0:
-		p.phase = phaseDone
-	case r.length > 0:
-		p.phase, p.remaining = phaseLength, r.length
-	default:
-		p.phase = phaseUntilClose
+	framing := p.head.Body(p.toHEAD)
+	if framing == http1.CloseBody {
 		r.close = true
 	}
+	p.body.Reset(framing, p.head.ContentLength, h1Rules)
+	p.phase = phaseBody
 }
 
 // keep holds body bytes for expect.body_contains, up to bodyCheckLimit.

@@ -1,12 +1,11 @@
 package runner
 
 import (
-	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/ilities/ilities/internal/evloop"
 )
 
 // At a low rate the loop wakes for each arrival on time: the send lag's
@@ -49,20 +48,17 @@ func wakeDelay(t *testing.T) time.Duration {
 	late := make(chan []time.Duration)
 	go func() {
 		// The thread's slack changes, so it ends with the goroutine.
-		runtime.LockOSThread()
-		syscall.RawSyscall(syscall.SYS_PRCTL, prSetTimerslack, 1, 0)
-		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		evloop.LockThread(evloop.PreciseSlack)
+		p, err := evloop.NewPoller(1)
 		if err != nil {
 			late <- nil
 			return
 		}
-		defer syscall.Close(ep)
-		var ev [1]syscall.EpollEvent
+		defer p.Close()
 		var d []time.Duration
 		for range 50 {
-			ts := syscall.NsecToTimespec(int64(time.Millisecond))
 			start := time.Now()
-			syscall.RawSyscall6(sysEpollPwait2, uintptr(ep), uintptr(unsafe.Pointer(&ev[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0)
+			p.Wait(time.Millisecond)
 			d = append(d, time.Since(start)-time.Millisecond)
 		}
 		late <- d

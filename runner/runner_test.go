@@ -670,8 +670,11 @@ func TestInterruptedRunAbandonsHungRequests(t *testing.T) {
 	}
 	checkAccounting(t, res)
 	t.Logf("measured %.3fs: %+v errors %v", res.MeasuredS, res.Totals, res.Errors)
-	if !res.Incomplete || res.Totals.Scheduled == 0 || res.Errors[ClassAborted] != res.Totals.Scheduled {
-		t.Errorf("incomplete %v, totals %+v, errors %v: want every hung request aborted", res.Incomplete, res.Totals, res.Errors)
+	// Every request sent was aborted; an arrival due before the stop that
+	// a busy host kept from being sent is cut, not lost.
+	tot := res.Totals
+	if !res.Incomplete || tot.Scheduled == 0 || res.Errors[ClassAborted] == 0 || res.Errors[ClassAborted]+tot.CutAtEnd != tot.Scheduled {
+		t.Errorf("incomplete %v, totals %+v, errors %v: want every hung request aborted", res.Incomplete, tot, res.Errors)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
 )
 
@@ -116,7 +117,10 @@ func TestSegmentsAsProcessesMerge(t *testing.T) {
 		t.Skip("runs seven generator processes")
 	}
 	bin := buildBinary(t)
-	// A target whose service time varies: 2..8ms, uniform.
+	// A target whose service time varies: 2..8ms, uniform. It runs in this
+	// process, so this process's own scheduling delay is the target's.
+	target := hiccup.Start()
+	defer target.Stop()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Duration(2000+rand.IntN(6000)) * time.Microsecond)
 	}))
@@ -150,7 +154,7 @@ requirements:
 		if err != nil {
 			t.Fatalf("single run: %v (%v)\n%s", err, runErr, cmd.Stderr)
 		}
-		judgedOrInconclusive(t, "single run", runErr, res)
+		judgedOrInconclusive(t, "single run", runErr, res, target)
 		return res
 	}
 	a, b := single("a"), single("b")
@@ -172,7 +176,7 @@ requirements:
 		if err != nil {
 			t.Fatalf("segment %d: %v (%v)\n%s", i+1, err, runErr, cmd.Stderr)
 		}
-		judgedOrInconclusive(t, fmt.Sprint("segment ", i+1), runErr, res)
+		judgedOrInconclusive(t, fmt.Sprint("segment ", i+1), runErr, res, target)
 	}
 	mergedPath := filepath.Join(t.TempDir(), "merged.json")
 	merge := exec.Command(bin, append(append([]string{"merge"}, parts...), "--out", mergedPath, "--allow-saturated")...)
@@ -181,7 +185,7 @@ requirements:
 	if err != nil {
 		t.Fatalf("merge: %v (%v)\n%s", err, mergeErr, out)
 	}
-	judgedOrInconclusive(t, "merge", mergeErr, m)
+	judgedOrInconclusive(t, "merge", mergeErr, m, target)
 
 	// Open loop: the seeded arrivals, exactly.
 	browse := func(r *report.Result) report.Totals { return r.Workloads[0].Totals }
@@ -230,8 +234,11 @@ requirements:
 // judgedOrInconclusive accepts a run that passed, or whose verdict the
 // host's delays made inconclusive (exit 3, with the figures that did it
 // logged); a failed requirement, an incomplete result or another exit
-// fails the test.
-func judgedOrInconclusive(t *testing.T, what string, runErr error, res *report.Result) {
+// fails the test. The target runs in this process: a requirement it
+// failed while the host held this process back by more than a fifth of
+// the tightest latency threshold (1 s here) at once says nothing about
+// the tool, and skips the test with the target's figures.
+func judgedOrInconclusive(t *testing.T, what string, runErr error, res *report.Result, target *hiccup.Meter) {
 	t.Helper()
 	code := 0
 	if ee, ok := runErr.(*exec.ExitError); ok {
@@ -245,6 +252,8 @@ func judgedOrInconclusive(t *testing.T, what string, runErr error, res *report.R
 	case code == exitPass && res.Verdict == report.VerdictPass:
 	case code == exitRun && res.Verdict == report.VerdictInconclusive:
 		t.Logf("%s: inconclusive on this host: %s", what, res.VerdictReason)
+	case code == exitFail && res.Verdict == report.VerdictFail && target.Figures().Max >= 200*time.Millisecond:
+		t.Skipf("%s failed (%s) while the host delayed the target's process: %v", what, res.VerdictReason, target.Figures())
 	default:
 		t.Fatalf("%s: exit %d, verdict %s (%s)", what, code, res.Verdict, res.VerdictReason)
 	}

@@ -75,10 +75,12 @@ func TestRunPassAndFailVerdicts(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "run", "testdata/pass.yaml", "--quiet", "--allow-saturated", "--out", dir)
 	host := meter.Stop()
 	t.Logf("pass.yaml: exit %d; %v", code, host)
-	if code == exitFail && host.Max >= 100*time.Millisecond {
+	if (code == exitFail || code == exitRun) && host.Max >= 100*time.Millisecond {
 		// p99(latency) < 500ms cannot be judged when the host itself kept
-		// this process waiting a fifth of that at once.
-		t.Skipf("pass.yaml failed a requirement on a host that delayed this process by up to %v (%v)\n%s", host.Max, host, stdout)
+		// this process waiting a fifth of that at once: the tool may call
+		// it inconclusive (exit 3, what it should) or, the target being
+		// in this process, failed.
+		t.Skipf("pass.yaml exit %d on a host that delayed this process by up to %v (%v)\n%s", code, host.Max, host, stdout)
 	}
 	if code != exitPass {
 		t.Fatalf("pass.yaml: exit %d, want 0\n%s\n%s", code, stdout, stderr)

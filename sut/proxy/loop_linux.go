@@ -6,12 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/evloop"
+	"github.com/ilities/ilities/internal/http1"
 	"github.com/ilities/ilities/internal/procs"
 	"github.com/ilities/ilities/internal/timerheap"
 	"github.com/ilities/ilities/sut/balancer"
@@ -37,7 +37,8 @@ import (
 //
 // A loop sleeps in epoll_pwait issued as a raw system call: the runtime
 // sees a running goroutine, which keeps its processor; GOMAXPROCS is raised
-// by one per loop while the proxy runs (package procs).
+// by one per loop while the proxy runs (package procs). The system calls
+// are package evloop's, shared with the load generator's loop.
 
 const (
 	loopMaxEvents = 256
@@ -79,8 +80,10 @@ const (
 
 // lconn is one connection of a loop: a client's or an upstream's.
 type lconn struct {
-	id    int32
-	gen   uint32 // changes when the slot is reused: stale events and timers are told by it
+	// tag: in the loop's table, on its events, timers and idle lists; stale
+	// once the connection is released, so they are told apart from its
+	// slot's next user.
+	tag   evloop.Tag
 	fd    int
 	kind  lkind
 	state lstate
@@ -92,7 +95,7 @@ type lconn struct {
 	hup bool
 
 	in           []byte // received bytes not yet used are in[inOff:inLen]
-	reader       sliceReader
+	reader       http1.SliceReader
 	inOff, inLen int
 	out          []byte // bytes to write are out[outOff:]
 	outOff       int
@@ -101,7 +104,8 @@ type lconn struct {
 
 	// client
 	ip            string
-	req, resp     *message
+	req           *http1.Request
+	resp          *http1.Response
 	bodyLen       int  // the request body held in c.in from inOff
 	headTimer     bool // the request head deadline is in force
 	parsedPartial bool // in holds an incomplete head already parsed once
@@ -126,38 +130,25 @@ type lconn struct {
 	start  time.Time
 }
 
-// connRef refers to a connection as it was: stale once its slot is reused
-// (gen changed). Idle lists and timers hold these.
-type connRef struct {
-	c   *lconn
-	gen uint32
-}
-
 // loop is one event loop.
 type loop struct {
-	p                *Proxy
-	ep, wakeFd, lnFd int
-	conns            []*lconn
-	free             []int32
-	events           []syscall.EpollEvent
-	timers           timerheap.Heap[connRef]
-	idle             map[*upstream][]connRef
-	ready            []*lconn
-	rbuf, scratch    []byte
-	base             time.Time
-	now              time.Time
-	nowNs            int64
-	acceptResume     int64 // the listener is paused (descriptors ran out) until then
-	nextSweep        int64
+	p             *Proxy
+	poll          *evloop.Poller
+	lnFd          int
+	conns         evloop.Table[lconn]
+	timers        timerheap.Heap[evloop.Tag]
+	idle          map[*upstream][]evloop.Tag
+	ready         []*lconn
+	rbuf, scratch []byte
+	base          time.Time
+	now           time.Time
+	nowNs         int64
+	acceptResume  int64 // the listener is paused (descriptors ran out) until then
+	nextSweep     int64
 }
 
-// edgeTriggered is EPOLLET as the uint32 the event mask is.
-const edgeTriggered = uint32(1) << 31
-
-const (
-	evWake     = -1
-	evListener = -2
-)
+// listenerTag is the shared listener's tag on a loop's events.
+var listenerTag = evloop.Tag{Slot: -2}
 
 // loopSupported: the loops are built on epoll, which every Linux has.
 func loopSupported() bool { return true }
@@ -174,12 +165,12 @@ func (p *Proxy) startLoops(ln net.Listener) bool {
 	var loops []*loop
 	fail := func() bool {
 		for _, l := range loops {
-			l.closeFds(true)
+			l.closeFds()
 		}
 		return false
 	}
 	for range n {
-		l := &loop{p: p, ep: -1, wakeFd: -1, lnFd: -1, idle: map[*upstream][]connRef{}, base: time.Now()}
+		l := &loop{p: p, lnFd: -1, idle: map[*upstream][]evloop.Tag{}, base: time.Now()}
 		loops = append(loops, l)
 		rc, err := tl.SyscallConn()
 		if err != nil {
@@ -196,22 +187,12 @@ func (p *Proxy) startLoops(ln net.Listener) bool {
 		if syscall.SetNonblock(l.lnFd, true) != nil {
 			return fail()
 		}
-		if l.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
-			l.ep = -1
-			return fail()
-		}
-		fd, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-		if errno != 0 {
-			return fail()
-		}
-		l.wakeFd = int(fd)
-		if syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.wakeFd, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: evWake}) != nil {
+		if l.poll, err = evloop.NewPoller(loopMaxEvents); err != nil {
 			return fail()
 		}
 		if !l.listen(true) {
 			return fail()
 		}
-		l.events = make([]syscall.EpollEvent, loopMaxEvents)
 		l.rbuf = make([]byte, loopReadBuf)
 		l.scratch = make([]byte, 0, 16<<10)
 	}
@@ -231,31 +212,23 @@ func (p *Proxy) startLoops(ln net.Listener) bool {
 // listen adds the listener to the loop's epoll set, or takes it out.
 func (l *loop) listen(on bool) bool {
 	if !on {
-		return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, l.lnFd, nil) == nil
+		return l.poll.Del(l.lnFd) == nil
 	}
-	const epollExclusive = 1 << 28
-	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.lnFd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: evListener}) == nil
+	return l.poll.Add(l.lnFd, syscall.EPOLLIN|evloop.Exclusive, listenerTag) == nil
 }
 
 // wake ends the loop's current wait (on Close).
-func (l *loop) wake() {
-	one := uint64(1)
-	syscall.Write(l.wakeFd, (*[8]byte)(unsafe.Pointer(&one))[:])
-}
+func (l *loop) wake() { l.poll.Wake() }
 
-// closeFds closes the loop's descriptors: all of them before the loop
-// runs, all but the wake-up one when it ends (Close may still write to
-// that; it closes it once every loop has returned).
-func (l *loop) closeFds(withWake bool) {
-	fds := []*int{&l.lnFd, &l.ep}
-	if withWake {
-		fds = append(fds, &l.wakeFd)
+// closeFds closes the loop's descriptors, when it ends and again from
+// Close (which does nothing then); a wake after it does nothing.
+func (l *loop) closeFds() {
+	if l.lnFd >= 0 {
+		syscall.Close(l.lnFd)
+		l.lnFd = -1
 	}
-	for _, fd := range fds {
-		if *fd >= 0 {
-			syscall.Close(*fd)
-			*fd = -1
-		}
+	if l.poll != nil {
+		l.poll.Close()
 	}
 }
 
@@ -269,7 +242,7 @@ func (l *loop) stopped() bool {
 }
 
 func (l *loop) run() {
-	runtime.LockOSThread()
+	evloop.LockThread(0) // its waits are in milliseconds: the default slack
 	defer l.shutdown()
 	l.clock()
 	l.nextSweep = l.nowNs + int64(loopSweepEvery)
@@ -293,16 +266,14 @@ func (l *loop) run() {
 // shutdown closes every connection (aborting the exchanges in progress)
 // and the loop's own descriptors.
 func (l *loop) shutdown() {
-	for _, c := range l.conns {
-		if c.fd >= 0 {
-			if c.kind == lClient && c.holding {
-				c.up.gate.leave(c.up.node)
-				c.holding = false
-			}
-			l.closeConn(c)
+	for c := range l.conns.All() {
+		if c.kind == lClient && c.holding {
+			c.up.gate.leave(c.up.node)
+			c.holding = false
 		}
+		l.closeConn(c)
 	}
-	l.closeFds(false)
+	l.closeFds()
 }
 
 func (l *loop) clock() {
@@ -319,35 +290,27 @@ func (l *loop) wait() {
 	if l.acceptResume > 0 && l.acceptResume < next {
 		next = l.acceptResume
 	}
-	ms := 0
-	if len(l.ready) == 0 {
-		if d := next - l.nowNs; d > 0 {
-			ms = int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
-		}
+	d := time.Duration(next - l.nowNs)
+	if len(l.ready) > 0 {
+		d = 0 // connections wait for the loop: only a look at the sockets
 	}
-	r, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.ep), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
-	n := 0
-	if errno == 0 {
-		n = int(r)
-	}
+	events := l.poll.WaitMillis(d)
 	l.clock()
 	if l.acceptResume > 0 && l.nowNs >= l.acceptResume {
 		l.acceptResume = 0
 		l.listen(true)
 	}
-	for i := range n {
-		ev := &l.events[i]
-		switch ev.Fd {
-		case evWake:
-			var b [8]byte
-			syscall.Read(l.wakeFd, b[:])
+	for i := range events {
+		ev := &events[i]
+		if l.poll.Woken(ev) {
 			continue
-		case evListener:
+		}
+		if evloop.TagOf(ev) == listenerTag {
 			l.accept()
 			continue
 		}
-		c := l.conns[ev.Fd]
-		if c.gen != uint32(ev.Pad) || c.fd < 0 {
+		c := l.conns.Event(ev)
+		if c == nil {
 			continue // an event for a connection closed meanwhile
 		}
 		if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
@@ -421,7 +384,7 @@ func (l *loop) schedule(c *lconn) {
 
 func (l *loop) accept() {
 	for range acceptBatch {
-		fd, sa, err := syscall.Accept4(l.lnFd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		fd, sa, err := evloop.Accept(l.lnFd)
 		if err != nil {
 			switch err {
 			case syscall.EINTR, syscall.ECONNABORTED:
@@ -434,12 +397,11 @@ func (l *loop) accept() {
 			}
 			return
 		}
-		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 		c := l.newConn(fd, lClient)
 		c.ip = sockaddrIP(sa)
 		if c.req == nil {
-			c.req = &message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)}
-			c.resp = &message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)}
+			c.req = &http1.Request{Head: newHead()}
+			c.resp = &http1.Response{Head: newHead()}
 		}
 		c.state = cHead
 		c.headTimer = true
@@ -462,15 +424,8 @@ func sockaddrIP(sa syscall.Sockaddr) string {
 }
 
 func (l *loop) newConn(fd int, kind lkind) *lconn {
-	var c *lconn
-	if n := len(l.free); n > 0 {
-		c = l.conns[l.free[n-1]]
-		l.free = l.free[:n-1]
-	} else {
-		c = &lconn{id: int32(len(l.conns))}
-		l.conns = append(l.conns, c)
-	}
-	c.fd, c.kind, c.readable, c.hup = fd, kind, false, false
+	c, tag := l.conns.Open()
+	c.tag, c.fd, c.kind, c.readable, c.hup = tag, fd, kind, false, false
 	c.inOff, c.inLen, c.out, c.outOff = 0, 0, c.out[:0], 0
 	c.deadline, c.heapAt = 0, 0
 	c.headTimer, c.parsedPartial, c.queued = false, false, false
@@ -481,8 +436,7 @@ func (l *loop) newConn(fd int, kind lkind) *lconn {
 
 // register adds c to the epoll set, edge-triggered, for input and output.
 func (l *loop) register(c *lconn) bool {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | edgeTriggered, Fd: c.id, Pad: int32(c.gen)}
-	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, c.fd, &ev) == nil
+	return l.poll.Add(c.fd, syscall.EPOLLIN|syscall.EPOLLOUT|syscall.EPOLLRDHUP|evloop.EdgeTriggered, c.tag) == nil
 }
 
 // closeConn closes c's socket and frees its slot.
@@ -500,7 +454,6 @@ func (l *loop) release(c *lconn) {
 		l.p.loopClients.Add(-1)
 	}
 	c.fd = -1
-	c.gen++
 	c.deadline, c.heapAt = 0, 0
 	c.uc, c.owner, c.pl, c.up, c.target = nil, nil, nil, nil, nil
 	c.breq = balancer.Request{}
@@ -509,8 +462,8 @@ func (l *loop) release(c *lconn) {
 	// connections open, not the most it ever had.
 	c.in, c.out, c.req, c.resp = nil, nil, nil, nil
 	c.bodyLen = 0
-	c.reader = sliceReader{}
-	l.free = append(l.free, c.id)
+	c.reader.Reset(nil)
+	l.conns.Release(c.tag)
 }
 
 // ---- reading and writing ----
@@ -540,13 +493,11 @@ func (l *loop) fill(c *lconn, limit int) (int, syscall.Errno) {
 		}
 	}
 	space := c.in[c.inLen:]
-	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(&space[0])), uintptr(len(space)))
+	n, errno := evloop.Read(c.fd, space)
 	switch {
 	case errno == syscall.EAGAIN:
 		c.readable = false
 		return 0, 0
-	case errno == syscall.EINTR:
-		return 0, 0 // still readable: the caller comes back
 	case errno != 0:
 		return -1, errno
 	case n == 0:
@@ -559,25 +510,6 @@ func (l *loop) fill(c *lconn, limit int) (int, syscall.Errno) {
 	return int(n), 0
 }
 
-// write writes b to fd and returns how much went, or an error other than
-// a full socket.
-func write(fd int, b []byte) (int, syscall.Errno) {
-	done := 0
-	for done < len(b) {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[done])), uintptr(len(b)-done))
-		switch errno {
-		case 0:
-			done += int(n)
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return done, 0
-		default:
-			return done, errno
-		}
-	}
-	return done, 0
-}
-
 // send queues b for the client and writes what the socket takes now. It
 // reports false if the client is gone (c is then closed).
 func (l *loop) send(c *lconn, b []byte) bool {
@@ -585,7 +517,7 @@ func (l *loop) send(c *lconn, b []byte) bool {
 		c.out = append(c.out, b...)
 		return true
 	}
-	n, errno := write(c.fd, b)
+	n, errno := evloop.Write(c.fd, b)
 	if errno != 0 {
 		l.clientGone(c)
 		return false
@@ -600,7 +532,7 @@ func (l *loop) send(c *lconn, b []byte) bool {
 // flushClient writes the client's queued output and continues what waited
 // for it.
 func (l *loop) flushClient(c *lconn) {
-	n, errno := write(c.fd, c.out[c.outOff:])
+	n, errno := evloop.Write(c.fd, c.out[c.outOff:])
 	if errno != 0 {
 		l.clientGone(c)
 		return
@@ -647,12 +579,12 @@ func (l *loop) readHead(c *lconn) {
 			return // flushClient schedules c once the client has read
 		}
 		if c.inLen > c.inOff && !c.parsedPartial {
-			r := &c.reader // kept in c: as a lineReader it would escape
-			*r = sliceReader{b: c.in[c.inOff:c.inLen]}
-			err := c.req.readRequest(r, lim.MaxHeaderBytes)
+			r := &c.reader // kept in c: as a LineReader it would escape
+			r.Reset(c.in[c.inOff:c.inLen])
+			err := c.req.Read(r, headRules(lim.MaxHeaderBytes))
 			switch err {
 			case nil:
-				c.inOff += r.off
+				c.inOff += r.Consumed()
 				c.headTimer = false
 				c.deadline = 0
 				l.serve(c)
@@ -665,7 +597,7 @@ func (l *loop) readHead(c *lconn) {
 				}
 			default:
 				l.p.stats.badRequests.Add(1)
-				l.reply(c, appendError(l.scratch[:0], c.req, statusOf(err), err.Error(), nil, 0, true), false)
+				l.reply(c, appendError(l.scratch[:0], c.req, statusOf(err), reasonOf(err), nil, 0, true), false)
 				return
 			}
 		}
@@ -727,7 +659,7 @@ func (l *loop) endRequest(c *lconn, keep bool) {
 
 // early answers the request itself, the connection kept as handle would.
 func (l *loop) early(c *lconn, status int, msg string, up *upstream, retryAfter int) {
-	closeConn := c.req.closeConn || c.bodyLen > 0
+	closeConn := c.req.Close || c.bodyLen > 0
 	l.reply(c, appendError(l.scratch[:0], c.req, status, msg, up, retryAfter, closeConn), !closeConn)
 }
 
@@ -738,12 +670,12 @@ func (l *loop) serve(c *lconn) {
 	// A body the loop can hold is read whole before anything else is done
 	// (as nginx buffers request bodies); a larger or chunked one, or one
 	// awaiting 100 Continue, goes with the connection to a goroutine.
-	if req.chunked || req.expect100 || req.contentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) {
+	if req.Chunked || req.Expect100 || req.ContentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) {
 		l.handOverClient(c)
 		return
 	}
-	if req.contentLength > 0 {
-		c.bodyLen = int(req.contentLength)
+	if req.ContentLength > 0 {
+		c.bodyLen = int(req.ContentLength)
 		if c.inLen-c.inOff < c.bodyLen {
 			c.state = cBody
 			l.setDeadline(c, l.nowNs+int64(p.cfg.Timeout))
@@ -801,7 +733,7 @@ func (l *loop) serveWhole(c *lconn) {
 			return
 		}
 	}
-	pl := p.routeBytes(req.host, req.path)
+	pl := p.routeBytes(req.Host, req.Path)
 	if pl == nil {
 		p.stats.unrouted.Add(1)
 		l.early(c, 404, "no pool matches this request", nil, 0)
@@ -818,7 +750,7 @@ func (l *loop) serveWhole(c *lconn) {
 // tryUpstream picks an upstream for c's request and starts the exchange.
 func (l *loop) tryUpstream(c *lconn) {
 	p := l.p
-	up := p.pick(c.pl, &c.breq, c.req.path, c.excl[:c.nexcl])
+	up := p.pick(c.pl, &c.breq, c.req.Path, c.excl[:c.nexcl])
 	if up == nil {
 		p.stats.unavailable.Add(1)
 		l.early(c, 503, "no upstream available in pool "+c.pl.cfg.Name, nil, 1)
@@ -845,7 +777,7 @@ func (l *loop) failed(c *lconn, f failKind) {
 		// With no other upstream to try, the client gets this failure's
 		// own answer.
 		c.excl[c.nexcl] = up.node
-		if next := p.pick(c.pl, &c.breq, c.req.path, c.excl[:c.nexcl+1]); next != nil {
+		if next := p.pick(c.pl, &c.breq, c.req.Path, c.excl[:c.nexcl+1]); next != nil {
 			if c.uc != nil {
 				l.closeConn(c.uc) // the kept answer is dropped
 				c.uc = nil
@@ -915,34 +847,20 @@ func (l *loop) dial(up *upstream) *lconn {
 	if !ok {
 		return nil
 	}
-	var sa syscall.Sockaddr
-	family := syscall.AF_INET
-	if ip := ap.Addr(); ip.Is4() {
-		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
-	} else {
-		family = syscall.AF_INET6
-		sa6 := &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
-		if z := ip.Zone(); z != "" {
-			if ifi, err := net.InterfaceByName(z); err == nil {
-				sa6.ZoneId = uint32(ifi.Index)
-			}
-		}
-		sa = sa6
-	}
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	sa, family := evloop.Sockaddr(ap)
+	fd, err := evloop.Socket(family)
 	if err != nil {
 		return nil
 	}
-	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	err = syscall.Connect(fd, sa)
-	if err != nil && err != syscall.EINPROGRESS {
+	pending, err := evloop.Connect(fd, sa)
+	if err != nil {
 		syscall.Close(fd)
 		return nil
 	}
 	uc := l.newConn(fd, lUpstream)
 	uc.target = up
 	uc.state = uSending
-	if err != nil {
+	if pending {
 		uc.state = uConnecting
 	}
 	if !l.register(uc) {
@@ -954,8 +872,7 @@ func (l *loop) dial(up *upstream) *lconn {
 
 // connected completes a connection attempt.
 func (l *loop) connected(uc *lconn) {
-	soErr, err := syscall.GetsockoptInt(uc.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
-	if err == nil && soErr == 0 {
+	if evloop.ConnectError(uc.fd) == nil {
 		l.beginSend(uc)
 		return
 	}
@@ -997,7 +914,7 @@ func (l *loop) bodyBroke(uc *lconn) {
 
 // flushUp writes the request; once it is all out, the response is awaited.
 func (l *loop) flushUp(uc *lconn) {
-	n, errno := write(uc.fd, uc.out[uc.outOff:])
+	n, errno := evloop.Write(uc.fd, uc.out[uc.outOff:])
 	uc.outOff += n
 	if errno != 0 {
 		l.upBroke(uc, true)
@@ -1042,16 +959,16 @@ func (l *loop) readResponse(uc *lconn) {
 		}
 		uc.got = true
 		r := &uc.reader
-		*r = sliceReader{b: uc.in[uc.inOff:uc.inLen]}
-		switch err := c.resp.readResponse(r, lim); err {
+		r.Reset(uc.in[uc.inOff:uc.inLen])
+		switch err := readResponse(c.resp, r, lim); err {
 		case nil:
-			uc.inOff += r.off
+			uc.inOff += r.Consumed()
 			l.gotResponse(uc)
 			return
 		case io.EOF, io.ErrUnexpectedEOF:
 			continue
 		default:
-			if err == errBadResponse {
+			if err == http1.ErrMalformedResponse {
 				uc.target.counts.protocolErrors.Add(1)
 			}
 			l.upFailed(uc, failReset)
@@ -1067,12 +984,12 @@ func (l *loop) gotResponse(uc *lconn) {
 	resp := c.resp
 	up.counts.responses.Add(1)
 	p.noteLoad(up, resp)
-	failed := resp.status >= 500
+	failed := resp.Status >= 500
 	if failed {
 		up.counts.status5xx.Add(1)
 	}
 	p.observe(c.pl, up, l.now.Sub(uc.start), failed, l.now)
-	if (resp.status == 502 || resp.status == 503 || resp.status == 504) && p.cfg.Retries > 0 {
+	if (resp.Status == 502 || resp.Status == 503 || resp.Status == 504) && p.cfg.Retries > 0 {
 		l.failed(c, failStatus)
 		return
 	}
@@ -1084,15 +1001,15 @@ func (l *loop) gotResponse(uc *lconn) {
 func (l *loop) relay(c *lconn) {
 	uc, resp := c.uc, c.resp
 	plan := planRelay(c.req, resp, l.p.isClosed())
-	if !plan.bodyless && (resp.chunked || plan.untilClose) {
+	if !plan.bodyless && (resp.Chunked || plan.untilClose) {
 		l.handOverRelay(c)
 		return
 	}
 	c.keep = !plan.closeClient
-	c.upReusable = !resp.closeConn
+	c.upReusable = !resp.Close
 	c.bodyLeft = 0
 	if !plan.bodyless {
-		c.bodyLeft = resp.contentLength
+		c.bodyLeft = resp.ContentLength
 	}
 	b := appendResponseHead(l.scratch[:0], c.req, resp, c.pl, c.up, &plan)
 	take := min(int64(uc.inLen-uc.inOff), c.bodyLeft)
@@ -1123,13 +1040,11 @@ func (l *loop) pumpBody(uc *lconn) {
 		if c.outOff < len(c.out) || !uc.readable {
 			return // flushClient or the next event brings it back
 		}
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(uc.fd), uintptr(unsafe.Pointer(&l.rbuf[0])), uintptr(len(l.rbuf)))
+		n, errno := evloop.Read(uc.fd, l.rbuf)
 		switch {
 		case errno == syscall.EAGAIN:
 			uc.readable = false
 			return
-		case errno == syscall.EINTR:
-			continue
 		case errno != 0 || n == 0:
 			l.bodyBroke(uc)
 			return
@@ -1166,15 +1081,15 @@ func (l *loop) relayDone(c *lconn) {
 func (l *loop) takeIdle(up *upstream) *lconn {
 	refs := l.idle[up]
 	for len(refs) > 0 {
-		r := refs[len(refs)-1]
+		uc := l.conns.Get(refs[len(refs)-1])
 		refs = refs[:len(refs)-1]
-		if r.c.gen == r.gen && r.c.state == uIdle && r.c.fd >= 0 {
+		if uc != nil && uc.state == uIdle {
 			l.idle[up] = refs
 			if up.draining.Load() {
-				l.closeConn(r.c)
+				l.closeConn(uc)
 				continue
 			}
-			return r.c
+			return uc
 		}
 	}
 	l.idle[up] = refs
@@ -1188,7 +1103,7 @@ func (l *loop) putIdle(uc *lconn) {
 		// Drop the stale references first; close if it is really full.
 		live := refs[:0]
 		for _, r := range refs {
-			if r.c.gen == r.gen && r.c.state == uIdle {
+			if c := l.conns.Get(r); c != nil && c.state == uIdle {
 				live = append(live, r)
 			}
 		}
@@ -1201,7 +1116,7 @@ func (l *loop) putIdle(uc *lconn) {
 	}
 	uc.state, uc.owner, uc.deadline = uIdle, nil, 0
 	uc.inOff, uc.inLen = 0, 0
-	l.idle[up] = append(refs, connRef{uc, uc.gen})
+	l.idle[up] = append(refs, uc.tag)
 }
 
 // sweep closes the idle connections of upstreams being removed.
@@ -1211,8 +1126,8 @@ func (l *loop) sweep() {
 			continue
 		}
 		for _, r := range refs {
-			if r.c.gen == r.gen && r.c.state == uIdle {
-				l.closeConn(r.c)
+			if c := l.conns.Get(r); c != nil && c.state == uIdle {
+				l.closeConn(c)
 			}
 		}
 		delete(l.idle, up)
@@ -1225,7 +1140,7 @@ func (l *loop) sweep() {
 // the socket as a net.Conn that first yields the bytes c had received but
 // not used.
 func (l *loop) detach(c *lconn) (net.Conn, error) {
-	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	l.poll.Del(c.fd)
 	f := os.NewFile(uintptr(c.fd), "")
 	conn, err := net.FileConn(f) // a duplicate, in the runtime's poller
 	_ = f.Close()
@@ -1319,20 +1234,20 @@ func (l *loop) setDeadline(c *lconn, at int64) {
 	c.deadline = at
 	if at != 0 && (c.heapAt == 0 || at < c.heapAt) {
 		c.heapAt = at
-		l.timers.Push(at, connRef{c, c.gen})
+		l.timers.Push(at, c.tag)
 	}
 }
 
 // expire handles the deadlines that have passed.
 func (l *loop) expire() {
 	for {
-		at, e, ok := l.timers.Peek()
+		at, tag, ok := l.timers.Peek()
 		if !ok || at > l.nowNs {
 			return
 		}
 		l.timers.Pop()
-		c := e.c
-		if c.gen != e.gen || c.fd < 0 || c.heapAt != at {
+		c := l.conns.Get(tag)
+		if c == nil || c.heapAt != at {
 			continue // the connection moved on, or has an earlier entry
 		}
 		c.heapAt = 0
@@ -1340,7 +1255,7 @@ func (l *loop) expire() {
 		case c.deadline == 0:
 		case c.deadline > l.nowNs:
 			c.heapAt = c.deadline
-			l.timers.Push(c.deadline, connRef{c, c.gen})
+			l.timers.Push(c.deadline, c.tag)
 		default:
 			c.deadline = 0
 			l.timeout(c)

@@ -8,8 +8,8 @@ import "net"
 
 type loop struct{}
 
-func (*loop) wake()         {}
-func (*loop) closeFds(bool) {}
+func (*loop) wake()     {}
+func (*loop) closeFds() {}
 
 func loopSupported() bool { return false }
 

@@ -5,13 +5,13 @@
 // connection, retrying on another upstream where that is safe.
 //
 // The HTTP/1.1 server and client are the package's own lean implementation
-// (pooled buffers, no per-request allocation on the common path). On Linux,
-// plain HTTP without an admission limit is served by epoll event loops, one
-// per processor (loop_linux.go); TLS termination (crypto/tls), admission
-// control and other systems use a goroutine per connection (serve.go). Both
-// share the parser, the head writers and every per-request rule. Parsing is strict,
-// so that the proxy never disagrees with an upstream about where a request
-// ends:
+// (pooled buffers, no per-request allocation on the common path) on the
+// wire format of internal/http1. On Linux, plain HTTP without an admission
+// limit is served by epoll event loops, one per processor (loop_linux.go);
+// TLS termination (crypto/tls), admission control and other systems use a
+// goroutine per connection (serve.go). Both share the parser, the head
+// writers and every per-request rule. Parsing is strict, so that the proxy
+// never disagrees with an upstream about where a request ends:
 //
 //   - Content-Length together with Transfer-Encoding, differing
 //     Content-Length values, a Transfer-Encoding other than exactly
@@ -22,8 +22,9 @@
 //   - A client that does not complete its request head within
 //     Limits.ReadHeaderTimeout (slowloris) is disconnected.
 //   - Hop-by-hop headers (Connection and those it names, Keep-Alive,
-//     Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) are not
-//     forwarded in either direction. X-Forwarded-Proto and X-Forwarded-Host
+//     Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, TE,
+//     Trailer, Transfer-Encoding, Upgrade) are not forwarded in either
+//     direction. X-Forwarded-Proto and X-Forwarded-Host
 //     are set, replacing the client's; X-Forwarded-For is set to the client's
 //     address (appended to the client's own with Config.TrustForwarded).
 //   - The upstream gets the upstream's host:port as Host; the path and query
@@ -597,7 +598,7 @@ func (p *Proxy) Close() error {
 		p.serving.Wait()
 		p.loops.Wait()
 		for _, l := range p.evloops {
-			l.closeFds(true)
+			l.closeFds()
 		}
 		if p.releaseProcs != nil {
 			p.releaseProcs()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/http1"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -23,8 +24,8 @@ type clientConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	ip   string
-	req  message
-	resp message
+	req  http1.Request
+	resp http1.Response
 	buf  []byte
 	sent bool // the 100 Continue went out for this request
 	// deadline is the read deadline currently set on c.
@@ -43,8 +44,8 @@ var clientConnPool = sync.Pool{New: func() any {
 		br:   bufio.NewReaderSize(nil, 4<<10),
 		bw:   bufio.NewWriterSize(nil, 8<<10),
 		buf:  make([]byte, 16<<10),
-		req:  message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)},
-		resp: message{head: make([]byte, 0, 1024), headers: make([]header, 0, 32)},
+		req:  http1.Request{Head: newHead()},
+		resp: http1.Response{Head: newHead()},
 	}
 }}
 
@@ -135,12 +136,12 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) b
 			_ = c.SetReadDeadline(cs.deadline)
 		}
 		first = false
-		if err := cs.req.readRequest(cs.br, lim.MaxHeaderBytes); err != nil {
-			if isNetErr(err) {
+		if err := cs.req.Read(cs.br, headRules(lim.MaxHeaderBytes)); err != nil {
+			if !isParseErr(err) {
 				return // timeout (slowloris), reset or close: nothing to answer
 			}
 			p.stats.badRequests.Add(1)
-			p.writeError(cs, statusOf(err), err.Error(), nil, 0, true)
+			p.writeError(cs, statusOf(err), reasonOf(err), nil, 0, true)
 			return
 		}
 		if !p.handle(cs) {
@@ -184,23 +185,13 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 	return c.Conn.Read(b)
 }
 
-// isNetErr reports whether err came from the connection rather than from
-// parsing.
-func isNetErr(err error) bool {
-	switch err {
-	case errBadRequest, errConflictFrame, errHeaderTooLarge, errBodyTooLarge, errBadVersion, errBadExpect, errTLSHandshake:
-		return false
-	}
-	return true
-}
-
 // headBuffered reports whether a complete request head is already in br.
 func headBuffered(br *bufio.Reader) bool {
 	b, _ := br.Peek(br.Buffered())
 	return bytes.Index(b, []byte("\r\n\r\n")) >= 0
 }
 
-func (cs *clientConn) hasBody() bool { return cs.req.contentLength > 0 || cs.req.chunked }
+func (cs *clientConn) hasBody() bool { return cs.req.ContentLength > 0 || cs.req.Chunked }
 
 // handle serves one parsed request and reports whether the connection may
 // carry another.
@@ -210,7 +201,7 @@ func (p *Proxy) handle(cs *clientConn) bool {
 	cs.sent = false
 	// An early answer leaves a body unread: the connection must then close.
 	early := func(status int, msg string, up *upstream, retryAfter int) bool {
-		closeConn := cs.hasBody() || req.closeConn
+		closeConn := cs.hasBody() || req.Close
 		p.writeError(cs, status, msg, up, retryAfter, closeConn)
 		return !closeConn
 	}
@@ -224,11 +215,11 @@ func (p *Proxy) handle(cs *clientConn) bool {
 			return early(429, "rate limit exceeded", nil, int(wait/time.Second)+1)
 		}
 	}
-	if req.contentLength > p.cfg.Limits.MaxBodyBytes {
+	if req.ContentLength > p.cfg.Limits.MaxBodyBytes {
 		p.stats.badRequests.Add(1)
 		return early(413, "request body too large", nil, 0)
 	}
-	pl := p.routeBytes(req.host, req.path)
+	pl := p.routeBytes(req.Host, req.Path)
 	if pl == nil {
 		p.stats.unrouted.Add(1)
 		return early(404, "no pool matches this request", nil, 0)
@@ -239,7 +230,7 @@ func (p *Proxy) handle(cs *clientConn) bool {
 	excluded := cs.exclu[:0]
 	cs.breq = balancer.Request{ClientIP: cs.ip, Header: req, Now: now}
 	breq := &cs.breq
-	up := p.pick(pl, breq, req.path, excluded)
+	up := p.pick(pl, breq, req.Path, excluded)
 	if up == nil {
 		p.stats.unavailable.Add(1)
 		return early(503, "no upstream available in pool "+pl.cfg.Name, nil, 1)
@@ -264,7 +255,7 @@ func (p *Proxy) handle(cs *clientConn) bool {
 		if attempt < p.cfg.Retries && len(excluded) < cap(excluded) && p.retryAllowed(out.fail, req, cs.hasBody()) {
 			// With no other upstream to try, the client gets this
 			// failure's own answer.
-			if next := p.pick(pl, breq, req.path, append(excluded, up.node)); next != nil {
+			if next := p.pick(pl, breq, req.Path, append(excluded, up.node)); next != nil {
 				if out.uc != nil {
 					_ = out.uc.c.Close() // the kept answer is dropped
 				}
@@ -308,8 +299,8 @@ type outcome struct {
 
 // retryAllowed applies the retry rules: connect failures always, others only
 // for idempotent methods whose body was not sent; all within the budget.
-func (p *Proxy) retryAllowed(f failKind, req *message, hasBody bool) bool {
-	if f != failConnect && (!idempotent(req.method) || hasBody) {
+func (p *Proxy) retryAllowed(f failKind, req *http1.Request, hasBody bool) bool {
+	if f != failConnect && (!idempotent(req.Method) || hasBody) {
 		return false
 	}
 	if !p.takeRetryToken() {
@@ -418,10 +409,10 @@ func (p *Proxy) exchange(cs *clientConn, pl *pool, up *upstream) outcome {
 		bodySent, err := p.sendRequest(cs, up, uc)
 		if err != nil {
 			_ = uc.c.Close()
-			if err == errClientBody || err == errBodyTooLarge {
+			if err == errClientBody || err == http1.ErrBodyTooLarge {
 				// The client's body was bad or too big: nothing to retry.
 				status, msg := 400, "malformed request body"
-				if err == errBodyTooLarge {
+				if err == http1.ErrBodyTooLarge {
 					status, msg = 413, "request body too large"
 				}
 				p.stats.badRequests.Add(1)
@@ -437,10 +428,10 @@ func (p *Proxy) exchange(cs *clientConn, pl *pool, up *upstream) outcome {
 		}
 		_ = uc.c.SetReadDeadline(start.Add(p.cfg.Timeout))
 		resp := &cs.resp
-		err = resp.readResponse(uc.br, p.cfg.Limits.MaxHeaderBytes)
+		err = readResponse(resp, uc.br, p.cfg.Limits.MaxHeaderBytes)
 		if err != nil {
 			_ = uc.c.Close()
-			if reused && !bodySent && len(resp.head) == 0 && staleErr(err) {
+			if reused && !bodySent && len(resp.Bytes) == 0 && staleErr(err) {
 				continue
 			}
 			now := time.Now()
@@ -450,7 +441,7 @@ func (p *Proxy) exchange(cs *clientConn, pl *pool, up *upstream) outcome {
 				return outcome{fail: failTimeout}
 			}
 			up.counts.resets.Add(1)
-			if err == errBadResponse {
+			if err == http1.ErrMalformedResponse {
 				up.counts.protocolErrors.Add(1)
 			}
 			p.observe(pl, up, now.Sub(start), true, now)
@@ -459,12 +450,12 @@ func (p *Proxy) exchange(cs *clientConn, pl *pool, up *upstream) outcome {
 		now := time.Now()
 		up.counts.responses.Add(1)
 		p.noteLoad(up, resp)
-		failed := resp.status >= 500
+		failed := resp.Status >= 500
 		if failed {
 			up.counts.status5xx.Add(1)
 		}
 		p.observe(pl, up, now.Sub(start), failed, now)
-		if (resp.status == 502 || resp.status == 503 || resp.status == 504) && p.cfg.Retries > 0 {
+		if (resp.Status == 502 || resp.Status == 503 || resp.Status == 504) && p.cfg.Retries > 0 {
 			return outcome{fail: failStatus, uc: uc}
 		}
 		return p.relay(cs, pl, up, uc)
@@ -491,7 +482,7 @@ func (p *Proxy) sendRequest(cs *clientConn, up *upstream, uc *upConn) (bodySent 
 	bw := uc.bw
 	bw.Write(p.appendRequestHead(bw.AvailableBuffer(), req, up, cs.ip))
 	if cs.hasBody() {
-		if req.expect100 && !cs.sent {
+		if req.Expect100 && !cs.sent {
 			cs.sent = true
 			cs.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			if err := cs.bw.Flush(); err != nil {
@@ -503,13 +494,15 @@ func (p *Proxy) sendRequest(cs *clientConn, up *upstream, uc *upConn) (bodySent 
 		bodySent = true
 		w := &cs.upW
 		*w = sideWriter{w: bw}
-		if req.chunked {
-			_, err = copyChunked(bw, cs.br, true, p.cfg.Limits.MaxBodyBytes, cs.buf, p.cfg.Limits.MaxHeaderBytes)
+		if req.Chunked {
+			rules := headRules(p.cfg.Limits.MaxHeaderBytes)
+			rules.MaxBody = p.cfg.Limits.MaxBodyBytes
+			err = copyChunked(bw, cs.br, true, rules)
 		} else {
-			_, err = copyN(w, cs.br, req.contentLength, cs.buf)
+			_, err = copyN(w, cs.br, req.ContentLength, cs.buf)
 		}
 		if err != nil {
-			if err == errBodyTooLarge {
+			if err == http1.ErrBodyTooLarge {
 				return true, err
 			}
 			if w.err != nil || bw.Buffered() == 0 && isUpstreamErr(err) {
@@ -523,37 +516,42 @@ func (p *Proxy) sendRequest(cs *clientConn, up *upstream, uc *upConn) (bodySent 
 
 // appendRequestHead appends the head of req as forwarded to up: Host is the
 // upstream's, hop-by-hop headers go, X-Forwarded-* are set.
-func (p *Proxy) appendRequestHead(b []byte, req *message, up *upstream, ip string) []byte {
-	b = append(b, req.method...)
+func (p *Proxy) appendRequestHead(b []byte, req *http1.Request, up *upstream, ip string) []byte {
+	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = append(b, req.target...)
+	b = append(b, req.Target...)
 	b = append(b, " HTTP/1.1\r\n"...)
 	b = append(b, up.hostLine...)
 	var priorXFF []byte
-	for i := range req.headers {
-		h := &req.headers[i]
-		switch h.kind {
-		case hHost, hExpect, hXFProto, hXFHost:
+	for i := range req.Fields {
+		f := &req.Fields[i]
+		switch f.Kind {
+		case http1.KindHost, http1.KindExpect:
 			continue
-		case hXFF:
-			if p.cfg.TrustForwarded && priorXFF == nil {
-				priorXFF = h.value
+		case http1.KindOther:
+			switch ownKindOf(f.Name) {
+			case ownXFProto, ownXFHost:
+				continue
+			case ownXFF:
+				if p.cfg.TrustForwarded && priorXFF == nil {
+					priorXFF = f.Value
+				}
+				continue
 			}
+		}
+		if hopByHop(&req.Head, f) {
 			continue
 		}
-		if req.hopByHop(h) {
-			continue
-		}
-		b = append(b, h.name...)
+		b = append(b, f.Name...)
 		b = append(b, ": "...)
-		b = append(b, h.value...)
+		b = append(b, f.Value...)
 		b = append(b, '\r', '\n')
 	}
-	if req.chunked {
+	if req.Chunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	} else if req.contentLength >= 0 {
+	} else if req.ContentLength >= 0 {
 		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, req.contentLength, 10)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
 		b = append(b, '\r', '\n')
 	}
 	b = append(b, "X-Forwarded-For: "...)
@@ -567,9 +565,9 @@ func (p *Proxy) appendRequestHead(b []byte, req *message, up *upstream, ip strin
 	} else {
 		b = append(b, "\r\nX-Forwarded-Proto: http\r\n"...)
 	}
-	if len(req.host) > 0 {
+	if len(req.Host) > 0 {
 		b = append(b, "X-Forwarded-Host: "...)
-		b = append(b, req.host...)
+		b = append(b, req.Host...)
 		b = append(b, '\r', '\n')
 	}
 	return append(b, '\r', '\n')
@@ -600,20 +598,17 @@ func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcom
 	bw := cs.bw
 	plan := planRelay(req, resp, p.isClosed())
 	bw.Write(appendResponseHead(bw.AvailableBuffer(), req, resp, pl, up, &plan))
-	bodyless, untilClose, rechunk, closeClient := plan.bodyless, plan.untilClose, plan.rechunk, plan.closeClient
-
 	var err error
-	reusable := !resp.closeConn && !untilClose
+	reusable := !resp.Close && !plan.untilClose
 	cw := &cs.clientW
 	*cw = sideWriter{w: bw}
-	switch {
-	case bodyless:
-	case resp.chunked:
-		_, err = copyChunked(bw, uc.br, rechunk, 1<<62, cs.buf, p.cfg.Limits.MaxHeaderBytes)
-	case resp.contentLength >= 0:
-		_, err = copyN(cw, uc.br, resp.contentLength, cs.buf)
-	default:
-		err = copyUntilClose(bw, uc.br, rechunk, cs.buf)
+	switch plan.body {
+	case http1.ChunkedBody:
+		err = copyChunked(bw, uc.br, plan.rechunk, headRules(p.cfg.Limits.MaxHeaderBytes))
+	case http1.LengthBody:
+		_, err = copyN(cw, uc.br, resp.ContentLength, cs.buf)
+	case http1.CloseBody:
+		err = copyUntilClose(bw, uc.br, plan.rechunk, cs.buf)
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -637,22 +632,24 @@ func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcom
 	} else {
 		_ = uc.c.Close()
 	}
-	return outcome{done: true, keep: !closeClient}
+	return outcome{done: true, keep: !plan.closeClient}
 }
 
-// relayPlan is how a response is passed on: its framing to the client and
-// whether the client connection closes after it.
+// relayPlan is how a response is passed on: how its body is delimited as
+// it comes, its framing to the client and whether the client connection
+// closes after it.
 type relayPlan struct {
+	body                                       http1.Body
 	bodyless, untilClose, rechunk, closeClient bool
 }
 
-func planRelay(req, resp *message, closing bool) relayPlan {
-	var pl relayPlan
-	pl.bodyless = resp.bodyless(string(req.method) == "HEAD")
-	pl.untilClose = !pl.bodyless && !resp.chunked && resp.contentLength < 0
-	pl.closeClient = req.closeConn || closing || (pl.untilClose && req.minor == 0)
-	pl.rechunk = !pl.bodyless && (resp.chunked || pl.untilClose) && req.minor == 1
-	if !pl.bodyless && !pl.rechunk && (resp.chunked || pl.untilClose) {
+func planRelay(req *http1.Request, resp *http1.Response, closing bool) relayPlan {
+	pl := relayPlan{body: resp.Body(string(req.Method) == "HEAD")}
+	pl.bodyless = pl.body == http1.NoBody
+	pl.untilClose = pl.body == http1.CloseBody
+	pl.closeClient = req.Close || closing || (pl.untilClose && req.Minor == 0)
+	pl.rechunk = (pl.body == http1.ChunkedBody || pl.untilClose) && req.Minor == 1
+	if (pl.body == http1.ChunkedBody || pl.untilClose) && !pl.rechunk {
 		// An HTTP/1.0 client gets the body unframed: its end is the close.
 		pl.closeClient = true
 	}
@@ -662,24 +659,24 @@ func planRelay(req, resp *message, closing bool) relayPlan {
 // appendResponseHead appends the head of resp as passed on to the client:
 // hop-by-hop headers go, the node is named, the sticky cookie is set when
 // the client does not already carry this upstream's.
-func appendResponseHead(b []byte, req, resp *message, pl *pool, up *upstream, plan *relayPlan) []byte {
+func appendResponseHead(b []byte, req *http1.Request, resp *http1.Response, pl *pool, up *upstream, plan *relayPlan) []byte {
 	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(resp.status), 10)
+	b = strconv.AppendInt(b, int64(resp.Status), 10)
 	b = append(b, ' ')
-	b = append(b, resp.reason...)
+	b = append(b, resp.Reason...)
 	b = append(b, '\r', '\n')
 	sawNode := false
-	for i := range resp.headers {
-		h := &resp.headers[i]
-		if resp.hopByHop(h) {
+	for i := range resp.Fields {
+		f := &resp.Fields[i]
+		if hopByHop(&resp.Head, f) {
 			continue
 		}
-		if h.kind == hNode {
+		if f.Kind == http1.KindOther && ownKindOf(f.Name) == ownNode {
 			sawNode = true
 		}
-		b = append(b, h.name...)
+		b = append(b, f.Name...)
 		b = append(b, ": "...)
-		b = append(b, h.value...)
+		b = append(b, f.Value...)
 		b = append(b, '\r', '\n')
 	}
 	if !sawNode {
@@ -695,14 +692,14 @@ func appendResponseHead(b []byte, req, resp *message, pl *pool, up *upstream, pl
 	switch {
 	case plan.rechunk:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	case resp.contentLength >= 0 && (!plan.bodyless || string(req.method) == "HEAD" || resp.status == 304):
+	case resp.ContentLength >= 0 && (!plan.bodyless || string(req.Method) == "HEAD" || resp.Status == 304):
 		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, resp.contentLength, 10)
+		b = strconv.AppendInt(b, resp.ContentLength, 10)
 		b = append(b, '\r', '\n')
 	}
 	if plan.closeClient {
 		b = append(b, "Connection: close\r\n"...)
-	} else if req.minor == 0 {
+	} else if req.Minor == 0 {
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	return append(b, '\r', '\n')
@@ -757,7 +754,7 @@ func (p *Proxy) writeError(cs *clientConn, status int, msg string, up *upstream,
 }
 
 // appendError appends a short text answer to req.
-func appendError(b []byte, req *message, status int, msg string, up *upstream, retryAfter int, closeConn bool) []byte {
+func appendError(b []byte, req *http1.Request, status int, msg string, up *upstream, retryAfter int, closeConn bool) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -775,11 +772,11 @@ func appendError(b []byte, req *message, status int, msg string, up *upstream, r
 	}
 	if closeConn {
 		b = append(b, "Connection: close\r\n"...)
-	} else if req.minor == 0 {
+	} else if req.Minor == 0 {
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	b = append(b, '\r', '\n')
-	if string(req.method) != "HEAD" {
+	if string(req.Method) != "HEAD" {
 		b = append(b, msg...)
 		b = append(b, '\n')
 	}
@@ -813,10 +810,10 @@ func statusText(code int) string {
 }
 
 // noteLoad reads the upstream's load report, if any.
-func (p *Proxy) noteLoad(up *upstream, resp *message) {
-	for i := range resp.headers {
-		if resp.headers[i].kind == hLoad {
-			if l, ok := parseLoad(resp.headers[i].value); ok {
+func (p *Proxy) noteLoad(up *upstream, resp *http1.Response) {
+	for i := range resp.Fields {
+		if f := &resp.Fields[i]; f.Kind == http1.KindOther && ownKindOf(f.Name) == ownLoad {
+			if l, ok := parseLoad(f.Value); ok {
 				up.load.Store(&l)
 			}
 			return
@@ -836,7 +833,7 @@ func parseLoad(v []byte) (balancer.Load, bool) {
 		} else {
 			part, v = v, nil
 		}
-		k, val, ok := bytes.Cut(trimOWS(part), []byte("="))
+		k, val, ok := bytes.Cut(http1.TrimOWS(part), []byte("="))
 		if !ok {
 			continue
 		}
