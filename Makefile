@@ -48,7 +48,7 @@ noise:
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := scenario:FuzzParse scenario:FuzzParseRequirement runner:FuzzRunScenario \
+FUZZ_TARGETS := scenario:FuzzParse scenario:FuzzParseRequirement run:FuzzRunScenario \
 	internal/http1:FuzzReadRequest internal/http1:FuzzReadResponse internal/http1:FuzzFeedResponse \
 	sut/proxy:FuzzProxyConn
 fuzz:

@@ -13,6 +13,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/spill"
 	"github.com/ilities/ilities/report"
 )
 
@@ -64,7 +65,7 @@ type apparatusMeter struct {
 	first   machineReading // at begin
 	prev    machineReading // latest
 	loadAvg float64
-	windows spill[meterWindow]
+	windows spill.List[meterWindow]
 	// runOfWindows makes the run's hiccups those of the windows asked of
 	// result, from each window's histogram kept with it: for a SUT apart,
 	// whose sampler goes on after the run until the parent asks.
@@ -217,7 +218,7 @@ func (m *apparatusMeter) closeWindow() {
 	if m.runOfWindows {
 		encoded, _ = report.EncodeHistogram(m.win) // cannot fail on a valid histogram
 	}
-	m.windows.add(meterWindow{
+	m.windows.Add(meterWindow{
 		Histogram: encoded,
 		Window: report.ApparatusWindow{
 			T:                   m.cur,
@@ -291,7 +292,7 @@ func (m *apparatusMeter) result(windows int) (*report.Apparatus, error) {
 		a.CPUPressure = run.pressureShare()
 		a.Steal = run.stealShare()
 	}
-	got, err := m.windows.all()
+	got, err := m.windows.All()
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +332,7 @@ func mergeEncodedHiccups(run *hdrhistogram.Histogram, encoded string) error {
 // close releases the spill file; result cannot be called after.
 func (m *apparatusMeter) close() {
 	m.finish()
-	m.windows.close()
+	m.windows.Close()
 }
 
 // windowOf is the one-second window of a run time.

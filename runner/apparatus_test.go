@@ -216,7 +216,7 @@ func TestHiccupWindowPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := m.windows.all()
+	got, _ := m.windows.All()
 	want := []struct {
 		max     float64
 		samples int64
@@ -254,7 +254,7 @@ func TestApparatusWindowsOnSyntheticRun(t *testing.T) {
 	if len(a.Windows) != 5 {
 		t.Fatalf("%d windows, want 5", len(a.Windows))
 	}
-	spilled, _ := m.windows.all()
+	spilled, _ := m.windows.All()
 	var samples int64
 	for _, w := range spilled {
 		samples += w.Samples
@@ -328,7 +328,7 @@ func TestApparatusMeterRealClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spilled, err := m.windows.all()
+	spilled, err := m.windows.All()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/ilities/ilities/internal/spill"
 	"github.com/ilities/ilities/report"
 )
 
@@ -189,7 +190,7 @@ type collector struct {
 	// which samples may still reach: a handful, however long the run.
 	open         []*windowAcc
 	closedBefore int
-	finished     spill[finishedWindow]
+	finished     spill.List[finishedWindow]
 	// late holds the counts of stragglers: samples that came for a window
 	// already finished (past its settling time, which should not happen).
 	// takeWindows adds them to their window.
@@ -327,7 +328,7 @@ func (c *collector) closeWindows(now time.Duration) {
 		w := c.open[0]
 		// Encoding writes to memory only: it cannot fail short of a bug.
 		encoded, _ := report.EncodeHistogram(w.lat)
-		c.finished.add(finishedWindow{
+		c.finished.Add(finishedWindow{
 			Counts:    w.counts,
 			Nodes:     w.nodes,
 			Workloads: w.workloads,
@@ -347,8 +348,8 @@ func (c *collector) closeWindows(now time.Duration) {
 // it is called once, when the result is assembled.
 func (c *collector) takeWindows() ([]finishedWindow, error) {
 	c.closeWindows(-1)
-	wins, err := c.finished.all()
-	c.finished.close()
+	wins, err := c.finished.All()
+	c.finished.Close()
 	if err != nil {
 		return nil, err
 	}

@@ -25,9 +25,9 @@ func TestWindowsAreSummarisedAndFreed(t *testing.T) {
 	}
 	c.harvest()
 	c.closeWindows(5 * time.Second) // windows ending by 2 s have settled
-	if c.closedBefore != 2 || c.finished.len() != 2 || len(c.open) != 3 {
+	if c.closedBefore != 2 || c.finished.Len() != 2 || len(c.open) != 3 {
 		t.Fatalf("at 5 s with 3 s to settle: %d windows closed, %d finished, %d open; want 2, 2, 3",
-			c.closedBefore, c.finished.len(), len(c.open))
+			c.closedBefore, c.finished.Len(), len(c.open))
 	}
 	for i, w := range c.open {
 		if w.lat == nil {
@@ -143,7 +143,7 @@ func TestFinishedWindowsDoNotGrowMemory(t *testing.T) {
 		t.Errorf("in memory: %d open windows, %d with stragglers, %d and %d scope windows; want at most 5 and none",
 			len(c.open), len(c.late), len(c.run.windows), len(c.workloads[0].windows))
 	}
-	if n := len(c.finished.mem); n != 0 {
+	if n := c.finished.InMemory(); n != 0 {
 		t.Errorf("%d finished windows kept in memory, want all on disk", n)
 	}
 	// Held in memory, each of these windows cost about 1.3 KB (its encoded
@@ -157,8 +157,8 @@ func TestFinishedWindowsDoNotGrowMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(wins) != first+more || c.finished.len() != 0 {
-		t.Fatalf("%d windows taken (%d left), want %d", len(wins), c.finished.len(), first+more)
+	if len(wins) != first+more || c.finished.Len() != 0 {
+		t.Fatalf("%d windows taken (%d left), want %d", len(wins), c.finished.Len(), first+more)
 	}
 	for _, i := range []int{0, first, first + more - 1} {
 		w := wins[i]

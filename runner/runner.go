@@ -49,13 +49,6 @@ type Options struct {
 	SUTWakeups int
 	// SUTLoopWakeups is how many of those are an event loop's.
 	SUTLoopWakeups int
-	// SUTProcess is where Execute runs the scenario's built-in SUT:
-	// SUTInProcess (also "") or SUTChild.
-	SUTProcess string
-	// SUTExecutable is the ilities binary started as the SUT's child
-	// process (SUTChild), as `SUTExecutable serve --from-parent --control
-	// 127.0.0.1:0`. The caller names it: this process need not be ilities.
-	SUTExecutable string
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
@@ -64,11 +57,6 @@ type Options struct {
 	// ("ilities/<Version>"); "dev" when empty.
 	Version string
 
-	// sutChildEnv, when set, is the SUT child's environment (tests run
-	// their own binary as the child).
-	sutChildEnv []string
-	// sutStarted, when set, is told of the built-in SUT once started (tests).
-	sutStarted func(builtinSUT)
 	// forceStd sends plain HTTP/1.1 through net/http rather than the lean
 	// client (tests compare the two).
 	forceStd bool

@@ -34,8 +34,9 @@ import (
 // a broken API.
 
 // HiccupMeter measures the SUT process's own delays for a run, on the run's
-// clock (the idea of jHiccup: how late a short sleep wakes). The runner
-// provides it; the SUT only serves what it measured.
+// clock (the idea of jHiccup: how late a short sleep wakes). Package run
+// provides it, with the load engine's meter; the SUT only serves what it
+// measured.
 type HiccupMeter interface {
 	// Begin starts measuring with the run's time origin.
 	Begin(start time.Time)

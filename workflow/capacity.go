@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/run"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -53,7 +54,7 @@ type CapacityOptions struct {
 	InvalidCooldown time.Duration
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
-	// Version is the tool's version each run reports (runner.Options.Version).
+	// Version is the tool's version each run reports (run.Options.Version).
 	Version string
 }
 
@@ -476,9 +477,9 @@ func atRate(sc *scenario.Scenario, rate, base float64, opts CapacityOptions) *sc
 // runStep runs one step and judges it.
 func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, index int, opts CapacityOptions) (Step, error) {
 	st := Step{RateRPS: rate, Seed: sc.Seed + int64(index)}
-	run := atRate(sc, rate, base, opts)
-	run.Seed = st.Seed
-	res, err := runner.Execute(ctx, run, runner.Options{Version: opts.Version})
+	stepScenario := atRate(sc, rate, base, opts)
+	stepScenario.Seed = st.Seed
+	res, err := run.Execute(ctx, stepScenario, run.Options{Options: runner.Options{Version: opts.Version}})
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}

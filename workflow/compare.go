@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/run"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -27,7 +28,7 @@ type CompareOptions struct {
 	// Cooldown is a pause between runs, so that one run's leftovers
 	// (connections closing, timers) do not reach the next. Default 500ms.
 	Cooldown time.Duration
-	// Version is the tool's version each run reports (runner.Options.Version).
+	// Version is the tool's version each run reports (run.Options.Version).
 	Version string
 }
 
@@ -127,7 +128,7 @@ func Compare(ctx context.Context, sc *scenario.Scenario, opts CompareOptions) (*
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "compare: %s (%d/%d) ...\n", v.name, i+1, len(variants))
 		}
-		res, err := runner.Execute(ctx, scenarios[i], runner.Options{Version: opts.Version})
+		res, err := run.Execute(ctx, scenarios[i], run.Options{Options: runner.Options{Version: opts.Version}})
 		row := Row{Name: v.name, Kind: v.kind, Strategy: v.strategy, Verdict: "error"}
 		if res != nil {
 			row = rowOf(res)

@@ -2,7 +2,7 @@
 // same scenario once per balancing strategy or per proxy, side by side),
 // FindCapacity (the highest open-loop rate meeting every requirement) and
 // Scale (capacity per backend count and the Universal Scalability Law fit).
-// Each run goes through runner.Execute; what the workflows add is the
+// Each run goes through run.Execute; what the workflows add is the
 // choice of runs and the comparison of their results.
 package workflow
 

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ilities/ilities/run"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -145,7 +146,7 @@ func soak(ctx context.Context, d time.Duration, rate string, tolerance float64, 
 		done    = make(chan struct{})
 		wg      sync.WaitGroup
 	)
-	opts := runner.Options{Started: func(t0 time.Time) {
+	opts := run.Options{Options: runner.Options{Started: func(t0 time.Time) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -171,8 +172,8 @@ func soak(ctx context.Context, d time.Duration, rate string, tolerance float64, 
 				}
 			}
 		}()
-	}}
-	res, runErr := runner.Execute(ctx, sc, opts)
+	}}}
+	res, runErr := run.Execute(ctx, sc, opts)
 	close(done)
 	wg.Wait()
 	if res == nil {

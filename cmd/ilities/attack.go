@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/run"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -49,12 +50,12 @@ func newAttackCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
-			opts := runner.Options{Version: version}
+			opts := run.Options{Options: runner.Options{Version: version}}
 			if !f.quiet {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			res, runErr := runner.Execute(cmd.Context(), sc, opts)
+			res, runErr := run.Execute(cmd.Context(), sc, opts)
 			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
 		},
 	}

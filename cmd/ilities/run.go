@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/run"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
@@ -56,10 +57,10 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
-			opts := runner.Options{SUTProcess: f.sutProcess, Version: version}
+			opts := run.Options{Options: runner.Options{Version: version}, SUTProcess: f.sutProcess}
 			switch f.sutProcess {
-			case runner.SUTInProcess:
-			case runner.SUTChild:
+			case run.SUTInProcess:
+			case run.SUTChild:
 				if opts.SUTExecutable, err = os.Executable(); err != nil {
 					return withCode(exitRun, fmt.Errorf("--sut-process child: finding this executable: %w", err))
 				}
@@ -75,7 +76,7 @@ func newRunCmd() *cobra.Command {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			res, runErr := runner.Execute(cmd.Context(), sc, opts)
+			res, runErr := run.Execute(cmd.Context(), sc, opts)
 			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
 		},
 	}
@@ -85,7 +86,7 @@ func newRunCmd() *cobra.Command {
 	formatFlag(cmd, &f.format)
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
-	cmd.Flags().StringVar(&f.sutProcess, "sut-process", runner.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
+	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
 	return cmd
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/run"
 	"github.com/ilities/ilities/sut"
 	"github.com/ilities/ilities/sut/proxy"
 )
@@ -66,7 +66,7 @@ line then ends with "control http://127.0.0.1:PORT".`,
 				if control == "" {
 					control = "127.0.0.1:0"
 				}
-				if err := runner.ServeChild(cmd.Context(), control, cmd.InOrStdin(), cmd.OutOrStdout()); err != nil {
+				if err := run.ServeChild(cmd.Context(), control, cmd.InOrStdin(), cmd.OutOrStdout()); err != nil {
 					return withCode(exitRun, err)
 				}
 				return nil
@@ -98,14 +98,14 @@ line then ends with "control http://127.0.0.1:PORT".`,
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
-			served, err := runner.Serve(ctx, sc, control)
+			served, err := run.Serve(ctx, sc, control)
 			if err != nil {
 				return withCode(exitRun, err)
 			}
 			topo := served.Topology
 			var stopFaults func()
 			if faults && len(sc.Faults) > 0 {
-				stopFaults = runner.PlayFaults(topo, sc.Faults)
+				stopFaults = run.PlayFaults(topo, sc.Faults)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), served.Banner())
 			describeTopology(cmd, topo, faults, len(sc.Faults), duration)

@@ -1,4 +1,4 @@
-package runner
+package run
 
 import (
 	"context"
@@ -7,22 +7,44 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
-	"github.com/ilities/ilities/sut/proxy"
 )
+
+// Options are a run's wiring: the load engine's, and where the scenario's
+// built-in SUT runs. For a built-in SUT, Execute sets the engine's target
+// URLs, NodeStats, SUT wake-ups and (when the scenario has faults)
+// ActiveFaults itself.
+type Options struct {
+	runner.Options
+	// SUTProcess is where Execute runs the scenario's built-in SUT:
+	// SUTInProcess (also "") or SUTChild.
+	SUTProcess string
+	// SUTExecutable is the ilities binary started as the SUT's child
+	// process (SUTChild), as `SUTExecutable serve --from-parent --control
+	// 127.0.0.1:0`. The caller names it: this process need not be ilities.
+	SUTExecutable string
+
+	// sutChildEnv, when set, is the SUT child's environment (tests run
+	// their own binary as the child).
+	sutChildEnv []string
+	// sutStarted, when set, is told of the built-in SUT once started (tests).
+	sutStarted func(builtinSUT)
+}
 
 // Execute carries out a whole scenario: it starts the built-in SUT when the
 // scenario has one, in this process or a child (Options.SUTProcess), or
-// targets the external URL; runs the load with the fault timeline on the
-// same clock, samples the nodes' utilisation every second, reads the nodes'
-// own figures, computes the faults' detection and recovery times and the
+// targets the external URL; runs the load (runner.Run) with the fault
+// timeline and the SUT's sampler on the same clock, reads the nodes' own
+// figures, computes the faults' detection and recovery times and the
 // availability projection, and evaluates the requirements into a verdict.
 //
 // It returns a nil result only when nothing could be measured (the SUT did
 // not start). Otherwise the result is complete as far as the run went, and
 // the error, if any, says why the run could not be carried out.
 func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Result, error) {
+	load := opts.Options
 	var after func(*report.Result) error
 	switch {
 	case sc.SUT != nil:
@@ -34,12 +56,12 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 		if opts.sutStarted != nil {
 			opts.sutStarted(topo)
 		}
-		after = instrument(sc, topo, &opts)
+		after = instrument(ctx, sc, topo, &load)
 	case sc.Target != nil:
-		opts.URLs = sc.Target.URLList()
-		opts.URL = opts.URLs[0]
+		load.URLs = sc.Target.URLList()
+		load.URL = load.URLs[0]
 	}
-	res, err := Run(ctx, sc, opts)
+	res, err := runner.Run(ctx, sc, load)
 	if after != nil {
 		// What happened to the SUT (a lost child process) comes first: it
 		// is usually why the run went wrong too.
@@ -49,7 +71,7 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	}
 	if res != nil {
 		res.Manifest = report.NewManifest(sc.File)
-		res.Manifest.OpenFilesLimit = OpenFileLimit()
+		res.Manifest.OpenFilesLimit = runner.OpenFileLimit()
 		report.Evaluate(res, sc.Requirements)
 	}
 	return res, err
@@ -68,9 +90,8 @@ const (
 // *sut.Topology in this process, *sut.Remote in a child.
 type builtinSUT interface {
 	faultTopology
+	sutStats
 	URLs() []string
-	Nodes() []sut.NodeStats
-	ReplicaStats() []proxy.Stats
 	ResetStats()
 	Close() error
 }
@@ -118,12 +139,12 @@ const (
 )
 
 // instrument wires the built-in topology into the run: its URLs, its nodes'
-// figures, the fault timeline and the utilisation sampling, all started on
-// the run's clock. The returned function stops them once the run is over
-// and puts what they saw into the result (which may be nil); it fails only
-// when the samplers' readings cannot be read back or, for a SUT apart, its
-// process was lost.
-func instrument(sc *scenario.Scenario, topo builtinSUT, opts *Options) func(*report.Result) error {
+// figures, the fault timeline and the sampler, both started on the run's
+// clock and stopped when ctx ends or the run is over. The returned function
+// stops them once the run is over and puts what they saw into the result
+// (which may be nil); it fails only when the sampler's readings cannot be
+// read back or, for a SUT apart, its process was lost.
+func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opts *runner.Options) func(*report.Result) error {
 	opts.URLs = topo.URLs()
 	opts.URL = opts.URLs[0]
 	apart, isApart := topo.(apartSUT)
@@ -138,25 +159,24 @@ func instrument(sc *scenario.Scenario, topo builtinSUT, opts *Options) func(*rep
 	default:
 		opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
 	}
-	opts.NodeStats = func() []NodeReport {
-		var out []NodeReport
+	opts.NodeStats = func() []runner.NodeReport {
+		var out []runner.NodeReport
 		for _, n := range topo.Nodes() {
-			out = append(out, NodeReport{Name: n.Name, Weight: n.Weight, Utilisation: n.Utilisation})
+			out = append(out, runner.NodeReport{Name: n.Name, Weight: n.Weight, Utilisation: n.Utilisation})
 		}
 		return out
 	}
+	ctx, stop := context.WithCancel(ctx)
 	timeline := newFaultTimeline(topo, sc.Faults)
-	sampler := newNodeSampler(topo.Nodes)
-	proxySamples := newProxySampler(topo.ReplicaStats)
+	sampler := newSampler(topo)
 	started := opts.Started
 	opts.Started = func(t0 time.Time) {
 		topo.ResetStats() // utilisation and counters cover the run only
 		if isApart {
 			_ = apart.Begin(t0) // a failure is the remote's Err, reported at the end
 		}
-		timeline.begin(t0)
-		sampler.begin(t0)
-		proxySamples.begin(t0)
+		timeline.begin(ctx, t0)
+		sampler.begin(ctx, t0)
 		if started != nil {
 			started(t0)
 		}
@@ -165,23 +185,22 @@ func instrument(sc *scenario.Scenario, topo builtinSUT, opts *Options) func(*rep
 		opts.ActiveFaults = timeline.active
 	}
 	return func(res *report.Result) error {
+		stop()
+		timeline.finish()
+		sampler.finish()
 		defer sampler.close()
-		defer proxySamples.close()
 		runEnd := time.Duration(0)
 		if res != nil {
 			runEnd = time.Duration(res.MeasuredS * float64(time.Second))
 		}
-		timeline.finish()
-		sampler.finish()
-		proxySamples.finish()
 		if res == nil {
 			if isApart {
 				return apart.Err()
 			}
 			return nil
 		}
-		// Failing to read back some readings leaves the rest of the result whole.
-		err := errors.Join(sampler.attach(res), proxySamples.attach(res))
+		// Failing to read back the readings leaves the rest of the result whole.
+		err := sampler.attach(res)
 		if isApart && apart.Err() == nil {
 			err = errors.Join(err, attachSUTHiccups(res, apart))
 		}

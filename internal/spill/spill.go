@@ -1,4 +1,7 @@
-package runner
+// Package spill keeps an append-only list of values in a temporary file
+// instead of memory, for figures a long run produces once a second and
+// reads only at its end.
+package spill
 
 import (
 	"bytes"
@@ -8,7 +11,7 @@ import (
 	"os"
 )
 
-// spill is an append-only list of values kept in a temporary file instead
+// List is an append-only list of values kept in a temporary file instead
 // of memory. A run produces values once a second (a finished window's
 // figures, a sampler's reading) that are needed only when the result is
 // assembled; held in memory they would make the process grow with the
@@ -16,13 +19,13 @@ import (
 //
 // Values are gob-encoded, one Write each, so that a failed write leaves
 // exactly the earlier values readable. When no temporary file can be made
-// (a read-only file system) or a write fails (a full disk), the spill keeps
+// (a read-only file system) or a write fails (a full disk), the list keeps
 // that value and the later ones in memory instead: a run never loses a
 // figure for want of disk, it only gives up the flat footprint.
 //
-// The zero value is ready to use; the file is made at the first add. A
-// spill is not safe for concurrent use.
-type spill[T any] struct {
+// The zero value is ready to use; the file is made at the first Add. A
+// List is not safe for concurrent use.
+type List[T any] struct {
 	f *os.File
 	// path is the file's name while it still has one: see open.
 	path   string
@@ -34,8 +37,8 @@ type spill[T any] struct {
 	failed bool
 }
 
-// open makes the temporary file; on failure the spill keeps values in memory.
-func (s *spill[T]) open() {
+// open makes the temporary file; on failure the list keeps values in memory.
+func (s *List[T]) open() {
 	f, err := os.CreateTemp("", "ilities-spill-*")
 	if err != nil {
 		s.failed = true
@@ -51,8 +54,8 @@ func (s *spill[T]) open() {
 	s.enc = gob.NewEncoder(&s.buf)
 }
 
-// add appends v.
-func (s *spill[T]) add(v T) {
+// Add appends v.
+func (s *List[T]) Add(v T) {
 	if s.f == nil && !s.failed {
 		s.open()
 	}
@@ -73,18 +76,22 @@ func (s *spill[T]) add(v T) {
 	s.mem = append(s.mem, v)
 }
 
-// len is the number of values added.
-func (s *spill[T]) len() int { return s.onDisk + len(s.mem) }
+// Len is the number of values added.
+func (s *List[T]) Len() int { return s.onDisk + len(s.mem) }
 
-// all returns every value added, in order.
-func (s *spill[T]) all() ([]T, error) {
-	out := make([]T, 0, s.len())
+// InMemory is the number of values held in memory, there since a file
+// could not be made or written.
+func (s *List[T]) InMemory() int { return len(s.mem) }
+
+// All returns every value added, in order.
+func (s *List[T]) All() ([]T, error) {
+	out := make([]T, 0, s.Len())
 	if s.onDisk > 0 {
 		dec := gob.NewDecoder(io.NewSectionReader(s.f, 0, s.size))
 		for range s.onDisk {
 			var v T
 			if err := dec.Decode(&v); err != nil {
-				return nil, fmt.Errorf("runner: reading back the per-second figures kept on disk: %w", err)
+				return nil, fmt.Errorf("spill: reading back the per-second figures kept on disk: %w", err)
 			}
 			out = append(out, v)
 		}
@@ -92,14 +99,14 @@ func (s *spill[T]) all() ([]T, error) {
 	return append(out, s.mem...), nil
 }
 
-// close releases the file (removing it if it still has a name) and
-// empties the spill; it may be called more than once.
-func (s *spill[T]) close() {
+// Close releases the file (removing it if it still has a name) and
+// empties the list; it may be called more than once.
+func (s *List[T]) Close() {
 	if s.f != nil {
 		s.f.Close()
 		if s.path != "" {
 			os.Remove(s.path)
 		}
 	}
-	*s = spill[T]{}
+	*s = List[T]{}
 }

@@ -1,4 +1,4 @@
-package runner
+package run
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -29,6 +30,16 @@ workload:
 requirements:
   - error_rate < 1%
 `
+
+// mustParse parses a scenario the test wrote.
+func mustParse(t *testing.T, file, text string) *scenario.Scenario {
+	t.Helper()
+	sc, err := scenario.Parse(file, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
 
 func nodeCounts(res *report.Result) map[string]int64 {
 	out := map[string]int64{}
@@ -113,7 +124,7 @@ requirements:
 		t.Fatal(err)
 	}
 	tot := res.Totals
-	if tot.Scheduled != 100 || tot.Failed != res.Errors[Class4xx] || tot.Failed == 0 {
+	if tot.Scheduled != 100 || tot.Failed != res.Errors[runner.Class4xx] || tot.Failed == 0 {
 		t.Fatalf("totals %+v errors %v", tot, res.Errors)
 	}
 	if res.Verdict != report.VerdictFail || res.Requirements[0].Pass || !res.Requirements[1].Pass {

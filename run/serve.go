@@ -1,4 +1,4 @@
-package runner
+package run
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 )
@@ -57,6 +58,20 @@ func (s *Serving) Close() error {
 	return errors.Join(err, s.Topology.Close())
 }
 
+// PlayFaults plays a fault timeline against a running topology with its
+// offsets counted from now, for a SUT served without a run (ilities serve).
+// stop ends it: faults not yet fired never will be, and faults still on
+// are lifted.
+func PlayFaults(topo *sut.Topology, faults []scenario.Fault) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ft := newFaultTimeline(topo, faults)
+	ft.begin(ctx, time.Now())
+	return func() {
+		cancel()
+		ft.finish()
+	}
+}
+
 // ServeChild is the child's side of a built-in SUT run apart
 // (SUTProcess SUTChild, sut.StartChild): it reads the SUT from stdin,
 // serves it with its control API on control (a loopback address), prints
@@ -91,7 +106,7 @@ func ServeChild(ctx context.Context, control string, stdin io.Reader, stdout io.
 // (sut.HiccupMeter): the same measure as the generator's, on the run's clock.
 type hiccupMeter struct {
 	mu    sync.Mutex
-	meter *apparatusMeter
+	meter *runner.Meter
 	ended *sut.Hiccups
 	err   error
 }
@@ -102,9 +117,7 @@ func (h *hiccupMeter) Begin(start time.Time) {
 	if h.meter != nil || h.ended != nil {
 		return // one run per process
 	}
-	h.meter = newApparatusMeter()
-	h.meter.runOfWindows = true // the run ends before End is called
-	h.meter.begin(start)
+	h.meter = runner.StartMeter(start) // goes on after the run, until End
 }
 
 func (h *hiccupMeter) End(windows int) (sut.Hiccups, error) {
@@ -117,8 +130,8 @@ func (h *hiccupMeter) End(windows int) (sut.Hiccups, error) {
 	if h.meter == nil {
 		return *h.ended, nil // never begun: nothing measured
 	}
-	defer h.meter.close()
-	a, err := h.meter.result(windows)
+	defer h.meter.Close()
+	a, err := h.meter.Result(windows)
 	if err != nil {
 		h.err = err
 		return *h.ended, err

@@ -1,4 +1,4 @@
-package runner
+package run
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
-	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/sut"
 )
 
@@ -72,15 +72,6 @@ requirements:
   - availability >= 50%
 `
 
-func parseApart(t *testing.T) *scenario.Scenario {
-	t.Helper()
-	sc, err := scenario.Parse("apart.yaml", []byte(apartScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sc
-}
-
 // The built-in SUT gives a run the same figures in a child process as in
 // the generator's: faults fired and detected, nodes, per-second utilisation
 // and proxy samples, the projection; apart, its own hiccups too. The child
@@ -102,7 +93,7 @@ func TestExecuteRunsTheBuiltinSUTInOrApart(t *testing.T) {
 					pid = r.ChildPid()
 				}
 			}
-			res, err := Execute(context.Background(), parseApart(t), opts)
+			res, err := Execute(context.Background(), mustParse(t, "apart.yaml", apartScenario), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +158,7 @@ func TestExecuteReportsASUTChildThatDied(t *testing.T) {
 		}()
 	}
 	begun := time.Now()
-	res, err := Execute(context.Background(), parseApart(t), opts)
+	res, err := Execute(context.Background(), mustParse(t, "apart.yaml", apartScenario), opts)
 	if took := time.Since(begun); took > 15*time.Second {
 		t.Errorf("Execute took %v after the child died", took)
 	}
@@ -177,7 +168,7 @@ func TestExecuteReportsASUTChildThatDied(t *testing.T) {
 	if res == nil || res.Totals.Scheduled != 400 {
 		t.Fatalf("want the run's result with the error, got %+v", res)
 	}
-	if res.Errors[ClassRefused] == 0 {
+	if res.Errors[runner.ClassRefused] == 0 {
 		t.Errorf("errors %v: want refusals once the SUT is gone", res.Errors)
 	}
 	if res.Verdict == report.VerdictPass {

@@ -1,11 +1,13 @@
-package runner
+package run
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/hrtimer"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
@@ -37,7 +39,7 @@ type faultTimeline struct {
 	faults []scenario.Fault
 
 	start time.Time
-	stop  chan struct{}
+	stop  <-chan struct{} // the run's context's Done: begin's
 	wg    sync.WaitGroup
 
 	mu      sync.Mutex
@@ -57,12 +59,13 @@ type faultRecord struct {
 }
 
 func newFaultTimeline(topo faultTopology, faults []scenario.Fault) *faultTimeline {
-	return &faultTimeline{topo: topo, faults: faults, stop: make(chan struct{}), records: make([]faultRecord, len(faults))}
+	return &faultTimeline{topo: topo, faults: faults, records: make([]faultRecord, len(faults))}
 }
 
-// begin starts the timeline with the run's time origin.
-func (ft *faultTimeline) begin(start time.Time) {
-	ft.start = start
+// begin starts the timeline with the run's time origin; it stops when ctx
+// ends: faults not yet fired never will be.
+func (ft *faultTimeline) begin(ctx context.Context, start time.Time) {
+	ft.start, ft.stop = start, ctx.Done()
 	if len(ft.faults) == 0 {
 		return
 	}
@@ -78,19 +81,13 @@ func (ft *faultTimeline) begin(start time.Time) {
 	})
 }
 
-// sleepUntil waits until offset at of the run: on a runtime timer, then
-// precisely for the last stretch. False when the timeline was stopped.
-func (ft *faultTimeline) sleepUntil(at time.Duration, s *sleeper) bool {
-	if coarse := at - time.Since(ft.start) - fineWait; coarse > 0 {
-		t := time.NewTimer(coarse)
-		select {
-		case <-t.C:
-		case <-ft.stop:
-			t.Stop()
-			return false
-		}
+// sleepUntil waits until offset at of the run, precisely (a runtime
+// timer can wake a millisecond late). False when the timeline was stopped,
+// also in the instant of the wake-up.
+func (ft *faultTimeline) sleepUntil(at time.Duration) bool {
+	if !hrtimer.Sleep(at-time.Since(ft.start), ft.stop) {
+		return false
 	}
-	s.sleep(at - time.Since(ft.start))
 	select {
 	case <-ft.stop:
 		return false
@@ -102,9 +99,7 @@ func (ft *faultTimeline) sleepUntil(at time.Duration, s *sleeper) bool {
 // play fires fault i, then lifts it after its for:.
 func (ft *faultTimeline) play(i int) {
 	f := ft.faults[i]
-	s := newSleeper()
-	defer s.close()
-	if !ft.sleepUntil(f.At.D(), s) {
+	if !ft.sleepUntil(f.At.D()) {
 		return
 	}
 	lift, err := ft.topo.Inject(f)
@@ -119,7 +114,7 @@ func (ft *faultTimeline) play(i int) {
 	if err != nil || f.For <= 0 || lift == nil {
 		return
 	}
-	if !ft.sleepUntil(f.At.D()+f.For.D(), s) {
+	if !ft.sleepUntil(f.At.D() + f.For.D()) {
 		return
 	}
 	err = lift()
@@ -132,7 +127,10 @@ func (ft *faultTimeline) play(i int) {
 	ft.mu.Unlock()
 }
 
-// watch reads the proxy's per-node counters while faults are on.
+// watch reads the proxy's per-node counters while faults are on. It is not
+// the run's sampler (sampler.go): a detection time wants the counters every
+// 10 ms, and only while a fault is on, where the windows want every figure
+// once a second.
 func (ft *faultTimeline) watch() {
 	tick := time.NewTicker(trafficPoll)
 	defer tick.Stop()
@@ -177,10 +175,9 @@ func (ft *faultTimeline) anyOn() bool {
 	return false
 }
 
-// finish stops the timeline at the end of the run: faults not yet fired
-// never will be, and faults still on are lifted.
+// finish lifts the faults still on once the timeline has stopped (the
+// caller has ended the context begin was given).
 func (ft *faultTimeline) finish() {
-	close(ft.stop)
 	ft.wg.Wait()
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
@@ -274,100 +271,3 @@ func detection(node string, from, to time.Time, replicas [][]sut.HealthEvent) (t
 }
 
 func roundMS(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
-
-// nodeSampler reads every built-in node's busy time once a second, on the
-// run's clock, for the per-window utilisation.
-type nodeSampler struct {
-	nodes func() []sut.NodeStats
-	start time.Time
-	stop  chan struct{}
-	done  chan struct{}
-	// started is set by begin, which the run calls before finish, if at all.
-	started bool
-
-	mu sync.Mutex
-	// windows holds one reading per second, on disk until attach (see spill).
-	windows spill[map[string]float64]
-	busy    map[string]float64
-	last    time.Duration
-}
-
-func newNodeSampler(nodes func() []sut.NodeStats) *nodeSampler {
-	return &nodeSampler{nodes: nodes, stop: make(chan struct{}), done: make(chan struct{}), busy: map[string]float64{}}
-}
-
-func (ns *nodeSampler) begin(start time.Time) {
-	ns.start = start
-	ns.started = true
-	go func() {
-		defer crash.Guard()
-		defer close(ns.done)
-		for k := 1; ; k++ {
-			t := time.NewTimer(time.Until(start.Add(time.Duration(k) * time.Second)))
-			select {
-			case <-ns.stop:
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			ns.sample()
-		}
-	}()
-}
-
-// sample closes the window since the last sample.
-func (ns *nodeSampler) sample() {
-	now := time.Since(ns.start)
-	stats := ns.nodes()
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	dt := (now - ns.last).Seconds()
-	if dt <= 0 {
-		return
-	}
-	w := map[string]float64{}
-	for _, n := range stats {
-		if n.Workers > 0 {
-			w[n.Name] = max(n.BusySeconds-ns.busy[n.Name], 0) / (float64(n.Workers) * dt)
-		}
-		ns.busy[n.Name] = n.BusySeconds
-	}
-	ns.windows.add(w)
-	ns.last = now
-}
-
-// finish stops sampling; a last partial window is sampled when it is long
-// enough to mean something.
-func (ns *nodeSampler) finish() {
-	close(ns.stop)
-	if !ns.started {
-		return
-	}
-	<-ns.done
-	if time.Since(ns.start)-ns.last >= 100*time.Millisecond {
-		ns.sample()
-	}
-}
-
-// attach puts the per-window utilisation into the result's windows.
-func (ns *nodeSampler) attach(res *report.Result) error {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	windows, err := ns.windows.all()
-	if err != nil {
-		return err
-	}
-	for i := range res.Windows {
-		if i < len(windows) {
-			res.Windows[i].Utilisation = windows[i]
-		}
-	}
-	return nil
-}
-
-// close releases the readings; attach cannot be called after.
-func (ns *nodeSampler) close() {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	ns.windows.close()
-}

@@ -1,4 +1,4 @@
-package runner
+package run
 
 import (
 	"context"
@@ -165,50 +165,6 @@ func TestFaultKindsEndToEnd(t *testing.T) {
 			tc.check(t, res)
 			t.Logf("errors %v  p50 %.1fms p90 %.1fms  nodes %v  fault %+v", res.Errors, res.LatencyMS.P50, res.LatencyMS.P90, nodeCounts(res), f)
 		})
-	}
-}
-
-// TestUtilisationTimeline checks the per-second utilisation of each node:
-// 100/s of 10ms on one worker is 100% busy... at 50/s, half.
-func TestUtilisationTimeline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: a 3 s run")
-	}
-	sc, err := scenario.Parse("u.yaml", []byte(`
-duration: 3s
-sut:
-  pools:
-    - backends:
-        - {name: a, workers: 2, service_time: {dist: constant, value: 10ms}}
-workload:
-  - rate: 100/s
-requirements:
-  - max(utilisation) <= 60%
-  - min(utilisation) >= 40%
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Execute(context.Background(), sc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Windows) != 3 {
-		t.Fatalf("%d windows", len(res.Windows))
-	}
-	// A worker is busy from the request's arrival to the end of its
-	// service: a host that delays this process stretches both.
-	skipWhenHostDelayed(t, res, hostDelayForExactCounts)
-	for _, w := range res.Windows {
-		if u := w.Utilisation["a"]; u < 0.4 || u > 0.6 {
-			t.Errorf("window %d: utilisation %v, want about 0.5", w.T, w.Utilisation)
-		}
-		if w.Nodes["a"] < 95 {
-			t.Errorf("window %d: share %v", w.T, w.Nodes)
-		}
-	}
-	if res.Verdict != report.VerdictPass {
-		t.Errorf("verdicts: %+v", res.Requirements)
 	}
 }
 
