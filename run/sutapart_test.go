@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/sut"
@@ -93,7 +94,13 @@ func TestExecuteRunsTheBuiltinSUTInOrApart(t *testing.T) {
 					pid = r.ChildPid()
 				}
 			}
+			host := hiccup.Start()
 			res, err := Execute(context.Background(), mustParse(t, "apart.yaml", apartScenario), opts)
+			if fig := host.Stop(); err != nil && fig.Max >= 250*time.Millisecond {
+				// Half the requests' 500 ms timeout at once: a host this
+				// busy can keep every answer from arriving in time.
+				t.Skipf("%v, on a host that delayed this process by up to %v (%v)", err, fig.Max, fig)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -297,6 +297,11 @@ func TestWarmupIsExcluded(t *testing.T) {
 	if res.WarmupS != 1 || res.Warmup == nil || res.Warmup.Totals.Scheduled != 100 || res.Totals.Scheduled != 100 {
 		t.Fatalf("warm-up %vs %+v, totals %+v: want 100 arrivals in each", res.WarmupS, res.Warmup, res.Totals)
 	}
+	if res.LatencyMS.Max >= 150 {
+		// The target runs in this process: a host that held it back shows
+		// in the run's own apparatus figures.
+		skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+	}
 	if res.Warmup.LatencyMS.P50 < 200 || res.LatencyMS.Max >= 150 {
 		t.Errorf("warm-up p50 %.1fms, measured max %.1fms: the slow start must stay in the warm-up", res.Warmup.LatencyMS.P50, res.LatencyMS.Max)
 	}
