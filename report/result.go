@@ -56,7 +56,10 @@ type Result struct {
 	Stats
 
 	Workloads []WorkloadResult `json:"workloads"`
-	Nodes     []Node           `json:"nodes"`
+	// Requests are the figures of each request name (a step or an entry of
+	// a request mix), in the order the scenario declares them.
+	Requests []RequestResult `json:"requests,omitempty"`
+	Nodes    []Node          `json:"nodes"`
 	// Fairness is Jain's index over (share / weight) of the nodes, in (0,1].
 	Fairness float64 `json:"fairness,omitempty"`
 	Faults   []Fault `json:"faults"`
@@ -180,6 +183,15 @@ type WorkloadResult struct {
 	// WindowCounts are this workload's arrivals and successes per second
 	// (as Windows), so that merged parts recompute availability by time.
 	WindowCounts []WindowCount `json:"window_counts,omitempty"`
+}
+
+// RequestResult is one request name's figures: its name (by default the
+// method and the path as written, so that a thousand ids in paths stay one
+// row) and the workload that sends it.
+type RequestResult struct {
+	Name     string `json:"name"`
+	Workload string `json:"workload"`
+	Stats
 }
 
 // WindowCount is one second of one workload: [offered, succeeded], where
