@@ -98,12 +98,11 @@ func Merge(parts []*Result) (*Result, error) {
 			return nil, fmt.Errorf("workload %s: %w", w.Name, err)
 		}
 		wr := WorkloadResult{Name: w.Name, Model: w.Model, Stats: merged, WindowCounts: sumCounts(counts)}
-		ws := make([]Window, len(wr.WindowCounts))
-		for t, c := range wr.WindowCounts {
-			ws[t] = Window{T: t, Scheduled: c[0], Succeeded: c[1]}
-		}
-		wr.Availability.Time = AvailabilityByTime(ws, res.WindowOK)
+		wr.Availability.Time = availabilityOfCounts(wr.WindowCounts, res.WindowOK)
 		res.Workloads = append(res.Workloads, wr)
+	}
+	if res.Requests, err = mergeRequests(parts, figuresS, res.WindowOK); err != nil {
+		return nil, err
 	}
 
 	res.Nodes, res.Fairness = mergeNodes(parts)
@@ -224,6 +223,8 @@ func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 		for class, n := range p.Errors {
 			out.Errors[class] += n
 		}
+		out.StatusCodes = mergeStatusCodes(out.StatusCodes, p.StatusCodes)
+		out.ErrorSamples = mergeErrorSamples(out.ErrorSamples, p.ErrorSamples)
 		if err := mergeEncoded(lat, p.Histograms.Latency); err != nil {
 			return out, err
 		}

@@ -326,7 +326,7 @@ func (l *eventLoop) pace() {
 				return
 			}
 			w.lastIntended, w.scheduledAny = l.next.intended, true
-			l.miss(l.next.intended, outCut)
+			l.miss(l.next, outCut)
 			l.haveNext = false
 			continue
 		}
@@ -343,13 +343,13 @@ func (l *eventLoop) pace() {
 func (l *eventLoop) stop() {
 	l.stopped = true
 	for l.backlog.len() > 0 {
-		l.miss(l.backlog.pop().intended, outCut)
+		l.miss(l.backlog.pop(), outCut)
 	}
 }
 
 // miss records an arrival never sent: dropped or cut.
-func (l *eventLoop) miss(at time.Duration, o outcome) {
-	l.rec.add(sample{intended: at, outcome: o})
+func (l *eventLoop) miss(a arrival, o outcome) {
+	l.rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o})
 }
 
 // sendBy is the last instant arrival a may be sent (workloadRun.sendDeadline).
@@ -365,7 +365,7 @@ func (l *eventLoop) dispatch() {
 		a := l.backlog.peek()
 		if by, missed := l.w.sendDeadline(a.intended, l.e.duration); by < l.nowMono {
 			l.backlog.pop()
-			l.miss(a.intended, missed)
+			l.miss(a, missed)
 			continue
 		}
 		if l.inflight >= l.w.maxInflight {
@@ -401,14 +401,14 @@ func (l *eventLoop) start(x *loopExchange) {
 func (l *eventLoop) connect(x *loopExchange) {
 	fd, err := evloop.Socket(l.family)
 	if err != nil {
-		l.finish(x, exchange{outcome: classifyError(nil, os.NewSyscallError("socket", err))})
+		l.finish(x, failure(nil, os.NewSyscallError("socket", err)))
 		return
 	}
 	evloop.StampReceived(fd)
 	pending, err := evloop.Connect(fd, l.sa)
 	if err != nil {
 		syscall.Close(fd)
-		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
+		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}))
 		return
 	}
 	c := l.newConn(fd)
@@ -500,7 +500,7 @@ func (l *eventLoop) connected(c *loopConn) {
 	x := c.x
 	if err := evloop.ConnectError(c.fd); err != nil {
 		l.closeConn(c)
-		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
+		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}))
 		return
 	}
 	c.state = connBusy
@@ -572,7 +572,7 @@ func (l *eventLoop) doneAt(c *loopConn) time.Duration {
 // carry another request).
 func (l *eventLoop) complete(c *loopConn) {
 	x, p := c.x, &c.parser
-	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, station: p.resp.station, responded: true}
+	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, station: p.resp.station, responded: true, status: uint16(p.resp.status)}
 	done := l.doneAt(c)
 	reusable := !p.resp.close && c.start == c.filled
 	c.x = nil
@@ -591,7 +591,7 @@ func (l *eventLoop) complete(c *loopConn) {
 func (l *eventLoop) fail(c *loopConn, err error, untouched bool) {
 	x := c.x
 	reused := c.reused
-	responded := c.parser.phase > phaseHeaders
+	responded, status := c.parser.phase > phaseHeaders, uint16(c.parser.resp.status)
 	c.x = nil
 	l.closeConn(c)
 	if x == nil {
@@ -603,7 +603,11 @@ func (l *eventLoop) fail(c *loopConn, err error, untouched bool) {
 		l.start(x)
 		return
 	}
-	l.finish(x, exchange{outcome: classifyError(nil, err), responded: responded})
+	ex := failure(nil, err)
+	if ex.responded = responded; responded {
+		ex.status = status
+	}
+	l.finish(x, ex)
 }
 
 // finish records x, which ended now.
@@ -634,6 +638,9 @@ func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 		station:   ex.station,
 		outcome:   ex.outcome,
 		responded: ex.responded,
+		req:       uint16(x.req),
+		status:    ex.status,
+		err:       ex.err,
 	})
 }
 
@@ -693,7 +700,11 @@ func (l *eventLoop) expire() {
 		x := c.x
 		c.x = nil
 		l.closeConn(c)
-		l.record(x, now, exchange{outcome: outTimeout, responded: c.parser.phase > phaseHeaders})
+		ex := exchange{outcome: outTimeout, responded: c.parser.phase > phaseHeaders}
+		if ex.responded {
+			ex.status = uint16(c.parser.resp.status)
+		}
+		l.record(x, now, ex)
 	}
 	for l.waiting.len() > 0 && l.waiting.peek().deadline <= now {
 		l.record(l.waiting.pop(), now, exchange{outcome: outTimeout})
@@ -794,7 +805,7 @@ func (l *eventLoop) abortAll() {
 		l.record(l.waiting.pop(), now, exchange{outcome: outAborted})
 	}
 	for l.backlog.len() > 0 {
-		l.miss(l.backlog.pop().intended, outCut)
+		l.miss(l.backlog.pop(), outCut)
 	}
 }
 

@@ -28,6 +28,13 @@ type sample struct {
 	// closed marks a closed-loop request: sent when the user was ready, so
 	// it has no send lag to speak of.
 	closed bool
+	// req is the request's index in its workload's mix or session.
+	req uint16
+	// status is the response's status code, 0 when none came back.
+	status uint16
+	// err is why the exchange failed, when an error says more than the
+	// outcome (kept for the error samples).
+	err error
 }
 
 func (s *sample) wasSent() bool { return s.outcome != outDropped && s.outcome != outCut }
@@ -78,17 +85,27 @@ type scopeAcc struct {
 	// result is assembled (collector.restoreScopeWindows), since a slice
 	// kept up during the run would grow with its length.
 	windows []windowCount
+	// statuses counts the responses by status code; samples keeps a few
+	// failures of each class (requests.go).
+	statuses map[int]int64
+	samples  errorSamples
 }
 
 type windowCount struct{ scheduled, succeeded int64 }
 
 func newScopeAcc() scopeAcc {
-	return scopeAcc{lat: report.NewHistogram(), svc: report.NewHistogram()}
+	return scopeAcc{lat: report.NewHistogram(), svc: report.NewHistogram(), statuses: map[int]int64{}}
 }
 
 func (a *scopeAcc) add(s *sample, win int) {
 	a.counts[s.outcome]++
 	a.span = max(a.span, win+1)
+	if s.status != 0 {
+		a.statuses[int(s.status)]++
+	}
+	if s.outcome.failed() {
+		a.samples.add(s)
+	}
 	if !s.wasSent() {
 		return
 	}
@@ -144,8 +161,10 @@ type windowAcc struct {
 	counts [numOutcomes]int64
 	nodes  map[string]int64
 	// workloads counts each workload's [scheduled, succeeded], from which
-	// the scopes' windows are rebuilt at the end (scopeAcc.windows).
+	// the scopes' windows are rebuilt at the end (scopeAcc.windows);
+	// requests each request's, every workload's in turn (collector.reqBase).
 	workloads []report.WindowCount
+	requests  []report.WindowCount
 	lat       *hdrhistogram.Histogram
 	// lag is the send lag of the window's open-loop arrivals (nil until
 	// one is sent); late counts those sent more than lateAfter late.
@@ -161,6 +180,7 @@ type finishedWindow struct {
 	Counts    [numOutcomes]int64
 	Nodes     map[string]int64
 	Workloads []report.WindowCount
+	Requests  []report.WindowCount
 	Latency   report.WindowLatency
 	Histogram string
 	// SendLag summarises the window's send lag; Late as windowAcc.late.
@@ -178,6 +198,10 @@ type collector struct {
 
 	run       scopeAcc
 	workloads []scopeAcc
+	// requests holds each request's scope, every workload's in turn: the
+	// requests of workload wl start at reqBase[wl].
+	requests []scopeAcc
+	reqBase  []int
 	// warm holds the warm-up: samples of windows [0, warmupWindows).
 	warm          scopeAcc
 	warmupWindows int
@@ -204,7 +228,9 @@ type collector struct {
 	recent *hdrhistogram.Histogram
 }
 
-func newCollector(workloads int, settle time.Duration, warmupWindows int) *collector {
+// newCollector makes the collector of a run whose workload i sends
+// requests[i] requests (its mix or its session steps).
+func newCollector(requests []int, settle time.Duration, warmupWindows int) *collector {
 	c := &collector{
 		run:           newScopeAcc(),
 		warm:          newScopeAcc(),
@@ -214,8 +240,12 @@ func newCollector(workloads int, settle time.Duration, warmupWindows int) *colle
 		settle:        settle,
 		recent:        report.NewHistogram(),
 	}
-	for range workloads {
+	for _, n := range requests {
 		c.workloads = append(c.workloads, newScopeAcc())
+		c.reqBase = append(c.reqBase, len(c.requests))
+		for range max(n, 1) {
+			c.requests = append(c.requests, newScopeAcc())
+		}
 	}
 	return c
 }
@@ -248,14 +278,18 @@ func (c *collector) add(s *sample, wl int) {
 	} else {
 		c.run.add(s, win)
 		c.workloads[wl].add(s, win)
+		c.requests[c.reqBase[wl]+int(s.req)].add(s, win)
 	}
 	w, open := c.window(win)
 	w.counts[s.outcome]++
+	rq := c.reqBase[wl] + int(s.req)
 	if s.outcome != outCut { // a workload's windows count what was offered
 		w.workloads[wl][0]++
+		w.requests[rq][0]++
 	}
 	if s.outcome == outSuccess {
 		w.workloads[wl][1]++
+		w.requests[rq][1]++
 	}
 	if s.responded {
 		c.responses++
@@ -297,7 +331,7 @@ func (c *collector) add(s *sample, wl int) {
 // open; a finished window gets a counts-only accumulator in late.
 func (c *collector) window(win int) (*windowAcc, bool) {
 	newAcc := func() *windowAcc {
-		return &windowAcc{workloads: make([]report.WindowCount, len(c.workloads))}
+		return &windowAcc{workloads: make([]report.WindowCount, len(c.workloads)), requests: make([]report.WindowCount, len(c.requests))}
 	}
 	if win < c.closedBefore {
 		w := c.late[win]
@@ -332,6 +366,7 @@ func (c *collector) closeWindows(now time.Duration) {
 			Counts:    w.counts,
 			Nodes:     w.nodes,
 			Workloads: w.workloads,
+			Requests:  w.requests,
 			Latency:   report.WindowLatencyOf(w.lat),
 			Histogram: encoded,
 			SendLag:   report.WindowLatencyOf(w.lag),
@@ -368,6 +403,10 @@ func (c *collector) takeWindows() ([]finishedWindow, error) {
 			w.Workloads[j][0] += n[0]
 			w.Workloads[j][1] += n[1]
 		}
+		for j, n := range l.requests {
+			w.Requests[j][0] += n[0]
+			w.Requests[j][1] += n[1]
+		}
 	}
 	c.late = nil
 	return wins, nil
@@ -378,25 +417,30 @@ func (c *collector) takeWindows() ([]finishedWindow, error) {
 // counted during the run: the warm-up scope covers windows before
 // warmupWindows, the run and the workloads those from it on.
 func (c *collector) restoreScopeWindows(wins []finishedWindow) {
-	fill := func(a *scopeAcc, from, wl int) { // wl < 0: every workload
+	fill := func(a *scopeAcc, from, j int, of func(*finishedWindow) []report.WindowCount) { // j < 0: every one
 		a.windows = nil
 		if a.span == 0 {
 			return
 		}
 		a.windows = make([]windowCount, a.span)
 		for i := from; i < a.span; i++ {
-			for j, n := range wins[i].Workloads {
-				if wl < 0 || j == wl {
+			for k, n := range of(&wins[i]) {
+				if j < 0 || k == j {
 					a.windows[i].scheduled += n[0]
 					a.windows[i].succeeded += n[1]
 				}
 			}
 		}
 	}
-	fill(&c.warm, 0, -1)
-	fill(&c.run, c.warmupWindows, -1)
+	workloads := func(w *finishedWindow) []report.WindowCount { return w.Workloads }
+	requests := func(w *finishedWindow) []report.WindowCount { return w.Requests }
+	fill(&c.warm, 0, -1, workloads)
+	fill(&c.run, c.warmupWindows, -1, workloads)
 	for i := range c.workloads {
-		fill(&c.workloads[i], c.warmupWindows, i)
+		fill(&c.workloads[i], c.warmupWindows, i, workloads)
+	}
+	for i := range c.requests {
+		fill(&c.requests[i], c.warmupWindows, i, requests)
 	}
 }
 

@@ -115,6 +115,23 @@ func checkAccounting(t *testing.T, res *report.Result) {
 	if wl != tot {
 		t.Errorf("workloads add up to %+v, run %+v", wl, tot)
 	}
+	byWorkload := map[string]report.Totals{}
+	for _, r := range res.Requests {
+		holds("request "+r.Name, r.Totals.Scheduled, r.Totals.Succeeded, r.Totals.Failed, r.Totals.Dropped, r.Totals.CutAtEnd)
+		w := byWorkload[r.Workload]
+		w.Scheduled += r.Totals.Scheduled
+		w.Succeeded += r.Totals.Succeeded
+		w.Failed += r.Totals.Failed
+		w.Dropped += r.Totals.Dropped
+		w.CutAtEnd += r.Totals.CutAtEnd
+		w.Late += r.Totals.Late
+		byWorkload[r.Workload] = w
+	}
+	for _, w := range res.Workloads {
+		if byWorkload[w.Name] != w.Totals {
+			t.Errorf("workload %s: its requests add up to %+v, the workload %+v", w.Name, byWorkload[w.Name], w.Totals)
+		}
+	}
 	var win report.Totals
 	for _, w := range res.Windows {
 		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped, w.CutAtEnd)

@@ -1,0 +1,73 @@
+package report
+
+import (
+	"testing"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+func TestMergeKeepsCountsExactAndSamplesBounded(t *testing.T) {
+	samples := func(ats ...float64) []ErrorSample {
+		out := make([]ErrorSample, len(ats))
+		for i, at := range ats {
+			out[i] = ErrorSample{AtS: at, Message: "reset"}
+		}
+		return out
+	}
+	a := statsPart(t, 30, false)
+	a.StatusCodes = map[int]int64{200: 28, 503: 2}
+	a.ErrorSamples = map[string][]ErrorSample{"5xx": samples(1, 2), "reset": samples(1, 3, 5, 9)}
+	b := statsPart(t, 20, false)
+	b.StatusCodes = map[int]int64{200: 19, 404: 1}
+	b.ErrorSamples = map[string][]ErrorSample{"reset": samples(0.5, 2, 4, 7)}
+	out, err := mergeStats([]*Stats{a, b}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int]int64{200: 47, 503: 2, 404: 1}; len(out.StatusCodes) != len(want) ||
+		out.StatusCodes[200] != 47 || out.StatusCodes[503] != 2 || out.StatusCodes[404] != 1 {
+		t.Errorf("status codes %v, want %v", out.StatusCodes, want)
+	}
+	cases := []struct {
+		class string
+		want  []float64
+	}{
+		{"reset", []float64{0.5, 1, 2, 9}}, // the earliest three and the latest
+		{"5xx", []float64{1, 2}},
+	}
+	for _, c := range cases {
+		got := out.ErrorSamples[c.class]
+		if len(got) != len(c.want) {
+			t.Fatalf("%s samples %+v, want at %v", c.class, got, c.want)
+		}
+		for i, at := range c.want {
+			if got[i].AtS != at {
+				t.Errorf("%s samples %+v, want at %v", c.class, got, c.want)
+				break
+			}
+		}
+	}
+	if len(a.ErrorSamples["reset"]) != 4 || a.ErrorSamples["reset"][0].AtS != 1 {
+		t.Errorf("merging changed a part's samples: %+v", a.ErrorSamples["reset"])
+	}
+}
+
+func TestRequirementTextQuotesARequest(t *testing.T) {
+	cases := []struct {
+		req  scenario.Requirement
+		want string
+	}{
+		{scenario.Requirement{Metric: "latency", Agg: "p95", Op: "<", Threshold: 300, Unit: scenario.UnitDuration, Scope: "POST /cart", RequestScope: true}, `p95(latency) < 300ms for "POST /cart"`},
+		{scenario.Requirement{Metric: "failed", Op: "==", Threshold: 0, Unit: scenario.UnitCount, Scope: "browse"}, `failed == 0 for browse`},
+	}
+	for _, c := range cases {
+		got := RequirementText(c.req)
+		if got != c.want {
+			t.Errorf("RequirementText = %q, want %q", got, c.want)
+		}
+		back, err := scenario.ParseRequirement(got)
+		if err != nil || back.Scope != c.req.Scope || back.RequestScope != c.req.RequestScope {
+			t.Errorf("%q reads back as scope %q (request %v), %v", got, back.Scope, back.RequestScope, err)
+		}
+	}
+}
