@@ -133,3 +133,33 @@ func TestHTMLWithoutAnything(t *testing.T) {
 		t.Error("plots section without plots")
 	}
 }
+
+// Each request of a workload that sends several gets a row; each error
+// class its first failure; the responses their status codes.
+func TestHTMLRequestsAndFirstFailures(t *testing.T) {
+	page := renderHTML(t, fixtureResult())
+	order := []string{
+		`<h2 id="workloads">`,
+		`<h2 id="requests">`,
+		`<tr><td><code>GET /products/{{id}}</code></td><td>browse</td><td class="num">35000</td><td class="num">581.7/s</td><td class="num">3.90ms</td><td class="num">41.0ms</td><td class="num">0.24%</td>`,
+		`<tr><td><code>POST /cart</code></td><td>shoppers</td>`,
+		`<h2 id="nodes">`,
+		`<tr><td>timeout</td><td class="num">95</td><td class="num">52.8%</td><td>at 20.3s: no response within the timeout</td></tr>`,
+		`<p class="meta">Responses by status code: 200: 47790 · 503: 60.</p>`,
+	}
+	pos := 0
+	for _, want := range order {
+		i := strings.Index(page[pos:], want)
+		if i < 0 {
+			t.Errorf("missing (or out of order) %q", want)
+			continue
+		}
+		pos += i + len(want)
+	}
+	one := fixtureResult()
+	one.Requests = one.Requests[2:] // shoppers' one request: the workloads' table says it all
+	one.Workloads = one.Workloads[1:]
+	if page := renderHTML(t, one); strings.Contains(page, `id="requests"`) {
+		t.Error("a requests table for a workload sending one request")
+	}
+}

@@ -167,3 +167,111 @@ func availabilityOfCounts(counts []WindowCount, windowOK float64) float64 {
 	}
 	return AvailabilityByTime(ws, windowOK)
 }
+
+// requestsShown reports whether the reports list the requests: only when
+// some workload sends more than one, since a workload's single request has
+// the workload's own figures.
+func requestsShown(res *Result) bool { return len(res.Requests) > len(res.Workloads) }
+
+// statusCodesText lists the responses by status code, "200: 47790  503: 60",
+// the codes in order, joined by sep.
+func statusCodesText(codes map[int]int64, sep string) string {
+	keys := make([]int, 0, len(codes))
+	for code, n := range codes {
+		if n > 0 {
+			keys = append(keys, code)
+		}
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, code := range keys {
+		parts[i] = fmt.Sprintf("%d: %d", code, codes[code])
+	}
+	return strings.Join(parts, sep)
+}
+
+// firstSample is a class's first failure as the reports show it, "at
+// 20.0s: dial tcp …: connection refused"; "" when none was kept.
+func firstSample(samples []ErrorSample) string {
+	if len(samples) == 0 {
+		return ""
+	}
+	return "at " + formatSeconds(samples[0].AtS) + ": " + samples[0].Message
+}
+
+// requests is the table of request names, when the workloads send several.
+func (t *textWriter) requests(res *Result) {
+	if !requestsShown(res) {
+		return
+	}
+	header, align := []string{"request", "workload"}, "wl"
+	if len(res.Workloads) < 2 {
+		header, align = header[:1], "w"
+	}
+	header = append(header, "scheduled", "throughput", "p50 latency", "p99 latency", "error rate")
+	var rows [][]string
+	for _, r := range res.Requests {
+		row := []string{r.Name, r.Workload}[:len(align)]
+		row = append(row, formatCount(r.Totals.Scheduled), FormatValue(r.ThroughputRPS, scenario.UnitRate),
+			latencyCell(r.LatencyMS, r.LatencyMS.P50), latencyCell(r.LatencyMS, r.LatencyMS.P99),
+			FormatValue(r.ErrorRate, scenario.UnitPercent))
+		rows = append(rows, row)
+	}
+	t.blank()
+	t.table(header, align+"rrrrr", rows)
+}
+
+// latencyCell is v of p, or "-" when p has no sample.
+func latencyCell(p Percentiles, v float64) string {
+	if p.Count == 0 {
+		return "-"
+	}
+	return FormatValue(v, scenario.UnitDuration)
+}
+
+// markdownRequests is the table of request names, when the workloads send
+// several.
+func markdownRequests(md func(string, ...any), res *Result) {
+	if !requestsShown(res) {
+		return
+	}
+	md("| request | workload | scheduled | throughput | p50 latency | p99 latency | error rate |")
+	md("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range res.Requests {
+		md("| `%s` | %s | %d | %s | %s | %s | %s |", markdownCell(strings.ReplaceAll(r.Name, "`", "'")), markdownCell(markdownEscape(r.Workload)),
+			r.Totals.Scheduled, FormatValue(r.ThroughputRPS, scenario.UnitRate), latencyCell(r.LatencyMS, r.LatencyMS.P50),
+			latencyCell(r.LatencyMS, r.LatencyMS.P99), FormatValue(r.ErrorRate, scenario.UnitPercent))
+	}
+	md("")
+}
+
+// junitScope is a scoped requirement's part of its JUnit class name,
+// ".browse" or ".browse.POST /cart", and the scope's figures as lines;
+// nothing for a requirement of the whole run.
+func junitScope(res *Result, v Verdict) (class string, figures []string) {
+	req, err := scenario.ParseRequirement(v.Text)
+	if err != nil || req.Scope == "" {
+		return "", nil
+	}
+	sc, ok := scopeOf(res, req)
+	if !ok {
+		return "", nil
+	}
+	class = "." + junitClassPart(req.Scope)
+	if r := res.Request(req.Scope); req.RequestScope && r != nil {
+		class = "." + junitClassPart(r.Workload) + class
+	}
+	s := sc.stats
+	figures = append(figures, fmt.Sprintf("%s: %s; throughput %s; p99 latency %s; error rate %s",
+		strings.TrimPrefix(scopeText(req), "for "), accountingText(s.Totals), FormatValue(s.ThroughputRPS, scenario.UnitRate),
+		latencyCell(s.LatencyMS, s.LatencyMS.P99), FormatValue(s.ErrorRate, scenario.UnitPercent)))
+	if codes := statusCodesText(s.StatusCodes, ", "); codes != "" {
+		figures = append(figures, "status codes: "+codes)
+	}
+	for _, c := range errorClassesByCount(s.Errors) {
+		if sample := firstSample(s.ErrorSamples[c.class]); sample != "" {
+			figures = append(figures, fmt.Sprintf("%s (%d), first %s", c.class, c.count, sample))
+		}
+	}
+	return class, figures
+}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ilities/ilities/scenario"
@@ -68,6 +69,23 @@ func TestRequirementTextQuotesARequest(t *testing.T) {
 		back, err := scenario.ParseRequirement(got)
 		if err != nil || back.Scope != c.req.Scope || back.RequestScope != c.req.RequestScope {
 			t.Errorf("%q reads back as scope %q (request %v), %v", got, back.Scope, back.RequestScope, err)
+		}
+	}
+}
+
+// A workload that sends one request has the workload's figures: no
+// requests table repeats them.
+func TestNoRequestsTableForOneRequestPerWorkload(t *testing.T) {
+	res := fixtureResult()
+	res.Requests = []RequestResult{{Name: "GET /", Workload: "browse", Stats: res.Workloads[0].Stats},
+		{Name: "GET /", Workload: "shoppers", Stats: res.Workloads[1].Stats}}
+	for name, write := range map[string]Renderer{"text": WriteText, "markdown": WriteMarkdown} {
+		var buf strings.Builder
+		if err := write(&buf, res); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), "GET /") {
+			t.Errorf("%s lists the requests:\n%s", name, buf.String())
 		}
 	}
 }
