@@ -151,8 +151,8 @@ func unknownMetric(name string) error {
 // spaces).
 func cutScope(right string) (value, scope string, ok bool) {
 	for i := 0; i+3 <= len(right); i++ {
-		before := i == 0 || right[i-1] == ' ' || right[i-1] == '\t'
-		after := i+3 == len(right) || right[i+3] == ' ' || right[i+3] == '\t'
+		before := i == 0 || strings.IndexByte(" \t\r\n\v\f", right[i-1]) >= 0
+		after := i+3 == len(right) || strings.IndexByte(" \t\r\n\v\f", right[i+3]) >= 0
 		if before && after && right[i:i+3] == "for" {
 			return strings.TrimSpace(right[:i]), strings.TrimSpace(right[i+3:]), true
 		}
