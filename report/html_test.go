@@ -79,14 +79,20 @@ func TestHTMLContentAndOrder(t *testing.T) {
 		`<pre id="scenario">name: checkout under backend failure`,
 		"# &lt;script&gt;alert(1)&lt;/script&gt; stays text",
 	}
+	checkInOrder(t, page, order)
+}
+
+// checkInOrder checks that each of want appears in page after the one before.
+func checkInOrder(t *testing.T, page string, want []string) {
+	t.Helper()
 	pos := 0
-	for _, want := range order {
-		i := strings.Index(page[pos:], want)
+	for _, w := range want {
+		i := strings.Index(page[pos:], w)
 		if i < 0 {
-			t.Errorf("missing (or out of order) %q", want)
+			t.Errorf("missing (or out of order) %q", w)
 			continue
 		}
-		pos += i + len(want)
+		pos += i + len(w)
 	}
 }
 
@@ -147,15 +153,7 @@ func TestHTMLRequestsAndFirstFailures(t *testing.T) {
 		`<tr><td>timeout</td><td class="num">95</td><td class="num">52.8%</td><td>at 20.3s: no response within the timeout</td></tr>`,
 		`<p class="meta">Responses by status code: 200: 47790 · 503: 60.</p>`,
 	}
-	pos := 0
-	for _, want := range order {
-		i := strings.Index(page[pos:], want)
-		if i < 0 {
-			t.Errorf("missing (or out of order) %q", want)
-			continue
-		}
-		pos += i + len(want)
-	}
+	checkInOrder(t, page, order)
 	one := fixtureResult()
 	one.Requests = one.Requests[2:] // shoppers' one request: the workloads' table says it all
 	one.Workloads = one.Workloads[1:]

@@ -214,16 +214,11 @@ func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 		}
 	}
 	for _, p := range parts {
-		out.Totals.Scheduled += p.Totals.Scheduled
-		out.Totals.Succeeded += p.Totals.Succeeded
-		out.Totals.Failed += p.Totals.Failed
-		out.Totals.Dropped += p.Totals.Dropped
-		out.Totals.CutAtEnd += p.Totals.CutAtEnd
-		out.Totals.Late += p.Totals.Late
+		out.Totals.Add(p.Totals)
 		for class, n := range p.Errors {
 			out.Errors[class] += n
 		}
-		out.StatusCodes = mergeStatusCodes(out.StatusCodes, p.StatusCodes)
+		out.StatusCodes = addCounts(out.StatusCodes, p.StatusCodes)
 		out.ErrorSamples = mergeErrorSamples(out.ErrorSamples, p.ErrorSamples)
 		if err := mergeEncoded(lat, p.Histograms.Latency); err != nil {
 			return out, err
@@ -347,12 +342,12 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 	return out, nil
 }
 
-func addCounts(dst, src map[string]int64) map[string]int64 {
+func addCounts[K comparable](dst, src map[K]int64) map[K]int64 {
 	if len(src) == 0 {
 		return dst
 	}
 	if dst == nil {
-		dst = map[string]int64{}
+		dst = map[K]int64{}
 	}
 	for k, v := range src {
 		dst[k] += v

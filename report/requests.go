@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,15 +43,7 @@ func SampleMessage(text string) string {
 // keepSamples bounds samples of one class, in time order, to the first
 // ErrorSamplesFirst and the last.
 func keepSamples(samples []ErrorSample) []ErrorSample {
-	slices.SortStableFunc(samples, func(a, b ErrorSample) int {
-		switch {
-		case a.AtS < b.AtS:
-			return -1
-		case a.AtS > b.AtS:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(samples, func(a, b ErrorSample) int { return cmp.Compare(a.AtS, b.AtS) })
 	if len(samples) <= ErrorSamplesFirst+1 {
 		return samples
 	}
@@ -72,17 +65,14 @@ func mergeErrorSamples(dst, src map[string][]ErrorSample) map[string][]ErrorSamp
 	return dst
 }
 
-func mergeStatusCodes(dst, src map[int]int64) map[int]int64 {
-	if len(src) == 0 {
-		return dst
-	}
-	if dst == nil {
-		dst = map[int]int64{}
-	}
-	for code, n := range src {
-		dst[code] += n
-	}
-	return dst
+// Add adds o's counts to t's: the totals of two scopes, or parts, together.
+func (t *Totals) Add(o Totals) {
+	t.Scheduled += o.Scheduled
+	t.Succeeded += o.Succeeded
+	t.Failed += o.Failed
+	t.Dropped += o.Dropped
+	t.CutAtEnd += o.CutAtEnd
+	t.Late += o.Late
 }
 
 // Request returns the figures of the request named name, nil when the

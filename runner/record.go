@@ -449,13 +449,8 @@ func (c *collector) sent() int64 { return c.sentCount }
 
 // allTotals is the accounting of every arrival, warm-up included.
 func (c *collector) allTotals() report.Totals {
-	t, w := c.run.totals(), c.warm.totals()
-	t.Scheduled += w.Scheduled
-	t.Succeeded += w.Succeeded
-	t.Failed += w.Failed
-	t.Dropped += w.Dropped
-	t.CutAtEnd += w.CutAtEnd
-	t.Late += w.Late
+	t := c.run.totals()
+	t.Add(c.warm.totals())
 	return t
 }
 

@@ -105,12 +105,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		if n := sumErrors(w.Errors); n != w.Totals.Failed {
 			t.Errorf("workload %s: error classes add up to %d, failed %d", w.Name, n, w.Totals.Failed)
 		}
-		wl.Scheduled += w.Totals.Scheduled
-		wl.Succeeded += w.Totals.Succeeded
-		wl.Failed += w.Totals.Failed
-		wl.Dropped += w.Totals.Dropped
-		wl.CutAtEnd += w.Totals.CutAtEnd
-		wl.Late += w.Totals.Late
+		wl.Add(w.Totals)
 	}
 	if wl != tot {
 		t.Errorf("workloads add up to %+v, run %+v", wl, tot)
@@ -119,12 +114,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 	for _, r := range res.Requests {
 		holds("request "+r.Name, r.Totals.Scheduled, r.Totals.Succeeded, r.Totals.Failed, r.Totals.Dropped, r.Totals.CutAtEnd)
 		w := byWorkload[r.Workload]
-		w.Scheduled += r.Totals.Scheduled
-		w.Succeeded += r.Totals.Succeeded
-		w.Failed += r.Totals.Failed
-		w.Dropped += r.Totals.Dropped
-		w.CutAtEnd += r.Totals.CutAtEnd
-		w.Late += r.Totals.Late
+		w.Add(r.Totals)
 		byWorkload[r.Workload] = w
 	}
 	for _, w := range res.Workloads {
