@@ -66,12 +66,16 @@ func (r *recorder) swap(spare []sample) []sample {
 	return full
 }
 
-// scopeAcc accumulates one scope: the whole run or one workload.
+// scopeAcc accumulates one scope: the whole run, one workload or one
+// request.
 type scopeAcc struct {
 	counts [numOutcomes]int64
 	late   int64
-	lat    *hdrhistogram.Histogram
-	svc    *hdrhistogram.Histogram
+	// lat and svc of a request's scope are made when its first request is
+	// sent (newCollector): a workload may list a thousand requests, and two
+	// histograms cost ~380 KB.
+	lat *hdrhistogram.Histogram
+	svc *hdrhistogram.Histogram
 	// sojourn and service hold the built-in backends' own account of each
 	// sent request (stationTiming; 0 when untimed): nil until an answer
 	// carries one, so that a run against another server keeps none.
@@ -108,6 +112,9 @@ func (a *scopeAcc) add(s *sample, win int) {
 	}
 	if !s.wasSent() {
 		return
+	}
+	if a.lat == nil {
+		a.lat, a.svc = report.NewHistogram(), report.NewHistogram()
 	}
 	report.RecordUS(a.lat, (s.done - s.intended).Microseconds())
 	report.RecordUS(a.svc, (s.done - s.sent).Microseconds())
@@ -244,7 +251,7 @@ func newCollector(requests []int, settle time.Duration, warmupWindows int) *coll
 		c.workloads = append(c.workloads, newScopeAcc())
 		c.reqBase = append(c.reqBase, len(c.requests))
 		for range max(n, 1) {
-			c.requests = append(c.requests, newScopeAcc())
+			c.requests = append(c.requests, scopeAcc{statuses: map[int]int64{}})
 		}
 	}
 	return c

@@ -735,6 +735,9 @@ func applySendLag(a *report.Apparatus, wins []finishedWindow, n int) {
 }
 
 func (a *scopeAcc) stats(measuredS, windowOK float64) (report.Stats, error) {
+	if a.lat == nil { // a request never sent
+		a.lat, a.svc = report.NewHistogram(), report.NewHistogram()
+	}
 	s := report.Stats{
 		Totals:           a.totals(),
 		Errors:           a.errors(),
