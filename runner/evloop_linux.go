@@ -109,6 +109,7 @@ type eventLoop struct {
 	u   *userState
 
 	sa      syscall.Sockaddr
+	addr    *net.TCPAddr // sa, for the errors
 	family  int
 	wire    [][]byte // each request's bytes, head and body
 	maxConn int
@@ -224,6 +225,7 @@ func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
 	}
 	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, rx: evloop.NewReceiver()}
 	l.sa, l.family = evloop.Sockaddr(addr.AddrPort())
+	l.addr = addr
 	for _, r := range w.requests {
 		b := append(append(append([]byte{}, r.wire[0]...), "\r\n"...), r.body...)
 		l.wire = append(l.wire, b)
@@ -408,7 +410,7 @@ func (l *eventLoop) connect(x *loopExchange) {
 	pending, err := evloop.Connect(fd, l.sa)
 	if err != nil {
 		syscall.Close(fd)
-		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}))
+		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Addr: l.addr, Err: os.NewSyscallError("connect", err)}))
 		return
 	}
 	c := l.newConn(fd)
@@ -500,7 +502,7 @@ func (l *eventLoop) connected(c *loopConn) {
 	x := c.x
 	if err := evloop.ConnectError(c.fd); err != nil {
 		l.closeConn(c)
-		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}))
+		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Addr: l.addr, Err: os.NewSyscallError("connect", err)}))
 		return
 	}
 	c.state = connBusy
