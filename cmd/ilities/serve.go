@@ -126,6 +126,7 @@ line then ends with "control http://127.0.0.1:PORT".`,
 	fl.StringVar(&control, "control", "", "also serve the control API on this loopback address (e.g. 127.0.0.1:0)")
 	fl.BoolVar(&fromParent, "from-parent", false, "read the SUT from stdin as ilities run --sut-process child sends it (no SCENARIO), stop when stdin closes")
 	_ = fl.MarkHidden("from-parent")
+	setFlag(cmd)
 	return cmd
 }
 
