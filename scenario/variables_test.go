@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -213,5 +214,32 @@ func TestVariablesQuotedInFlowCollection(t *testing.T) {
 	}
 	if s.Workload[0].Rate != 40 {
 		t.Errorf("rate %v, want 40/s", s.Workload[0].Rate)
+	}
+}
+
+// The example of docs/scenario.md loads as it says.
+func TestVariablesDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/scenario.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "## Variables and `--set`")
+	_, block, _ := strings.Cut(section, "```yaml\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("docs/scenario.md has no example of variables")
+	}
+	s, err := parseWith([]byte(block), LoadOptions{Lookup: env("API_TOKEN", "t0k", "RATE", "250/s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Workload[0]
+	if s.Target.URL != "http://127.0.0.1:8080" || s.Duration.D().Seconds() != 30 || w.Rate != 250 || w.MaxInflight != 200 ||
+		w.Requests[0].Headers["Authorization"] != "Bearer t0k" || w.Requests[0].Body != `{"note": "costs ${PRICE}"}` ||
+		s.Requirements[0].Threshold != 150 {
+		t.Errorf("loaded %+v", s)
+	}
+	if _, err := parseWith([]byte(block), LoadOptions{Lookup: env()}); err == nil || !strings.Contains(err.Error(), "API_TOKEN is not set") {
+		t.Errorf("without API_TOKEN: %v", err)
 	}
 }
