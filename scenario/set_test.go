@@ -115,18 +115,7 @@ func TestSetErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.sets, " "), func(t *testing.T) {
 			_, err := parseWith(setBase, LoadOptions{Sets: mustSets(t, tt.sets...)})
-			if err == nil {
-				t.Fatal("no error")
-			}
-			got := strings.Split(err.Error(), "\n")
-			if len(got) != len(tt.want) {
-				t.Fatalf("errors:\n%s\nwant:\n%s", err, strings.Join(tt.want, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("error %d:\n%s\nwant it to start with:\n%s", i, got[i], tt.want[i])
-				}
-			}
+			wantErrors(t, err, tt.want)
 		})
 	}
 }
@@ -225,19 +214,26 @@ func TestLoadFlags(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := parseWith(tt.data, tt.opts)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			got := strings.Split(err.Error(), "\n")
-			if len(got) != len(tt.want) {
-				t.Fatalf("errors:\n%s\nwant:\n%s", err, strings.Join(tt.want, "\n"))
-			}
-			for i := range got {
-				if !strings.HasPrefix(got[i], tt.want[i]) {
-					t.Errorf("error %d:\n%s\nwant it to start with:\n%s", i, got[i], tt.want[i])
-				}
-			}
+			wantErrors(t, err, tt.want)
 		})
+	}
+}
+
+// wantErrors checks that err is Errors, one line each, each starting with
+// its want.
+func wantErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := strings.Split(err.Error(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("errors:\n%s\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+	for i := range got {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d:\n%s\nwant it to start with:\n%s", i, got[i], want[i])
+		}
 	}
 }
 

@@ -33,6 +33,22 @@ func runCLIStdin(t *testing.T, stdin string, args ...string) (code int, stdout, 
 	return runCLI(t, args...)
 }
 
+// passedResult reads the result a run printed with --format json, once it
+// exited 0.
+func passedResult(t *testing.T) func(code int, stdout, stderr string) *report.Result {
+	return func(code int, stdout, stderr string) *report.Result {
+		t.Helper()
+		if code != exitPass {
+			t.Fatalf("exit %d, want 0\n%s\n%s", code, stdout, stderr)
+		}
+		res, err := report.ReadJSON(strings.NewReader(stdout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+}
+
 // recorder is a target that counts the requests it is sent and keeps the
 // last body.
 type recorder struct {
@@ -49,6 +65,19 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 }
 
+// startRecorder serves a recorder on 127.0.0.1 for an end-to-end run,
+// skipped in -short.
+func startRecorder(t *testing.T) (*recorder, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end run")
+	}
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	return rec, srv.URL
+}
+
 func (r *recorder) seen() (int, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -56,12 +85,7 @@ func (r *recorder) seen() (int, string) {
 }
 
 func TestRunScenarioFromStdin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run")
-	}
-	rec := &recorder{}
-	srv := httptest.NewServer(rec)
-	defer srv.Close()
+	rec, url := startRecorder(t)
 	// The body file is found from the working directory, the URL in the
 	// environment.
 	dir := t.TempDir()
@@ -69,18 +93,11 @@ func TestRunScenarioFromStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	t.Setenv("ILITIES_TEST_TARGET", srv.URL)
+	t.Setenv("ILITIES_TEST_TARGET", url)
 	scen := "name: piped\nduration: 1s\ntarget: {url: '${ILITIES_TEST_TARGET}'}\n" +
 		"workload:\n  - rate: ${RATE:-20/s}\n    requests: [{method: POST, path: /cart, body_file: body.json}]\n" +
 		"requirements: ['succeeded >= 1']\n"
-	code, stdout, stderr := runCLIStdin(t, scen, "run", "-", "--quiet", "--allow-saturated", "--format", "json")
-	if code != exitPass {
-		t.Fatalf("exit %d, want 0\n%s\n%s", code, stdout, stderr)
-	}
-	res, err := report.ReadJSON(strings.NewReader(stdout))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := passedResult(t)(runCLIStdin(t, scen, "run", "-", "--quiet", "--allow-saturated", "--format", "json"))
 	n, body := rec.seen()
 	if res.Scenario != "piped" || n < 15 || body != `{"sku": 7}` {
 		t.Errorf("scenario %q; target saw %d requests, last body %q", res.Scenario, n, body)
@@ -95,24 +112,12 @@ func TestRunStdinErrorsNameStdin(t *testing.T) {
 }
 
 func TestRunTargetRateDuration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run")
-	}
-	rec := &recorder{}
-	srv := httptest.NewServer(rec)
-	defer srv.Close()
+	rec, url := startRecorder(t)
 	// The file's target, rate and length are all replaced.
 	scen := writeScenario(t, "name: gate\nduration: 30s\ntarget: {url: 'http://127.0.0.1:1/', urls: ['http://127.0.0.1:2/']}\n"+
 		"workload:\n  - {name: api, rate: 1/s}\nrequirements: ['error_rate < 1%']\n")
-	code, stdout, stderr := runCLI(t, "run", scen, "--target", srv.URL, "--rate", "40/s", "--duration", "1s",
-		"--quiet", "--allow-saturated", "--format", "json")
-	if code != exitPass {
-		t.Fatalf("exit %d, want 0\n%s\n%s", code, stdout, stderr)
-	}
-	res, err := report.ReadJSON(strings.NewReader(stdout))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := passedResult(t)(runCLI(t, "run", scen, "--target", url, "--rate", "40/s", "--duration", "1s",
+		"--quiet", "--allow-saturated", "--format", "json"))
 	n, _ := rec.seen()
 	if res.Totals.Scheduled < 38 || res.Totals.Scheduled > 42 || n < 38 {
 		t.Errorf("scheduled %d, the target saw %d: want 40 in 1s at 40/s", res.Totals.Scheduled, n)
