@@ -152,11 +152,11 @@ func parse(ctx context.Context, data []byte, opts LoadOptions) (*Scenario, *pars
 		return nil, nil, nil
 	}
 	tokens := lexer.Tokenize(string(data))
-	grown, errs := substituteVariables(data, tokens, opts.Lookup)
-	if len(errs) > 0 {
-		return nil, nil, errs
-	}
+	grown, unresolved := substituteVariables(data, tokens, opts.Lookup)
 	file, err := parser.Parse(tokens, 0)
+	if err != nil && len(unresolved) > 0 {
+		return nil, nil, unresolved.all() // the likelier cause
+	}
 	if err != nil {
 		return nil, nil, Errors{decodeError(err, nil)}
 	}
@@ -170,6 +170,7 @@ func parse(ctx context.Context, data []byte, opts LoadOptions) (*Scenario, *pars
 		return nil, nil, Errors{{Line: 1, Column: 1,
 			Msg: "the file is empty; expected a scenario with sut: or target:, workload: and requirements:"}}
 	}
+	var errs Errors
 	if len(docs) > 1 {
 		line, col := nodePos(docs[1])
 		errs = append(errs, Error{Line: line, Column: col,
@@ -183,6 +184,9 @@ func parse(ctx context.Context, data []byte, opts LoadOptions) (*Scenario, *pars
 	}
 	if setErrs := applySets(&docs[0].Body, opts.Sets, MaxFileBytes-len(data)-grown); len(setErrs) > 0 {
 		return nil, nil, append(errs, setErrs...)
+	}
+	if varErrs := unresolved.in(docs[0].Body); len(varErrs) > 0 {
+		return nil, nil, append(errs, varErrs...)
 	}
 	if e := checkAliasExpansion(docs[0].Body); e != nil {
 		return nil, nil, append(errs, *e)

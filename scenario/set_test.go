@@ -186,6 +186,26 @@ func TestLoadFlags(t *testing.T) {
 			t.Errorf("scenario %+v", s)
 		}
 	})
+	t.Run("a value the command line replaces needs no variable", func(t *testing.T) {
+		vars := lines(
+			"target: {url: '${TARGET_URL}'}",
+			"duration: ${DURATION}",
+			"workload:",
+			"  - {name: a, rate: '${RATE}', max_inflight: '${INFLIGHT}'}",
+			"  - name: b",
+			"    rate: ${RATE}",
+		)
+		s, err := parseWith(vars, LoadOptions{Lookup: env(), Target: "http://127.0.0.1:3/", Duration: "2s", Rate: "7/s",
+			Sets: mustSets(t, "workload.0.max_inflight=9")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Target.URL != "http://127.0.0.1:3/" || s.Workload[0].Rate != 7 || s.Workload[1].Rate != 7 || s.Workload[0].MaxInflight != 9 {
+			t.Errorf("scenario %+v", s)
+		}
+		_, err = parseWith(vars, LoadOptions{Lookup: env(), Target: "http://127.0.0.1:3/", Duration: "2s", Rate: "7/s"})
+		wantErrors(t, err, []string{`s.yaml:4:47: environment variable INFLIGHT is not set`})
+	})
 	t.Run("rate sets every open workload", func(t *testing.T) {
 		s, err := parseWith(targetFile, LoadOptions{Rate: "9/s"})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // StdinPath, as a scenario's path, reads it from LoadOptions.Stdin.
@@ -74,7 +75,8 @@ func LoadWith(ctx context.Context, path string, opts LoadOptions) (*Scenario, er
 
 // withFlags returns opts with --duration, --target and --rate as sets,
 // after the file's and before the user's. Which workloads --rate sets
-// depends on the file: it is read once without it to find them.
+// depends on the file: it is read once with every workload's rate set, to
+// find the open ones.
 func (opts LoadOptions) withFlags(ctx context.Context, data []byte) (LoadOptions, Errors) {
 	var sets []Set
 	if opts.Duration != "" {
@@ -87,11 +89,18 @@ func (opts LoadOptions) withFlags(ctx context.Context, data []byte) (LoadOptions
 	if opts.Rate == "" {
 		return opts, nil
 	}
+	rateSet := func(i int) Set {
+		return Set{Path: fmt.Sprintf("workload.%d.rate", i), Value: opts.Rate, Flag: "--rate"}
+	}
 	first := opts
 	first.Rate = ""
+	first.Sets = append([]Set(nil), opts.Sets...)
+	for i := range countWorkloads(data) {
+		first.Sets = append(first.Sets, rateSet(i))
+	}
 	s, _, errs := parse(ctx, data, first)
 	if len(errs) > 0 || s == nil {
-		return opts, errs
+		return first, errs
 	}
 	for i, w := range s.Workload {
 		name := w.Name
@@ -106,10 +115,32 @@ func (opts LoadOptions) withFlags(ctx context.Context, data []byte) (LoadOptions
 			errs = append(errs, Error{File: "--rate", Msg: fmt.Sprintf(
 				"%q has stages (a rate that changes over time), and --rate sets a constant rate; set a stage with --set workload.%d.stages.N.hold=RATE", name, i)})
 		default:
-			opts.Sets = append(opts.Sets, Set{Path: fmt.Sprintf("workload.%d.rate", i), Value: opts.Rate, Flag: "--rate"})
+			opts.Sets = append(opts.Sets, rateSet(i))
 		}
 	}
 	return opts, errs
+}
+
+// countWorkloads is the number of items of the file's workload: list, 0
+// when it has none or cannot be read.
+func countWorkloads(data []byte) int {
+	if prescan(data) != nil {
+		return 0
+	}
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil || len(file.Docs) == 0 {
+		return 0
+	}
+	mapping, ok := file.Docs[0].Body.(*ast.MappingNode)
+	if !ok {
+		return 0
+	}
+	for _, mv := range mapping.Values {
+		if seq, ok := mv.Value.(*ast.SequenceNode); ok && mv.Key.GetToken().Value == "workload" {
+			return len(seq.Values)
+		}
+	}
+	return 0
 }
 
 // replaceTarget takes the file's target: out of the document, for

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 )
 
@@ -32,8 +33,8 @@ const (
 // data, in place, and says by how many bytes the values grew the text.
 // Each problem (an unset variable without a default, a malformed
 // reference, a value taking the file past MaxFileBytes) is an Error at the
-// reference's "$".
-func substituteVariables(data []byte, tokens token.Tokens, lookup LookupFunc) (grown int, errs Errors) {
+// reference's "$"; a scalar with one is left as written.
+func substituteVariables(data []byte, tokens token.Tokens, lookup LookupFunc) (grown int, problems varProblems) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -41,6 +42,7 @@ func substituteVariables(data []byte, tokens token.Tokens, lookup LookupFunc) (g
 		return 0, nil
 	}
 	src := newSourceIndex(data)
+	var errs varProblems
 	for i, tk := range tokens {
 		if !strings.Contains(tk.Value, "$") || !isScalarText(tokens, i) {
 			continue
@@ -48,7 +50,7 @@ func substituteVariables(data []byte, tokens token.Tokens, lookup LookupFunc) (g
 		start, end := src.span(tokens, i)
 		raw := string(src.runes[start:end])
 		if next := nextToken(tokens, i); next != nil && next.Type == token.MappingStartType && strings.HasSuffix(raw, "$") {
-			errs = append(errs, src.errorAt(end-1, refUnquotedMsg))
+			errs = append(errs, varProblem{Error: src.errorAt(end-1, refUnquotedMsg)})
 			continue
 		}
 		value, refs := expand(tk.Value, lookup)
@@ -66,13 +68,12 @@ func substituteVariables(data []byte, tokens token.Tokens, lookup LookupFunc) (g
 			grown += r.grown
 			switch {
 			case r.problem != "":
-				errs = append(errs, src.errorAt(at(k), r.problem))
+				errs = append(errs, varProblem{Error: src.errorAt(at(k), r.problem), scalar: tk})
 				failed = true
 			case len(data)+grown > MaxFileBytes:
-				errs = append(errs, src.errorAt(at(k), fmt.Sprintf(
+				return grown, append(errs, varProblem{Error: src.errorAt(at(k), fmt.Sprintf(
 					"expected a scenario file of at most %s with its variables substituted, and ${%s} takes it past: %s",
-					limitFileSize, r.name, limitFileSize.Why)))
-				return grown, errs
+					limitFileSize, r.name, limitFileSize.Why))})
 			}
 		}
 		if !failed {
@@ -80,6 +81,50 @@ func substituteVariables(data []byte, tokens token.Tokens, lookup LookupFunc) (g
 		}
 	}
 	return grown, errs
+}
+
+// varProblem is a problem with a variable. One in a scalar (an unset
+// variable) counts only when the scalar is still in the document once the
+// command line's values are in: a value --target or --set replaces needs no
+// variable. One with no scalar counts wherever it is.
+type varProblem struct {
+	Error
+	scalar *token.Token
+}
+
+type varProblems []varProblem
+
+// all is every problem.
+func (ps varProblems) all() Errors {
+	errs := make(Errors, len(ps))
+	for i, p := range ps {
+		errs[i] = p.Error
+	}
+	return errs
+}
+
+// in is the problems that count in the document under root.
+func (ps varProblems) in(root ast.Node) Errors {
+	if len(ps) == 0 {
+		return nil
+	}
+	kept := scalarSet{}
+	ast.Walk(kept, root)
+	var errs Errors
+	for _, p := range ps {
+		if p.scalar == nil || kept[p.scalar] {
+			errs = append(errs, p.Error)
+		}
+	}
+	return errs
+}
+
+// scalarSet is the tokens of a document's nodes, as ast.Walk visits them.
+type scalarSet map[*token.Token]bool
+
+func (s scalarSet) Visit(n ast.Node) ast.Visitor {
+	s[n.GetToken()] = true
+	return s
 }
 
 // reference is one ${...} of a scalar, as expand resolved it.
