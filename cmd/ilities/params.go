@@ -17,7 +17,7 @@ a length of time.`
 	runExample = `  ilities run checkout.yaml --out results
   ilities run smoke.yaml --target http://127.0.0.1:8080 --rate 200/s --duration 30s
   ilities run checkout.yaml --set workload.0.rate=200/s --set 'requirements.1=p99(latency) < 80ms'
-  render-scenario | ilities run - --quiet`
+  git show main:gate.yaml | ilities run - --quiet`
 	validateLong = `Check a scenario file without running it, as run would load it: with its
 variables from the environment and the same --set, --target, --rate and
 --duration. SCENARIO may be - for standard input.`
