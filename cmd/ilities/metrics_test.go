@@ -80,7 +80,8 @@ func TestMetricsFlagsRejectBadValues(t *testing.T) {
 		{[]string{"--metrics-addr", taken.Addr().String()}, exitRun, "--metrics-addr"},
 	}
 	for _, tc := range cases {
-		for _, cmd := range [][]string{{"run", "testdata/pass.yaml"}, {"serve", "testdata/pass.yaml"}} {
+		for _, cmd := range [][]string{{"run", "testdata/pass.yaml"}, {"serve", "testdata/pass.yaml"},
+			{"attack", "http://127.0.0.1:9/", "--rate", "1/s", "--duration", "1s"}} {
 			args := append(cmd, tc.args...)
 			code, _, stderr := runCLI(t, args...)
 			if code != tc.wantCode || !strings.Contains(stderr, tc.wantMsg) {
