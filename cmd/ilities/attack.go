@@ -30,6 +30,7 @@ type attackFlags struct {
 	format         string
 	quiet          bool
 	allowSaturated bool
+	metrics        metricsFlags
 }
 
 func newAttackCmd() *cobra.Command {
@@ -55,8 +56,9 @@ func newAttackCmd() *cobra.Command {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			res, runErr := run.Execute(cmd.Context(), sc, opts)
-			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
+				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -75,6 +77,7 @@ func newAttackCmd() *cobra.Command {
 	formatFlag(cmd, &f.format)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	fl.BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
+	f.metrics.register(cmd)
 	return cmd
 }
 

@@ -28,6 +28,7 @@ type runFlags struct {
 	segment        string
 	allowSaturated bool
 	sutProcess     string
+	metrics        metricsFlags
 }
 
 func newRunCmd() *cobra.Command {
@@ -76,8 +77,9 @@ func newRunCmd() *cobra.Command {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			res, runErr := run.Execute(cmd.Context(), sc, opts)
-			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
+				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			})
 		},
 		Long:    runLong,
 		Example: runExample,
@@ -92,6 +94,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
+	f.metrics.register(cmd)
 	return cmd
 }
 
