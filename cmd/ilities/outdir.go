@@ -24,7 +24,7 @@ func outDirFlag(cmd *cobra.Command, dir *string, usage string) {
 
 func (o outDir) Set(value string) error {
 	if name, _, ok := strings.Cut(value, "="); ok && outputName.MatchString(name) {
-		return fmt.Errorf("ilities has no %q output (outputs written NAME=URL: none); --out takes the folder to write the results into (./%s for a folder of that name)", name, value)
+		return fmt.Errorf("ilities has no %q output (outputs written NAME=URL: none; run, attack and serve give live metrics to Prometheus with --metrics-addr); --out takes the folder to write the results into (./%s=... for a folder so named)", name, name)
 	}
 	*o.dir = value
 	return nil

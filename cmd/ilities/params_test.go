@@ -176,7 +176,7 @@ func TestOutNamingAnOutputIsAnError(t *testing.T) {
 		{"capacity", "x.yaml"},
 	} {
 		code, _, stderr := runCLI(t, append(args, "--out", "influxdb=http://127.0.0.1:8086/k6")...)
-		if code != exitInvalid || !strings.Contains(stderr, `ilities has no "influxdb" output (outputs written NAME=URL: none)`) {
+		if code != exitInvalid || !strings.Contains(stderr, `ilities has no "influxdb" output (outputs written NAME=URL: none; run, attack and serve give live metrics to Prometheus with --metrics-addr)`) {
 			t.Errorf("%s: exit %d, stderr %q", args[0], code, stderr)
 		}
 	}
