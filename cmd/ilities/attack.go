@@ -73,7 +73,7 @@ func newAttackCmd() *cobra.Command {
 	fl.StringVar(&f.arrival, "arrival", "uniform", "uniform (evenly spaced) or poisson")
 	fl.StringVar(&f.http, "http", "1.1", "protocol: 1.1 or 2 (HTTP/2 over TLS, or cleartext with prior knowledge)")
 	fl.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification")
-	fl.StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
+	outDirFlag(cmd, &f.out, "directory to write result.json and the reports into")
 	formatFlag(cmd, &f.format)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	fl.BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")

@@ -146,6 +146,7 @@ see docs/live-metrics.md), its address printed on stderr.`,
 	fl.BoolVar(&fromParent, "from-parent", false, "read the SUT from stdin as ilities run --sut-process child sends it (no SCENARIO), stop when stdin closes")
 	metrics.register(cmd)
 	_ = fl.MarkHidden("from-parent")
+	setFlag(cmd)
 	return cmd
 }
 
