@@ -97,21 +97,28 @@ func TestServeMetrics(t *testing.T) {
 	stderr := newStderrWatch()
 	code := make(chan int, 1)
 	go func() {
-		code <- execute(context.Background(), []string{"serve", "testdata/pass.yaml", "--duration", "2s",
+		code <- execute(context.Background(), []string{"serve", "testdata/pass.yaml", "--duration", "4s",
 			"--metrics-addr", "127.0.0.1:0", "--metrics-linger", "0"}, io.Discard, stderr)
 	}()
 	u := stderr.metricsURL(t, code)
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`ilities_sut_node_up{node="a",pool="app"} 1`, `ilities_sut_node_up{node="b",pool="app"} 1`,
-		`ilities_sut_node_requests_total{node="a",pool="app"} 0`} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("%s lacks %q:\n%s", u, want, body)
+	// The endpoint is up before the sampler's first reading of the nodes:
+	// scrape until the nodes show, as a scraper would, while serve runs.
+	wants := []string{`ilities_sut_node_up{node="a",pool="app"} 1`, `ilities_sut_node_up{node="b",pool="app"} 1`,
+		`ilities_sut_node_requests_total{node="a",pool="app"} 0`}
+	var body []byte
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if missing(string(body), wants) == "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if m := missing(string(body), wants); m != "" {
+		t.Errorf("%s lacks %q:\n%s", u, m, body)
 	}
 	select {
 	case c := <-code:
@@ -119,7 +126,7 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("exit %d; stderr %q", c, stderr.String())
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("still serving 20 s after a 2 s --duration")
+		t.Fatal("still serving 20 s after a 4 s --duration")
 	}
 	if _, err := http.Get(u); err == nil {
 		t.Errorf("%s still served after serve ended", u)
@@ -303,4 +310,14 @@ func documentedQueries(t *testing.T) []string {
 		t.Fatal("docs/live-metrics.md has no ```promql example")
 	}
 	return qs
+}
+
+// missing returns the first of wants that text lacks, "" when it has them all.
+func missing(text string, wants []string) string {
+	for _, w := range wants {
+		if !strings.Contains(text, w) {
+			return w
+		}
+	}
+	return ""
 }
