@@ -233,6 +233,8 @@ type collector struct {
 
 	// recent holds the latencies of the last harvest, for progress.
 	recent *hdrhistogram.Histogram
+	// observer, when set, is told of every sample (Options.Observer).
+	observer Observer
 }
 
 // newCollector makes the collector of a run whose workload i sends
@@ -279,6 +281,9 @@ func (c *collector) harvest() {
 }
 
 func (c *collector) add(s *sample, wl int) {
+	if c.observer != nil {
+		c.observer.Observe(observation(s, wl))
+	}
 	win := int(s.intended / time.Second)
 	if win < c.warmupWindows {
 		c.warm.add(s, win)

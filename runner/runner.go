@@ -52,6 +52,9 @@ type Options struct {
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
+	// Observer, when set, follows the run's arrivals as they are recorded
+	// (live metrics).
+	Observer Observer
 	// Version is the tool's version, reported in the result ("ilities
 	// <Version>") and in each request's default User-Agent
 	// ("ilities/<Version>"); "dev" when empty.
@@ -139,6 +142,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		requests[i] = len(w.requests)
 	}
 	col := newCollector(requests, settle+2*harvestEvery, warmupWindows)
+	if opts.Observer != nil {
+		col.observer = opts.Observer
+		opts.Observer.Begin(workloadNames(sc))
+	}
 	cpu0 := processCPU()
 
 	e := &engine{duration: duration, stop: make(chan struct{}), seed: sc.Seed, segment: opts.Segment}

@@ -35,7 +35,7 @@ const (
 func (s *Scenario) ApplyDefaults() {
 	if s.Name == "" {
 		s.Name = "scenario"
-		if s.File != "" {
+		if s.File != "" && s.File != StdinName {
 			base := filepath.Base(s.File)
 			s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 		}
