@@ -118,7 +118,9 @@ func parseContext(ctx context.Context, file string, data []byte, allowPaths []st
 	}
 	if len(errs) > 0 {
 		for i := range errs {
-			errs[i].File = file
+			if errs[i].File == "" { // (a data or body file's own problem keeps that file)
+				errs[i].File = file
+			}
 		}
 		errs.sort()
 		return nil, errs
