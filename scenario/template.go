@@ -179,7 +179,15 @@ func (s *templateScope) field(source, field string) (TemplatePart, string) {
 				return TemplatePart{}, fmt.Sprintf("data source %q is not in this workload's uses:; add uses: [%s]", source, source)
 			}
 		}
-		return TemplatePart{}, fmt.Sprintf("unknown data source %q in {{%s.%s}}; sources: %s", source, source, field, strings.Join(slices.Sorted(maps.Keys(s.sources)), ", "))
+		known := make([]string, len(s.data))
+		for j := range s.data {
+			known[j] = s.data[j].Name
+		}
+		msg := fmt.Sprintf("unknown data source %q in {{%s.%s}}; data sources: %s", source, source, field, strings.Join(known, ", "))
+		if c := closest(source, known); c != "" {
+			msg = fmt.Sprintf("unknown data source %q in {{%s.%s}} (did you mean %q?); data sources: %s", source, source, field, c, strings.Join(known, ", "))
+		}
+		return TemplatePart{}, msg
 	}
 	d := &s.data[i]
 	if len(d.Fields) == 0 {
