@@ -43,7 +43,7 @@ func TestCIExampleLogsInEveryUserAndUsesTheirTokens(t *testing.T) {
 		t.Errorf("the app saw %d calls: %d with the right user's token, %d another's, %d none", seen.Calls, seen.RightToken, seen.WrongToken, seen.NoToken)
 	}
 	tot := res.Totals
-	if tot.Failed != 0 || tot.Succeeded == 0 || tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd {
+	if tot.Failed != 0 || tot.Succeeded == 0 || tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd+tot.Exhausted {
 		t.Errorf("totals %+v, errors %v", tot, res.Errors)
 	}
 	logins := 0

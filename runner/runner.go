@@ -607,7 +607,7 @@ func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleepe
 func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 	for a := range w.work {
 		if st.data != nil && !w.data.nextArrival(st.data, w.index) {
-			rec.add(sample{intended: a.intended, outcome: outCut})
+			rec.add(sample{intended: a.intended, outcome: outExhausted})
 			continue
 		}
 		sent := e.since()
@@ -691,6 +691,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 			win.Succeeded = acc.Counts[outSuccess]
 			win.Dropped = acc.Counts[outDropped]
 			win.CutAtEnd = acc.Counts[outCut]
+			win.Exhausted = acc.Counts[outExhausted]
 			for o := outRefused; o < numOutcomes; o++ {
 				if n := acc.Counts[o]; n > 0 {
 					win.Failed += n
@@ -700,7 +701,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 					win.Errors[o.class()] = n
 				}
 			}
-			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd
+			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd + win.Exhausted
 			win.LatencyMS = acc.Latency
 			win.Histogram = acc.Histogram
 			win.Nodes = acc.Nodes
