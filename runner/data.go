@@ -37,9 +37,14 @@ func (d *dataSet) draw(random uint64) (row []string, ok bool) {
 	if d.order == scenario.OrderRandom {
 		return d.rows[random%uint64(n)], true
 	}
-	i := d.next.Add(1) - 1
+	return d.at(d.next.Add(1) - 1)
+}
+
+// at is row i, wrapped or not there (false) past the last.
+func (d *dataSet) at(i int64) (row []string, ok bool) {
+	n := int64(len(d.rows))
 	if i >= n {
-		if d.stop {
+		if d.stop || n == 0 {
 			return nil, false
 		}
 		i %= n
@@ -50,11 +55,15 @@ func (d *dataSet) draw(random uint64) (row []string, ok bool) {
 // workloadData is what a workload with templates, data or response checks
 // needs at run time; nil for a workload whose requests are sent as built.
 type workloadData struct {
-	sets     []*dataSet // by index of scenario.Data
-	uses     []int      // the sources the workload draws from
-	vars     int        // how many variables its steps extract
-	seed     uint64
-	arrivals atomic.Int64 // open loop: arrivals numbered from 1
+	sets []*dataSet // by index of scenario.Data
+	uses []int      // the sources the workload draws from
+	// firstUser[i] is the row of source i its first virtual user gets
+	// with order unique: the users of the workloads before it that use the
+	// source come first (shareDataSets).
+	firstUser []int64
+	vars      int // how many variables its steps extract
+	seed      uint64
+	arrivals  atomic.Int64 // open loop: arrivals numbered from 1
 }
 
 // newWorkloadData returns nil when no request of the workload needs it.
@@ -69,7 +78,7 @@ func newWorkloadData(sc *scenario.Scenario, spec scenario.Workload, requests []*
 	if !dynamic {
 		return nil
 	}
-	d := &workloadData{sets: newDataSets(sc), vars: len(spec.Variables), seed: uint64(sc.Seed)}
+	d := &workloadData{sets: newDataSets(sc), vars: len(spec.Variables), seed: uint64(sc.Seed), firstUser: make([]int64, len(sc.Data))}
 	for _, name := range spec.Uses {
 		for i := range sc.Data {
 			if sc.Data[i].Name == name && !slices.Contains(d.uses, i) {
@@ -81,17 +90,24 @@ func newWorkloadData(sc *scenario.Scenario, spec scenario.Workload, requests []*
 }
 
 // shareDataSets gives every workload the same cursors, so that sequential
-// and unique rows are handed out once per run, not once per workload.
+// and unique rows are handed out once per run, not once per workload, and
+// numbers the unique rows of closed workloads' users.
 func shareDataSets(workloads []*workloadRun) {
 	var shared []*dataSet
+	var usersBefore []int64
 	for _, w := range workloads {
 		if w.data == nil {
 			continue
 		}
 		if shared == nil {
 			shared = w.data.sets
+			usersBefore = make([]int64, len(shared))
 		}
 		w.data.sets = shared
+		for _, i := range w.data.uses {
+			w.data.firstUser[i] = usersBefore[i]
+			usersBefore[i] += int64(w.maxUsers)
+		}
 	}
 }
 
@@ -126,17 +142,21 @@ func (d *workloadData) newUser(userID int64, rng *rand.Rand) *userData {
 }
 
 // nextIteration starts a virtual user's iteration: a row of every source
-// it uses (unique: the user's own row, drawn once). false: a stopping
-// source is exhausted, and the user stops.
+// it uses. With order unique the row is the user's own, by its number, so
+// that it is the same whichever segment (--segment) runs the user. false:
+// a stopping source is exhausted, and the user stops.
 func (d *workloadData) nextIteration(u *userData) bool {
 	u.iteration++
 	clear(u.vars)
 	for _, i := range d.uses {
 		set := d.sets[i]
-		if set.order == scenario.OrderUnique && u.rows[i] != nil {
-			continue
+		var row []string
+		var ok bool
+		if set.order == scenario.OrderUnique {
+			row, ok = set.at(d.firstUser[i] + u.userID - 1)
+		} else {
+			row, ok = set.draw(u.rng.Uint64())
 		}
-		row, ok := set.draw(u.rng.Uint64())
 		if !ok {
 			return false
 		}
