@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -309,4 +310,57 @@ func TestRenderingEscapesWhereTheValueLands(t *testing.T) {
 	if len(seen) != 5 || !seen[-2] || !seen[2] {
 		t.Errorf("random -2..2 gave %v", seen)
 	}
+}
+
+// A templated request renders the very head and body that the same
+// request written out literally is serialised into once.
+func TestRenderedHeadMatchesTheLiteralOne(t *testing.T) {
+	targets := []*target{{base: mustURL(t, "http://127.0.0.1:9/api/"), lean: true, keepAlive: false}}
+	literal, _ := newRequest(&scenario.Scenario{}, scenario.Request{Method: "POST", Path: "/u/ann?x=1",
+		Headers: map[string]string{"X-Who": "ann", "Accept": "*/*"}, Body: `{"n": "ann"}`}, scenario.Expect{}, "ilities/dev")
+	if err := literal.prepare(targets); err != nil {
+		t.Fatal(err)
+	}
+	want := "POST /api/u/ann?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAccept: */*\r\nUser-Agent: ilities/dev\r\nX-Who: ann\r\n" +
+		"Content-Length: 12\r\nConnection: close\r\n"
+	if string(literal.wire[0]) != want {
+		t.Fatalf("literal head %q, want %q", literal.wire[0], want)
+	}
+
+	field := scenario.TemplatePart{Kind: scenario.TemplateField}
+	lit := func(s string) scenario.TemplatePart {
+		return scenario.TemplatePart{Kind: scenario.TemplateLiteral, Text: s}
+	}
+	spec := scenario.Request{Method: "POST", Path: "/u/{{users.name}}?x=1",
+		Headers: map[string]string{"X-Who": "{{users.name}}", "Accept": "*/*"}, Body: `{"n": "{{users.name}}"}`,
+		Templates: &scenario.RequestTemplates{
+			Path:    &scenario.Template{Parts: []scenario.TemplatePart{lit("/u/"), field, lit("?x=1")}},
+			Headers: []scenario.HeaderTemplate{{Name: "X-Who", Value: &scenario.Template{Parts: []scenario.TemplatePart{field}}}},
+			Body:    &scenario.Template{Parts: []scenario.TemplatePart{lit(`{"n": "`), field, lit(`"}`)}},
+		}}
+	templ, _ := newRequest(&scenario.Scenario{}, spec, scenario.Expect{}, "ilities/dev")
+	if err := templ.prepare(targets); err != nil {
+		t.Fatal(err)
+	}
+	u := newUserState(0, false)
+	u.data = &userData{rows: [][]string{{"ann"}}}
+	r := templ.rendered(0, u, true, false)
+	// The templated header comes after the literal ones; the rest is alike.
+	wantRendered := strings.Replace(want, "X-Who: ann\r\n", "", 1)
+	wantRendered = strings.Replace(wantRendered, "Content-Length", "X-Who: ann\r\nContent-Length", 1)
+	if string(r.wire[0]) != wantRendered || string(r.body) != string(literal.body) {
+		t.Errorf("rendered head %q body %q, want %q and %q", r.wire[0], r.body, wantRendered, literal.body)
+	}
+	if templ.wire[0] != nil || r == templ {
+		t.Error("rendering wrote into the shared request")
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
