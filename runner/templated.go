@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -92,6 +93,11 @@ func (r *request) rendered(ti int, u *userState, lean, keepAlive bool) *request 
 		if u.jar == nil {
 			return s
 		}
+	}
+	if !lean {
+		// net/http may still be writing a body when the response has come:
+		// its own copy, not the buffer the next send renders into.
+		s.body = bytes.Clone(s.body)
 	}
 	std, err := s.stdRequest(t.base[ti]+string(d.path), s.body)
 	if err != nil {
