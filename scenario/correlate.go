@@ -46,6 +46,7 @@ func (e Expect) NeedsBody() bool { return e.BodyContains != "" || len(e.JSON) > 
 func (v *validator) templates(s *Scenario) {
 	for i := range s.Workload {
 		w := &s.Workload[i]
+		w.Variables = nil // (Validate may run again, after a change)
 		path := fmt.Sprintf("workload[%d]", i)
 		scope := &templateScope{data: s.Data, sources: map[string]int{}, vars: map[string]int{}, later: map[string]bool{}, closed: w.Closed()}
 		for _, name := range w.Uses {
@@ -114,6 +115,7 @@ func (v *validator) requestTemplates(s *Scenario, path string, r *Request, scope
 		}
 		t.Body = tmpl
 	}
+	r.Templates = nil
 	if t.Path != nil || t.Body != nil || len(t.Headers) > 0 {
 		r.Templates = &t
 	}

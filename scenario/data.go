@@ -111,6 +111,7 @@ func (v *validator) data(s *Scenario) {
 			v.add(path+".file", "a data source needs file: a .csv or .jsonl file")
 			continue
 		}
+		d.Fields, d.Rows = nil, nil // (Validate may run again, after a change)
 		content, err := v.paths.read(d.File, MaxDataFileBytes)
 		if err != nil {
 			v.addf(path+".file", "data file %q: %v", d.File, err)

@@ -155,6 +155,13 @@ func TestTemplatesCompileIntoParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The CLI validates again after its flags change a scenario: the same outcome.
+	if err := sc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := sc.DataSourceByName("users"); len(d.Fields) != 2 || len(d.Rows) != 1 {
+		t.Errorf("validated twice: users has fields %v rows %v", d.Fields, d.Rows)
+	}
 	w := sc.Workload[0]
 	if strings.Join(w.Variables, ",") != "sid,token" {
 		t.Errorf("variables %v, want sid,token (each step's in name order)", w.Variables)
