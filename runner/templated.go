@@ -22,20 +22,25 @@ type templated struct {
 	prefix, suffix [][]byte
 	// base[i] is target i's URL without its trailing slash (net/http path).
 	base []string
+	// names are the templated headers' names, canonical.
+	names []string
 }
 
 // newTemplated takes the templated headers out of the request's literal ones.
 func newTemplated(spec *scenario.RequestTemplates, header http.Header) *templated {
+	t := &templated{spec: spec}
 	for _, h := range spec.Headers {
 		header.Del(h.Name)
+		t.names = append(t.names, textproto.CanonicalMIMEHeaderKey(h.Name))
 	}
-	return &templated{spec: spec}
+	return t
 }
 
 // prepareTemplated builds what prepare builds, less what a send renders:
 // std[i] carries the target's URL, host and literal headers.
 func (r *request) prepareTemplated(targets []*target) error {
 	t := r.tmpl
+	t.prefix, t.suffix, t.base = nil, nil, nil
 	r.wire = make([][]byte, len(targets))
 	r.std = make([]*http.Request, len(targets))
 	for i, tg := range targets {
@@ -82,8 +87,8 @@ func (r *request) rendered(ti int, u *userState, lean, keepAlive bool) *request 
 		b := append(d.head[:0], t.prefix[ti]...)
 		b = append(b, d.path...)
 		b = append(b, t.suffix[ti]...)
-		for _, h := range t.spec.Headers {
-			b = append(b, textproto.CanonicalMIMEHeaderKey(h.Name)...)
+		for i, h := range t.spec.Headers {
+			b = append(b, t.names[i]...)
 			b = append(b, ": "...)
 			b = d.appendTemplate(b, h.Value, escapeHeader)
 			b = append(b, "\r\n"...)
@@ -104,8 +109,8 @@ func (r *request) rendered(ti int, u *userState, lean, keepAlive bool) *request 
 		return nil
 	}
 	std.Header = r.std[ti].Header.Clone()
-	for _, h := range t.spec.Headers {
-		std.Header.Set(h.Name, string(d.appendTemplate(nil, h.Value, escapeHeader)))
+	for i, h := range t.spec.Headers {
+		std.Header[t.names[i]] = []string{string(d.appendTemplate(nil, h.Value, escapeHeader))}
 	}
 	d.std[ti] = std
 	return s

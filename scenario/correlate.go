@@ -99,7 +99,12 @@ func (v *validator) requestTemplates(s *Scenario, path string, r *Request, scope
 	}
 	t.Path = compile(path+".path", r.Path)
 	for _, name := range slices.Sorted(maps.Keys(r.Headers)) {
-		if tmpl := compile(path+".headers."+name, r.Headers[name]); tmpl != nil {
+		tmpl := compile(path+".headers."+name, r.Headers[name])
+		switch {
+		case tmpl == nil:
+		case strings.EqualFold(name, "Host"):
+			v.add(path+".headers."+name, "the Host header is set once per target; it cannot hold a placeholder")
+		default:
 			t.Headers = append(t.Headers, HeaderTemplate{Name: name, Value: tmpl})
 		}
 	}

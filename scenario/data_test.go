@@ -91,6 +91,8 @@ func TestDataAndTemplateProblemsNameTheirPlace(t *testing.T) {
       - {path: "/a/{{token}}"}
       - {path: /login, extract: {token: {json: token}}}`,
 			`s.yaml:10:16: variable "token" is extracted by this step or a later one`},
+		{"templated Host", nil, "\n  - rate: 1/s\n    requests: [{headers: {Host: \"{{uuid}}.example\"}}]",
+			`s.yaml:8:33: the Host header is set once per target`},
 		{"extract in an open workload", nil, "\n  - rate: 1/s\n    requests: [{path: /login, extract: {token: {json: token}}}]",
 			"s.yaml:8:40: extract: belongs to the steps of a session"},
 		{"extract with two sources", nil, `
