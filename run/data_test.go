@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/ilities/ilities/report"
-	"github.com/ilities/ilities/scenario"
 )
 
 // Arrivals an exhausted data source leaves unsent count neither against
@@ -20,26 +19,18 @@ func TestExhaustedDataIsNotHeldAgainstTheTarget(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
 	dir := t.TempDir()
-	files := map[string]string{
-		"ids.csv": "id\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
-		"s.yaml": `
+	if err := os.WriteFile(filepath.Join(dir, "ids.csv"), []byte("id\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := mustParse(t, filepath.Join(dir, "s.yaml"), `
 duration: 1s
-target: {url: ` + srv.URL + `}
+target: {url: `+srv.URL+`}
 data: [{name: ids, file: ids.csv, when_exhausted: stop}]
 workload: [{rate: 50/s, uses: [ids], requests: [{path: "/item/{{ids.id}}"}]}]
 requirements:
   - availability >= 99%
   - error_rate == 0%
-`}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sc, err := scenario.Load(filepath.Join(dir, "s.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	res, err := Execute(context.Background(), sc, Options{})
 	if err != nil {
 		t.Fatal(err)
