@@ -62,7 +62,7 @@ func fixtureResult() *Result {
 			}},
 		},
 		Requests: []RequestResult{
-			{Name: "GET /products/{{id}}", Workload: "browse", Stats: Stats{
+			{Name: "GET /item/{{products.id}}", Workload: "browse", Stats: Stats{
 				Totals:    Totals{Scheduled: 35000, Succeeded: 34900, Failed: 85, Dropped: 15},
 				Errors:    map[string]int64{"timeout": 45, "5xx": 30, "refused": 10},
 				LatencyMS: Percentiles{Count: 34985, Mean: 6.1, P50: 3.9, P90: 10.2, P95: 15.1, P99: 41.0, P999: 190, Max: 1204.5},

@@ -147,7 +147,7 @@ func TestHTMLRequestsAndFirstFailures(t *testing.T) {
 	order := []string{
 		`<h2 id="workloads">`,
 		`<h2 id="requests">`,
-		`<tr><td><code>GET /products/{{id}}</code></td><td>browse</td><td class="num">35000</td><td class="num">581.7/s</td><td class="num">3.90ms</td><td class="num">41.0ms</td><td class="num">0.24%</td>`,
+		`<tr><td><code>GET /item/{{products.id}}</code></td><td>browse</td><td class="num">35000</td><td class="num">581.7/s</td><td class="num">3.90ms</td><td class="num">41.0ms</td><td class="num">0.24%</td>`,
 		`<tr><td><code>POST /cart</code></td><td>shoppers</td>`,
 		`<h2 id="nodes">`,
 		`<tr><td>timeout</td><td class="num">95</td><td class="num">52.8%</td><td>at 20.3s: no response within the timeout</td></tr>`,

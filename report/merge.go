@@ -302,6 +302,7 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 			m.Failed += w.Failed
 			m.Dropped += w.Dropped
 			m.CutAtEnd += w.CutAtEnd
+			m.Exhausted += w.Exhausted
 			m.Warmup = m.Warmup || w.Warmup
 			m.Errors = addCounts(m.Errors, w.Errors)
 			m.Nodes = addCounts(m.Nodes, w.Nodes)

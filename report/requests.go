@@ -72,6 +72,7 @@ func (t *Totals) Add(o Totals) {
 	t.Failed += o.Failed
 	t.Dropped += o.Dropped
 	t.CutAtEnd += o.CutAtEnd
+	t.Exhausted += o.Exhausted
 	t.Late += o.Late
 }
 

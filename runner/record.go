@@ -37,7 +37,9 @@ type sample struct {
 	err error
 }
 
-func (s *sample) wasSent() bool { return s.outcome != outDropped && s.outcome != outCut }
+func (s *sample) wasSent() bool {
+	return s.outcome != outDropped && s.outcome != outCut && s.outcome != outExhausted
+}
 
 // recorder collects the samples of one goroutine (a worker or a scheduler).
 // Its mutex is only ever contended by the collector's harvest, once a
@@ -143,12 +145,13 @@ func (a *scopeAcc) totals() report.Totals {
 		Succeeded: a.counts[outSuccess],
 		Dropped:   a.counts[outDropped],
 		CutAtEnd:  a.counts[outCut],
+		Exhausted: a.counts[outExhausted],
 		Late:      a.late,
 	}
 	for o := outRefused; o < numOutcomes; o++ {
 		t.Failed += a.counts[o]
 	}
-	t.Scheduled = t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd
+	t.Scheduled = t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd + t.Exhausted
 	return t
 }
 
@@ -295,7 +298,7 @@ func (c *collector) add(s *sample, wl int) {
 	w, open := c.window(win)
 	w.counts[s.outcome]++
 	rq := c.reqBase[wl] + int(s.req)
-	if s.outcome != outCut { // a workload's windows count what was offered
+	if s.outcome != outCut && s.outcome != outExhausted { // a workload's windows count what was offered
 		w.workloads[wl][0]++
 		w.requests[rq][0]++
 	}

@@ -99,7 +99,7 @@ func (f failureSample) message(o outcome) string {
 	case o == outSessionLost:
 		return status + " from a backend that did not know the session"
 	case o == outUnexpectedBody:
-		return status + " without the expected text in the body (expect.body_contains)"
+		return status + ", but the response failed expect's body, JSON or header checks"
 	case f.status != 0:
 		return status + ", not an expected status"
 	}

@@ -136,6 +136,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		workloads[i] = w
 		settle = max(settle, w.maxLateness+w.timeout)
 	}
+	shareDataSets(workloads)
 	warmupWindows := int(math.Ceil(sc.Warmup.D().Seconds()))
 	requests := make([]int, len(workloads))
 	for i, w := range workloads {
@@ -185,6 +186,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		for i := range w.maxInflight {
 			rec := col.newRecorder(w.index)
 			st := newUserState(i%n, false)
+			if w.data != nil {
+				st.data = w.data.newUser(0, templateRNG(e.seed, w.index, i))
+			}
 			workers.Go(func() {
 				defer crash.Guard()
 				e.work(w, rec, st)
@@ -362,6 +366,9 @@ type workloadRun struct {
 	requests  []*request
 	cumWeight []int
 	session   bool
+	// data, when set, renders templates, draws rows and runs response
+	// checks (data.go); nil for requests sent as built.
+	data *workloadData
 
 	// Open loop.
 	pacer Pacer
@@ -464,6 +471,7 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 	}
 	w.client = c
 	w.maxConns = conns
+	w.data = newWorkloadData(sc, spec, w.requests)
 	return w, nil
 }
 
@@ -611,6 +619,10 @@ func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleepe
 // work is one open-loop worker: one request in flight at a time.
 func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 	for a := range w.work {
+		if st.data != nil && !w.data.nextArrival(st.data, w.index) {
+			rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: outExhausted})
+			continue
+		}
 		sent := e.since()
 		ex := w.client.do(w.requests[a.req], st)
 		rec.add(sample{
@@ -694,6 +706,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 			win.Succeeded = acc.Counts[outSuccess]
 			win.Dropped = acc.Counts[outDropped]
 			win.CutAtEnd = acc.Counts[outCut]
+			win.Exhausted = acc.Counts[outExhausted]
 			for o := outRefused; o < numOutcomes; o++ {
 				if n := acc.Counts[o]; n > 0 {
 					win.Failed += n
@@ -703,7 +716,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 					win.Errors[o.class()] = n
 				}
 			}
-			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd
+			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd + win.Exhausted
 			win.LatencyMS = acc.Latency
 			win.Histogram = acc.Histogram
 			win.Nodes = acc.Nodes

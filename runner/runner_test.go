@@ -95,13 +95,13 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		return n
 	}
 	tot := res.Totals
-	holds("run", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd)
+	holds("run", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd+tot.Exhausted)
 	if n := sumErrors(res.Errors); n != tot.Failed {
 		t.Errorf("run: error classes add up to %d, failed %d", n, tot.Failed)
 	}
 	var wl report.Totals
 	for _, w := range res.Workloads {
-		holds("workload "+w.Name, w.Totals.Scheduled, w.Totals.Succeeded, w.Totals.Failed, w.Totals.Dropped, w.Totals.CutAtEnd)
+		holds("workload "+w.Name, w.Totals.Scheduled, w.Totals.Succeeded, w.Totals.Failed, w.Totals.Dropped, w.Totals.CutAtEnd+w.Totals.Exhausted)
 		if n := sumErrors(w.Errors); n != w.Totals.Failed {
 			t.Errorf("workload %s: error classes add up to %d, failed %d", w.Name, n, w.Totals.Failed)
 		}
@@ -112,7 +112,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 	}
 	byWorkload := map[string]report.Totals{}
 	for _, r := range res.Requests {
-		holds("request "+r.Name, r.Totals.Scheduled, r.Totals.Succeeded, r.Totals.Failed, r.Totals.Dropped, r.Totals.CutAtEnd)
+		holds("request "+r.Name, r.Totals.Scheduled, r.Totals.Succeeded, r.Totals.Failed, r.Totals.Dropped, r.Totals.CutAtEnd+r.Totals.Exhausted)
 		w := byWorkload[r.Workload]
 		w.Add(r.Totals)
 		byWorkload[r.Workload] = w
@@ -124,7 +124,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 	}
 	var win report.Totals
 	for _, w := range res.Windows {
-		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped, w.CutAtEnd)
+		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped, w.CutAtEnd+w.Exhausted)
 		if n := sumErrors(w.Errors); n != w.Failed {
 			t.Errorf("window %d: error classes add up to %d, failed %d", w.T, n, w.Failed)
 		}
@@ -133,6 +133,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		win.Failed += w.Failed
 		win.Dropped += w.Dropped
 		win.CutAtEnd += w.CutAtEnd
+		win.Exhausted += w.Exhausted
 	}
 	win.Late = tot.Late
 	if win != tot {

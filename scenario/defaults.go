@@ -50,6 +50,9 @@ func (s *Scenario) ApplyDefaults() {
 		s.SUT.applyDefaults()
 	}
 	s.applyFaultDefaults()
+	for i := range s.Data {
+		s.Data[i].applyDefaults()
+	}
 	inflight := s.defaultMaxInflight()
 	for i := range s.Workload {
 		w := &s.Workload[i]

@@ -116,7 +116,7 @@ func parseContext(ctx context.Context, file string, data []byte, opts LoadOption
 	}
 	if len(errs) > 0 {
 		for i := range errs {
-			if errs[i].File == "" {
+			if errs[i].File == "" { // (a data or body file's own problem keeps that file)
 				errs[i].File = file
 			}
 			setOrigin(&errs[i], opts.Sets)

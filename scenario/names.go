@@ -7,7 +7,7 @@ import (
 )
 
 // Label is the request's name in the results and in requirements: its
-// name, or its method and path as written ("GET /products/{{id}}"), so
+// name, or its method and path as written ("GET /products/{{products.id}}"), so
 // that every path a template renders stays one row.
 func (r Request) Label() string {
 	if r.Name != "" {

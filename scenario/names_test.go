@@ -13,7 +13,7 @@ func TestRequestNames(t *testing.T) {
 		"  - name: shop",
 		"    rate: 5/s",
 		"    requests:",
-		"      - {path: '/products/{{id}}'}",
+		"      - {path: '/products/{{random 1 1000}}'}",
 		"      - {method: POST, path: /cart, name: add to cart}",
 		"  - name: buyers",
 		"    model: closed",
@@ -29,7 +29,7 @@ func TestRequestNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := sc.Workload[0].RequestNames(), []string{"GET /products/{{id}}", "add to cart"}; !slices.Equal(got, want) {
+	if got, want := sc.Workload[0].RequestNames(), []string{"GET /products/{{random 1 1000}}", "add to cart"}; !slices.Equal(got, want) {
 		t.Errorf("mix names %q, want %q", got, want)
 	}
 	if got, want := sc.Workload[1].RequestNames(), []string{"GET /", "POST /checkout"}; !slices.Equal(got, want) {

@@ -59,6 +59,8 @@ func (s *Scenario) Validate() error {
 		v.requestNames(path, w)
 	}
 
+	v.data(s)
+	v.templates(s)
 	v.faults(s)
 	v.limits(s, ThisMachine())
 
