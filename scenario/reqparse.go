@@ -64,6 +64,10 @@ func ParseRequirement(text string) (Requirement, error) {
 		return req, fmt.Errorf("%s: no value after %q", requirementExample, op)
 	}
 	req.Unit = metric.Unit
+	if rel, isRelative, err := parseRelative(value, metric.Unit); isRelative {
+		req.Baseline = rel
+		return req, err
+	}
 	req.Threshold, err = parseThreshold(value, metric.Unit)
 	if err != nil {
 		return req, fmt.Errorf("%s needs %s, got %q", left, unitExamples[metric.Unit], value)

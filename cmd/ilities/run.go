@@ -28,10 +28,12 @@ type runFlags struct {
 	segment        string
 	allowSaturated bool
 	sutProcess     string
+	baseline       string
+	diff           report.DiffOptions
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{diff: report.DefaultDiffOptions()}
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
 		Short: "Run a scenario and check its requirements (exit 0 pass, 1 fail, 2 invalid input, 3 inconclusive, run failed or interrupted, 4 internal error)",
@@ -57,6 +59,13 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
+			baseline, err := readBaseline(cmd, f.baseline, f.diff)
+			if err != nil {
+				return err
+			}
+			if err := relativeWithoutBaseline(sc, baseline); err != nil {
+				return err
+			}
 			opts := run.Options{Options: runner.Options{Version: version}, SUTProcess: f.sutProcess}
 			switch f.sutProcess {
 			case run.SUTInProcess:
@@ -77,6 +86,10 @@ func newRunCmd() *cobra.Command {
 				opts.Live = isTerminal(opts.Progress)
 			}
 			res, runErr := run.Execute(cmd.Context(), sc, opts)
+			f.diff.AcceptSaturated = f.allowSaturated
+			if err := applyBaseline(res, baseline, f.diff); err != nil {
+				return err
+			}
 			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
 		},
 	}
@@ -88,6 +101,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
+	baselineFlags(cmd, &f.baseline, &f.diff)
 	return cmd
 }
 
