@@ -470,17 +470,27 @@ func (d *Diff) decide(baseline, run *Result) {
 	noReference := invalidRun(baseline, d.Options.AcceptSaturated) != "" || run.Incomplete
 	switch {
 	case len(worse) > 0 && !noReference:
-		d.Verdict, d.Reason = VerdictFail, "worse than the baseline: "+strings.Join(worse, "; ")
+		d.Verdict, d.Reason = VerdictFail, "worse than the baseline: "+firstOf(worse)
 	case len(invalid) > 0:
 		d.Verdict, d.Reason = VerdictInconclusive, strings.Join(invalid, "; ")+": the comparison proves nothing"
 		if len(worse) > 0 {
-			d.Reason += " (worse: " + strings.Join(worse, "; ") + ")"
+			d.Reason += " (worse: " + firstOf(worse) + ")"
 		}
 	case len(unsure) > 0:
-		d.Verdict, d.Reason = VerdictInconclusive, strings.Join(unsure, "; ")
+		d.Verdict, d.Reason = VerdictInconclusive, firstOf(unsure)
 	default:
 		d.Verdict, d.Reason = VerdictPass, fmt.Sprintf("no regression beyond the tolerances (%d figures tested)", d.Tests)
 	}
+}
+
+// firstOf lists the first three of items and counts the rest: the table
+// has them all.
+func firstOf(items []string) string {
+	const shown = 3
+	if len(items) <= shown {
+		return strings.Join(items, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(items[:shown], "; "), len(items)-shown)
 }
 
 // invalidRun says why a run is no reference for a comparison, "" when it is one.

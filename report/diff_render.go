@@ -110,7 +110,9 @@ func writeDiffMarkdown(b *bytes.Buffer, d *Diff) {
 		}
 		for _, f := range s.Figures {
 			cells := diffCells(f)
-			cells[5] = diffMark(f.Status) + " " + cells[5]
+			if mark := diffMark(f.Status); mark != "" {
+				cells[5] = mark + " " + cells[5]
+			}
 			md("| %s | %s |", label, strings.Join(cells, " | "))
 		}
 	}
