@@ -23,14 +23,7 @@ var diffFormats = map[string]DiffRenderer{
 // DiffRendererFor returns the diff renderer of a format name (those of
 // Formats, md included).
 func DiffRendererFor(format string) (DiffRenderer, error) {
-	if name, ok := formatAliases[format]; ok {
-		format = name
-	}
-	r, ok := diffFormats[format]
-	if !ok {
-		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
-	}
-	return r, nil
+	return byFormat(diffFormats, format)
 }
 
 // WriteDiffJSON writes the diff as indented JSON.

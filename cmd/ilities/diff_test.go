@@ -157,12 +157,7 @@ const hostDelayForExactCounts = time.Duration(report.DisturbedAboveMS * float64(
 
 func readResultFile(t *testing.T, path string) *report.Result {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	res, err := report.ReadJSON(f)
+	res, err := readResult(path)
 	if err != nil {
 		t.Fatal(err)
 	}
