@@ -189,3 +189,23 @@ func diffSettingsText(d *Diff) string {
 	return fmt.Sprintf("worse when significant at %s confidence (%d tests together) and beyond the tolerance: latency %s, throughput %s, error rate %s",
 		formatShare(o.Confidence), d.Tests, signed(100*o.LatencyTolerance, "%"), signed(-100*o.ThroughputTolerance, "%"), signed(100*o.ErrorRateTolerance, "pp"))
 }
+
+// addDiff adds the comparison with the baseline as one test case: failed
+// when a figure is worse, skipped when the comparison is inconclusive, with
+// the table as its text.
+func (s *junitSuite) addDiff(d *Diff, classname string) {
+	var table bytes.Buffer
+	if err := WriteDiffText(&table, d); err != nil {
+		table.WriteString(err.Error())
+	}
+	tc := junitCase{Name: "against the baseline", Classname: classname, Time: "0", SystemOut: &junitText{table.String()}}
+	switch d.Verdict {
+	case VerdictFail:
+		tc.Failure = &junitFailure{Type: "WorseThanBaseline", Message: d.Reason, Text: table.String()}
+		s.Failures++
+	case VerdictInconclusive:
+		tc.Skipped = &junitSkipped{Message: "inconclusive: " + d.Reason}
+		s.Skipped++
+	}
+	s.Cases = append(s.Cases, tc)
+}

@@ -303,6 +303,13 @@ func TestRunWithDiffFailsAndShowsIt(t *testing.T) {
 	if !strings.Contains(md.String(), "Against the baseline") {
 		t.Errorf("summary.md does not show the comparison:\n%s", md.String())
 	}
+	var junit bytes.Buffer
+	if err := WriteJUnit(&junit, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(junit.String(), `<testcase name="against the baseline"`) || !strings.Contains(junit.String(), `type="WorseThanBaseline"`) {
+		t.Errorf("junit.xml has no failed test case for the comparison:\n%s", junit.String())
+	}
 	var js bytes.Buffer
 	if err := WriteJSON(&js, res); err != nil {
 		t.Fatal(err)
