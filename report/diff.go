@@ -429,13 +429,11 @@ func (c comparer) judgeWorse(f *FigureDiff, p scopePair, req scenario.Requiremen
 	}
 }
 
-// relativeChange is (new − old) / old; 0 when both are 0, +Inf from 0.
+// relativeChange is (new − old) / old; 0 from 0, which has no relative
+// change (the tables say "new"), and JSON holds no infinity.
 func relativeChange(old, new float64) float64 {
-	switch {
-	case old == new:
+	if old == 0 {
 		return 0
-	case old == 0:
-		return math.Inf(1)
 	}
 	return (new - old) / old
 }
@@ -526,7 +524,7 @@ func formatChange(f FigureDiff) string {
 	if f.Figure == "error_rate" {
 		return signed(100*f.Change, "pp")
 	}
-	if math.IsInf(f.Change, 1) {
+	if f.Old == 0 && f.New != 0 {
 		return "new"
 	}
 	return signed(100*f.Change, "%")

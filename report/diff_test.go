@@ -322,3 +322,26 @@ func TestRunWithDiffFailsAndShowsIt(t *testing.T) {
 		t.Errorf("result.json does not keep the comparison: %+v", back.Diff)
 	}
 }
+
+// TestCompareFromNothing compares a scope that had no traffic in the
+// baseline: no relative change exists, and the JSON must still be written.
+func TestCompareFromNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	old := sampledResult(t, lognormalMS(rng, 4000, 5), 0, 10)
+	new := sampledResult(t, lognormalMS(rng, 4000, 5), 0, 10)
+	old.Requests[1].Stats = Stats{}
+	d, err := Compare(old, new, DefaultDiffOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js, text bytes.Buffer
+	if err := WriteDiffJSON(&js, d); err != nil {
+		t.Fatalf("JSON: %v", err)
+	}
+	if err := WriteDiffText(&text, d); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "new") || figureStatus(d, `"POST /cart" (browse)`, "p99(latency)") != DiffUntested {
+		t.Errorf("a scope new in this run:\n%s", text.String())
+	}
+}
