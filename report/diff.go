@@ -135,13 +135,17 @@ var diffLatencyAggs = []string{"p50", "p90", "p95", "p99", "max", "mean"}
 //
 //   - a latency percentile: a distribution-free interval for the
 //     percentile in each run, from the order statistics of its HDR
-//     histogram (the rank of the q-quantile among n samples is binomial);
-//     the interval of the ratio is the ratio of the bounds;
+//     histogram (the rank of the q-quantile among n samples is binomial),
+//     whose width gives the standard error of its log; the log of the
+//     ratio has the two together (quantileInterval);
 //   - mean latency: the difference of the means, normal, from each
 //     histogram's mean and standard deviation;
-//   - throughput: the difference of two Poisson rates (successes over the
-//     measured span);
+//   - throughput: two binomial proportions of successes when both runs
+//     were offered the same arrivals, else two Poisson rates;
 //   - error rate: the difference of two binomial proportions.
+//
+// The intervals share 1 − Confidence equally (Bonferroni), so that they
+// hold together.
 //
 // A figure is worse when its interval lies wholly on the worse side of no
 // change and the change exceeds the tolerance; it is then judged as a
@@ -198,48 +202,55 @@ func (p scopePair) tests() int {
 // those only in the baseline.
 func scopePairs(baseline, run *Result, d *Diff) []scopePair {
 	pairs := []scopePair{{scope: ScopeDiff{Kind: "run"}, old: &baseline.Stats, new: &run.Stats, judgeable: true}}
-	oldWorkloads := map[string]*Stats{}
-	for i := range baseline.Workloads {
-		oldWorkloads[baseline.Workloads[i].Name] = &baseline.Workloads[i].Stats
-	}
-	if len(run.Workloads) == 1 && len(baseline.Workloads) == 1 && run.Workloads[0].Name == baseline.Workloads[0].Name {
-		delete(oldWorkloads, run.Workloads[0].Name) // the run's figures are its own
-	}
-	for i := range run.Workloads {
-		w := &run.Workloads[i]
-		if _, ok := oldWorkloads[w.Name]; !ok && len(run.Workloads) == 1 && len(baseline.Workloads) == 1 {
-			continue
+	workloads := func(res *Result) []scopePair {
+		var out []scopePair
+		for i := range res.Workloads {
+			w := &res.Workloads[i]
+			out = append(out, scopePair{scope: ScopeDiff{Kind: "workload", Name: w.Name}, new: &w.Stats, judgeScope: w.Name, judgeable: true})
 		}
-		p := scopePair{scope: ScopeDiff{Kind: "workload", Name: w.Name}, old: oldWorkloads[w.Name], new: &w.Stats, judgeScope: w.Name, judgeable: true}
-		delete(oldWorkloads, w.Name)
-		pairs = append(pairs, onlyIn(p))
+		return out
 	}
-	for _, w := range baseline.Workloads {
-		if _, left := oldWorkloads[w.Name]; left {
-			pairs = append(pairs, onlyIn(scopePair{scope: ScopeDiff{Kind: "workload", Name: w.Name}, old: &w.Stats}))
+	requests := func(res *Result) []scopePair {
+		var out []scopePair
+		for i := range res.Requests {
+			r := &res.Requests[i]
+			out = append(out, scopePair{scope: ScopeDiff{Kind: "request", Name: r.Name, Workload: r.Workload}, new: &r.Stats})
 		}
+		return out
 	}
-	type key struct{ workload, name string }
-	oldRequests := map[key]*Stats{}
-	for i := range baseline.Requests {
-		r := &baseline.Requests[i]
-		oldRequests[key{r.Workload, r.Name}] = &r.Stats
-	}
-	for i := range run.Requests {
-		r := &run.Requests[i]
-		k := key{r.Workload, r.Name}
-		pairs = append(pairs, onlyIn(scopePair{scope: ScopeDiff{Kind: "request", Name: r.Name, Workload: r.Workload}, old: oldRequests[k], new: &r.Stats}))
-		delete(oldRequests, k)
-	}
-	for _, r := range baseline.Requests {
-		if _, left := oldRequests[key{r.Workload, r.Name}]; left {
-			pairs = append(pairs, onlyIn(scopePair{scope: ScopeDiff{Kind: "request", Name: r.Name, Workload: r.Workload}, old: &r.Stats}))
-		}
-	}
+	pairs = append(pairs, matchScopes(workloads(baseline), workloads(run))...)
+	pairs = append(pairs, matchScopes(requests(baseline), requests(run))...)
 	if baseline.Scenario != run.Scenario {
 		d.Notes = append(d.Notes, fmt.Sprintf("the runs are of different scenarios: %q and %q", baseline.Scenario, run.Scenario))
 	}
 	return pairs
+}
+
+// matchScopes pairs the scopes of one kind (each with its stats in new) by
+// workload and name: those of run in order, then those only in the
+// baseline. A lone scope in both runs is the run itself, and left out.
+func matchScopes(baseline, run []scopePair) []scopePair {
+	key := func(p scopePair) string { return p.scope.Workload + "\x00" + p.scope.Name }
+	if len(baseline) == 1 && len(run) == 1 && key(baseline[0]) == key(run[0]) {
+		return nil
+	}
+	old := map[string]*Stats{}
+	for _, p := range baseline {
+		old[key(p)] = p.new
+	}
+	var out []scopePair
+	for _, p := range run {
+		p.old = old[key(p)]
+		delete(old, key(p))
+		out = append(out, onlyIn(p))
+	}
+	for _, p := range baseline {
+		if stats, left := old[key(p)]; left {
+			p.old, p.new = stats, nil
+			out = append(out, onlyIn(p))
+		}
+	}
+	return out
 }
 
 // onlyIn notes a scope present in one run only.

@@ -230,6 +230,14 @@ func TestCompareMatchesScopesByName(t *testing.T) {
 	if d.Tests != 14 {
 		t.Errorf("%d tests, want 7 figures in each of the 2 scopes in both runs", d.Tests)
 	}
+	// One request name in both runs: its figures are the run's, compared once.
+	old.Requests, new.Requests = old.Requests[:1], new.Requests[:1]
+	if d, err = Compare(old, new, DefaultDiffOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Scopes) != 1 || d.Tests != 7 {
+		t.Errorf("%d scopes and %d tests, want the run alone", len(d.Scopes), d.Tests)
+	}
 }
 
 func TestDiffOptionsValidate(t *testing.T) {
