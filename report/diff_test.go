@@ -353,3 +353,16 @@ func TestCompareFromNothing(t *testing.T) {
 		t.Errorf("a scope new in this run:\n%s", text.String())
 	}
 }
+
+// TestEveryFormatRendersADiff keeps diff --format in step with the run's
+// formats, which its help and completion list.
+func TestEveryFormatRendersADiff(t *testing.T) {
+	for _, name := range Formats() {
+		if _, err := DiffRendererFor(name); err != nil {
+			t.Errorf("format %s: %v (add it to diffFormats)", name, err)
+		}
+	}
+	if len(diffFormats) != len(formats) {
+		t.Errorf("diffFormats has %d formats, formats %d", len(diffFormats), len(formats))
+	}
+}
