@@ -13,7 +13,7 @@ const recoveryWindows = 3
 // windowGood reports whether window w reached the success ratio windowOK;
 // a window into which nothing was scheduled counts as good.
 func windowGood(w Window, windowOK float64) bool {
-	offered := w.Scheduled - w.CutAtEnd
+	offered := w.Scheduled - w.CutAtEnd - w.Exhausted
 	if offered <= 0 {
 		return true
 	}

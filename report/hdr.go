@@ -110,7 +110,7 @@ func (s *Stats) Derive(measuredS float64) {
 func AvailabilityByTime(windows []Window, windowOK float64) float64 {
 	var counted, ok int
 	for _, w := range windows {
-		offered := w.Scheduled - w.CutAtEnd
+		offered := w.Scheduled - w.CutAtEnd - w.Exhausted
 		if offered <= 0 {
 			continue
 		}

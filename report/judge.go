@@ -219,7 +219,8 @@ func scopeWindows(res *Result, scope string) ([]windowTally, bool) {
 			if w.Warmup || w.T < warm {
 				continue
 			}
-			out = append(out, windowTally{t: w.T, scheduled: w.Scheduled, succeeded: w.Succeeded, other: w.Failed, dropped: w.Dropped})
+			// Arrivals not sent for want of data were never offered (as a workload's counts leave them out).
+			out = append(out, windowTally{t: w.T, scheduled: w.Scheduled - w.Exhausted, succeeded: w.Succeeded, other: w.Failed, dropped: w.Dropped})
 		}
 		return out, true
 	}

@@ -220,6 +220,7 @@ func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 		out.Totals.Failed += p.Totals.Failed
 		out.Totals.Dropped += p.Totals.Dropped
 		out.Totals.CutAtEnd += p.Totals.CutAtEnd
+		out.Totals.Exhausted += p.Totals.Exhausted
 		out.Totals.Late += p.Totals.Late
 		for class, n := range p.Errors {
 			out.Errors[class] += n
@@ -306,6 +307,7 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 			m.Failed += w.Failed
 			m.Dropped += w.Dropped
 			m.CutAtEnd += w.CutAtEnd
+			m.Exhausted += w.Exhausted
 			m.Warmup = m.Warmup || w.Warmup
 			m.Errors = addCounts(m.Errors, w.Errors)
 			m.Nodes = addCounts(m.Nodes, w.Nodes)

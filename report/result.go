@@ -111,10 +111,10 @@ type Stats struct {
 
 // Offered is what the target was offered: every arrival but those cut at
 // the end. Error rate and availability are shares of it.
-func (t Totals) Offered() int64 { return t.Scheduled - t.CutAtEnd }
+func (t Totals) Offered() int64 { return t.Scheduled - t.CutAtEnd - t.Exhausted }
 
 // Totals is the accounting of arrivals:
-// Scheduled = Succeeded + Failed + Dropped + CutAtEnd.
+// Scheduled = Succeeded + Failed + Dropped + CutAtEnd + Exhausted.
 type Totals struct {
 	Scheduled int64 `json:"scheduled"`
 	Succeeded int64 `json:"succeeded"`
@@ -125,6 +125,10 @@ type Totals struct {
 	// unsent when the run's end grace ran out: never offered to the target,
 	// they count neither as its failures nor as the generator saturating.
 	CutAtEnd int64 `json:"cut_at_end,omitempty"`
+	// Exhausted counts arrivals of an open workload not sent because a data
+	// source with when_exhausted: stop had handed out every row: never
+	// offered to the target, like CutAtEnd.
+	Exhausted int64 `json:"data_exhausted,omitempty"`
 	// Late counts arrivals sent after their intended time by more than the
 	// lateness tolerance (1ms); their latency includes the wait.
 	Late int64 `json:"late"`
@@ -251,8 +255,10 @@ type Window struct {
 	Failed    int64 `json:"failed"`
 	Dropped   int64 `json:"dropped"`
 	// CutAtEnd counts the window's arrivals cut at the end (see Totals):
-	// Scheduled = Succeeded + Failed + Dropped + CutAtEnd.
+	// Scheduled = Succeeded + Failed + Dropped + CutAtEnd + Exhausted.
 	CutAtEnd int64 `json:"cut_at_end,omitempty"`
+	// Exhausted counts the window's arrivals not sent for want of data (see Totals).
+	Exhausted int64 `json:"data_exhausted,omitempty"`
 	// ThroughputRPS is Succeeded per second of window.
 	ThroughputRPS float64          `json:"throughput_rps"`
 	LatencyMS     WindowLatency    `json:"latency_ms"`

@@ -182,13 +182,16 @@ func (t *textWriter) figures(res *Result) {
 // dropped (+ cut at the end) with the run's figures ("!=" when they break it).
 func accountingText(t Totals) string {
 	rel := "="
-	if t.Succeeded+t.Failed+t.Dropped+t.CutAtEnd != t.Scheduled {
+	if t.Succeeded+t.Failed+t.Dropped+t.CutAtEnd+t.Exhausted != t.Scheduled {
 		rel = "!="
 	}
 	s := fmt.Sprintf("%d scheduled %s %d succeeded + %d failed + %d dropped",
 		t.Scheduled, rel, t.Succeeded, t.Failed, t.Dropped)
 	if t.CutAtEnd > 0 {
 		s += fmt.Sprintf(" + %d cut at the end", t.CutAtEnd)
+	}
+	if t.Exhausted > 0 {
+		s += fmt.Sprintf(" + %d not sent, data exhausted", t.Exhausted)
 	}
 	return s
 }
@@ -197,7 +200,7 @@ func accountingText(t Totals) string {
 // identity, "" when they keep it. Every arrival must end in exactly one of
 // the three outcomes; a mismatch means arrivals were lost or counted twice.
 func accountingMismatch(t Totals) string {
-	sum := t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd
+	sum := t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd + t.Exhausted
 	if sum == t.Scheduled {
 		return ""
 	}

@@ -169,6 +169,7 @@ func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opt
 	ctx, stop := context.WithCancel(ctx)
 	timeline := newFaultTimeline(topo, sc.Faults)
 	sampler := newSampler(topo)
+	sampler.observer, _ = opts.Observer.(NodeObserver)
 	started := opts.Started
 	opts.Started = func(t0 time.Time) {
 		topo.ResetStats() // utilisation and counters cover the run only

@@ -59,7 +59,7 @@ func FuzzRunScenario(f *testing.F) {
 		}
 		if res != nil {
 			tot := res.Totals
-			if tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd {
+			if tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd+tot.Exhausted {
 				t.Fatalf("accounting %+v", tot)
 			}
 		}

@@ -43,6 +43,8 @@ type sampler struct {
 	last    time.Duration             // run time of the latest reading
 	busy    map[string]float64        // each node's busy seconds, as last read
 	counts  map[string]report.ProxyWindow
+	// observer, when set, is handed every reading (live metrics).
+	observer NodeObserver
 }
 
 // sampledWindow is what the sampler keeps of one window (exported fields
@@ -81,11 +83,15 @@ func (s *sampler) begin(ctx context.Context, start time.Time) {
 func (s *sampler) read(start time.Time) sampledWindow {
 	nodes, replicas := s.sut.Nodes(), s.sut.ReplicaStats()
 	now := time.Since(start)
+	totals := proxyTotals(replicas)
 	w := sampledWindow{
 		Utilisation: utilisation(s.busy, nodes, (now - s.last).Seconds()),
-		Proxy:       proxyWindow(s.counts, proxyTotals(replicas)),
+		Proxy:       proxyWindow(s.counts, totals),
 	}
 	s.last = now
+	if s.observer != nil {
+		s.observer.Nodes(nodeFigures(nodes, totals, w.Utilisation))
+	}
 	return w
 }
 

@@ -46,6 +46,9 @@ const (
 	// outCut is an arrival due before the end of the run (or its stop) and
 	// still unsent when the end came: never offered to the target.
 	outCut
+	// outExhausted is an arrival not sent because a data source with
+	// when_exhausted: stop had handed out every row: never offered either.
+	outExhausted
 	outRefused
 	outReset
 	outTimeout
@@ -59,7 +62,7 @@ const (
 	numOutcomes
 )
 
-// class is the failure class of a failed outcome ("" for success, dropped and cut).
+// class is the failure class of a failed outcome ("" for success, dropped, cut and exhausted).
 func (o outcome) class() string {
 	switch o {
 	case outRefused:

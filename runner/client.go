@@ -6,7 +6,6 @@ import (
 	"net/http/cookiejar"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,11 @@ type request struct {
 	body       []byte
 	expect     expectation
 	idempotent bool
+	// tmpl, when set, renders the path, header values or body per send
+	// (templated.go); checks are expect's JSON and header checks and the
+	// step's extractions (checks.go). Both nil for most requests.
+	tmpl   *templated
+	checks *responseChecks
 
 	// wire[i] is the HTTP/1.1 request line and headers for target i, each
 	// line ending in CRLF, without the blank line: the lean client writes
@@ -82,6 +86,10 @@ func newRequest(sc *scenario.Scenario, r scenario.Request, expect scenario.Expec
 	if req.header.Get("User-Agent") == "" {
 		req.header.Set("User-Agent", userAgent)
 	}
+	if r.Templates != nil {
+		req.tmpl = newTemplated(r.Templates, req.header)
+	}
+	req.checks = newResponseChecks(expect, r.Extract)
 	return req, nil
 }
 
@@ -95,28 +103,15 @@ func idempotentMethod(m string) bool {
 
 // prepare builds the request's per-target forms.
 func (r *request) prepare(targets []*target) error {
+	if r.tmpl != nil {
+		return r.prepareTemplated(targets)
+	}
 	r.wire = make([][]byte, len(targets))
 	r.std = make([]*http.Request, len(targets))
 	for i, t := range targets {
-		full := strings.TrimRight(t.base.String(), "/") + r.path
-		std, err := http.NewRequest(r.method, full, nil)
+		std, err := r.stdRequest(strings.TrimRight(t.base.String(), "/")+r.path, r.body)
 		if err != nil {
-			return fmt.Errorf("request %s %s: %w", r.method, r.path, err)
-		}
-		std.Header = r.header.Clone()
-		if r.host != "" {
-			std.Host = r.host
-		}
-		if u := std.URL.User; u != nil {
-			// What http.Client would do for user:password@ in the URL.
-			password, _ := u.Password()
-			std.SetBasicAuth(u.Username(), password)
-			std.URL.User = nil
-		}
-		if len(r.body) > 0 {
-			body := r.body
-			std.ContentLength = int64(len(body))
-			std.GetBody = func() (ioReadCloser, error) { return newBodyReader(body), nil }
+			return err
 		}
 		r.std[i] = std
 		if t.lean {
@@ -128,34 +123,9 @@ func (r *request) prepare(targets []*target) error {
 
 // serialize writes the HTTP/1.1 request line and headers of std.
 func (r *request) serialize(std *http.Request, keepAlive bool) []byte {
-	var b strings.Builder
-	b.WriteString(r.method)
-	b.WriteByte(' ')
-	b.WriteString(std.URL.RequestURI())
-	b.WriteString(" HTTP/1.1\r\nHost: ")
-	host := std.Host
-	if host == "" {
-		host = std.URL.Host
-	}
-	b.WriteString(host)
-	b.WriteString("\r\n")
-	for _, k := range sortedKeys(std.Header) {
-		for _, v := range std.Header[k] {
-			b.WriteString(k)
-			b.WriteString(": ")
-			b.WriteString(v)
-			b.WriteString("\r\n")
-		}
-	}
-	if len(r.body) > 0 || r.method == http.MethodPost || r.method == http.MethodPut || r.method == http.MethodPatch {
-		b.WriteString("Content-Length: ")
-		b.WriteString(strconv.Itoa(len(r.body)))
-		b.WriteString("\r\n")
-	}
-	if !keepAlive {
-		b.WriteString("Connection: close\r\n")
-	}
-	return []byte(b.String())
+	b := append([]byte(r.method+" "), std.URL.RequestURI()...)
+	b = appendFields(append(b, " HTTP/1.1\r\n"...), std)
+	return appendTrailer(b, r.method, len(r.body), keepAlive)
 }
 
 // target is one address of the system under test.
@@ -198,6 +168,7 @@ type userState struct {
 	jar   *cookiejar.Jar // nil: no cookies are kept
 	body  []byte
 	nodes map[string]string
+	data  *userData // rows, variables and render buffers (data.go); nil when not needed
 }
 
 func newUserState(first int, cookies bool) *userState {

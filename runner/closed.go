@@ -63,6 +63,9 @@ func userRNG(seed int64, workload, u int) *rand.Rand {
 // user runs virtual user u of workload w over its active spans.
 func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
 	st := newUserState(u, w.session)
+	if w.data != nil {
+		st.data = w.data.newUser(int64(u+1), templateRNG(e.seed, w.index, u))
+	}
 	rng := userRNG(e.seed, w.index, u)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -75,6 +78,9 @@ func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
 		for e.since() < stopAt {
 			if w.session {
 				st.resetCookies()
+			}
+			if st.data != nil && !w.data.nextIteration(st.data) {
+				return // a source with when_exhausted: stop ran out
 			}
 			steps := w.requests
 			if !w.session {

@@ -207,11 +207,12 @@ func (q *fifo[T]) pop() T {
 }
 
 // newEventLoop prepares the loop for w, or returns nil when w is not for
-// the loop: not open loop, several targets, HTTPS or HTTP/2, a connection
+// the loop: not open loop, requests rendered or checked per send (data.go),
+// several targets, HTTPS or HTTP/2, a connection
 // per request, a kernel without what the loop needs, or a target whose
 // address does not resolve now.
 func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
-	if w.closed || len(w.client.targets) != 1 || !eventLoopSupported() {
+	if w.closed || w.data != nil || len(w.client.targets) != 1 || !eventLoopSupported() {
 		return nil
 	}
 	t := w.client.targets[0]

@@ -32,6 +32,7 @@ type respParser struct {
 	answered  bool     // a head, interim or final, has been read
 	cookieURL *url.URL // where the response's cookies go (a user with a jar)
 	u         *userState
+	checks    *responseChecks // the request's checks, nil when none
 }
 
 type parsePhase uint8
@@ -51,11 +52,12 @@ type h1Response struct {
 	session string
 	station stationTiming
 	cookies []string
+	fields  capturedFields // the headers the request's checks read
 }
 
 // reset prepares the parser for the response to r.
 func (p *respParser) reset(r *request, u *userState) {
-	*p = respParser{u: u, toHEAD: r.method == http.MethodHead, capture: r.expect.body != nil}
+	*p = respParser{u: u, toHEAD: r.method == http.MethodHead, capture: r.readsBody(), checks: r.checks}
 	p.head.Reset()
 }
 
@@ -153,6 +155,8 @@ func (p *respParser) field(f http1.Field) {
 		p.resp.session = p.u.intern(f.Value)
 	case p.u.jar != nil && bytes.EqualFold(f.Name, []byte("Set-Cookie")):
 		p.resp.cookies = append(p.resp.cookies, string(f.Value))
+	case p.checks != nil && p.checks.wants(f.Name):
+		p.resp.fields = append(p.resp.fields, capturedField{string(f.Name), string(f.Value)})
 	}
 }
 
@@ -198,5 +202,9 @@ func (p *respParser) outcome(r *request) outcome {
 	if p.capture {
 		body = p.u.body
 	}
-	return r.expect.classify(response{status: p.resp.status, body: body, session: p.resp.session})
+	o := r.expect.classify(response{status: p.resp.status, body: body, session: p.resp.session})
+	if o == outSuccess && r.checks != nil && !r.checks.pass(body, p.resp.fields.get, p.resp.cookies, p.u.data) {
+		o = outUnexpectedBody
+	}
+	return o
 }

@@ -155,6 +155,9 @@ func (p *h1Pool) close() {
 }
 
 func (p *h1Pool) roundTrip(r *request, ti int, u *userState, deadline time.Time) (exchange, bool) {
+	if r = r.rendered(ti, u, true, p.keepAlive); r == nil {
+		return exchange{outcome: outOther}, false
+	}
 	for attempt := 0; ; attempt++ {
 		c, err := p.get(deadline)
 		if err != nil {

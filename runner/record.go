@@ -30,7 +30,9 @@ type sample struct {
 	closed bool
 }
 
-func (s *sample) wasSent() bool { return s.outcome != outDropped && s.outcome != outCut }
+func (s *sample) wasSent() bool {
+	return s.outcome != outDropped && s.outcome != outCut && s.outcome != outExhausted
+}
 
 // recorder collects the samples of one goroutine (a worker or a scheduler).
 // Its mutex is only ever contended by the collector's harvest, once a
@@ -119,12 +121,13 @@ func (a *scopeAcc) totals() report.Totals {
 		Succeeded: a.counts[outSuccess],
 		Dropped:   a.counts[outDropped],
 		CutAtEnd:  a.counts[outCut],
+		Exhausted: a.counts[outExhausted],
 		Late:      a.late,
 	}
 	for o := outRefused; o < numOutcomes; o++ {
 		t.Failed += a.counts[o]
 	}
-	t.Scheduled = t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd
+	t.Scheduled = t.Succeeded + t.Failed + t.Dropped + t.CutAtEnd + t.Exhausted
 	return t
 }
 
@@ -202,6 +205,8 @@ type collector struct {
 
 	// recent holds the latencies of the last harvest, for progress.
 	recent *hdrhistogram.Histogram
+	// observer, when set, is told of every sample (Options.Observer).
+	observer Observer
 }
 
 func newCollector(workloads int, settle time.Duration, warmupWindows int) *collector {
@@ -242,6 +247,9 @@ func (c *collector) harvest() {
 }
 
 func (c *collector) add(s *sample, wl int) {
+	if c.observer != nil {
+		c.observer.Observe(observation(s, wl))
+	}
 	win := int(s.intended / time.Second)
 	if win < c.warmupWindows {
 		c.warm.add(s, win)
@@ -251,7 +259,7 @@ func (c *collector) add(s *sample, wl int) {
 	}
 	w, open := c.window(win)
 	w.counts[s.outcome]++
-	if s.outcome != outCut { // a workload's windows count what was offered
+	if s.outcome != outCut && s.outcome != outExhausted { // a workload's windows count what was offered
 		w.workloads[wl][0]++
 	}
 	if s.outcome == outSuccess {
@@ -411,6 +419,7 @@ func (c *collector) allTotals() report.Totals {
 	t.Failed += w.Failed
 	t.Dropped += w.Dropped
 	t.CutAtEnd += w.CutAtEnd
+	t.Exhausted += w.Exhausted
 	t.Late += w.Late
 	return t
 }

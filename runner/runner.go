@@ -52,6 +52,9 @@ type Options struct {
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
+	// Observer, when set, follows the run's arrivals as they are recorded
+	// (live metrics).
+	Observer Observer
 	// Version is the tool's version, reported in the result ("ilities
 	// <Version>") and in each request's default User-Agent
 	// ("ilities/<Version>"); "dev" when empty.
@@ -133,8 +136,13 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		workloads[i] = w
 		settle = max(settle, w.maxLateness+w.timeout)
 	}
+	shareDataSets(workloads)
 	warmupWindows := int(math.Ceil(sc.Warmup.D().Seconds()))
 	col := newCollector(len(workloads), settle+2*harvestEvery, warmupWindows)
+	if opts.Observer != nil {
+		col.observer = opts.Observer
+		opts.Observer.Begin(workloadNames(sc))
+	}
 	cpu0 := processCPU()
 
 	e := &engine{duration: duration, stop: make(chan struct{}), seed: sc.Seed, segment: opts.Segment}
@@ -174,6 +182,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		for i := range w.maxInflight {
 			rec := col.newRecorder(w.index)
 			st := newUserState(i%n, false)
+			if w.data != nil {
+				st.data = w.data.newUser(0, templateRNG(e.seed, w.index, i))
+			}
 			workers.Go(func() {
 				defer crash.Guard()
 				e.work(w, rec, st)
@@ -351,6 +362,9 @@ type workloadRun struct {
 	requests  []*request
 	cumWeight []int
 	session   bool
+	// data, when set, renders templates, draws rows and runs response
+	// checks (data.go); nil for requests sent as built.
+	data *workloadData
 
 	// Open loop.
 	pacer Pacer
@@ -453,6 +467,7 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 	}
 	w.client = c
 	w.maxConns = conns
+	w.data = newWorkloadData(sc, spec, w.requests)
 	return w, nil
 }
 
@@ -598,6 +613,10 @@ func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleepe
 // work is one open-loop worker: one request in flight at a time.
 func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 	for a := range w.work {
+		if st.data != nil && !w.data.nextArrival(st.data, w.index) {
+			rec.add(sample{intended: a.intended, outcome: outExhausted})
+			continue
+		}
 		sent := e.since()
 		ex := w.client.do(w.requests[a.req], st)
 		rec.add(sample{
@@ -679,6 +698,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 			win.Succeeded = acc.Counts[outSuccess]
 			win.Dropped = acc.Counts[outDropped]
 			win.CutAtEnd = acc.Counts[outCut]
+			win.Exhausted = acc.Counts[outExhausted]
 			for o := outRefused; o < numOutcomes; o++ {
 				if n := acc.Counts[o]; n > 0 {
 					win.Failed += n
@@ -688,7 +708,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 					win.Errors[o.class()] = n
 				}
 			}
-			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd
+			win.Scheduled = win.Succeeded + win.Failed + win.Dropped + win.CutAtEnd + win.Exhausted
 			win.LatencyMS = acc.Latency
 			win.Histogram = acc.Histogram
 			win.Nodes = acc.Nodes

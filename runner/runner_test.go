@@ -95,13 +95,13 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		return n
 	}
 	tot := res.Totals
-	holds("run", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd)
+	holds("run", tot.Scheduled, tot.Succeeded, tot.Failed, tot.Dropped, tot.CutAtEnd+tot.Exhausted)
 	if n := sumErrors(res.Errors); n != tot.Failed {
 		t.Errorf("run: error classes add up to %d, failed %d", n, tot.Failed)
 	}
 	var wl report.Totals
 	for _, w := range res.Workloads {
-		holds("workload "+w.Name, w.Totals.Scheduled, w.Totals.Succeeded, w.Totals.Failed, w.Totals.Dropped, w.Totals.CutAtEnd)
+		holds("workload "+w.Name, w.Totals.Scheduled, w.Totals.Succeeded, w.Totals.Failed, w.Totals.Dropped, w.Totals.CutAtEnd+w.Totals.Exhausted)
 		if n := sumErrors(w.Errors); n != w.Totals.Failed {
 			t.Errorf("workload %s: error classes add up to %d, failed %d", w.Name, n, w.Totals.Failed)
 		}
@@ -110,6 +110,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		wl.Failed += w.Totals.Failed
 		wl.Dropped += w.Totals.Dropped
 		wl.CutAtEnd += w.Totals.CutAtEnd
+		wl.Exhausted += w.Totals.Exhausted
 		wl.Late += w.Totals.Late
 	}
 	if wl != tot {
@@ -117,7 +118,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 	}
 	var win report.Totals
 	for _, w := range res.Windows {
-		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped, w.CutAtEnd)
+		holds(fmt.Sprintf("window %d", w.T), w.Scheduled, w.Succeeded, w.Failed, w.Dropped, w.CutAtEnd+w.Exhausted)
 		if n := sumErrors(w.Errors); n != w.Failed {
 			t.Errorf("window %d: error classes add up to %d, failed %d", w.T, n, w.Failed)
 		}
@@ -126,6 +127,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		win.Failed += w.Failed
 		win.Dropped += w.Dropped
 		win.CutAtEnd += w.CutAtEnd
+		win.Exhausted += w.Exhausted
 	}
 	win.Late = tot.Late
 	if win != tot {

@@ -70,6 +70,9 @@ func newStdConns(base *url.URL, cfg clientConfig) *stdConns {
 }
 
 func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Time) (exchange, bool) {
+	if r = r.rendered(ti, u, false, true); r == nil {
+		return exchange{outcome: outOther}, false
+	}
 	ctx, cancel := context.WithDeadline(s.ctx, deadline)
 	defer cancel()
 	tmpl := r.std[ti]
@@ -105,7 +108,7 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 			u.jar.SetCookies(tmpl.URL, cookies)
 		}
 	}
-	if r.expect.body != nil {
+	if r.readsBody() {
 		u.body = u.body[:0]
 		buf := bytes.NewBuffer(u.body)
 		_, err = io.Copy(buf, io.LimitReader(resp.Body, bodyCheckLimit))
@@ -126,6 +129,18 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 		return ex, false
 	}
 	ex.outcome = r.expect.classify(response{status: resp.StatusCode, body: u.body, session: resp.Header.Get(headers.Session)})
+	if ex.outcome == outSuccess && r.checks != nil {
+		header := func(name string) (string, bool) {
+			v, ok := resp.Header[name]
+			if !ok || len(v) == 0 {
+				return "", false
+			}
+			return v[0], true
+		}
+		if !r.checks.pass(u.body, header, resp.Header["Set-Cookie"], u.data) {
+			ex.outcome = outUnexpectedBody
+		}
+	}
 	return ex, false
 }
 

@@ -35,7 +35,7 @@ const (
 func (s *Scenario) ApplyDefaults() {
 	if s.Name == "" {
 		s.Name = "scenario"
-		if s.File != "" {
+		if s.File != "" && s.File != StdinName {
 			base := filepath.Base(s.File)
 			s.Name = strings.TrimSuffix(base, filepath.Ext(base))
 		}
@@ -50,6 +50,9 @@ func (s *Scenario) ApplyDefaults() {
 		s.SUT.applyDefaults()
 	}
 	s.applyFaultDefaults()
+	for i := range s.Data {
+		s.Data[i].applyDefaults()
+	}
 	inflight := s.defaultMaxInflight()
 	for i := range s.Workload {
 		w := &s.Workload[i]

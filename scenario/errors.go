@@ -86,6 +86,18 @@ func (es Errors) sort() {
 	})
 }
 
+// unique drops an error repeated at the same place, as one flag set in
+// several places can make (--rate).
+func (es Errors) unique() Errors {
+	out := es[:0]
+	for i, e := range es {
+		if i == 0 || e.Error() != es[i-1].Error() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // errorList collects problems found while decoding, so that one bad value
 // does not hide the next.
 type errorList struct{ errs Errors }

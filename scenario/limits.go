@@ -57,6 +57,8 @@ const (
 	MaxWeight = 1_000_000
 	// MaxBodyFileBytes: a body_file is held in memory for the whole run.
 	MaxBodyFileBytes = 16 << 20
+	// MaxDataFileBytes: a data source's rows are held in memory for the whole run.
+	MaxDataFileBytes = 32 << 20
 	// MaxResponseBytes: a backend's response size; the body is streamed,
 	// but a larger one cannot be sent within any request's timeout.
 	MaxResponseBytes = 1 << 30
@@ -117,6 +119,7 @@ var (
 	limitRate      = Limit{"rate, stages, rate_limit.rate and burst", MaxRate, "/s", "ten times what one machine sends; arrivals it cannot send are still drawn, one by one"}
 	limitWeight    = Limit{"weight (request, backend)", MaxWeight, "", "weights are summed by the strategies"}
 	limitBodyFile  = Limit{"body_file size", MaxBodyFileBytes, "bytes", "a body is held in memory for the whole run"}
+	limitDataFile  = Limit{"data file size", MaxDataFileBytes, "bytes", "a data source's rows are held in memory for the whole run"}
 	limitResponse  = Limit{"response_size values, limits.max_body_bytes", MaxResponseBytes, "bytes", "a larger body cannot be sent within a timeout"}
 	limitHeader    = Limit{"limits.max_header_bytes", MaxHeaderLimit, "bytes", "a buffer of that size per connection"}
 	limitCeiling   = Limit{"concurrency, whatever the machine", MaxConcurrencyCeiling, "", "past a million connections, split the load over machines with --segment"}
@@ -126,7 +129,7 @@ var (
 // order of docs/scenario.md.
 var StaticLimits = []Limit{limitFileSize, limitDepth, limitKeys, limitValues, limitWorkloads, limitRequests,
 	limitTargets, limitReplicas, limitBackends, limitWorkers, limitQueue, limitRate, limitWeight,
-	limitBodyFile, limitResponse, limitHeader, limitCeiling}
+	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling}
 
 // Machine is what bounds a run on this host.
 type Machine struct {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"reflect"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -37,33 +37,21 @@ func Load(path string) (*Scenario, error) {
 // When ctx ends first, it returns ctx's error (not Errors) between two
 // stages, each bounded by the limits (StaticLimits) to well under a second.
 func LoadContext(ctx context.Context, path string, allowPaths []string) (*Scenario, error) {
-	data, err := readContext(ctx, path, MaxFileBytes)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if err != nil {
-		reason := err.Error()
-		var pathErr *fs.PathError
-		if errors.As(err, &pathErr) {
-			reason = pathErr.Err.Error()
-		}
-		return nil, Errors{{File: path, Msg: "cannot read the scenario file: " + reason, Err: err}}
-	}
-	return parseContext(ctx, path, data, allowPaths)
+	return LoadWith(ctx, path, LoadOptions{AllowPaths: allowPaths})
 }
 
-// readContext is readLimited until ctx ends: opening or reading a named
-// pipe blocks until a writer comes, and a signal must still be answered.
-// The read, if blocked, is left behind (the process is ending).
-func readContext(ctx context.Context, path string, max int64) ([]byte, error) {
-	type read struct {
+// readContext is read until ctx ends: opening or reading a named pipe (or
+// standard input) blocks until a writer comes, and a signal must still be
+// answered. The read, if blocked, is left behind (the process is ending).
+func readContext(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
+	type result struct {
 		data []byte
 		err  error
 	}
-	done := make(chan read, 1)
+	done := make(chan result, 1)
 	go func() {
-		data, err := readLimited(path, max)
-		done <- read{data, err}
+		data, err := read()
+		done <- result{data, err}
 	}()
 	select {
 	case r := <-done:
@@ -82,7 +70,12 @@ func readLimited(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max+1))
+	return readAtMost(f, max)
+}
+
+// readAtMost reads r to its end or to max+1 bytes.
+func readAtMost(r io.Reader, max int64) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, max+1))
 }
 
 // Parse decodes, fills defaults into and validates a scenario read from
@@ -93,17 +86,22 @@ func readLimited(path string, max int64) ([]byte, error) {
 // collects every problem it finds. Either way the result is Errors sorted by
 // position.
 func Parse(file string, data []byte) (*Scenario, error) {
-	return parseContext(context.Background(), file, data, nil)
+	return parseContext(context.Background(), file, data, LoadOptions{})
 }
 
-func parseContext(ctx context.Context, file string, data []byte, allowPaths []string) (*Scenario, error) {
-	s, positions, errs := parse(ctx, data)
+func parseContext(ctx context.Context, file string, data []byte, opts LoadOptions) (*Scenario, error) {
+	opts, errs := opts.withFlags(ctx, data)
+	var s *Scenario
+	var positions *parsed
+	if len(errs) == 0 {
+		s, positions, errs = parse(ctx, data, opts)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if len(errs) == 0 {
 		s.File = file
-		s.AllowPaths = allowPaths
+		s.AllowPaths = opts.AllowPaths
 		s.ApplyDefaults()
 		if err := s.Validate(); err != nil {
 			var verrs Errors
@@ -118,11 +116,15 @@ func parseContext(ctx context.Context, file string, data []byte, allowPaths []st
 	}
 	if len(errs) > 0 {
 		for i := range errs {
-			errs[i].File = file
+			if errs[i].File == "" { // (a data or body file's own problem keeps that file)
+				errs[i].File = file
+			}
+			setOrigin(&errs[i], opts.Sets)
 		}
 		errs.sort()
-		return nil, errs
+		return nil, errs.unique()
 	}
+	s.forgetSetPositions()
 	return s, nil
 }
 
@@ -138,9 +140,10 @@ type parsed struct {
 	paths map[[2]int]string   // node position -> YAML path
 }
 
-// parse decodes data, collecting decode problems; it also returns the
-// position index for placing validation errors.
-func parse(ctx context.Context, data []byte) (*Scenario, *parsed, Errors) {
+// parse decodes data, with its variables substituted and opts' values set,
+// collecting decode problems; it also returns the position index for
+// placing validation errors.
+func parse(ctx context.Context, data []byte, opts LoadOptions) (*Scenario, *parsed, Errors) {
 	// Bounded before the parser sees it: its cost grows faster than the input.
 	if e := prescan(data); e != nil {
 		return nil, nil, Errors{*e}
@@ -148,7 +151,12 @@ func parse(ctx context.Context, data []byte) (*Scenario, *parsed, Errors) {
 	if ctx.Err() != nil {
 		return nil, nil, nil
 	}
-	file, err := parser.ParseBytes(data, 0)
+	tokens := lexer.Tokenize(string(data))
+	grown, unresolved := substituteVariables(data, tokens, opts.Lookup)
+	file, err := parser.Parse(tokens, 0)
+	if err != nil && len(unresolved) > 0 {
+		return nil, nil, unresolved.all() // the likelier cause
+	}
 	if err != nil {
 		return nil, nil, Errors{decodeError(err, nil)}
 	}
@@ -169,6 +177,17 @@ func parse(ctx context.Context, data []byte) (*Scenario, *parsed, Errors) {
 			Msg: "expected one scenario per file, found a second YAML document here"})
 	}
 
+	if opts.Target != "" {
+		if e := replaceTarget(docs[0].Body); e != nil {
+			return nil, nil, append(errs, *e)
+		}
+	}
+	if setErrs := applySets(&docs[0].Body, opts.Sets, MaxFileBytes-len(data)-grown); len(setErrs) > 0 {
+		return nil, nil, append(errs, setErrs...)
+	}
+	if varErrs := unresolved.in(docs[0].Body); len(varErrs) > 0 {
+		return nil, nil, append(errs, varErrs...)
+	}
 	if e := checkAliasExpansion(docs[0].Body); e != nil {
 		return nil, nil, append(errs, *e)
 	}
@@ -186,11 +205,13 @@ func parse(ctx context.Context, data []byte) (*Scenario, *parsed, Errors) {
 	}
 	collected := &errorList{}
 	ctx = context.WithValue(ctx, errorListKey{}, collected)
-	dec := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField(), yaml.AllowFieldPrefixes(ExtensionPrefix),
+	// Decoded from the parsed document, which holds the variables' values
+	// and the sets.
+	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.DisallowUnknownField(), yaml.AllowFieldPrefixes(ExtensionPrefix),
 		// The parse above already rejects repeated keys; what the decoder would
 		// call a duplicate here is a key overriding one merged in with "<<".
 		yaml.AllowDuplicateMapKey())
-	decodeErr := decodeGuarded(ctx, dec, &s)
+	decodeErr := decodeGuarded(ctx, dec, docs[0].Body, &s)
 	errs = append(errs, collected.errs...)
 	if decodeErr != nil {
 		e := decodeError(decodeErr, p.paths)

@@ -43,7 +43,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 		{
 			name: "unknown top-level field without a near match",
 			yaml: lines(target, "colour: blue", "workload: [{rate: 5/s}]"),
-			want: []string{`s.yaml:2:1: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, workload, faults, requirements`},
+			want: []string{`s.yaml:2:1: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, workload, data, faults, requirements`},
 		},
 		{
 			name: "rate fast",
@@ -85,7 +85,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 			want: []string{
 				`s.yaml:3:11: expected a rate such as "800/s" or "48000/min", got "fast"`,
 				`s.yaml:4:14: expected a duration such as "5s" or "5ms" (a number needs a unit: ms, s, m or h), got "5"`,
-				`s.yaml:6:5: unknown field "colour" in workload[1]; expected one of: name, model, users, think_time, session, client, arrival, rate, stages, requests, timeout, max_inflight, max_lateness, expect`,
+				`s.yaml:6:5: unknown field "colour" in workload[1]; expected one of: name, model, users, think_time, session, client, arrival, rate, stages, requests, timeout, max_inflight, max_lateness, expect, uses`,
 				`s.yaml:8:5: throughput needs a rate such as "700/s", got "5ms"`,
 			},
 		},

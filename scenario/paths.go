@@ -129,7 +129,11 @@ func regular(path string, info fs.FileInfo, maxBytes int64) error {
 		return fmt.Errorf("%s is %s, not a regular file", path, fileKind(info.Mode()))
 	}
 	if info.Size() > maxBytes {
-		return fmt.Errorf("%s is %s, over the limit of %s (%s)", path, Size(info.Size()), Size(maxBytes), limitBodyFile.Why)
+		why := limitBodyFile.Why
+		if maxBytes == MaxDataFileBytes {
+			why = limitDataFile.Why
+		}
+		return fmt.Errorf("%s is %s, over the limit of %s (%s)", path, Size(info.Size()), Size(maxBytes), why)
 	}
 	return nil
 }

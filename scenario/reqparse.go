@@ -71,7 +71,13 @@ func ParseRequirement(text string) (Requirement, error) {
 	}
 	req.Threshold, err = parseThreshold(value, metric.Unit)
 	if err != nil {
-		return req, fmt.Errorf("%s needs %s, got %q", left, unitExamples[metric.Unit], value)
+		err = fmt.Errorf("%s needs %s, got %q", left, unitExamples[metric.Unit], value)
+		if _, numErr := strconv.ParseFloat(value, 64); numErr == nil && metric.Unit == UnitPercent {
+			// A bare number: ParsePercent says what to write instead ("1%").
+			_, why := ParsePercent(value)
+			err = fmt.Errorf("%w: %v", err, why)
+		}
+		return req, err
 	}
 	return req, nil
 }

@@ -22,6 +22,8 @@ type Scenario struct {
 	Target *Target `yaml:"target"`
 
 	Workload []Workload `yaml:"workload"`
+	// Data are the test data sources templates read (data.go).
+	Data []DataSource `yaml:"data"`
 	// Faults is the fault timeline (see faults.go).
 	Faults       []Fault       `yaml:"faults"`
 	Requirements []Requirement `yaml:"requirements"`
@@ -157,6 +159,11 @@ type Workload struct {
 	MaxLateness Duration `yaml:"max_lateness"`
 	// Expect lists the status codes that count as success. Default 200-399.
 	Expect Expect `yaml:"expect"`
+	// Uses names the data sources its templates read (data.go).
+	Uses []string `yaml:"uses"`
+	// Variables are the names its session steps extract, in slot order
+	// (filled by Validate).
+	Variables []string `yaml:"-"`
 }
 
 // Stage is one segment of a rate profile: either a linear ramp from the
@@ -182,6 +189,12 @@ type Request struct {
 	BodyFile string `yaml:"body_file"`
 	// Expect overrides the workload's expect for this request or step.
 	Expect *Expect `yaml:"expect"`
+	// Extract sets variables for the later steps of a session from the
+	// response (correlate.go).
+	Extract map[string]Extract `yaml:"extract"`
+	// Templates are its compiled placeholders, nil when it has none
+	// (filled by Validate; template.go).
+	Templates *RequestTemplates `yaml:"-"`
 }
 
 // Expect says which responses count as success.
@@ -189,4 +202,9 @@ type Expect struct {
 	Status []int `yaml:"status"`
 	// BodyContains, when set, must occur in the response body.
 	BodyContains string `yaml:"body_contains"`
+	// JSON are checks of the JSON body by path (correlate.go).
+	JSON []JSONCheck `yaml:"json"`
+	// Headers must be in the response, each value containing the text
+	// given ("" for present at all).
+	Headers map[string]string `yaml:"headers"`
 }

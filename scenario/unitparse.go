@@ -16,7 +16,7 @@ import (
 const (
 	durationExample = `expected a duration such as "250ms", "1.5s" or "2m"`
 	rateExample     = `expected a rate such as "800/s" or "48000/min"`
-	percentExample  = `expected a percentage such as "99.9%" or a fraction between 0 and 1`
+	percentExample  = `expected a percentage such as "99.9%" or a fraction between 0 and 1 such as "0.999"`
 )
 
 // ParseDuration reads "250ms", "1.5s", "2m", "1h30m" or a bare "0".
@@ -73,7 +73,9 @@ func ParseRate(text string) (Rate, error) {
 	return Rate(n / per), nil
 }
 
-// ParsePercent reads "99.9%" (0.999) or a bare fraction in [0,1].
+// ParsePercent reads "99.9%" (0.999) or a bare fraction in [0,1] written
+// with a decimal point ("0.999", "1.0"); "0" is 0. Any other bare integer is
+// an error: "1" may mean 1% or 100%.
 func ParsePercent(text string) (Percent, error) {
 	s := strings.TrimSpace(text)
 	if num, ok := strings.CutSuffix(s, "%"); ok {
@@ -91,9 +93,20 @@ func ParsePercent(text string) (Percent, error) {
 		return 0, fmt.Errorf("%s, got %q", percentExample, text)
 	}
 	if n < 0 || n > 1 {
-		return 0, fmt.Errorf(`a bare fraction must be between 0 and 1 (write "%s%%" for a percentage), got %q`, text, text)
+		return 0, fmt.Errorf(`a bare fraction must be between 0 and 1 (write "%s%%" for a percentage), got %q`, s, text)
+	}
+	// "error_rate < 1" reads as one percent and means a hundred: only 0 is
+	// the same either way.
+	if n != 0 && isInteger(s) {
+		return 0, fmt.Errorf(`a bare %s is ambiguous: write "%s%%" for a percentage, or a fraction with a decimal point such as "%s.0"`, s, s, s)
 	}
 	return Percent(n), nil
+}
+
+// isInteger reports whether a number is written without a decimal point
+// or an exponent.
+func isInteger(s string) bool {
+	return !strings.ContainsAny(s, ".eE")
 }
 
 // String writes the duration the way a scenario would: "250ms", "1.5s",

@@ -58,6 +58,8 @@ func (s *Scenario) Validate() error {
 		v.loadModel(path, w)
 	}
 
+	v.data(s)
+	v.templates(s)
 	v.faults(s)
 	v.limits(s, ThisMachine())
 

@@ -182,7 +182,7 @@ func soak(ctx context.Context, d time.Duration, rate string, tolerance float64, 
 	t := res.Totals
 	fmt.Printf("\nscheduled %d  succeeded %d  failed %d  dropped %d  throughput %.0f/s  incomplete %v\n",
 		t.Scheduled, t.Succeeded, t.Failed, t.Dropped, res.ThroughputRPS, res.Incomplete)
-	if t.Scheduled != t.Succeeded+t.Failed+t.Dropped+t.CutAtEnd {
+	if t.Scheduled != t.Succeeded+t.Failed+t.Dropped+t.CutAtEnd+t.Exhausted {
 		return false, fmt.Errorf("accounting broken: scheduled %d != succeeded + failed + dropped", t.Scheduled)
 	}
 	// Each figure is the mean of the minute's samples (every 10 s), taken

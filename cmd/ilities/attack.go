@@ -30,6 +30,7 @@ type attackFlags struct {
 	format         string
 	quiet          bool
 	allowSaturated bool
+	metrics        metricsFlags
 }
 
 func newAttackCmd() *cobra.Command {
@@ -55,8 +56,9 @@ func newAttackCmd() *cobra.Command {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			res, runErr := run.Execute(cmd.Context(), sc, opts)
-			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
+				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			})
 		},
 	}
 	fl := cmd.Flags()
@@ -71,10 +73,11 @@ func newAttackCmd() *cobra.Command {
 	fl.StringVar(&f.arrival, "arrival", "uniform", "uniform (evenly spaced) or poisson")
 	fl.StringVar(&f.http, "http", "1.1", "protocol: 1.1 or 2 (HTTP/2 over TLS, or cleartext with prior knowledge)")
 	fl.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification")
-	fl.StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
+	outDirFlag(cmd, &f.out, "directory to write result.json and the reports into")
 	formatFlag(cmd, &f.format)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	fl.BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
+	f.metrics.register(cmd)
 	return cmd
 }
 

@@ -89,7 +89,8 @@ func newCapacityCmd() *cobra.Command {
 	f.IntVar(&opts.Repeats, "repeats", 2, "runs a rate in the bracket needs, all passing")
 	f.IntVar(&opts.InvalidRetries, "invalid-retries", 2, "times an invalid step (the apparatus, not the SUT, decided it) is run again before its rate counts as unmeasurable here")
 	f.DurationVar(&opts.InvalidCooldown, "invalid-cooldown", 3*time.Second, "pause before running an invalid step again")
-	f.StringVar(&out, "out", "", "write capacity.json / scalability.json, Markdown and charts into `DIR`")
+	outDirFlag(cmd, &out, "write capacity.json / scalability.json, Markdown and charts into `DIR`")
+	setFlag(cmd)
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd
 }

@@ -71,7 +71,8 @@ func newCompareCmd() *cobra.Command {
 	strategiesFlag(cmd, &opts.Strategies)
 	proxiesFlag(cmd, &opts.Proxies)
 	f.DurationVar(&opts.Cooldown, "cooldown", 0, "pause between runs (default 500ms)")
-	f.StringVar(&out, "out", "", "write compare.json, compare.md, charts and each variant's results into `DIR`")
+	outDirFlag(cmd, &out, "write compare.json, compare.md, charts and each variant's results into `DIR`")
+	setFlag(cmd)
 	f.Int64Var(&seed, "seed", 0, "override the scenario's seed")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines")
 	return cmd

@@ -62,7 +62,7 @@ RESULT.json may be - for standard input.`,
 	cmd.Flags().StringVar(&f.junit, "junit", "", "write JUnit XML (one test case per requirement) to `FILE`")
 	cmd.Flags().StringVar(&f.markdown, "markdown", "", "write the Markdown summary to `FILE`")
 	cmd.Flags().StringVar(&f.hlog, "hlog", "", "write the HdrHistogram interval log (one histogram per second) to `FILE`")
-	cmd.Flags().StringVar(&f.out, "out", "", "write every output, as 'run --out' does, into `DIR`")
+	outDirFlag(cmd, &f.out, "write every output, as 'run --out' does, into `DIR`")
 	formatFlag(cmd, &f.format)
 	baselineFlags(cmd, &f.baseline, &f.diff)
 	return cmd

@@ -28,6 +28,7 @@ type runFlags struct {
 	segment        string
 	allowSaturated bool
 	sutProcess     string
+	metrics        metricsFlags
 	baseline       string
 	diff           report.DiffOptions
 }
@@ -59,6 +60,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
+			if f.baseline == "-" && args[0] == "-" {
+				return withCode(exitInvalid, errors.New("--baseline -: the scenario is read from standard input already"))
+			}
 			baseline, err := readBaseline(cmd, f.baseline, f.diff)
 			if err != nil {
 				return err
@@ -85,15 +89,20 @@ func newRunCmd() *cobra.Command {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			res, runErr := run.Execute(cmd.Context(), sc, opts)
 			f.diff.AcceptSaturated = f.allowSaturated
-			if err := applyBaseline(res, baseline, f.diff); err != nil {
-				return err
-			}
-			return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
+				if err := applyBaseline(res, baseline, f.diff); err != nil {
+					return err
+				}
+				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			})
 		},
+		Long:    runLong,
+		Example: runExample,
 	}
-	cmd.Flags().StringVar(&f.out, "out", "", "directory to write result.json and the reports into")
+	outDirFlag(cmd, &f.out, "directory to write result.json and the reports into")
+	setFlag(cmd)
+	shapeFlags(cmd)
 	cmd.Flags().Int64Var(&f.seed, "seed", 0, "override the scenario's seed")
 	strategyFlag(cmd, &f.strategy)
 	formatFlag(cmd, &f.format)
@@ -101,6 +110,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
+	f.metrics.register(cmd)
 	baselineFlags(cmd, &f.baseline, &f.diff)
 	return cmd
 }
@@ -156,19 +166,20 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// loadScenario loads the scenario at path, as the command's flags allow
-// (--allow-paths), until the command's context ends (a signal: exit 3).
+// loadScenario loads the scenario at path ("-": standard input), as the
+// command's flags say (--allow-paths, --set, ...: loadOptions), until the
+// command's context ends (a signal: exit 3).
 func loadScenario(cmd *cobra.Command, path string) (*scenario.Scenario, error) {
-	allow, err := cmd.Flags().GetStringSlice("allow-paths")
+	opts, err := loadOptions(cmd)
 	if err != nil {
 		return nil, withCode(exitInvalid, err)
 	}
-	for i, dir := range allow {
-		if allow[i], err = filepath.Abs(dir); err != nil {
+	for i, dir := range opts.AllowPaths {
+		if opts.AllowPaths[i], err = filepath.Abs(dir); err != nil {
 			return nil, withCode(exitInvalid, fmt.Errorf("--allow-paths %s: %w", dir, err))
 		}
 	}
-	sc, err := scenario.LoadContext(cmd.Context(), path, allow)
+	sc, err := scenario.LoadWith(cmd.Context(), path, opts)
 	if err != nil {
 		if ctxErr := cmd.Context().Err(); ctxErr != nil && !errors.As(err, &scenario.Errors{}) {
 			return nil, withCode(exitRun, fmt.Errorf("interrupted while loading %s", path))
@@ -179,7 +190,7 @@ func loadScenario(cmd *cobra.Command, path string) (*scenario.Scenario, error) {
 }
 
 func newValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "validate SCENARIO",
 		Short: "Check a scenario file without running it (exit 0 valid, 2 invalid, 3 interrupted)",
 		Args:  cobra.ExactArgs(1),
@@ -188,8 +199,12 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d workload(s), %d requirement(s))\n", args[0], len(sc.Workload), len(sc.Requirements))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d workload(s), %d requirement(s))\n", sc.File, len(sc.Workload), len(sc.Requirements))
 			return nil
 		},
+		Long: validateLong,
 	}
+	setFlag(cmd)
+	shapeFlags(cmd)
+	return cmd
 }

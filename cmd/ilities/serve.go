@@ -20,9 +20,10 @@ func newServeCmd() *cobra.Command {
 		faults     bool
 		control    string
 		fromParent bool
+		metrics    metricsFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "serve SCENARIO [--listen ADDR] [--duration D] [--faults] [--control ADDR]",
+		Use:   "serve SCENARIO [--listen ADDR] [--duration D] [--faults] [--control ADDR] [--metrics-addr ADDR]",
 		Short: "Serve a scenario's built-in SUT (proxy and simulated backends) alone, for another load generator",
 		Long: `Start the scenario's built-in system under test (the proxy replicas and
 the simulated backends of sut:) and serve it until SIGINT or SIGTERM, or
@@ -49,7 +50,11 @@ of a client's run.
 --control ADDR (a loopback address, e.g. 127.0.0.1:0) also serves the
 control API that ilities run --sut-process child drives the SUT with
 (faults, statistics, the SUT's own hiccups; see sut/control.go); the first
-line then ends with "control http://127.0.0.1:PORT".`,
+line then ends with "control http://127.0.0.1:PORT".
+
+--metrics-addr ADDR serves the backends' figures for Prometheus at
+http://ADDR/metrics (requests, in flight, utilisation, up and healthy;
+see docs/live-metrics.md), its address printed on stderr.`,
 		Example: `  ilities serve examples/quickstart.yaml
   ilities serve examples/quickstart.yaml --listen 127.0.0.1:8080 --duration 5m
   wrk -t2 -c32 -d30s http://127.0.0.1:8080/products`,
@@ -98,11 +103,20 @@ line then ends with "control http://127.0.0.1:PORT".`,
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
+			lm, err := metrics.start(cmd)
+			if err != nil {
+				return err
+			}
 			served, err := run.Serve(ctx, sc, control)
 			if err != nil {
+				lm.close()
 				return withCode(exitRun, err)
 			}
 			topo := served.Topology
+			var watched <-chan struct{}
+			if lm != nil {
+				watched = run.WatchNodes(ctx, topo, lm)
+			}
 			var stopFaults func()
 			if faults && len(sc.Faults) > 0 {
 				stopFaults = run.PlayFaults(topo, sc.Faults)
@@ -113,7 +127,12 @@ line then ends with "control http://127.0.0.1:PORT".`,
 			if stopFaults != nil {
 				stopFaults()
 			}
-			if err := served.Close(); err != nil {
+			if lm != nil {
+				<-watched
+			}
+			err = served.Close()
+			lm.finish(cmd)
+			if err != nil {
 				return withCode(exitRun, fmt.Errorf("stopping the SUT: %w", err))
 			}
 			return nil
@@ -125,7 +144,9 @@ line then ends with "control http://127.0.0.1:PORT".`,
 	fl.BoolVar(&faults, "faults", false, "play the scenario's fault timeline, its offsets counted from when serving starts")
 	fl.StringVar(&control, "control", "", "also serve the control API on this loopback address (e.g. 127.0.0.1:0)")
 	fl.BoolVar(&fromParent, "from-parent", false, "read the SUT from stdin as ilities run --sut-process child sends it (no SCENARIO), stop when stdin closes")
+	metrics.register(cmd)
 	_ = fl.MarkHidden("from-parent")
+	setFlag(cmd)
 	return cmd
 }
 

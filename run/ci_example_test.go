@@ -1,0 +1,65 @@
+package run
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ilities/ilities/internal/demoapp"
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/scenario"
+)
+
+// The CI example end to end: 100 users from examples/ci/users.csv log in to
+// the demo app, extract their tokens from its JSON answers and send them
+// with their later calls. The app, not the tool, says whether every call
+// carried its own user's token.
+func TestCIExampleLogsInEveryUserAndUsesTheirTokens(t *testing.T) {
+	users, err := demoapp.ReadUsers("../examples/ci/users.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := demoapp.New(users)
+	srv := httptest.NewServer(app)
+	defer srv.Close()
+
+	sc, err := scenario.Load("../examples/ci/login.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Duration = scenario.Duration(3 * time.Second)
+	sc.Target.URL = srv.URL
+	res, err := Execute(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	seen := app.Stats()
+	if len(seen.Logins) != 100 || seen.FailedLogins != 0 {
+		t.Errorf("%d users logged in, %d logins failed; want all 100 and none", len(seen.Logins), seen.FailedLogins)
+	}
+	if seen.Calls == 0 || seen.RightToken != seen.Calls || seen.WrongToken+seen.NoToken != 0 {
+		t.Errorf("the app saw %d calls: %d with the right user's token, %d another's, %d none", seen.Calls, seen.RightToken, seen.WrongToken, seen.NoToken)
+	}
+	tot := res.Totals
+	if tot.Failed != 0 || tot.Succeeded == 0 || tot.Scheduled != tot.Succeeded+tot.Failed+tot.Dropped+tot.CutAtEnd+tot.Exhausted {
+		t.Errorf("totals %+v, errors %v", tot, res.Errors)
+	}
+	logins := 0
+	for _, n := range seen.Logins {
+		logins += n
+	}
+	if answered := int64(logins + seen.Calls); answered != tot.Succeeded+tot.Failed {
+		t.Errorf("the app answered %d requests, the run counts %d sent", answered, tot.Succeeded+tot.Failed)
+	}
+	t.Logf("%d logins, %d calls, verdict %s (%s)", logins, seen.Calls, res.Verdict, res.VerdictReason)
+	switch res.Verdict {
+	case report.VerdictPass:
+	case report.VerdictInconclusive:
+		// The tool's own rule when the host delayed it too much to judge.
+		t.Skipf("the host was too busy to judge: %s", res.VerdictReason)
+	default:
+		t.Errorf("verdict %s (%s), requirements %+v", res.Verdict, res.VerdictReason, res.Requirements)
+	}
+}
