@@ -23,6 +23,9 @@ type Requirement struct {
 	Unit      Unit    `json:"unit"`
 	// Scope is a workload name ("for browse"), or "" for the whole run.
 	Scope string `json:"scope,omitempty"`
+	// Baseline, when set, makes Threshold relative to a baseline run's
+	// figure ("baseline * 1.10"): it is filled in when one is given.
+	Baseline *Relative `json:"baseline,omitempty"`
 	// Line and Column locate the requirement in its file (1-based; 0 if unknown).
 	Line   int `json:"-"`
 	Column int `json:"-"`
