@@ -23,11 +23,7 @@ const (
 // Decide). A requirement that cannot be evaluated (unknown metric or
 // workload, no samples) fails with a note; nothing passes vacuously.
 func Evaluate(res *Result, reqs []scenario.Requirement) {
-	res.Requirements = make([]Verdict, 0, len(reqs))
-	for _, req := range reqs {
-		res.Requirements = append(res.Requirements, EvaluateRequirement(res, req))
-	}
-	Decide(res, false)
+	EvaluateAgainst(res, reqs, nil)
 }
 
 // Decide sets the run's verdict from its requirements' and the
@@ -41,6 +37,8 @@ func Evaluate(res *Result, reqs []scenario.Requirement) {
 //     acceptSaturated;
 //   - otherwise "pass" (also when there are no requirements).
 //
+// A comparison with a baseline (res.Diff) counts as one more requirement:
+// worse than the baseline fails the run, inconclusive leaves it so.
 // VerdictReason names the figures that made it so.
 func Decide(res *Result, acceptSaturated bool) {
 	var failed, unsure []string
@@ -51,6 +49,11 @@ func Decide(res *Result, acceptSaturated bool) {
 		case VerdictInconclusive:
 			unsure = append(unsure, v.Text+": "+v.Why)
 		}
+	}
+	if d := res.Diff; d != nil && d.Verdict == VerdictFail {
+		failed = append(failed, "baseline: "+d.Reason)
+	} else if d != nil && d.Verdict == VerdictInconclusive {
+		unsure = append(unsure, "baseline: "+d.Reason)
 	}
 	switch {
 	case len(failed) > 0:

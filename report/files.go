@@ -65,12 +65,17 @@ func Formats() []string {
 
 // RendererFor returns the renderer of a format name such as "text".
 func RendererFor(format string) (Renderer, error) {
+	return byFormat(formats, format)
+}
+
+// byFormat looks a format name (or an alias) up in a table of renderers.
+func byFormat[R any](table map[string]R, format string) (R, error) {
 	if name, ok := formatAliases[format]; ok {
 		format = name
 	}
-	r, ok := formats[format]
+	r, ok := table[format]
 	if !ok {
-		return nil, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+		return r, fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
 	}
 	return r, nil
 }

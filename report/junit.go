@@ -113,6 +113,9 @@ func WriteJUnit(w io.Writer, res *Result) error {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
+	if res.Diff != nil {
+		suite.addDiff(res.Diff, classname)
+	}
 	suite.Tests = len(suite.Cases)
 	var text strings.Builder
 	if err := WriteText(&text, res); err != nil {

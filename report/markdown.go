@@ -152,6 +152,9 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		md("Apparatus: %s.", markdownEscape(a))
 		md("")
 	}
+	if res.Diff != nil {
+		writeDiffMarkdown(&b, res.Diff)
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }

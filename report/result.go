@@ -77,6 +77,10 @@ type Result struct {
 	// Manifest is how the run was made: the scenario as written and the
 	// machine it ran on.
 	Manifest Manifest `json:"manifest"`
+
+	// Diff is this run compared with a baseline run (run --baseline); its
+	// verdict is part of the run's (Decide).
+	Diff *Diff `json:"diff,omitempty"`
 }
 
 // Stats are the figures of one scope: the whole run or one workload.
@@ -328,4 +332,7 @@ type Verdict struct {
 	// Why explains an inconclusive verdict: the apparatus's figures that
 	// could have decided it.
 	Why string `json:"why,omitempty"`
+	// Baseline is the baseline's figure a relative requirement's threshold
+	// was computed from ("p99(latency) <= baseline * 1.10").
+	Baseline *float64 `json:"baseline,omitempty"`
 }

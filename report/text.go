@@ -37,6 +37,10 @@ func WriteText(w io.Writer, res *Result) error {
 	out.nodes(res)
 	out.faults(res)
 	out.requirements(res)
+	if res.Diff != nil {
+		out.blank()
+		out.diff(res.Diff)
+	}
 	out.verdict(res)
 	if out.err != nil {
 		return out.err
@@ -485,6 +489,11 @@ func verdictSummary(res *Result) string {
 	}
 	if res.Incomplete {
 		caveats = append(caveats, "run incomplete")
+	}
+	if d := res.Diff; d != nil && d.Verdict == VerdictFail {
+		caveats = append(caveats, "worse than the baseline")
+	} else if d != nil && d.Verdict == VerdictInconclusive {
+		caveats = append(caveats, "the comparison with the baseline is inconclusive")
 	}
 	if a := res.Apparatus; a != nil && a.DisturbedWindows > 0 {
 		caveats = append(caveats, fmt.Sprintf("the tool was delayed in %d of %d windows", a.DisturbedWindows, len(a.Windows)))

@@ -31,9 +31,9 @@ var unitExamples = map[Unit]string{
 // OP is one of < <= > >= == !=. Distribution metrics need an aggregation
 // (p99(latency)); scalar metrics take none. The value's unit must match the
 // metric's: durations for latency, rates for throughput, percentages for
-// error_rate and availability, plain numbers for counts. Whether WORKLOAD
-// names a workload, and REQUEST a request of one, is checked by
-// Scenario.Validate.
+// error_rate and availability, plain numbers for counts; or relative to a
+// baseline run ("baseline * 1.10": parseRelative). Whether WORKLOAD names a
+// workload, and REQUEST a request of one, is checked by Scenario.Validate.
 func ParseRequirement(text string) (Requirement, error) {
 	req := Requirement{Text: strings.TrimSpace(text)}
 	left, op, right, ok := splitOperator(req.Text)
@@ -66,6 +66,10 @@ func ParseRequirement(text string) (Requirement, error) {
 		return req, fmt.Errorf("%s: no value after %q", requirementExample, op)
 	}
 	req.Unit = metric.Unit
+	if rel, isRelative, err := parseRelative(value, metric.Unit); isRelative {
+		req.Baseline = rel
+		return req, err
+	}
 	req.Threshold, err = parseThreshold(value, metric.Unit)
 	if err != nil {
 		err = fmt.Errorf("%s needs %s, got %q", left, unitExamples[metric.Unit], value)

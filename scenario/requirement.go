@@ -25,6 +25,9 @@ type Requirement struct {
 	// RequestScope (quoted: for "POST /cart"), or "" for the whole run.
 	Scope        string `json:"scope,omitempty"`
 	RequestScope bool   `json:"request_scope,omitempty"`
+	// Baseline, when set, makes Threshold relative to a baseline run's
+	// figure ("baseline * 1.10"): it is filled in when one is given.
+	Baseline *Relative `json:"baseline,omitempty"`
 	// Line and Column locate the requirement in its file (1-based; 0 if unknown).
 	Line   int `json:"-"`
 	Column int `json:"-"`

@@ -175,7 +175,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newRunCmd(), newValidateCmd())
 	root.AddCommand(newMergeCmd(), newAttackCmd())
-	root.AddCommand(newReportCmd())
+	root.AddCommand(newReportCmd(), newDiffCmd())
 	root.AddCommand(newBackendCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd(), newCapacityCmd())
 	return root

@@ -14,10 +14,12 @@ import (
 type reportFlags struct {
 	html, png, junit, markdown, hlog, out string
 	format                                string
+	baseline                              string
+	diff                                  report.DiffOptions
 }
 
 func newReportCmd() *cobra.Command {
-	var f reportFlags
+	f := reportFlags{diff: report.DefaultDiffOptions()}
 	cmd := &cobra.Command{
 		Use:   "report RESULT.json",
 		Short: "Render a saved or merged result: HTML, PNG plots, JUnit XML, Markdown, HDR interval log (exit 0 pass, 1 fail, 2 unreadable result, 3 cannot write)",
@@ -35,6 +37,13 @@ RESULT.json may be - for standard input.`,
 			render, err := report.RendererFor(f.format)
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+			}
+			baseline, err := readBaseline(cmd, f.baseline, f.diff)
+			if err != nil {
+				return err
+			}
+			if err := applyBaseline(res, baseline, f.diff); err != nil {
+				return err
 			}
 			if err := writeReports(res, f); err != nil {
 				return withCode(exitRun, err)
@@ -55,6 +64,7 @@ RESULT.json may be - for standard input.`,
 	cmd.Flags().StringVar(&f.hlog, "hlog", "", "write the HdrHistogram interval log (one histogram per second) to `FILE`")
 	outDirFlag(cmd, &f.out, "write every output, as 'run --out' does, into `DIR`")
 	formatFlag(cmd, &f.format)
+	baselineFlags(cmd, &f.baseline, &f.diff)
 	return cmd
 }
 

@@ -29,10 +29,12 @@ type runFlags struct {
 	allowSaturated bool
 	sutProcess     string
 	metrics        metricsFlags
+	baseline       string
+	diff           report.DiffOptions
 }
 
 func newRunCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{diff: report.DefaultDiffOptions()}
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
 		Short: "Run a scenario and check its requirements (exit 0 pass, 1 fail, 2 invalid input, 3 inconclusive, run failed or interrupted, 4 internal error)",
@@ -58,6 +60,16 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
 			}
+			if f.baseline == "-" && args[0] == "-" {
+				return withCode(exitInvalid, errors.New("--baseline -: the scenario is read from standard input already"))
+			}
+			baseline, err := readBaseline(cmd, f.baseline, f.diff)
+			if err != nil {
+				return err
+			}
+			if err := relativeWithoutBaseline(sc, baseline); err != nil {
+				return err
+			}
 			opts := run.Options{Options: runner.Options{Version: version}, SUTProcess: f.sutProcess}
 			switch f.sutProcess {
 			case run.SUTInProcess:
@@ -77,7 +89,11 @@ func newRunCmd() *cobra.Command {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
+			f.diff.AcceptSaturated = f.allowSaturated
 			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
+				if err := applyBaseline(res, baseline, f.diff); err != nil {
+					return err
+				}
 				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
 			})
 		},
@@ -95,6 +111,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
 	f.metrics.register(cmd)
+	baselineFlags(cmd, &f.baseline, &f.diff)
 	return cmd
 }
 

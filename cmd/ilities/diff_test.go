@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ilities/ilities/report"
+)
+
+func TestDiffUsageErrorsExitTwo(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "result.json")
+	res := &report.Result{SchemaVersion: report.SchemaVersion, Scenario: "s", Verdict: report.VerdictPass}
+	if err := report.WriteFile(good, res, report.WriteJSON); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"diff", good}, "accepts 2 arg(s)"},
+		{[]string{"diff", good, filepath.Join(dir, "missing.json")}, "missing.json"},
+		{[]string{"diff", good, good, "--confidence", "40%"}, "confidence"},
+		{[]string{"diff", good, good, "--latency-tolerance", "ten"}, "latency-tolerance"},
+		{[]string{"diff", good, good, "--format", "yaml"}, "--format"},
+		{[]string{"diff", "-", "-"}, "only one of the two"},
+		{[]string{"report", good, "--baseline", filepath.Join(dir, "missing.json")}, "--baseline"},
+		// A requirement relative to a baseline needs one: an error at its place, before any run.
+		{[]string{"run", "testdata/relative.yaml"}, "relative.yaml:15:5"},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d naming %q", c.args, code, stderr, exitInvalid, c.want)
+		}
+	}
+}
+
+// TestBaselineGate is the gate's acceptance: ten runs of one seeded
+// scenario against the built-in SUT, every pair compared, must give no
+// regression; the same scenario with one backend 30% slower must fail
+// against the first, with a readable table in the terminal and in
+// summary.md. Runs the host delayed past a disturbed window's bound are
+// compared too: the gate must call the host's doing inconclusive.
+func TestBaselineGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("eleven end-to-end runs")
+	}
+	dir := t.TempDir()
+	quick, err := os.ReadFile("../../examples/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := strings.Replace(string(quick), "duration: 10s", "duration: 4s", 1)
+	slow := strings.Replace(same, "{dist: constant, value: 5ms}", "{dist: constant, value: 6.5ms}", 1)
+	if same == string(quick) || slow == same {
+		t.Fatal("examples/quickstart.yaml changed: this test no longer shortens it or slows app-3")
+	}
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	sameFile, slowFile := write("same.yaml", same), write("slow.yaml", slow)
+
+	// Every pair is compared, disturbed runs too: the gate must call what
+	// the host did inconclusive, never worse. A false alarm between two
+	// undisturbed runs fails the test; one involving a run the host
+	// delayed past a disturbed window's bound is reported with its figures.
+	const runs = 10
+	results := make([]string, runs)
+	delayed := map[int]string{}
+	for i := range runs {
+		out := filepath.Join(dir, fmt.Sprintf("run-%d", i))
+		runCLI(t, "run", sameFile, "--quiet", "--out", out)
+		results[i] = filepath.Join(out, "result.json")
+		if why := report.DelayedBeyond(readResultFile(t, results[i]), hostDelayForExactCounts); why != "" {
+			delayed[i] = why
+		}
+	}
+	var alarms, hostAlarms, unsure, pairs int
+	var hostWhy []string
+	for i := range runs {
+		for j := i + 1; j < runs; j++ {
+			pairs++
+			code, stdout, stderr := runCLI(t, "diff", results[i], results[j])
+			switch code {
+			case exitPass:
+			case exitFail:
+				if why := delayed[i] + delayed[j]; why != "" {
+					hostAlarms++
+					hostWhy = append(hostWhy, fmt.Sprintf("runs %d and %d: %s", i, j, why))
+					continue
+				}
+				alarms++
+				t.Errorf("identical undisturbed runs %d and %d called worse:\n%s", i, j, stdout)
+			case exitRun:
+				unsure++
+				t.Logf("runs %d and %d inconclusive: %s", i, j, strings.TrimSpace(stderr))
+			default:
+				t.Fatalf("diff: exit %d\n%s%s", code, stdout, stderr)
+			}
+		}
+	}
+	t.Logf("%d runs (%d delayed by the host), %d pairs: %d false alarms, %d more with a delayed run, %d inconclusive",
+		runs, len(delayed), pairs, alarms, hostAlarms, unsure)
+	if hostAlarms > 0 {
+		t.Skipf("%d pairs called worse with a run the host delayed: %s", hostAlarms, strings.Join(hostWhy, "; "))
+	}
+	if unsure == pairs {
+		t.Skipf("every comparison inconclusive: the host delayed %d of %d runs", len(delayed), runs)
+	}
+
+	out := filepath.Join(dir, "slow")
+	code, stdout, stderr := runCLI(t, "run", slowFile, "--quiet", "--baseline", results[0], "--out", out)
+	res := readResultFile(t, filepath.Join(out, "result.json"))
+	if why := report.DelayedBeyond(res, hostDelayForExactCounts); why != "" && code != exitFail {
+		t.Skipf("the slower run: exit %d on a delayed host: %s", code, why)
+	}
+	if code != exitFail {
+		t.Fatalf("one backend 30%% slower: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	summary, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ text, want string }{
+		{stdout, "BASELINE: FAIL - worse than the baseline: run p50(latency) +"},
+		{stdout, "VERDICT: FAIL - all 4 requirements met (worse than the baseline"},
+		{stdout, "WORSE"},
+		{string(summary), "### ❌ Against the baseline"},
+		{string(summary), "| run | p50(latency) |"},
+	} {
+		if !strings.Contains(c.text, c.want) {
+			t.Errorf("lacks %q:\n%s", c.want, c.text)
+		}
+	}
+	if res.Diff == nil || res.Diff.Verdict != report.VerdictFail || res.Verdict != report.VerdictFail {
+		t.Errorf("result.json: verdict %s, diff %+v", res.Verdict, res.Diff)
+	}
+	// The same comparison from the files, as a CI job that keeps the
+	// last good result.json would make it.
+	code, stdout, _ = runCLI(t, "diff", results[0], filepath.Join(out, "result.json"), "--format", "markdown")
+	if code != exitFail || !strings.Contains(stdout, "❌ WORSE") {
+		t.Errorf("diff --format markdown: exit %d\n%s", code, stdout)
+	}
+}
+
+// hostDelayForExactCounts is the tool's delay up to which a run is taken
+// as undisturbed: report's bound for a disturbed window.
+const hostDelayForExactCounts = time.Duration(report.DisturbedAboveMS * float64(time.Millisecond))
+
+func readResultFile(t *testing.T, path string) *report.Result {
+	t.Helper()
+	res, err := readResult(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
