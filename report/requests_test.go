@@ -89,3 +89,23 @@ func TestNoRequestsTableForOneRequestPerWorkload(t *testing.T) {
 		}
 	}
 }
+
+// A requirement relative to a baseline reads the same request's figure in
+// the baseline run.
+func TestBaselineRequirementOfARequest(t *testing.T) {
+	withCart := func(p95 float64) *Result {
+		res := fixtureResult()
+		res.Requests[2].LatencyMS.P95 = p95
+		return res
+	}
+	req, err := scenario.ParseRequirement(`p95(latency) <= baseline * 1.10 for "POST /cart"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := withCart(230)
+	EvaluateAgainst(run, []scenario.Requirement{req}, withCart(200))
+	v := run.Requirements[0]
+	if v.Status != VerdictFail || v.Observed != 230 || !nearlyEqual(v.Threshold, 220) || v.Baseline == nil || *v.Baseline != 200 {
+		t.Errorf("verdict %+v, want a fail: 230ms observed against 200ms × 1.10", v)
+	}
+}

@@ -105,6 +105,7 @@ func TestParseRequirementScope(t *testing.T) {
 		{in: `p95(latency) < 300ms for "GET  /a for b"`, scope: "GET  /a for b", request: true},
 		{in: `p95(latency) < 300ms for "say \"hi\""`, scope: `say "hi"`, request: true},
 		{in: `p95(latency) < 300ms for browse`, scope: "browse"},
+		{in: `p95(latency) <= baseline * 1.10 for "POST /cart"`, scope: "POST /cart", request: true},
 		{in: `p95(latency) < 300ms forever`, wantErr: `p95(latency) needs a duration`},
 		{in: `p95(latency) < 300ms for "POST /cart`, wantErr: `after "for", a request name is one double-quoted string such as "POST /cart", got "POST /cart`},
 		{in: `p95(latency) < 300ms for ""`, wantErr: `after "for", a request name is one double-quoted string`},
@@ -118,7 +119,7 @@ func TestParseRequirementScope(t *testing.T) {
 			}
 		case err != nil:
 			t.Errorf("ParseRequirement(%q): %v", tt.in, err)
-		case r.Scope != tt.scope || r.RequestScope != tt.request || r.Threshold != 300:
+		case r.Scope != tt.scope || r.RequestScope != tt.request || (r.Threshold != 300 && r.Baseline == nil):
 			t.Errorf("ParseRequirement(%q) = scope %q request %v threshold %v, want %q %v 300", tt.in, r.Scope, r.RequestScope, r.Threshold, tt.scope, tt.request)
 		}
 	}
