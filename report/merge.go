@@ -93,13 +93,11 @@ func Merge(parts []*Result) (*Result, error) {
 			stats = append(stats, &p.Workloads[i].Stats)
 			counts = append(counts, p.Workloads[i].WindowCounts)
 		}
-		merged, err := mergeStats(stats, figuresS)
+		merged, windows, err := mergeScope(stats, counts, figuresS, res.WindowOK)
 		if err != nil {
 			return nil, fmt.Errorf("workload %s: %w", w.Name, err)
 		}
-		wr := WorkloadResult{Name: w.Name, Model: w.Model, Stats: merged, WindowCounts: sumCounts(counts)}
-		wr.Availability.Time = availabilityOfCounts(wr.WindowCounts, res.WindowOK)
-		res.Workloads = append(res.Workloads, wr)
+		res.Workloads = append(res.Workloads, WorkloadResult{Name: w.Name, Model: w.Model, Stats: merged, WindowCounts: windows})
 	}
 	if res.Requests, err = mergeRequests(parts, figuresS, res.WindowOK); err != nil {
 		return nil, err

@@ -138,15 +138,25 @@ func mergeRequests(parts []*Result, figuresS, windowOK float64) ([]RequestResult
 			stats = append(stats, &p.Requests[i].Stats)
 			counts = append(counts, p.Requests[i].WindowCounts)
 		}
-		merged, err := mergeStats(stats, figuresS)
+		merged, windows, err := mergeScope(stats, counts, figuresS, windowOK)
 		if err != nil {
 			return nil, fmt.Errorf("request %s: %w", r.Name, err)
 		}
-		m := RequestResult{Name: r.Name, Workload: r.Workload, Stats: merged, WindowCounts: sumCounts(counts)}
-		m.Availability.Time = availabilityOfCounts(m.WindowCounts, windowOK)
-		out = append(out, m)
+		out = append(out, RequestResult{Name: r.Name, Workload: r.Workload, Stats: merged, WindowCounts: windows})
 	}
 	return out, nil
+}
+
+// mergeScope merges the parts of a workload or a request: their figures,
+// their per-second counts, and availability by time from those.
+func mergeScope(stats []*Stats, counts [][]WindowCount, figuresS, windowOK float64) (Stats, []WindowCount, error) {
+	merged, err := mergeStats(stats, figuresS)
+	if err != nil {
+		return merged, nil, err
+	}
+	windows := sumCounts(counts)
+	merged.Availability.Time = availabilityOfCounts(windows, windowOK)
+	return merged, windows, nil
 }
 
 // availabilityOfCounts is availability by time over one scope's
