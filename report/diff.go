@@ -21,6 +21,11 @@ type DiffOptions struct {
 	// LatencyTolerance is the relative rise of a latency figure (p50, p90,
 	// p95, p99, mean) that matters: 0.10 is 10%.
 	LatencyTolerance float64 `json:"latency_tolerance"`
+	// LatencyFloorMS is the smallest rise of a latency figure, in
+	// milliseconds, that matters whatever its relative size: a shared
+	// machine's scheduling moves sub-millisecond percentiles by tens of
+	// percent between identical runs.
+	LatencyFloorMS float64 `json:"latency_floor_ms"`
 	// ThroughputTolerance is the relative fall of throughput that matters.
 	ThroughputTolerance float64 `json:"throughput_tolerance"`
 	// ErrorRateTolerance is the rise of the error rate that matters, in
@@ -35,16 +40,16 @@ type DiffOptions struct {
 	AcceptSaturated bool `json:"accept_saturated,omitempty"`
 }
 
-// DefaultDiffOptions are the gate's defaults: 10% on latency, 5% on
+// DefaultDiffOptions are the gate's defaults: 10% and 1ms on latency, 5% on
 // throughput, 0.1 percentage points on the error rate, 99% confidence.
 func DefaultDiffOptions() DiffOptions {
-	return DiffOptions{LatencyTolerance: 0.10, ThroughputTolerance: 0.05, ErrorRateTolerance: 0.001, Confidence: 0.99}
+	return DiffOptions{LatencyTolerance: 0.10, LatencyFloorMS: 1, ThroughputTolerance: 0.05, ErrorRateTolerance: 0.001, Confidence: 0.99}
 }
 
 // Validate says what is wrong with the options, if anything.
 func (o DiffOptions) Validate() error {
 	switch {
-	case !(o.LatencyTolerance >= 0), !(o.ThroughputTolerance >= 0 && o.ThroughputTolerance < 1), !(o.ErrorRateTolerance >= 0 && o.ErrorRateTolerance < 1):
+	case !(o.LatencyTolerance >= 0), !(o.LatencyFloorMS >= 0), !(o.ThroughputTolerance >= 0 && o.ThroughputTolerance < 1), !(o.ErrorRateTolerance >= 0 && o.ErrorRateTolerance < 1):
 		return fmt.Errorf("a tolerance is a percentage of at least 0%% (throughput and error rate below 100%%)")
 	case !(o.Confidence >= 0.5 && o.Confidence < 1):
 		return fmt.Errorf("confidence %v: expected a percentage from 50%% to below 100%%, such as 99%%", o.Confidence)
@@ -293,8 +298,8 @@ func (c comparer) figures(p scopePair) []FigureDiff {
 			c.quantileInterval(&f, agg, oldH, newH)
 		}
 		if f.Status == "" {
-			c.classify(&f, p, true, c.opts.LatencyTolerance)
-			c.judgeWorse(&f, p, scenario.Requirement{Metric: "latency", Agg: agg, Op: "<=", Threshold: oldV * (1 + c.opts.LatencyTolerance)})
+			c.classify(&f, p, true, c.opts.LatencyTolerance, c.opts.LatencyFloorMS)
+			c.judgeWorse(&f, p, scenario.Requirement{Metric: "latency", Agg: agg, Op: "<=", Threshold: oldV + math.Max(oldV*c.opts.LatencyTolerance, c.opts.LatencyFloorMS)})
 		}
 		figs = append(figs, f)
 	}
@@ -320,7 +325,7 @@ func (c comparer) throughput(p scopePair) FigureDiff {
 		se = f.Old / s1 * math.Sqrt(s1*(1-s1)/n+s2*(1-s2)/n)
 	}
 	f.Low, f.High = (f.New-f.Old-c.z*se)/f.Old, (f.New-f.Old+c.z*se)/f.Old
-	c.classify(&f, p, false, c.opts.ThroughputTolerance)
+	c.classify(&f, p, false, c.opts.ThroughputTolerance, 0)
 	c.judgeWorse(&f, p, scenario.Requirement{Metric: "throughput", Op: ">=", Threshold: f.Old * (1 - c.opts.ThroughputTolerance)})
 	return f
 }
@@ -344,7 +349,7 @@ func (c comparer) errorRate(p scopePair) FigureDiff {
 	}
 	se := math.Sqrt(f.Old*(1-f.Old)/n1 + f.New*(1-f.New)/n2)
 	f.Low, f.High = f.Change-c.z*se, f.Change+c.z*se
-	c.classify(&f, p, true, c.opts.ErrorRateTolerance)
+	c.classify(&f, p, true, c.opts.ErrorRateTolerance, 0)
 	c.judgeWorse(&f, p, scenario.Requirement{Metric: "error_rate", Op: "<=", Threshold: f.Old + c.opts.ErrorRateTolerance})
 	return f
 }
@@ -401,10 +406,12 @@ func quantileBounds(h *hdrhistogram.Histogram, q, z float64) (lo, hi float64, ok
 
 // classify sets a tested figure's status from its interval and change:
 // worse or better only when the interval excludes no change and the change
-// exceeds the tolerance. higherIsWorse tells the direction.
-func (c comparer) classify(f *FigureDiff, p scopePair, higherIsWorse bool, tolerance float64) {
-	up := f.Low > 0 && f.Change > tolerance
-	down := f.High < 0 && -f.Change > tolerance
+// exceeds the tolerance, and the figure moved by more than floor (in its
+// own unit). higherIsWorse tells the direction.
+func (c comparer) classify(f *FigureDiff, p scopePair, higherIsWorse bool, tolerance, floor float64) {
+	moved := math.Abs(f.New-f.Old) > floor
+	up := f.Low > 0 && f.Change > tolerance && moved
+	down := f.High < 0 && -f.Change > tolerance && moved
 	switch {
 	case up == higherIsWorse && (up || down):
 		f.Status = DiffWorse

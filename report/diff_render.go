@@ -186,8 +186,8 @@ func diffRunText(r DiffRun) string {
 
 func diffSettingsText(d *Diff) string {
 	o := d.Options
-	return fmt.Sprintf("worse when significant at %s confidence (%d tests together) and beyond the tolerance: latency %s, throughput %s, error rate %s",
-		formatShare(o.Confidence), d.Tests, signed(100*o.LatencyTolerance, "%"), signed(-100*o.ThroughputTolerance, "%"), signed(100*o.ErrorRateTolerance, "pp"))
+	return fmt.Sprintf("worse when significant at %s confidence (%d tests together) and beyond the tolerance: latency %s and %s, throughput %s, error rate %s",
+		formatShare(o.Confidence), d.Tests, signed(100*o.LatencyTolerance, "%"), signed(o.LatencyFloorMS, "ms"), signed(-100*o.ThroughputTolerance, "%"), signed(100*o.ErrorRateTolerance, "pp"))
 }
 
 // addDiff adds the comparison with the baseline as one test case: failed

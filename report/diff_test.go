@@ -135,6 +135,10 @@ func TestCompareVerdicts(t *testing.T) {
 	same := lognormalMS(rng, 6000, 5)
 	slower := lognormalMS(rng, 6000, 6.5)
 	faster := lognormalMS(rng, 6000, 3.5)
+	// Sub-millisecond latencies 30% slower: significant, beyond 10%, but
+	// under the 1ms floor of a rise that matters.
+	fastBase := lognormalMS(rng, 6000, 0.3)
+	fastSlower := lognormalMS(rng, 6000, 0.39)
 	cases := []struct {
 		name     string
 		old, new func() *Result
@@ -148,6 +152,8 @@ func TestCompareVerdicts(t *testing.T) {
 			verdict: VerdictPass, figure: "p99(latency)", status: DiffSame},
 		{name: "slower", old: func() *Result { return sampledResult(t, base, 0, 10) }, new: func() *Result { return sampledResult(t, slower, 0, 10) },
 			verdict: VerdictFail, reason: "run p50(latency) +", figure: "p50(latency)", status: DiffWorse},
+		{name: "a sub-millisecond rise is under the floor", old: func() *Result { return sampledResult(t, fastBase, 0, 10) }, new: func() *Result { return sampledResult(t, fastSlower, 0, 10) },
+			verdict: VerdictPass, figure: "p50(latency)", status: DiffSame},
 		{name: "faster is no regression", old: func() *Result { return sampledResult(t, base, 0, 10) }, new: func() *Result { return sampledResult(t, faster, 0, 10) },
 			verdict: VerdictPass, figure: "p50(latency)", status: DiffBetter},
 		{name: "errors", old: func() *Result { return sampledResult(t, base, 0, 10) }, new: func() *Result { return sampledResult(t, base[:5880], 120, 10) },

@@ -74,6 +74,7 @@ func diffExit(d *report.Diff) error {
 func diffFlags(cmd *cobra.Command, opts *report.DiffOptions) {
 	f := cmd.Flags()
 	f.Var((*percentFlag)(&opts.LatencyTolerance), "latency-tolerance", "a latency figure (p50, p90, p95, p99, mean) is worse only when it rose by more than this")
+	f.Float64Var(&opts.LatencyFloorMS, "latency-floor", opts.LatencyFloorMS, "a latency figure is worse only when it also rose by more than this many milliseconds")
 	f.Var((*percentFlag)(&opts.ThroughputTolerance), "throughput-tolerance", "throughput is worse only when it fell by more than this")
 	f.Var((*percentFlag)(&opts.ErrorRateTolerance), "error-rate-tolerance", "the error rate is worse only when it rose by more than this many percentage points")
 	f.Var((*percentFlag)(&opts.Confidence), "confidence", "how sure a change must be, for all figures together: identical systems are called worse by chance at most 1 − this often")
