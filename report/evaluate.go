@@ -96,10 +96,15 @@ func EvaluateRequirement(res *Result, req scenario.Requirement) Verdict {
 		// Comparing milliseconds with a fraction would be meaningless.
 		return fail(fmt.Sprintf("%s is measured in %s, the threshold is in %s", req.Metric, def.unit, req.Unit))
 	}
-	stats := scopeStats(res, req.Scope)
-	if stats == nil {
-		return fail(fmt.Sprintf("no workload %s in the result", req.Scope))
+	sc, found := scopeOf(res, req)
+	if !found {
+		what := "workload"
+		if req.RequestScope {
+			what = "request"
+		}
+		return fail(fmt.Sprintf("no %s %s in the result", what, req.Scope))
 	}
+	stats := sc.stats
 	observed, note, ok := def.eval(stats, res, req)
 	if !ok {
 		return fail(note)
@@ -121,20 +126,6 @@ func EvaluateRequirement(res *Result, req scenario.Requirement) Verdict {
 		}
 	}
 	return v
-}
-
-// scopeStats is the whole run's stats (scope "") or a workload's; nil
-// when the result has no such workload.
-func scopeStats(res *Result, scope string) *Stats {
-	if scope == "" {
-		return &res.Stats
-	}
-	for i := range res.Workloads {
-		if res.Workloads[i].Name == scope {
-			return &res.Workloads[i].Stats
-		}
-	}
-	return nil
 }
 
 // Unobserved reports whether the verdict has no observed value: the
@@ -162,7 +153,7 @@ func RequirementText(req scenario.Requirement) string {
 	}
 	s := fmt.Sprintf("%s %s %s", metric, req.Op, FormatValue(req.Threshold, unit))
 	if req.Scope != "" {
-		s += " for " + req.Scope
+		s += " " + scopeText(req)
 	}
 	return s
 }
@@ -251,7 +242,7 @@ var metricEvaluators = map[string]metricDef{
 // fairnessMetric is Jain's index over the nodes' share / weight.
 func fairnessMetric(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
 	if req.Scope != "" {
-		return 0, "fairness is measured over the nodes, not per workload", false
+		return 0, "fairness is measured over the nodes, not per workload or request", false
 	}
 	if res.Fairness == 0 {
 		return 0, "no samples: fewer than two nodes answered", false
@@ -325,7 +316,7 @@ func scopeSuffix(req scenario.Requirement) string {
 	if req.Scope == "" {
 		return ""
 	}
-	return " for " + req.Scope
+	return " " + scopeText(req)
 }
 
 // reduce applies a whole-run aggregation (max by default, min, mean) to xs.
@@ -357,7 +348,7 @@ func reduce(agg string, xs []float64) (float64, error) {
 // Only nodes that reported one count: 0 means "not known".
 func utilisationMetric(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
 	if req.Scope != "" {
-		return 0, "utilisation is measured per node, not per workload", false
+		return 0, "utilisation is measured per node, not per workload or request", false
 	}
 	var xs []float64
 	for _, n := range res.Nodes {
@@ -381,7 +372,7 @@ func utilisationMetric(_ *Stats, res *Result, req scenario.Requirement) (float64
 func faultTimeMetric(name, verb string, of func(Fault) float64) metricEvaluator {
 	return func(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
 		if req.Scope != "" {
-			return 0, name + " is measured per fault, not per workload", false
+			return 0, name + " is measured per fault, not per workload or request", false
 		}
 		if len(res.Faults) == 0 {
 			return 0, "no samples: the run had no faults", false

@@ -99,6 +99,13 @@ func evalResult() *Result {
 		{Name: "browse", Stats: browse},
 		{Name: "idle"}, // scheduled nothing
 	}
+	cart := evalStats()
+	cart.Totals.Scheduled, cart.ThroughputRPS = 100, 9
+	cart.LatencyMS.P95 = 340
+	res.Requests = []RequestResult{
+		{Name: "GET /", Workload: "browse", Stats: browse},
+		{Name: "POST /cart", Workload: "browse", Stats: cart},
+	}
 	res.Nodes = []Node{{Name: "a", Utilisation: 0.5}, {Name: "b", Utilisation: 0.75}, {Name: "ext"}}
 	res.Faults = []Fault{
 		{Kind: "crash", Node: "a", AtS: 10, RecoveryTimeS: 2, DetectionTimeS: 0.5},
@@ -203,7 +210,11 @@ func TestEvaluateScope(t *testing.T) {
 		{"workload latency", scenario.Requirement{Metric: "latency", Agg: "p99", Op: "<", Threshold: 30, Unit: scenario.UnitDuration, Scope: "browse"}, false, 31, ""},
 		{"missing workload", scenario.Requirement{Metric: "throughput", Op: ">=", Threshold: 0, Unit: scenario.UnitRate, Scope: "checkout"}, false, 0, "no workload checkout in the result"},
 		{"workload with nothing scheduled", scenario.Requirement{Metric: "error_rate", Op: "<", Threshold: 0.01, Unit: scenario.UnitPercent, Scope: "idle"}, false, 0, "no samples: nothing was scheduled for idle"},
-		{"per-node metric scoped", scenario.Requirement{Metric: "utilisation", Op: "<", Threshold: 1, Unit: scenario.UnitPercent, Scope: "browse"}, false, 0, "utilisation is measured per node, not per workload"},
+		{"request", scenario.Requirement{Metric: "throughput", Op: ">=", Threshold: 5, Unit: scenario.UnitRate, Scope: "POST /cart", RequestScope: true}, true, 9, ""},
+		{"request latency", scenario.Requirement{Metric: "latency", Agg: "p95", Op: "<", Threshold: 300, Unit: scenario.UnitDuration, Scope: "POST /cart", RequestScope: true}, false, 340, ""},
+		{"a workload's name is no request", scenario.Requirement{Metric: "throughput", Op: ">=", Threshold: 0, Unit: scenario.UnitRate, Scope: "browse", RequestScope: true}, false, 0, "no request browse in the result"},
+		{"a request's name is no workload", scenario.Requirement{Metric: "throughput", Op: ">=", Threshold: 0, Unit: scenario.UnitRate, Scope: "POST /cart"}, false, 0, "no workload POST /cart in the result"},
+		{"per-node metric scoped", scenario.Requirement{Metric: "utilisation", Op: "<", Threshold: 1, Unit: scenario.UnitPercent, Scope: "browse"}, false, 0, "utilisation is measured per node, not per workload or request"},
 	}
 	for _, c := range cases {
 		v := EvaluateRequirement(res, c.req)

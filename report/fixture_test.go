@@ -12,12 +12,14 @@ var fixtureRequirements = []scenario.Requirement{
 	{Text: "throughput >= 700/s", Metric: "throughput", Op: ">=", Threshold: 700, Unit: scenario.UnitRate},
 	{Text: "p99(latency) < 150ms for browse", Metric: "latency", Agg: "p99", Op: "<", Threshold: 150, Unit: scenario.UnitDuration, Scope: "browse"},
 	{Text: "p99(latency) < 40ms for shoppers", Metric: "latency", Agg: "p99", Op: "<", Threshold: 40, Unit: scenario.UnitDuration, Scope: "shoppers"},
+	{Text: `p95(latency) < 40ms for "search"`, Metric: "latency", Agg: "p95", Op: "<", Threshold: 40, Unit: scenario.UnitDuration, Scope: "search", RequestScope: true},
 	{Text: "availability >= 99.5%", Metric: "availability", Op: ">=", Threshold: 0.995, Unit: scenario.UnitPercent},
 	{Text: "error_rate < 1%", Metric: "error_rate", Op: "<", Threshold: 0.01, Unit: scenario.UnitPercent},
 }
 
-// fixtureResult is a fixed, synthetic run: two workloads, three nodes, one
-// fault, three windows, evaluated against fixtureRequirements. Every figure
+// fixtureResult is a fixed, synthetic run: two workloads (browse sends two
+// requests, shoppers one), three nodes, one fault, three windows, evaluated
+// against fixtureRequirements. Every figure
 // is deterministic so that renderers can be compared with golden files.
 func fixtureResult() *Result {
 	res := &Result{
@@ -37,7 +39,13 @@ func fixtureResult() *Result {
 				P90: 12.7, P95: 19.4, P99: 48.6, P999: 212, P9999: 905, Max: 1204.5},
 			ServiceLatencyMS: Percentiles{Count: 47970, Min: 0.398, Mean: 7.12, Stddev: 10.4, P50: 4.05, P75: 6.6,
 				P90: 11.9, P95: 18.1, P99: 44.2, P999: 198, P9999: 870, Max: 1190.25},
-			Histograms: Histograms{Latency: "HISTFAAAAEB42pJpmSzMwMAgzQABzFCaEURcm7yEwf4DRGA7G9NfTZb9XEwveZn6uZgeijBNVGK6rch0n40JEAAA//9GgAx6", ServiceLatency: ""},
+			Histograms:  Histograms{Latency: "HISTFAAAAEB42pJpmSzMwMAgzQABzFCaEURcm7yEwf4DRGA7G9NfTZb9XEwveZn6uZgeijBNVGK6rch0n40JEAAA//9GgAx6", ServiceLatency: ""},
+			StatusCodes: map[int]int64{200: 47790, 503: 60, 404: 0},
+			ErrorSamples: map[string][]ErrorSample{
+				"timeout": {{AtS: 20.31, Message: "no response within the timeout"}},
+				"5xx":     {{AtS: 20.02, Message: "status 503 Service Unavailable, not an expected status"}},
+				"refused": {{AtS: 20.004, Message: "dial tcp 127.0.0.1:41236: connect: connection refused"}},
+			},
 		},
 		Workloads: []WorkloadResult{
 			{Name: "browse", Stats: Stats{
@@ -51,6 +59,23 @@ func fixtureResult() *Result {
 				Errors:           map[string]int64{"timeout": 25, "5xx": 15, "refused": 10},
 				LatencyMS:        Percentiles{Count: 5990, Mean: 14.3, P50: 6.1, P90: 21.4, P95: 33.0, P99: 61.3, P999: 240, Max: 802},
 				ServiceLatencyMS: Percentiles{Count: 5990, Mean: 13.1, P50: 5.8, P90: 19.9, P95: 30.2, P99: 57.9, P999: 231, Max: 790},
+			}},
+		},
+		Requests: []RequestResult{
+			{Name: "GET /item/{{products.id}}", Workload: "browse", Stats: Stats{
+				Totals:    Totals{Scheduled: 35000, Succeeded: 34900, Failed: 85, Dropped: 15},
+				Errors:    map[string]int64{"timeout": 45, "5xx": 30, "refused": 10},
+				LatencyMS: Percentiles{Count: 34985, Mean: 6.1, P50: 3.9, P90: 10.2, P95: 15.1, P99: 41.0, P999: 190, Max: 1204.5},
+			}},
+			{Name: "search", Workload: "browse", Stats: Stats{
+				Totals:    Totals{Scheduled: 7000, Succeeded: 6950, Failed: 45, Dropped: 5},
+				Errors:    map[string]int64{"timeout": 25, "5xx": 15, "refused": 5},
+				LatencyMS: Percentiles{Count: 6995, Mean: 10.9, P50: 5.2, P90: 19.6, P95: 31.7, P99: 64.8, P999: 230, Max: 640},
+			}},
+			{Name: "POST /cart", Workload: "shoppers", Stats: Stats{
+				Totals:    Totals{Scheduled: 6000, Succeeded: 5940, Failed: 50, Dropped: 10, Late: 3},
+				Errors:    map[string]int64{"timeout": 25, "5xx": 15, "refused": 10},
+				LatencyMS: Percentiles{Count: 5990, Mean: 14.3, P50: 6.1, P90: 21.4, P95: 33.0, P99: 61.3, P999: 240, Max: 802},
 			}},
 		},
 		Nodes: []Node{
@@ -84,6 +109,10 @@ func fixtureResult() *Result {
 		res.Workloads[i].Derive(res.MeasuredS)
 		res.Workloads[i].Availability.Time = 1
 	}
+	for i := range res.Requests {
+		res.Requests[i].Derive(res.MeasuredS)
+		res.Requests[i].Availability.Time = 1
+	}
 	var total int64
 	for _, n := range res.Nodes {
 		total += n.Requests
@@ -106,10 +135,12 @@ func saturatedResult() *Result {
 	res.Incomplete = true
 	res.MeasuredS = 41.2
 	res.Workloads = res.Workloads[:1]
+	res.Requests = res.Requests[:2]
 	res.Generator.Saturated = true
 	res.Generator.Reason = "send rate fell to 93.1% of the schedule"
 	res.Faults = nil
 	res.Stats.Errors = map[string]int64{"timeout": 180}
+	res.Stats.ErrorSamples = map[string][]ErrorSample{"timeout": res.Stats.ErrorSamples["timeout"]}
 	Evaluate(res, []scenario.Requirement{
 		fixtureRequirements[0],
 		{Text: "p99(latency) < 100ms for checkout", Metric: "latency", Agg: "p99", Op: "<", Threshold: 100, Unit: scenario.UnitDuration, Scope: "checkout"},

@@ -90,10 +90,12 @@ type htmlPage struct {
 	ChartError    string
 	Latency       []htmlLatencyRow
 	Workloads     []htmlWorkload
+	Requests      []htmlWorkload // shown when a workload sends several
 	Nodes         []htmlNode
 	Fairness      string
 	Faults        []htmlFault
 	Errors        []htmlErrorClass
+	StatusCodes   string
 	Generator     []htmlPair
 	Manifest      []htmlPair
 	ScenarioYAML  string
@@ -122,15 +124,25 @@ type htmlChart struct {
 
 type htmlLatencyRow struct{ Label, Latency, Service string }
 
+// htmlWorkload is a row of the workloads' or the requests' table.
 type htmlWorkload struct {
-	Name, Scheduled, Throughput, P50, P99, ErrorRate, Availability string
+	Name, Workload, Scheduled, Throughput, P50, P99, ErrorRate, Availability string
+}
+
+func htmlScopeRow(name, workload string, s *Stats) htmlWorkload {
+	return htmlWorkload{
+		Name: name, Workload: workload, Scheduled: formatCount(s.Totals.Scheduled),
+		Throughput: FormatValue(s.ThroughputRPS, scenario.UnitRate),
+		P50:        latencyCell(s.LatencyMS, s.LatencyMS.P50), P99: latencyCell(s.LatencyMS, s.LatencyMS.P99),
+		ErrorRate: FormatValue(s.ErrorRate, scenario.UnitPercent), Availability: FormatValue(s.Availability.Requests, scenario.UnitPercent),
+	}
 }
 
 type htmlNode struct{ Name, Requests, Share, Weight, Utilisation string }
 
 type htmlFault struct{ Kind, Node, At, For, Detected, Recovered string }
 
-type htmlErrorClass struct{ Class, Count, Share string }
+type htmlErrorClass struct{ Class, Count, Share, First string }
 
 func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
@@ -263,14 +275,12 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	}
 
 	for _, w := range res.Workloads {
-		hw := htmlWorkload{
-			Name: w.Name, Scheduled: formatCount(w.Totals.Scheduled), Throughput: rate(w.ThroughputRPS),
-			P50: "-", P99: "-", ErrorRate: pct(w.ErrorRate), Availability: pct(w.Availability.Requests),
+		p.Workloads = append(p.Workloads, htmlScopeRow(w.Name, "", &w.Stats))
+	}
+	if requestsShown(res) {
+		for _, r := range res.Requests {
+			p.Requests = append(p.Requests, htmlScopeRow(r.Name, r.Workload, &r.Stats))
 		}
-		if w.LatencyMS.Count > 0 {
-			hw.P50, hw.P99 = ms(w.LatencyMS.P50), ms(w.LatencyMS.P99)
-		}
-		p.Workloads = append(p.Workloads, hw)
 	}
 	for _, n := range res.Nodes {
 		p.Nodes = append(p.Nodes, htmlNode{n.Name, formatCount(n.Requests), formatShare(n.Share), nodeWeight(n), nodeUtilisation(n)})
@@ -291,8 +301,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		if s.Totals.Failed > 0 {
 			share = formatShare(float64(c.count) / float64(s.Totals.Failed))
 		}
-		p.Errors = append(p.Errors, htmlErrorClass{c.class, formatCount(c.count), share})
+		p.Errors = append(p.Errors, htmlErrorClass{c.class, formatCount(c.count), share, firstSample(s.ErrorSamples[c.class])})
 	}
+	p.StatusCodes = statusCodesText(s.StatusCodes, " · ")
 
 	g := res.Generator
 	state := "kept to the schedule"

@@ -79,14 +79,20 @@ func TestHTMLContentAndOrder(t *testing.T) {
 		`<pre id="scenario">name: checkout under backend failure`,
 		"# &lt;script&gt;alert(1)&lt;/script&gt; stays text",
 	}
+	checkInOrder(t, page, order)
+}
+
+// checkInOrder checks that each of want appears in page after the one before.
+func checkInOrder(t *testing.T, page string, want []string) {
+	t.Helper()
 	pos := 0
-	for _, want := range order {
-		i := strings.Index(page[pos:], want)
+	for _, w := range want {
+		i := strings.Index(page[pos:], w)
 		if i < 0 {
-			t.Errorf("missing (or out of order) %q", want)
+			t.Errorf("missing (or out of order) %q", w)
 			continue
 		}
-		pos += i + len(want)
+		pos += i + len(w)
 	}
 }
 
@@ -131,5 +137,27 @@ func TestHTMLWithoutAnything(t *testing.T) {
 	}
 	if strings.Contains(page, `id="plots"`) {
 		t.Error("plots section without plots")
+	}
+}
+
+// Each request of a workload that sends several gets a row; each error
+// class its first failure; the responses their status codes.
+func TestHTMLRequestsAndFirstFailures(t *testing.T) {
+	page := renderHTML(t, fixtureResult())
+	order := []string{
+		`<h2 id="workloads">`,
+		`<h2 id="requests">`,
+		`<tr><td><code>GET /item/{{products.id}}</code></td><td>browse</td><td class="num">35000</td><td class="num">581.7/s</td><td class="num">3.90ms</td><td class="num">41.0ms</td><td class="num">0.24%</td>`,
+		`<tr><td><code>POST /cart</code></td><td>shoppers</td>`,
+		`<h2 id="nodes">`,
+		`<tr><td>timeout</td><td class="num">95</td><td class="num">52.8%</td><td>at 20.3s: no response within the timeout</td></tr>`,
+		`<p class="meta">Responses by status code: 200: 47790 · 503: 60.</p>`,
+	}
+	checkInOrder(t, page, order)
+	one := fixtureResult()
+	one.Requests = one.Requests[2:] // shoppers' one request: the workloads' table says it all
+	one.Workloads = one.Workloads[1:]
+	if page := renderHTML(t, one); strings.Contains(page, `id="requests"`) {
+		t.Error("a requests table for a workload sending one request")
 	}
 }

@@ -92,6 +92,13 @@ func normalized(res *Result) *Result {
 		w.Errors = nonNilMap(w.Errors)
 		out.Workloads[i] = w
 	}
+	if res.Requests != nil {
+		out.Requests = make([]RequestResult, len(res.Requests))
+		for i, r := range res.Requests {
+			r.Errors = nonNilMap(r.Errors)
+			out.Requests[i] = r
+		}
+	}
 	return &out
 }
 

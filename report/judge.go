@@ -208,13 +208,13 @@ type windowTally struct {
 	dropped                     int64
 }
 
-// scopeWindows lists the scope's windows after the warm-up. A workload
-// keeps only [scheduled, succeeded] per window, so its "other" is every
-// arrival that did not succeed.
-func scopeWindows(res *Result, scope string) ([]windowTally, bool) {
+// scopeWindows lists the scope's windows after the warm-up. A workload or
+// a request keeps only [scheduled, succeeded] per window, so its "other"
+// is every arrival that did not succeed.
+func scopeWindows(res *Result, req scenario.Requirement) ([]windowTally, bool) {
 	var out []windowTally
 	warm := int(math.Ceil(res.WarmupS))
-	if scope == "" {
+	if req.Scope == "" {
 		for _, w := range res.Windows {
 			if w.Warmup || w.T < warm {
 				continue
@@ -224,19 +224,14 @@ func scopeWindows(res *Result, scope string) ([]windowTally, bool) {
 		}
 		return out, true
 	}
-	for _, wl := range res.Workloads {
-		if wl.Name != scope {
+	sc, _ := scopeOf(res, req)
+	for t, c := range sc.counts {
+		if t < warm {
 			continue
 		}
-		for t, c := range wl.WindowCounts {
-			if t < warm {
-				continue
-			}
-			out = append(out, windowTally{t: t, scheduled: c[0], succeeded: c[1], other: c[0] - c[1]})
-		}
-		return out, false
+		out = append(out, windowTally{t: t, scheduled: c[0], succeeded: c[1], other: c[0] - c[1]})
 	}
-	return nil, false
+	return out, false
 }
 
 // judgeCounts recomputes a count or rate over the windows the apparatus
@@ -246,7 +241,7 @@ func judgeCounts(res *Result, req scenario.Requirement) string {
 	if a == nil || a.DisturbedWindows == 0 {
 		return ""
 	}
-	all, whole := scopeWindows(res, req.Scope)
+	all, whole := scopeWindows(res, req)
 	if req.Metric == "dropped" && !whole {
 		return "" // a workload keeps no drops per window
 	}

@@ -68,7 +68,9 @@ type junitFailure struct {
 }
 
 // WriteJUnit writes the requirement verdicts as JUnit XML (junit.xml): one
-// test case per requirement, named by its text, and a failure for each
+// test case per requirement, named by its text, its class the scenario and
+// its scope (workload, then request name: a CI page groups them so), with
+// the scope's figures and first failures as its output, and a failure for each
 // requirement missed for certain, a skip for each inconclusive one (the
 // tool's own delay could have decided it), whose message gives the observed value, the
 // threshold and the margin. The suite carries the run's seed, target,
@@ -99,7 +101,8 @@ func WriteJUnit(w io.Writer, res *Result) error {
 	classname := "ilities." + junitClassPart(name)
 	for _, v := range res.Requirements {
 		// A requirement takes no time of its own: the run's time is the suite's.
-		tc := junitCase{Name: v.Text, Classname: classname, Time: "0", SystemOut: &junitText{requirementLine(v)}}
+		scope, figures := junitScope(res, v)
+		tc := junitCase{Name: v.Text, Classname: classname + scope, Time: "0", SystemOut: &junitText{strings.Join(append([]string{requirementLine(v)}, figures...), "\n")}}
 		switch {
 		case v.Inconclusive():
 			tc.Skipped = &junitSkipped{Message: "inconclusive: " + requirementLine(v) + ": " + v.Why}

@@ -129,7 +129,7 @@ func TestWriteJUnit(t *testing.T) {
 	}{
 		{"one failure", fixtureResult(), map[string]string{
 			"p99(latency) < 40ms for shoppers": "observed 61.3ms, threshold 40.0ms, margin -21.3ms",
-		}, 5},
+		}, 6},
 		{"unobserved and count requirements", saturatedResult(), map[string]string{
 			"p99(latency) < 100ms for checkout": "not observed (no workload checkout in the result), threshold 100ms",
 			"dropped == 0":                      "observed 30, threshold 0, margin -30",
@@ -193,6 +193,27 @@ func TestCheckJUnitShapeRejects(t *testing.T) {
 	} {
 		if _, problems := junitShapeProblems([]byte(doc)); len(problems) == 0 {
 			t.Errorf("accepted %s", doc)
+		}
+	}
+}
+
+// A scoped requirement's class names its scope, and its output the scope's
+// figures and first failures.
+func TestWriteJUnitScopes(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, fixtureResult()); err != nil {
+		t.Fatal(err)
+	}
+	checkJUnitShape(t, buf.Bytes())
+	for _, want := range []string{
+		`<testcase name="throughput &gt;= 700/s" classname="ilities.checkout under backend failure" time="0">`,
+		`<testcase name="p99(latency) &lt; 150ms for browse" classname="ilities.checkout under backend failure.browse" time="0">`,
+		`<testcase name="p95(latency) &lt; 40ms for &#34;search&#34;" classname="ilities.checkout under backend failure.browse.search" time="0">`,
+		"observed 31.7ms, threshold 40.0ms, margin +8.30ms\n\"search\": 7000 scheduled = 6950 succeeded + 45 failed + 5 dropped; throughput 115.8/s; p99 latency 64.8ms; error rate 0.64%",
+		"shoppers: 6000 scheduled = 5940 succeeded",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("missing %s in\n%s", want, buf.String())
 		}
 	}
 }

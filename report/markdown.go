@@ -102,8 +102,21 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			parts[i] = fmt.Sprintf("%s %d", markdownCell(markdownEscape(c.class)), c.count)
 		}
 		md("| errors | %s |", strings.Join(parts, " · "))
+		var first []string
+		for _, c := range classes {
+			if sample := firstSample(s.ErrorSamples[c.class]); sample != "" {
+				first = append(first, markdownCell(markdownEscape(c.class+" "+sample)))
+			}
+		}
+		if len(first) > 0 {
+			md("| first failures | %s |", strings.Join(first, "<br>"))
+		}
+	}
+	if codes := statusCodesText(s.StatusCodes, " · "); codes != "" {
+		md("| status codes | %s |", codes)
 	}
 	md("")
+	markdownRequests(md, res)
 
 	if len(res.Nodes) > 0 {
 		md("| node | requests | share | weight | utilisation |")

@@ -93,17 +93,14 @@ func Merge(parts []*Result) (*Result, error) {
 			stats = append(stats, &p.Workloads[i].Stats)
 			counts = append(counts, p.Workloads[i].WindowCounts)
 		}
-		merged, err := mergeStats(stats, figuresS)
+		merged, windows, err := mergeScope(stats, counts, figuresS, res.WindowOK)
 		if err != nil {
 			return nil, fmt.Errorf("workload %s: %w", w.Name, err)
 		}
-		wr := WorkloadResult{Name: w.Name, Model: w.Model, Stats: merged, WindowCounts: sumCounts(counts)}
-		ws := make([]Window, len(wr.WindowCounts))
-		for t, c := range wr.WindowCounts {
-			ws[t] = Window{T: t, Scheduled: c[0], Succeeded: c[1]}
-		}
-		wr.Availability.Time = AvailabilityByTime(ws, res.WindowOK)
-		res.Workloads = append(res.Workloads, wr)
+		res.Workloads = append(res.Workloads, WorkloadResult{Name: w.Name, Model: w.Model, Stats: merged, WindowCounts: windows})
+	}
+	if res.Requests, err = mergeRequests(parts, figuresS, res.WindowOK); err != nil {
+		return nil, err
 	}
 
 	res.Nodes, res.Fairness = mergeNodes(parts)
@@ -215,16 +212,12 @@ func mergeStats(parts []*Stats, figuresS float64) (Stats, error) {
 		}
 	}
 	for _, p := range parts {
-		out.Totals.Scheduled += p.Totals.Scheduled
-		out.Totals.Succeeded += p.Totals.Succeeded
-		out.Totals.Failed += p.Totals.Failed
-		out.Totals.Dropped += p.Totals.Dropped
-		out.Totals.CutAtEnd += p.Totals.CutAtEnd
-		out.Totals.Exhausted += p.Totals.Exhausted
-		out.Totals.Late += p.Totals.Late
+		out.Totals.Add(p.Totals)
 		for class, n := range p.Errors {
 			out.Errors[class] += n
 		}
+		out.StatusCodes = addCounts(out.StatusCodes, p.StatusCodes)
+		out.ErrorSamples = mergeErrorSamples(out.ErrorSamples, p.ErrorSamples)
 		if err := mergeEncoded(lat, p.Histograms.Latency); err != nil {
 			return out, err
 		}
@@ -348,12 +341,12 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 	return out, nil
 }
 
-func addCounts(dst, src map[string]int64) map[string]int64 {
+func addCounts[K comparable](dst, src map[K]int64) map[K]int64 {
 	if len(src) == 0 {
 		return dst
 	}
 	if dst == nil {
-		dst = map[string]int64{}
+		dst = map[K]int64{}
 	}
 	for k, v := range src {
 		dst[k] += v

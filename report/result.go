@@ -107,6 +107,11 @@ type Stats struct {
 	// Histograms are the encoded HDR histograms (microseconds) behind the
 	// percentiles, so parts of a run can be merged exactly.
 	Histograms Histograms `json:"histograms"`
+	// StatusCodes counts the responses by HTTP status code, success or
+	// not; ErrorSamples keeps a few failures of each class of Errors with
+	// what they said (see ErrorSample).
+	StatusCodes  map[int]int64            `json:"status_codes,omitempty"`
+	ErrorSamples map[string][]ErrorSample `json:"error_samples,omitempty"`
 }
 
 // Offered is what the target was offered: every arrival but those cut at
@@ -200,6 +205,8 @@ type RequestResult struct {
 	Name     string `json:"name"`
 	Workload string `json:"workload"`
 	Stats
+	// WindowCounts are as a workload's: its arrivals and successes per second.
+	WindowCounts []WindowCount `json:"window_counts,omitempty"`
 }
 
 // WindowCount is one second of one workload: [offered, succeeded], where

@@ -33,6 +33,7 @@ func WriteText(w io.Writer, res *Result) error {
 	out.latency(res)
 	out.errorClasses(res)
 	out.workloads(res)
+	out.requests(res)
 	out.nodes(res)
 	out.faults(res)
 	out.requirements(res)
@@ -164,6 +165,9 @@ func (t *textWriter) figures(res *Result) {
 	t.field("availability", fmt.Sprintf("%s of requests  %s of time",
 		FormatValue(s.Availability.Requests, scenario.UnitPercent),
 		FormatValue(s.Availability.Time, scenario.UnitPercent)))
+	if codes := statusCodesText(s.StatusCodes, "  "); codes != "" {
+		t.field("status codes", codes)
+	}
 	if lag := res.Generator.SendLagMS; lag.Count > 0 {
 		t.field("send lag", fmt.Sprintf("p50 %s  p99 %s  max %s",
 			FormatValue(lag.P50, scenario.UnitDuration),
@@ -245,10 +249,10 @@ func (t *textWriter) errorClasses(res *Result) {
 		if res.Totals.Failed > 0 {
 			share = formatShare(float64(c.count) / float64(res.Totals.Failed))
 		}
-		rows = append(rows, []string{c.class, formatCount(c.count), share})
+		rows = append(rows, []string{c.class, formatCount(c.count), share, firstSample(res.ErrorSamples[c.class])})
 	}
 	t.blank()
-	t.table([]string{"error class", "count", "of failed"}, "lrr", rows)
+	t.table([]string{"error class", "count", "of failed", "first seen"}, "lrrw", rows)
 }
 
 type errorClassCount struct {
@@ -280,15 +284,11 @@ func (t *textWriter) workloads(res *Result) {
 	}
 	var rows [][]string
 	for _, w := range res.Workloads {
-		p99 := "-"
-		if w.LatencyMS.Count > 0 {
-			p99 = FormatValue(w.LatencyMS.P99, scenario.UnitDuration)
-		}
 		rows = append(rows, []string{
 			w.Name,
 			formatCount(w.Totals.Scheduled),
 			FormatValue(w.ThroughputRPS, scenario.UnitRate),
-			p99,
+			latencyCell(w.LatencyMS, w.LatencyMS.P99),
 			FormatValue(w.ErrorRate, scenario.UnitPercent),
 			FormatValue(w.Availability.Requests, scenario.UnitPercent),
 		})

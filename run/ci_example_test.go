@@ -53,6 +53,17 @@ func TestCIExampleLogsInEveryUserAndUsesTheirTokens(t *testing.T) {
 	if answered := int64(logins + seen.Calls); answered != tot.Succeeded+tot.Failed {
 		t.Errorf("the app answered %d requests, the run counts %d sent", answered, tot.Succeeded+tot.Failed)
 	}
+	// Each step is a request of its own, by its name.
+	login, cart, add := res.Request("login"), res.Request("cart"), res.Request("add to cart")
+	if login == nil || cart == nil || add == nil || len(res.Requests) != 3 {
+		t.Fatalf("requests %+v, want login, cart and add to cart", res.Requests)
+	}
+	if login.Totals.Succeeded != int64(logins) || login.StatusCodes[200] != int64(logins) {
+		t.Errorf("login: %d succeeded, status codes %v; the app saw %d logins", login.Totals.Succeeded, login.StatusCodes, logins)
+	}
+	if calls := cart.Totals.Succeeded + add.Totals.Succeeded; calls != int64(seen.Calls) || add.StatusCodes[201] != add.Totals.Succeeded {
+		t.Errorf("cart %d and add to cart %d (status codes %v) succeeded; the app saw %d calls", cart.Totals.Succeeded, add.Totals.Succeeded, add.StatusCodes, seen.Calls)
+	}
 	t.Logf("%d logins, %d calls, verdict %s (%s)", logins, seen.Calls, res.Verdict, res.VerdictReason)
 	switch res.Verdict {
 	case report.VerdictPass:

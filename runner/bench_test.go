@@ -24,7 +24,7 @@ func benchRequestPath(b *testing.B, url string, opts Options) {
 		b.Fatal(err)
 	}
 	defer w.client.close()
-	col := newCollector(1, time.Second, 0)
+	col := newCollector([]int{1}, time.Second, 0)
 	rec := col.newRecorder(0)
 	st := newUserState(0, false)
 	start := time.Now()
@@ -45,7 +45,7 @@ func benchRequestPath(b *testing.B, url string, opts Options) {
 // BenchmarkOpenLoopCollector measures merging one sample into the run's,
 // the workload's and the window's figures.
 func BenchmarkOpenLoopCollector(b *testing.B) {
-	col := newCollector(1, time.Second, 0)
+	col := newCollector([]int{1}, time.Second, 0)
 	rec := col.newRecorder(0)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

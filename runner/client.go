@@ -158,6 +158,8 @@ type exchange struct {
 	node      string // the response's headers.Node, "" when none
 	responded bool   // a status line came back
 	station   stationTiming
+	status    uint16 // the response's status code, 0 when none came back
+	err       error  // why it failed, when an error says (failure)
 }
 
 // userState is what one worker or virtual user carries from request to

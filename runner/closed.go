@@ -82,12 +82,12 @@ func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
 			if st.data != nil && !w.data.nextIteration(st.data) {
 				return // a source with when_exhausted: stop ran out
 			}
-			steps := w.requests
+			steps, first := w.requests, 0
 			if !w.session {
-				i := w.pickWith(rng)
-				steps = w.requests[i : i+1]
+				first = w.pickWith(rng)
+				steps = w.requests[first : first+1]
 			}
-			for _, r := range steps {
+			for j, r := range steps {
 				if e.stopped() || e.since() >= stopAt {
 					break
 				}
@@ -102,6 +102,9 @@ func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
 					outcome:   ex.outcome,
 					responded: ex.responded,
 					closed:    true,
+					req:       uint16(first + j),
+					status:    ex.status,
+					err:       ex.err,
 				})
 				// Think after every response, failed or not: a user pauses
 				// whatever happened, and a failing target is not hammered.

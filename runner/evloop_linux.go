@@ -109,6 +109,7 @@ type eventLoop struct {
 	u   *userState
 
 	sa      syscall.Sockaddr
+	addr    *net.TCPAddr // sa, for the errors
 	family  int
 	wire    [][]byte // each request's bytes, head and body
 	maxConn int
@@ -225,6 +226,7 @@ func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
 	}
 	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, rx: evloop.NewReceiver()}
 	l.sa, l.family = evloop.Sockaddr(addr.AddrPort())
+	l.addr = addr
 	for _, r := range w.requests {
 		b := append(append(append([]byte{}, r.wire[0]...), "\r\n"...), r.body...)
 		l.wire = append(l.wire, b)
@@ -327,7 +329,7 @@ func (l *eventLoop) pace() {
 				return
 			}
 			w.lastIntended, w.scheduledAny = l.next.intended, true
-			l.miss(l.next.intended, outCut)
+			l.miss(l.next, outCut)
 			l.haveNext = false
 			continue
 		}
@@ -344,13 +346,13 @@ func (l *eventLoop) pace() {
 func (l *eventLoop) stop() {
 	l.stopped = true
 	for l.backlog.len() > 0 {
-		l.miss(l.backlog.pop().intended, outCut)
+		l.miss(l.backlog.pop(), outCut)
 	}
 }
 
 // miss records an arrival never sent: dropped or cut.
-func (l *eventLoop) miss(at time.Duration, o outcome) {
-	l.rec.add(sample{intended: at, outcome: o})
+func (l *eventLoop) miss(a arrival, o outcome) {
+	l.rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o})
 }
 
 // sendBy is the last instant arrival a may be sent (workloadRun.sendDeadline).
@@ -366,7 +368,7 @@ func (l *eventLoop) dispatch() {
 		a := l.backlog.peek()
 		if by, missed := l.w.sendDeadline(a.intended, l.e.duration); by < l.nowMono {
 			l.backlog.pop()
-			l.miss(a.intended, missed)
+			l.miss(a, missed)
 			continue
 		}
 		if l.inflight >= l.w.maxInflight {
@@ -402,14 +404,14 @@ func (l *eventLoop) start(x *loopExchange) {
 func (l *eventLoop) connect(x *loopExchange) {
 	fd, err := evloop.Socket(l.family)
 	if err != nil {
-		l.finish(x, exchange{outcome: classifyError(nil, os.NewSyscallError("socket", err))})
+		l.finish(x, failure(nil, os.NewSyscallError("socket", err)))
 		return
 	}
 	evloop.StampReceived(fd)
 	pending, err := evloop.Connect(fd, l.sa)
 	if err != nil {
 		syscall.Close(fd)
-		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
+		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Addr: l.addr, Err: os.NewSyscallError("connect", err)}))
 		return
 	}
 	c := l.newConn(fd)
@@ -501,7 +503,7 @@ func (l *eventLoop) connected(c *loopConn) {
 	x := c.x
 	if err := evloop.ConnectError(c.fd); err != nil {
 		l.closeConn(c)
-		l.finish(x, exchange{outcome: classifyError(nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)})})
+		l.finish(x, failure(nil, &net.OpError{Op: "dial", Net: "tcp", Addr: l.addr, Err: os.NewSyscallError("connect", err)}))
 		return
 	}
 	c.state = connBusy
@@ -573,7 +575,7 @@ func (l *eventLoop) doneAt(c *loopConn) time.Duration {
 // carry another request).
 func (l *eventLoop) complete(c *loopConn) {
 	x, p := c.x, &c.parser
-	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, station: p.resp.station, responded: true}
+	ex := exchange{outcome: p.outcome(l.w.requests[x.req]), node: p.resp.node, station: p.resp.station, responded: true, status: uint16(p.resp.status)}
 	done := l.doneAt(c)
 	reusable := !p.resp.close && c.start == c.filled
 	c.x = nil
@@ -592,7 +594,7 @@ func (l *eventLoop) complete(c *loopConn) {
 func (l *eventLoop) fail(c *loopConn, err error, untouched bool) {
 	x := c.x
 	reused := c.reused
-	responded := c.parser.phase > phaseHeaders
+	responded, status := c.parser.phase > phaseHeaders, uint16(c.parser.resp.status)
 	c.x = nil
 	l.closeConn(c)
 	if x == nil {
@@ -604,7 +606,11 @@ func (l *eventLoop) fail(c *loopConn, err error, untouched bool) {
 		l.start(x)
 		return
 	}
-	l.finish(x, exchange{outcome: classifyError(nil, err), responded: responded})
+	ex := failure(nil, err)
+	if ex.responded = responded; responded {
+		ex.status = status
+	}
+	l.finish(x, ex)
 }
 
 // finish records x, which ended now.
@@ -635,6 +641,9 @@ func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 		station:   ex.station,
 		outcome:   ex.outcome,
 		responded: ex.responded,
+		req:       uint16(x.req),
+		status:    ex.status,
+		err:       ex.err,
 	})
 }
 
@@ -694,7 +703,11 @@ func (l *eventLoop) expire() {
 		x := c.x
 		c.x = nil
 		l.closeConn(c)
-		l.record(x, now, exchange{outcome: outTimeout, responded: c.parser.phase > phaseHeaders})
+		ex := exchange{outcome: outTimeout, responded: c.parser.phase > phaseHeaders}
+		if ex.responded {
+			ex.status = uint16(c.parser.resp.status)
+		}
+		l.record(x, now, ex)
 	}
 	for l.waiting.len() > 0 && l.waiting.peek().deadline <= now {
 		l.record(l.waiting.pop(), now, exchange{outcome: outTimeout})
@@ -795,7 +808,7 @@ func (l *eventLoop) abortAll() {
 		l.record(l.waiting.pop(), now, exchange{outcome: outAborted})
 	}
 	for l.backlog.len() > 0 {
-		l.miss(l.backlog.pop().intended, outCut)
+		l.miss(l.backlog.pop(), outCut)
 	}
 }
 

@@ -166,7 +166,7 @@ func (p *h1Pool) roundTrip(r *request, ti int, u *userState, deadline time.Time)
 			}
 			var op *net.OpError
 			connectFailed := errors.As(err, &op) && op.Op == "dial"
-			return exchange{outcome: classifyError(nil, err)}, connectFailed
+			return failure(nil, err), connectFailed
 		}
 		reused := c.reused
 		ex, reusable, untouched, err := p.exchange(c, r, ti, u, deadline)
@@ -184,7 +184,7 @@ func (p *h1Pool) roundTrip(r *request, ti int, u *userState, deadline time.Time)
 		case p.aborted.Load():
 			ex.outcome = outAborted
 		default:
-			ex.outcome = classifyError(nil, err)
+			ex.outcome, ex.err = classifyError(nil, err), err
 		}
 		return ex, false
 	}
@@ -212,6 +212,9 @@ func (p *h1Pool) exchange(c *h1Conn, r *request, ti int, u *userState, deadline 
 	rp.cookieURL = r.std[ti].URL
 	err = rp.readFrom(c.br)
 	ex.responded = rp.answered
+	if rp.answered {
+		ex.status = uint16(rp.resp.status)
+	}
 	if rp.phase > phaseHeaders {
 		ex.node, ex.station = rp.resp.node, rp.resp.station
 	}

@@ -135,7 +135,7 @@ func TestObservingAllocatesNothing(t *testing.T) {
 		{intended: time.Millisecond, sent: 2 * time.Millisecond, done: 3 * time.Millisecond, outcome: out5xx, responded: true},
 		{intended: time.Millisecond, outcome: outDropped},
 	} {
-		c := newCollector(1, time.Second, 0)
+		c := newCollector([]int{1}, time.Second, 0)
 		c.observer = nopObserver{}
 		c.add(&s, 0) // the window's first sample creates it
 		if allocs := testing.AllocsPerRun(100, func() { c.add(&s, 0) }); allocs != 0 {

@@ -28,6 +28,13 @@ type sample struct {
 	// closed marks a closed-loop request: sent when the user was ready, so
 	// it has no send lag to speak of.
 	closed bool
+	// req is the request's index in its workload's mix or session.
+	req uint16
+	// status is the response's status code, 0 when none came back.
+	status uint16
+	// err is why the exchange failed, when an error says more than the
+	// outcome (kept for the error samples).
+	err error
 }
 
 func (s *sample) wasSent() bool {
@@ -61,12 +68,16 @@ func (r *recorder) swap(spare []sample) []sample {
 	return full
 }
 
-// scopeAcc accumulates one scope: the whole run or one workload.
+// scopeAcc accumulates one scope: the whole run, one workload or one
+// request.
 type scopeAcc struct {
 	counts [numOutcomes]int64
 	late   int64
-	lat    *hdrhistogram.Histogram
-	svc    *hdrhistogram.Histogram
+	// lat and svc of a request's scope are made when its first request is
+	// sent (newCollector): a workload may list a thousand requests, and two
+	// histograms cost ~380 KB.
+	lat *hdrhistogram.Histogram
+	svc *hdrhistogram.Histogram
 	// sojourn and service hold the built-in backends' own account of each
 	// sent request (stationTiming; 0 when untimed): nil until an answer
 	// carries one, so that a run against another server keeps none.
@@ -80,19 +91,32 @@ type scopeAcc struct {
 	// result is assembled (collector.restoreScopeWindows), since a slice
 	// kept up during the run would grow with its length.
 	windows []windowCount
+	// statuses counts the responses by status code; samples keeps a few
+	// failures of each class (requests.go).
+	statuses map[int]int64
+	samples  errorSamples
 }
 
 type windowCount struct{ scheduled, succeeded int64 }
 
 func newScopeAcc() scopeAcc {
-	return scopeAcc{lat: report.NewHistogram(), svc: report.NewHistogram()}
+	return scopeAcc{lat: report.NewHistogram(), svc: report.NewHistogram(), statuses: map[int]int64{}}
 }
 
 func (a *scopeAcc) add(s *sample, win int) {
 	a.counts[s.outcome]++
 	a.span = max(a.span, win+1)
+	if s.status != 0 {
+		a.statuses[int(s.status)]++
+	}
+	if s.outcome.failed() {
+		a.samples.add(s)
+	}
 	if !s.wasSent() {
 		return
+	}
+	if a.lat == nil {
+		a.lat, a.svc = report.NewHistogram(), report.NewHistogram()
 	}
 	report.RecordUS(a.lat, (s.done - s.intended).Microseconds())
 	report.RecordUS(a.svc, (s.done - s.sent).Microseconds())
@@ -147,8 +171,10 @@ type windowAcc struct {
 	counts [numOutcomes]int64
 	nodes  map[string]int64
 	// workloads counts each workload's [scheduled, succeeded], from which
-	// the scopes' windows are rebuilt at the end (scopeAcc.windows).
+	// the scopes' windows are rebuilt at the end (scopeAcc.windows);
+	// requests each request's, every workload's in turn (collector.reqBase).
 	workloads []report.WindowCount
+	requests  []report.WindowCount
 	lat       *hdrhistogram.Histogram
 	// lag is the send lag of the window's open-loop arrivals (nil until
 	// one is sent); late counts those sent more than lateAfter late.
@@ -164,6 +190,7 @@ type finishedWindow struct {
 	Counts    [numOutcomes]int64
 	Nodes     map[string]int64
 	Workloads []report.WindowCount
+	Requests  []report.WindowCount
 	Latency   report.WindowLatency
 	Histogram string
 	// SendLag summarises the window's send lag; Late as windowAcc.late.
@@ -181,6 +208,10 @@ type collector struct {
 
 	run       scopeAcc
 	workloads []scopeAcc
+	// requests holds each request's scope, every workload's in turn: the
+	// requests of workload wl start at reqBase[wl].
+	requests []scopeAcc
+	reqBase  []int
 	// warm holds the warm-up: samples of windows [0, warmupWindows).
 	warm          scopeAcc
 	warmupWindows int
@@ -209,7 +240,9 @@ type collector struct {
 	observer Observer
 }
 
-func newCollector(workloads int, settle time.Duration, warmupWindows int) *collector {
+// newCollector makes the collector of a run whose workload i sends
+// requests[i] requests (its mix or its session steps).
+func newCollector(requests []int, settle time.Duration, warmupWindows int) *collector {
 	c := &collector{
 		run:           newScopeAcc(),
 		warm:          newScopeAcc(),
@@ -219,8 +252,12 @@ func newCollector(workloads int, settle time.Duration, warmupWindows int) *colle
 		settle:        settle,
 		recent:        report.NewHistogram(),
 	}
-	for range workloads {
+	for _, n := range requests {
 		c.workloads = append(c.workloads, newScopeAcc())
+		c.reqBase = append(c.reqBase, len(c.requests))
+		for range max(n, 1) {
+			c.requests = append(c.requests, scopeAcc{statuses: map[int]int64{}})
+		}
 	}
 	return c
 }
@@ -256,14 +293,18 @@ func (c *collector) add(s *sample, wl int) {
 	} else {
 		c.run.add(s, win)
 		c.workloads[wl].add(s, win)
+		c.requests[c.reqBase[wl]+int(s.req)].add(s, win)
 	}
 	w, open := c.window(win)
 	w.counts[s.outcome]++
+	rq := c.reqBase[wl] + int(s.req)
 	if s.outcome != outCut && s.outcome != outExhausted { // a workload's windows count what was offered
 		w.workloads[wl][0]++
+		w.requests[rq][0]++
 	}
 	if s.outcome == outSuccess {
 		w.workloads[wl][1]++
+		w.requests[rq][1]++
 	}
 	if s.responded {
 		c.responses++
@@ -305,7 +346,7 @@ func (c *collector) add(s *sample, wl int) {
 // open; a finished window gets a counts-only accumulator in late.
 func (c *collector) window(win int) (*windowAcc, bool) {
 	newAcc := func() *windowAcc {
-		return &windowAcc{workloads: make([]report.WindowCount, len(c.workloads))}
+		return &windowAcc{workloads: make([]report.WindowCount, len(c.workloads)), requests: make([]report.WindowCount, len(c.requests))}
 	}
 	if win < c.closedBefore {
 		w := c.late[win]
@@ -340,6 +381,7 @@ func (c *collector) closeWindows(now time.Duration) {
 			Counts:    w.counts,
 			Nodes:     w.nodes,
 			Workloads: w.workloads,
+			Requests:  w.requests,
 			Latency:   report.WindowLatencyOf(w.lat),
 			Histogram: encoded,
 			SendLag:   report.WindowLatencyOf(w.lag),
@@ -376,6 +418,10 @@ func (c *collector) takeWindows() ([]finishedWindow, error) {
 			w.Workloads[j][0] += n[0]
 			w.Workloads[j][1] += n[1]
 		}
+		for j, n := range l.requests {
+			w.Requests[j][0] += n[0]
+			w.Requests[j][1] += n[1]
+		}
 	}
 	c.late = nil
 	return wins, nil
@@ -386,25 +432,30 @@ func (c *collector) takeWindows() ([]finishedWindow, error) {
 // counted during the run: the warm-up scope covers windows before
 // warmupWindows, the run and the workloads those from it on.
 func (c *collector) restoreScopeWindows(wins []finishedWindow) {
-	fill := func(a *scopeAcc, from, wl int) { // wl < 0: every workload
+	fill := func(a *scopeAcc, from, j int, of func(*finishedWindow) []report.WindowCount) { // j < 0: every one
 		a.windows = nil
 		if a.span == 0 {
 			return
 		}
 		a.windows = make([]windowCount, a.span)
 		for i := from; i < a.span; i++ {
-			for j, n := range wins[i].Workloads {
-				if wl < 0 || j == wl {
+			for k, n := range of(&wins[i]) {
+				if j < 0 || k == j {
 					a.windows[i].scheduled += n[0]
 					a.windows[i].succeeded += n[1]
 				}
 			}
 		}
 	}
-	fill(&c.warm, 0, -1)
-	fill(&c.run, c.warmupWindows, -1)
+	workloads := func(w *finishedWindow) []report.WindowCount { return w.Workloads }
+	requests := func(w *finishedWindow) []report.WindowCount { return w.Requests }
+	fill(&c.warm, 0, -1, workloads)
+	fill(&c.run, c.warmupWindows, -1, workloads)
 	for i := range c.workloads {
-		fill(&c.workloads[i], c.warmupWindows, i)
+		fill(&c.workloads[i], c.warmupWindows, i, workloads)
+	}
+	for i := range c.requests {
+		fill(&c.requests[i], c.warmupWindows, i, requests)
 	}
 }
 
@@ -413,14 +464,8 @@ func (c *collector) sent() int64 { return c.sentCount }
 
 // allTotals is the accounting of every arrival, warm-up included.
 func (c *collector) allTotals() report.Totals {
-	t, w := c.run.totals(), c.warm.totals()
-	t.Scheduled += w.Scheduled
-	t.Succeeded += w.Succeeded
-	t.Failed += w.Failed
-	t.Dropped += w.Dropped
-	t.CutAtEnd += w.CutAtEnd
-	t.Exhausted += w.Exhausted
-	t.Late += w.Late
+	t := c.run.totals()
+	t.Add(c.warm.totals())
 	return t
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func TestWindowsAreSummarisedAndFreed(t *testing.T) {
-	c := newCollector(2, 3*time.Second, 0)
+	c := newCollector([]int{1, 1}, 3*time.Second, 0)
 	recA, recB := c.newRecorder(0), c.newRecorder(1)
 	for win := range 5 {
 		base := time.Duration(win) * time.Second
@@ -102,7 +102,7 @@ func TestRecorderDoubleBuffers(t *testing.T) {
 // per-workload counts) leave the collector's heap where it was, and every
 // window still comes back whole when the result is assembled.
 func TestFinishedWindowsDoNotGrowMemory(t *testing.T) {
-	c := newCollector(2, 3*time.Second, 2)
+	c := newCollector([]int{1, 1}, 3*time.Second, 2)
 	recs := []*recorder{c.newRecorder(0), c.newRecorder(1)}
 	nodes := []string{"app-1", "app-2", "app-3", "app-4"}
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -138,7 +138,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}
 	shareDataSets(workloads)
 	warmupWindows := int(math.Ceil(sc.Warmup.D().Seconds()))
-	col := newCollector(len(workloads), settle+2*harvestEvery, warmupWindows)
+	requests := make([]int, len(workloads))
+	for i, w := range workloads {
+		requests[i] = len(w.requests)
+	}
+	col := newCollector(requests, settle+2*harvestEvery, warmupWindows)
 	if opts.Observer != nil {
 		col.observer = opts.Observer
 		opts.Observer.Begin(workloadNames(sc))
@@ -319,7 +323,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}
 	sent := res.Totals.Succeeded + res.Totals.Failed - res.Errors[ClassAborted]
 	if col.responses == 0 && sent > 0 {
-		return res, ErrNoResponse
+		return res, noResponse(res)
 	}
 	return res, nil
 }
@@ -511,7 +515,9 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	fine := newSleeper()
 	defer fine.close()
 	stopped := false
-	miss := func(at time.Duration, o outcome) { rec.add(sample{intended: at, outcome: o}) }
+	miss := func(at time.Duration, req int, o outcome) {
+		rec.add(sample{intended: at, req: uint16(req), outcome: o})
+	}
 	var rate quantum // the dispatch quantum for the arrival rate
 	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
@@ -539,14 +545,14 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 				return
 			}
 			w.lastIntended, w.scheduledAny = at, true
-			miss(at, outCut)
+			miss(at, req, outCut)
 			continue
 		}
 		w.lastIntended, w.scheduledAny = at, true
 		sendBy, missed := w.sendDeadline(at, e.duration)
 		wait := sendBy - e.since()
 		if wait < 0 {
-			miss(at, missed)
+			miss(at, req, missed)
 			continue
 		}
 		a := arrival{intended: at, req: req}
@@ -560,11 +566,11 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 		case w.work <- a:
 			timer.Stop()
 		case <-timer.C:
-			miss(at, missed)
+			miss(at, req, missed)
 		case <-e.stop:
 			timer.Stop()
 			stopped = true
-			miss(at, outCut)
+			miss(at, req, outCut)
 		}
 	}
 }
@@ -614,7 +620,7 @@ func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleepe
 func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 	for a := range w.work {
 		if st.data != nil && !w.data.nextArrival(st.data, w.index) {
-			rec.add(sample{intended: a.intended, outcome: outExhausted})
+			rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: outExhausted})
 			continue
 		}
 		sent := e.since()
@@ -627,6 +633,9 @@ func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 			station:   ex.station,
 			outcome:   ex.outcome,
 			responded: ex.responded,
+			req:       uint16(a.req),
+			status:    ex.status,
+			err:       ex.err,
 		})
 	}
 }
@@ -683,11 +692,10 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 		if err != nil {
 			return nil, err
 		}
-		wr := report.WorkloadResult{Name: w.name, Model: w.model, Stats: st}
-		for _, c := range acc.windows {
-			wr.WindowCounts = append(wr.WindowCounts, report.WindowCount{c.scheduled, c.succeeded})
-		}
-		res.Workloads = append(res.Workloads, wr)
+		res.Workloads = append(res.Workloads, report.WorkloadResult{Name: w.name, Model: w.model, Stats: st, WindowCounts: acc.windowCounts()})
+	}
+	if res.Requests, err = col.requestResults(workloads, figuresS, windowOK); err != nil {
+		return nil, err
 	}
 
 	nWindows := max(int(math.Ceil(measuredS)), len(wins))
@@ -747,11 +755,16 @@ func applySendLag(a *report.Apparatus, wins []finishedWindow, n int) {
 }
 
 func (a *scopeAcc) stats(measuredS, windowOK float64) (report.Stats, error) {
+	if a.lat == nil { // a request never sent
+		a.lat, a.svc = report.NewHistogram(), report.NewHistogram()
+	}
 	s := report.Stats{
 		Totals:           a.totals(),
 		Errors:           a.errors(),
 		LatencyMS:        report.PercentilesOf(a.lat),
 		ServiceLatencyMS: report.PercentilesOf(a.svc),
+		StatusCodes:      a.statusCodes(),
+		ErrorSamples:     a.samples.report(),
 	}
 	var err error
 	if s.Histograms.Latency, err = report.EncodeHistogram(a.lat); err != nil {

@@ -105,16 +105,22 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		if n := sumErrors(w.Errors); n != w.Totals.Failed {
 			t.Errorf("workload %s: error classes add up to %d, failed %d", w.Name, n, w.Totals.Failed)
 		}
-		wl.Scheduled += w.Totals.Scheduled
-		wl.Succeeded += w.Totals.Succeeded
-		wl.Failed += w.Totals.Failed
-		wl.Dropped += w.Totals.Dropped
-		wl.CutAtEnd += w.Totals.CutAtEnd
-		wl.Exhausted += w.Totals.Exhausted
-		wl.Late += w.Totals.Late
+		wl.Add(w.Totals)
 	}
 	if wl != tot {
 		t.Errorf("workloads add up to %+v, run %+v", wl, tot)
+	}
+	byWorkload := map[string]report.Totals{}
+	for _, r := range res.Requests {
+		holds("request "+r.Name, r.Totals.Scheduled, r.Totals.Succeeded, r.Totals.Failed, r.Totals.Dropped, r.Totals.CutAtEnd+r.Totals.Exhausted)
+		w := byWorkload[r.Workload]
+		w.Add(r.Totals)
+		byWorkload[r.Workload] = w
+	}
+	for _, w := range res.Workloads {
+		if byWorkload[w.Name] != w.Totals {
+			t.Errorf("workload %s: its requests add up to %+v, the workload %+v", w.Name, byWorkload[w.Name], w.Totals)
+		}
 	}
 	var win report.Totals
 	for _, w := range res.Windows {

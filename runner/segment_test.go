@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +42,9 @@ func TestSegmentsAddUpToTheWholeRun(t *testing.T) {
 	poisson := openWorkload("poisson", 300)
 	poisson.Arrival = "poisson"
 	uniform := openWorkload("uniform", 130)
+	uniform.Requests = []scenario.Request{{Method: http.MethodGet, Path: "/a", Weight: 2}, {Method: http.MethodGet, Path: "/b", Weight: 1}}
 	sc := newScenario(time.Second, poisson, uniform)
-	sc.Requirements = []scenario.Requirement{mustRequirement(t, "error_rate < 1%")}
+	sc.Requirements = []scenario.Requirement{mustRequirement(t, "error_rate < 1%"), mustRequirement(t, `error_rate < 1% for "GET /b"`)}
 	whole := run(t, sc, Options{URL: srv.URL})
 	report.Evaluate(whole, sc.Requirements)
 
@@ -66,10 +68,23 @@ func TestSegmentsAddUpToTheWholeRun(t *testing.T) {
 			t.Errorf("workload %s: merged parts scheduled %d, one run %d", w.Name, got, w.Totals.Scheduled)
 		}
 	}
+	for i, r := range whole.Requests {
+		m := merged.Requests[i]
+		if m.Name != r.Name || m.Totals.Scheduled != r.Totals.Scheduled || m.LatencyMS.Count != m.Totals.Succeeded+m.Totals.Failed {
+			t.Errorf("request %s: merged parts %s scheduled %d (latency of %d), one run %d", r.Name, m.Name, m.Totals.Scheduled, m.LatencyMS.Count, r.Totals.Scheduled)
+		}
+	}
+	var ok int64
+	for _, p := range parts {
+		ok += p.StatusCodes[http.StatusOK]
+	}
+	if merged.StatusCodes[http.StatusOK] != ok || ok != merged.Totals.Succeeded {
+		t.Errorf("merged %d responses 200, the parts %d, succeeded %d", merged.StatusCodes[http.StatusOK], ok, merged.Totals.Succeeded)
+	}
 	if merged.Totals.Scheduled != whole.Totals.Scheduled || merged.LatencyMS.Count != merged.Totals.Succeeded {
 		t.Errorf("merged totals %+v (latency count %d), one run %+v", merged.Totals, merged.LatencyMS.Count, whole.Totals)
 	}
-	if merged.Verdict != report.VerdictPass || len(merged.Requirements) != 1 {
+	if merged.Verdict != report.VerdictPass || len(merged.Requirements) != 2 {
 		// A part the host held back saturates its generator: the merged
 		// verdict is then rightly inconclusive.
 		for _, res := range parts {

@@ -94,9 +94,9 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 	if err != nil {
 		var op *net.OpError
 		connectFailed := errors.As(err, &op) && op.Op == "dial"
-		return exchange{outcome: classifyError(ctx.Err(), err)}, connectFailed
+		return failure(ctx.Err(), err), connectFailed
 	}
-	ex := exchange{responded: true}
+	ex := exchange{responded: true, status: uint16(resp.StatusCode)}
 	if v := resp.Header[headers.Node]; len(v) > 0 {
 		ex.node = u.intern([]byte(v[0]))
 	}
@@ -125,7 +125,7 @@ func (s *stdConns) roundTrip(r *request, ti int, u *userState, deadline time.Tim
 		err = errTruncated
 	}
 	if err != nil {
-		ex.outcome = classifyError(ctx.Err(), err)
+		ex.outcome, ex.err = classifyError(ctx.Err(), err), err
 		return ex, false
 	}
 	ex.outcome = r.expect.classify(response{status: resp.StatusCode, body: u.body, session: resp.Header.Get(headers.Session)})

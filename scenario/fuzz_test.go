@@ -85,6 +85,8 @@ func FuzzParseRequirement(f *testing.F) {
 		"((p99(latency)) < 1ms",
 		"throughput >= 1e308/s",
 		"p99(latency) < -5ms for",
+		`p95(latency) < 300ms for "POST /cart"`,
+		`failed == 0 for "a\tb" `,
 	} {
 		f.Add(s)
 	}

@@ -26,14 +26,14 @@ var unitExamples = map[Unit]string{
 
 // ParseRequirement reads one requirement:
 //
-//	[agg(]metric[)] OP value [for WORKLOAD]
+//	[agg(]metric[)] OP value [for WORKLOAD | for "REQUEST"]
 //
 // OP is one of < <= > >= == !=. Distribution metrics need an aggregation
 // (p99(latency)); scalar metrics take none. The value's unit must match the
 // metric's: durations for latency, rates for throughput, percentages for
 // error_rate and availability, plain numbers for counts; or relative to a
 // baseline run ("baseline * 1.10": parseRelative). Whether WORKLOAD names a
-// workload is checked by Scenario.Validate.
+// workload, and REQUEST a request of one, is checked by Scenario.Validate.
 func ParseRequirement(text string) (Requirement, error) {
 	req := Requirement{Text: strings.TrimSpace(text)}
 	left, op, right, ok := splitOperator(req.Text)
@@ -57,10 +57,11 @@ func ParseRequirement(text string) (Requirement, error) {
 	}
 
 	value, scope, hasScope := cutScope(right)
-	if hasScope && scope == "" {
-		return req, fmt.Errorf(`%s: "for" needs a workload name`, requirementExample)
+	if hasScope {
+		if req.Scope, req.RequestScope, err = parseScope(scope); err != nil {
+			return req, err
+		}
 	}
-	req.Scope = scope
 	if value == "" {
 		return req, fmt.Errorf("%s: no value after %q", requirementExample, op)
 	}
@@ -155,15 +156,34 @@ func unknownMetric(name string) error {
 	return fmt.Errorf("%s", msg)
 }
 
-// cutScope splits "150ms for browse" into the value and the workload name.
+// cutScope splits "150ms for browse" into the value and the scope as
+// written after the first word "for" (a quoted request name keeps its
+// spaces).
 func cutScope(right string) (value, scope string, ok bool) {
-	fields := strings.Fields(right)
-	for i, f := range fields {
-		if f == "for" {
-			return strings.Join(fields[:i], " "), strings.Join(fields[i+1:], " "), true
+	for i := 0; i+3 <= len(right); i++ {
+		before := i == 0 || strings.IndexByte(" \t\r\n\v\f", right[i-1]) >= 0
+		after := i+3 == len(right) || strings.IndexByte(" \t\r\n\v\f", right[i+3]) >= 0
+		if before && after && right[i:i+3] == "for" {
+			return strings.TrimSpace(right[:i]), strings.TrimSpace(right[i+3:]), true
 		}
 	}
 	return right, "", false
+}
+
+// parseScope reads what follows "for": a workload name (for browse) or a
+// request name in double quotes (for "POST /cart").
+func parseScope(scope string) (name string, request bool, err error) {
+	if !strings.HasPrefix(scope, `"`) {
+		if scope == "" {
+			return "", false, fmt.Errorf(`%s: "for" needs a workload name, or a request name in double quotes such as "POST /cart"`, requirementExample)
+		}
+		return scope, false, nil
+	}
+	name, err = strconv.Unquote(scope)
+	if err != nil || name == "" {
+		return "", true, fmt.Errorf(`%s: after "for", a request name is one double-quoted string such as "POST /cart", got %s`, requirementExample, scope)
+	}
+	return name, true, nil
 }
 
 // parseThreshold converts a value to the unit's base: milliseconds,

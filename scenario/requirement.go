@@ -21,8 +21,10 @@ type Requirement struct {
 	Op        string  `json:"op"`
 	Threshold float64 `json:"threshold"`
 	Unit      Unit    `json:"unit"`
-	// Scope is a workload name ("for browse"), or "" for the whole run.
-	Scope string `json:"scope,omitempty"`
+	// Scope is a workload name ("for browse"), a request name when
+	// RequestScope (quoted: for "POST /cart"), or "" for the whole run.
+	Scope        string `json:"scope,omitempty"`
+	RequestScope bool   `json:"request_scope,omitempty"`
 	// Baseline, when set, makes Threshold relative to a baseline run's
 	// figure ("baseline * 1.10"): it is filled in when one is given.
 	Baseline *Relative `json:"baseline,omitempty"`

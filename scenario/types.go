@@ -182,7 +182,8 @@ type Request struct {
 	Weight  int               `yaml:"weight"`
 	Headers map[string]string `yaml:"headers"`
 	Body    string            `yaml:"body"`
-	// Name labels a session step in messages.
+	// Name is the request's name in the results and in requirements
+	// (for "POST /cart"); default its method and path as written (Label).
 	Name string `yaml:"name"`
 	// BodyFile is a file whose content is the body, relative to the
 	// scenario file's folder (see Scenario.ReadBody); exclusive with Body.

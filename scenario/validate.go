@@ -56,6 +56,7 @@ func (s *Scenario) Validate() error {
 		names[w.Name] = true
 		v.workload(path, w)
 		v.loadModel(path, w)
+		v.requestNames(path, w)
 	}
 
 	v.data(s)
@@ -68,7 +69,9 @@ func (s *Scenario) Validate() error {
 		if _, ok := LookupMetric(r.Metric); !ok {
 			v.add(path, unknownMetric(r.Metric).Error())
 		}
-		if r.Scope != "" && !names[r.Scope] {
+		if r.RequestScope {
+			v.requestScope(path, s, r.Scope)
+		} else if r.Scope != "" && !names[r.Scope] {
 			known := make([]string, len(s.Workload))
 			for j, w := range s.Workload {
 				known[j] = w.Name
