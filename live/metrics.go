@@ -30,11 +30,11 @@ var (
 type Metrics struct {
 	reg *prometheus.Registry
 
-	scheduled, sent, succeeded, failed, dropped, cut *prometheus.CounterVec
-	errors, responses                                *prometheus.CounterVec
-	latency, sendLag                                 *prometheus.HistogramVec
-	active                                           prometheus.Gauge
-	nodes                                            *nodeCollector
+	scheduled, sent, succeeded, failed, dropped, cut, exhausted *prometheus.CounterVec
+	errors, responses                                           *prometheus.CounterVec
+	latency, sendLag                                            *prometheus.HistogramVec
+	active                                                      prometheus.Gauge
+	nodes                                                       *nodeCollector
 
 	// workloads are the series of each workload, by Observation.Workload:
 	// resolved once in Begin, so an observation costs no label lookup.
@@ -44,11 +44,11 @@ type Metrics struct {
 // workloadSeries are one workload's series. errors and responses gain a
 // series on a class's or a status code's first observation.
 type workloadSeries struct {
-	name                                             string
-	scheduled, sent, succeeded, failed, dropped, cut prometheus.Counter
-	latency, sendLag                                 prometheus.Observer
-	errors                                           map[string]prometheus.Counter
-	responses                                        map[int]prometheus.Counter
+	name                                                        string
+	scheduled, sent, succeeded, failed, dropped, cut, exhausted prometheus.Counter
+	latency, sendLag                                            prometheus.Observer
+	errors                                                      map[string]prometheus.Counter
+	responses                                                   map[int]prometheus.Counter
 }
 
 var (
@@ -64,12 +64,13 @@ func New() *Metrics {
 	}
 	m := &Metrics{
 		reg:       prometheus.NewRegistry(),
-		scheduled: perWorkload("ilities_requests_scheduled_total", "Arrivals recorded: succeeded + failed + dropped + cut, the warm-up included."),
+		scheduled: perWorkload("ilities_requests_scheduled_total", "Arrivals recorded: succeeded + failed + dropped + cut + data exhausted, the warm-up included."),
 		sent:      perWorkload("ilities_requests_sent_total", "Requests sent and completed: succeeded + failed."),
 		succeeded: perWorkload("ilities_requests_succeeded_total", "Requests whose response met the workload's expect."),
 		failed:    perWorkload("ilities_requests_failed_total", "Requests sent that failed; ilities_request_errors_total says how."),
 		dropped:   perWorkload("ilities_requests_dropped_total", "Arrivals not sent: no worker or connection free within max_lateness."),
 		cut:       perWorkload("ilities_requests_cut_total", "Arrivals due before the end of the run and still unsent at its end."),
+		exhausted: perWorkload("ilities_requests_data_exhausted_total", "Arrivals not sent because a data source with when_exhausted: stop had no row left."),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ilities_request_errors_total", Help: "Failed requests by failure class (refused, reset, timeout, 5xx, 4xx, ...).",
 		}, []string{"workload", "class"}),
@@ -89,7 +90,7 @@ func New() *Metrics {
 		}),
 		nodes: &nodeCollector{},
 	}
-	m.reg.MustRegister(m.scheduled, m.sent, m.succeeded, m.failed, m.dropped, m.cut,
+	m.reg.MustRegister(m.scheduled, m.sent, m.succeeded, m.failed, m.dropped, m.cut, m.exhausted,
 		m.errors, m.responses, m.latency, m.sendLag, m.active, m.nodes,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	return m
@@ -109,6 +110,7 @@ func (m *Metrics) Begin(workloads []string) {
 			failed:    m.failed.WithLabelValues(name),
 			dropped:   m.dropped.WithLabelValues(name),
 			cut:       m.cut.WithLabelValues(name),
+			exhausted: m.exhausted.WithLabelValues(name),
 			latency:   m.latency.WithLabelValues(name),
 			sendLag:   m.sendLag.WithLabelValues(name),
 			errors:    map[string]prometheus.Counter{},
@@ -129,6 +131,9 @@ func (m *Metrics) Observe(o runner.Observation) {
 		return
 	case runner.FateCut:
 		w.cut.Inc()
+		return
+	case runner.FateExhausted:
+		w.exhausted.Inc()
 		return
 	case runner.FateSucceeded:
 		w.succeeded.Inc()

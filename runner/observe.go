@@ -32,6 +32,9 @@ const (
 	FateDropped
 	// FateCut: due before the end of the run and still unsent at the end.
 	FateCut
+	// FateExhausted: not sent because a data source with when_exhausted:
+	// stop had handed out every row.
+	FateExhausted
 )
 
 // Observation is one arrival as live metrics see it: plain values, no
@@ -64,10 +67,13 @@ func observation(s *sample, wl int) Observation {
 		return Observation{Workload: wl, Fate: FateDropped}
 	case outCut:
 		return Observation{Workload: wl, Fate: FateCut}
+	case outExhausted:
+		return Observation{Workload: wl, Fate: FateExhausted}
 	default:
 		o.Fate, o.Class = FateFailed, s.outcome.class()
 	}
 	o.Latency = s.done - s.intended
+	o.Status = int(s.status)
 	if !s.closed {
 		o.SendLag, o.Paced = s.sent-s.intended, true
 	}

@@ -19,13 +19,14 @@ type tally struct {
 	fates    map[int]map[Fate]int64
 	classes  map[string]int64
 	paced    map[int]int64
+	statuses map[int]int64
 	negative int64 // sent arrivals with a latency or send lag below zero
 }
 
 func (t *tally) Begin(names []string) {
 	t.begun++
 	t.names = names
-	t.fates, t.classes, t.paced = map[int]map[Fate]int64{}, map[string]int64{}, map[int]int64{}
+	t.fates, t.classes, t.paced, t.statuses = map[int]map[Fate]int64{}, map[string]int64{}, map[int]int64{}, map[int]int64{}
 }
 
 func (t *tally) Observe(o Observation) {
@@ -43,6 +44,9 @@ func (t *tally) Observe(o Observation) {
 	if o.Paced {
 		t.paced[o.Workload]++
 	}
+	if o.Status != 0 {
+		t.statuses[o.Status]++
+	}
 	if (o.Fate == FateSucceeded || o.Fate == FateFailed) && (o.Latency < 0 || o.SendLag < 0) {
 		t.negative++
 	}
@@ -59,8 +63,9 @@ func (t *tally) totals(wl int) report.Totals {
 		tot.Failed += f[FateFailed]
 		tot.Dropped += f[FateDropped]
 		tot.CutAtEnd += f[FateCut]
+		tot.Exhausted += f[FateExhausted]
 	}
-	tot.Scheduled = tot.Succeeded + tot.Failed + tot.Dropped + tot.CutAtEnd
+	tot.Scheduled = tot.Succeeded + tot.Failed + tot.Dropped + tot.CutAtEnd + tot.Exhausted
 	return tot
 }
 
@@ -94,6 +99,7 @@ func TestObserverSeesEveryArrival(t *testing.T) {
 				want.Failed += w.Failed
 				want.Dropped += w.Dropped
 				want.CutAtEnd += w.CutAtEnd
+				want.Exhausted += w.Exhausted
 				wantErrors = map[string]int64{}
 				for _, m := range []map[string]int64{res.Errors, res.Warmup.Errors} {
 					for class, c := range m {
@@ -107,6 +113,9 @@ func TestObserverSeesEveryArrival(t *testing.T) {
 			}
 			if len(obs.classes) != len(wantErrors) || obs.classes[Class5xx] != wantErrors[Class5xx] {
 				t.Errorf("observed failure classes %v, result %v", obs.classes, wantErrors)
+			}
+			if warmup == 0 && (len(obs.statuses) != 2 || obs.statuses[200] != res.StatusCodes[200] || obs.statuses[503] != res.StatusCodes[503]) {
+				t.Errorf("observed status codes %v, result %v; want 200 and 503, equal", obs.statuses, res.StatusCodes)
 			}
 			if warmup == 0 {
 				for i, w := range res.Workloads {
@@ -148,3 +157,24 @@ type nopObserver struct{}
 
 func (nopObserver) Begin([]string)      {}
 func (nopObserver) Observe(Observation) {}
+
+// TestObservationOfEachOutcome: every outcome maps to its fate, and a sent
+// arrival's status code and class come with it.
+func TestObservationOfEachOutcome(t *testing.T) {
+	tests := []struct {
+		s    sample
+		want Observation
+	}{
+		{sample{outcome: outSuccess, status: 200, done: 3}, Observation{Fate: FateSucceeded, Status: 200, Latency: 3, Paced: true}},
+		{sample{outcome: out5xx, status: 503, done: 2}, Observation{Fate: FateFailed, Class: Class5xx, Status: 503, Latency: 2, Paced: true}},
+		{sample{outcome: outRefused, done: 1}, Observation{Fate: FateFailed, Class: ClassRefused, Latency: 1, Paced: true}},
+		{sample{outcome: outDropped}, Observation{Fate: FateDropped}},
+		{sample{outcome: outCut}, Observation{Fate: FateCut}},
+		{sample{outcome: outExhausted}, Observation{Fate: FateExhausted}},
+	}
+	for _, tt := range tests {
+		if got := observation(&tt.s, 0); got != tt.want {
+			t.Errorf("outcome %d: observed %+v, want %+v", tt.s.outcome, got, tt.want)
+		}
+	}
+}
