@@ -190,9 +190,11 @@ type scopePair struct {
 	scope    ScopeDiff
 	old, new *Stats
 	// judgeScope is the requirement scope judge reads for it: "" for the
-	// run, the workload's name; requests have none (judgeable false).
-	judgeScope string
-	judgeable  bool
+	// run, the workload's or the request's name (judgeRequest). A request
+	// whose name another workload also sends has none (judgeable false).
+	judgeScope   string
+	judgeRequest bool
+	judgeable    bool
 }
 
 func (p scopePair) tests() int {
@@ -217,9 +219,14 @@ func scopePairs(baseline, run *Result, d *Diff) []scopePair {
 	}
 	requests := func(res *Result) []scopePair {
 		var out []scopePair
+		sent := map[string]int{} // how many workloads send each name
+		for _, r := range res.Requests {
+			sent[r.Name]++
+		}
 		for i := range res.Requests {
 			r := &res.Requests[i]
-			out = append(out, scopePair{scope: ScopeDiff{Kind: "request", Name: r.Name, Workload: r.Workload}, new: &r.Stats})
+			out = append(out, scopePair{scope: ScopeDiff{Kind: "request", Name: r.Name, Workload: r.Workload}, new: &r.Stats,
+				judgeScope: r.Name, judgeRequest: true, judgeable: sent[r.Name] == 1})
 		}
 		return out
 	}
@@ -432,16 +439,16 @@ func (c comparer) judgeWorse(f *FigureDiff, p scopePair, req scenario.Requiremen
 	}
 	req.Unit = scenario.Unit(f.Unit)
 	if !p.judgeable {
-		// A request name keeps no figures per window: only a run the
+		// A name several workloads send names no one scope: only a run the
 		// host never disturbed, or a latency beyond the whole delay, is sure.
 		a := c.run.Apparatus
 		if req.Metric != "latency" && a != nil && a.DisturbedWindows > 0 {
 			f.Status = DiffInconclusive
-			f.Why = fmt.Sprintf("%d of %d windows disturbed by the tool's own delay, and a request name keeps no figures per window", a.DisturbedWindows, len(a.Windows))
+			f.Why = fmt.Sprintf("%d of %d windows disturbed by the tool's own delay, and the name %q is sent by more than one workload", a.DisturbedWindows, len(a.Windows), p.judgeScope)
 			return
 		}
 	}
-	req.Scope = p.judgeScope
+	req.Scope, req.RequestScope = p.judgeScope, p.judgeRequest
 	if why, certain := judge(c.run, req, p.new, f.New); !certain && why != "" {
 		f.Status, f.Why = DiffInconclusive, why
 	}
