@@ -1,7 +1,10 @@
 package run
 
 import (
+	"bytes"
 	"context"
+	"regexp"
+	"strconv"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -63,6 +66,26 @@ func TestCIExampleLogsInEveryUserAndUsesTheirTokens(t *testing.T) {
 	}
 	if calls := cart.Totals.Succeeded + add.Totals.Succeeded; calls != int64(seen.Calls) || add.StatusCodes[201] != add.Totals.Succeeded {
 		t.Errorf("cart %d and add to cart %d (status codes %v) succeeded; the app saw %d calls", cart.Totals.Succeeded, add.Totals.Succeeded, add.StatusCodes, seen.Calls)
+	}
+	// Every format breaks the figures down by step: a row (or a JSON
+	// object) for each name, with its count of requests.
+	for _, f := range report.OutputFiles() {
+		if f.Name == "latency.hlog" { // a histogram log: one series per run
+			continue
+		}
+		var b bytes.Buffer
+		if err := f.Render(&b, res); err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		for _, r := range res.Requests {
+			row := regexp.MustCompile(regexp.QuoteMeta(r.Name) + `\W[^\n]*?` + strconv.FormatInt(r.Totals.Scheduled, 10))
+			if f.Name == "result.json" {
+				row = regexp.MustCompile(`"name": "` + regexp.QuoteMeta(r.Name) + `",\s*"workload": "shoppers",\s*"totals": \{\s*"scheduled": ` + strconv.FormatInt(r.Totals.Scheduled, 10))
+			}
+			if !row.Match(b.Bytes()) {
+				t.Errorf("%s has no row for %q with its %d requests", f.Name, r.Name, r.Totals.Scheduled)
+			}
+		}
 	}
 	t.Logf("%d logins, %d calls, verdict %s (%s)", logins, seen.Calls, res.Verdict, res.VerdictReason)
 	switch res.Verdict {
