@@ -3,9 +3,9 @@ package run
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
-	"net/http/httptest"
 	"testing"
 	"time"
 
