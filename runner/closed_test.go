@@ -126,7 +126,11 @@ func TestRampingUsers(t *testing.T) {
 		t.Errorf("peak concurrency %d, want 6 users", conc.peak.Load())
 	}
 	// Users join at 1/6, 2/6, ... 1s: the ramp holds 2.5 user-seconds, the
-	// hold 6.
+	// hold 6. The server runs in this process: a host that holds it back
+	// caps both windows alike, and shows in the run's apparatus figures.
+	if w1 == 0 || float64(w0) > 0.6*float64(w1) {
+		skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+	}
 	if w1 == 0 || float64(w0) > 0.6*float64(w1) || w0 == 0 {
 		t.Errorf("requests per window %d, %d: want the ramp well below the hold", w0, w1)
 	}
@@ -311,8 +315,19 @@ func TestWarmupIsExcluded(t *testing.T) {
 	if res.ThroughputRPS < 95 || res.ThroughputRPS > 105 {
 		t.Errorf("throughput %.1f/s over the measured second, want 100", res.ThroughputRPS)
 	}
-	if res.Verdict != report.VerdictPass {
-		t.Errorf("verdict %s %+v: the warm-up must not count", res.Verdict, res.Requirements)
+	// The warm-up counts in no requirement. A run the host kept from
+	// sending on time is inconclusive whatever its requirements say: that
+	// is the generator's account, given with its figures.
+	for _, v := range res.Requirements {
+		if v.Status != report.VerdictPass {
+			t.Errorf("requirement %s is %s (%s): the warm-up must not count", v.Text, v.Status, v.Why)
+		}
+	}
+	switch {
+	case res.Verdict == report.VerdictInconclusive && res.Generator.Saturated:
+		t.Logf("verdict inconclusive, as the generator's delay makes it: %s", res.VerdictReason)
+	case res.Verdict != report.VerdictPass:
+		t.Errorf("verdict %s (%s) %+v: the warm-up must not count", res.Verdict, res.VerdictReason, res.Requirements)
 	}
 }
 

@@ -661,7 +661,12 @@ func TestInterruptedRun(t *testing.T) {
 }
 
 func TestInterruptedRunAbandonsHungRequests(t *testing.T) {
+	hung := make(chan struct{}, 128)
 	srv := okServerFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case hung <- struct{}{}:
+		default:
+		}
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
@@ -670,8 +675,21 @@ func TestInterruptedRunAbandonsHungRequests(t *testing.T) {
 	w := openWorkload("w", 20)
 	w.Timeout = sec(20)
 	sc := newScenario(5*time.Second, w)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	// Stopped once three requests hang at the server: a busy host may take
+	// a while to start the run and send them, and a stop before the first
+	// send would test nothing.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() {
+		defer cancel()
+		for range 3 {
+			select {
+			case <-hung:
+			case <-time.After(30 * time.Second):
+				return
+			}
+		}
+	}()
 	res, err := Run(ctx, sc, Options{URL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
