@@ -276,6 +276,9 @@ func TestAccountingOfANormalRun(t *testing.T) {
 		t.Errorf("uniform 100/s and a ramp to 200/s over 2s must each schedule exactly 200")
 	}
 	if res.Generator.Saturated || res.Totals.Dropped != 0 {
+		// The target runs in this process: a host that starves it starves
+		// the generator too, and the run's apparatus says so.
+		skipWhenHostDelayed(t, res, hostDelayForExactCounts)
 		t.Errorf("generator saturated on an easy run: %s", res.Generator.Reason)
 	}
 	if res.SchemaVersion != report.SchemaVersion || res.Tool != "ilities dev" || res.Target != srv.URL ||

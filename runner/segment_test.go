@@ -102,7 +102,12 @@ func TestClosedUsersAreSplitBySegment(t *testing.T) {
 	srv := okServer(t, 30*time.Millisecond, &conc)
 	sc := newScenario(300*time.Millisecond, closedWorkload("users", 10))
 	// Users 1, 4, 7 of 0..9 belong to segment 2/3.
-	run(t, sc, Options{URL: srv.URL, Segment: Segment{2, 3}})
+	res := run(t, sc, Options{URL: srv.URL, Segment: Segment{2, 3}})
+	if got := conc.peak.Load(); got < 3 {
+		// Three users that a starved host kept from overlapping within the
+		// 300 ms run say nothing of the split; more than three would.
+		skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+	}
 	if got := conc.peak.Load(); got != 3 {
 		t.Errorf("segment 2/3 of 10 users ran %d at once, want 3", got)
 	}

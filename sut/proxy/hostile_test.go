@@ -227,9 +227,17 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 		}
 		t.Error(e)
 	}
-	// The proxy still serves.
-	if status, _ := raw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != 200 {
-		t.Fatalf("after the attack: %d", status)
+	// The proxy still serves. A request it closed unanswered within its
+	// head timeout is the host's doing when the host stalled this process
+	// past the tolerance: it is asked again, twice at most.
+	for try := 1; ; try++ {
+		status, err := statusOf(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if status == 200 {
+			break
+		}
+		if host := meter.Figures(); err == nil || host.Max <= stallTolerated || try == 3 {
+			t.Fatalf("after the attack: status %d, %v (try %d; host %v)", status, err, try, host)
+		}
 	}
 	// Everything the attack opened goes away: the exchanges to /slow finish
 	// within 300 ms and the head timeout is 300 ms, so a few seconds is
@@ -249,4 +257,24 @@ func TestHostileClientsLeaveNoLeak(t *testing.T) {
 		t.Skipf("%d hostile requests closed without an answer (e.g. %s): the host delayed this process by up to %v, past the %v this check tolerates (%v)",
 			len(unanswered), unanswered[0], host.Max, stallTolerated, host)
 	}
+}
+
+// statusOf sends req on a connection of its own and returns the answer's
+// status, or why none came.
+func statusOf(addr, req string) (int, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
