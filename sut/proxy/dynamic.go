@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/sut/balancer"
+	"github.com/ilities/ilities/sut/health"
 )
 
 // HealthEvent is one change of an upstream's availability as the proxy saw
@@ -18,9 +19,10 @@ type HealthEvent struct {
 	Upstream string    `json:"upstream"`
 	// Healthy is the availability after the event.
 	Healthy bool `json:"healthy"`
-	// Reason says what caused it, e.g. "active check: 2 failures (connection
-	// refused)", "passive: 5 consecutive failures", "ejection ended",
-	// "manual", "added", "draining", "removed".
+	// Reason says what caused it, e.g. "active check: 2 failed (connection
+	// refused)", "passive: 5 consecutive failures, ejected for 5s",
+	// "ejection ended", "manual", "start", "added", "draining", "removed"
+	// (the rules and their reasons: package sut/health).
 	Reason string `json:"reason"`
 }
 
@@ -98,8 +100,10 @@ func (p *Proxy) AddUpstream(pool string, u UpstreamConfig) error {
 		next.byNode[k] = v
 	}
 	next.byNode[up.node] = up
+	// Published before the pool has it, so that a slow start runs from its
+	// first request.
+	up.changeHealth(time.Now(), publishAs(health.ReasonAdded))
 	pl.view.Store(next)
-	up.setState("added", nil)
 	if p.started.Load() {
 		p.startChecks(up)
 	}
@@ -116,10 +120,16 @@ func (p *Proxy) RemoveUpstream(name string, drain time.Duration) error {
 	if up == nil {
 		return fmt.Errorf("proxy: no upstream %q", name)
 	}
-	if up.draining.Swap(true) {
+	already := false
+	up.changeHealth(time.Now(), func(h *health.Upstream, now time.Time) (health.Change, bool) {
+		if already = h.Draining(); already {
+			return health.Change{}, false
+		}
+		return h.Drain(now)
+	})
+	if already {
 		return fmt.Errorf("proxy: upstream %q is already being removed", name)
 	}
-	up.setState("draining", nil)
 	deadline := time.Now().Add(drain)
 	for up.node.Inflight() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -135,11 +145,11 @@ func (p *Proxy) RemoveUpstream(name string, drain time.Duration) error {
 	}
 	pl.view.Store(next)
 	p.topoMu.Unlock()
-	if up.health.checkStop != nil {
-		close(up.health.checkStop)
+	if up.checkStop != nil {
+		close(up.checkStop)
 	}
 	up.closeIdle()
-	p.emit(pl.cfg.Name, name, false, "removed")
+	p.emit(pl.cfg.Name, name, false, health.ReasonRemoved)
 	return nil
 }
 
@@ -160,14 +170,12 @@ func (p *Proxy) lookup(name string) (*pool, *upstream) {
 // operator would; unhealthy upstreams are never selected. It reports whether
 // an upstream has that name.
 func (p *Proxy) SetHealthy(name string, ok bool) bool {
-	pl, up := p.lookup(name)
+	_, up := p.lookup(name)
 	if up == nil {
 		return false
 	}
-	_ = pl
-	up.setState("manual", func(h *healthState) string {
-		h.manualDown = !ok
-		return ""
+	up.changeHealth(time.Now(), func(h *health.Upstream, now time.Time) (health.Change, bool) {
+		return h.MarkDown(!ok, now)
 	})
 	return true
 }

@@ -1,124 +1,70 @@
 package proxy
 
 import (
-	"fmt"
 	"hash/fnv"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/sut/balancer"
+	"github.com/ilities/ilities/sut/health"
 )
 
-// healthState is why an upstream is or is not available. It is available
-// when no reason holds: not failed by active checks, not ejected, not
-// marked down by hand, not draining.
-type healthState struct {
-	mu          sync.Mutex
-	activeDown  bool
-	fallCount   int // consecutive failed active checks
-	riseCount   int // consecutive passed active checks
-	ejected     atomic.Bool
-	ejectedAt   time.Time
-	ejectUntil  time.Time
-	ejections   int // current backoff exponent
-	lastEjectAt time.Time
-	manualDown  bool
-	available   bool // as last published
-	published   bool
-
-	consecutive atomic.Int64 // passive: failures in a row
-
-	slowFrom atomic.Int64 // unix nanos when slow start began; 0 = none
-
-	checkStop chan struct{} // closed when the upstream leaves
+// healthRules are the health rules of the proxy's configuration.
+func (p *Proxy) healthRules() health.Rules {
+	return health.Rules{Rise: p.cfg.Health.Rise, Fall: p.cfg.Health.Fall, Passive: p.cfg.Passive, SlowStart: p.cfg.SlowStart}
 }
 
-// setState changes the health state under its lock with mutate, then
-// publishes the resulting availability to the balancer and logs an event
-// when it changed. A non-empty string from mutate replaces reason.
-func (u *upstream) setState(reason string, mutate func(h *healthState) string) {
-	h := &u.health
-	h.mu.Lock()
-	if mutate != nil {
-		if r := mutate(h); r != "" {
-			reason = r
+// changeHealth applies change to the upstream's health under its lock and
+// publishes the availability it reports, when that changed: to the
+// balancer at once, then to the counters, slow start and the event log.
+func (u *upstream) changeHealth(now time.Time, change func(h *health.Upstream, now time.Time) (health.Change, bool)) {
+	u.healthMu.Lock()
+	c, changed := change(u.health, now)
+	if changed {
+		u.node.SetHealthy(c.Available)
+	}
+	u.healthMu.Unlock()
+	if changed {
+		u.published(c, now)
+	}
+}
+
+// published records a change of the upstream's availability, once the
+// balancer has it.
+func (u *upstream) published(c health.Change, now time.Time) {
+	u.counts.healthChanges.Add(1)
+	if c.Available {
+		// A slow start has begun: its first weight.
+		if scale, ok := u.health.WeightScale(now); ok {
+			u.node.SetWeightScale(scale)
 		}
 	}
-	avail := !h.activeDown && !h.ejected.Load() && !h.manualDown && !u.draining.Load()
-	changed := !h.published || avail != h.available
-	h.available, h.published = avail, true
-	if changed {
-		u.node.SetHealthy(avail)
-	}
-	h.mu.Unlock()
-	if !changed {
-		return
-	}
-	u.counts.healthChanges.Add(1)
-	if avail && u.p.cfg.SlowStart > 0 {
-		u.beginSlowStart(time.Now())
-	}
-	u.p.emit(u.pool.cfg.Name, u.cfg.Name, avail, reason)
-}
-
-func (u *upstream) beginSlowStart(now time.Time) {
-	u.health.slowFrom.Store(now.UnixNano())
-	u.node.SetWeightScale(100)
+	u.p.emit(u.pool.cfg.Name, u.cfg.Name, c.Available, c.Reason)
 }
 
 // passiveResult feeds outlier ejection with the result of one exchange.
 func (p *Proxy) passiveResult(up *upstream, failed bool, now time.Time) {
-	ps := &p.cfg.Passive
-	if ps.ConsecutiveFailures <= 0 {
+	failures, eject := up.health.Exchange(failed)
+	if !eject {
 		return
 	}
-	h := &up.health
-	if !failed {
-		if h.consecutive.Load() != 0 {
-			h.consecutive.Store(0)
-		}
-		return
-	}
-	n := h.consecutive.Add(1)
-	if n < int64(ps.ConsecutiveFailures) || h.ejected.Load() {
-		return
-	}
-	// Max ejected percent: at least one upstream may always be ejected.
-	members := up.pool.load().members
-	ejected := 0
-	for _, m := range members {
-		if o := up.pool.load().byNode[m]; o != nil && o.health.ejected.Load() {
-			ejected++
+	view := up.pool.load()
+	pool := health.Pool{Members: len(view.members)}
+	for _, m := range view.members {
+		if o := view.byNode[m]; o != nil && o.health.Ejected() {
+			pool.Ejected++
 		}
 	}
-	if ejected > 0 && (ejected+1)*100 > ps.MaxEjectedPercent*len(members) {
-		return
-	}
-	ejectedNow := false
-	up.setState("", func(h *healthState) string {
-		if h.ejected.Load() {
-			return ""
-		}
-		// Backoff: an ejection soon after the previous one lasts longer.
-		if !h.lastEjectAt.IsZero() && now.Sub(h.lastEjectAt) < ps.MaxEjectFor+ps.EjectFor<<min(h.ejections, 16) {
-			h.ejections++
-		} else {
-			h.ejections = 0
-		}
-		dur := min(ps.EjectFor<<min(h.ejections, 16), ps.MaxEjectFor)
-		h.ejected.Store(true)
-		h.ejectedAt, h.ejectUntil, h.lastEjectAt = now, now.Add(dur), now
-		h.consecutive.Store(0)
-		ejectedNow = true
-		return fmt.Sprintf("passive: %d consecutive failures, ejected for %v", n, dur)
+	ejected := false
+	up.changeHealth(now, func(h *health.Upstream, now time.Time) (c health.Change, changed bool) {
+		ejected, c, changed = h.Eject(failures, pool, now)
+		return c, changed
 	})
-	if ejectedNow {
+	if ejected {
 		up.counts.ejections.Add(1)
 	}
 }
@@ -129,7 +75,7 @@ func (p *Proxy) passiveResult(up *upstream, failed bool, now time.Time) {
 func (p *Proxy) startBackground() {
 	for _, pl := range p.pools {
 		for _, up := range pl.load().byNode {
-			up.setState("start", nil)
+			up.changeHealth(time.Now(), publishAs(health.ReasonStart))
 			p.startChecks(up)
 		}
 	}
@@ -156,28 +102,17 @@ func (p *Proxy) startBackground() {
 // maintain ends ejections that are over and advances slow starts.
 func (p *Proxy) maintain(now time.Time) {
 	for _, pl := range p.pools {
-		for _, node := range pl.load().members {
-			up := pl.load().byNode[node]
+		view := pl.load()
+		for _, node := range view.members {
+			up := view.byNode[node]
 			if up == nil {
 				continue
 			}
-			h := &up.health
-			if h.ejected.Load() {
-				up.setState("ejection ended", func(h *healthState) string {
-					if !now.Before(h.ejectUntil) {
-						h.ejected.Store(false)
-					}
-					return ""
-				})
+			if up.health.Ejected() {
+				up.changeHealth(now, (*health.Upstream).Expire)
 			}
-			if from := h.slowFrom.Load(); from != 0 {
-				f := float64(now.UnixNano()-from) / float64(p.cfg.SlowStart)
-				if f >= 1 {
-					node.SetWeightScale(1000)
-					h.slowFrom.CompareAndSwap(from, 0)
-				} else {
-					node.SetWeightScale(100 + int(900*max(f, 0)))
-				}
+			if scale, ok := up.health.WeightScale(now); ok {
+				node.SetWeightScale(scale)
 			}
 		}
 	}
@@ -190,8 +125,8 @@ func (p *Proxy) startChecks(up *upstream) {
 	if hc.Interval <= 0 {
 		return
 	}
-	up.health.checkStop = make(chan struct{})
-	stop := up.health.checkStop
+	up.checkStop = make(chan struct{})
+	stop := up.checkStop
 	client := &http.Client{
 		Timeout: hc.Timeout,
 		Transport: &http.Transport{
@@ -258,28 +193,18 @@ func (p *Proxy) check(client *http.Client, url string, up *upstream) (bool, stri
 }
 
 func (p *Proxy) activeResult(up *upstream, ok bool, why string) {
-	hc := p.cfg.Health
 	if !ok {
 		up.counts.activeCheckFailures.Add(1)
 	}
-	up.setState("active check", func(h *healthState) string {
-		if ok {
-			h.fallCount = 0
-			h.riseCount++
-			if h.activeDown && h.riseCount >= hc.Rise {
-				h.activeDown = false
-				return fmt.Sprintf("active check: %d passed", h.riseCount)
-			}
-			return ""
-		}
-		h.riseCount = 0
-		h.fallCount++
-		if !h.activeDown && h.fallCount >= hc.Fall {
-			h.activeDown = true
-			return fmt.Sprintf("active check: %d failed (%s)", h.fallCount, why)
-		}
-		return ""
+	up.changeHealth(time.Now(), func(h *health.Upstream, now time.Time) (health.Change, bool) {
+		return h.Check(ok, why, now)
 	})
+}
+
+// publishAs publishes an upstream's availability, when not yet published,
+// with reason.
+func publishAs(reason string) func(*health.Upstream, time.Time) (health.Change, bool) {
+	return func(h *health.Upstream, now time.Time) (health.Change, bool) { return h.Publish(reason, now) }
 }
 
 func observationOfLoad(l *balancer.Load) balancer.Observation {

@@ -1070,7 +1070,7 @@ func (l *loop) relayDone(c *lconn) {
 	uc, up := c.uc, c.up
 	c.uc = nil
 	l.leaveGate(c)
-	if c.upReusable && !uc.hup && !up.draining.Load() {
+	if c.upReusable && !uc.hup && !up.health.Draining() {
 		l.putIdle(uc)
 	} else {
 		l.closeConn(uc)
@@ -1085,7 +1085,7 @@ func (l *loop) takeIdle(up *upstream) *lconn {
 		refs = refs[:len(refs)-1]
 		if uc != nil && uc.state == uIdle {
 			l.idle[up] = refs
-			if up.draining.Load() {
+			if up.health.Draining() {
 				l.closeConn(uc)
 				continue
 			}
@@ -1122,7 +1122,7 @@ func (l *loop) putIdle(uc *lconn) {
 // sweep closes the idle connections of upstreams being removed.
 func (l *loop) sweep() {
 	for up, refs := range l.idle {
-		if !up.draining.Load() {
+		if !up.health.Draining() {
 			continue
 		}
 		for _, r := range refs {

@@ -64,6 +64,7 @@ import (
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/sut/balancer"
+	"github.com/ilities/ilities/sut/health"
 )
 
 // StatsPath is the path at which the admin listener serves the proxy's
@@ -155,17 +156,8 @@ type HealthConfig struct {
 	Fall, Rise        int           // defaults 2 and 2
 }
 
-// PassiveConfig is outlier ejection: ConsecutiveFailures failed exchanges in
-// a row (refused, reset, timeout, 5xx answer) eject an upstream for
-// EjectFor, doubled on each ejection that follows soon after the last (up
-// to MaxEjectFor), unless that would eject more than MaxEjectedPercent of
-// the pool.
-type PassiveConfig struct {
-	ConsecutiveFailures int
-	EjectFor            time.Duration // default 5s
-	MaxEjectFor         time.Duration // default 10 × EjectFor
-	MaxEjectedPercent   int           // default 50
-}
+// PassiveConfig is outlier ejection, whose rules are health.Passive's.
+type PassiveConfig = health.Passive
 
 // AdmissionConfig limits each upstream to MaxInflight requests at once; up
 // to Queue more wait at the proxy, at most QueueTimeout each, and the rest
@@ -367,24 +359,13 @@ func applyDefaults(cfg *Config) error {
 			h.Path = DefaultHealthPath
 		}
 		if h.Fall <= 0 {
-			h.Fall = 2
+			h.Fall = health.DefaultFall
 		}
 		if h.Rise <= 0 {
-			h.Rise = 2
+			h.Rise = health.DefaultRise
 		}
 	}
-	ps := &cfg.Passive
-	if ps.ConsecutiveFailures > 0 {
-		if ps.EjectFor <= 0 {
-			ps.EjectFor = 5 * time.Second
-		}
-		if ps.MaxEjectFor <= 0 {
-			ps.MaxEjectFor = 10 * ps.EjectFor
-		}
-		if ps.MaxEjectedPercent <= 0 {
-			ps.MaxEjectedPercent = 50
-		}
-	}
+	cfg.Passive = cfg.Passive.WithDefaults()
 	a := &cfg.Admission
 	if a.MaxInflight < 0 || a.Queue < 0 {
 		return errors.New("proxy: admission limits must not be negative")
@@ -448,11 +429,9 @@ func (p *Proxy) newUpstream(pl *pool, uc UpstreamConfig) (*upstream, error) {
 		hostLine: []byte("Host: " + u.Host + "\r\n"),
 		nodeLine: []byte(headers.Node + ": " + uc.Name + "\r\n"),
 		gate:     gate{max: int64(p.cfg.Admission.MaxInflight), queueCap: p.cfg.Admission.Queue},
+		health:   health.NewUpstream(p.healthRules()),
 	}
 	up.lookup()
-	if p.cfg.SlowStart > 0 && p.started.Load() {
-		up.beginSlowStart(time.Now())
-	}
 	return up, nil
 }
 

@@ -369,7 +369,7 @@ func (p *Proxy) pick(pl *pool, breq *balancer.Request, path []byte, excluded []*
 	if node == nil && p.cfg.AllDown == "panic" && len(members) > 0 {
 		for range members {
 			cand := members[pl.panicRR.Add(1)%uint64(len(members))]
-			if up := view.byNode[cand]; up != nil && !up.draining.Load() {
+			if up := view.byNode[cand]; up != nil && !up.health.Draining() {
 				node = cand
 				p.stats.panicRouted.Add(1)
 				break

@@ -111,8 +111,8 @@ func (p *Proxy) Stats() Stats {
 				Weight:              max(node.Weight, 1),
 				EffectiveWeight:     float64(max(node.Weight, 1)) * float64(node.WeightScale()) / 1000,
 				Healthy:             node.Healthy(),
-				Ejected:             up.health.ejected.Load(),
-				Draining:            up.draining.Load(),
+				Ejected:             up.health.Ejected(),
+				Draining:            up.health.Draining(),
 				Inflight:            node.Inflight(),
 				Queued:              node.Queued(),
 				Requests:            c.requests.Load(),
@@ -134,9 +134,9 @@ func (p *Proxy) Stats() Stats {
 				ReportedQueue:       -1,
 			}
 			us.Failures = us.ConnectFailures + us.Resets + us.Timeouts
-			up.health.mu.Lock()
-			us.ActiveDown = up.health.activeDown
-			up.health.mu.Unlock()
+			up.healthMu.Lock()
+			us.ActiveDown = up.health.ActiveDown()
+			up.healthMu.Unlock()
 			if l := up.load.Load(); l != nil {
 				us.ReportedInflight, us.ReportedWorkers, us.ReportedQueue = l.Inflight, l.Workers, l.Queue
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/sut/balancer"
+	"github.com/ilities/ilities/sut/health"
 )
 
 // maxIdlePerUpstream bounds the idle keep-alive connections kept per
@@ -35,12 +36,15 @@ type upstream struct {
 	idleMu sync.Mutex
 	idle   []*upConn
 
-	gate     gate
-	health   healthState
-	counts   upstreamCounters
-	draining atomic.Bool
-	latency  ewmaGauge
-	load     atomic.Pointer[balancer.Load] // last reported load
+	gate gate
+	// health is changed under healthMu; its lock-free reads (ejected,
+	// draining, slow start) are safe without it.
+	healthMu  sync.Mutex
+	health    *health.Upstream
+	checkStop chan struct{} // closed when the upstream leaves
+	counts    upstreamCounters
+	latency   ewmaGauge
+	load      atomic.Pointer[balancer.Load] // last reported load
 	// resolved is the address the event loops dial; resolving is set while
 	// a lookup of it runs.
 	resolved  atomic.Pointer[resolvedAddr]
@@ -170,7 +174,7 @@ func (u *upstream) dial() (*upConn, error) {
 
 // putConn returns a healthy, fully read connection to the idle pool.
 func (u *upstream) putConn(uc *upConn) {
-	if u.draining.Load() {
+	if u.health.Draining() {
 		_ = uc.c.Close()
 		return
 	}
