@@ -4,30 +4,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ilities/ilities/sut/admission"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
-// gate is admission control for one upstream: at most max requests in
-// flight, up to queueCap more waiting in two FIFO queues (requests of known
-// sessions are served first when the proxy is session-aware). A finishing
-// request hands its slot straight to the next waiter, so the in-flight count
-// never exceeds max and waiting requests are not overtaken by new arrivals.
+// gate runs an upstream's admission.Gate on the goroutine path: a request
+// that must wait blocks on its waiter's channel until a finishing request
+// hands it the slot, a known session evicts it, or its QueueTimeout ends.
+// The rules are the admission.Gate's; the lock, channels and timers are
+// what the waiting takes here.
 type gate struct {
-	max      int64 // 0: no limit, no queue
-	queueCap int
-
 	mu    sync.Mutex
-	known []*waiter
-	fresh []*waiter
+	rules *admission.Gate[*waiter]
 }
 
+func newGate(a AdmissionConfig) gate {
+	return gate{rules: admission.NewGate[*waiter](a.MaxInflight, a.Queue)}
+}
+
+// waiter is a request that may wait for a slot: one per client connection,
+// which has one request at a time at a gate, so a request costs no waiter
+// of its own. Its channel is sent to once, under the gate's lock, when it is
+// granted a slot or evicted; it is empty again, and the waiter out of the
+// queue, whenever enter returns.
 type waiter struct {
-	ch      chan struct{}
-	granted bool
+	ch      chan struct{} // made on the connection's first limited request
 	evicted bool
 }
-
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
 
 type admitResult uint8
 
@@ -37,40 +40,30 @@ const (
 	rejectedTimeout
 )
 
-// enter takes a slot of u or waits for one.
-func (g *gate) enter(u *balancer.Upstream, known bool, timeout time.Duration) admitResult {
-	if g.max <= 0 {
-		u.Acquire()
+// enter takes a slot of u or waits for one as w, for at most timeout.
+// Without a limit it takes the slot at once, and w may be nil.
+func (g *gate) enter(u *balancer.Upstream, w *waiter, known bool, timeout time.Duration) admitResult {
+	if !g.rules.Limited() {
+		g.rules.Enter(u, w, known) // takes the slot: no queue, no lock
 		return admitted
 	}
+	if w.ch == nil {
+		w.ch = make(chan struct{}, 1)
+	}
+	w.evicted = false
 	g.mu.Lock()
-	if u.Inflight() < g.max && len(g.known)+len(g.fresh) == 0 {
-		u.Acquire()
-		g.mu.Unlock()
-		return admitted
+	entry, evicted, didEvict := g.rules.Enter(u, w, known)
+	if didEvict {
+		evicted.evicted = true
+		evicted.ch <- struct{}{}
 	}
-	if len(g.known)+len(g.fresh) >= g.queueCap {
-		if !known || len(g.fresh) == 0 {
-			g.mu.Unlock()
-			return rejectedFull
-		}
-		// Make room for a known session: the newest new-session waiter
-		// leaves with a rejection.
-		last := g.fresh[len(g.fresh)-1]
-		g.fresh = g.fresh[:len(g.fresh)-1]
-		last.evicted = true
-		u.AddQueued(-1)
-		last.ch <- struct{}{}
-	}
-	w := waiterPool.Get().(*waiter)
-	w.granted, w.evicted = false, false
-	if known {
-		g.known = append(g.known, w)
-	} else {
-		g.fresh = append(g.fresh, w)
-	}
-	u.AddQueued(1)
 	g.mu.Unlock()
+	switch entry {
+	case admission.Admitted:
+		return admitted
+	case admission.RejectedFull:
+		return rejectedFull
+	}
 
 	t := time.NewTimer(timeout)
 	select {
@@ -78,65 +71,28 @@ func (g *gate) enter(u *balancer.Upstream, known bool, timeout time.Duration) ad
 		t.Stop()
 	case <-t.C:
 		g.mu.Lock()
-		if g.remove(w) {
-			u.AddQueued(-1)
-			g.mu.Unlock()
-			waiterPool.Put(w)
+		removed := g.rules.GiveUp(u, w)
+		g.mu.Unlock()
+		if removed {
 			return rejectedTimeout
 		}
-		g.mu.Unlock()
 		<-w.ch // granted or evicted meanwhile
 	}
-	res := admitted
 	if w.evicted {
-		res = rejectedFull
+		return rejectedFull
 	}
-	waiterPool.Put(w)
-	return res
-}
-
-func (g *gate) remove(w *waiter) bool {
-	for _, q := range []*[]*waiter{&g.known, &g.fresh} {
-		for i, x := range *q {
-			if x == w {
-				*q = append((*q)[:i], (*q)[i+1:]...)
-				return true
-			}
-		}
-	}
-	return false
+	return admitted
 }
 
 // leave gives the slot to the next waiter, or frees it.
 func (g *gate) leave(u *balancer.Upstream) {
-	if g.max <= 0 {
-		u.Release()
+	if !g.rules.Limited() {
+		g.rules.Leave(u)
 		return
 	}
 	g.mu.Lock()
-	var w *waiter
-	switch {
-	case len(g.known) > 0:
-		w = g.known[0]
-		g.known = g.known[1:]
-	case len(g.fresh) > 0:
-		w = g.fresh[0]
-		g.fresh = g.fresh[1:]
-	}
-	if w == nil || u.Inflight() > g.max {
-		u.Release()
-	}
-	if w != nil {
-		u.AddQueued(-1)
-		w.granted = true
+	if w, ok := g.rules.Leave(u); ok {
 		w.ch <- struct{}{}
 	}
 	g.mu.Unlock()
-}
-
-// queued is the number of waiting requests.
-func (g *gate) queued() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.known) + len(g.fresh)
 }

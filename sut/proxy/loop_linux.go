@@ -727,7 +727,7 @@ func (l *loop) serveWhole(c *lconn) {
 		return
 	}
 	if p.limiter != nil {
-		if ok, wait := p.limiter.allow(c.ip, l.now); !ok {
+		if ok, wait := p.limiter.Allow(c.ip, l.now); !ok {
 			p.stats.rateLimited.Add(1)
 			l.early(c, 429, "rate limit exceeded", nil, int(wait/time.Second)+1)
 			return
@@ -761,7 +761,7 @@ func (l *loop) tryUpstream(c *lconn) {
 
 // startOn starts c's exchange with up.
 func (l *loop) startOn(c *lconn, up *upstream) {
-	up.gate.enter(up.node, false, 0) // no admission limit with loops: a slot at once
+	up.gate.enter(up.node, nil, false, 0) // no admission limit with loops: a slot at once
 	c.up, c.holding = up, true
 	up.counts.requests.Add(1)
 	l.connectUp(c, false)

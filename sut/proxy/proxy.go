@@ -1,8 +1,9 @@
 // Package proxy is the built-in L7 reverse proxy: it routes each request to a
 // pool by host and path prefix, picks an upstream of that pool with a
 // balancing strategy (package balancer), admits it past the upstream's
-// concurrency limit, and forwards it over a pooled keep-alive HTTP/1.1
-// connection, retrying on another upstream where that is safe.
+// concurrency limit (package admission), and forwards it over a pooled
+// keep-alive HTTP/1.1 connection, retrying on another upstream where that
+// is safe.
 //
 // The HTTP/1.1 server and client are the package's own lean implementation
 // (pooled buffers, no per-request allocation on the common path) on the
@@ -63,6 +64,7 @@ import (
 
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/headers"
+	"github.com/ilities/ilities/sut/admission"
 	"github.com/ilities/ilities/sut/balancer"
 	"github.com/ilities/ilities/sut/health"
 )
@@ -181,12 +183,9 @@ type Limits struct {
 	IdleTimeout       time.Duration // keep-alive idle; default 60s
 }
 
-// RateLimit is a token bucket per client IP: Rate requests per second on
-// average, bursts of Burst (default: Rate, at least 1). Excess gets 429.
-type RateLimit struct {
-	Rate  float64
-	Burst int
-}
+// RateLimit is a token bucket per client IP, whose rules are
+// admission.RateLimit's. Excess gets 429.
+type RateLimit = admission.RateLimit
 
 // PoolConfig is one pool. A request matches a pool when its Host (without
 // port) equals Host, if Host is set, and its path starts with PathPrefix.
@@ -217,7 +216,7 @@ type Proxy struct {
 
 	stats     proxyCounters
 	retryTok  atomic.Int64 // retry budget, in thousandths of a retry
-	limiter   *rateLimiter
+	limiter   *admission.RateLimiter
 	topoMu    sync.Mutex // serialises membership changes
 	events    eventLog
 	startedAt time.Time
@@ -285,7 +284,7 @@ func New(cfg Config) (*Proxy, error) {
 		p.scheme = "https"
 	}
 	if cfg.RateLimit.Rate > 0 {
-		p.limiter = newRateLimiter(cfg.RateLimit)
+		p.limiter = admission.NewRateLimiter(cfg.RateLimit)
 	}
 	p.retryTok.Store(retryTokenCap)
 	names := map[string]bool{}
@@ -389,9 +388,7 @@ func applyDefaults(cfg *Config) error {
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = DefaultIdleTimeout
 	}
-	if cfg.RateLimit.Rate > 0 && cfg.RateLimit.Burst <= 0 {
-		cfg.RateLimit.Burst = max(int(cfg.RateLimit.Rate), 1)
-	}
+	cfg.RateLimit = cfg.RateLimit.WithDefaults()
 	if cfg.Admin == "" {
 		cfg.Admin = DefaultAdmin
 	}
@@ -428,7 +425,7 @@ func (p *Proxy) newUpstream(pl *pool, uc UpstreamConfig) (*upstream, error) {
 		url:      u,
 		hostLine: []byte("Host: " + u.Host + "\r\n"),
 		nodeLine: []byte(headers.Node + ": " + uc.Name + "\r\n"),
-		gate:     gate{max: int64(p.cfg.Admission.MaxInflight), queueCap: p.cfg.Admission.Queue},
+		gate:     newGate(p.cfg.Admission),
 		health:   health.NewUpstream(p.healthRules()),
 	}
 	up.lookup()

@@ -34,6 +34,7 @@ type clientConn struct {
 	breq         balancer.Request
 	upW, clientW sideWriter
 	exclu        [4]*balancer.Upstream
+	wait         waiter // the request's place at a gate, when it must wait
 	// activeUp is the upstream connection of the exchange in progress, so
 	// Close can abort it.
 	activeUp atomic.Pointer[upConn]
@@ -210,7 +211,7 @@ func (p *Proxy) handle(cs *clientConn) bool {
 	}
 	now := time.Now()
 	if p.limiter != nil {
-		if ok, wait := p.limiter.allow(cs.ip, now); !ok {
+		if ok, wait := p.limiter.Allow(cs.ip, now); !ok {
 			p.stats.rateLimited.Add(1)
 			return early(429, "rate limit exceeded", nil, int(wait/time.Second)+1)
 		}
@@ -237,7 +238,7 @@ func (p *Proxy) handle(cs *clientConn) bool {
 	}
 	for attempt := 0; ; attempt++ {
 		known := p.cfg.Admission.SessionAware && balancer.CookieValue(req, p.cfg.Admission.SessionCookie) != ""
-		switch up.gate.enter(up.node, known, p.cfg.Admission.QueueTimeout) {
+		switch up.gate.enter(up.node, &cs.wait, known, p.cfg.Admission.QueueTimeout) {
 		case rejectedFull:
 			up.counts.rejectedFull.Add(1)
 			return early(503, "upstream "+up.cfg.Name+" is at capacity", up, retryAfterSeconds(p.cfg.Admission.QueueTimeout))
