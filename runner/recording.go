@@ -19,6 +19,8 @@ type Recording struct {
 	opts      Options
 	col       *collector
 	workloads []*workloadRun // what the result names: workloads and their requests
+	// lagged is set once an arrival was sent after its intended time.
+	lagged bool
 }
 
 // Sample is one arrival recorded from outside the engine, as plain values.
@@ -83,6 +85,7 @@ func (r *Recording) Add(s Sample) {
 		req:       uint16(s.Request),
 		status:    uint16(s.Status),
 	}
+	r.lagged = r.lagged || smp.wasSent() && s.Sent > s.Intended
 	r.col.add(&smp, s.Workload)
 }
 
@@ -118,8 +121,20 @@ func (r *Recording) Advance(now time.Duration) { r.col.closeWindows(now) }
 
 // Result assembles the result of the run, started at started and as long
 // as the scenario's duration, exactly as Run does, with no apparatus
-// measured and nothing interrupted.
+// measured and nothing interrupted. When no arrival was sent late, the
+// run has no send lag at all: the generator's and the apparatus's are left
+// empty, where the histograms would show their floor (1µs).
 func (r *Recording) Result(started time.Time) (*report.Result, error) {
 	d := r.sc.Duration.D()
-	return buildResult(r.sc, r.opts, r.col, r.workloads, started, d, d, false, nil)
+	res, err := buildResult(r.sc, r.opts, r.col, r.workloads, started, d, d, false, nil)
+	if err != nil || r.lagged {
+		return res, err
+	}
+	res.Generator.SendLagMS, res.Generator.SendLagHistogram = report.Percentiles{}, ""
+	for i := range res.Apparatus.Windows {
+		w := &res.Apparatus.Windows[i]
+		w.SendLagP50, w.SendLagP99, w.SendLagMax = 0, 0, 0
+	}
+	res.Apparatus.Assess(res.Generator.SendLagMS)
+	return res, nil
 }

@@ -63,4 +63,21 @@ workload:
 	if len(res.Windows) != 2 || res.Windows[1].Dropped != 1 || res.Windows[0].Succeeded != 2 {
 		t.Errorf("windows %+v, want the arrivals in the windows of their intended times", res.Windows)
 	}
+	// Every arrival was sent on time: no send lag at all, rather than the
+	// histograms' floor; one sent late has its lag.
+	if lag := res.Generator.SendLagMS; lag.Count != 0 || res.Apparatus.DelayMS.P99 != 0 {
+		t.Errorf("send lag %+v, apparatus delay %+v: want none", lag, res.Apparatus.DelayMS)
+	}
+	late, err := NewRecording(sc, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.Add(Sample{Intended: ms(10), Sent: ms(13), Done: ms(20), Status: 200})
+	res, err = late.Result(time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag := res.Generator.SendLagMS; lag.Count != 1 || lag.Min != 3 || res.Totals.Late != 1 {
+		t.Errorf("send lag %+v, late %d: want the one arrival 3ms late", lag, res.Totals.Late)
+	}
 }
