@@ -24,10 +24,8 @@ type workload struct {
 	waiting     ring[pending]
 	timeout     time.Duration
 	maxLateness time.Duration
-	// sent lists the requests in flight in send order, for their timeouts
-	// (one event at a time, for the oldest); armed while that event is due.
-	sent  ring[flightRef]
-	armed bool
+	// timeouts are the deadlines of the requests in flight.
+	timeouts deadlines
 }
 
 // pending is an arrival not sent yet.
@@ -44,6 +42,7 @@ func newWorkload(sc *scenario.Scenario, i int, requests []request) (*workload, e
 	}
 	return &workload{
 		id:          int32(i),
+		timeouts:    deadlines{event: event{clientTimeout, int32(i)}},
 		pacer:       pacer,
 		mix:         runner.NewMix(sc, i),
 		requests:    requests,
@@ -91,22 +90,8 @@ func (s *sim) send(w *workload, a pending) {
 	f.workload, f.request = w.id, a.request
 	f.intended, f.sent = a.intended, s.cal.now
 	w.inflight++
-	for w.sent.len() > 0 && s.settled(w.sent.peek()) {
-		w.sent.pop()
-	}
-	w.sent.push(s.fs.ref(id))
-	if !w.armed {
-		w.armed = true
-		s.cal.after(w.timeout, event{clientTimeout, w.id})
-	}
+	s.add(&w.timeouts, id, f.sent+int64(w.timeout), clientEnded)
 	s.hop(id, atProxy)
-}
-
-// settled reports whether the request r names has been recorded by its
-// client (or is gone).
-func (s *sim) settled(r flightRef) bool {
-	f := s.fs.live(r)
-	return f == nil || f.clientDone
 }
 
 // clientAnswer records the answer of flight id, unless its client gave
@@ -138,22 +123,14 @@ func (s *sim) clientAnswer(id int32) {
 }
 
 // clientTimeout ends the requests of w past the workload's timeout, oldest
-// first, and waits for the next one's.
+// first: each is recorded as a timeout now, and its slot is free.
 func (s *sim) clientTimeout(w *workload) {
-	w.armed = false
-	for w.sent.len() > 0 {
-		r := w.sent.peek()
-		if s.settled(r) {
-			w.sent.pop()
-			continue
-		}
-		f := &s.fs.all[r.id]
-		if due := f.sent + int64(w.timeout); due > s.cal.now {
-			w.armed = true
-			s.cal.at(due, event{clientTimeout, w.id})
+	for {
+		id, ok := s.due(&w.timeouts, clientEnded)
+		if !ok {
 			return
 		}
-		w.sent.pop()
+		f := &s.fs.all[id]
 		f.clientDone = true
 		s.rec.Add(runner.Sample{
 			Workload: int(f.workload), Request: int(f.request),
@@ -161,7 +138,7 @@ func (s *sim) clientTimeout(w *workload) {
 			Fate: runner.FateFailed, Class: runner.ClassTimeout,
 		})
 		s.last = s.cal.now
-		s.fs.release(r.id) // the client's hold
+		s.fs.release(id) // the client's hold
 		s.freeSlot(w)
 	}
 }

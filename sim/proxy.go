@@ -30,10 +30,8 @@ type simProxy struct {
 	upstreams []balancer.Upstream
 	cost      time.Duration
 	timeout   time.Duration
-	// exchanges lists the exchanges in the order they were forwarded, for
-	// the proxy's timeout (one event at a time, for the oldest).
-	exchanges ring[flightRef]
-	armed     bool
+	// exchanges are the deadlines of the exchanges with the backends.
+	exchanges deadlines
 	// breq is the request handed to the policies, reused as the live
 	// proxy reuses its own.
 	breq balancer.Request
@@ -61,7 +59,7 @@ const clientIP = "127.0.0.1"
 
 func newProxy(sc *scenario.Scenario, opts Options) (*simProxy, error) {
 	cfg := sut.ProxyConfig(sc) // the live proxy's own configuration
-	p := &simProxy{cost: opts.ProxyCost, timeout: cfg.Timeout}
+	p := &simProxy{cost: opts.ProxyCost, timeout: cfg.Timeout, exchanges: deadlines{event: event{proxyTimeout, 0}}}
 	if p.timeout <= 0 {
 		p.timeout = proxy.DefaultTimeout
 	}
@@ -182,14 +180,7 @@ func (s *sim) atProxy(id int32) {
 		u.Acquire()
 		f.station = p.stationOf(u)
 		f.forwarded = s.cal.now + int64(p.cost)
-		for p.exchanges.len() > 0 && s.answered(p.exchanges.peek()) {
-			p.exchanges.pop()
-		}
-		p.exchanges.push(s.fs.ref(id))
-		if !p.armed {
-			p.armed = true
-			s.cal.at(f.forwarded+int64(p.timeout), event{proxyTimeout, 0})
-		}
+		s.add(&p.exchanges, id, f.forwarded+int64(p.timeout), proxyEnded)
 		s.schedule(id, atStation, p.cost+s.net)
 	}
 	s.fs.release(id)
@@ -200,12 +191,6 @@ func (s *sim) proxyAnswers(id int32, status int32) {
 	f := &s.fs.all[id]
 	f.status, f.proxyDone = status, true
 	s.schedule(id, clientAnswer, s.proxy.cost+s.net)
-}
-
-// answered reports whether the proxy is done with the exchange r names.
-func (s *sim) answered(r flightRef) bool {
-	f := s.fs.live(r)
-	return f == nil || f.proxyDone
 }
 
 // proxyAnswer relays a station's answer to the client, unless the proxy
@@ -225,33 +210,24 @@ func (s *sim) proxyAnswer(id int32) {
 }
 
 // proxyTimeout answers 504 for each exchange past the proxy's timeout,
-// oldest first, and waits for the next one's. A request the backend still
-// holds in its waiting room leaves it, as the live backend's does when
-// the proxy closes the connection; one in service is served to its end.
+// oldest first. A request the backend still holds in its waiting room
+// leaves it, as the live backend's does when the proxy closes the
+// connection; one in service is served to its end.
 func (s *sim) proxyTimeout() {
 	p := s.proxy
-	p.armed = false
-	for p.exchanges.len() > 0 {
-		r := p.exchanges.peek()
-		if s.answered(r) {
-			p.exchanges.pop()
-			continue
-		}
-		f := &s.fs.all[r.id]
-		if due := f.forwarded + int64(p.timeout); due > s.cal.now {
-			p.armed = true
-			s.cal.at(due, event{proxyTimeout, 0})
+	for {
+		id, ok := s.due(&p.exchanges, proxyEnded)
+		if !ok {
 			return
 		}
-		p.exchanges.pop()
+		f := &s.fs.all[id]
 		f.proxyDone = true
-		st := s.stations[f.station]
 		if f.queued {
-			st.leave(f)
+			s.stations[f.station].leave(f)
 		}
 		s.endExchange(f, p.timeout, true)
 		f.status = http.StatusGatewayTimeout
-		s.hop(r.id, clientAnswer)
+		s.hop(id, clientAnswer)
 	}
 }
 

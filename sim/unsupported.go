@@ -30,33 +30,26 @@ func Unsupported(sc *scenario.Scenario) error {
 	}
 	if sut := sc.SUT; sut != nil {
 		o := sut.Proxy.ProxyOptions
-		if o.Kind != scenario.ProxyBuiltin {
-			not("sut.proxy.kind", fmt.Sprintf("a real proxy (kind: %s)", o.Kind))
-		}
-		if o.Replicas > 1 {
-			not("sut.proxy.replicas", "more than one proxy replica")
-		}
-		if o.Health != nil {
-			not("sut.proxy.health", "active health checking (health:)")
-		}
-		if o.Passive != nil {
-			not("sut.proxy.passive", "passive health checking (passive:)")
-		}
-		if o.Retries > 0 {
-			not("sut.proxy.retries", "retrying on another backend (retries:)")
-		}
-		if o.Admission != nil {
-			not("sut.proxy.admission", "admission control (admission:)")
-		}
-		if o.RateLimit != nil {
-			not("sut.proxy.rate_limit", "a rate limit per client (rate_limit:)")
-		}
-		if o.TLS {
-			not("sut.proxy.tls", "TLS termination (tls: true)")
-		}
+		sticky := false
 		if policy, err := balancer.New(sut.Proxy.Strategy, 0); err == nil {
-			if _, sticky := policy.(balancer.Sticky); sticky {
-				not("sut.proxy.strategy", fmt.Sprintf("stickiness (strategy %s)", sut.Proxy.Strategy))
+			_, sticky = policy.(balancer.Sticky)
+		}
+		for _, c := range []struct {
+			on         bool
+			path, what string
+		}{
+			{o.Kind != scenario.ProxyBuiltin, "sut.proxy.kind", fmt.Sprintf("a real proxy (kind: %s)", o.Kind)},
+			{o.Replicas > 1, "sut.proxy.replicas", "more than one proxy replica"},
+			{o.Health != nil, "sut.proxy.health", "active health checking (health:)"},
+			{o.Passive != nil, "sut.proxy.passive", "passive health checking (passive:)"},
+			{o.Retries > 0, "sut.proxy.retries", "retrying on another backend (retries:)"},
+			{o.Admission != nil, "sut.proxy.admission", "admission control (admission:)"},
+			{o.RateLimit != nil, "sut.proxy.rate_limit", "a rate limit per client (rate_limit:)"},
+			{o.TLS, "sut.proxy.tls", "TLS termination (tls: true)"},
+			{sticky, "sut.proxy.strategy", fmt.Sprintf("stickiness (strategy %s)", sut.Proxy.Strategy)},
+		} {
+			if c.on {
+				not(c.path, c.what)
 			}
 		}
 		for i, pc := range sut.Pools {
@@ -73,26 +66,21 @@ func Unsupported(sc *scenario.Scenario) error {
 	}
 	for i, w := range sc.Workload {
 		path := fmt.Sprintf("workload[%d]", i)
-		if w.Closed() {
-			not(path+".model", "a closed-loop workload (model: closed)")
-		}
-		if len(w.Session) > 0 {
-			not(path+".session", "a session (session:)")
-		}
-		if len(w.Uses) > 0 {
-			not(path+".uses", "test data (uses:)")
-		}
-		if w.Client.HTTP == scenario.HTTP2 {
-			not(path+".client.http", "HTTP/2 (http: 2)")
-		}
-		if w.Client.KeepAlive != nil && !*w.Client.KeepAlive {
-			not(path+".client.keepalive", "a connection per request (keepalive: false)")
-		}
-		if c := w.Client.MaxConnections; c > 0 && c < w.MaxInflight {
-			not(path+".client.max_connections", "fewer connections than max_inflight (max_connections:)")
-		}
-		if checksBody(w.Expect) {
-			not(path+".expect", "checking an answer's body or headers (expect:)")
+		for _, c := range []struct {
+			on         bool
+			path, what string
+		}{
+			{w.Closed(), path + ".model", "a closed-loop workload (model: closed)"},
+			{len(w.Session) > 0, path + ".session", "a session (session:)"},
+			{len(w.Uses) > 0, path + ".uses", "test data (uses:)"},
+			{w.Client.HTTP == scenario.HTTP2, path + ".client.http", "HTTP/2 (http: 2)"},
+			{w.Client.KeepAlive != nil && !*w.Client.KeepAlive, path + ".client.keepalive", "a connection per request (keepalive: false)"},
+			{w.Client.MaxConnections > 0 && w.Client.MaxConnections < w.MaxInflight, path + ".client.max_connections", "fewer connections than max_inflight (max_connections:)"},
+			{checksBody(w.Expect), path + ".expect", "checking an answer's body or headers (expect:)"},
+		} {
+			if c.on {
+				not(c.path, c.what)
+			}
 		}
 		for _, list := range []struct {
 			name string
