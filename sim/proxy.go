@@ -154,9 +154,9 @@ func (p *simProxy) stationOf(u *balancer.Upstream) int32 {
 	return int32((uintptr(unsafe.Pointer(u)) - uintptr(unsafe.Pointer(&p.upstreams[0]))) / unsafe.Sizeof(p.upstreams[0]))
 }
 
-// atProxy takes flight id in at the proxy: it is answered by the proxy
-// (413 too large, 404 unrouted, 503 no upstream, in the live proxy's order) or picked an upstream and
-// forwarded to its station after the proxy's cost.
+// atProxy takes flight id in at the proxy: the proxy answers it itself
+// (413 too large, 404 unrouted, 503 no upstream, in the live proxy's
+// order), or picks its upstream and forwards it after the proxy's cost.
 func (s *sim) atProxy(id int32) {
 	p := s.proxy
 	f := &s.fs.all[id]
@@ -201,7 +201,7 @@ func (s *sim) proxyAnswer(id int32) {
 	if !f.proxyDone {
 		f.proxyDone = true
 		st := s.stations[f.station]
-		st.reported = balancerLoad(f, st.workers)
+		st.reported = balancer.Load{Inflight: int(f.loadInflight), Workers: st.workers, Queue: int(f.loadQueue)}
 		st.answered = true
 		s.endExchange(f, time.Duration(s.cal.now-f.forwarded), f.status >= 500)
 		s.hop(id, clientAnswer)
@@ -247,8 +247,4 @@ func (s *sim) endExchange(f *flight, rtt time.Duration, failed bool) {
 		pl.observer.Observe(u, o)
 	}
 	u.Release()
-}
-
-func balancerLoad(f *flight, workers int) balancer.Load {
-	return balancer.Load{Inflight: int(f.loadInflight), Workers: workers, Queue: int(f.loadQueue)}
 }
