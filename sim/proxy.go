@@ -28,8 +28,12 @@ type simProxy struct {
 	// upstreams are every pool's members in the scenario's order:
 	// upstream i is station i.
 	upstreams []balancer.Upstream
-	cost      time.Duration
-	timeout   time.Duration
+	// loads are the loads the upstreams last reported with an answer
+	// (heard: one did), which the proxy hands the policy that learns.
+	loads   []balancer.Load
+	heard   []bool
+	cost    time.Duration
+	timeout time.Duration
 	// exchanges are the deadlines of the exchanges with the backends.
 	exchanges deadlines
 	// breq is the request handed to the policies, reused as the live
@@ -68,6 +72,7 @@ func newProxy(sc *scenario.Scenario, opts Options) (*simProxy, error) {
 		n += len(pc.Backends)
 	}
 	p.upstreams = make([]balancer.Upstream, n)
+	p.loads, p.heard = make([]balancer.Load, n), make([]bool, n)
 	next := 0
 	for i, pc := range sc.SUT.Pools {
 		o := cfg.StrategyOptions
@@ -200,9 +205,9 @@ func (s *sim) proxyAnswer(id int32) {
 	f := &s.fs.all[id]
 	if !f.proxyDone {
 		f.proxyDone = true
-		st := s.stations[f.station]
-		st.reported = balancer.Load{Inflight: int(f.loadInflight), Workers: st.workers, Queue: int(f.loadQueue)}
-		st.answered = true
+		p := s.proxy
+		p.loads[f.station] = balancer.Load{Inflight: int(f.loadInflight), Workers: s.stations[f.station].workers, Queue: int(f.loadQueue)}
+		p.heard[f.station] = true
 		s.endExchange(f, time.Duration(s.cal.now-f.forwarded), f.status >= 500)
 		s.hop(id, clientAnswer)
 	}
@@ -236,13 +241,12 @@ func (s *sim) proxyTimeout() {
 // load the upstream last reported (as the live proxy keeps it).
 func (s *sim) endExchange(f *flight, rtt time.Duration, failed bool) {
 	p := s.proxy
-	st := s.stations[f.station]
 	u := &p.upstreams[f.station]
 	pl := &p.pools[s.workloads[f.workload].requests[f.request].pool]
 	if pl.observer != nil {
 		o := balancer.Observation{At: wall(s.cal.now), RTT: rtt, Failed: failed}
-		if st.answered {
-			o.Load = &st.reported
+		if p.heard[f.station] {
+			o.Load = &p.loads[f.station]
 		}
 		pl.observer.Observe(u, o)
 	}

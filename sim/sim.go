@@ -40,10 +40,12 @@ type Options struct {
 	Version string
 }
 
-// The model's constants by default: the order of magnitude of this kind of
-// machine's loopback, where the live SUT runs (a hop of a small request
-// between two processes through the kernel, and the built-in proxy's CPU
-// per request on its event loops), until they are calibrated.
+// The model's constants by default, until they are calibrated: the order
+// of magnitude of this machine's loopback, where the live SUT runs. A hop
+// of a small request costs the receiving thread's wake-up after the
+// sender's write, tens of microseconds on a VM like this one (bench/erlang
+// measures it first), and the built-in proxy's own work per request about
+// as much.
 const (
 	DefaultProxyCost    = 30 * time.Microsecond
 	DefaultNetworkDelay = 20 * time.Microsecond

@@ -8,7 +8,6 @@ import (
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 	"github.com/ilities/ilities/sut/backend"
-	"github.com/ilities/ilities/sut/balancer"
 )
 
 // station is one backend of the scenario as the queueing station the live
@@ -30,12 +29,9 @@ type station struct {
 	room    ring[int32] // flights in arrival order, abandoned ones until they reach the head
 
 	// busyNS is the workers' busy time in each one-second window of the
-	// run, totalNS in all; reported the load it last answered with, for
-	// the policy that learns from it.
-	busyNS   []int64
-	totalNS  int64
-	reported balancer.Load
-	answered bool
+	// run, totalNS in all.
+	busyNS  []int64
+	totalNS int64
 }
 
 func newStation(seed int64, bc scenario.Backend) *station {
