@@ -310,3 +310,40 @@ requirements: [error_rate < 1%]
 		t.Errorf("a live part merged with simulated ones: %v", err)
 	}
 }
+
+// A request goes to the pool the live proxy routes it to: the longest
+// path prefix, then a pool of its host, then the earlier pool; none: 404.
+func TestRequestsGoWhereTheLiveProxyRoutesThem(t *testing.T) {
+	const pools = `
+duration: 1s
+sut:
+  pools:
+    - {name: web, match: {path_prefix: /w}, backends: [{name: web1}]}
+    - {name: api, match: {path_prefix: /api}, backends: [{name: api1}]}
+    - {name: admin, match: {host: admin.example, path_prefix: /api}, backends: [{name: admin1}]}
+    - {name: api-again, match: {path_prefix: /api}, backends: [{name: api2}]}
+workload:
+  - {rate: 10/s, requests: [%s]}
+`
+	for _, tc := range []struct{ request, node string }{
+		{"{path: /web/index.html}", "web1"},
+		{"{path: /api/items?page=2}", "api1"},
+		{`{path: /api/users, headers: {Host: "Admin.Example:8080"}}`, "admin1"},
+		{`{path: /api/users, headers: {Host: other.example}}`, "api1"},
+		{"{path: /ap}", ""},
+	} {
+		res := simulate(t, parse(t, fmt.Sprintf(pools, tc.request)), Options{})
+		var answered []string
+		for _, n := range res.Nodes {
+			if n.Requests > 0 {
+				answered = append(answered, n.Name)
+			}
+		}
+		switch {
+		case tc.node == "" && (len(answered) > 0 || res.StatusCodes[404] != res.Totals.Scheduled):
+			t.Errorf("%s: answered by %v, status codes %v: want 404 from the proxy", tc.request, answered, res.StatusCodes)
+		case tc.node != "" && (len(answered) != 1 || answered[0] != tc.node):
+			t.Errorf("%s: answered by %v, want %s alone", tc.request, answered, tc.node)
+		}
+	}
+}
