@@ -160,6 +160,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	if p.Name == "" {
 		p.Name = "(unnamed scenario)"
 	}
+	if res.Mode != "" {
+		p.About = append(p.About, res.Mode)
+	}
 	if res.Target != "" {
 		p.About = append(p.About, "target "+res.Target)
 	}
@@ -328,7 +331,7 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	if !g.Saturated && g.Reason != "" {
 		p.Generator = append(p.Generator, htmlPair{"lateness", g.Reason})
 	}
-	if a := apparatusSummary(res.Apparatus); a != "" {
+	if a := apparatusSummary(res); a != "" {
 		p.Generator = append(p.Generator, htmlPair{"apparatus: the tool's own delays and the machine's load", a})
 	}
 
@@ -343,6 +346,7 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	add("seed", strconv.FormatInt(res.Seed, 10))
 	add("strategy", res.Strategy)
 	add("target", res.Target)
+	add("mode", res.Mode)
 	add("tool", res.Tool)
 	if !res.Started.IsZero() {
 		add("started", res.Started.UTC().Format("2006-01-02 15:04:05 UTC"))

@@ -48,6 +48,9 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		md("")
 	}
 	var about []string
+	if res.Mode != "" {
+		about = append(about, res.Mode)
+	}
 	if res.Target != "" {
 		about = append(about, "target `"+res.Target+"`")
 	}
@@ -148,7 +151,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			FormatValue(lag.P99, scenario.UnitDuration), res.Totals.Late, res.Totals.Dropped)
 		md("")
 	}
-	if a := apparatusSummary(res.Apparatus); a != "" {
+	if a := apparatusSummary(res); a != "" {
 		md("Apparatus: %s.", markdownEscape(a))
 		md("")
 	}

@@ -28,6 +28,7 @@ func Merge(parts []*Result) (*Result, error) {
 		SchemaVersion: SchemaVersion,
 		Tool:          first.Tool,
 		Scenario:      first.Scenario,
+		Mode:          first.Mode,
 		Seed:          first.Seed,
 		Strategy:      first.Strategy,
 		Started:       first.Started,
@@ -139,6 +140,8 @@ func checkParts(parts []*Result) error {
 		switch {
 		case p.Scenario != first.Scenario:
 			return fmt.Errorf("part %s is of scenario %q, part %s of %q", p.Segment, p.Scenario, first.Segment, first.Scenario)
+		case p.Mode != first.Mode:
+			return fmt.Errorf("part %s is %s, part %s %s: a simulated part and a live one are not one run", p.Segment, modeName(p), first.Segment, modeName(first))
 		case p.Seed != first.Seed:
 			return fmt.Errorf("part %s has seed %d, part %s seed %d: segments of one run share the seed", p.Segment, p.Seed, first.Segment, first.Seed)
 		case p.DurationS != first.DurationS || p.WarmupS != first.WarmupS:
@@ -175,6 +178,14 @@ func checkParts(parts []*Result) error {
 		return fmt.Errorf("segments %s are missing: a merged result needs every segment of the run", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// modeName names a part's mode in a message.
+func modeName(r *Result) string {
+	if r.Mode == "" {
+		return "live"
+	}
+	return r.Mode
 }
 
 func parseSegment(s string) (k, n int, err error) {

@@ -12,13 +12,20 @@ import (
 // SchemaVersion is the version of the result.json format.
 const SchemaVersion = 1
 
+// ModeSimulated marks a result simulated on a virtual clock (Result.Mode):
+// no network, no host, no apparatus; every figure is the model's.
+const ModeSimulated = "simulated"
+
 // Result is everything a run measured, as plain data. It is what
 // result.json holds and what every renderer reads.
 type Result struct {
 	SchemaVersion int    `json:"schema_version"`
 	Tool          string `json:"tool"` // "ilities <version>"
 	Scenario      string `json:"scenario"`
-	Seed          int64  `json:"seed"`
+	// Mode is ModeSimulated for a run of the built-in SUT on a virtual
+	// clock (ilities simulate), "" for a live run.
+	Mode string `json:"mode,omitempty"`
+	Seed int64  `json:"seed"`
 	// Target is the URL the load was sent to.
 	Target string `json:"target"`
 	// Strategy is the built-in proxy's balancing strategy ("" for an external target).

@@ -95,6 +95,9 @@ func (t *textWriter) title(res *Result) {
 	}
 	t.linef("%s", name)
 	var ctx []string
+	if res.Mode != "" {
+		ctx = append(ctx, res.Mode)
+	}
 	if res.Target != "" {
 		ctx = append(ctx, "target "+res.Target)
 	}
@@ -174,7 +177,7 @@ func (t *textWriter) figures(res *Result) {
 			FormatValue(lag.P99, scenario.UnitDuration),
 			FormatValue(lag.Max, scenario.UnitDuration)))
 	}
-	if a := apparatusSummary(res.Apparatus); a != "" {
+	if a := apparatusSummary(res); a != "" {
 		t.field("apparatus", a)
 	}
 	if !res.Generator.Saturated && res.Generator.Reason != "" && res.Generator.SendLagMS.Count > 0 {
@@ -415,9 +418,14 @@ func statusWord(v Verdict) string {
 
 // apparatusSummary is the one-line account of the tool's own delays and
 // the machine's load, "" when the result has none.
-func apparatusSummary(a *Apparatus) string {
+func apparatusSummary(res *Result) string {
+	a := res.Apparatus
 	if a == nil {
 		return ""
+	}
+	if res.Mode == ModeSimulated {
+		return fmt.Sprintf("none: simulated on a virtual clock, no hiccups, CPU or pressure to measure; own delay p99 %s (waits for a free in-flight slot only)",
+			FormatValue(a.DelayMS.P99, scenario.UnitDuration))
 	}
 	ms := func(v float64) string { return FormatValue(v, scenario.UnitDuration) }
 	var parts []string

@@ -315,7 +315,7 @@ func (l *eventLoop) pace() {
 			req := w.pick()
 			index := l.index
 			l.index++
-			if !l.e.segment.has(index) {
+			if !l.e.segment.Has(index) {
 				continue
 			}
 			l.next, l.haveNext = arrival{intended: at, req: req}, true

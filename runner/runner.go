@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -165,7 +163,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	for _, w := range workloads {
 		if w.closed {
 			for u := range w.maxUsers {
-				if !opts.Segment.has(u) {
+				if !opts.Segment.Has(u) {
 					continue
 				}
 				if spans := userSpans(w.users, u); len(spans) > 0 {
@@ -363,16 +361,15 @@ type workloadRun struct {
 	// scheduler and workers.
 	loop *eventLoop
 	// requests is the mix (picked by weight) or, for a session, the steps in order.
-	requests  []*request
-	cumWeight []int
-	session   bool
+	requests []*request
+	mix      *Mix
+	session  bool
 	// data, when set, renders templates, draws rows and runs response
 	// checks (data.go); nil for requests sent as built.
 	data *workloadData
 
 	// Open loop.
 	pacer Pacer
-	mix   *rand.Rand
 	// work is unbuffered: a hand-over succeeds only when a worker is idle,
 	// so at most maxInflight requests are ever in flight.
 	work chan arrival
@@ -397,7 +394,6 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 		timeout:     spec.Timeout.D(),
 		maxLateness: spec.MaxLateness.D(),
 		maxInflight: spec.MaxInflight,
-		mix:         streamRNG(sc.Seed, i, streamMix),
 		work:        make(chan arrival),
 		closed:      spec.Closed(),
 		think:       spec.ThinkTime,
@@ -429,27 +425,12 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 	if w.maxInflight <= 0 {
 		w.maxInflight = 1000
 	}
-	reqs := spec.Requests
-	if len(spec.Session) > 0 {
-		reqs, w.session = spec.Session, true
+	_, w.session = mixRequests(spec)
+	var err error
+	if w.requests, err = newRequests(sc, spec, opts.version()); err != nil {
+		return nil, err
 	}
-	if len(reqs) == 0 {
-		reqs = []scenario.Request{{Method: http.MethodGet, Path: "/", Weight: 1}}
-	}
-	total := 0
-	for _, r := range reqs {
-		t, err := newRequest(sc, r, spec.Expect, "ilities/"+opts.version())
-		if err != nil {
-			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
-		}
-		w.requests = append(w.requests, t)
-		total += max(r.Weight, 0)
-		if w.session {
-			total = len(w.requests)
-		}
-		w.cumWeight = append(w.cumWeight, total)
-	}
-	if total == 0 {
+	if w.mix = NewMix(sc, i); w.mix.total() == 0 {
 		return nil, fmt.Errorf("runner: workload %q: the request weights add up to 0", spec.Name)
 	}
 	conns := spec.Client.MaxConnections
@@ -475,30 +456,24 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 	return w, nil
 }
 
-// pick chooses the next request of the mix by weight. Every arrival draws
-// once, sent or not, so the k-th arrival's request depends only on the seed.
-func (w *workloadRun) pick() int {
-	if len(w.requests) == 1 {
-		return 0
-	}
-	return w.pickAt(w.mix.IntN(w.cumWeight[len(w.cumWeight)-1]))
-}
+// pick chooses the next request of the mix by weight (Mix.Next).
+func (w *workloadRun) pick() int { return w.mix.Next() }
 
 // pickWith chooses a request of the mix with a virtual user's own source.
-func (w *workloadRun) pickWith(rng interface{ Intn(int) int }) int {
-	if len(w.requests) == 1 {
-		return 0
-	}
-	return w.pickAt(rng.Intn(w.cumWeight[len(w.cumWeight)-1]))
-}
+func (w *workloadRun) pickWith(rng interface{ Intn(int) int }) int { return w.mix.pickWith(rng) }
 
-func (w *workloadRun) pickAt(n int) int {
-	for i, c := range w.cumWeight {
-		if n < c {
-			return i
+// newRequests builds what a workload sends (mixRequests), in order.
+func newRequests(sc *scenario.Scenario, spec scenario.Workload, version string) ([]*request, error) {
+	reqs, _ := mixRequests(spec)
+	out := make([]*request, len(reqs))
+	for i, r := range reqs {
+		t, err := newRequest(sc, r, spec.Expect, "ilities/"+version)
+		if err != nil {
+			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
 		}
+		out[i] = t
 	}
-	return len(w.cumWeight) - 1
+	return out, nil
 }
 
 // schedule is the workload's clock: it takes arrivals from the pacer,
@@ -525,7 +500,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			return
 		}
 		req := w.pick()
-		if !e.segment.has(index) {
+		if !e.segment.Has(index) {
 			continue
 		}
 		if !stopped {
@@ -586,11 +561,27 @@ const endGrace = time.Second
 // first (the generator or the target could not keep up), cut when the end
 // of the run and its grace come first.
 func (w *workloadRun) sendDeadline(at, duration time.Duration) (time.Duration, outcome) {
-	late, end := at+w.maxLateness, duration+min(w.maxLateness, endGrace)
+	return sendDeadline(at, w.maxLateness, duration)
+}
+
+func sendDeadline(at, maxLateness, duration time.Duration) (time.Duration, outcome) {
+	late, end := at+maxLateness, duration+min(maxLateness, endGrace)
 	if late <= end {
 		return late, outDropped
 	}
 	return end, outCut
+}
+
+// SendDeadline is the last instant an open-loop arrival due at at, of a
+// workload with the given max_lateness in a run of the given duration, may
+// be sent, and its fate if it is not (FateDropped or FateCut), as Run
+// decides them for an arrival that waits for a free in-flight slot.
+func SendDeadline(at, maxLateness, duration time.Duration) (time.Duration, Fate) {
+	by, missed := sendDeadline(at, maxLateness, duration)
+	if missed == outCut {
+		return by, FateCut
+	}
+	return by, FateDropped
 }
 
 // fineWait is the last stretch before an arrival that is slept precisely

@@ -37,5 +37,6 @@ func (s Segment) String() string {
 	return fmt.Sprintf("%d/%d", s.K, s.N)
 }
 
-// has reports whether arrival or user i belongs to the segment.
-func (s Segment) has(i int) bool { return s.Whole() || i%s.N == s.K-1 }
+// Has reports whether arrival or user i (counted from 0 in each workload)
+// belongs to the segment.
+func (s Segment) Has(i int) bool { return s.Whole() || i%s.N == s.K-1 }

@@ -125,6 +125,7 @@ func parseContext(ctx context.Context, file string, data []byte, opts LoadOption
 		return nil, errs.unique()
 	}
 	s.forgetSetPositions()
+	s.places = positions.index(opts.Sets)
 	return s, nil
 }
 

@@ -33,6 +33,10 @@ type Scenario struct {
 	// AllowPaths are folders, besides the scenario file's own, that files
 	// it names (body_file) may be in: --allow-paths.
 	AllowPaths []string `yaml:"-"`
+
+	// places is where Parse found each value (ErrorAt); nil for a
+	// scenario built in code.
+	places *places
 }
 
 // SUT describes the built-in system under test: a reverse proxy in front of

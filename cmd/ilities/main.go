@@ -173,7 +173,7 @@ func newRootCmd() *cobra.Command {
 			stopProfile()
 		}
 	}
-	root.AddCommand(newRunCmd(), newValidateCmd())
+	root.AddCommand(newRunCmd(), newValidateCmd(), newSimulateCmd())
 	root.AddCommand(newMergeCmd(), newAttackCmd())
 	root.AddCommand(newReportCmd(), newDiffCmd())
 	root.AddCommand(newBackendCmd(), newServeCmd())

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -115,6 +116,25 @@ func TestEveryMetricIsDocumented(t *testing.T) {
 	for _, m := range scenario.Metrics {
 		if rowNaming(table, m.Name) == nil {
 			t.Errorf("%s: no row in docs/scenario.md's table of metrics", m.Name)
+		}
+	}
+}
+
+// Every command is in the architecture's list of cmd/ilities and shown in
+// the README in use ("ilities NAME ...").
+func TestCommandNamesAreDocumented(t *testing.T) {
+	row := docRow(t, "docs/architecture.md", "`cmd/ilities`")
+	readme := readDoc(t, "README.md")
+	for _, cmd := range newRootCmd().Commands() {
+		name := cmd.Name()
+		if cmd.Hidden || name == "help" || name == "completion" {
+			continue
+		}
+		if !strings.Contains(row[1], "`"+name+"`") {
+			t.Errorf("%s: missing from docs/architecture.md's cmd/ilities row", name)
+		}
+		if !regexp.MustCompile(`\bilities ` + name + `\b`).MatchString(readme) {
+			t.Errorf("%s: the README never shows it in use (ilities %s ...)", name, name)
 		}
 	}
 }

@@ -37,9 +37,16 @@ func setFlag(cmd *cobra.Command) {
 // own service needs: where, how fast, how long.
 func shapeFlags(cmd *cobra.Command) {
 	cmd.Flags().String("target", "", "point the scenario at `URL`, in place of its target: (a scenario with a built-in sut: is an error)")
+	markScenarioFlags(cmd, "target")
+	loadFlags(cmd)
+}
+
+// loadFlags are the shorthands of shapeFlags that keep the scenario's
+// SUT: how fast, how long (simulate has them, not --target).
+func loadFlags(cmd *cobra.Command) {
 	cmd.Flags().String("rate", "", "the constant arrival `RATE` of every open workload, such as 200/s (a staged or closed workload is an error)")
 	cmd.Flags().String("duration", "", "the run's length, such as 30s")
-	markScenarioFlags(cmd, "target", "rate", "duration")
+	markScenarioFlags(cmd, "rate", "duration")
 }
 
 func markScenarioFlags(cmd *cobra.Command, names ...string) {

@@ -26,6 +26,10 @@ func dirFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// runOutFiles are what run --out writes, sorted.
+var runOutFiles = []string{"junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
+	"node-utilisation.png", "report.html", "result.json", "summary.md", "throughput.png"}
+
 // run --out writes every report; report re-renders each of them from the
 // saved result.json, byte for byte.
 func TestRunOutAndReportRerender(t *testing.T) {
@@ -43,8 +47,7 @@ func TestRunOutAndReportRerender(t *testing.T) {
 	if code != exitFail {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
-	want := []string{"junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
-		"node-utilisation.png", "report.html", "result.json", "summary.md", "throughput.png"}
+	want := runOutFiles
 	got := dirFiles(t, dir)
 	// Per-second utilisation is drawn when the nodes report it.
 	if !reflect.DeepEqual(got, want) && !reflect.DeepEqual(got, append(append([]string{}, want[:5]...), want[6:]...)) {

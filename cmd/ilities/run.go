@@ -40,37 +40,11 @@ func newRunCmd() *cobra.Command {
 		Short: "Run a scenario and check its requirements (exit 0 pass, 1 fail, 2 invalid input, 3 inconclusive, run failed or interrupted, 4 internal error)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := loadScenario(cmd, args[0])
+			p, err := f.prepare(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("seed") {
-				sc.Seed = f.seed
-			}
-			if f.strategy != "" {
-				if sc.SUT == nil {
-					return withCode(exitInvalid, errors.New("--strategy applies to the built-in SUT (sut:), and this scenario has a target"))
-				}
-				sc.SUT.Proxy.Strategy = f.strategy
-				if err := sc.Validate(); err != nil {
-					return withCode(exitInvalid, err)
-				}
-			}
-			render, err := report.RendererFor(f.format)
-			if err != nil {
-				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
-			}
-			if f.baseline == "-" && args[0] == "-" {
-				return withCode(exitInvalid, errors.New("--baseline -: the scenario is read from standard input already"))
-			}
-			baseline, err := readBaseline(cmd, f.baseline, f.diff)
-			if err != nil {
-				return err
-			}
-			if err := relativeWithoutBaseline(sc, baseline); err != nil {
-				return err
-			}
-			opts := run.Options{Options: runner.Options{Version: version}, SUTProcess: f.sutProcess}
+			opts := run.Options{Options: runner.Options{Version: version, Segment: p.segment}, SUTProcess: f.sutProcess}
 			switch f.sutProcess {
 			case run.SUTInProcess:
 			case run.SUTChild:
@@ -80,39 +54,97 @@ func newRunCmd() *cobra.Command {
 			default:
 				return withCode(exitInvalid, fmt.Errorf("--sut-process %q: expected in or child", f.sutProcess))
 			}
-			if f.segment != "" {
-				if opts.Segment, err = runner.ParseSegment(f.segment); err != nil {
-					return withCode(exitInvalid, fmt.Errorf("--segment: %w", err))
-				}
-			}
 			if !f.quiet {
 				opts.Progress = cmd.ErrOrStderr()
 				opts.Live = isTerminal(opts.Progress)
 			}
-			f.diff.AcceptSaturated = f.allowSaturated
-			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
-				if err := applyBaseline(res, baseline, f.diff); err != nil {
-					return err
-				}
-				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+			return f.metrics.run(cmd, p.sc, opts, func(res *report.Result, runErr error) error {
+				return f.finish(cmd, p, res, runErr)
 			})
 		},
 		Long:    runLong,
 		Example: runExample,
 	}
+	f.register(cmd)
+	shapeFlags(cmd)
+	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
+	f.metrics.register(cmd)
+	return cmd
+}
+
+// register adds the flags run and simulate share: where the results go,
+// the overrides of the scenario, how the result is printed, the segment,
+// the baseline.
+func (f *runFlags) register(cmd *cobra.Command) {
 	outDirFlag(cmd, &f.out, "directory to write result.json and the reports into")
 	setFlag(cmd)
-	shapeFlags(cmd)
 	cmd.Flags().Int64Var(&f.seed, "seed", 0, "override the scenario's seed")
 	strategyFlag(cmd, &f.strategy)
 	formatFlag(cmd, &f.format)
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines")
 	cmd.Flags().StringVar(&f.segment, "segment", "", "run segment K/N: a deterministic 1/N slice of every workload, to be combined with ilities merge")
-	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
 	cmd.Flags().BoolVar(&f.allowSaturated, "allow-saturated", false, "accept a run in which the generator saturated (otherwise exit 3)")
-	f.metrics.register(cmd)
 	baselineFlags(cmd, &f.baseline, &f.diff)
-	return cmd
+}
+
+// prepared is what run and simulate settle before the load: the scenario
+// with the command line's overrides, how the result is printed, the
+// baseline it is compared with, the segment.
+type prepared struct {
+	sc       *scenario.Scenario
+	render   report.Renderer
+	baseline *report.Result
+	segment  runner.Segment
+}
+
+// prepare loads the scenario at path and reads the shared flags; any
+// problem is invalid input (or an interruption while loading).
+func (f *runFlags) prepare(cmd *cobra.Command, path string) (*prepared, error) {
+	sc, err := loadScenario(cmd, path)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{sc: sc}
+	if cmd.Flags().Changed("seed") {
+		sc.Seed = f.seed
+	}
+	if f.strategy != "" {
+		if sc.SUT == nil {
+			return nil, withCode(exitInvalid, errors.New("--strategy applies to the built-in SUT (sut:), and this scenario has a target"))
+		}
+		sc.SUT.Proxy.Strategy = f.strategy
+		if err := sc.Validate(); err != nil {
+			return nil, withCode(exitInvalid, err)
+		}
+	}
+	if p.render, err = report.RendererFor(f.format); err != nil {
+		return nil, withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+	}
+	if f.baseline == "-" && path == "-" {
+		return nil, withCode(exitInvalid, errors.New("--baseline -: the scenario is read from standard input already"))
+	}
+	if p.baseline, err = readBaseline(cmd, f.baseline, f.diff); err != nil {
+		return nil, err
+	}
+	if err := relativeWithoutBaseline(sc, p.baseline); err != nil {
+		return nil, err
+	}
+	if f.segment != "" {
+		if p.segment, err = runner.ParseSegment(f.segment); err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("--segment: %w", err))
+		}
+	}
+	f.diff.AcceptSaturated = f.allowSaturated
+	return p, nil
+}
+
+// finish compares the result with the baseline, writes and prints it, and
+// maps the outcome to the exit code.
+func (f *runFlags) finish(cmd *cobra.Command, p *prepared, res *report.Result, runErr error) error {
+	if err := applyBaseline(res, p.baseline, f.diff); err != nil {
+		return err
+	}
+	return finishRun(cmd, res, runErr, f.out, p.render, f.allowSaturated)
 }
 
 // finishRun writes and prints what a run measured, whatever happened to

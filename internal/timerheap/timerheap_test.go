@@ -45,6 +45,33 @@ func TestPopsInTimeOrder(t *testing.T) {
 	}
 }
 
+// Entries of equal time come out in the order they went in, however the
+// pushes and pops interleave: a simulation replaying the same pushes gets
+// the same events in the same order.
+func TestEqualTimesPopInPushOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 100 {
+		var h Heap[int]
+		var lastAt int64 = -1
+		last := map[int64]int{} // the latest value popped at each time
+		next := 0
+		for next < 500 || h.Len() > 0 {
+			if next < 500 && (h.Len() == 0 || rng.IntN(3) > 0) {
+				at := max(lastAt, 0) + rng.Int64N(4) // few distinct times, none before the last pop
+				h.Push(at, next)
+				next++
+				continue
+			}
+			at, v, _ := h.Peek()
+			h.Pop()
+			if prev, seen := last[at]; seen && v < prev {
+				t.Fatalf("round %d: at %d, %d came out after %d, pushed later", round, at, v, prev)
+			}
+			last[at], lastAt = v, at
+		}
+	}
+}
+
 // A push allocates nothing once the heap has grown.
 func TestPushAllocatesNothing(t *testing.T) {
 	var h Heap[*int]

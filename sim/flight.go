@@ -1,0 +1,77 @@
+package sim
+
+// flight is one request on its way through the simulated system, from its
+// send to the last event about it. Flights live in one slice and are
+// reused, so that the steady state allocates nothing; a list that names a
+// flight lazily (a timeout's) keeps its generation, so that it does not
+// mistake a reused flight for its own.
+type flight struct {
+	workload, request int32
+	intended, sent    int64
+	// forwarded is when the proxy sent it on to its backend (station).
+	forwarded int64
+	station   int32 // -1 while the proxy has not picked one
+	// arrived, start and end are its times at the station: arrival,
+	// service start and end.
+	arrived, start, end int64
+	// status is the station's answer, then the one the client gets;
+	// loadInflight and loadQueue the station's load reported with it.
+	status                  int32
+	loadInflight, loadQueue int32
+	// holds counts what may still touch the flight (its client until it
+	// records it, each event scheduled for it, a waiting room it is in);
+	// at 0 it is free for another request.
+	holds int32
+	gen   uint32
+	// queued: in its station's waiting room; abandoned: it left the room
+	// when the proxy gave up on it. proxyDone: the proxy answered the
+	// client (the backend's answer, or its own); clientDone: the client
+	// recorded it (its answer, or a timeout).
+	queued, abandoned, proxyDone, clientDone bool
+}
+
+// flightRef names a flight in a list read lazily (the timeouts').
+type flightRef struct {
+	id  int32
+	gen uint32
+}
+
+// flights holds every flight, in use or free.
+type flights struct {
+	all  []flight
+	free []int32
+}
+
+// take returns a flight for a new request, held by its client.
+func (fs *flights) take() int32 {
+	var id int32
+	if n := len(fs.free); n > 0 {
+		id = fs.free[n-1]
+		fs.free = fs.free[:n-1]
+	} else {
+		fs.all = append(fs.all, flight{})
+		id = int32(len(fs.all) - 1)
+	}
+	f := &fs.all[id]
+	*f = flight{gen: f.gen + 1, station: -1, holds: 1}
+	return id
+}
+
+// release drops one hold on flight id, and frees it when none is left.
+func (fs *flights) release(id int32) {
+	f := &fs.all[id]
+	if f.holds--; f.holds == 0 {
+		fs.free = append(fs.free, id)
+	}
+}
+
+// ref names flight id as it is now.
+func (fs *flights) ref(id int32) flightRef { return flightRef{id, fs.all[id].gen} }
+
+// live returns the flight ref names, or nil once it was freed and reused.
+func (fs *flights) live(r flightRef) *flight {
+	if f := &fs.all[r.id]; f.gen == r.gen && f.holds > 0 {
+		return f
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/scenario"
+)
+
+// result assembles what the run measured through the runner's recording,
+// as a live run's result is assembled, and adds what run.Execute adds
+// after the load: the nodes' utilisation per window, the availability
+// projection, the manifest and the verdict.
+func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, error) {
+	res, err := s.rec.Result(started)
+	if err != nil {
+		return nil, err
+	}
+	res.Mode = report.ModeSimulated
+	for i := range res.Windows {
+		res.Windows[i].Utilisation = s.utilisation(i)
+	}
+	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
+	var mtbf []report.NodeMTBF
+	for _, pc := range sc.SUT.Pools {
+		for _, b := range pc.Backends {
+			mtbf = append(mtbf, report.NodeMTBF{Name: b.Name, Pool: pc.Name, MTBF: b.MTBF.D()})
+		}
+	}
+	res.Projection = report.ProjectRun(mtbf, res.Faults, res.MeasuredS)
+	res.Manifest = report.NewManifest(sc.File)
+	report.Evaluate(res, sc.Requirements)
+	return res, nil
+}
+
+// utilisation is each node's busy worker-time share in window i of the
+// run, as the live run's sampler reads it once a second.
+func (s *sim) utilisation(i int) map[string]float64 {
+	out := make(map[string]float64, len(s.stations))
+	for _, st := range s.stations {
+		busy := int64(0)
+		if i < len(st.busyNS) {
+			busy = st.busyNS[i]
+		}
+		out[st.name] = float64(busy) / (float64(st.workers) * float64(time.Second))
+	}
+	return out
+}
+
+// nodeStats is each node's own account at the end of the run: its
+// utilisation from the run's start to its last answer (the end, at least),
+// as the live nodes report theirs when the run is over.
+func (s *sim) nodeStats() []runner.NodeReport {
+	elapsed := float64(max(s.last, int64(s.duration)))
+	out := make([]runner.NodeReport, len(s.stations))
+	for i, st := range s.stations {
+		out[i] = runner.NodeReport{Name: st.name, Weight: float64(s.proxy.upstreams[i].Weight), Utilisation: float64(st.totalNS) / (float64(st.workers) * elapsed)}
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+// Package sim simulates a run of a scenario's built-in SUT on a virtual
+// clock: the same scenario as ilities run, without a network, a host or
+// real time, so that a run is free of the machine's noise, deterministic
+// given its seed, and far faster than real time.
+//
+// The parts that do not need real time are the live ones: each workload's
+// arrivals and requests come from the runner's pacer and mix with the same
+// seeds (the live run's arrivals), the proxy picks with the scenario's
+// balancing policy (sut/balancer, the live proxy's code, told the virtual
+// time), and each backend is the M/G/c/K station of sut/backend, drawing
+// the same service times. What they measure goes through the runner's own
+// recording (runner.Recording), so a simulated result has every figure of a
+// live one that the model knows, computed by the same code, and is judged
+// by the same requirements. What the model does not hold yet is refused by
+// Unsupported, at its place in the scenario.
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/scenario"
+)
+
+// Options are the model's constants and the run's slice.
+type Options struct {
+	// ProxyCost is the proxy's own time per request (reading it, picking,
+	// writing it on); NetworkDelay is one hop's (generator to proxy, proxy
+	// to backend, and back: four per request). Zero is none.
+	ProxyCost    time.Duration
+	NetworkDelay time.Duration
+	// Segment simulates a deterministic slice of every workload, as run
+	// --segment runs one.
+	Segment runner.Segment
+	// Version is the tool's version, in the result ("ilities <Version>").
+	Version string
+}
+
+// The model's constants by default, until they are calibrated: the order
+// of magnitude of this machine's loopback, where the live SUT runs. A hop
+// of a small request costs the receiving thread's wake-up after the
+// sender's write, tens of microseconds on a VM like this one (bench/erlang
+// measures it first), and the built-in proxy's own work per request about
+// as much.
+const (
+	DefaultProxyCost    = 30 * time.Microsecond
+	DefaultNetworkDelay = 20 * time.Microsecond
+)
+
+// DefaultOptions are the model's constants by default, for the whole run.
+func DefaultOptions() Options {
+	return Options{ProxyCost: DefaultProxyCost, NetworkDelay: DefaultNetworkDelay}
+}
+
+// sim is one simulated run.
+type sim struct {
+	cal       calendar
+	fs        flights
+	workloads []*workload
+	stations  []*station
+	proxy     *simProxy
+	rec       *runner.Recording
+	net       time.Duration
+	duration  time.Duration
+	segment   runner.Segment
+	// last is when the last request ended (answered or timed out): the
+	// end of the run, its requests in flight awaited.
+	last int64
+}
+
+// Run simulates the scenario (loaded, defaults applied) and returns its
+// result, evaluated against its requirements as a live run's is. The
+// error is Unsupported's when the scenario holds what the model does not,
+// or ctx's when it ends first.
+func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Result, error) {
+	if err := Unsupported(sc); err != nil {
+		return nil, err
+	}
+	if opts.ProxyCost < 0 || opts.NetworkDelay < 0 {
+		return nil, errors.New("sim: the proxy's cost and the network delay must not be negative")
+	}
+	started := time.Now()
+	s, err := build(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.run(ctx); err != nil {
+		return nil, err
+	}
+	return s.result(sc, started)
+}
+
+// build lays out the model of sc: its stations, its proxy, its workloads.
+func build(sc *scenario.Scenario, opts Options) (*sim, error) {
+	s := &sim{net: opts.NetworkDelay, duration: sc.Duration.D(), segment: opts.Segment}
+	if !s.segment.Whole() && (s.segment.K < 1 || s.segment.K > s.segment.N) {
+		return nil, errors.New("sim: a segment K/N needs 1 <= K <= N")
+	}
+	for _, pc := range sc.SUT.Pools {
+		for _, b := range pc.Backends {
+			s.stations = append(s.stations, newStation(sc.Seed, b))
+		}
+	}
+	p, err := newProxy(sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.proxy = p
+	for i, spec := range sc.Workload {
+		reqs := spec.Requests
+		if len(reqs) == 0 { // the runner's default: one GET /
+			reqs = []scenario.Request{{Path: "/"}}
+		}
+		requests := make([]request, len(reqs))
+		for j, r := range reqs {
+			if requests[j], err = s.proxy.newRequest(sc, r); err != nil {
+				return nil, fmt.Errorf("sim: workload %q: %w", spec.Name, err)
+			}
+		}
+		w, err := newWorkload(sc, i, requests)
+		if err != nil {
+			return nil, err
+		}
+		s.workloads = append(s.workloads, w)
+	}
+	s.rec, err = runner.NewRecording(sc, runner.Options{Segment: opts.Segment, Version: opts.Version, NodeStats: s.nodeStats})
+	return s, err
+}
+
+// run plays the calendar out: every arrival, and every request to its end.
+func (s *sim) run(ctx context.Context) error {
+	for _, w := range s.workloads {
+		s.draw(w)
+	}
+	second := int64(0)
+	for {
+		e, ok := s.cal.next()
+		if !ok {
+			break
+		}
+		if t := s.cal.now / int64(time.Second); t > second {
+			// Once a simulated second: the recording finishes the windows
+			// no arrival can reach any more, and a cancelled run stops.
+			second = t
+			s.rec.Advance(time.Duration(s.cal.now))
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		switch e.kind {
+		case arrival:
+			s.arrive(s.workloads[e.id])
+		case clientAnswer:
+			s.clientAnswer(e.id)
+		case clientTimeout:
+			s.clientTimeout(s.workloads[e.id])
+		case atProxy:
+			s.atProxy(e.id)
+		case proxyAnswer:
+			s.proxyAnswer(e.id)
+		case proxyTimeout:
+			s.proxyTimeout()
+		case atStation:
+			s.atStation(e.id)
+		case serviceEnd:
+			s.serviceEnd(e.id)
+		}
+	}
+	return ctx.Err()
+}
+
+// schedule has event kind happen to flight id d from now, which holds it.
+func (s *sim) schedule(id int32, kind eventKind, d time.Duration) {
+	s.fs.all[id].holds++
+	s.cal.after(d, event{kind, id})
+}
+
+// hop has event kind happen to flight id one network hop from now.
+func (s *sim) hop(id int32, kind eventKind) { s.schedule(id, kind, s.net) }

@@ -1,0 +1,136 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sut/balancer"
+	"github.com/ilities/ilities/sut/proxy"
+)
+
+// Unsupported names, each at its place in the scenario, what the
+// simulation does not model yet; nil when it models everything the
+// scenario asks. It is the one list of them: modelling a feature deletes
+// its line here.
+func Unsupported(sc *scenario.Scenario) error {
+	var errs scenario.Errors
+	not := func(path, what string) {
+		errs = append(errs, sc.ErrorAt(path, what+" is not simulated yet; ilities run runs it live"))
+	}
+	if sc.Target != nil {
+		not("target", "an external target (target:)")
+	}
+	for i := range sc.Faults {
+		not(fmt.Sprintf("faults[%d]", i), "a fault")
+	}
+	for i, d := range sc.Data {
+		not(fmt.Sprintf("data[%d]", i), fmt.Sprintf("test data (data source %q)", d.Name))
+	}
+	if sut := sc.SUT; sut != nil {
+		o := sut.Proxy.ProxyOptions
+		sticky := false
+		if policy, err := balancer.New(sut.Proxy.Strategy, 0); err == nil {
+			_, sticky = policy.(balancer.Sticky)
+		}
+		for _, c := range []struct {
+			on         bool
+			path, what string
+		}{
+			{o.Kind != scenario.ProxyBuiltin, "sut.proxy.kind", fmt.Sprintf("a real proxy (kind: %s)", o.Kind)},
+			{o.Replicas > 1, "sut.proxy.replicas", "more than one proxy replica"},
+			{o.Health != nil, "sut.proxy.health", "active health checking (health:)"},
+			{o.Passive != nil, "sut.proxy.passive", "passive health checking (passive:)"},
+			{o.Retries > 0, "sut.proxy.retries", "retrying on another backend (retries:)"},
+			{o.Admission != nil, "sut.proxy.admission", "admission control (admission:)"},
+			{o.RateLimit != nil, "sut.proxy.rate_limit", "a rate limit per client (rate_limit:)"},
+			{o.TLS, "sut.proxy.tls", "TLS termination (tls: true)"},
+			{sticky, "sut.proxy.strategy", fmt.Sprintf("stickiness (strategy %s)", sut.Proxy.Strategy)},
+		} {
+			if c.on {
+				not(c.path, c.what)
+			}
+		}
+		for i, pc := range sut.Pools {
+			for j, b := range pc.Backends {
+				path := fmt.Sprintf("sut.pools[%d].backends[%d]", i, j)
+				if b.Sessions {
+					not(path+".sessions", "server-side sessions (sessions: true)")
+				}
+				if b.ResponseSize != nil {
+					not(path+".response_size", "a response size (response_size:)")
+				}
+			}
+		}
+	}
+	for i, w := range sc.Workload {
+		path := fmt.Sprintf("workload[%d]", i)
+		for _, c := range []struct {
+			on         bool
+			path, what string
+		}{
+			{w.Closed(), path + ".model", "a closed-loop workload (model: closed)"},
+			{len(w.Session) > 0, path + ".session", "a session (session:)"},
+			{len(w.Uses) > 0, path + ".uses", "test data (uses:)"},
+			{w.Client.HTTP == scenario.HTTP2, path + ".client.http", "HTTP/2 (http: 2)"},
+			{w.Client.KeepAlive != nil && !*w.Client.KeepAlive, path + ".client.keepalive", "a connection per request (keepalive: false)"},
+			{w.Client.MaxConnections > 0 && w.Client.MaxConnections < w.MaxInflight, path + ".client.max_connections", "fewer connections than max_inflight (max_connections:)"},
+			{checksBody(w.Expect), path + ".expect", "checking an answer's body or headers (expect:)"},
+		} {
+			if c.on {
+				not(c.path, c.what)
+			}
+		}
+		for _, list := range []struct {
+			name string
+			reqs []scenario.Request
+		}{{"requests", w.Requests}, {"session", w.Session}} {
+			for j, r := range list.reqs {
+				rpath := fmt.Sprintf("%s.%s[%d]", path, list.name, j)
+				if r.Templates != nil {
+					not(rpath, "a templated request ({{...}})")
+				}
+				if len(r.Extract) > 0 {
+					not(rpath+".extract", "extracting from an answer (extract:)")
+				}
+				if r.Expect != nil && checksBody(*r.Expect) {
+					not(rpath+".expect", "checking an answer's body or headers (expect:)")
+				}
+				if sc.SUT != nil && headBytes(r) > headLimit(sc.SUT.Proxy.Limits) {
+					not(rpath, "a request head near the proxy's max_header_bytes (its 431)")
+				}
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(errs, func(a, b scenario.Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	return errs
+}
+
+// checksBody reports whether expect reads more of an answer than its status.
+func checksBody(e scenario.Expect) bool {
+	return e.BodyContains != "" || len(e.JSON) > 0 || len(e.Headers) > 0
+}
+
+// headBytes is a generous estimate of the request head the generator
+// writes for r: its line, its headers, and room for those it adds.
+func headBytes(r scenario.Request) int {
+	n := len(r.Method) + len(r.Path) + 512
+	for k, v := range r.Headers {
+		n += len(k) + len(v) + 4
+	}
+	return n
+}
+
+// headLimit is the proxy's limit on a request head.
+func headLimit(l scenario.ProxyLimits) int {
+	if l.MaxHeaderBytes > 0 {
+		return int(l.MaxHeaderBytes)
+	}
+	return proxy.DefaultMaxHeaderBytes
+}

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ilities/ilities/scenario"
+)
+
+// Each part of a scenario the model does not hold yet is refused before
+// anything runs, named, at its file:line:column: one row each. A row's
+// scenario marks the line the error must point at with "# here".
+func TestUnsupportedIsNamedAtItsPlace(t *testing.T) {
+	const backends = "  pools: [{name: app, backends: [{name: b1}]}]\n"
+	const load = "workload: [{rate: 10/s, requests: [{path: /}]}]\n"
+	builtin := func(proxy string) string {
+		return "sut:\n  proxy: {" + proxy + "}  # here\n" + backends + load
+	}
+	for _, tc := range []struct {
+		what, yaml string
+	}{
+		{"an external target (target:)", "target: {url: 'http://127.0.0.1:1'}  # here\n" + load},
+		{"a fault", "sut:\n" + backends + load + "faults:\n  - {at: 500ms, kind: crash, node: b1}  # here\n"},
+		{`test data (data source "users")`, "sut:\n" + backends + load + "data:\n  - {name: users, file: users.csv}  # here\n"},
+		{"test data (uses:)", "sut:\n" + backends + "data: [{name: users, file: users.csv}]\n" +
+			"workload:\n  - rate: 10/s\n    uses: [users]  # here\n    requests: [{path: '/{{users.name}}'}]\n"},
+		{"a real proxy (kind: nginx)", builtin("kind: nginx")},
+		{"more than one proxy replica", builtin("replicas: 2")},
+		{"active health checking (health:)", builtin("health: {interval: 1s}")},
+		{"passive health checking (passive:)", builtin("passive: {consecutive_failures: 3}")},
+		{"retrying on another backend (retries:)", builtin("retries: 1")},
+		{"admission control (admission:)", builtin("admission: {max_inflight: 4}")},
+		{"a rate limit per client (rate_limit:)", builtin("rate_limit: {rate: 100/s}")},
+		{"TLS termination (tls: true)", builtin("tls: true")},
+		{"stickiness (strategy cookie)", builtin("strategy: cookie")},
+		{"server-side sessions (sessions: true)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          sessions: true  # here\n" + load},
+		{"a response size (response_size:)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          response_size: {dist: constant, value: 4KB}  # here\n" + load},
+		{"a closed-loop workload (model: closed)", "sut:\n" + backends + "workload:\n  - model: closed  # here\n    users: 2\n    requests: [{path: /}]\n"},
+		{"a session (session:)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - {path: /login}  # here\n"},
+		{"extracting from an answer (extract:)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /login\n        extract: {token: {json: token}}  # here\n      - {path: '/cart/{{token}}'}\n"},
+		{"a templated request ({{...}})", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    requests:\n      - {path: '/items/{{uuid}}'}  # here\n"},
+		{"checking an answer's body or headers (expect:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    expect: {body_contains: ok}  # here\n    requests: [{path: /}]\n"},
+		{"checking an answer's body or headers (expect:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    requests:\n      - path: /\n        expect: {headers: {X-Ilities-Backend: b}}  # here\n"},
+		{"HTTP/2 (http: 2)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {http: 2}  # here\n    requests: [{path: /}]\n"},
+		{"a connection per request (keepalive: false)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {keepalive: false}  # here\n    requests: [{path: /}]\n"},
+		{"fewer connections than max_inflight (max_connections:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {max_connections: 2}  # here\n    requests: [{path: /}]\n"},
+		{"a request head near the proxy's max_header_bytes (its 431)", "sut:\n  proxy: {limits: {max_header_bytes: 1KiB}}\n" + backends +
+			"workload:\n  - rate: 10/s\n    requests:\n      - {path: /, headers: {X-Big: " + strings.Repeat("x", 600) + "}}  # here\n"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "s.yaml")
+			yaml := "name: u\nduration: 1s\n" + tc.yaml
+			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "users.csv"), []byte("name\nann\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sc, err := scenario.Load(file)
+			if err != nil {
+				t.Fatalf("the scenario does not load: %v", err)
+			}
+			line := 1 + strings.Count(yaml[:strings.Index(yaml, "# here")], "\n")
+			err = Unsupported(sc)
+			var errs scenario.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Unsupported = %v, want scenario.Errors", err)
+			}
+			at := file + ":" + strconv.Itoa(line) + ":"
+			found := false
+			for _, e := range errs {
+				found = found || strings.HasPrefix(e.Error(), at) && strings.Contains(e.Msg, tc.what+" is not simulated yet")
+			}
+			if !found {
+				t.Errorf("no error at %s naming %q:\n%v", at, tc.what, err)
+			}
+			if _, runErr := Run(context.Background(), sc, DefaultOptions()); runErr == nil || runErr.Error() != err.Error() {
+				t.Errorf("Run = %v, want Unsupported's error", runErr)
+			}
+		})
+	}
+	sc := parse(t, "duration: 1s\n"+"sut:\n"+backends+load)
+	if err := Unsupported(sc); err != nil {
+		t.Errorf("a plain scenario is refused: %v", err)
+	}
+}
