@@ -7,7 +7,10 @@ package sim
 // mistake a reused flight for its own.
 type flight struct {
 	workload, request int32
-	intended, sent    int64
+	// session indexes the load's sessions when the request belongs to one
+	// (sim/session.go), -1 when it does not.
+	session        int32
+	intended, sent int64
 	// forwarded is when the proxy sent it on to its backend (station).
 	forwarded int64
 	station   int32 // -1 while the proxy has not picked one
@@ -53,7 +56,7 @@ func (fs *flights) take() int32 {
 		id = int32(len(fs.all) - 1)
 	}
 	f := &fs.all[id]
-	*f = flight{gen: f.gen + 1, station: -1, holds: 1}
+	*f = flight{gen: f.gen + 1, station: -1, session: -1, holds: 1}
 	return id
 }
 
