@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -139,6 +141,12 @@ func TestFaultKindsEndToEnd(t *testing.T) {
 			meter := hiccup.Start()
 			res, err := Execute(context.Background(), sc, Options{})
 			host := meter.Stop()
+			if errors.Is(err, runner.ErrNoResponse) && (host.Max >= 250*time.Millisecond || host.Stretch() >= 2) {
+				// Not one answer within the requests' 500 ms: a host that
+				// delays this process half that at once, or doubles its
+				// waits, can keep every answer from arriving in time.
+				t.Skipf("%v, on a host that delayed this process: %v", err, host)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,8 +207,9 @@ faults:
 		t.Fatalf("%d faults recorded", len(res.Faults))
 	}
 	// Never early, in planned order, and late by at most 10 ms on a quiet
-	// host plus the longest wake-up delay this host imposed over the run.
-	limit := 10*time.Millisecond + host.Max
+	// host, stretched as this host stretched this process's waits, plus the
+	// longest wake-up delay it imposed over the run.
+	limit := host.Allow(10 * time.Millisecond)
 	t.Logf("limit %v; %v", limit, host)
 	for i, f := range res.Faults {
 		late := time.Duration((f.AtS - f.PlannedAtS) * float64(time.Second))

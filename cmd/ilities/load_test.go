@@ -79,15 +79,20 @@ func TestAttack(t *testing.T) {
 	dir := t.TempDir()
 	code, stdout, stderr := runCLI(t, "attack", srv.URL+"/cart", "--rate", "50/s", "--duration", "1s",
 		"--method", "post", "-H", "X-Token: abc", "--body", "{}", "--quiet", "--out", dir)
-	if code != exitPass {
+	res, err := readResult(filepath.Join(dir, "result.json"))
+	switch {
+	case code == exitRun && err == nil && res.Generator.Saturated:
+		// A host that starves the generator makes the run invalid, and
+		// says so; what it sent is still checked.
+		t.Logf("exit %d: %s", code, res.VerdictReason)
+	case code != exitPass:
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	if hits.Load() != 50 || seen != "POST /cart abc {}" {
 		t.Errorf("server saw %d requests, last %q", hits.Load(), seen)
-	}
-	res, err := readResult(filepath.Join(dir, "result.json"))
-	if err != nil {
-		t.Fatal(err)
 	}
 	if res.Totals.Succeeded != 50 {
 		t.Errorf("totals %+v", res.Totals)
