@@ -14,24 +14,26 @@ import (
 // (a closed loop has no intended send time: the user waits), so the sample's
 // intended time is its actual send time and it never counts as late.
 
-// span is an interval of the run during which a virtual user is active.
-type span struct{ start, end time.Duration }
+// Span is an interval of the run during which a virtual user is active.
+type Span struct{ Start, End time.Duration }
 
-// userSpans returns when virtual user u (0-based) is active: wherever the
-// workload's user count is at least u+1. Ramps are followed exactly: on a
-// ramp from 0 to 10 users over 10s, user 0 starts at 1s and user 9 at 10s.
-func userSpans(profile []scenario.Segment, u int) []span {
+// UserSpans returns when virtual user u (0-based) of a closed workload
+// with the given user-count profile (scenario.Workload.UserProfile) is
+// active: wherever the count is at least u+1. Ramps are followed exactly:
+// on a ramp from 0 to 10 users over 10s, user 0 starts at 1s and user 9 at
+// 10s. Run starts and stops its users by them, and so does a simulation.
+func UserSpans(profile []scenario.Segment, u int) []Span {
 	k := float64(u + 1)
-	var out []span
+	var out []Span
 	add := func(s, e time.Duration) {
 		if e <= s {
 			return
 		}
-		if n := len(out); n > 0 && s-out[n-1].end <= time.Microsecond {
-			out[n-1].end = e
+		if n := len(out); n > 0 && s-out[n-1].End <= time.Microsecond {
+			out[n-1].End = e
 			return
 		}
-		out = append(out, span{s, e})
+		out = append(out, Span{s, e})
 	}
 	const eps = 1e-9
 	for _, seg := range profile {
@@ -53,28 +55,28 @@ func userSpans(profile []scenario.Segment, u int) []span {
 	return out
 }
 
-// userRNG is virtual user u's own random source (think times, request
+// UserRNG is virtual user u's own random source (think times, request
 // mix), derived from the seed, so that a user behaves the same whichever
-// segment runs it.
-func userRNG(seed int64, workload, u int) *rand.Rand {
+// segment runs it, and a simulated user as the live one.
+func UserRNG(seed int64, workload, u int) *rand.Rand {
 	return rand.New(rand.NewSource(int64(splitmix64(uint64(seed) ^ splitmix64(uint64(workload)<<32|uint64(u)|1<<63)))))
 }
 
 // user runs virtual user u of workload w over its active spans.
-func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
+func (e *engine) user(w *workloadRun, u int, spans []Span, rec *recorder) {
 	st := newUserState(u, w.session)
 	if w.data != nil {
 		st.data = w.data.newUser(int64(u+1), templateRNG(e.seed, w.index, u))
 	}
-	rng := userRNG(e.seed, w.index, u)
+	rng := UserRNG(e.seed, w.index, u)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	end := e.duration
 	for _, sp := range spans {
-		if !e.wait(sp.start-e.since(), timer) {
+		if !e.wait(sp.Start-e.since(), timer) {
 			return
 		}
-		stopAt := min(sp.end, end)
+		stopAt := min(sp.End, end)
 		for e.since() < stopAt {
 			if w.session {
 				st.resetCookies()
@@ -84,7 +86,7 @@ func (e *engine) user(w *workloadRun, u int, spans []span, rec *recorder) {
 			}
 			steps, first := w.requests, 0
 			if !w.session {
-				first = w.pickWith(rng)
+				first = w.mix.PickWith(rng)
 				steps = w.requests[first : first+1]
 			}
 			for j, r := range steps {

@@ -44,19 +44,19 @@ func TestUserSpans(t *testing.T) {
 		name    string
 		profile []scenario.Segment
 		user    int
-		want    []span
+		want    []Span
 	}{
-		{"constant: every user all the run", []scenario.Segment{seg(0, 10, 4, 4)}, 3, []span{{0, secs(10)}}},
+		{"constant: every user all the run", []scenario.Segment{seg(0, 10, 4, 4)}, 3, []Span{{0, secs(10)}}},
 		{"constant: no such user", []scenario.Segment{seg(0, 10, 4, 4)}, 4, nil},
-		{"ramp up: user 0 at 1s", []scenario.Segment{seg(0, 10, 0, 10)}, 0, []span{{secs(1), secs(10)}}},
+		{"ramp up: user 0 at 1s", []scenario.Segment{seg(0, 10, 0, 10)}, 0, []Span{{secs(1), secs(10)}}},
 		{"ramp up: user 9 at the end", []scenario.Segment{seg(0, 10, 0, 10)}, 9, nil},
-		{"ramp up then hold", []scenario.Segment{seg(0, 10, 0, 10), seg(10, 20, 10, 10)}, 9, []span{{secs(10), secs(20)}}},
-		{"ramp down: user 1 leaves at 8s", []scenario.Segment{seg(0, 10, 10, 0)}, 1, []span{{0, secs(8)}}},
-		{"up, down, up again", []scenario.Segment{seg(0, 2, 2, 2), seg(2, 3, 1, 1), seg(3, 4, 2, 2)}, 1, []span{{0, secs(2)}, {secs(3), secs(4)}}},
+		{"ramp up then hold", []scenario.Segment{seg(0, 10, 0, 10), seg(10, 20, 10, 10)}, 9, []Span{{secs(10), secs(20)}}},
+		{"ramp down: user 1 leaves at 8s", []scenario.Segment{seg(0, 10, 10, 0)}, 1, []Span{{0, secs(8)}}},
+		{"up, down, up again", []scenario.Segment{seg(0, 2, 2, 2), seg(2, 3, 1, 1), seg(3, 4, 2, 2)}, 1, []Span{{0, secs(2)}, {secs(3), secs(4)}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := userSpans(tc.profile, tc.user)
+			got := UserSpans(tc.profile, tc.user)
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("spans %v, want %v", got, tc.want)
 			}

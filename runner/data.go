@@ -78,6 +78,12 @@ func newWorkloadData(sc *scenario.Scenario, spec scenario.Workload, requests []*
 	if !dynamic {
 		return nil
 	}
+	return newRowCursors(sc, spec)
+}
+
+// newRowCursors is the data of a workload that draws from the sources it
+// uses, with cursors of its own until shareRows shares them.
+func newRowCursors(sc *scenario.Scenario, spec scenario.Workload) *workloadData {
 	d := &workloadData{sets: newDataSets(sc), vars: len(spec.Variables), seed: uint64(sc.Seed), firstUser: make([]int64, len(sc.Data))}
 	for _, name := range spec.Uses {
 		for i := range sc.Data {
@@ -89,26 +95,102 @@ func newWorkloadData(sc *scenario.Scenario, spec scenario.Workload, requests []*
 	return d
 }
 
-// shareDataSets gives every workload the same cursors, so that sequential
-// and unique rows are handed out once per run, not once per workload, and
-// numbers the unique rows of closed workloads' users.
+// shareDataSets gives every workload the same cursors (shareRows).
 func shareDataSets(workloads []*workloadRun) {
+	data, users := make([]*workloadData, len(workloads)), make([]int, len(workloads))
+	for i, w := range workloads {
+		data[i], users[i] = w.data, w.maxUsers
+	}
+	shareRows(data, users)
+}
+
+// shareRows gives every workload's data (nil: none) the same cursors, so
+// that sequential and unique rows are handed out once per run, not once
+// per workload, and numbers the unique rows of closed workloads' users
+// (maxUsers: each workload's peak users, 0 for an open one).
+func shareRows(data []*workloadData, maxUsers []int) {
 	var shared []*dataSet
 	var usersBefore []int64
-	for _, w := range workloads {
-		if w.data == nil {
+	for w, d := range data {
+		if d == nil {
 			continue
 		}
 		if shared == nil {
-			shared = w.data.sets
+			shared = d.sets
 			usersBefore = make([]int64, len(shared))
 		}
-		w.data.sets = shared
-		for _, i := range w.data.uses {
-			w.data.firstUser[i] = usersBefore[i]
-			usersBefore[i] += int64(w.maxUsers)
+		d.sets = shared
+		for _, i := range d.uses {
+			d.firstUser[i] = usersBefore[i]
+			usersBefore[i] += int64(maxUsers[w])
 		}
 	}
+}
+
+// DataCursors hand out a run's test data rows as Run does, without
+// rendering anything: the sources' shared cursors, a row of each source a
+// workload uses per open-loop arrival and per virtual user's iteration. A
+// simulation of the run that draws with them counts rows as Run counts
+// them, so a source with when_exhausted: stop runs out at the same arrival
+// or iteration. Used from one goroutine.
+type DataCursors struct {
+	seed      int64
+	workloads []*workloadData // by workload; nil for one that uses no source
+	arrivals  []*userData     // each open workload's last arrival's rows
+}
+
+// NewDataCursors returns the cursors of sc's data sources (defaults
+// applied), for a run of its duration.
+func NewDataCursors(sc *scenario.Scenario) *DataCursors {
+	n := len(sc.Workload)
+	d := &DataCursors{seed: sc.Seed, workloads: make([]*workloadData, n), arrivals: make([]*userData, n)}
+	users := make([]int, n)
+	for i, spec := range sc.Workload {
+		if len(spec.Uses) == 0 {
+			continue
+		}
+		d.workloads[i] = newRowCursors(sc, spec)
+		d.arrivals[i] = d.workloads[i].newUser(0, nil)
+		if spec.Closed() {
+			users[i] = spec.MaxUsers(sc.Duration.D())
+		}
+	}
+	shareRows(d.workloads, users)
+	return d
+}
+
+// NextArrival draws the rows of workload w's next open-loop arrival, as a
+// worker does before it sends it; false when a source with
+// when_exhausted: stop has run out: the arrival is not sent
+// (FateExhausted).
+func (d *DataCursors) NextArrival(w int) bool {
+	if d.workloads[w] == nil {
+		return true
+	}
+	return d.workloads[w].nextArrival(d.arrivals[w], w)
+}
+
+// DataUser is one virtual user's place in the data: its number and its
+// random source, as Run gives them.
+type DataUser struct {
+	data *workloadData
+	user *userData
+}
+
+// User is virtual user u (0-based) of closed workload w; nil when the
+// workload uses no source.
+func (d *DataCursors) User(w, u int) *DataUser {
+	if d.workloads[w] == nil {
+		return nil
+	}
+	return &DataUser{d.workloads[w], d.workloads[w].newUser(int64(u+1), templateRNG(d.seed, w, u))}
+}
+
+// NextIteration draws the rows of the user's next iteration; false when a
+// source with when_exhausted: stop has run out: the user stops, as Run's
+// does. A nil DataUser draws nothing and never runs out.
+func (u *DataUser) NextIteration() bool {
+	return u == nil || u.data.nextIteration(u.user)
 }
 
 // userData is what one virtual user (or open-loop worker) renders

@@ -230,6 +230,49 @@ workload: [{rate: 40/s, uses: [ids], requests: [{path: "/item/{{ids.id}}"}]}]
 	}
 }
 
+// DataCursors count rows as Run does: every workload draws from one
+// cursor per source, an open arrival or a user's iteration one row of
+// each source it uses; with order unique a user's row is its own for the
+// run, numbered after the users of the workloads before it.
+func TestDataCursorsCountAsRunDoes(t *testing.T) {
+	sc := loadScenario(t, `
+duration: 1s
+target: {url: "http://127.0.0.1:1"}
+data:
+  - {name: shared, file: rows.csv, when_exhausted: stop}
+  - {name: own, file: rows.csv, order: unique, when_exhausted: stop}
+workload:
+  - {rate: 10/s, uses: [shared]}
+  - {model: closed, users: 2, uses: [shared]}
+  - {model: closed, users: 2, uses: [own]}
+  - {model: closed, users: 4, uses: [own]}
+  - {rate: 10/s}
+`, map[string]string{"rows.csv": "n\n1\n2\n3\n4\n5\n"})
+	d := NewDataCursors(sc)
+	var drew strings.Builder
+	mark := func(ok bool) {
+		drew.WriteString(map[bool]string{true: "+", false: "-"}[ok])
+	}
+	users := []*DataUser{d.User(1, 0), d.User(1, 1)}
+	for range 2 { // five rows for six draws, open and closed alike
+		mark(d.NextArrival(0))
+		mark(users[0].NextIteration())
+		mark(users[1].NextIteration())
+	}
+	drew.WriteString(" ")
+	for w, n := range []int{2: 2, 3: 4} { // rows 1-2, then 3-5: the last user has none
+		for u := range n {
+			mark(d.User(w, u).NextIteration())
+		}
+	}
+	drew.WriteString(" ")
+	mark(d.NextArrival(4))
+	mark(d.User(4, 0).NextIteration()) // no source: never runs out
+	if got, want := drew.String(), "+++++- +++++- ++"; got != want {
+		t.Errorf("drew %q, want %q", got, want)
+	}
+}
+
 func TestDataSetOrders(t *testing.T) {
 	rows := [][]string{{"a"}, {"b"}, {"c"}}
 	cases := []struct {

@@ -30,8 +30,9 @@ func (m *Mix) Next() int {
 	return m.at(m.rng.IntN(m.total()))
 }
 
-// pickWith chooses a request of the mix with a virtual user's own source.
-func (m *Mix) pickWith(rng interface{ Intn(int) int }) int {
+// PickWith is the index of a virtual user's next request in the mix,
+// chosen with the user's own source (UserRNG), as Run's users choose.
+func (m *Mix) PickWith(rng interface{ Intn(int) int }) int {
 	if len(m.cumWeight) == 1 {
 		return 0
 	}

@@ -64,7 +64,7 @@ func NewRecording(sc *scenario.Scenario, opts Options) (*Recording, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.workloads = append(r.workloads, &workloadRun{index: i, name: spec.Name, model: spec.Model, requests: reqs})
+		r.workloads = append(r.workloads, &workloadRun{index: i, name: spec.Name, model: spec.Model, closed: spec.Closed(), requests: reqs})
 		requests[i] = len(reqs)
 		settle = max(settle, spec.MaxLateness.D()+spec.Timeout.D())
 	}
@@ -72,8 +72,10 @@ func NewRecording(sc *scenario.Scenario, opts Options) (*Recording, error) {
 	return r, nil
 }
 
-// Add records one arrival.
-func (r *Recording) Add(s Sample) {
+// Add records one arrival and reports whether it succeeded: an answer
+// its request's expect accepts. A closed workload's request was sent when
+// its user was ready (Intended is its Sent): it has no send lag.
+func (r *Recording) Add(s Sample) (succeeded bool) {
 	smp := sample{
 		intended:  s.Intended,
 		sent:      s.Sent,
@@ -84,9 +86,11 @@ func (r *Recording) Add(s Sample) {
 		responded: s.Status != 0,
 		req:       uint16(s.Request),
 		status:    uint16(s.Status),
+		closed:    r.workloads[s.Workload].closed,
 	}
 	r.lagged = r.lagged || smp.wasSent() && s.Sent > s.Intended
 	r.col.add(&smp, s.Workload)
+	return smp.outcome == outSuccess
 }
 
 // outcomeOf judges an answer by its request's expect, or names the fate

@@ -155,7 +155,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	type userStart struct {
 		w     *workloadRun
 		u     int
-		spans []span
+		spans []Span
 		rec   *recorder
 	}
 	var users []userStart
@@ -166,7 +166,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 				if !opts.Segment.Has(u) {
 					continue
 				}
-				if spans := userSpans(w.users, u); len(spans) > 0 {
+				if spans := UserSpans(w.users, u); len(spans) > 0 {
 					users = append(users, userStart{w, u, spans, col.newRecorder(w.index)})
 				}
 			}
@@ -458,9 +458,6 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 
 // pick chooses the next request of the mix by weight (Mix.Next).
 func (w *workloadRun) pick() int { return w.mix.Next() }
-
-// pickWith chooses a request of the mix with a virtual user's own source.
-func (w *workloadRun) pickWith(rng interface{ Intn(int) int }) int { return w.mix.pickWith(rng) }
 
 // newRequests builds what a workload sends (mixRequests), in order.
 func newRequests(sc *scenario.Scenario, spec scenario.Workload, version string) ([]*request, error) {

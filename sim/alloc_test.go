@@ -3,21 +3,25 @@ package sim
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 )
 
 // A request costs the simulation no allocation of its own: ten times the
 // requests over the same simulated seconds (the same windows, whose
 // histograms the recording allocates) allocate about the same while the
 // calendar plays. The requests all take the same time (constant service,
-// evenly spaced arrivals that never queue), so that the windows'
-// histograms, encoded as they are finished, fill as many buckets either
-// way: hdrhistogram-go allocates per bucket it encodes.
+// evenly spaced arrivals or constant think times that never queue), so
+// that the windows' histograms, encoded as they are finished, fill as many
+// buckets either way: hdrhistogram-go allocates per bucket it encodes. A
+// closed loop's users are laid out once (their spans, their sources), and
+// then cost nothing per request either.
 func TestNoAllocationPerRequest(t *testing.T) {
-	allocs := func(rate int) (float64, int64) {
-		sc := parse(t, fmt.Sprintf(`
+	const pools = `
 seed: 2
 duration: 3s
+data: [{name: users, file: users.csv}]
 sut:
   pools:
     - name: app
@@ -25,26 +29,44 @@ sut:
         - {name: a, workers: 8, service_time: {dist: constant, value: 1ms}}
         - {name: b, workers: 8, service_time: {dist: constant, value: 1ms}}
 workload:
-  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}
-`, rate))
-		var requests int64
-		n := testing.AllocsPerRun(2, func() {
-			s, err := build(sc, DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
+`
+	for _, tc := range []struct {
+		name, workload string
+		few, many      int // the rate, or the users' requests a second each
+	}{
+		{"open loop", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000},
+		{"closed loop, a session", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, session: [{path: /a}, {path: /b}]}\n", 10, 100},
+		{"closed loop, test data", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, uses: [users], session: [{path: '/a/{{users.name}}'}, {path: /b}]}\n", 10, 100},
+		{"closed loop, a connection per request", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {keepalive: false, max_connections: 4}, requests: [{path: /a}, {path: /b}]}\n", 10, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			allocs := func(n int) (float64, int64) {
+				param := any(n)
+				if strings.Contains(tc.workload, "closed") {
+					param = (time.Second/time.Duration(n) - 1100*time.Microsecond).String() // less a request's own time
+				}
+				sc := load(t, pools+fmt.Sprintf(tc.workload, param), map[string]string{"users.csv": rows(10)})
+				allocs := testing.AllocsPerRun(2, func() {
+					s, err := build(sc, DefaultOptions())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := s.run(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				})
+				return allocs, simulate(t, sc, DefaultOptions()).Totals.Scheduled
 			}
-			if err := s.run(context.Background()); err != nil {
-				t.Fatal(err)
+			few, fewRequests := allocs(tc.few)
+			many, manyRequests := allocs(tc.many)
+			perRequest := (many - few) / float64(manyRequests-fewRequests)
+			t.Logf("%.0f allocations for %d requests, %.0f for %d: %.4f per request", few, fewRequests, many, manyRequests, perRequest)
+			if manyRequests < 5*fewRequests {
+				t.Fatalf("%d requests, then %d: want ten times as many", fewRequests, manyRequests)
 			}
-			requests = int64(s.workloads[0].drawn)
+			if perRequest > 0.01 {
+				t.Errorf("%.4f allocations per request, want none", perRequest)
+			}
 		})
-		return n, requests
-	}
-	few, fewRequests := allocs(1000)
-	many, manyRequests := allocs(10000)
-	perRequest := (many - few) / float64(manyRequests-fewRequests)
-	t.Logf("%.0f allocations for %d requests, %.0f for %d: %.4f per request", few, fewRequests, many, manyRequests, perRequest)
-	if perRequest > 0.01 {
-		t.Errorf("%.4f allocations per request, want none", perRequest)
 	}
 }

@@ -18,7 +18,7 @@ type calendar struct {
 
 type event struct {
 	kind eventKind
-	id   int32 // a flight, or a workload (arrival, clientTimeout)
+	id   int32 // a flight, a workload (arrival, clientTimeout) or a user (userReady)
 }
 
 type eventKind uint8
@@ -28,6 +28,7 @@ const (
 	arrival       eventKind = iota // the workload's next arrival is due
 	clientAnswer                   // an answer reaches the client
 	clientTimeout                  // the workload's oldest request may be past its timeout
+	userReady                      // a closed-loop user's span begins, or its think time ends
 	// The proxy.
 	atProxy      // a request reaches the proxy
 	proxyAnswer  // an answer reaches the proxy from a backend

@@ -11,6 +11,11 @@ type flight struct {
 	// (sim/session.go), -1 when it does not.
 	session        int32
 	intended, sent int64
+	// user is the closed-loop user that sent it (sim.users), -1 for an
+	// open-loop arrival; connected: it got one of its workload's
+	// connections (false while it waits for one).
+	user      int32
+	connected bool
 	// forwarded is when the proxy sent it on to its backend (station).
 	forwarded int64
 	station   int32 // -1 while the proxy has not picked one
@@ -56,7 +61,7 @@ func (fs *flights) take() int32 {
 		id = int32(len(fs.all) - 1)
 	}
 	f := &fs.all[id]
-	*f = flight{gen: f.gen + 1, station: -1, session: -1, holds: 1}
+	*f = flight{gen: f.gen + 1, station: -1, session: -1, user: -1, holds: 1}
 	return id
 }
 

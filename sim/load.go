@@ -1,31 +1,44 @@
 package sim
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
 
-// workload is one open-loop workload's generator: the live run's arrivals
-// and requests (runner.NewPacer and runner.NewMix, with the same seeds),
-// the run's segment kept as the runner keeps it, at most max_inflight
-// requests in flight with the others waiting in order until max_lateness,
-// and the workload's timeout from each send.
+// workload is one workload's generator. An open loop sends the live run's
+// arrivals and requests (runner.NewPacer and runner.NewMix, with the same
+// seeds), the run's segment kept as the runner keeps it, at most
+// max_inflight requests in flight with the others waiting in order until
+// max_lateness. A closed loop is its virtual users (users.go). Either
+// sends over its connections (conns.go), draws its test data rows as the
+// runner does, and times each request out from its send.
 type workload struct {
-	id          int32
+	id       int32
+	requests []request
+	timeout  time.Duration
+	conns    conns
+	// rows: the workload draws rows of test data (runner.DataCursors).
+	rows bool
+	// timeouts are the deadlines of the requests in flight.
+	timeouts deadlines
+
+	// The open loop.
 	pacer       runner.Pacer
 	mix         *runner.Mix
 	drawn       int     // arrivals drawn from the pacer so far
 	next        pending // the arrival drawn and scheduled
-	requests    []request
 	inflight    int
 	maxInflight int
 	waiting     ring[pending]
-	timeout     time.Duration
 	maxLateness time.Duration
-	// timeouts are the deadlines of the requests in flight.
-	timeouts deadlines
+
+	// The closed loop (its users are in sim.users).
+	closed  bool
+	think   scenario.Distribution
+	session bool // each iteration is the steps in order, with a session of its own
 }
 
 // pending is an arrival not sent yet.
@@ -36,20 +49,29 @@ type pending struct {
 
 func newWorkload(sc *scenario.Scenario, i int, requests []request) (*workload, error) {
 	spec := sc.Workload[i]
-	pacer, err := runner.NewPacer(spec, sc.Duration.D(), sc.Seed, i)
-	if err != nil {
-		return nil, err
-	}
-	return &workload{
+	w := &workload{
 		id:          int32(i),
 		timeouts:    deadlines{event: event{clientTimeout, int32(i)}},
-		pacer:       pacer,
 		mix:         runner.NewMix(sc, i),
 		requests:    requests,
-		maxInflight: max(spec.MaxInflight, 1),
 		timeout:     spec.Timeout.D(),
+		conns:       newConns(spec, sc),
+		rows:        len(spec.Uses) > 0,
+		maxInflight: max(spec.MaxInflight, 1),
 		maxLateness: spec.MaxLateness.D(),
-	}, nil
+		closed:      spec.Closed(),
+		think:       spec.ThinkTime,
+		session:     len(spec.Session) > 0,
+	}
+	if w.closed {
+		if spec.MaxUsers(sc.Duration.D()) < 1 {
+			return nil, fmt.Errorf("sim: workload %q: a closed workload needs at least one user", spec.Name)
+		}
+		return w, nil
+	}
+	pacer, err := runner.NewPacer(spec, sc.Duration.D(), sc.Seed, i)
+	w.pacer = pacer
+	return w, err
 }
 
 // draw takes the workload's next arrival of the segment from the pacer and
@@ -77,53 +99,68 @@ func (s *sim) arrive(w *workload) {
 	a := w.next
 	s.draw(w)
 	if w.inflight < w.maxInflight && w.waiting.len() == 0 {
-		s.send(w, a)
+		s.sendArrival(w, a)
 		return
 	}
 	w.waiting.push(a)
 }
 
-// send sends a now: it leaves for the proxy, and its timeout runs.
-func (s *sim) send(w *workload, a pending) {
+// sendArrival sends arrival a of an open loop now, in a free in-flight
+// slot, after drawing its rows as the runner's worker does: an arrival
+// whose source ran out is not sent (data_exhausted), and frees its slot
+// at once.
+func (s *sim) sendArrival(w *workload, a pending) {
+	if w.rows && !s.data.NextArrival(int(w.id)) {
+		s.rec.Add(runner.Sample{Workload: int(w.id), Request: int(a.request), Intended: time.Duration(a.intended), Fate: runner.FateExhausted})
+		return
+	}
+	w.inflight++
+	s.send(w, a.request, a.intended, -1)
+}
+
+// send sends request req of w now (intended at intended, by closed-loop
+// user u or -1): it goes on a connection, and its timeout runs.
+func (s *sim) send(w *workload, req int32, intended int64, u int32) {
 	id := s.fs.take()
 	f := &s.fs.all[id]
-	f.workload, f.request = w.id, a.request
-	f.intended, f.sent = a.intended, s.cal.now
-	w.inflight++
+	f.workload, f.request, f.user = w.id, req, u
+	if u >= 0 {
+		f.session = s.users[u].session
+	}
+	f.intended, f.sent = intended, s.cal.now
 	s.add(&w.timeouts, id, f.sent+int64(w.timeout), clientEnded)
-	s.hop(id, atProxy)
+	s.connect(w, id)
 }
 
 // clientAnswer records the answer of flight id, unless its client gave
 // up first.
 func (s *sim) clientAnswer(id int32) {
 	f := &s.fs.all[id]
-	if !f.clientDone {
-		f.clientDone = true
-		w := s.workloads[f.workload]
-		smp := runner.Sample{
-			Workload: int(f.workload), Request: int(f.request),
-			Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
-			Status: int(f.status),
-		}
-		if f.station >= 0 {
-			smp.Node = s.stations[f.station].name
-			if f.status == 200 {
-				smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
-			}
-		}
-		s.rec.Add(smp)
-		s.last = s.cal.now
-		s.fs.release(id) // the client's hold
-		s.fs.release(id) // this event's
-		s.freeSlot(w)
+	if f.clientDone {
+		s.fs.release(id)
 		return
 	}
-	s.fs.release(id)
+	f.clientDone = true
+	smp := runner.Sample{
+		Workload: int(f.workload), Request: int(f.request),
+		Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
+		Status: int(f.status),
+	}
+	if f.station >= 0 {
+		smp.Node = s.stations[f.station].name
+		if f.status == 200 {
+			smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
+		}
+	}
+	w, u := s.workloads[f.workload], f.user
+	s.fs.release(id) // the client's hold
+	s.fs.release(id) // this event's
+	s.requestEnded(w, u, true, s.rec.Add(smp))
 }
 
 // clientTimeout ends the requests of w past the workload's timeout, oldest
-// first: each is recorded as a timeout now, and its slot is free.
+// first: each is recorded as a timeout now, its connection (if it got
+// one) closed, and its slot or user free.
 func (s *sim) clientTimeout(w *workload) {
 	for {
 		id, ok := s.due(&w.timeouts, clientEnded)
@@ -137,10 +174,29 @@ func (s *sim) clientTimeout(w *workload) {
 			Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
 			Fate: runner.FateFailed, Class: runner.ClassTimeout,
 		})
-		s.last = s.cal.now
+		u, connected := f.user, f.connected
 		s.fs.release(id) // the client's hold
-		s.freeSlot(w)
+		if connected {
+			s.hangUp(w, false)
+		}
+		s.requestEnded(w, u, false, false)
 	}
+}
+
+// requestEnded goes on once a request of w has ended for its client:
+// answered, its connection is free for another (one that timed out was
+// closed); then the open loop's slot goes to the next arrival waiting,
+// or the closed loop's user u thinks.
+func (s *sim) requestEnded(w *workload, u int32, answered, succeeded bool) {
+	s.last = s.cal.now
+	if answered {
+		s.hangUp(w, true)
+	}
+	if u >= 0 {
+		s.think(u, succeeded)
+		return
+	}
+	s.freeSlot(w)
 }
 
 // freeSlot gives a freed in-flight slot to the oldest waiting arrival that
@@ -154,7 +210,7 @@ func (s *sim) freeSlot(w *workload) {
 			s.rec.Add(runner.Sample{Workload: int(w.id), Request: int(a.request), Intended: time.Duration(a.intended), Fate: missed})
 			continue
 		}
-		s.send(w, a)
+		s.sendArrival(w, a)
 	}
 }
 

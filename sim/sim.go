@@ -70,6 +70,13 @@ type sim struct {
 	// last is when the last request ended (answered or timed out): the
 	// end of the run, its requests in flight awaited.
 	last int64
+
+	// users are the closed loops' virtual users, sessions the sessions
+	// they hold (one per user of a session, afresh per iteration), data
+	// the test data's cursors.
+	users    []user
+	sessions []session
+	data     *runner.DataCursors
 }
 
 // Run simulates the scenario (loaded, defaults applied) and returns its
@@ -110,14 +117,18 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 		return nil, err
 	}
 	s.proxy = p
+	s.data = runner.NewDataCursors(sc)
 	for i, spec := range sc.Workload {
 		reqs := spec.Requests
-		if len(reqs) == 0 { // the runner's default: one GET /
+		switch {
+		case len(spec.Session) > 0:
+			reqs = spec.Session
+		case len(reqs) == 0: // the runner's default: one GET /
 			reqs = []scenario.Request{{Path: "/"}}
 		}
 		requests := make([]request, len(reqs))
 		for j, r := range reqs {
-			if requests[j], err = s.proxy.newRequest(sc, r); err != nil {
+			if requests[j], err = s.proxy.newRequest(sc, seen(r)); err != nil {
 				return nil, fmt.Errorf("sim: workload %q: %w", spec.Name, err)
 			}
 		}
@@ -126,6 +137,9 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 			return nil, err
 		}
 		s.workloads = append(s.workloads, w)
+		if w.closed {
+			s.addUsers(sc, w)
+		}
 	}
 	s.rec, err = runner.NewRecording(sc, runner.Options{Segment: opts.Segment, Version: opts.Version, NodeStats: s.nodeStats})
 	return s, err
@@ -133,9 +147,7 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 
 // run plays the calendar out: every arrival, and every request to its end.
 func (s *sim) run(ctx context.Context) error {
-	for _, w := range s.workloads {
-		s.draw(w)
-	}
+	s.begin()
 	second := int64(0)
 	for {
 		e, ok := s.cal.next()
@@ -151,26 +163,43 @@ func (s *sim) run(ctx context.Context) error {
 				return err
 			}
 		}
-		switch e.kind {
-		case arrival:
-			s.arrive(s.workloads[e.id])
-		case clientAnswer:
-			s.clientAnswer(e.id)
-		case clientTimeout:
-			s.clientTimeout(s.workloads[e.id])
-		case atProxy:
-			s.atProxy(e.id)
-		case proxyAnswer:
-			s.proxyAnswer(e.id)
-		case proxyTimeout:
-			s.proxyTimeout()
-		case atStation:
-			s.atStation(e.id)
-		case serviceEnd:
-			s.serviceEnd(e.id)
-		}
+		s.handle(e)
 	}
 	return ctx.Err()
+}
+
+// begin schedules each open loop's first arrival (the closed loops' users
+// were scheduled as they were laid out).
+func (s *sim) begin() {
+	for _, w := range s.workloads {
+		if !w.closed {
+			s.draw(w)
+		}
+	}
+}
+
+// handle has event e happen, now.
+func (s *sim) handle(e event) {
+	switch e.kind {
+	case arrival:
+		s.arrive(s.workloads[e.id])
+	case clientAnswer:
+		s.clientAnswer(e.id)
+	case clientTimeout:
+		s.clientTimeout(s.workloads[e.id])
+	case userReady:
+		s.userReady(e.id)
+	case atProxy:
+		s.atProxy(e.id)
+	case proxyAnswer:
+		s.proxyAnswer(e.id)
+	case proxyTimeout:
+		s.proxyTimeout()
+	case atStation:
+		s.atStation(e.id)
+	case serviceEnd:
+		s.serviceEnd(e.id)
+	}
 }
 
 // schedule has event kind happen to flight id d from now, which holds it.

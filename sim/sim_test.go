@@ -194,38 +194,53 @@ requirements:
 			write := func(seed int64) string {
 				sc := parse(t, yaml)
 				sc.Seed = seed
-				res := simulate(t, sc, DefaultOptions())
-				path := filepath.Join(t.TempDir(), "result.json")
-				f, err := os.Create(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := report.WriteJSON(f, res); err != nil {
-					t.Fatal(err)
-				}
-				if err := f.Close(); err != nil {
-					t.Fatal(err)
-				}
-				b, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return startedLine.ReplaceAllString(string(b), "")
+				return resultJSON(t, sc)
 			}
-			first, again, other := write(11), write(11), write(12)
-			if first != again {
-				t.Errorf("the same seed wrote two results; first difference at byte %d", firstDifference(first, again))
-			}
-			if first == other {
-				t.Error("another seed wrote the same result")
-			}
-			for _, want := range []string{`"mode": "simulated"`, `"dropped": `, `"504": `, `"503": `} {
-				if !strings.Contains(first, want) {
-					t.Errorf("result.json lacks %s: the scenario no longer exercises it", want)
-				}
-			}
+			checkReplay(t, write, 11, `"mode": "simulated"`, `"dropped": `, `"504": `, `"503": `)
 		})
 	}
+}
+
+// checkReplay checks that write (a result.json by seed) writes the same
+// for seed twice and another for the next seed, and that it holds each of
+// exercised: what the scenario is there to exercise.
+func checkReplay(t *testing.T, write func(seed int64) string, seed int64, exercised ...string) {
+	t.Helper()
+	first, again, other := write(seed), write(seed), write(seed+1)
+	if first != again {
+		t.Errorf("the same seed wrote two results; first difference at byte %d", firstDifference(first, again))
+	}
+	if first == other {
+		t.Error("another seed wrote the same result")
+	}
+	for _, want := range exercised {
+		if !strings.Contains(first, want) {
+			t.Errorf("result.json lacks %s: the scenario no longer exercises it", want)
+		}
+	}
+}
+
+// resultJSON is the result.json of a simulation of sc, without the
+// wall-clock start that a replay changes.
+func resultJSON(t *testing.T, sc *scenario.Scenario) string {
+	t.Helper()
+	res := simulate(t, sc, DefaultOptions())
+	path := filepath.Join(t.TempDir(), "result.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteJSON(f, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startedLine.ReplaceAllString(string(b), "")
 }
 
 // startedLine is result.json's wall-clock start, the one field a replay

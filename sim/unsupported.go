@@ -25,9 +25,6 @@ func Unsupported(sc *scenario.Scenario) error {
 	for i := range sc.Faults {
 		not(fmt.Sprintf("faults[%d]", i), "a fault")
 	}
-	for i, d := range sc.Data {
-		not(fmt.Sprintf("data[%d]", i), fmt.Sprintf("test data (data source %q)", d.Name))
-	}
 	if sut := sc.SUT; sut != nil {
 		o := sut.Proxy.ProxyOptions
 		sticky := false
@@ -70,12 +67,7 @@ func Unsupported(sc *scenario.Scenario) error {
 			on         bool
 			path, what string
 		}{
-			{w.Closed(), path + ".model", "a closed-loop workload (model: closed)"},
-			{len(w.Session) > 0, path + ".session", "a session (session:)"},
-			{len(w.Uses) > 0, path + ".uses", "test data (uses:)"},
-			{w.Client.HTTP == scenario.HTTP2, path + ".client.http", "HTTP/2 (http: 2)"},
-			{w.Client.KeepAlive != nil && !*w.Client.KeepAlive, path + ".client.keepalive", "a connection per request (keepalive: false)"},
-			{w.Client.MaxConnections > 0 && w.Client.MaxConnections < w.MaxInflight, path + ".client.max_connections", "fewer connections than max_inflight (max_connections:)"},
+			{w.Client.HTTP == scenario.HTTP2, path + ".client.http", "HTTP/2 (http: 2; the built-in proxy speaks HTTP/1.1, so live every request fails)"},
 			{checksBody(w.Expect), path + ".expect", "checking an answer's body or headers (expect:)"},
 		} {
 			if c.on {
@@ -88,11 +80,11 @@ func Unsupported(sc *scenario.Scenario) error {
 		}{{"requests", w.Requests}, {"session", w.Session}} {
 			for j, r := range list.reqs {
 				rpath := fmt.Sprintf("%s.%s[%d]", path, list.name, j)
-				if r.Templates != nil {
-					not(rpath, "a templated request ({{...}})")
+				for _, t := range templateRefusals(sc, r) {
+					not(rpath+t.path, t.what)
 				}
 				if len(r.Extract) > 0 {
-					not(rpath+".extract", "extracting from an answer (extract:)")
+					not(rpath+".extract", "extracting from an answer (extract:; the model has no answer bodies or headers, and a value not found fails its step)")
 				}
 				if r.Expect != nil && checksBody(*r.Expect) {
 					not(rpath+".expect", "checking an answer's body or headers (expect:)")

@@ -26,9 +26,6 @@ func TestUnsupportedIsNamedAtItsPlace(t *testing.T) {
 	}{
 		{"an external target (target:)", "target: {url: 'http://127.0.0.1:1'}  # here\n" + load},
 		{"a fault", "sut:\n" + backends + load + "faults:\n  - {at: 500ms, kind: crash, node: b1}  # here\n"},
-		{`test data (data source "users")`, "sut:\n" + backends + load + "data:\n  - {name: users, file: users.csv}  # here\n"},
-		{"test data (uses:)", "sut:\n" + backends + "data: [{name: users, file: users.csv}]\n" +
-			"workload:\n  - rate: 10/s\n    uses: [users]  # here\n    requests: [{path: '/{{users.name}}'}]\n"},
 		{"a real proxy (kind: nginx)", builtin("kind: nginx")},
 		{"more than one proxy replica", builtin("replicas: 2")},
 		{"active health checking (health:)", builtin("health: {interval: 1s}")},
@@ -40,15 +37,21 @@ func TestUnsupportedIsNamedAtItsPlace(t *testing.T) {
 		{"stickiness (strategy cookie)", builtin("strategy: cookie")},
 		{"server-side sessions (sessions: true)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          sessions: true  # here\n" + load},
 		{"a response size (response_size:)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          response_size: {dist: constant, value: 4KB}  # here\n" + load},
-		{"a closed-loop workload (model: closed)", "sut:\n" + backends + "workload:\n  - model: closed  # here\n    users: 2\n    requests: [{path: /}]\n"},
-		{"a session (session:)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - {path: /login}  # here\n"},
-		{"extracting from an answer (extract:)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /login\n        extract: {token: {json: token}}  # here\n      - {path: '/cart/{{token}}'}\n"},
-		{"a templated request ({{...}})", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    requests:\n      - {path: '/items/{{uuid}}'}  # here\n"},
+		{"extracting from an answer (extract:; the model has no answer bodies or headers, and a value not found fails its step)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /login\n        extract: {token: {json: token}}  # here\n      - {path: '/cart/{{token}}'}\n"},
+		{"a templated path whose pool depends on its values ({{...}})", "sut:\n  pools:\n    - {name: v2, match: {path_prefix: /items/v2}, backends: [{name: b1}]}\n    - {name: rest, backends: [{name: b2}]}\n" +
+			"workload:\n  - rate: 10/s\n    requests:\n      - {path: '/items/{{uuid}}'}  # here\n"},
+		{"a templated path, which the consistent-hash policy reads ({{...}})", "sut:\n  proxy: {strategy: consistent-hash}\n" + backends +
+			"workload:\n  - rate: 10/s\n    requests:\n      - {path: '/items/{{uuid}}'}  # here\n"},
+		{"a templated Cookie header, whose cookies stickiness and sessions read ({{...}})", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /\n        headers: {Cookie: 'sid={{user_id}}'}  # here\n"},
+		{"a templated header the consistent-hash policy reads ({{...}})", "sut:\n  proxy: {strategy: consistent-hash, hash: {key: 'header:X-User'}}\n" + backends +
+			"workload:\n  - rate: 10/s\n    requests:\n      - path: /\n        headers: {x-user: 'u{{iteration}}'}  # here\n"},
+		{"a templated body that may be over the proxy's max_body_bytes (its 413)", "sut:\n  proxy: {limits: {max_body_bytes: 1KiB}}\n" + backends +
+			"workload:\n  - rate: 10/s\n    requests:\n      - {method: POST, path: /, body: '" + strings.Repeat("{{uuid}}", 30) + "'}  # here\n"},
+		{"a templated request head that may near the proxy's max_header_bytes (its 431)", "sut:\n  proxy: {limits: {max_header_bytes: 1KiB}}\n" + backends +
+			"workload:\n  - rate: 10/s\n    requests:\n      - {path: /, headers: {X-Big: '" + strings.Repeat("{{uuid}}", 20) + "'}}  # here\n"},
 		{"checking an answer's body or headers (expect:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    expect: {body_contains: ok}  # here\n    requests: [{path: /}]\n"},
 		{"checking an answer's body or headers (expect:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    requests:\n      - path: /\n        expect: {headers: {X-Ilities-Backend: b}}  # here\n"},
-		{"HTTP/2 (http: 2)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {http: 2}  # here\n    requests: [{path: /}]\n"},
-		{"a connection per request (keepalive: false)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {keepalive: false}  # here\n    requests: [{path: /}]\n"},
-		{"fewer connections than max_inflight (max_connections:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {max_connections: 2}  # here\n    requests: [{path: /}]\n"},
+		{"HTTP/2 (http: 2; the built-in proxy speaks HTTP/1.1, so live every request fails)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    client: {http: 2}  # here\n    requests: [{path: /}]\n"},
 		{"a request head near the proxy's max_header_bytes (its 431)", "sut:\n  proxy: {limits: {max_header_bytes: 1KiB}}\n" + backends +
 			"workload:\n  - rate: 10/s\n    requests:\n      - {path: /, headers: {X-Big: " + strings.Repeat("x", 600) + "}}  # here\n"},
 	} {

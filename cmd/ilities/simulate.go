@@ -21,17 +21,20 @@ machine's noise, the same for the same seed, and far faster than the run. It is
 marked "mode": "simulated", its apparatus empty.
 
 Simulated: open-loop workloads (uniform or Poisson arrivals, rates and stages,
-request mixes, max_inflight and max_lateness, timeouts); the proxy's routing,
-balancing (every strategy but cookie), its timeout (504), a body over
-max_body_bytes (413), its cost per request; backends' workers, queue (503 when
-full), service times and start-up delay; a fixed delay per network hop.
+request mixes, max_inflight and max_lateness, timeouts); closed-loop users
+(constant or staged, think times, sessions of steps, a failed step ending the
+iteration); max_connections and keepalive: false; test data (a stopping source
+runs out as live) and templates that change nothing the model sees; the
+proxy's routing, balancing (every strategy but cookie), its timeout (504), a
+body over max_body_bytes (413), its cost per request; backends' workers, queue
+(503 when full), service times and start-up delay; a fixed delay per network
+hop.
 
 Not simulated yet, refused at its file:line:column: faults, active and passive
 health checks, retries, admission control, rate limits, stickiness and
-sessions, proxy replicas, nginx or HAProxy, closed-loop workloads, templates,
-test data and extract, checks of an answer's body or headers, HTTP/2, a
-connection per request or fewer than max_inflight, response sizes, TLS, an
-external target (target:).
+sessions, proxy replicas, nginx or HAProxy, extract, checks of an answer's body
+or headers, templates that route or size a request, HTTP/2, response sizes,
+TLS, an external target (target:).
 
 SCENARIO may be - for standard input. Its ${VAR} and ${VAR:-default} are read
 from the environment; --set PATH=VALUE sets any field as if the file said so,
