@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/ilities/ilities/internal/porthold"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut/balancer"
 	"github.com/ilities/ilities/sut/proxy"
@@ -20,7 +21,8 @@ type replica struct {
 	admin  string // the admin listener's address, kept across a crash
 	cfg    proxy.Config
 	down   bool
-	killed []proxy.Stats // counters of crashed incarnations
+	held   []*porthold.Holder // while down: its addresses, kept from other servers
+	killed []proxy.Stats      // counters of crashed incarnations
 }
 
 // ProxyConfig translates the scenario's proxy settings (everything except
@@ -214,7 +216,21 @@ func (t *Topology) CrashProxy(i int) error {
 		return fmt.Errorf("proxy replica %d is already down", i)
 	}
 	r.down = true
-	return r.p.Close()
+	err := r.p.Close()
+	for _, addr := range []string{r.addr, r.admin} {
+		if h, herr := porthold.Hold(addr); herr == nil {
+			r.held = append(r.held, h)
+		}
+	}
+	return err
+}
+
+// release gives a down replica's addresses back, to listen on again.
+func (r *replica) release() {
+	for _, h := range r.held {
+		h.Release()
+	}
+	r.held = nil
 }
 
 // RestartProxy starts a crashed replica again on its old address, with
@@ -243,6 +259,7 @@ func (t *Topology) RestartProxy(i int) error {
 	}
 	cfg.Pools = pools
 	cfg.Admin = r.admin
+	r.release()
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return err
@@ -260,6 +277,7 @@ func (t *Topology) closeProxies() []error {
 	for _, r := range t.replicas {
 		r.mu.Lock()
 		errs = append(errs, r.p.Close())
+		r.release()
 		r.mu.Unlock()
 	}
 	return errs

@@ -52,6 +52,7 @@ import (
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/headers"
 	"github.com/ilities/ilities/internal/hrtimer"
+	"github.com/ilities/ilities/internal/porthold"
 )
 
 // DefaultQueue is the waiting room a scenario gets when it does not set one.
@@ -132,7 +133,9 @@ type Backend struct {
 	// times, under b.mu.
 	trace func(arrive, start, end int64)
 
-	// The listener side; replaced by each Restart.
+	// The listener side; replaced by each Restart. hold keeps the port
+	// while crashed.
+	hold      *porthold.Holder
 	addr      string
 	srv       *http.Server
 	ln        net.Listener
@@ -722,6 +725,8 @@ func (b *Backend) Close() error {
 			close(b.hangLift)
 			b.hangLift = nil
 		}
+		b.hold.Release()
+		b.hold = nil
 		srv, done := b.srv, b.serveDone
 		b.mu.Unlock()
 		if srv != nil {

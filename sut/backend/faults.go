@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+
+	"github.com/ilities/ilities/internal/porthold"
 )
 
 // Faults are the switches the fault timeline flips on a running backend.
@@ -98,6 +100,16 @@ func (b *Backend) Crash() {
 	_ = srv.Close()
 	<-done
 	close(stop)
+	// Down, the port stays this backend's: refused, as a crashed server's,
+	// and given to no other server before Restart (the proxy would send
+	// this node's requests there).
+	hold, _ := porthold.Hold(b.addr)
+	b.mu.Lock()
+	if b.down && !b.closed {
+		b.hold, hold = hold, nil
+	}
+	b.mu.Unlock()
+	hold.Release()
 }
 
 // Restart serves a crashed backend again on its address, with a fresh
@@ -112,6 +124,8 @@ func (b *Backend) Restart() error {
 	if !b.down {
 		return fmt.Errorf("backend %s: not crashed", b.cfg.Name)
 	}
+	b.hold.Release()
+	b.hold = nil
 	if err := b.listen(b.addr); err != nil {
 		return err
 	}

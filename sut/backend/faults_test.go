@@ -211,6 +211,11 @@ func TestCrashAndRestart(t *testing.T) {
 	if st := b.Stats(); !st.Down || st.Crashes != 1 || st.InService != 0 || st.Queued != 0 {
 		t.Fatalf("stats while down: %+v", st)
 	}
+	// Down, its port is no other server's to take.
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("another server could listen on the crashed backend's %s", addr)
+	}
 	if err := b.Restart(); err != nil {
 		t.Fatal(err)
 	}
