@@ -347,6 +347,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	add("strategy", res.Strategy)
 	add("target", res.Target)
 	add("mode", res.Mode)
+	if m.Simulation != nil {
+		add("simulation model", m.Simulation.String())
+	}
 	add("tool", res.Tool)
 	if !res.Started.IsZero() {
 		add("started", res.Started.UTC().Format("2006-01-02 15:04:05 UTC"))

@@ -57,6 +57,12 @@ func ReadJSON(r io.Reader) (*Result, error) {
 
 // jsonError places a decoding error at its line and column.
 func jsonError(data []byte, err error) error {
+	return fmt.Errorf("malformed result JSON%s: %w", JSONPosition(data, err), err)
+}
+
+// JSONPosition is where in data a JSON decoding error lies, as " at line
+// L, column C", or "" when the error does not tell its offset.
+func JSONPosition(data []byte, err error) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	offset := int64(-1)
@@ -67,7 +73,7 @@ func jsonError(data []byte, err error) error {
 		offset = typ.Offset
 	}
 	if offset < 0 {
-		return fmt.Errorf("malformed result JSON: %w", err)
+		return ""
 	}
 	if offset > int64(len(data)) {
 		offset = int64(len(data))
@@ -75,7 +81,7 @@ func jsonError(data []byte, err error) error {
 	before := data[:offset]
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := int(offset) - bytes.LastIndexByte(before, '\n')
-	return fmt.Errorf("malformed result JSON at line %d, column %d: %w", line, col, err)
+	return fmt.Sprintf(" at line %d, column %d", line, col)
 }
 
 // normalized returns a shallow copy of res whose nil lists and maps are

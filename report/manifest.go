@@ -1,8 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"os"
 	"runtime"
+	"time"
 )
 
 // Manifest records how a run was made, so that a reader can repeat it. The
@@ -21,7 +23,48 @@ type Manifest struct {
 	// OpenFilesLimit is the generator's open-file limit (RLIMIT_NOFILE,
 	// raised to the hard limit at start): the most connections it could hold.
 	OpenFilesLimit uint64 `json:"open_files_limit,omitempty"`
+	// Simulation is the machine constants a simulated run's model used
+	// and where they came from; nil for a live run.
+	Simulation *SimulationModel `json:"simulation,omitempty"`
 }
+
+// SimulationModel is what a simulation took of the machine a live run
+// would use: a network hop's delay and the built-in proxy's own cost per
+// request, the built-in defaults or those ilities calibrate measured.
+type SimulationModel struct {
+	NetworkDelayUS float64 `json:"network_delay_us"`
+	ProxyCostUS    float64 `json:"proxy_cost_us"`
+	// Source is SourceDefault or SourceCalibration.
+	Source string `json:"source"`
+	// The calibration's file, when it was measured and on what machine;
+	// Disturbed when every round of it had a probe the host disturbed.
+	File       string    `json:"file,omitempty"`
+	Calibrated time.Time `json:"calibrated,omitzero"`
+	Machine    string    `json:"machine,omitempty"`
+	Disturbed  bool      `json:"disturbed,omitempty"`
+}
+
+// Where a simulation's constants came from (SimulationModel.Source).
+const (
+	SourceDefault     = "default"
+	SourceCalibration = "calibration"
+)
+
+// String says which constants the model used and where they came from.
+func (m *SimulationModel) String() string {
+	constants := fmt.Sprintf("network delay %s a hop, proxy cost %s a request", micros(m.NetworkDelayUS), micros(m.ProxyCostUS))
+	if m.Source != SourceCalibration {
+		return constants + " (built-in defaults: ilities calibrate measures this machine's)"
+	}
+	disturbed := ""
+	if m.Disturbed {
+		disturbed = ", every round disturbed by the host"
+	}
+	return fmt.Sprintf("%s (calibrated %s on %s%s: %s)", constants, m.Calibrated.UTC().Format("2006-01-02"), m.Machine, disturbed, m.File)
+}
+
+// micros is a duration in microseconds as time.Duration writes it.
+func micros(us float64) string { return time.Duration(us * float64(time.Microsecond)).String() }
 
 // manifestYAMLLimit bounds the scenario text kept in a result: a scenario
 // is a few kilobytes, and a result must stay small whatever file it names.

@@ -178,5 +178,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newReportCmd(), newDiffCmd())
 	root.AddCommand(newBackendCmd(), newServeCmd())
 	root.AddCommand(newCompareCmd(), newCapacityCmd())
+	root.AddCommand(newCalibrateCmd())
 	return root
 }

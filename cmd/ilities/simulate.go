@@ -38,7 +38,15 @@ TLS, an external target (target:).
 
 SCENARIO may be - for standard input. Its ${VAR} and ${VAR:-default} are read
 from the environment; --set PATH=VALUE sets any field as if the file said so,
-and --rate and --duration set every open workload's rate and the run's length.`
+and --rate and --duration set every open workload's rate and the run's length.
+
+The proxy's cost and the network hop's delay are this machine's as ilities
+calibrate measured them, read from --calibration FILE, or by default from
+ilities/calibration.json in the user's configuration folder ($XDG_CONFIG_HOME,
+else ~/.config, on Linux) when it exists; without one, built-in defaults of
+the right order for a VM's loopback. The result's manifest.simulation says
+which were used and where they came from. A calibration file that cannot be
+read is invalid input (exit 2).`
 	simulateExample = `  ilities simulate examples/quickstart.yaml --out sim
   ilities simulate checkout.yaml --strategy least-connections --duration 10m --format json
   ilities simulate checkout.yaml --set workload.0.rate=2000/s --seed 7`
@@ -46,6 +54,7 @@ and --rate and --duration set every open workload's rate and the run's length.`
 
 func newSimulateCmd() *cobra.Command {
 	f := runFlags{diff: report.DefaultDiffOptions()}
+	var calibration string
 	cmd := &cobra.Command{
 		Use:   "simulate SCENARIO",
 		Short: "Simulate a scenario's run of the built-in SUT on a virtual clock and check its requirements (exit codes as run's)",
@@ -55,7 +64,10 @@ func newSimulateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := sim.DefaultOptions()
+			opts, model, err := sim.Constants(calibration)
+			if err != nil {
+				return withCode(exitInvalid, err)
+			}
 			opts.Segment, opts.Version = p.segment, version
 			began := time.Now()
 			res, err := sim.Run(cmd.Context(), p.sc, opts)
@@ -67,9 +79,11 @@ func newSimulateCmd() *cobra.Command {
 			case err != nil:
 				return withCode(exitRun, err)
 			}
+			res.Manifest.Simulation = model
 			if !f.quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "simulated %d requests, %s of the run, in %s\n",
 					res.Totals.Scheduled+warmupArrivals(res), time.Duration(res.DurationS*float64(time.Second)), time.Since(began).Round(time.Millisecond))
+				fmt.Fprintf(cmd.ErrOrStderr(), "model: %s\n", model)
 			}
 			return f.finish(cmd, p, res, nil)
 		},
@@ -78,6 +92,7 @@ func newSimulateCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	loadFlags(cmd)
+	cmd.Flags().StringVar(&calibration, "calibration", "", "take the model's network delay and proxy cost from the calibration `FILE` ilities calibrate wrote (default: ilities/calibration.json in the user's configuration folder when it exists, else the built-in defaults)")
 	return cmd
 }
 
