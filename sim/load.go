@@ -106,12 +106,7 @@ func (s *sim) clientAnswer(id int32) {
 			Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
 			Status: int(f.status),
 		}
-		if f.station >= 0 {
-			smp.Node = s.stations[f.station].name
-			if f.status == 200 {
-				smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
-			}
-		}
+		s.describe(f, &smp)
 		s.rec.Add(smp)
 		s.last = s.cal.now
 		s.fs.release(id) // the client's hold

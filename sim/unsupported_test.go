@@ -25,21 +25,11 @@ func TestUnsupportedIsNamedAtItsPlace(t *testing.T) {
 		what, yaml string
 	}{
 		{"an external target (target:)", "target: {url: 'http://127.0.0.1:1'}  # here\n" + load},
-		{"a fault", "sut:\n" + backends + load + "faults:\n  - {at: 500ms, kind: crash, node: b1}  # here\n"},
 		{`test data (data source "users")`, "sut:\n" + backends + load + "data:\n  - {name: users, file: users.csv}  # here\n"},
 		{"test data (uses:)", "sut:\n" + backends + "data: [{name: users, file: users.csv}]\n" +
 			"workload:\n  - rate: 10/s\n    uses: [users]  # here\n    requests: [{path: '/{{users.name}}'}]\n"},
 		{"a real proxy (kind: nginx)", builtin("kind: nginx")},
-		{"more than one proxy replica", builtin("replicas: 2")},
-		{"active health checking (health:)", builtin("health: {interval: 1s}")},
-		{"passive health checking (passive:)", builtin("passive: {consecutive_failures: 3}")},
-		{"retrying on another backend (retries:)", builtin("retries: 1")},
-		{"admission control (admission:)", builtin("admission: {max_inflight: 4}")},
-		{"a rate limit per client (rate_limit:)", builtin("rate_limit: {rate: 100/s}")},
 		{"TLS termination (tls: true)", builtin("tls: true")},
-		{"stickiness (strategy cookie)", builtin("strategy: cookie")},
-		{"server-side sessions (sessions: true)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          sessions: true  # here\n" + load},
-		{"a response size (response_size:)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          response_size: {dist: constant, value: 4KB}  # here\n" + load},
 		{"a closed-loop workload (model: closed)", "sut:\n" + backends + "workload:\n  - model: closed  # here\n    users: 2\n    requests: [{path: /}]\n"},
 		{"a session (session:)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - {path: /login}  # here\n"},
 		{"extracting from an answer (extract:)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /login\n        extract: {token: {json: token}}  # here\n      - {path: '/cart/{{token}}'}\n"},
