@@ -29,9 +29,9 @@ const (
 	clientAnswer                   // an answer reaches the client
 	clientTimeout                  // the workload's oldest request may be past its timeout
 	// The proxy.
-	atProxy      // a request reaches the proxy
-	proxyAnswer  // an answer reaches the proxy from a backend
-	proxyTimeout // the proxy's oldest exchange may be past the proxy's timeout
+	atProxy           // a request reaches the proxy
+	proxyAnswer       // an answer reaches the proxy from a backend
+	proxyTimeout      // the proxy's oldest exchange may be past the proxy's timeout
 	proxyQueueTimeout // the oldest request waiting at an admission gate may be past its queue timeout
 	healthCheck       // an active check of an upstream is due (id: replica × upstreams + upstream)
 	checkExpired      // an active check may be past its timeout (a flight)

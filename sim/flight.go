@@ -49,7 +49,7 @@ type flight struct {
 	// the backend started one (newSessionGen its generation), set in the
 	// client's session when the answer reaches it.
 	sessionKnown, sessionLost, newSession bool
-	newSessionGen           uint32
+	newSessionGen                         uint32
 	// arrived, start and end are its times at the station: arrival,
 	// service start and end.
 	arrived, start, end int64

@@ -106,10 +106,10 @@ type upstream struct {
 // upstreamCounts are the live proxy's per-upstream counters that the
 // windows show (windows[].proxy).
 type upstreamCounts struct {
-	requests, connectFailures, resets, timeouts       int64
-	rejectedFull, rejectedTimeout                     int64
-	healthChanges, ejections, activeCheckFailures     int64
-	status5xx, responses, retriedAway                 int64
+	requests, connectFailures, resets, timeouts   int64
+	rejectedFull, rejectedTimeout                 int64
+	healthChanges, ejections, activeCheckFailures int64
+	status5xx, responses, retriedAway             int64
 }
 
 // request is what the proxy needs of one request of a workload: its pool,

@@ -73,10 +73,10 @@ type sim struct {
 	// live sampler reads the replicas; proxyCounts the counters last read.
 	proxyWindows []map[string]report.ProxyWindow
 	proxyCounts  map[string]report.ProxyWindow
-	rec       *runner.Recording
-	net       time.Duration
-	duration  time.Duration
-	segment   runner.Segment
+	rec          *runner.Recording
+	net          time.Duration
+	duration     time.Duration
+	segment      runner.Segment
 	// last is when the last request ended (answered or timed out): the
 	// end of the run, its requests in flight awaited.
 	last int64
