@@ -188,44 +188,49 @@ func (s *sim) run(ctx context.Context) error {
 				return err
 			}
 		}
-		switch e.kind {
-		case arrival:
-			s.arrive(s.workloads[e.id])
-		case clientAnswer:
-			s.clientAnswer(e.id)
-		case clientTimeout:
-			s.clientTimeout(s.workloads[e.id])
-		case atProxy:
-			s.atProxy(e.id)
-		case proxyAnswer:
-			s.proxyAnswer(e.id)
-		case proxyTimeout:
-			s.proxyTimeout()
-		case proxyQueueTimeout:
-			s.proxyQueueTimeout()
-		case healthCheck:
-			s.healthCheck(e.id)
-		case checkExpired:
-			s.checkTimedOut(e.id)
-		case ejectionEnd:
-			s.ejectionEnd(e.id)
-		case slowStartTick:
-			s.slowStartTick(e.id)
-		case atStation:
-			s.atStation(e.id)
-		case serviceEnd:
-			s.serviceEnd(e.id)
-		case faultFire:
-			s.fireFault(e.id)
-		case faultLift:
-			s.liftFault(e.id)
-		case flapToggle:
-			s.flapToggle(e.id)
-		case drainPoll:
-			s.drainPoll(e.id)
-		}
+		s.handle(e)
 	}
 	return ctx.Err()
+}
+
+// handle has event e happen now.
+func (s *sim) handle(e event) {
+	switch e.kind {
+	case arrival:
+		s.arrive(s.workloads[e.id])
+	case clientAnswer:
+		s.clientAnswer(e.id)
+	case clientTimeout:
+		s.clientTimeout(s.workloads[e.id])
+	case atProxy:
+		s.atProxy(e.id)
+	case proxyAnswer:
+		s.proxyAnswer(e.id)
+	case proxyTimeout:
+		s.proxyTimeout()
+	case proxyQueueTimeout:
+		s.proxyQueueTimeout()
+	case healthCheck:
+		s.healthCheck(e.id)
+	case checkExpired:
+		s.checkTimedOut(e.id)
+	case ejectionEnd:
+		s.ejectionEnd(e.id)
+	case slowStartTick:
+		s.slowStartTick(e.id)
+	case atStation:
+		s.atStation(e.id)
+	case serviceEnd:
+		s.serviceEnd(e.id)
+	case faultFire:
+		s.fireFault(e.id)
+	case faultLift:
+		s.liftFault(e.id)
+	case flapToggle:
+		s.flapToggle(e.id)
+	case drainPoll:
+		s.drainPoll(e.id)
+	}
 }
 
 // schedule has event kind happen to flight id d from now, which holds it.

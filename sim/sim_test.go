@@ -194,23 +194,7 @@ requirements:
 			write := func(seed int64) string {
 				sc := parse(t, yaml)
 				sc.Seed = seed
-				res := simulate(t, sc, DefaultOptions())
-				path := filepath.Join(t.TempDir(), "result.json")
-				f, err := os.Create(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := report.WriteJSON(f, res); err != nil {
-					t.Fatal(err)
-				}
-				if err := f.Close(); err != nil {
-					t.Fatal(err)
-				}
-				b, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return startedLine.ReplaceAllString(string(b), "")
+				return resultJSON(t, simulate(t, sc, DefaultOptions()))
 			}
 			first, again, other := write(11), write(11), write(12)
 			if first != again {
@@ -226,6 +210,27 @@ requirements:
 			}
 		})
 	}
+}
+
+// resultJSON is res as result.json, without its wall-clock start.
+func resultJSON(t *testing.T, res *report.Result) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "result.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteJSON(f, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startedLine.ReplaceAllString(string(b), "")
 }
 
 // startedLine is result.json's wall-clock start, the one field a replay
