@@ -22,16 +22,17 @@ marked "mode": "simulated", its apparatus empty.
 
 Simulated: open-loop workloads (uniform or Poisson arrivals, rates and stages,
 request mixes, max_inflight and max_lateness, timeouts); the proxy's routing,
-balancing (every strategy but cookie), its timeout (504), a body over
-max_body_bytes (413), its cost per request; backends' workers, queue (503 when
-full), service times and start-up delay; a fixed delay per network hop.
+balancing (every strategy), its timeout (504), a body over max_body_bytes (413),
+active and passive health checks, retries, admission control, rate limits,
+replicas and stickiness, by the live proxy's rules, and its cost per request;
+backends' workers, queue (503 when full), service times, start-up delay and
+sessions; every fault kind at its planned time, with detection and recovery
+times; a fixed delay per network hop.
 
-Not simulated yet, refused at its file:line:column: faults, active and passive
-health checks, retries, admission control, rate limits, stickiness and
-sessions, proxy replicas, nginx or HAProxy, closed-loop workloads, templates,
-test data and extract, checks of an answer's body or headers, HTTP/2, a
-connection per request or fewer than max_inflight, response sizes, TLS, an
-external target (target:).
+Not simulated yet, refused at its file:line:column: nginx or HAProxy,
+closed-loop workloads, templates, test data and extract, checks of an answer's
+body or headers, HTTP/2, a connection per request or fewer than max_inflight,
+TLS, an external target (target:).
 
 SCENARIO may be - for standard input. Its ${VAR} and ${VAR:-default} are read
 from the environment; --set PATH=VALUE sets any field as if the file said so,
