@@ -443,21 +443,5 @@ faults:
   - {at: 3s, for: 1s, kind: hang, node: b3}
   - {at: 4s, for: 1s, kind: crash-proxy, node: proxy-2}
 `
-	write := func(seed int64) string {
-		sc := parse(t, yaml)
-		sc.Seed = seed
-		return resultJSON(t, simulate(t, sc, DefaultOptions()))
-	}
-	first, again, other := write(3), write(3), write(4)
-	if first != again {
-		t.Errorf("the same seed wrote two results; first difference at byte %d", firstDifference(first, again))
-	}
-	if first == other {
-		t.Error("another seed wrote the same result")
-	}
-	for _, want := range []string{`"detected_by": `, `"projection"`, `"ejections"`, `"rejected"`} {
-		if !strings.Contains(first, want) {
-			t.Errorf("result.json lacks %s: the scenario no longer exercises it", want)
-		}
-	}
+	replays(t, yaml, 3, `"detected_by": `, `"projection"`, `"ejections"`, `"rejected"`)
 }

@@ -191,24 +191,32 @@ requirements:
   - p99(latency) < 50ms
   - error_rate < 5%% for api
 `, strategy)
-			write := func(seed int64) string {
-				sc := parse(t, yaml)
-				sc.Seed = seed
-				return resultJSON(t, simulate(t, sc, DefaultOptions()))
-			}
-			first, again, other := write(11), write(11), write(12)
-			if first != again {
-				t.Errorf("the same seed wrote two results; first difference at byte %d", firstDifference(first, again))
-			}
-			if first == other {
-				t.Error("another seed wrote the same result")
-			}
-			for _, want := range []string{`"mode": "simulated"`, `"dropped": `, `"504": `, `"503": `} {
-				if !strings.Contains(first, want) {
-					t.Errorf("result.json lacks %s: the scenario no longer exercises it", want)
-				}
-			}
+			replays(t, yaml, 11, `"mode": "simulated"`, `"dropped": `, `"504": `, `"503": `)
 		})
+	}
+}
+
+// replays checks that yaml simulated with seed twice writes the same
+// result.json, another seed another, holding each of wants (what the
+// scenario must exercise).
+func replays(t *testing.T, yaml string, seed int64, wants ...string) {
+	t.Helper()
+	write := func(seed int64) string {
+		sc := parse(t, yaml)
+		sc.Seed = seed
+		return resultJSON(t, simulate(t, sc, DefaultOptions()))
+	}
+	first, again, other := write(seed), write(seed), write(seed+1)
+	if first != again {
+		t.Errorf("the same seed wrote two results; first difference at byte %d", firstDifference(first, again))
+	}
+	if first == other {
+		t.Error("another seed wrote the same result")
+	}
+	for _, want := range wants {
+		if !strings.Contains(first, want) {
+			t.Errorf("result.json lacks %s: the scenario no longer exercises it", want)
+		}
 	}
 }
 
