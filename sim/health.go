@@ -87,7 +87,7 @@ func (s *sim) slowStartTick(id int32) {
 func (s *sim) passiveResult(r *replica, i int32, failed bool) {
 	u := &r.ups[i]
 	failures, eject := u.health.Exchange(failed)
-	if !eject {
+	if !eject || u.pool < 0 { // (an exchange that outlasted its upstream's drain)
 		return
 	}
 	view := health.Pool{Members: len(r.pools[u.pool].members)}
