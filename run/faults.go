@@ -210,36 +210,66 @@ func (ft *faultTimeline) active() []string {
 func (ft *faultTimeline) results(runEnd time.Duration) []report.Fault {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	events := ft.topo.HealthEvents()
-	out := []report.Fault{}
+	var fired []FiredFault
 	for i, r := range ft.records {
-		f := ft.faults[i]
-		if !r.fired {
-			continue
+		if r.fired {
+			fired = append(fired, FiredFault{
+				Fault: ft.faults[i], At: r.at, End: r.end, Ended: r.ended, Err: r.err,
+				LastForward: r.lastChange, Watched: r.seen,
+			})
 		}
+	}
+	return FaultResults(fired, ft.start, runEnd, ft.topo.HealthEvents())
+}
+
+// FiredFault is what became of one fault of a run's timeline, as plain
+// data: when it took effect and was lifted, from the start of the run, and
+// the traffic to its node while it was on.
+type FiredFault struct {
+	Fault   scenario.Fault
+	At, End time.Duration
+	Ended   bool  // lifted before the run ended, at End
+	Err     error // it could not be applied, or lifted
+	// LastForward is when the proxy last sent the node a request while the
+	// fault was on (At when it sent none); Watched says the node's traffic
+	// was followed at all.
+	LastForward time.Duration
+	Watched     bool
+}
+
+// FaultResults is result.json's faults[]: each fired fault, in time order,
+// with its actual times and its detection time, from the proxy replicas'
+// health events (their times on the run's clock, which began at start) or,
+// lacking them, from the node's traffic. runEnd is the measured length of
+// the run. Recovery times come later, from the windows
+// (report.ApplyRecoveryTimes).
+func FaultResults(fired []FiredFault, start time.Time, runEnd time.Duration, events [][]sut.HealthEvent) []report.Fault {
+	out := []report.Fault{}
+	for _, r := range fired {
+		f := r.Fault
 		rf := report.Fault{
 			Kind:           f.Kind,
 			Node:           f.Node,
 			PlannedAtS:     f.At.D().Seconds(),
-			AtS:            roundMS(r.at),
+			AtS:            roundMS(r.At),
 			ForS:           f.For.D().Seconds(),
 			DetectionTimeS: -1,
 			RecoveryTimeS:  -1,
 		}
 		end := runEnd
-		if r.ended {
-			rf.EndS = roundMS(r.end)
-			end = r.end
+		if r.Ended {
+			rf.EndS = roundMS(r.End)
+			end = r.End
 		}
-		if r.err != nil {
-			rf.Error = r.err.Error()
+		if r.Err != nil {
+			rf.Error = r.Err.Error()
 			out = append(out, rf)
 			continue
 		}
-		if d, by, ok := detection(f.Node, ft.start.Add(r.at), ft.start.Add(end), events); ok {
+		if d, by, ok := detection(f.Node, start.Add(r.At), start.Add(end), events); ok {
 			rf.DetectionTimeS, rf.DetectedBy = roundMS(d), by
-		} else if r.seen && end-r.lastChange >= min(trafficQuiet, (end-r.at)/2) {
-			rf.DetectionTimeS, rf.DetectedBy = roundMS(max(r.lastChange-r.at, 0)), "traffic"
+		} else if r.Watched && end-r.LastForward >= min(trafficQuiet, (end-r.At)/2) {
+			rf.DetectionTimeS, rf.DetectedBy = roundMS(max(r.LastForward-r.At, 0)), "traffic"
 		}
 		out = append(out, rf)
 	}

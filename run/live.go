@@ -37,7 +37,7 @@ type NodeFigures struct {
 }
 
 // nodeFigures joins one reading: the nodes' own figures, the proxy
-// replicas' totals per backend (proxyTotals) and each node's utilisation.
+// replicas' totals per backend (ProxyTotals) and each node's utilisation.
 func nodeFigures(nodes []sut.NodeStats, atProxy map[string]report.ProxyWindow, util map[string]float64) []NodeFigures {
 	out := make([]NodeFigures, len(nodes))
 	for i, n := range nodes {
@@ -75,7 +75,7 @@ func WatchNodes(ctx context.Context, topo *sut.Topology, obs NodeObserver) <-cha
 				dt = now.Sub(last).Seconds()
 			}
 			util := utilisation(busy, nodes, dt)
-			obs.Nodes(nodeFigures(nodes, proxyTotals(topo.ReplicaStats()), util))
+			obs.Nodes(nodeFigures(nodes, ProxyTotals(topo.ReplicaStats()), util))
 			last = now
 			select {
 			case <-ctx.Done():

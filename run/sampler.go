@@ -83,10 +83,10 @@ func (s *sampler) begin(ctx context.Context, start time.Time) {
 func (s *sampler) read(start time.Time) sampledWindow {
 	nodes, replicas := s.sut.Nodes(), s.sut.ReplicaStats()
 	now := time.Since(start)
-	totals := proxyTotals(replicas)
+	totals := ProxyTotals(replicas)
 	w := sampledWindow{
 		Utilisation: utilisation(s.busy, nodes, (now - s.last).Seconds()),
-		Proxy:       proxyWindow(s.counts, totals),
+		Proxy:       ProxyWindow(s.counts, totals),
 	}
 	s.last = now
 	if s.observer != nil {
@@ -133,10 +133,10 @@ func utilisation(busy map[string]float64, nodes []sut.NodeStats, dt float64) map
 	return out
 }
 
-// proxyTotals sums the replicas' statistics per backend: counters since
+// ProxyTotals sums the replicas' statistics per backend: counters since
 // the start, gauges now (weights and latency averages are the replicas'
 // mean).
-func proxyTotals(replicas []proxy.Stats) map[string]report.ProxyWindow {
+func ProxyTotals(replicas []proxy.Stats) map[string]report.ProxyWindow {
 	out := map[string]report.ProxyWindow{}
 	count := map[string]int{}
 	for _, s := range replicas {
@@ -168,9 +168,9 @@ func proxyTotals(replicas []proxy.Stats) map[string]report.ProxyWindow {
 	return out
 }
 
-// proxyWindow is each backend's counters since its previous reading
-// (counts, updated) and its gauges now.
-func proxyWindow(counts, totals map[string]report.ProxyWindow) map[string]report.ProxyWindow {
+// ProxyWindow is each backend's counters since its previous reading
+// (counts, updated) and its gauges now: windows[].proxy.
+func ProxyWindow(counts, totals map[string]report.ProxyWindow) map[string]report.ProxyWindow {
 	out := make(map[string]report.ProxyWindow, len(totals))
 	for name, c := range totals {
 		p := counts[name]

@@ -86,7 +86,7 @@ func TestSampledWindowOfTwoReadings(t *testing.T) {
 			if !reflect.DeepEqual(tc.busy, wantBusy) {
 				t.Errorf("busy seconds kept %v, want %v", tc.busy, wantBusy)
 			}
-			totals := proxyTotals(tc.replicas)
+			totals := ProxyTotals(tc.replicas)
 			wantCounts := map[string]report.ProxyWindow{}
 			for name, c := range tc.counts {
 				wantCounts[name] = c
@@ -94,7 +94,7 @@ func TestSampledWindowOfTwoReadings(t *testing.T) {
 			for name, c := range totals {
 				wantCounts[name] = c
 			}
-			if got := proxyWindow(tc.counts, totals); !reflect.DeepEqual(got, tc.wantProxy) {
+			if got := ProxyWindow(tc.counts, totals); !reflect.DeepEqual(got, tc.wantProxy) {
 				t.Errorf("proxy %+v, want %+v", got, tc.wantProxy)
 			}
 			if !reflect.DeepEqual(tc.counts, wantCounts) {

@@ -36,10 +36,15 @@ type Sample struct {
 	// Status is the answer's status code, judged by the request's expect
 	// as a live answer is. 0 when no answer came back: Fate then says what
 	// became of the arrival (FateDropped and FateCut were never sent), and
-	// Class how a sent one failed (ClassTimeout, ...).
+	// Class how a sent one failed (ClassTimeout, ...). With a Status, Class
+	// is set only when the answer failed past its head (ClassTruncated: its
+	// body stopped short).
 	Status int
 	Fate   Fate
 	Class  string
+	// Session is the answer's X-Ilities-Session header ("lost": the
+	// backend did not know the request's session).
+	Session string
 	// Node is the node that answered (X-Ilities-Backend), "" when none.
 	Node string
 	// QueueUS and ServiceUS are the backend's own account of the request
@@ -96,8 +101,11 @@ func (r *Recording) Add(s Sample) (succeeded bool) {
 // outcomeOf judges an answer by its request's expect, or names the fate
 // of an arrival that got none.
 func (r *Recording) outcomeOf(s *Sample) outcome {
-	if s.Status != 0 {
-		return r.workloads[s.Workload].requests[s.Request].expect.classifyStatus(s.Status)
+	switch {
+	case s.Status != 0 && s.Class == "":
+		return r.workloads[s.Workload].requests[s.Request].expect.classify(response{status: s.Status, session: s.Session})
+	case s.Status != 0:
+		return outcomeOfClass(s.Class)
 	}
 	switch s.Fate {
 	case FateSucceeded:
@@ -109,8 +117,13 @@ func (r *Recording) outcomeOf(s *Sample) outcome {
 	case FateExhausted:
 		return outExhausted
 	}
+	return outcomeOfClass(s.Class)
+}
+
+// outcomeOfClass is the failed outcome of a failure class.
+func outcomeOfClass(class string) outcome {
 	for o := outRefused; o < numOutcomes; o++ {
-		if o.class() == s.Class {
+		if o.class() == class {
 			return o
 		}
 	}

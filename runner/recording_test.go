@@ -36,6 +36,9 @@ workload:
 		{Request: 0, Intended: ms(1100), Sent: ms(1100), Done: ms(1300), Fate: FateFailed, Class: ClassTimeout},
 		{Request: 0, Intended: ms(1200), Fate: FateDropped},
 		{Request: 0, Intended: ms(1900), Fate: FateCut},
+		// Answers failed past their status: a body cut short, a lost session.
+		{Request: 0, Intended: ms(50), Sent: ms(50), Done: ms(52), Status: 200, Class: ClassTruncated, Node: "a1"},
+		{Request: 0, Intended: ms(60), Sent: ms(60), Done: ms(61), Status: 409, Session: "lost", Node: "a2"},
 	} {
 		rec.Add(s)
 	}
@@ -45,17 +48,18 @@ workload:
 		t.Fatal(err)
 	}
 	tot := res.Totals
-	if tot.Scheduled != 7 || tot.Succeeded != 2 || tot.Failed != 3 || tot.Dropped != 1 || tot.CutAtEnd != 1 {
-		t.Errorf("totals %+v, want 7 scheduled = 2 succeeded + 3 failed + 1 dropped + 1 cut", tot)
+	if tot.Scheduled != 9 || tot.Succeeded != 2 || tot.Failed != 5 || tot.Dropped != 1 || tot.CutAtEnd != 1 {
+		t.Errorf("totals %+v, want 9 scheduled = 2 succeeded + 5 failed + 1 dropped + 1 cut", tot)
 	}
-	if res.Errors[ClassOther] != 1 || res.Errors[Class5xx] != 1 || res.Errors[ClassTimeout] != 1 {
-		t.Errorf("errors %v, want one each of other, 5xx and timeout", res.Errors)
+	if res.Errors[ClassOther] != 1 || res.Errors[Class5xx] != 1 || res.Errors[ClassTimeout] != 1 ||
+		res.Errors[ClassTruncated] != 1 || res.Errors[ClassSessionLost] != 1 {
+		t.Errorf("errors %v, want one each of other, 5xx, timeout, truncated and session_lost", res.Errors)
 	}
 	if len(res.Requests) != 2 || res.Requests[1].StatusCodes[404] != 1 || res.Requests[1].Totals.Succeeded != 1 {
 		t.Errorf("requests %+v: want /gone's 404 counted a success", res.Requests)
 	}
-	if len(res.Nodes) != 2 || res.Nodes[0].Name != "a1" || res.Nodes[0].Requests != 2 {
-		t.Errorf("nodes %+v, want a1 with 2 answers, a2 with 2", res.Nodes)
+	if len(res.Nodes) != 2 || res.Nodes[0].Name != "a1" || res.Nodes[0].Requests != 3 {
+		t.Errorf("nodes %+v, want a1 with 3 answers, a2 with 3", res.Nodes)
 	}
 	if st := res.Station; st == nil || st.ServiceMS.Max < 3.9 {
 		t.Errorf("station %+v, want the timed answer's 4ms service", st)

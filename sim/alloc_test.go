@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -23,21 +24,25 @@ seed: 2
 duration: 3s
 data: [{name: users, file: users.csv}]
 sut:
+  proxy: %s
   pools:
     - name: app
       backends:
-        - {name: a, workers: 8, service_time: {dist: constant, value: 1ms}}
-        - {name: b, workers: 8, service_time: {dist: constant, value: 1ms}}
+        - {name: a, workers: 8, sessions: %[2]v, service_time: {dist: constant, value: 1ms}}
+        - {name: b, workers: 8, sessions: %[2]v, service_time: {dist: constant, value: 1ms}}
 workload:
 `
 	for _, tc := range []struct {
 		name, workload string
-		few, many      int // the rate, or the users' requests a second each
+		few, many      int    // the rate, or the users' requests a second each
+		proxy          string // and the backends keep sessions
 	}{
-		{"open loop", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000},
-		{"closed loop, a session", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, session: [{path: /a}, {path: /b}]}\n", 10, 100},
-		{"closed loop, test data", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, uses: [users], session: [{path: '/a/{{users.name}}'}, {path: /b}]}\n", 10, 100},
-		{"closed loop, a connection per request", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {keepalive: false, max_connections: 4}, requests: [{path: /a}, {path: /b}]}\n", 10, 100},
+		{"open loop", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000, ""},
+		{"closed loop, a session", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, session: [{path: /a}, {path: /b}]}\n", 10, 100, ""},
+		{"closed loop, test data", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, uses: [users], session: [{path: '/a/{{users.name}}'}, {path: /b}]}\n", 10, 100, ""},
+		{"closed loop, a connection per request", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {keepalive: false, max_connections: 4}, requests: [{path: /a}, {path: /b}]}\n", 10, 100, ""},
+		{"closed loop, sticky sessions over replicas", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {max_connections: 2}, session: [{path: /a}, {path: /b}]}\n", 10, 100,
+			"{strategy: cookie, replicas: 2, health: {interval: 100ms}}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			allocs := func(n int) (float64, int64) {
@@ -45,7 +50,9 @@ workload:
 				if strings.Contains(tc.workload, "closed") {
 					param = (time.Second/time.Duration(n) - 1100*time.Microsecond).String() // less a request's own time
 				}
-				sc := load(t, pools+fmt.Sprintf(tc.workload, param), map[string]string{"users.csv": rows(10)})
+				proxy := cmp.Or(tc.proxy, "{}")
+				sut := fmt.Sprintf(pools, proxy, tc.proxy != "")
+				sc := load(t, sut+fmt.Sprintf(tc.workload, param), map[string]string{"users.csv": rows(10)})
 				allocs := testing.AllocsPerRun(2, func() {
 					s, err := build(sc, DefaultOptions())
 					if err != nil {

@@ -29,13 +29,24 @@ const (
 	clientAnswer                   // an answer reaches the client
 	clientTimeout                  // the workload's oldest request may be past its timeout
 	userReady                      // a closed-loop user's span begins, or its think time ends
+	failover                       // a replica's refusal reaches the client, which tries the next
 	// The proxy.
-	atProxy      // a request reaches the proxy
-	proxyAnswer  // an answer reaches the proxy from a backend
-	proxyTimeout // the proxy's oldest exchange may be past the proxy's timeout
+	atProxy           // a request reaches the proxy
+	proxyAnswer       // an answer reaches the proxy from a backend
+	proxyTimeout      // the proxy's oldest exchange may be past the proxy's timeout
+	proxyQueueTimeout // the oldest request waiting at an admission gate may be past its queue timeout
+	healthCheck       // an active check of an upstream is due (id: replica × upstreams + upstream)
+	checkExpired      // an active check may be past its timeout (a flight)
+	ejectionEnd       // an upstream's ejection may be over (as healthCheck)
+	slowStartTick     // an upstream's slow start advances (as healthCheck)
 	// The stations.
 	atStation  // a request reaches its backend
 	serviceEnd // a backend's worker ends a service
+	// The fault timeline (id: the fault's index).
+	faultFire  // a fault takes effect
+	faultLift  // a fault is lifted
+	flapToggle // a flapping backend crashes or restarts
+	drainPoll  // a backend being removed may have drained
 )
 
 // at schedules e at virtual time t (never before now).

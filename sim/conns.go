@@ -1,38 +1,126 @@
 package sim
 
-import "github.com/ilities/ilities/scenario"
+import (
+	"time"
 
-// conns are a workload's connections to the proxy as the live client keeps
-// them (runner's lean pool and event loop alike): at most max open, an idle
-// one reused when they are kept alive, and a request that finds none free
-// waiting, in order, for the next one freed. It waits holding its
-// in-flight slot, its timeout running from its send: the wait is part of
-// its latency, never of its send lag, and it ends as a timeout if no
-// connection comes in time. A connection closes after its request when
-// they are not kept alive, and after a timeout (the client gives up on
-// it); without keep-alive, each request pays a connection's set-up, a
-// round trip, before it leaves.
+	"github.com/ilities/ilities/scenario"
+)
+
+// target is one proxy replica as a workload's client sees it (runner's
+// target): its own connections, and until when the client passes it over
+// after it refused one.
+type target struct {
+	conns     conns
+	downUntil int64
+}
+
+// conns are a workload's connections to one proxy replica as the live
+// client keeps them (runner's lean pool and event loop alike): at most max
+// open, an idle one reused when they are kept alive, and a request that
+// finds none free waiting, in order, for the next one freed. It waits
+// holding its in-flight slot, its timeout running from its send: the wait
+// is part of its latency, never of its send lag, and it ends as a timeout
+// if no connection comes in time. A connection closes after its request
+// when they are not kept alive, and after a timeout (the client gives up
+// on it) or a broken answer; without keep-alive, each request pays a
+// connection's set-up, a round trip, before it leaves.
 type conns struct {
 	max, open, idle int
 	keepAlive       bool
 	waiting         ring[flightRef]
 }
 
-// newConns are the connections of workload spec: max_connections, or by
-// default one per request it may have in flight (max_inflight, or its
-// peak users), as the runner sizes its pool.
-func newConns(spec scenario.Workload, sc *scenario.Scenario) conns {
+// newTargets are the client's view of each of the proxy's replicas for
+// workload spec: max_connections each, or by default one per request it
+// may have in flight (max_inflight, or its peak users), as the runner
+// sizes each target's pool.
+func newTargets(spec scenario.Workload, sc *scenario.Scenario) []target {
 	n := spec.Client.MaxConnections
 	if n <= 0 {
 		n = max(spec.Concurrency(sc.Duration.D()), 1)
 	}
-	return conns{max: n, keepAlive: spec.Client.KeepsAlive()}
+	targets := make([]target, max(sc.SUT.Proxy.Replicas, 1))
+	for i := range targets {
+		targets[i].conns = conns{max: n, keepAlive: spec.Client.KeepsAlive()}
+	}
+	return targets
 }
 
-// connect puts flight id on a connection of w: an idle one at once, a new
-// one after its set-up, or the queue for the next one freed.
+// pickTarget is the replica w's client sends a request to on turn k: the
+// k-th of those it does not pass over (round the list), so that requests
+// spread evenly over the replicas that are up; the k-th of all when none
+// is.
+func (w *workload) pickTarget(k int, now int64) int32 {
+	n := len(w.targets)
+	if n == 1 {
+		return 0
+	}
+	up := 0
+	for i := range w.targets {
+		if now >= w.targets[i].downUntil {
+			up++
+		}
+	}
+	if up == 0 {
+		return int32(k % n)
+	}
+	k %= up
+	for i := range w.targets {
+		if now >= w.targets[i].downUntil {
+			if k == 0 {
+				return int32(i)
+			}
+			k--
+		}
+	}
+	return 0
+}
+
+// failoverHold is how long the client passes over a replica that refused
+// a connection (runner's failoverHold).
+const failoverHold = time.Second
+
+// refused is flight id's connection refused by its replica (a crashed
+// one): the client closes it, passes the replica over for a second, and
+// once the refusal is back (a hop) tries the next replica it does not pass
+// over; having tried every one, it records the refusal.
+func (s *sim) refused(id int32, f *flight) {
+	if f.clientDone {
+		return // it timed out on the way, its connection closed then
+	}
+	w := s.workloads[f.workload]
+	w.targets[f.replica].downUntil = s.cal.now + int64(failoverHold)
+	s.hangUp(w, f.replica, false)
+	f.connected = false
+	f.replicasTried++
+	n := int32(len(w.targets))
+	if f.replicasTried >= n {
+		f.proxyDone, f.class = true, classRefused
+		s.hop(id, clientAnswer)
+		return
+	}
+	next := (f.replica + 1) % n
+	for i := int32(0); i < n-1 && s.cal.now < w.targets[next].downUntil; i++ {
+		next = (next + 1) % n
+	}
+	f.replica = next
+	s.hop(id, failover)
+}
+
+// failover puts flight id, refused by a replica, on a connection to the
+// next, unless its client gave up on it meanwhile.
+func (s *sim) failover(id int32) {
+	if f := &s.fs.all[id]; !f.clientDone {
+		s.connect(s.workloads[f.workload], id)
+	}
+	s.fs.release(id)
+}
+
+// connect puts flight id on a connection of w to its replica: an idle one
+// at once, a new one after its set-up, or the queue for the next one
+// freed.
 func (s *sim) connect(w *workload, id int32) {
-	c := &w.conns
+	c := &w.targets[s.fs.all[id].replica].conns
 	switch {
 	case c.idle > 0:
 		c.idle--
@@ -40,31 +128,32 @@ func (s *sim) connect(w *workload, id int32) {
 		s.hop(id, atProxy)
 	case c.open < c.max:
 		c.open++
-		s.dial(w, id)
+		s.dial(c, id)
 	default:
 		c.waiting.push(s.fs.ref(id))
 	}
 }
 
-// dial opens a connection of w for flight id. Without keep-alive the
+// dial opens a connection of c for flight id. Without keep-alive the
 // request waits for its set-up (the client's SYN, the proxy's SYN-ACK)
 // before its own hop; a kept-alive connection is taken as open already,
 // its one set-up lost among the many requests it carries.
-func (s *sim) dial(w *workload, id int32) {
+func (s *sim) dial(c *conns, id int32) {
 	s.fs.all[id].connected = true
-	if w.conns.keepAlive {
+	if c.keepAlive {
 		s.hop(id, atProxy)
 		return
 	}
 	s.schedule(id, atProxy, 3*s.net)
 }
 
-// hangUp frees a connection of w after its request: kept alive and
-// reusable (answered), it goes to the oldest request still waiting, or
-// idles; otherwise it is closed, and the oldest request waiting gets a new
-// one. Requests that timed out while waiting are passed over.
-func (s *sim) hangUp(w *workload, reusable bool) {
-	c := &w.conns
+// hangUp frees a connection of w to replica r after its request: kept
+// alive and reusable (answered whole), it goes to the oldest request
+// still waiting, or idles; otherwise it is closed, and the oldest request
+// waiting gets a new one. Requests that timed out while waiting are
+// passed over.
+func (s *sim) hangUp(w *workload, r int32, reusable bool) {
+	c := &w.targets[r].conns
 	reuse := reusable && c.keepAlive
 	if !reuse {
 		c.open--
@@ -80,10 +169,20 @@ func (s *sim) hangUp(w *workload, reusable bool) {
 			return
 		}
 		c.open++
-		s.dial(w, ref.id)
+		s.dial(c, ref.id)
 		return
 	}
 	if reuse {
 		c.idle++
+	}
+}
+
+// dropIdle closes every idle connection to replica r, as a replica's
+// crash closes them: the next request opens a new one.
+func (s *sim) dropIdle(r int32) {
+	for _, w := range s.workloads {
+		c := &w.targets[r].conns
+		c.open -= c.idle
+		c.idle = 0
 	}
 }

@@ -13,12 +13,50 @@ type flight struct {
 	intended, sent int64
 	// user is the closed-loop user that sent it (sim.users), -1 for an
 	// open-loop arrival; connected: it got one of its workload's
-	// connections (false while it waits for one).
+	// connections to its replica (false while it waits for one, or after
+	// a refusal, until it gets one to the next replica).
 	user      int32
 	connected bool
 	// forwarded is when the proxy sent it on to its backend (station).
 	forwarded int64
 	station   int32 // -1 while the proxy has not picked one
+	// replica is the proxy replica the client sends it to (its turn at
+	// send: conns.go); replicasTried counts those that refused its
+	// connection (a crashed replica).
+	replica       int32
+	replicasTried int32
+	// tried are the upstreams (stations) its replica sent it to so far,
+	// the last one current: a retry goes to another (sim/proxy.go).
+	tried  [maxRetried + 1]int32
+	ntried uint8
+	// visit counts its exchanges with backends, and is stamped on the
+	// events of each (exchangeEvent), so that an event of an exchange that
+	// ended (a backend's late answer to a request retried elsewhere) is
+	// told from the current one's.
+	visit uint8
+	// fail is how the exchange with the backend failed without an answer
+	// (refused, reset); cut: the answer's body stopped short (the reset
+	// and truncate faults); class is what the client saw of a request
+	// that got no answer from the proxy (refused, reset).
+	fail  failKind
+	cut   bool
+	class string
+	// check: the flight is an active health check of its replica's
+	// upstream, not a client's request (workload and request are -1).
+	check bool
+	// waitsAtGate: it waits in its upstream's admission queue; serving and
+	// held: its backend serves it, or holds it (a hang).
+	waitsAtGate bool
+	gateSince   int64
+	// exchangeOver: the current exchange with a backend ended (answered,
+	// or given up on); events of it that come after are stale.
+	exchangeOver bool
+	// sessionKnown and sessionLost: the backend knows the session the
+	// request carries, or does not (409); newSession:
+	// the backend started one (newSessionGen its generation), set in the
+	// client's session when the answer reaches it.
+	sessionKnown, sessionLost, newSession bool
+	newSessionGen                         uint32
 	// arrived, start and end are its times at the station: arrival,
 	// service start and end.
 	arrived, start, end int64
@@ -61,7 +99,10 @@ func (fs *flights) take() int32 {
 		id = int32(len(fs.all) - 1)
 	}
 	f := &fs.all[id]
-	*f = flight{gen: f.gen + 1, station: -1, session: -1, user: -1, holds: 1}
+	*f = flight{gen: f.gen + 1, station: -1, replica: -1, session: -1, user: -1, holds: 1}
+	if id >= 1<<visitShift {
+		panic("sim: more requests in flight than the calendar's events can name")
+	}
 	return id
 }
 

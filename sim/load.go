@@ -13,13 +13,16 @@ import (
 // seeds), the run's segment kept as the runner keeps it, at most
 // max_inflight requests in flight with the others waiting in order until
 // max_lateness. A closed loop is its virtual users (users.go). Either
-// sends over its connections (conns.go), draws its test data rows as the
-// runner does, and times each request out from its send.
+// spreads its requests over the proxy's replicas and sends them over its
+// connections to each (conns.go), draws its test data rows as the runner
+// does, and times each request out from its send.
 type workload struct {
 	id       int32
 	requests []request
 	timeout  time.Duration
-	conns    conns
+	// targets are the proxy's replicas as its client sees them: the
+	// connections to each, and which it passes over (conns.go).
+	targets []target
 	// rows: the workload draws rows of test data (runner.DataCursors).
 	rows bool
 	// timeouts are the deadlines of the requests in flight.
@@ -30,15 +33,19 @@ type workload struct {
 	mix         *runner.Mix
 	drawn       int     // arrivals drawn from the pacer so far
 	next        pending // the arrival drawn and scheduled
+	turn        int     // its turn over the replicas
 	inflight    int
 	maxInflight int
 	waiting     ring[pending]
 	maxLateness time.Duration
 
-	// The closed loop (its users are in sim.users).
-	closed  bool
-	think   scenario.Distribution
-	session bool // each iteration is the steps in order, with a session of its own
+	// The closed loop (its users are in sim.users); activeUsers counts
+	// those whose spans are not all over yet, in flight, thinking or
+	// waiting for their next span.
+	closed      bool
+	think       scenario.Distribution
+	session     bool // each iteration is the steps in order, with a session of its own
+	activeUsers int
 }
 
 // pending is an arrival not sent yet.
@@ -55,7 +62,7 @@ func newWorkload(sc *scenario.Scenario, i int, requests []request) (*workload, e
 		mix:         runner.NewMix(sc, i),
 		requests:    requests,
 		timeout:     spec.Timeout.D(),
-		conns:       newConns(spec, sc),
+		targets:     newTargets(spec, sc),
 		rows:        len(spec.Uses) > 0,
 		maxInflight: max(spec.MaxInflight, 1),
 		maxLateness: spec.MaxLateness.D(),
@@ -119,14 +126,19 @@ func (s *sim) sendArrival(w *workload, a pending) {
 }
 
 // send sends request req of w now (intended at intended, by closed-loop
-// user u or -1): it goes on a connection, and its timeout runs.
+// user u or -1): it goes on a connection to the replica whose turn it is
+// (the user's own turn, or the open loop's), and its timeout runs.
 func (s *sim) send(w *workload, req int32, intended int64, u int32) {
 	id := s.fs.take()
 	f := &s.fs.all[id]
 	f.workload, f.request, f.user = w.id, req, u
+	turn := &w.turn
 	if u >= 0 {
 		f.session = s.users[u].session
+		turn = &s.users[u].turn
 	}
+	f.replica = w.pickTarget(*turn, s.cal.now)
+	*turn++
 	f.intended, f.sent = intended, s.cal.now
 	s.add(&w.timeouts, id, f.sent+int64(w.timeout), clientEnded)
 	s.connect(w, id)
@@ -146,16 +158,14 @@ func (s *sim) clientAnswer(id int32) {
 		Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
 		Status: int(f.status),
 	}
-	if f.station >= 0 {
-		smp.Node = s.stations[f.station].name
-		if f.status == 200 {
-			smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
-		}
-	}
+	s.describe(f, &smp)
 	w, u := s.workloads[f.workload], f.user
+	if f.connected { // (a refusal closed its last one)
+		s.hangUp(w, f.replica, f.class == "" && !f.cut)
+	}
 	s.fs.release(id) // the client's hold
 	s.fs.release(id) // this event's
-	s.requestEnded(w, u, true, s.rec.Add(smp))
+	s.requestEnded(w, u, s.rec.Add(smp))
 }
 
 // clientTimeout ends the requests of w past the workload's timeout, oldest
@@ -174,24 +184,20 @@ func (s *sim) clientTimeout(w *workload) {
 			Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
 			Fate: runner.FateFailed, Class: runner.ClassTimeout,
 		})
-		u, connected := f.user, f.connected
-		s.fs.release(id) // the client's hold
-		if connected {
-			s.hangUp(w, false)
+		u := f.user
+		if f.connected {
+			s.hangUp(w, f.replica, false)
 		}
-		s.requestEnded(w, u, false, false)
+		s.fs.release(id) // the client's hold
+		s.requestEnded(w, u, false)
 	}
 }
 
-// requestEnded goes on once a request of w has ended for its client:
-// answered, its connection is free for another (one that timed out was
-// closed); then the open loop's slot goes to the next arrival waiting,
-// or the closed loop's user u thinks.
-func (s *sim) requestEnded(w *workload, u int32, answered, succeeded bool) {
+// requestEnded goes on once a request of w has ended for its client, its
+// connection freed: the open loop's slot goes to the next arrival
+// waiting, or the closed loop's user u thinks.
+func (s *sim) requestEnded(w *workload, u int32, succeeded bool) {
 	s.last = s.cal.now
-	if answered {
-		s.hangUp(w, true)
-	}
 	if u >= 0 {
 		s.think(u, succeeded)
 		return

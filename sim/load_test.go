@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,7 +212,7 @@ workload:
 		t.Fatal(err)
 	}
 	s.begin()
-	iterations, mark := 0, map[int32]int32{} // a user's iteration, as its first step marked its session
+	iterations, mark := 0, map[int32]string{} // a user's iteration, as its first step marked its session
 	for {
 		e, ok := s.cal.next()
 		if !ok {
@@ -231,10 +232,10 @@ workload:
 					t.Fatalf("iteration %d begins with the session %+v of an earlier one", iterations, got)
 				}
 				iterations++
-				s.sessions[f.session].backend = int32(iterations) // a backend's cookie, say
-				mark[f.user] = int32(iterations)
-			case s.sessions[f.session].backend != mark[f.user]:
-				t.Fatalf("step %d of user %d's iteration %d sees session %+v", f.request, f.user, mark[f.user], s.sessions[f.session])
+				mark[f.user] = "iteration " + strconv.Itoa(iterations)
+				s.sessions[f.session].proxyCookie = mark[f.user] // a cookie no upstream answers to, say
+			case s.sessions[f.session].proxyCookie != mark[f.user]:
+				t.Fatalf("step %d of user %d's %s sees session %+v", f.request, f.user, mark[f.user], s.sessions[f.session])
 			}
 		}
 		s.handle(e)

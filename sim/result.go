@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/ilities/ilities/report"
@@ -18,14 +19,23 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		return nil, err
 	}
 	res.Mode = report.ModeSimulated
+	s.readProxy(len(res.Windows))
 	for i := range res.Windows {
 		res.Windows[i].Utilisation = s.utilisation(i)
+		res.Windows[i].Proxy = s.proxyWindows[i]
 	}
+	runEnd := time.Duration(res.MeasuredS * float64(time.Second))
+	res.Faults = s.faultResults(runEnd)
 	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
 	var mtbf []report.NodeMTBF
 	for _, pc := range sc.SUT.Pools {
 		for _, b := range pc.Backends {
 			mtbf = append(mtbf, report.NodeMTBF{Name: b.Name, Pool: pc.Name, MTBF: b.MTBF.D()})
+		}
+	}
+	for _, f := range sc.Faults {
+		if f.Kind == "add-backend" && f.Backend != nil {
+			mtbf = append(mtbf, report.NodeMTBF{Name: f.Backend.Name, Pool: f.Pool, MTBF: f.Backend.MTBF.D()})
 		}
 	}
 	res.Projection = report.ProjectRun(mtbf, res.Faults, res.MeasuredS)
@@ -55,7 +65,28 @@ func (s *sim) nodeStats() []runner.NodeReport {
 	elapsed := float64(max(s.last, int64(s.duration)))
 	out := make([]runner.NodeReport, len(s.stations))
 	for i, st := range s.stations {
-		out[i] = runner.NodeReport{Name: st.name, Weight: float64(s.proxy.upstreams[i].Weight), Utilisation: float64(st.totalNS) / (float64(st.workers) * elapsed)}
+		out[i] = runner.NodeReport{Name: st.name, Weight: float64(st.weight), Utilisation: float64(st.totalNS) / (float64(st.workers) * elapsed)}
 	}
 	return out
+}
+
+// describe completes smp, the sample of flight f's answer, with what the
+// client read of it: the node that answered and its own times, a body cut
+// short, a lost session; or how a request without an answer failed.
+func (s *sim) describe(f *flight, smp *runner.Sample) {
+	switch {
+	case f.class != "":
+		smp.Status, smp.Fate, smp.Class = 0, runner.FateFailed, f.class
+		return
+	case f.cut:
+		smp.Class = classTruncated
+	case f.sessionLost && f.status == http.StatusConflict:
+		smp.Session = "lost"
+	}
+	if f.station >= 0 {
+		smp.Node = s.stations[f.station].name
+		if f.status == http.StatusOK {
+			smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
+		}
+	}
 }

@@ -10,8 +10,10 @@ type session struct {
 	// policy wrote it (e.g. the cookie strategy's value); "" when none.
 	proxyCookie string
 	// backend is the station whose server-side session the client holds,
-	// -1 when none (no cookie from a backend yet).
-	backend int32
+	// -1 when none (no cookie from a backend yet); backendGen the station's
+	// sessions' generation then (a crash forgets them: sim/station.go).
+	backend    int32
+	backendGen uint32
 }
 
 // newSession is a session with no cookie yet.

@@ -62,18 +62,27 @@ type sim struct {
 	fs        flights
 	workloads []*workload
 	stations  []*station
-	proxy     *simProxy
-	rec       *runner.Recording
-	net       time.Duration
-	duration  time.Duration
-	segment   runner.Segment
+	// slotStation is the station of each worker's slot, by the slot's
+	// event id (station.firstSlot + slot).
+	slotStation []int32
+	proxy       *simProxy
+	faults      []faultRun
+	// proxyWindows are windows[].proxy, read at each second's end as the
+	// live sampler reads the replicas; proxyCounts the counters last read.
+	proxyWindows []map[string]report.ProxyWindow
+	proxyCounts  map[string]report.ProxyWindow
+	rec          *runner.Recording
+	net          time.Duration
+	duration     time.Duration
+	segment      runner.Segment
 	// last is when the last request ended (answered or timed out): the
 	// end of the run, its requests in flight awaited.
 	last int64
 
 	// users are the closed loops' virtual users, sessions the sessions
-	// they hold (one per user of a session, afresh per iteration), data
-	// the test data's cursors.
+	// they hold (one per user of a session, afresh per iteration), which
+	// flights index and the proxy and stations read, data the test data's
+	// cursors.
 	users    []user
 	sessions []session
 	data     *runner.DataCursors
@@ -107,16 +116,42 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 	if !s.segment.Whole() && (s.segment.K < 1 || s.segment.K > s.segment.N) {
 		return nil, errors.New("sim: a segment K/N needs 1 <= K <= N")
 	}
-	for _, pc := range sc.SUT.Pools {
+	// Every backend the run may have is a station from the start: those
+	// of the pools, members at once, and those add-backend starts later.
+	var pools []int32
+	stationOf := map[string]int32{}
+	addStation := func(b scenario.Backend, pool int32) {
+		st := newStation(sc.Seed, b)
+		st.firstSlot = int32(len(s.slotStation))
+		for range st.workers {
+			s.slotStation = append(s.slotStation, int32(len(s.stations)))
+		}
+		stationOf[b.Name] = int32(len(s.stations))
+		s.stations = append(s.stations, st)
+		pools = append(pools, pool)
+	}
+	for i, pc := range sc.SUT.Pools {
 		for _, b := range pc.Backends {
-			s.stations = append(s.stations, newStation(sc.Seed, b))
+			addStation(b, int32(i))
 		}
 	}
-	p, err := newProxy(sc, opts)
+	for _, f := range sc.Faults {
+		if f.Kind == "add-backend" && f.Backend != nil {
+			addStation(*f.Backend, -1)
+			s.stations[len(s.stations)-1].closed = true // until it starts
+		}
+	}
+	p, err := newProxy(sc, opts, s.stations, pools)
 	if err != nil {
 		return nil, err
 	}
 	s.proxy = p
+	if err := s.startProxy(); err != nil {
+		return nil, err
+	}
+	if err := s.planFaults(sc, stationOf); err != nil {
+		return nil, err
+	}
 	s.data = runner.NewDataCursors(sc)
 	for i, spec := range sc.Workload {
 		reqs := spec.Requests
@@ -157,6 +192,7 @@ func (s *sim) run(ctx context.Context) error {
 		if t := s.cal.now / int64(time.Second); t > second {
 			// Once a simulated second: the recording finishes the windows
 			// no arrival can reach any more, and a cancelled run stops.
+			s.readProxy(int(t))
 			second = t
 			s.rec.Advance(time.Duration(s.cal.now))
 			if err := ctx.Err(); err != nil {
@@ -189,16 +225,36 @@ func (s *sim) handle(e event) {
 		s.clientTimeout(s.workloads[e.id])
 	case userReady:
 		s.userReady(e.id)
+	case failover:
+		s.failover(e.id)
 	case atProxy:
 		s.atProxy(e.id)
 	case proxyAnswer:
 		s.proxyAnswer(e.id)
 	case proxyTimeout:
 		s.proxyTimeout()
+	case proxyQueueTimeout:
+		s.proxyQueueTimeout()
+	case healthCheck:
+		s.healthCheck(e.id)
+	case checkExpired:
+		s.checkTimedOut(e.id)
+	case ejectionEnd:
+		s.ejectionEnd(e.id)
+	case slowStartTick:
+		s.slowStartTick(e.id)
 	case atStation:
 		s.atStation(e.id)
 	case serviceEnd:
 		s.serviceEnd(e.id)
+	case faultFire:
+		s.fireFault(e.id)
+	case faultLift:
+		s.liftFault(e.id)
+	case flapToggle:
+		s.flapToggle(e.id)
+	case drainPoll:
+		s.drainPoll(e.id)
 	}
 }
 

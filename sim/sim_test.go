@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/runner"
@@ -33,6 +34,30 @@ func simulate(t testing.TB, sc *scenario.Scenario, opts Options) *report.Result 
 		t.Fatal(err)
 	}
 	return res
+}
+
+// simulateWatching simulates sc with opts, showing see each event just
+// before it happens, and returns the model and its result.
+func simulateWatching(t *testing.T, sc *scenario.Scenario, opts Options, see func(s *sim, e event)) (*sim, *report.Result) {
+	t.Helper()
+	s, err := build(sc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.begin()
+	for {
+		e, ok := s.cal.next()
+		if !ok {
+			break
+		}
+		see(s, e)
+		s.handle(e)
+	}
+	res, err := s.result(sc, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, res
 }
 
 // Each way a request fails in the live SUT fails the same way in the
@@ -191,14 +216,21 @@ requirements:
   - p99(latency) < 50ms
   - error_rate < 5%% for api
 `, strategy)
-			write := func(seed int64) string {
-				sc := parse(t, yaml)
-				sc.Seed = seed
-				return resultJSON(t, sc)
-			}
-			checkReplay(t, write, 11, `"mode": "simulated"`, `"dropped": `, `"504": `, `"503": `)
+			replays(t, yaml, 11, `"mode": "simulated"`, `"dropped": `, `"504": `, `"503": `)
 		})
 	}
+}
+
+// replays checks that yaml simulated with seed twice writes the same
+// result.json, another seed another, holding each of exercised (what the
+// scenario must exercise).
+func replays(t *testing.T, yaml string, seed int64, exercised ...string) {
+	t.Helper()
+	checkReplay(t, func(seed int64) string {
+		sc := parse(t, yaml)
+		sc.Seed = seed
+		return resultJSON(t, sc)
+	}, seed, exercised...)
 }
 
 // checkReplay checks that write (a result.json by seed) writes the same

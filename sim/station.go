@@ -15,18 +15,41 @@ import (
 // capacity requests (a request that finds it full is answered 503 at
 // once), service times drawn from its distribution with its own seeded
 // source, in the order requests obtain a worker, as the live backend draws
-// them, so that both serve the same sequence.
+// them, so that both serve the same sequence. Its faults (backend.Faults,
+// a crash) and its server-side sessions act as the live backend's do.
 type station struct {
 	name     string
+	weight   int
 	workers  int
 	capacity int
+	startup  time.Duration
 	readyAt  int64 // the start-up delay's end: 503 until then
 	service  backend.Sampler
 	rng      *rand.Rand
+	sessions bool
 
 	busy    int         // workers serving
 	waiting int         // requests in the room, the abandoned left out
 	room    ring[int32] // flights in arrival order, abandoned ones until they reach the head
+	// slots are the workers' services, their index the event that ends
+	// each (firstSlot + slot); free lists the idle ones.
+	firstSlot int32
+	slots     []slot
+	free      []int32
+
+	// The live backend's fault switches, its crash and its sessions'
+	// generation (a crash forgets every session).
+	faults     backend.Faults
+	faultRNG   *rand.Rand
+	down       bool
+	closed     bool // removed from the topology: it stopped for good
+	sessionGen uint32
+	// held are the requests a hang holds: arrivals not taken in yet, and
+	// answers not sent, in the order they came.
+	held ring[heldFlight]
+
+	// lastForward is when a proxy last sent it a request.
+	lastForward int64
 
 	// busyNS is the workers' busy time in each one-second window of the
 	// run, totalNS in all.
@@ -34,39 +57,94 @@ type station struct {
 	totalNS int64
 }
 
+// slot is one worker's service: the flight served, as it was then (its
+// exchange), and when the service ends.
+type slot struct {
+	flight     int32
+	visit      uint8
+	busy       bool
+	start, end int64
+}
+
+// heldFlight is a request a hang holds: an arrival, or an answer.
+type heldFlight struct {
+	id     int32
+	visit  uint8
+	answer bool
+}
+
+// newStation is backend bc's station. Its response_size is not modelled:
+// the model has no bytes, and a hop costs the same whatever it carries.
 func newStation(seed int64, bc scenario.Backend) *station {
 	cfg := sut.BackendConfig(seed, bc) // the live backend's own configuration
-	return &station{
+	st := &station{
 		name:     cfg.Name,
+		weight:   max(bc.Weight, 1),
 		workers:  max(cfg.Workers, 1),
 		capacity: max(cfg.Queue, 0),
+		startup:  cfg.StartupDelay,
 		readyAt:  int64(cfg.StartupDelay),
 		service:  cfg.ServiceTime,
 		rng:      rand.New(rand.NewSource(cfg.Seed)),
+		faultRNG: rand.New(rand.NewSource(cfg.Seed ^ 0xfa017)),
+		sessions: cfg.Sessions,
 	}
+	st.slots = make([]slot, st.workers)
+	st.free = make([]int32, st.workers)
+	for i := range st.free {
+		st.free[i] = int32(st.workers - 1 - i)
+	}
+	return st
 }
 
-// admission is what becomes of a request reaching a station.
-type admission uint8
+// reception is what becomes of a request reaching a station.
+type reception uint8
 
 const (
-	served   admission = iota // a worker took it: its service has begun
+	served   reception = iota // a worker took it: its service has begun
 	queued                    // it waits in the room
-	rejected                  // answered at once: 503 (full, or starting up)
+	answered                  // answered at once (its status set): 503, an injected error, 409
+	refused                   // the station is down: the connection is refused
+	held                      // a hang holds it
 )
 
-// arrive takes flight id (f) in at time now: a free worker, a place in
-// the room, or a 503 (its status and load set), as the live backend
-// decides.
-func (st *station) arrive(id int32, f *flight, now int64) admission {
+// arrive takes flight id (f, in its current exchange) in at time now, as
+// the live backend does: refused while crashed; 503 while starting up;
+// held while hanging; an injected error; a session it does not know
+// (409); then a free worker, a place in the room, or a 503.
+func (st *station) arrive(id int32, f *flight, now int64) reception {
 	f.arrived = now
 	switch {
-	case now < st.readyAt, st.busy >= st.workers && st.waiting >= st.capacity:
+	case st.down || st.closed:
+		return refused
+	case now < st.readyAt:
 		f.status = http.StatusServiceUnavailable
 		st.report(f)
-		return rejected
-	case st.busy < st.workers && st.waiting == 0:
-		st.begin(f, now)
+		return answered
+	case st.faults.Hang:
+		st.held.push(heldFlight{id: id, visit: f.visit})
+		return held
+	case st.faults.ErrorRate > 0 && st.faultRNG.Float64() < st.faults.ErrorRate:
+		f.status = int32(st.faults.ErrorStatus)
+		st.report(f)
+		return answered
+	}
+	if st.sessions && !f.check && !f.sessionKnown {
+		// A new session, in the answer's Set-Cookie; a request that carried
+		// another (sessionAt) is answered 409 with it.
+		f.newSession, f.newSessionGen = true, st.sessionGen
+		if f.sessionLost {
+			f.status = http.StatusConflict
+			st.report(f)
+			return answered
+		}
+	}
+	switch {
+	case st.busy >= st.limit() && st.waiting >= st.capacity:
+		f.status = http.StatusServiceUnavailable
+		st.report(f)
+		return answered
+	case st.busy < st.limit() && st.waiting == 0:
 		return served
 	}
 	f.queued = true
@@ -75,23 +153,44 @@ func (st *station) arrive(id int32, f *flight, now int64) admission {
 	return queued
 }
 
-// begin starts f's service at now on a free worker, drawing its length.
-func (st *station) begin(f *flight, now int64) {
+// limit is the number of workers in use: all, or fewer while degraded.
+func (st *station) limit() int {
+	if k := st.faults.Workers; k > 0 && k < st.workers {
+		return k
+	}
+	return st.workers
+}
+
+// begin starts f's service at now on a free worker, drawing its length
+// (and a slow fault's addition, from its own stream, as the live backend
+// draws it), and returns the slot whose end event the caller schedules.
+func (st *station) begin(id int32, f *flight, now int64) int32 {
 	st.busy++
 	var d time.Duration
 	if st.service != nil {
 		d = max(st.service.Sample(st.rng), 0)
 	}
+	if st.faults.Slow != nil {
+		d += max(st.faults.Slow.Sample(st.faultRNG), 0)
+	}
 	f.queued = false
 	f.start, f.end = now, now+int64(d)
-	st.account(f.start, f.end)
+	k := st.free[len(st.free)-1]
+	st.free = st.free[:len(st.free)-1]
+	st.slots[k] = slot{flight: id, visit: f.visit, busy: true, start: f.start, end: f.end}
+	st.account(f.start, f.end, 1)
+	return k
 }
 
 // next hands the worker freed at now to the oldest request still waiting
-// and returns it (-1 when none waits), after dropping from the room's head
-// the requests that left it (each is passed to drop, its hold released).
-func (st *station) next(fs *flights, now int64, drop func(int32)) int32 {
+// and returns it (-1 when none waits, or the station is degraded below
+// the workers busy), after dropping from the room's head the requests
+// that left it (each is passed to drop, its hold released).
+func (st *station) next(fs *flights, drop func(int32)) int32 {
 	st.busy--
+	if st.busy >= st.limit() {
+		return -1
+	}
 	for st.room.len() > 0 {
 		id := st.room.pop()
 		f := &fs.all[id]
@@ -100,7 +199,6 @@ func (st *station) next(fs *flights, now int64, drop func(int32)) int32 {
 			continue
 		}
 		st.waiting--
-		st.begin(f, now)
 		return id
 	}
 	return -1
@@ -120,53 +218,206 @@ func (st *station) report(f *flight) {
 	f.loadInflight, f.loadQueue = int32(st.busy), int32(st.waiting)
 }
 
-// account adds a service from start to end to the busy time of the
-// one-second windows it spans.
-func (st *station) account(start, end int64) {
-	st.totalNS += end - start
+// account adds (sign 1) or takes back (-1) a service from start to end to
+// the busy time of the one-second windows it spans.
+func (st *station) account(start, end int64, sign int64) {
+	if end <= start {
+		return
+	}
+	st.totalNS += sign * (end - start)
 	for w := start / int64(time.Second); ; w++ {
 		for int64(len(st.busyNS)) <= w {
 			st.busyNS = append(st.busyNS, 0)
 		}
 		from, to := max(start, w*int64(time.Second)), min(end, (w+1)*int64(time.Second))
-		st.busyNS[w] += to - from
+		st.busyNS[w] += sign * (to - from)
 		if end <= (w+1)*int64(time.Second) {
 			return
 		}
 	}
 }
 
-// atStation takes flight id in at its backend: served, waiting, or
-// answered 503 at once. A request the proxy already gave up on is not
-// taken in: the backend finds its connection closed.
-func (s *sim) atStation(id int32) {
-	f := &s.fs.all[id]
-	st := s.stations[f.station]
-	if !f.proxyDone {
-		switch st.arrive(id, f, s.cal.now) {
-		case served:
-			s.schedule(id, serviceEnd, time.Duration(f.end-s.cal.now))
-		case queued:
-			f.holds++ // the room's
-		case rejected:
-			s.hop(id, proxyAnswer)
-		}
+// atStation takes flight id in at its backend, unless the exchange is
+// over (the proxy gave up on it: the backend finds its connection closed).
+func (s *sim) atStation(e int32) {
+	id, current := s.exchangeOf(e)
+	if f := &s.fs.all[id]; current && !f.proxyDone {
+		s.takeIn(id, f)
 	}
 	s.fs.release(id)
 }
 
-// serviceEnd answers flight id and hands its worker on to the oldest
-// request waiting.
-func (s *sim) serviceEnd(id int32) {
-	f := &s.fs.all[id]
+// takeIn has flight id arrive at its station now.
+func (s *sim) takeIn(id int32, f *flight) {
 	st := s.stations[f.station]
-	if next := st.next(&s.fs, s.cal.now, s.fs.release); next >= 0 {
-		n := &s.fs.all[next]
-		s.schedule(next, serviceEnd, time.Duration(n.end-s.cal.now))
-		s.fs.release(next) // the room's hold, now the event's
+	s.sessionAt(f)
+	switch st.arrive(id, f, s.cal.now) {
+	case served:
+		s.serve(id, f, st)
+	case queued:
+		f.holds++ // the room's
+	case held:
+		f.holds++ // the hang's
+	case refused:
+		f.fail = failConnect
+		s.exchangeEvent(id, proxyAnswer, s.net)
+	case answered:
+		s.exchangeEvent(id, proxyAnswer, s.net)
 	}
+}
+
+// serve begins f's service at its station and schedules its end.
+func (s *sim) serve(id int32, f *flight, st *station) {
+	k := st.begin(id, f, s.cal.now)
+	f.holds++ // the slot's
+	s.cal.at(f.end, event{serviceEnd, st.firstSlot + k})
+}
+
+// serviceEnd ends the service of slot k (one of a station's), unless a
+// crash ended it first: the worker goes to the oldest request waiting,
+// and the request is answered (held while the station hangs).
+func (s *sim) serviceEnd(k int32) {
+	st := s.stations[s.slotStation[k]]
+	sl := &st.slots[k-st.firstSlot]
+	if !sl.busy || sl.end != s.cal.now {
+		return // a crash dropped it (and its hold); the slot may serve another since
+	}
+	id, visit := sl.flight, sl.visit
+	*sl = slot{}
+	st.free = append(st.free, k-st.firstSlot)
+	if next := st.next(&s.fs, s.fs.release); next >= 0 {
+		s.serve(next, &s.fs.all[next], st)
+		s.fs.release(next) // the room's hold, now the slot's
+	}
+	f := &s.fs.all[id]
+	if f.visit == visit && !f.exchangeOver && !f.proxyDone {
+		if st.faults.Hang {
+			st.held.push(heldFlight{id: id, visit: visit, answer: true})
+			return // the slot's hold, now the hang's
+		}
+		s.answer(id, f, st)
+	}
+	s.fs.release(id)
+}
+
+// answer sends f's 200 to the proxy, cut short by the reset and truncate
+// faults as the live backend draws them.
+func (s *sim) answer(id int32, f *flight, st *station) {
 	f.status = http.StatusOK
 	st.report(f)
-	s.hop(id, proxyAnswer)
-	s.fs.release(id)
+	switch {
+	case st.faults.ResetRate > 0 && st.faultRNG.Float64() < st.faults.ResetRate,
+		st.faults.TruncateRate > 0 && st.faultRNG.Float64() < st.faults.TruncateRate:
+		f.cut = true
+	}
+	s.exchangeEvent(id, proxyAnswer, s.net)
+}
+
+// sessionAt tells whether the station knows the session f carries, as
+// the live backend reads its cookie: its own, and from before its last
+// crash.
+func (s *sim) sessionAt(f *flight) {
+	f.sessionKnown, f.sessionLost = false, false
+	sess := s.sessionOf(f)
+	if sess == nil || sess.backend < 0 {
+		return
+	}
+	st := s.stations[f.station]
+	f.sessionKnown = sess.backend == f.station && sess.backendGen == st.sessionGen
+	f.sessionLost = !f.sessionKnown
+}
+
+// crash stops station st as a killed backend: every request it holds,
+// served, waiting or held, is dropped (its proxy sees the connection
+// reset), their busy time after now taken back, and its sessions are
+// lost. Crashing a crashed station does nothing.
+func (s *sim) crash(st *station) {
+	if st.down || st.closed {
+		return
+	}
+	st.down = true
+	st.sessionGen++
+	now := s.cal.now
+	for k := range st.slots {
+		sl := st.slots[k]
+		if !sl.busy {
+			continue
+		}
+		st.account(max(now, sl.start), sl.end, -1)
+		st.slots[k] = slot{}
+		st.free = append(st.free, int32(k))
+		s.dropped(sl.flight, sl.visit, true)
+	}
+	st.busy = 0
+	for st.room.len() > 0 {
+		id := st.room.pop()
+		f := &s.fs.all[id]
+		if !f.abandoned {
+			f.queued = false
+			s.dropped(id, f.visit, false)
+		}
+		s.fs.release(id) // the room's hold
+	}
+	st.waiting = 0
+	for st.held.len() > 0 {
+		h := st.held.pop()
+		s.dropped(h.id, h.visit, false)
+		s.fs.release(h.id) // the hang's hold
+	}
+}
+
+// dropped answers the proxy of a request its station dropped (a crash)
+// that the connection was reset, when that exchange is still current;
+// slotHold: the slot's hold on it is released too.
+func (s *sim) dropped(id int32, visit uint8, slotHold bool) {
+	f := &s.fs.all[id]
+	if f.visit == visit && !f.exchangeOver && !f.proxyDone {
+		f.fail = failReset
+		s.exchangeEvent(id, proxyAnswer, s.net)
+	}
+	if slotHold {
+		s.fs.release(id)
+	}
+}
+
+// restart serves a crashed station again, after its start-up delay.
+func (st *station) restart(now int64) bool {
+	if !st.down || st.closed {
+		return false
+	}
+	st.down = false
+	st.readyAt = now + int64(st.startup)
+	return true
+}
+
+// liftHang lets the requests a hang held go on, in order, as if they had
+// just arrived; the answers it held are sent.
+func (s *sim) liftHang(st *station) {
+	st.faults.Hang = false
+	for st.held.len() > 0 && !st.faults.Hang {
+		h := st.held.pop()
+		f := &s.fs.all[h.id]
+		if f.visit == h.visit && !f.exchangeOver && !f.proxyDone {
+			if h.answer {
+				s.answer(h.id, f, st)
+			} else {
+				s.takeIn(h.id, f)
+			}
+		}
+		s.fs.release(h.id) // the hang's hold
+	}
+}
+
+// fill hands free workers to waiting requests at once, after a degraded
+// station's workers were restored.
+func (s *sim) fill(st *station) {
+	for st.busy < st.limit() && st.waiting > 0 {
+		st.busy++ // next frees the worker it hands on
+		next := st.next(&s.fs, s.fs.release)
+		if next < 0 {
+			return
+		}
+		s.serve(next, &s.fs.all[next], st)
+		s.fs.release(next) // the room's hold, now the slot's
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/ilities/ilities/scenario"
-	"github.com/ilities/ilities/sut/balancer"
 	"github.com/ilities/ilities/sut/proxy"
 )
 
@@ -22,42 +21,17 @@ func Unsupported(sc *scenario.Scenario) error {
 	if sc.Target != nil {
 		not("target", "an external target (target:)")
 	}
-	for i := range sc.Faults {
-		not(fmt.Sprintf("faults[%d]", i), "a fault")
-	}
 	if sut := sc.SUT; sut != nil {
 		o := sut.Proxy.ProxyOptions
-		sticky := false
-		if policy, err := balancer.New(sut.Proxy.Strategy, 0); err == nil {
-			_, sticky = policy.(balancer.Sticky)
-		}
 		for _, c := range []struct {
 			on         bool
 			path, what string
 		}{
 			{o.Kind != scenario.ProxyBuiltin, "sut.proxy.kind", fmt.Sprintf("a real proxy (kind: %s)", o.Kind)},
-			{o.Replicas > 1, "sut.proxy.replicas", "more than one proxy replica"},
-			{o.Health != nil, "sut.proxy.health", "active health checking (health:)"},
-			{o.Passive != nil, "sut.proxy.passive", "passive health checking (passive:)"},
-			{o.Retries > 0, "sut.proxy.retries", "retrying on another backend (retries:)"},
-			{o.Admission != nil, "sut.proxy.admission", "admission control (admission:)"},
-			{o.RateLimit != nil, "sut.proxy.rate_limit", "a rate limit per client (rate_limit:)"},
 			{o.TLS, "sut.proxy.tls", "TLS termination (tls: true)"},
-			{sticky, "sut.proxy.strategy", fmt.Sprintf("stickiness (strategy %s)", sut.Proxy.Strategy)},
 		} {
 			if c.on {
 				not(c.path, c.what)
-			}
-		}
-		for i, pc := range sut.Pools {
-			for j, b := range pc.Backends {
-				path := fmt.Sprintf("sut.pools[%d].backends[%d]", i, j)
-				if b.Sessions {
-					not(path+".sessions", "server-side sessions (sessions: true)")
-				}
-				if b.ResponseSize != nil {
-					not(path+".response_size", "a response size (response_size:)")
-				}
 			}
 		}
 	}

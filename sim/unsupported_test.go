@@ -25,18 +25,8 @@ func TestUnsupportedIsNamedAtItsPlace(t *testing.T) {
 		what, yaml string
 	}{
 		{"an external target (target:)", "target: {url: 'http://127.0.0.1:1'}  # here\n" + load},
-		{"a fault", "sut:\n" + backends + load + "faults:\n  - {at: 500ms, kind: crash, node: b1}  # here\n"},
 		{"a real proxy (kind: nginx)", builtin("kind: nginx")},
-		{"more than one proxy replica", builtin("replicas: 2")},
-		{"active health checking (health:)", builtin("health: {interval: 1s}")},
-		{"passive health checking (passive:)", builtin("passive: {consecutive_failures: 3}")},
-		{"retrying on another backend (retries:)", builtin("retries: 1")},
-		{"admission control (admission:)", builtin("admission: {max_inflight: 4}")},
-		{"a rate limit per client (rate_limit:)", builtin("rate_limit: {rate: 100/s}")},
 		{"TLS termination (tls: true)", builtin("tls: true")},
-		{"stickiness (strategy cookie)", builtin("strategy: cookie")},
-		{"server-side sessions (sessions: true)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          sessions: true  # here\n" + load},
-		{"a response size (response_size:)", "sut:\n  pools:\n    - name: app\n      backends:\n        - name: b1\n          response_size: {dist: constant, value: 4KB}  # here\n" + load},
 		{"extracting from an answer (extract:; the model has no answer bodies or headers, and a value not found fails its step)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /login\n        extract: {token: {json: token}}  # here\n      - {path: '/cart/{{token}}'}\n"},
 		{"a templated path whose pool depends on its values ({{...}})", "sut:\n  pools:\n    - {name: v2, match: {path_prefix: /items/v2}, backends: [{name: b1}]}\n    - {name: rest, backends: [{name: b2}]}\n" +
 			"workload:\n  - rate: 10/s\n    requests:\n      - {path: '/items/{{uuid}}'}  # here\n"},

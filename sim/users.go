@@ -27,6 +27,10 @@ type user struct {
 	failed    bool  // the last answer failed: the iteration is over
 	session   int32 // its slot in sim.sessions, -1 without one
 	data      *runner.DataUser
+	// turn is its turn over the proxy's replicas, from its index in the
+	// workload, as the live user's rotation starts: users spread over
+	// the replicas, and each moves on to the next with every request.
+	turn int
 }
 
 // addUsers lays out the users of closed workload w, those of the run's
@@ -39,12 +43,13 @@ func (s *sim) addUsers(sc *scenario.Scenario, w *workload) {
 		if !s.segment.Has(u) || len(spans) == 0 {
 			continue
 		}
-		us := user{workload: w.id, rng: runner.UserRNG(sc.Seed, int(w.id), u), spans: spans, session: -1, data: s.data.User(int(w.id), u)}
+		us := user{workload: w.id, rng: runner.UserRNG(sc.Seed, int(w.id), u), spans: spans, session: -1, data: s.data.User(int(w.id), u), turn: u}
 		if w.session {
 			us.session = int32(len(s.sessions))
 			s.sessions = append(s.sessions, newSession())
 		}
 		s.users = append(s.users, us)
+		w.activeUsers++
 		s.cal.at(int64(spans[0].Start), event{userReady, int32(len(s.users) - 1)})
 	}
 }
@@ -67,7 +72,7 @@ func (s *sim) userReady(id int32) {
 		}
 		if u.next == u.end || u.failed {
 			if !s.iterate(w, u) {
-				return // for the rest of the run
+				break // for the rest of the run
 			}
 		}
 		step := u.next
@@ -75,6 +80,7 @@ func (s *sim) userReady(id int32) {
 		s.send(w, step, s.cal.now, id) // a closed loop's request is due when sent
 		return
 	}
+	w.activeUsers-- // its spans are over, or its test data ran out
 }
 
 // iterate begins u's next iteration: a fresh session, the rows of its

@@ -88,10 +88,7 @@ func (t *Topology) startReplicas(cfg proxy.Config, listen string, n int) error {
 	n = max(n, 1)
 	for i := range n {
 		rc := cfg
-		rc.Seed = int64(splitmix64(uint64(cfg.Seed) + uint64(i)))
-		if i == 0 {
-			rc.Seed = cfg.Seed
-		}
+		rc.Seed = ReplicaSeed(cfg.Seed, i)
 		p, err := proxy.New(rc)
 		if err != nil {
 			return fmt.Errorf("sut: %w", err)
@@ -113,6 +110,16 @@ func (t *Topology) startReplicas(cfg proxy.Config, listen string, n int) error {
 		}
 	}
 	return nil
+}
+
+// ReplicaSeed is proxy replica i's seed, from which its strategies are
+// seeded: the scenario's seed for the first, values derived from it for the
+// others.
+func ReplicaSeed(seed int64, i int) int64 {
+	if i == 0 {
+		return seed
+	}
+	return int64(splitmix64(uint64(seed) + uint64(i)))
 }
 
 // anyPort keeps listen's host with port 0.

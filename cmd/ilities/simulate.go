@@ -23,17 +23,18 @@ marked "mode": "simulated", its apparatus empty.
 Simulated: open-loop workloads (uniform or Poisson arrivals, rates and stages,
 request mixes, max_inflight and max_lateness, timeouts); closed-loop users
 (constant or staged, think times, sessions of steps, a failed step ending the
-iteration); max_connections and keepalive: false; test data (a stopping source
-runs out as live) and templates that change nothing the model sees; the
-proxy's routing, balancing (every strategy but cookie), its timeout (504), a
-body over max_body_bytes (413), its cost per request; backends' workers, queue
-(503 when full), service times and start-up delay; a fixed delay per network
-hop.
+iteration); max_connections (per proxy replica) and keepalive: false; test data
+(a stopping source runs out as live) and templates that change nothing the
+model sees; the proxy's routing, balancing (every strategy), its timeout (504),
+a body over max_body_bytes (413), active and passive health checks, retries,
+admission control, rate limits, replicas and stickiness, by the live proxy's
+rules, and its cost per request; backends' workers, queue (503 when full),
+service times, start-up delay and sessions; every fault kind at its planned
+time, with detection and recovery times; a fixed delay per network hop.
 
-Not simulated yet, refused at its file:line:column: faults, active and passive
-health checks, retries, admission control, rate limits, stickiness and
-sessions, proxy replicas, nginx or HAProxy, extract, checks of an answer's body
-or headers, templates that route or size a request, HTTP/2, response sizes,
+Not simulated yet, refused at its file:line:column: nginx or HAProxy, extract,
+checks of an answer's body or headers, templates that route or size a request
+or set its cookies, HTTP/2,
 TLS, an external target (target:).
 
 SCENARIO may be - for standard input. Its ${VAR} and ${VAR:-default} are read

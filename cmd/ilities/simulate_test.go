@@ -50,8 +50,36 @@ func TestSimulateExitsByItsVerdictAndWritesWhatRunWrites(t *testing.T) {
 			}
 		})
 	}
-	code, _, stderr := runCLI(t, "simulate", "../../examples/failover.yaml", "--quiet")
-	if code != exitInvalid || !strings.Contains(stderr, "failover.yaml:16:") || !strings.Contains(stderr, "active health checking") {
-		t.Errorf("a scenario with health checks: exit %d, want %d naming failover.yaml:16 and its health checks\n%s", code, exitInvalid, stderr)
+}
+
+// Every example simulates and exits by its verdict, or is refused (exit 2)
+// naming what the simulation does not model yet.
+func TestSimulateEveryExample(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "simulate", file, "--quiet")
+			switch code {
+			case exitPass, exitFail:
+			case exitInvalid:
+				if !strings.Contains(stderr, "is not simulated yet") {
+					t.Errorf("exit %d without naming what is not simulated:\n%s", code, stderr)
+				}
+			default:
+				t.Errorf("exit %d, want the verdict's or a refusal\n%s\n%s", code, stdout, stderr)
+			}
+		})
+	}
+	for _, tc := range []struct{ file, what string }{
+		{"failover.yaml", "health checks, a crash"},
+		{"sticky-sessions.yaml", "closed-loop sessions, stickiness, a crash that loses sessions"},
+	} {
+		code, _, stderr := runCLI(t, "simulate", "../../examples/"+tc.file, "--quiet")
+		if code != exitPass {
+			t.Errorf("%s (%s): exit %d, want it to pass\n%s", tc.file, tc.what, code, stderr)
+		}
 	}
 }

@@ -273,7 +273,7 @@ func (pl *pool) load() *poolView { return pl.view.Load() }
 
 // New validates cfg, applies defaults and builds the proxy.
 func New(cfg Config) (*Proxy, error) {
-	if err := applyDefaults(&cfg); err != nil {
+	if err := ApplyDefaults(&cfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.Pools) == 0 {
@@ -326,7 +326,10 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-func applyDefaults(cfg *Config) error {
+// ApplyDefaults fills cfg's zero fields with the defaults New applies, and
+// checks what New checks of them: a simulation of the proxy reads the same
+// configuration.
+func ApplyDefaults(cfg *Config) error {
 	if cfg.Strategy == "" {
 		cfg.Strategy = DefaultStrategy
 	}

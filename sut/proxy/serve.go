@@ -301,7 +301,7 @@ type outcome struct {
 // retryAllowed applies the retry rules: connect failures always, others only
 // for idempotent methods whose body was not sent; all within the budget.
 func (p *Proxy) retryAllowed(f failKind, req *http1.Request, hasBody bool) bool {
-	if f != failConnect && (!idempotent(req.Method) || hasBody) {
+	if f != failConnect && (!Idempotent(string(req.Method)) || hasBody) {
 		return false
 	}
 	if !p.takeRetryToken() {
@@ -311,8 +311,10 @@ func (p *Proxy) retryAllowed(f failKind, req *http1.Request, hasBody bool) bool 
 	return true
 }
 
-func idempotent(m []byte) bool {
-	switch string(m) {
+// Idempotent reports whether the proxy may retry a request of method m
+// after a failure other than a refused connection (when it has no body).
+func Idempotent(m string) bool {
+	switch m {
 	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
 		return true
 	}
