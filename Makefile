@@ -4,7 +4,7 @@ BIN     ?= bin/ilities
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-short bench soak-generator soak noise fuzz demo vet clean
+.PHONY: build test test-short bench simbench soak-generator soak noise fuzz demo vet clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ilities
@@ -27,6 +27,13 @@ test-short:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 	$(GO) run ./bench -ilities $(BIN)
+
+# The simulation at a scale no live run reaches here: 10 minutes at
+# 100,000 req/s over 1,000 backends (wall time, simulated requests per
+# second of wall time, peak RSS), then requests per second by backend count
+# and rate. Minutes of one core.
+simbench:
+	$(GO) run ./bench/simscale -duration 10m -rate 100000 -backends 1000
 
 # The generator's resident memory over a 10-minute open loop at 5,000 req/s.
 soak-generator: build

@@ -13,20 +13,27 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
-	"github.com/ilities/ilities/run"
-	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
 
 // CapacityOptions tune the search for the highest sustainable rate.
 type CapacityOptions struct {
-	// StepDuration is each step's run, warm-up included. Default 10s.
+	// Simulate runs every step with sim.Run on a virtual clock instead of
+	// run.Execute: no step is invalid (there is no apparatus to disturb
+	// it), no cool-down is needed, and a step may be longer for the same
+	// wall time (StepDuration is then the simulated length).
+	Simulate bool
+	// Confirm, after a simulated search, runs one live step at the
+	// capacity found (Capacity.Confirmation). It needs Simulate.
+	Confirm bool
+	// StepDuration is each step's run, warm-up included. Default 10s, or
+	// a minute simulated.
 	StepDuration time.Duration
 	// Warmup starts each step (whole seconds): queues fill to their steady
 	// state before anything is measured. Default 2s, and never more than
 	// half the step.
 	Warmup time.Duration
-	// Cooldown is the pause between steps. Default 1s.
+	// Cooldown is the pause between steps. Default 1s; none simulated.
 	Cooldown time.Duration
 	// MaxSteps bounds the number of runs. Default 20.
 	MaxSteps int
@@ -50,7 +57,7 @@ type CapacityOptions struct {
 	// none.
 	InvalidRetries int
 	// InvalidCooldown is the pause before repeating an invalid step: long
-	// enough for a neighbour's burst to pass. Default 3s.
+	// enough for a neighbour's burst to pass. Default 3s; none simulated.
 	InvalidCooldown time.Duration
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
@@ -58,9 +65,14 @@ type CapacityOptions struct {
 	Version string
 }
 
+// defaults fills in the zero options; applied twice, it changes nothing
+// more.
 func (o *CapacityOptions) defaults() {
 	if o.StepDuration <= 0 {
 		o.StepDuration = 10 * time.Second
+		if o.Simulate {
+			o.StepDuration = simulatedStep
+		}
 	}
 	if o.Warmup == 0 {
 		o.Warmup = 2 * time.Second
@@ -81,16 +93,23 @@ func (o *CapacityOptions) defaults() {
 	if o.Repeats <= 0 {
 		o.Repeats = 2
 	}
-	switch {
-	case o.InvalidRetries == 0:
-		o.InvalidRetries = 2
-	case o.InvalidRetries < 0:
-		o.InvalidRetries = 0
+	if o.InvalidRetries == 0 {
+		o.InvalidRetries = 2 // a negative count is none: no attempt exceeds it
 	}
 	if o.InvalidCooldown <= 0 {
 		o.InvalidCooldown = 3 * time.Second
 	}
+	if o.Simulate {
+		// A simulated run leaves nothing behind to settle, and no
+		// neighbour's burst can pass meanwhile.
+		o.Cooldown, o.InvalidCooldown = 0, 0
+	}
 }
+
+// simulatedStep is a simulated step's length by default: six times a live
+// step's, for a tighter figure at each rate, at a fraction of a live
+// step's wall time.
+const simulatedStep = time.Minute
 
 // Step is one run of the search at one offered rate.
 type Step struct {
@@ -138,6 +157,11 @@ type Step struct {
 // Capacity is the outcome of the search.
 type Capacity struct {
 	Scenario string `json:"scenario"`
+	// Mode is "simulated" when every step was (CapacityOptions.Simulate).
+	Mode string `json:"mode,omitempty"`
+	// StepDurationS is each step's length, warm-up included (simulated
+	// time when simulated).
+	StepDurationS float64 `json:"step_duration_s"`
 	// Backends is the backend count when part of a scalability study.
 	Backends int `json:"backends,omitempty"`
 	// MaxRateRPS is the highest rate at which every run met every
@@ -168,6 +192,9 @@ type Capacity struct {
 	Converged        bool   `json:"converged"`
 	Note             string `json:"note,omitempty"`
 	Steps            []Step `json:"steps"`
+	// Confirmation is the live run at MaxRateRPS after a simulated search
+	// (CapacityOptions.Confirm); nil without one.
+	Confirmation *Confirmation `json:"confirmation,omitempty"`
 }
 
 // FindCapacity searches the highest open-loop rate at which sc meets every
@@ -187,22 +214,45 @@ type Capacity struct {
 // failure below it bounds the capacity, the result is machine-limited: this
 // machine cannot measure beyond the highest rate measured validly.
 func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptions) (*Capacity, error) {
-	base, err := declaredRate(sc)
+	asked := opts
+	opts.defaults()
+	base, err := checkCapacity(sc, opts)
 	if err != nil {
 		return nil, err
-	}
-	if len(sc.Requirements) == 0 {
-		return nil, errors.New("capacity: the scenario has no requirements to hold")
 	}
 	if opts.Start <= 0 {
 		opts.Start = base
 	}
-	if opts.Start > scenario.MaxRate {
-		return nil, fmt.Errorf("capacity: --start %g/s is above the most a scenario may ask, %d/s", opts.Start, scenario.MaxRate)
-	}
-	return search(ctx, sc.Name, opts, func(rate float64, index int) (Step, error) {
-		return runStep(ctx, sc, rate, base, index, opts)
+	ex := newExecutor(opts.Simulate, opts.Version)
+	c, err := search(ctx, sc.Name, opts, func(rate float64, index int) (Step, error) {
+		return runStep(ctx, sc, rate, base, index, opts, ex)
 	})
+	c.Mode, c.StepDurationS = ex.mode, opts.StepDuration.Seconds()
+	if err != nil || !opts.Confirm {
+		return c, err
+	}
+	return c, c.confirm(ctx, sc, base, asked)
+}
+
+// checkCapacity refuses, before anything runs, a search that cannot be
+// made of sc with opts, and returns sc's declared open-loop rate.
+func checkCapacity(sc *scenario.Scenario, opts CapacityOptions) (float64, error) {
+	base, err := declaredRate(sc)
+	if err != nil {
+		return 0, err
+	}
+	if len(sc.Requirements) == 0 {
+		return 0, errors.New("capacity: the scenario has no requirements to hold")
+	}
+	if opts.Start > scenario.MaxRate {
+		return 0, fmt.Errorf("capacity: --start %g/s is above the most a scenario may ask, %d/s", opts.Start, scenario.MaxRate)
+	}
+	if opts.Confirm && !opts.Simulate {
+		return 0, errors.New("capacity: --confirm runs live what a simulated search found: add --simulate")
+	}
+	// A step is the scenario at a constant rate without its faults: what
+	// the executor cannot run of that is refused at its place.
+	return base, newExecutor(opts.Simulate, opts.Version).unsupported(atRate(sc, base, base, opts))
 }
 
 // stepFunc runs the index-th step of a search at rate.
@@ -474,12 +524,12 @@ func atRate(sc *scenario.Scenario, rate, base float64, opts CapacityOptions) *sc
 	return c
 }
 
-// runStep runs one step and judges it.
-func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, index int, opts CapacityOptions) (Step, error) {
+// runStep runs one step with ex and judges it.
+func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, index int, opts CapacityOptions, ex executor) (Step, error) {
 	st := Step{RateRPS: rate, Seed: sc.Seed + int64(index)}
 	stepScenario := atRate(sc, rate, base, opts)
 	stepScenario.Seed = st.Seed
-	res, err := run.Execute(ctx, stepScenario, run.Options{Options: runner.Options{Version: opts.Version}})
+	res, err := ex.execute(ctx, stepScenario)
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}
@@ -501,7 +551,7 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 		}
 		st.margins = append(st.margins, m)
 	}
-	why, chk := invalidity(sc.Requirements, res)
+	why, chk := ex.invalidity(sc.Requirements, res)
 	st.ApparatusDelayMS, st.ApparatusShare = chk.delayMS, chk.share
 	st.DisturbedWindows, st.Windows = chk.disturbed, chk.windows
 	switch {
@@ -512,6 +562,15 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	default:
 		st.Valid = true
 		st.Pass = res.Verdict == report.VerdictPass
+		if !st.Pass && len(st.Failed) == 0 {
+			// Every requirement met, yet no pass: a simulated generator
+			// that fell behind, the SUT holding more requests than the
+			// scenario lets in flight.
+			st.Failed = []string{res.VerdictReason}
+			if res.Generator.Saturated {
+				st.Failed = []string{"generator saturated: " + res.Generator.Reason}
+			}
+		}
 	}
 	return st, nil
 }
@@ -575,7 +634,7 @@ func knee(curve []CurvePoint) float64 {
 // WriteMarkdown writes the result and every step.
 func (c *Capacity) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Capacity: %s\n\n", c.Scenario)
+	fmt.Fprintf(&b, "## Capacity: %s%s\n\n", c.Scenario, simulatedSuffix(c.Mode))
 	if c.MachineLimited {
 		fmt.Fprintf(&b, "**Machine-limited**: %s.\n", c.Headline())
 	} else {
@@ -591,6 +650,9 @@ func (c *Capacity) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "\nNote: %s.\n", c.Note)
 		}
 	}
+	if c.Confirmation != nil {
+		c.Confirmation.writeMarkdown(&b)
+	}
 	b.WriteString("\n| step | phase | offered | throughput | mean | p50 | p99 | send lag p99 | apparatus delay | result |\n")
 	b.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for i, s := range c.Steps {
@@ -599,10 +661,23 @@ func (c *Capacity) WriteMarkdown(w io.Writer) error {
 			i+1, s.Phase, s.RateRPS, s.ThroughputRPS, s.MeanMS, s.P50MS, s.P99MS, s.SendLagP99MS,
 			s.ApparatusDelayMS, 100*s.ApparatusShare, s.result(last))
 	}
-	fmt.Fprintf(&b, "\nA step is invalid, never a failure, when the generator saturated, the verdict was inconclusive, the apparatus delay at a latency requirement's aggregation exceeded %.0f%% of its threshold, or more than %.0f%% of its windows were disturbed; it is run again after a cool-down.\n",
-		100*ApparatusShareMax, 100*DisturbedShareMax)
+	b.WriteString(c.footnote())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// footnote says how the steps were judged.
+func (c *Capacity) footnote() string {
+	rule := fmt.Sprintf("invalid, never a failure, when the generator saturated, the verdict was inconclusive, the apparatus delay at a latency requirement's aggregation exceeded %.0f%% of its threshold, or more than %.0f%% of its windows were disturbed",
+		100*ApparatusShareMax, 100*DisturbedShareMax)
+	if c.Mode != report.ModeSimulated {
+		return "\nA step is " + rule + "; it is run again after a cool-down.\n"
+	}
+	simulated := "\nEvery step was simulated on a virtual clock (the model's default costs per request and per hop): no apparatus delayed it, so none is invalid.\n"
+	if c.Confirmation == nil {
+		return simulated
+	}
+	return simulated + "The live run is " + rule + ".\n"
 }
 
 // Chart is latency against offered load (p50, mean and p99).

@@ -8,13 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/ilities/ilities/report"
-	"github.com/ilities/ilities/run"
-	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
 )
 
@@ -23,31 +22,66 @@ import (
 type CompareOptions struct {
 	Strategies []string
 	Proxies    []string
+	// Repeat is how many times each variant runs, with the seeds seed,
+	// seed+1, …, interleaved (every variant's first run, then every
+	// variant's second, …) so that a noisy moment of the machine does not
+	// favour one variant. Default 1.
+	Repeat int
+	// Simulate runs every variant with sim.Run on a virtual clock instead
+	// of run.Execute.
+	Simulate bool
 	// Progress, when set, receives one line per run started and finished.
 	Progress io.Writer
 	// Cooldown is a pause between runs, so that one run's leftovers
-	// (connections closing, timers) do not reach the next. Default 500ms.
+	// (connections closing, timers) do not reach the next. Default 500ms;
+	// none simulated.
 	Cooldown time.Duration
 	// Version is the tool's version each run reports (run.Options.Version).
 	Version string
 }
 
+func (o *CompareOptions) defaults() {
+	o.Repeat = max(o.Repeat, 1)
+	switch {
+	case o.Simulate:
+		o.Cooldown = 0 // a simulated run leaves nothing behind
+	case o.Cooldown == 0:
+		o.Cooldown = 500 * time.Millisecond
+	}
+}
+
 // Comparison is a comparison's outcome: one row per variant, and the ranking.
 type Comparison struct {
 	Scenario string `json:"scenario"`
-	Seed     int64  `json:"seed"`
+	// Mode is "simulated" when every run was (CompareOptions.Simulate).
+	Mode string `json:"mode,omitempty"`
+	// Seed is the first run's; run k of each variant had Seed+k−1.
+	Seed int64 `json:"seed"`
+	// Repeat is the runs per variant when more than one (see Row.Repeated).
+	Repeat int `json:"repeat,omitempty"`
 	// By is "strategy" or "proxy".
 	By   string `json:"by"`
 	Rows []Row  `json:"rows"`
 	// Ranking names the variants best first (see RankingRule).
 	Ranking     []string `json:"ranking"`
 	RankingRule string   `json:"ranking_rule"`
-	// Results are the variants' full results, index-aligned with Rows.
+	// Indistinct are the pairs of variants next to each other in the
+	// ranking that their repeated runs cannot tell apart (see
+	// RepeatRankingRule).
+	Indistinct [][2]string `json:"indistinct,omitempty"`
+	// Results are the variants' full results, index-aligned with Rows:
+	// each one's first run.
 	Results []*report.Result `json:"-"`
+	// Runs are every run's result, index-aligned with Rows, in seed order
+	// (nil where a run could not be carried out).
+	Runs [][]*report.Result `json:"-"`
 }
 
 // RankingRule is how variants are ranked.
 const RankingRule = "variants meeting every requirement first, then inconclusive ones, then those that failed; within each, by p99 latency (lower is better); ties (within 1%) by throughput (higher is better); variants whose run failed last"
+
+// RepeatRankingRule is how variants run several times are ranked.
+const RepeatRankingRule = "variants whose every run met every requirement first, then inconclusive ones, then those with a failed run; within each, by median p99 latency (lower is better); ties (within 1%) by median throughput (higher is better); variants none of whose runs could be carried out last. Two neighbours whose 95% confidence intervals of the figure that ordered them overlap cannot be told apart (≈)"
 
 // Row is one variant's headline figures.
 type Row struct {
@@ -75,19 +109,30 @@ type Row struct {
 	Saturated    bool             `json:"generator_saturated,omitempty"`
 	Requirements []report.Verdict `json:"requirements"`
 	Errors       map[string]int64 `json:"errors,omitempty"`
+	// Repeated summarises the variant's runs when it ran more than once;
+	// each figure above is then the median of its runs, detection and
+	// recovery the longest, errors the sum, requirements the first run's.
+	Repeated *Repeated `json:"repeated,omitempty"`
 }
 
 // Compare runs sc once per variant with the same seed, workload and fault
-// timeline, and ranks the variants. A variant whose run cannot be carried
-// out (a proxy binary missing, say) is a row with its error; Compare fails
-// only when the options are invalid or no variant ran at all.
+// timeline, and ranks the variants; with Repeat N, N times each, with the
+// seeds seed … seed+N−1, interleaved. A variant whose run cannot be
+// carried out (a proxy binary missing, say) is a row with its error;
+// Compare fails only when the options are invalid or no variant ran at
+// all.
 func Compare(ctx context.Context, sc *scenario.Scenario, opts CompareOptions) (*Comparison, error) {
 	if sc.SUT == nil {
 		return nil, errors.New("compare needs a built-in sut: (strategies and proxies are the SUT's)")
 	}
+	opts.defaults()
 	type variant struct{ name, kind, strategy string }
 	var variants []variant
-	cmp := &Comparison{Scenario: sc.Name, Seed: sc.Seed, RankingRule: RankingRule}
+	ex := newExecutor(opts.Simulate, opts.Version)
+	cmp := &Comparison{Scenario: sc.Name, Mode: ex.mode, Seed: sc.Seed, RankingRule: RankingRule}
+	if opts.Repeat > 1 {
+		cmp.Repeat, cmp.RankingRule = opts.Repeat, RepeatRankingRule
+	}
 	switch {
 	case len(opts.Strategies) > 0 && len(opts.Proxies) > 0:
 		return nil, errors.New("compare strategies or proxies, not both at once")
@@ -109,43 +154,61 @@ func Compare(ctx context.Context, sc *scenario.Scenario, opts CompareOptions) (*
 	for _, v := range variants {
 		c := clone(sc)
 		c.SUT.Proxy.Kind, c.SUT.Proxy.Strategy = v.kind, v.strategy
-		if err := c.Validate(); err != nil {
+		err := c.Validate()
+		if err == nil {
+			err = ex.unsupported(c)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.name, err)
 		}
 		scenarios = append(scenarios, c)
 	}
-	cooldown := opts.Cooldown
-	if cooldown == 0 {
-		cooldown = 500 * time.Millisecond
-	}
+	runs := make([][]*report.Result, len(variants))
+	errs := make([][]string, len(variants))
 	ran := 0
-	for i, v := range variants {
-		if i > 0 {
-			if err := sleep(ctx, cooldown); err != nil {
-				return nil, err
+	for k := range opts.Repeat {
+		for i, v := range variants {
+			if k > 0 || i > 0 {
+				if err := sleep(ctx, opts.Cooldown); err != nil {
+					return nil, err
+				}
+			}
+			c := *scenarios[i]
+			c.Seed += int64(k)
+			label := v.name
+			if opts.Repeat > 1 {
+				label = fmt.Sprintf("%s, run %d/%d (seed %d)", v.name, k+1, opts.Repeat, c.Seed)
+			}
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "compare: %s (%d/%d) ...\n", label, k*len(variants)+i+1, opts.Repeat*len(variants))
+			}
+			res, err := ex.execute(ctx, &c)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			if res != nil {
+				ran++
+			}
+			runs[i], errs[i] = append(runs[i], res), append(errs[i], msg)
+			if opts.Progress != nil {
+				row := Row{Verdict: "error"}
+				if res != nil {
+					row = rowOf(res)
+				}
+				fmt.Fprintf(opts.Progress, "compare: %s: %s, p99 %.1fms, %.0f/s%s\n", label, row.Verdict, row.P99MS, row.ThroughputRPS, errSuffix(msg))
 			}
 		}
-		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "compare: %s (%d/%d) ...\n", v.name, i+1, len(variants))
-		}
-		res, err := run.Execute(ctx, scenarios[i], run.Options{Options: runner.Options{Version: opts.Version}})
-		row := Row{Name: v.name, Kind: v.kind, Strategy: v.strategy, Verdict: "error"}
-		if res != nil {
-			row = rowOf(res)
-			row.Name, row.Kind, row.Strategy = v.name, v.kind, v.strategy
-			ran++
-		}
-		if err != nil {
-			row.Error = err.Error()
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "compare: %s: %s, p99 %.1fms, %.0f/s%s\n", v.name, row.Verdict, row.P99MS, row.ThroughputRPS, errSuffix(row.Error))
-		}
+	}
+	for i, v := range variants {
+		row := rowOfRuns(runs[i], errs[i], sc.Seed)
+		row.Name, row.Kind, row.Strategy = v.name, v.kind, v.strategy
 		cmp.Rows = append(cmp.Rows, row)
-		cmp.Results = append(cmp.Results, res)
+		cmp.Results = append(cmp.Results, runs[i][0])
+		cmp.Runs = append(cmp.Runs, runs[i])
 	}
 	if ran == 0 {
 		return cmp, fmt.Errorf("no variant could run: %s", cmp.Rows[0].Error)
@@ -235,33 +298,63 @@ func (c *Comparison) rank() {
 	for i := range idx {
 		idx[i] = i
 	}
-	class := func(r Row) int {
-		switch {
-		case r.Error != "" && r.Verdict == "error":
-			return 3
-		case r.Verdict == report.VerdictPass:
-			return 0
-		case r.Verdict == report.VerdictInconclusive:
-			return 1
-		default:
-			return 2
-		}
-	}
 	sort.SliceStable(idx, func(a, b int) bool {
 		ra, rb := c.Rows[idx[a]], c.Rows[idx[b]]
-		if ca, cb := class(ra), class(rb); ca != cb {
+		if ca, cb := rankClass(ra), rankClass(rb); ca != cb {
 			return ca < cb
 		}
-		if d := ra.P99MS - rb.P99MS; math.Abs(d) > 0.01*math.Max(ra.P99MS, rb.P99MS) {
-			return d < 0
+		if !tied(ra.P99MS, rb.P99MS) {
+			return ra.P99MS < rb.P99MS
 		}
 		return ra.ThroughputRPS > rb.ThroughputRPS
 	})
-	c.Ranking = nil
+	c.Ranking, c.Indistinct = nil, nil
 	for pos, i := range idx {
 		c.Rows[i].Rank = pos + 1
 		c.Ranking = append(c.Ranking, c.Rows[i].Name)
+		if pos == 0 {
+			continue
+		}
+		if prev := c.Rows[idx[pos-1]]; rankClass(prev) == rankClass(c.Rows[i]) && !toldApart(prev, c.Rows[i]) {
+			c.Indistinct = append(c.Indistinct, [2]string{prev.Name, c.Rows[i].Name})
+		}
 	}
+}
+
+// rankClass is a row's place by verdict: passing, inconclusive, failing,
+// not run.
+func rankClass(r Row) int {
+	switch {
+	case r.Error != "" && r.Verdict == "error":
+		return 3
+	case r.Verdict == report.VerdictPass:
+		return 0
+	case r.Verdict == report.VerdictInconclusive:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// tied says whether two p99 latencies are within 1% of each other, too
+// close for one to rank the variants.
+func tied(a, b float64) bool { return math.Abs(a-b) <= 0.01*math.Max(a, b) }
+
+// RankingLine is the ranking, best first, with ≈ between neighbours that
+// cannot be told apart.
+func (c *Comparison) RankingLine() string {
+	var b strings.Builder
+	for i, name := range c.Ranking {
+		if i > 0 {
+			sep := " > "
+			if slices.Contains(c.Indistinct, [2]string{c.Ranking[i-1], name}) {
+				sep = " ≈ "
+			}
+			b.WriteString(sep)
+		}
+		b.WriteString(name)
+	}
+	return b.String()
 }
 
 // Row returns the row called name, or nil.
@@ -278,7 +371,7 @@ func (c *Comparison) Row(name string) *Row {
 // variant and the ranking as Markdown (also readable as plain text).
 func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Comparison by %s: %s (seed %d)\n\n", c.By, c.Scenario, c.Seed)
+	fmt.Fprintf(&b, "## Comparison by %s: %s (%s)%s\n\n", c.By, c.Scenario, c.seeds(), simulatedSuffix(c.Mode))
 	b.WriteString("| rank | " + c.By + " | verdict | throughput | p50 | p99 | max | availability | detection | recovery | fairness | session loss |\n")
 	b.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, name := range c.Ranking {
@@ -295,6 +388,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 			r.Rank, r.Name, verdict, r.ThroughputRPS, r.P50MS, r.P99MS, r.MaxMS, 100*r.Availability,
 			seconds(r.DetectionTimeS), seconds(r.RecoveryTimeS), r.Fairness, r.SessionLoss)
 	}
+	c.writeRepeated(&b)
 	if len(c.Rows) > 0 && len(c.Rows[0].Requirements) > 0 {
 		b.WriteString("\n| requirement |")
 		for _, name := range c.Ranking {
@@ -307,6 +401,10 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 				r := c.Row(name)
 				if k >= len(r.Requirements) {
 					b.WriteString(" – |")
+					continue
+				}
+				if rep := r.Repeated; rep != nil && k < len(rep.Requirements) {
+					fmt.Fprintf(&b, " %d/%d pass (median %.4g) |", rep.Requirements[k].Passed, rep.Runs-rep.Errored, rep.Requirements[k].MedianObserved)
 					continue
 				}
 				v := r.Requirements[k]
@@ -328,9 +426,43 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	if len(how) > 0 {
 		b.WriteString("\n" + strings.Join(how, "\n") + "\n")
 	}
-	fmt.Fprintf(&b, "\nRanking: %s.\nRule: %s.\n", strings.Join(c.Ranking, " > "), c.RankingRule)
+	fmt.Fprintf(&b, "\nRanking: %s.\n", c.RankingLine())
+	for _, pair := range c.Indistinct {
+		fmt.Fprintf(&b, "%s and %s cannot be told apart: their 95%% intervals of %s overlap.\n", pair[0], pair[1], orderFigure(*c.Row(pair[0]), *c.Row(pair[1])))
+	}
+	fmt.Fprintf(&b, "Rule: %s.\n", c.RankingRule)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// seeds names the runs' seeds: "seed 7", or "seeds 7–9, 3 runs of each,
+// interleaved".
+func (c *Comparison) seeds() string {
+	if c.Repeat <= 1 {
+		return fmt.Sprintf("seed %d", c.Seed)
+	}
+	return fmt.Sprintf("seeds %d–%d, %d runs of each, interleaved", c.Seed, c.Seed+int64(c.Repeat)-1, c.Repeat)
+}
+
+// writeRepeated writes, for variants run several times, each one's passing
+// runs and the median and 95% interval of the compared figures.
+func (c *Comparison) writeRepeated(b *strings.Builder) {
+	if c.Repeat <= 1 {
+		return
+	}
+	fmt.Fprintf(b, "\nOver %d runs of each: median [95%% confidence interval of the mean, Student's t]; the figures above are the medians.\n\n", c.Repeat)
+	b.WriteString("| " + c.By + " | passed | p99 | throughput | error rate |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, name := range c.Ranking {
+		r := c.Row(name)
+		rep := r.Repeated
+		if rep == nil || rep.Errored == rep.Runs {
+			fmt.Fprintf(b, "| %s | 0/%d | | | |\n", name, c.Repeat)
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %d/%d | %.2fms [%.2f, %.2f] | %.1f/s [%.1f, %.1f] | %.3f%% [%.3f, %.3f] |\n", name, rep.Passed, rep.Runs,
+			rep.P99MS.Median, rep.P99MS.Low, rep.P99MS.High, rep.ThroughputRPS.Median, rep.ThroughputRPS.Low, rep.ThroughputRPS.High,
+			100*rep.ErrorRate.Median, 100*rep.ErrorRate.Low, 100*rep.ErrorRate.High)
+	}
 }
 
 func seconds(v *float64) string {
@@ -342,6 +474,14 @@ func seconds(v *float64) string {
 	default:
 		return fmt.Sprintf("%.3fs", *v)
 	}
+}
+
+// runsOf is variant i's results: every run's, or its one.
+func (c *Comparison) runsOf(i int) []*report.Result {
+	if i < len(c.Runs) {
+		return c.Runs[i]
+	}
+	return c.Results[i : i+1]
 }
 
 // Charts are the comparison's plots: p99 and throughput per variant, and
@@ -383,17 +523,24 @@ func (c *Comparison) Charts() ([]*report.Chart, error) {
 // WriteFiles writes into dir: compare.json (every row and the ranking),
 // compare.md, compare.html (the table and charts on one page), the
 // comparison's PNG charts, and each variant's own outputs
-// (result.json, report.html, ...) in a subdirectory named after it.
+// (result.json, report.html, ...) in a subdirectory named after it, or
+// with several runs one per run in it, named after its seed (seed-7/).
 func (c *Comparison) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	for i, r := range c.Rows {
-		if c.Results[i] == nil {
-			continue
-		}
-		if err := report.WriteFiles(filepath.Join(dir, r.Name), c.Results[i]); err != nil {
-			return fmt.Errorf("%s: %w", r.Name, err)
+		for k, res := range c.runsOf(i) {
+			if res == nil {
+				continue
+			}
+			sub := filepath.Join(dir, r.Name)
+			if c.Repeat > 1 {
+				sub = filepath.Join(sub, fmt.Sprintf("seed-%d", c.Seed+int64(k)))
+			}
+			if err := report.WriteFiles(sub, res); err != nil {
+				return fmt.Errorf("%s: %w", r.Name, err)
+			}
 		}
 	}
 	if err := writeJSON(filepath.Join(dir, "compare.json"), c); err != nil {

@@ -2,8 +2,9 @@
 // same scenario once per balancing strategy or per proxy, side by side),
 // FindCapacity (the highest open-loop rate meeting every requirement) and
 // Scale (capacity per backend count and the Universal Scalability Law fit).
-// Each run goes through run.Execute; what the workflows add is the
-// choice of runs and the comparison of their results.
+// Each run goes through run.Execute, or with Simulate sim.Run on a
+// virtual clock; what the workflows add is the choice of runs and the
+// comparison of their results.
 package workflow
 
 import "github.com/ilities/ilities/scenario"

@@ -21,6 +21,10 @@ import (
 type ScaleOptions struct {
 	Backends []int
 	Capacity CapacityOptions
+	// Simulate simulates every count's search (it sets Capacity.Simulate):
+	// the curve up to a thousand backends at a fraction of the wall time,
+	// with no count machine-limited.
+	Simulate bool
 	// Project lists the backend counts to project capacity for. Default:
 	// 2× and 4× the largest count measured.
 	Project []int
@@ -28,8 +32,10 @@ type ScaleOptions struct {
 
 // Scalability is capacity against backend count and its USL fit.
 type Scalability struct {
-	Scenario string       `json:"scenario"`
-	Points   []ScalePoint `json:"points"`
+	Scenario string `json:"scenario"`
+	// Mode is "simulated" when every search was (ScaleOptions.Simulate).
+	Mode   string       `json:"mode,omitempty"`
+	Points []ScalePoint `json:"points"`
 	// Fit is absent when it could not be made (FitError says why). A
 	// degenerate fit (Fit.Degenerate) is kept for the record only: no
 	// peak, fitted values or projections are drawn from it.
@@ -105,14 +111,23 @@ func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scal
 	if len(counts) == 0 {
 		return nil, errors.New("name the backend counts, e.g. --backends 1,2,4,8")
 	}
-	// Every count is checked before the first search: one past a limit
-	// is bad input, not an error found an hour into the study.
+	opts.Capacity.Simulate = opts.Capacity.Simulate || opts.Simulate
+	if opts.Capacity.Confirm {
+		return nil, errors.New("--confirm confirms one capacity live, not a scalability study: leave out --backends")
+	}
+	// Every count is checked before the first search: one past a limit,
+	// or a search that cannot be made, is bad input, not an error found
+	// an hour into the study.
 	for _, n := range counts {
-		if _, err := WithBackends(sc, n); err != nil {
+		scn, err := WithBackends(sc, n)
+		if err == nil {
+			_, err = checkCapacity(scn, opts.Capacity)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("--backends %d: %w", n, err)
 		}
 	}
-	s := &Scalability{Scenario: sc.Name}
+	s := &Scalability{Scenario: sc.Name, Mode: newExecutor(opts.Capacity.Simulate, "").mode}
 	prevN, prevCap := 0, 0.0
 	for _, n := range counts {
 		scn, err := WithBackends(sc, n)
@@ -209,7 +224,7 @@ func (s *Scalability) fit(project []int) {
 // WriteMarkdown writes the measured and fitted capacities, the fit and the projections.
 func (s *Scalability) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Scalability: %s\n\n", s.Scenario)
+	fmt.Fprintf(&b, "## Scalability: %s%s\n\n", s.Scenario, simulatedSuffix(s.Mode))
 	b.WriteString("| backends | capacity | efficiency | USL fit | fitted efficiency |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range s.Points {
 		capacity, eff, fitted, fittedEff := fmt.Sprintf("%.1f/s", p.CapacityRPS), fmt.Sprintf("%.3f", p.Efficiency), "—", "—"

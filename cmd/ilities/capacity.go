@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,8 +17,8 @@ func newCapacityCmd() *cobra.Command {
 	var out string
 	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "capacity SCENARIO [--backends 1,2,4,8]",
-		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements, 3 run failed or this machine could not measure the capacity)",
+		Use:   "capacity SCENARIO [--backends 1,2,4,8] [--simulate [--confirm]]",
+		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements or the live run of --confirm missed one, 3 run failed, this machine could not measure the capacity or the live run could not confirm it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := loadScenario(cmd, args[0])
@@ -74,12 +75,21 @@ func newCapacityCmd() *cobra.Command {
 			if c.MaxRateRPS == 0 {
 				return withCode(exitFail, errors.New("no rate tried met every requirement"))
 			}
-			return nil
+			switch f := c.Confirmation; {
+			case f == nil, f.Live.Valid && f.Live.Pass:
+				return nil
+			case f.Live.Valid:
+				return withCode(exitFail, fmt.Errorf("the live run at %.1f/s missed what the simulation met: %s", f.RateRPS, strings.Join(f.Live.Failed, "; ")))
+			default:
+				return withCode(exitRun, fmt.Errorf("the live run at %.1f/s could not confirm the simulated capacity: %s", f.RateRPS, f.Live.Reason))
+			}
 		},
 	}
 	f := cmd.Flags()
 	f.IntSliceVar(&backends, "backends", nil, "backend counts for a scalability study, e.g. 1,2,4,8 (copies of the first pool's first backend)")
-	f.DurationVar(&opts.StepDuration, "step-duration", 10*time.Second, "length of each step's run, warm-up included")
+	f.BoolVar(&opts.Simulate, "simulate", false, "simulate every step on a virtual clock (as ilities simulate) instead of running it live")
+	f.BoolVar(&opts.Confirm, "confirm", false, "with --simulate: run one live step at the capacity found and report it beside the simulated figures")
+	f.DurationVar(&opts.StepDuration, "step-duration", 0, "length of each step's run, warm-up included (default 10s; 1m simulated)")
 	f.DurationVar(&opts.Warmup, "warmup", 2*time.Second, "warm-up at the start of each step (whole seconds)")
 	f.DurationVar(&opts.Cooldown, "cooldown", time.Second, "pause between steps")
 	f.IntVar(&opts.MaxSteps, "max-steps", 20, "most runs per search")

@@ -16,8 +16,8 @@ func newCompareCmd() *cobra.Command {
 	var seed int64
 	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "compare SCENARIO (--strategies a,b,c | --proxies builtin,nginx,haproxy)",
-		Short: "Run one scenario per balancing strategy or per proxy (same seed, load and faults) and rank them (exit 0 when one meets every requirement, 3 when none does for certain but one is inconclusive, 1 otherwise)",
+		Use:   "compare SCENARIO (--strategies a,b,c | --proxies builtin,nginx,haproxy) [--repeat N] [--simulate]",
+		Short: "Run one scenario per balancing strategy or per proxy (same seed, load and faults) and rank them (exit 0 when one meets every requirement in every run, 3 when none does for certain but one is inconclusive, 1 otherwise)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := loadScenario(cmd, args[0])
@@ -26,6 +26,9 @@ func newCompareCmd() *cobra.Command {
 			}
 			if cmd.Flags().Changed("seed") {
 				sc.Seed = seed
+			}
+			if opts.Repeat < 1 {
+				return withCode(exitInvalid, fmt.Errorf("--repeat %d: each variant runs at least once", opts.Repeat))
 			}
 			opts.Version = version
 			if !quiet {
@@ -70,7 +73,9 @@ func newCompareCmd() *cobra.Command {
 	f := cmd.Flags()
 	strategiesFlag(cmd, &opts.Strategies)
 	proxiesFlag(cmd, &opts.Proxies)
-	f.DurationVar(&opts.Cooldown, "cooldown", 0, "pause between runs (default 500ms)")
+	f.IntVar(&opts.Repeat, "repeat", 1, "runs of each variant, with seeds seed, seed+1, …, interleaved; the report gives medians, 95% intervals and the passing runs")
+	f.BoolVar(&opts.Simulate, "simulate", false, "simulate every run on a virtual clock (as ilities simulate) instead of running it live")
+	f.DurationVar(&opts.Cooldown, "cooldown", 0, "pause between runs (default 500ms; none simulated)")
 	outDirFlag(cmd, &out, "write compare.json, compare.md, charts and each variant's results into `DIR`")
 	setFlag(cmd)
 	f.Int64Var(&seed, "seed", 0, "override the scenario's seed")

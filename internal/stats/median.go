@@ -1,4 +1,5 @@
-// Package stats holds the small summaries the benchmarks share.
+// Package stats holds the small summaries the benchmarks and the workflows
+// share.
 package stats
 
 import "slices"

@@ -1,0 +1,69 @@
+package workflow
+
+import (
+	"context"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/run"
+	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sim"
+)
+
+// executor is how a workflow carries out its runs, chosen once from its
+// options: live (run.Execute, on this machine, in real time) or simulated
+// (sim.Run, on a virtual clock). The workflows call its functions and
+// never ask which it is.
+type executor struct {
+	// execute runs one scenario to its evaluated result.
+	execute func(context.Context, *scenario.Scenario) (*report.Result, error)
+	// invalidity says why a step's result proves nothing about the SUT
+	// ("" when it does; see invalidity).
+	invalidity func([]scenario.Requirement, *report.Result) (string, stepCheck)
+	// unsupported refuses, before anything runs, what the executor cannot
+	// run (nil when it runs everything).
+	unsupported func(*scenario.Scenario) error
+	// mode is its results' report.Result.Mode: "" live, or
+	// report.ModeSimulated.
+	mode string
+}
+
+// newExecutor is the live executor, or with simulate the simulated one
+// (the model's default constants), each reporting version.
+func newExecutor(simulate bool, version string) executor {
+	if simulate {
+		opts := sim.DefaultOptions()
+		opts.Version = version
+		return executor{
+			execute: func(ctx context.Context, sc *scenario.Scenario) (*report.Result, error) {
+				return sim.Run(ctx, sc, opts)
+			},
+			invalidity:  simulatedValidity,
+			unsupported: sim.Unsupported,
+			mode:        report.ModeSimulated,
+		}
+	}
+	return executor{
+		execute: func(ctx context.Context, sc *scenario.Scenario) (*report.Result, error) {
+			return run.Execute(ctx, sc, run.Options{Options: runner.Options{Version: version}})
+		},
+		invalidity:  invalidity,
+		unsupported: func(*scenario.Scenario) error { return nil },
+	}
+}
+
+// simulatedValidity finds every simulated step valid: the apparatus, whose
+// delays invalidate a live step, is not simulated, and a simulated
+// generator falls behind only because the model's SUT held more requests
+// than the scenario lets in flight, a finding about the SUT.
+func simulatedValidity([]scenario.Requirement, *report.Result) (string, stepCheck) {
+	return "", stepCheck{}
+}
+
+// simulatedSuffix is what a title adds for results of mode.
+func simulatedSuffix(mode string) string {
+	if mode == report.ModeSimulated {
+		return " (simulated)"
+	}
+	return ""
+}
