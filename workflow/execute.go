@@ -29,18 +29,29 @@ type executor struct {
 }
 
 // newExecutor is the live executor, or with simulate the simulated one
-// (the model's default constants), each reporting version.
+// (the model's constants as ilities simulate takes them by default: this
+// machine's calibration file when there is one, else the built-in
+// defaults), each reporting version.
 func newExecutor(simulate bool, version string) executor {
 	if simulate {
-		opts := sim.DefaultOptions()
+		opts, model, err := sim.Constants("")
 		opts.Version = version
 		return executor{
 			execute: func(ctx context.Context, sc *scenario.Scenario) (*report.Result, error) {
-				return sim.Run(ctx, sc, opts)
+				res, err := sim.Run(ctx, sc, opts)
+				if res != nil {
+					res.Manifest.Simulation = model
+				}
+				return res, err
 			},
-			invalidity:  simulatedValidity,
-			unsupported: sim.Unsupported,
-			mode:        report.ModeSimulated,
+			invalidity: simulatedValidity,
+			unsupported: func(sc *scenario.Scenario) error {
+				if err != nil { // an unreadable calibration file: nothing runs
+					return err
+				}
+				return sim.Unsupported(sc)
+			},
+			mode: report.ModeSimulated,
 		}
 	}
 	return executor{
