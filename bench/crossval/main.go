@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -41,15 +40,14 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	dir, err := os.MkdirTemp("", "crossval")
-	if err != nil {
-		fail(err)
-	}
-	if *keep != "" {
-		dir = *keep
-		_ = os.MkdirAll(dir, 0o755)
-	} else {
-		defer os.RemoveAll(dir)
+	dir := *keep
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "crossval")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
 	up, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("# %s, loadavg %s", time.Now().Format(time.RFC3339), up)
@@ -144,15 +142,12 @@ func result(bin, out, command string, args ...string) (*report.Result, error) {
 	cmd := exec.Command(bin, append([]string{command, "--out", out, "-q"}, args...)...)
 	cmd.Stderr = os.Stderr
 	_ = cmd.Run()
-	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	f, err := os.Open(filepath.Join(out, "result.json"))
 	if err != nil {
 		return nil, err
 	}
-	var res report.Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, err
-	}
-	return &res, nil
+	defer f.Close()
+	return report.ReadJSON(f)
 }
 
 func fail(err error) {
