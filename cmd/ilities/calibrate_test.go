@@ -46,10 +46,15 @@ func TestCalibrateWritesWhereSimulateReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Below 10 ms each on a machine that let the probes run; a calibration
+	// the host disturbed is marked so, and its constants are the host's.
 	for name, us := range map[string]float64{"network delay": c.NetworkDelayUS, "proxy cost": c.ProxyCostUS} {
-		if us < 0 || us >= 10_000 || (name == "network delay" && us == 0) {
-			t.Errorf("%s %gµs, want a time below 10ms", name, us)
+		if us < 0 || (us >= 10_000 && !c.Disturbed) || (name == "network delay" && us == 0) {
+			t.Errorf("%s %gµs, want a time below 10ms (disturbed: %v)", name, us, c.Disturbed)
 		}
+	}
+	if c.Disturbed {
+		t.Logf("the host disturbed every probe: network delay %gµs, proxy cost %gµs", c.NetworkDelayUS, c.ProxyCostUS)
 	}
 	if len(c.Rounds) != 1 || c.Machine.CPUs != runtime.NumCPU() || c.Machine.CPUModel == "" || time.Since(c.Calibrated) > time.Hour ||
 		c.Plan.RateRPS != 300 || c.Plan.DurationS != 1 || c.Tool != "ilities "+version {
