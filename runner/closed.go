@@ -90,10 +90,12 @@ func (e *engine) user(w *workloadRun, u int, spans []Span, rec *recorder) {
 				steps = w.requests[first : first+1]
 			}
 			for j, r := range steps {
-				if e.stopped() || e.since() >= stopAt {
+				// One reading of the clock decides and stamps: a user
+				// descheduled between two would send after its span's end.
+				sent := e.since()
+				if e.stopped() || sent >= stopAt {
 					break
 				}
-				sent := e.since()
 				ex := w.client.do(r, st)
 				rec.add(sample{
 					intended:  sent,
