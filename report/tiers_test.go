@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -20,6 +21,25 @@ func threeTiers() *scenario.SUT {
 	}}
 }
 
+// sampleTierCounters are the counters of threeTiers' nodes over a run of
+// 1000 requests through the proxy.
+var sampleTierCounters = []TierNodeCounters{
+	// 1000 requests through the proxy; 2 ms queue + 3 ms service each.
+	{Name: "web-1", Pool: "web", Workers: 10, Utilisation: 0.2, Served: 600, QueueSeconds: 0.6, ServiceSeconds: 1.2, CallSeconds: 6,
+		Failures: map[string]int64{"db": 3, "web": 1}},
+	{Name: "web-2", Pool: "web", Workers: 30, Utilisation: 0.6, Served: 400, QueueSeconds: 1.4, ServiceSeconds: 1.8, CallSeconds: 4,
+		Failures: map[string]int64{"cache": 2, "nowhere": 9}},
+	// Counted again below the top: not failures of the whole.
+	{Name: "app-1", Pool: "app", Workers: 8, Utilisation: 0.5, Served: 1000, ServiceSeconds: 5, CallSeconds: 3,
+		Failures: map[string]int64{"db": 3, "cache": 2}},
+	{Name: "cache-1", Pool: "cache", Workers: 4, Utilisation: 0.1, Served: 1000, ServiceSeconds: 0.5, CallSeconds: 0.4, Hits: 800, Misses: 200},
+	{Name: "db-1", Pool: "db", Workers: 2, Utilisation: 0.3, Served: 1200, QueueSeconds: 1.2, ServiceSeconds: 2.4,
+		Reads: 700, Writes: 300, WritesFailed: 5},
+	{Name: "db-2", Pool: "db", Workers: 2, Utilisation: 0.1, Served: 1000, ServiceSeconds: 2, Reads: 1000,
+		Primary: true, Promotions: 1},
+	{Name: "stray-1", Pool: "stray", Served: 50},
+}
+
 func TestTiersOf(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -36,24 +56,9 @@ func TestTiersOf(t *testing.T) {
 			want: nil,
 		},
 		{
-			name: "visits, residences, shares, utilisation, failures at the top",
-			sut:  threeTiers(),
-			nodes: []TierNodeCounters{
-				// 1000 requests through the proxy; 2 ms queue + 3 ms service each.
-				{Name: "web-1", Pool: "web", Workers: 10, Utilisation: 0.2, Served: 600, QueueSeconds: 0.6, ServiceSeconds: 1.2, CallSeconds: 6,
-					Failures: map[string]int64{"db": 3, "web": 1}},
-				{Name: "web-2", Pool: "web", Workers: 30, Utilisation: 0.6, Served: 400, QueueSeconds: 1.4, ServiceSeconds: 1.8, CallSeconds: 4,
-					Failures: map[string]int64{"cache": 2, "nowhere": 9}},
-				// Counted again below the top: not failures of the whole.
-				{Name: "app-1", Pool: "app", Workers: 8, Utilisation: 0.5, Served: 1000, ServiceSeconds: 5, CallSeconds: 3,
-					Failures: map[string]int64{"db": 3, "cache": 2}},
-				{Name: "cache-1", Pool: "cache", Workers: 4, Utilisation: 0.1, Served: 1000, ServiceSeconds: 0.5, CallSeconds: 0.4, Hits: 800, Misses: 200},
-				{Name: "db-1", Pool: "db", Workers: 2, Utilisation: 0.3, Served: 1200, QueueSeconds: 1.2, ServiceSeconds: 2.4,
-					Reads: 700, Writes: 300, WritesFailed: 5},
-				{Name: "db-2", Pool: "db", Workers: 2, Utilisation: 0.1, Served: 1000, ServiceSeconds: 2, Reads: 1000,
-					Primary: true, Promotions: 1},
-				{Name: "stray-1", Pool: "stray", Served: 50},
-			},
+			name:  "visits, residences, shares, utilisation, failures at the top",
+			sut:   threeTiers(),
+			nodes: sampleTierCounters,
 			want: []Tier{
 				{Name: "web", Kind: TierKindRouted, Routed: true, Nodes: []string{"web-1", "web-2"}, Served: 1000, Visits: 1,
 					QueueMS: 2, ServiceMS: 3, ResidenceMS: 5, CallsMS: 10, LatencyShareMS: 5, Utilisation: 0.5, Failures: 1},
@@ -145,5 +150,49 @@ func TestResultTiersAreOmittedWhenThereAreNone(t *testing.T) {
 	}
 	if !strings.Contains(string(b), `"tiers":[{"name":"web","kind":"routed","routed":true,"nodes":[]`) {
 		t.Errorf("tiers not in the result: %s", b)
+	}
+}
+
+func TestTierTablesGolden(t *testing.T) {
+	res := fixtureResult()
+	res.Tiers = TiersOf(threeTiers(), sampleTierCounters)
+	cases := []struct {
+		golden string
+		write  Renderer
+		want   []string
+	}{
+		{"text_tiers.golden", WriteText, []string{
+			"tier   kind      served  visits",
+			"db     database    2200    2.20",
+			"the tiers' shares add up to 16.1ms of the mean latency 7.83ms",
+			"cache: 800 hits, 200 misses (hit ratio 80.0%)",
+			"db: 1700 reads, 300 writes (5 failed); primary db-2 after 1 promotion",
+		}},
+		{"summary_tiers.golden.md", WriteMarkdown, []string{
+			"| tier | kind | served | visits | residence | latency share | utilisation | failures |",
+			"| db | database | 2200 | 2.20 | 2.54ms | 5.60ms | 20.0% | 3 |",
+			"db: 1700 reads, 300 writes (5 failed); primary db-2 after 1 promotion.",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.golden, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tc.write(&buf, res); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("missing %q", w)
+				}
+			}
+			checkGolden(t, tc.golden, buf.Bytes())
+			buf.Reset()
+			if err := tc.write(&buf, fixtureResult()); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(buf.String(), "latency share") {
+				t.Error("a result without tiers shows a tier table")
+			}
+		})
 	}
 }
