@@ -88,9 +88,9 @@ type TierNodeCounters struct {
 	QueueSeconds, ServiceSeconds, CallSeconds float64
 	// Hits and Misses are a cache node's.
 	Hits, Misses int64
-	// Reads and Writes are the calls sent to a database node; WritesFailed
-	// the writes among them that failed, and the writes refused while the
-	// node was a primary that was down. Primary is set for the primary at
+	// Reads and Writes are the calls sent to a database node, and the
+	// writes refused while it was a primary that was down; WritesFailed the
+	// writes among them that failed, the refused ones included. Primary is set for the primary at
 	// the end; Promotions counts the times the node became the primary.
 	Reads, Writes, WritesFailed int64
 	Primary                     bool

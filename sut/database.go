@@ -35,8 +35,9 @@ type database struct {
 	counts map[string]*dbCounts
 }
 
-// dbCounts are a node's calls: reads and writes sent to it, the writes that
-// failed (also those refused while it was a primary down), its promotions.
+// dbCounts are a node's calls: reads and writes sent to it (and the writes
+// refused while it was a primary down), the writes that failed, refused
+// ones included, and its promotions.
 type dbCounts struct{ reads, writes, writesFailed, promotions int64 }
 
 func newDatabase(p scenario.Pool) *database {
@@ -125,12 +126,14 @@ func (d *database) promote() {
 }
 
 // writer is the node a write goes to; false while the primary is down (the
-// write fails, counted as the primary's).
+// write fails, counted as a write of the primary that failed).
 func (d *database) writer() (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.down[d.primary] {
-		d.count(d.primary).writesFailed++
+		c := d.count(d.primary)
+		c.writes++
+		c.writesFailed++
 		return d.primary, false
 	}
 	return d.primary, true

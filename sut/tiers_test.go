@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
+	"github.com/ilities/ilities/sut/external"
 )
 
 // startTiers starts the SUT of a scenario whose sut: is pools, closed at
@@ -308,5 +312,58 @@ func TestTierMembershipChanges(t *testing.T) {
 	}
 	if err := lift(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A real proxy in front of tiers: its configuration names the routed pool's
+// backends alone, and the calls behind it go on as with the built-in one.
+func TestRealProxyRoutesToTheRoutedPoolsAlone(t *testing.T) {
+	for _, kind := range []string{scenario.ProxyNginx, scenario.ProxyHAProxy} {
+		t.Run(kind, func(t *testing.T) {
+			if _, err := external.Binary(kind); err != nil {
+				t.Skipf("skipped: %v", err)
+			}
+			s, err := scenario.Parse("tiers.yaml", []byte(`name: tiers
+duration: 1s
+workload: [{rate: 1/s}]
+sut:
+  proxy: {kind: `+kind+`}
+  pools:
+    - {name: web, backends: [{name: web-1, workers: 4}], calls: [{pool: db}]}
+    - {name: db, backends: [{name: db-1, workers: 4}]}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			topo, err := sut.Start(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer topo.Close()
+			c := client(t)
+			for range 5 {
+				if r := call(t, c, topo.URL()+"/"); r.status != 200 {
+					t.Fatalf("status %+v", r)
+				}
+			}
+			n := nodesByName(topo)
+			if n["db-1"].Served != 5 {
+				t.Errorf("db-1 served %d calls, want 5", n["db-1"].Served)
+			}
+			files, _ := filepath.Glob(filepath.Join(topo.External().Dir(), "*.c*"))
+			for _, f := range files {
+				text, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				web, db := strings.TrimPrefix(n["web-1"].URL, "http://"), strings.TrimPrefix(n["db-1"].URL, "http://")
+				if !strings.Contains(string(text), web) || strings.Contains(string(text), db) {
+					t.Errorf("%s names web-1 %v, db-1 %v; want web-1's address alone:\n%s", f, strings.Contains(string(text), web), strings.Contains(string(text), db), text)
+				}
+			}
+			if len(files) == 0 {
+				t.Error("no configuration file in the proxy's directory")
+			}
+		})
 	}
 }
