@@ -200,3 +200,41 @@ sut:
 		t.Errorf("tiers %+v, want db visited twice per request", res.Tiers)
 	}
 }
+
+// examples/three-tier.yaml: the database's primary crashes for 10 s.
+// Reads go on, writes fail for the 2 s until the replica is promoted, and
+// every failure is counted as the database's; the database stops calling
+// its crashed node at once (detection by traffic) and the service is back
+// 2 s after the crash.
+func TestThreeTierExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the 30 s three-tier example")
+	}
+	res := runExample(t, "three-tier", "")
+	skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+	if len(res.Tiers) != 3 || len(res.Faults) != 1 || res.Tiers[2].Database == nil {
+		t.Fatalf("tiers %+v, faults %+v", res.Tiers, res.Faults)
+	}
+	db, f := res.Tiers[2], res.Faults[0]
+	t.Logf("%d failed; db: %+v; detection %.3fs by %q, recovery %.3fs", res.Totals.Failed, *db.Database, f.DetectionTimeS, f.DetectedBy, f.RecoveryTimeS)
+	if res.Verdict != report.VerdictPass {
+		t.Errorf("verdict %s: %+v", res.Verdict, res.Requirements)
+	}
+	if d := db.Database; d.Primary != "db-2" || d.Promotions != 1 {
+		t.Errorf("primary %s after %d promotions, want db-2 after one", d.Primary, d.Promotions)
+	}
+	if db.Failures != res.Totals.Failed || res.StatusCodes[502] != res.Totals.Failed || res.Tiers[0].Failures+res.Tiers[1].Failures != 0 {
+		t.Errorf("%d failed (%d answered 502), %d started in db, %d in web, %d in app; want every one the database's",
+			res.Totals.Failed, res.StatusCodes[502], db.Failures, res.Tiers[0].Failures, res.Tiers[1].Failures)
+	}
+	// One request in five writes: about 80 writes in the 2 s at 200/s.
+	if wf := float64(db.Database.WritesFailed); math.Abs(wf-80) > 4*math.Sqrt(80) {
+		t.Errorf("%0.f writes failed, want about 80", wf)
+	}
+	if f.DetectedBy != "traffic" || f.DetectionTimeS < 0 || f.DetectionTimeS > 0.1 {
+		t.Errorf("detection %.3fs by %q, want at once by traffic", f.DetectionTimeS, f.DetectedBy)
+	}
+	if f.RecoveryTimeS < 1.9 || f.RecoveryTimeS > 3 {
+		t.Errorf("recovery %.3fs, want the 2 s promotion, to the window", f.RecoveryTimeS)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,7 @@ func nodesByName(topo *sut.Topology) map[string]sut.NodeStats {
 // The proxy routes to web alone; web calls app, whose caller balances over
 // its two nodes; app calls the cache, whose misses call the database.
 func TestTiersBehindTheProxy(t *testing.T) {
+	before := runtime.NumGoroutine()
 	topo := startTiers(t, `
     - name: web
       backends: [{name: web-1, workers: 8}]
@@ -123,6 +125,11 @@ func TestTiersBehindTheProxy(t *testing.T) {
 	if fmt.Sprint(routed) != "[web-1]" {
 		t.Errorf("the proxy balances over %v, want web's node alone", routed)
 	}
+	c.CloseIdleConnections()
+	if err := topo.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutines(t, before) // the callers' connections between tiers too
 }
 
 // A fault on a tier's node, by its name: the calling request answers 502
