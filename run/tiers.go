@@ -64,32 +64,7 @@ func tierWakeups(s *scenario.SUT) int {
 	}
 	most := 0.0
 	for _, p := range s.Routed() {
-		most = max(most, expectedCalls(s, p.Name))
+		most = max(most, s.ExpectedCalls(p.Name))
 	}
 	return callWakeups * int(math.Ceil(most))
-}
-
-// expectedCalls is the mean number of calls a request served by pool name
-// causes in the tiers below it: times × probability, a cache's misses
-// alone. The calls form no cycle (validation refuses one).
-func expectedCalls(s *scenario.SUT, name string) float64 {
-	p := s.PoolByName(name)
-	if p == nil {
-		return 0
-	}
-	total := 0.0
-	for _, c := range p.Calls {
-		if c.Pool == name {
-			continue
-		}
-		probability := 1.0
-		if c.Probability != nil {
-			probability = c.Probability.Fraction()
-		}
-		total += float64(max(c.Times, 1)) * probability * (1 + expectedCalls(s, c.Pool))
-	}
-	if p.Cache != nil {
-		total *= 1 - p.Cache.HitRatio.Fraction()
-	}
-	return total
 }

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -271,6 +272,21 @@ func callCycle(s *SUT) []string {
 // in the tiers below it (times multiplied, every call made), capped just
 // past the limit so that the sum cannot overflow. The calls form no cycle.
 func callsPerRequest(s *SUT, name string) float64 {
+	return callsBelow(s, name, false, MaxCallsPerRequest)
+}
+
+// ExpectedCalls is the mean number of calls one request served by pool
+// name causes in the tiers below it: times × probability along each path,
+// a cache's calls for its misses alone. The calls form no cycle
+// (validation refuses one).
+func (s *SUT) ExpectedCalls(name string) float64 {
+	return callsBelow(s, name, true, math.Inf(1))
+}
+
+// callsBelow counts the calls below pool name: every call made, or with
+// expected each weighed by its probability and a cache's by its misses;
+// past most it stops, at most + 1.
+func callsBelow(s *SUT, name string, expected bool, most float64) float64 {
 	p := s.PoolByName(name)
 	if p == nil {
 		return 0
@@ -280,10 +296,17 @@ func callsPerRequest(s *SUT, name string) float64 {
 		if c.Pool == name {
 			continue
 		}
-		total += float64(max(c.Times, 1)) * (1 + callsPerRequest(s, c.Pool))
-		if total > MaxCallsPerRequest {
-			return MaxCallsPerRequest + 1
+		n := float64(max(c.Times, 1))
+		if expected && c.Probability != nil {
+			n *= c.Probability.Fraction()
 		}
+		total += n * (1 + callsBelow(s, c.Pool, expected, most))
+		if total > most {
+			return most + 1
+		}
+	}
+	if expected && p.Cache != nil {
+		total *= 1 - p.Cache.HitRatio.Fraction()
 	}
 	return total
 }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,21 @@ func TestTiersValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestExpectedCalls(t *testing.T) {
+	quarter := Percent(0.25)
+	s := &SUT{Pools: []Pool{
+		{Name: "web", Calls: []Call{{Pool: "app", Times: 1}}},
+		{Name: "app", Calls: []Call{{Pool: "cache", Times: 2}, {Pool: "db", Times: 2, Probability: &quarter}}},
+		{Name: "cache", Cache: &Cache{HitRatio: 0.75}, Calls: []Call{{Pool: "db", Times: 1}}},
+		{Name: "db"},
+	}}
+	// db: 2 × 25% from app + 2 caches × 25% misses = 1; app: 2 caches + that.
+	for pool, want := range map[string]float64{"db": 0, "cache": 0.25, "app": 2*(1+0.25) + 0.5, "web": 1 + 3} {
+		if got := s.ExpectedCalls(pool); math.Abs(got-want) > 1e-12 {
+			t.Errorf("ExpectedCalls(%s) = %g, want %g", pool, got, want)
+		}
 	}
 }
