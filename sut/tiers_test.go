@@ -374,3 +374,40 @@ sut:
 		})
 	}
 }
+
+// A tier's connections bound each caller's calls in progress: calls past
+// it wait, holding their worker. Four requests at once through one
+// connection to a 20 ms tier take four calls' time one after the other.
+func TestTierConnectionsBoundTheCalls(t *testing.T) {
+	topo := startTiers(t, `
+    - name: app
+      backends: [{name: app-1, workers: 4}]
+      calls: [{pool: db}]
+    - name: db
+      connections: 1
+      backends: [{name: db-1, workers: 8, service_time: {dist: constant, value: 20ms}}]
+`)
+	c := client(t)
+	began := time.Now()
+	done := make(chan reply, 4)
+	for range 4 {
+		go func() {
+			resp, err := c.Get(topo.URL() + "/")
+			if err != nil {
+				done <- reply{}
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			done <- reply{status: resp.StatusCode}
+		}()
+	}
+	for range 4 {
+		if r := <-done; r.status != 200 {
+			t.Fatalf("status %d", r.status)
+		}
+	}
+	if took := time.Since(began); took < 80*time.Millisecond {
+		t.Errorf("four calls through one connection took %v, less than four 20 ms calls one after the other", took)
+	}
+}
