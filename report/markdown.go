@@ -133,6 +133,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		}
 		md("")
 	}
+	markdownTiers(md, res)
 	if len(res.Faults) > 0 {
 		md("| fault | node | at | for | detected after | recovered after |")
 		md("| --- | --- | ---: | ---: | ---: | ---: |")

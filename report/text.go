@@ -35,6 +35,7 @@ func WriteText(w io.Writer, res *Result) error {
 	out.workloads(res)
 	out.requests(res)
 	out.nodes(res)
+	out.tiers(res)
 	out.faults(res)
 	out.requirements(res)
 	if res.Diff != nil {

@@ -159,6 +159,7 @@ func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opt
 	default:
 		opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
 	}
+	opts.SUTWakeups += tierWakeups(sc.SUT) // the calls between tiers
 	opts.NodeStats = func() []runner.NodeReport {
 		var out []runner.NodeReport
 		for _, n := range topo.Nodes() {
@@ -200,6 +201,7 @@ func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opt
 			}
 			return nil
 		}
+		attachTiers(res, sc.SUT, topo.Nodes())
 		// Failing to read back the readings leaves the rest of the result whole.
 		err := sampler.attach(res)
 		if isApart && apart.Err() == nil {

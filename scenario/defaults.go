@@ -95,7 +95,19 @@ func (s *SUT) applyDefaults() {
 				p.Name = "pool-" + strconv.Itoa(i+1)
 			}
 		}
-		if p.Match.PathPrefix == "" {
+		for j := range p.Calls {
+			p.Calls[j].applyDefaults()
+		}
+	}
+	tiers := s.Tiers() // the pools' names are known now
+	for i := range s.Pools {
+		p := &s.Pools[i]
+		if tiers[p.Name] {
+			// A tier is reached by its callers, not routed to: no match.
+			if p.Strategy == "" {
+				p.Strategy = DefaultStrategy
+			}
+		} else if p.Match.PathPrefix == "" {
 			p.Match.PathPrefix = "/"
 		}
 		for j := range p.Backends {

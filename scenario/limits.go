@@ -128,7 +128,7 @@ var (
 // StaticLimits lists the bounds that do not depend on the machine, in the
 // order of docs/scenario.md.
 var StaticLimits = []Limit{limitFileSize, limitDepth, limitKeys, limitValues, limitWorkloads, limitRequests,
-	limitTargets, limitReplicas, limitBackends, limitWorkers, limitQueue, limitRate, limitWeight,
+	limitTargets, limitReplicas, limitBackends, limitCalls, limitWorkers, limitQueue, limitRate, limitWeight,
 	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling}
 
 // Machine is what bounds a run on this host.

@@ -432,11 +432,28 @@ func TestDocsExamplesLoad(t *testing.T) {
 	if _, err := Parse("docs/scenario.md", []byte(blocks[0])); err != nil {
 		t.Errorf("first example: %v", err)
 	}
-	for _, line := range strings.Split(blocks[1], "\n") {
-		if text, ok := strings.CutPrefix(strings.TrimSpace(line), "- "); ok {
-			if _, err := ParseRequirement(text); err != nil {
-				t.Errorf("requirement %q: %v", text, err)
+	requirements, pools := 0, 0
+	for _, block := range blocks[1:] {
+		switch {
+		case strings.HasPrefix(block, "requirements:"):
+			requirements++
+			for _, line := range strings.Split(block, "\n") {
+				if text, ok := strings.CutPrefix(strings.TrimSpace(line), "- "); ok {
+					if _, err := ParseRequirement(text); err != nil {
+						t.Errorf("requirement %q: %v", text, err)
+					}
+				}
+			}
+		case strings.HasPrefix(block, "pools:"):
+			// The pools of a sut, shown alone.
+			pools++
+			indented := "  " + strings.ReplaceAll(strings.TrimRight(block, "\n"), "\n", "\n  ")
+			if _, err := Parse("docs/scenario.md", []byte("sut:\n"+indented+"\nworkload: [{rate: 1/s}]\n")); err != nil {
+				t.Errorf("pools example: %v", err)
 			}
 		}
+	}
+	if requirements == 0 || pools == 0 {
+		t.Errorf("docs/scenario.md shows %d requirements blocks and %d pools blocks; want one of each at least", requirements, pools)
 	}
 }

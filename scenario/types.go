@@ -63,6 +63,21 @@ type Pool struct {
 	Name     string    `yaml:"name"`
 	Match    Match     `yaml:"match"`
 	Backends []Backend `yaml:"backends"`
+	// Calls are what each request a backend of this pool serves asks of
+	// other pools, in order, holding its worker (tiers.go).
+	Calls []Call `yaml:"calls"`
+	// Strategy is how a caller picks among a tier's backends (client-side
+	// balancing; see balancer.Names). Default round-robin. Only for a tier:
+	// the proxy's strategy balances the pools it routes to.
+	Strategy string `yaml:"strategy"`
+	// Connections bounds the connections each calling backend keeps to
+	// this tier: calls past it wait, holding their worker. 0: as many as
+	// the caller's workers. Only for a tier.
+	Connections int `yaml:"connections"`
+	// Database makes the pool a primary and its replicas.
+	Database *Database `yaml:"database"`
+	// Cache makes the pool a cache that answers a share of requests alone.
+	Cache *Cache `yaml:"cache"`
 }
 
 // Match selects which requests go to a pool.

@@ -158,13 +158,14 @@ func (v *validator) sut(s *SUT) {
 	}
 	pools := map[string]bool{}
 	backends := map[string]string{} // name -> path of first use
+	tiers := s.Tiers()
 	for i, p := range s.Pools {
 		path := fmt.Sprintf("sut.pools[%d]", i)
 		if pools[p.Name] {
 			v.addf(path+".name", "pool name %q is used twice; names must be unique", p.Name)
 		}
 		pools[p.Name] = true
-		if !strings.HasPrefix(p.Match.PathPrefix, "/") {
+		if !tiers[p.Name] && !strings.HasPrefix(p.Match.PathPrefix, "/") {
 			v.addf(path+".match.path_prefix", `path_prefix must start with "/", got %q`, p.Match.PathPrefix)
 		}
 		if len(p.Backends) == 0 {
@@ -180,6 +181,7 @@ func (v *validator) sut(s *SUT) {
 			v.backend(bpath, b)
 		}
 	}
+	v.tiers(s)
 }
 
 // distribution checks that d names a known dist and has exactly the fields

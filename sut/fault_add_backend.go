@@ -8,8 +8,9 @@ import (
 )
 
 // add-backend: a new backend starts (with its start-up delay, if any) and
-// joins its pool on every proxy replica; new requests may be sent to it at
-// once. Permanent.
+// joins its pool on every proxy replica, or, in a tier, at every caller (a
+// replica, in a database); new requests may be sent to it at once. It
+// makes its pool's calls. Permanent.
 func init() {
 	registerFault("add-backend", func(t *Topology, f scenario.Fault) (Lift, error) {
 		if f.Backend == nil {
@@ -18,7 +19,7 @@ func init() {
 		if t.find(f.Backend.Name) != nil {
 			return nil, errors.New("a backend with that name exists")
 		}
-		n, err := startNode(t.seed, f.Pool, *f.Backend)
+		n, err := t.startNode(f.Pool, *f.Backend)
 		if err != nil {
 			return nil, err
 		}
@@ -26,6 +27,9 @@ func init() {
 		t.mu.Lock()
 		t.nodes = append(t.nodes, n)
 		t.mu.Unlock()
+		if t.tiers[f.Pool] != nil {
+			return nil, nil // its callers pick it already
+		}
 		uc := proxy.UpstreamConfig{Name: f.Backend.Name, URL: n.backend.URL(), Weight: n.weight}
 		for _, p := range t.Proxies() {
 			if err := p.AddUpstream(f.Pool, uc); err != nil {

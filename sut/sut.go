@@ -1,7 +1,8 @@
 // Package sut starts and stops the built-in system under test described by a
 // scenario: one simulated backend (package backend) per configured backend,
 // and the reverse proxy (package proxy) in front of them, all in this
-// process on their own listeners.
+// process on their own listeners. Pools that other pools call are tiers
+// behind the proxy's pools (tiers.go): the proxy routes to none of them.
 //
 // Clients talk to the proxy at Topology.URL. Every answer that came from or
 // was attributed to a backend carries the header X-Ilities-Backend (see
@@ -39,6 +40,10 @@ type Topology struct {
 	// replicas are every proxy instance (see replicas.go).
 	replicas []*replica
 	seed     int64
+	// sut is the scenario's SUT: its pools' calls wire the backends added
+	// later too. tiers are the pools other pools call, by name.
+	sut   *scenario.SUT
+	tiers map[string]*tier
 
 	mu    sync.Mutex // guards nodes: backends join and leave while it runs
 	nodes []*node
@@ -55,8 +60,9 @@ type node struct {
 	removed bool
 }
 
-// Start starts every backend of s.SUT.Pools, then the proxy on s.SUT.Listen
-// with the scenario's strategy and weights. Backend i's service times are
+// Start starts every backend of s.SUT.Pools, tiers included, then the proxy
+// on s.SUT.Listen with the scenario's strategy and weights, routing to the
+// pools no pool calls. Backend i's service times are
 // seeded from s.Seed and the backend's name, so runs are reproducible and
 // adding a backend does not change the others' sequences. ctx bounds the
 // start-up only; the topology runs until Close. On error everything started
@@ -68,14 +74,20 @@ func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
 	if len(s.SUT.Pools) == 0 {
 		return nil, errors.New("sut: the scenario's sut has no pools")
 	}
-	t := &Topology{seed: s.Seed}
+	t := &Topology{seed: s.Seed, sut: s.SUT, tiers: map[string]*tier{}}
 	fail := func(err error) (*Topology, error) {
 		_ = t.Close()
 		return nil, err
 	}
+	for name := range s.SUT.Tiers() {
+		if p := s.SUT.PoolByName(name); p != nil {
+			t.tiers[name] = newTier(*p, s.Seed)
+		}
+	}
 	pc := ProxyConfig(s)
 	seen := map[string]bool{}
 	for _, pool := range s.SUT.Pools {
+		routed := t.tiers[pool.Name] == nil
 		ppc := proxy.PoolConfig{Name: pool.Name, Host: pool.Match.Host, PathPrefix: pool.Match.PathPrefix}
 		for _, bc := range pool.Backends {
 			if bc.Name == "" {
@@ -85,7 +97,7 @@ func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
 				return fail(fmt.Errorf("sut: backend name %q used twice", bc.Name))
 			}
 			seen[bc.Name] = true
-			n, err := startNode(s.Seed, pool.Name, bc)
+			n, err := t.startNode(pool.Name, bc)
 			if err != nil {
 				return fail(err)
 			}
@@ -95,7 +107,9 @@ func Start(ctx context.Context, s *scenario.Scenario) (*Topology, error) {
 				return fail(err)
 			}
 		}
-		pc.Pools = append(pc.Pools, ppc)
+		if routed {
+			pc.Pools = append(pc.Pools, ppc)
+		}
 	}
 	if s.SUT.Proxy.IsExternal() {
 		if err := t.startExternal(ctx, s, pc.Pools); err != nil {
@@ -151,7 +165,20 @@ type NodeStats struct {
 	BusySeconds, Utilisation float64
 	// Requests and Failures are the proxy's counts for this node: requests
 	// forwarded, and exchanges that ended without a response (502/504).
+	// For a node of a tier, the calls its callers sent it, and those that
+	// failed there (refused, timed out, 5xx).
 	Requests, Failures int64
+	// The node's counters for the per-tier figures (report.TierNodeCounters):
+	// the summed waits for a worker, own services and times in calls of the
+	// requests it served; a cache's hits and misses; a database node's
+	// reads, writes, writes failed, promotions and whether it is the
+	// primary now; its failed answers by the pool where the failure
+	// started (backend.Stats.Failures).
+	QueueSeconds, ServiceSeconds, CallSeconds float64
+	Hits, Misses                              int64
+	Reads, Writes, WritesFailed, Promotions   int64
+	Primary                                   bool
+	FailedBy                                  map[string]int64
 	// MTBF is the node's declared mean time between failures (0: none).
 	MTBF time.Duration
 	// Down is true while the node is crashed; Removed once remove-backend
@@ -167,23 +194,38 @@ func (t *Topology) Nodes() []NodeStats {
 	for _, n := range nodes {
 		st := n.backend.Stats()
 		ps := forwarded[st.Name]
-		out = append(out, NodeStats{
-			Name:        st.Name,
-			Pool:        n.pool,
-			URL:         n.backend.URL(),
-			Weight:      float64(n.weight),
-			Workers:     st.Workers,
-			Served:      st.Served,
-			Rejected:    st.Rejected,
-			Abandoned:   st.Abandoned,
-			BusySeconds: st.BusySeconds,
-			Utilisation: st.Utilisation,
-			Requests:    ps.Requests,
-			Failures:    ps.Failures,
-			MTBF:        n.mtbf,
-			Down:        st.Down,
-			Removed:     t.isRemoved(n),
-		})
+		ns := NodeStats{
+			Name:           st.Name,
+			Pool:           n.pool,
+			URL:            n.backend.URL(),
+			Weight:         float64(n.weight),
+			Workers:        st.Workers,
+			Served:         st.Served,
+			Rejected:       st.Rejected,
+			Abandoned:      st.Abandoned,
+			BusySeconds:    st.BusySeconds,
+			Utilisation:    st.Utilisation,
+			Requests:       ps.Requests,
+			Failures:       ps.Failures,
+			MTBF:           n.mtbf,
+			Down:           st.Down,
+			Removed:        t.isRemoved(n),
+			QueueSeconds:   st.QueueSeconds,
+			ServiceSeconds: st.ServiceSeconds,
+			CallSeconds:    st.CallSeconds,
+			Hits:           st.Hits,
+			Misses:         st.Misses,
+			FailedBy:       st.Failures,
+		}
+		if tr := t.tiers[n.pool]; tr != nil {
+			calls := tr.node(st.Name)
+			ns.Requests, ns.Failures = calls.sent.Load(), calls.failed.Load()
+			if db := tr.db; db != nil {
+				c, primary := db.node(st.Name)
+				ns.Reads, ns.Writes, ns.WritesFailed, ns.Promotions, ns.Primary = c.reads, c.writes, c.writesFailed, c.promotions, primary
+			}
+		}
+		out = append(out, ns)
 	}
 	return out
 }
@@ -202,6 +244,9 @@ func (t *Topology) ResetStats() {
 	for _, n := range t.snapshot() {
 		n.backend.ResetStats()
 	}
+	for _, tr := range t.tiers {
+		tr.resetStats()
+	}
 	t.resetProxyStats()
 }
 
@@ -215,8 +260,14 @@ func (t *Topology) Close() error {
 		errs = append(errs, t.ext.Close())
 	}
 	t.background.Wait()
+	for _, tr := range t.tiers {
+		tr.close()
+	}
 	for _, n := range t.snapshot() {
 		errs = append(errs, n.backend.Close())
+	}
+	for _, tr := range t.tiers {
+		tr.close() // the connections the closing backends' last calls opened
 	}
 	return errors.Join(errs...)
 }

@@ -20,7 +20,13 @@ const (
 	// clock: "queue;dur=<ms>, service;dur=<ms>".
 	ServerTiming = "Server-Timing"
 	// TimingQueue and TimingService are the Server-Timing entries: the wait
-	// for a worker and the service.
+	// for a worker and the service. TimingCalls is a tier's time in its
+	// calls to the tiers below, which holds the worker too.
 	TimingQueue   = "queue"
 	TimingService = "service"
+	TimingCalls   = "calls"
+	// FailedTier names, on a 502 of a backend whose call to another pool
+	// failed, the pool where the failure started; every tier above passes
+	// it up unchanged.
+	FailedTier = "X-Ilities-Failed-Tier"
 )

@@ -27,6 +27,10 @@
 //   - With a response size distribution, the 200 body is "ok <name>\n"
 //     padded to the drawn size; otherwise it is just that line.
 //   - Faults change this while they are on; see Faults, Crash and Restart.
+//   - With Calls (a tier above others), the request then asks the tiers
+//     below, in order, still holding its worker (calls.go); a call that
+//     fails makes the answer 502, naming the pool where the failure started
+//     in X-Ilities-Failed-Tier.
 //
 // The station keeps its own clock. A request that finds a free slot starts at
 // its arrival; a request handed a slot by the one before it starts at the
@@ -42,6 +46,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	randv2 "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -99,6 +104,20 @@ type Config struct {
 	// Control serves the backend's statistics as JSON at ControlPath + "stats"
 	// (GET), for a backend running as its own process.
 	Control bool
+	// Pool names the pool the backend belongs to: its own failed answers
+	// count under it in Stats.Failures.
+	Pool string
+	// Calls are what each request asks of the tiers below once its own
+	// service ended, in order, holding its worker (calls.go).
+	Calls []Call
+	// Cache makes the backend a cache: a request is a hit with probability
+	// HitRatio, answered after its own service alone; a miss makes the Calls.
+	Cache    bool
+	HitRatio float64
+	// Watch, when set, is told each time the backend goes down (a crash, a
+	// hang) and comes back, in order, outside the backend's lock: a
+	// database's primary is watched this way.
+	Watch func(up bool)
 }
 
 // Backend is a simulated backend. It is an http.Handler; Start also serves it
@@ -117,20 +136,31 @@ type Backend struct {
 	idle       []int64       // when each idle slot freed (station time), unordered
 	queue      []*job        // FIFO of waiting requests
 	inService  map[*job]struct{}
-	rng        *rand.Rand // service times
-	sizeRNG    *rand.Rand // response sizes
-	faultRNG   *rand.Rand // fault decisions and added latency
+	rng        *rand.Rand      // service times
+	sizeRNG    *rand.Rand      // response sizes
+	faultRNG   *rand.Rand      // fault decisions and added latency
+	callRNG    *rand.Rand      // each request's own stream for its cache and call draws
+	life       context.Context // ends with stop: the calls in progress end with it
+	endLife    context.CancelFunc
 	faults     Faults
 	hangLift   chan struct{} // non-nil while hanging; closed when lifted
 	sessions   sessionStore
 	statsSince int64 // station time of the last ResetStats
 	busyNanos  int64 // slot-hold time of finished services since statsSince
 	counts     counts
+	sums       sums
+	// callFailures counts the answers failed by a call, by the pool where
+	// the failure started.
+	callFailures map[string]int64
+
+	// watchMu orders the Watch calls; toldUp is the state last told.
+	watchMu sync.Mutex
+	toldUp  bool
 
 	handlers sync.WaitGroup // ServeHTTP calls in progress
 
 	// trace, when set (by tests), sees every completed service's station
-	// times, under b.mu.
+	// times (its end: of the slot's hold, its calls included), under b.mu.
 	trace func(arrive, start, end int64)
 
 	// The listener side; replaced by each Restart. hold keeps the port
@@ -150,17 +180,30 @@ type counts struct {
 	served, rejected, abandoned                 int64
 	starting, injectedErrors, resets, truncated int64
 	sessionsLost, sessionsCreated, crashed      int64
+	hits, misses                                int64
+}
+
+// sums are the station times of the requests served since ResetStats.
+type sums struct {
+	queue, service, calls int64
 }
 
 // job is one request's passage through the station. Times are station time.
 type job struct {
 	arrive, start, end int64
-	// free is when the slot this job holds is handed on: its end, unless
+	// until is when the job stops holding its slot: its end, or when its
+	// calls ended (unknown, and far ahead, until they have).
+	until int64
+	// free is when the slot this job holds is handed on: its until, unless
 	// it swapped with a job that ended earlier (see release).
 	free    int64
 	gen     int
 	granted bool
 	ready   chan struct{} // closed when a slot is handed over
+	// calling is set when the job makes the calls after its service; hit
+	// for a cache hit. draws is the job's own stream for its call draws.
+	calling, hit bool
+	draws        randv2.PCG
 }
 
 // New returns a backend ready to serve (as a handler) with its statistics
@@ -180,8 +223,11 @@ func New(cfg Config) *Backend {
 		rng:       rand.New(rand.NewSource(cfg.Seed)),
 		sizeRNG:   rand.New(rand.NewSource(cfg.Seed ^ 0x5e55a9e)),
 		faultRNG:  rand.New(rand.NewSource(cfg.Seed ^ 0xfa017)),
+		callRNG:   rand.New(rand.NewSource(cfg.Seed ^ 0xca115)),
 		conns:     map[net.Conn]struct{}{},
+		toldUp:    true,
 	}
+	b.life, b.endLife = context.WithCancel(context.Background())
 	b.sessions.init(cfg.Name)
 	b.readyAt = int64(cfg.StartupDelay)
 	return b
@@ -212,7 +258,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	arrive := b.now()
 	b.mu.Lock()
-	stop, f := b.stop, b.faults
+	stop, life, f := b.stop, b.life, b.faults
 	starting := arrive < b.readyAt && !b.closed
 	if starting {
 		b.counts.starting++
@@ -256,7 +302,17 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	failedTier, called := b.call(j, life)
 	b.release(j, true)
+	if !called {
+		if life.Err() != nil {
+			b.fail(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set(headers.FailedTier, failedTier)
+		b.fail(w, "a call to "+failedTier+" failed", http.StatusBadGateway)
+		return
+	}
 	b.setLoadHeader(w)
 
 	b.mu.Lock()
@@ -426,11 +482,11 @@ func (b *Backend) wait(ctx context.Context, j *job, stop chan struct{}) error {
 // station this way, so that its queue evolves on the arrival instants they
 // planned whatever the host's scheduling. It enters the station before it
 // returns, so arrivals keep the order of the calls; finish waits for the
-// slot, holds it for the service, releases it, and returns the job's
-// station times.
+// slot, holds it for the service and the calls, releases it, and returns
+// the job's station times: its start and the end of its hold.
 func (b *Backend) visit(arrive int64) (finish func() (start, end int64, err error)) {
 	b.mu.Lock()
-	stop := b.stop
+	stop, life := b.stop, b.life
 	b.mu.Unlock()
 	j := &job{}
 	queued, err := b.enter(j, arrive)
@@ -448,8 +504,12 @@ func (b *Backend) visit(arrive int64) (finish func() (start, end int64, err erro
 			b.release(j, false)
 			return 0, 0, errClosed
 		}
+		failedTier, called := b.call(j, life)
 		b.release(j, true)
-		return j.start, j.end, nil
+		if !called {
+			return j.start, j.until, fmt.Errorf("a call to %s failed", failedTier)
+		}
+		return j.start, j.until, nil
 	}
 }
 
@@ -467,8 +527,10 @@ func (b *Backend) begin(j *job, start int64) {
 	}
 	j.start = start
 	j.end = start + int64(service)
-	j.free = j.end
+	j.until = j.end
 	j.granted = true
+	b.planCalls(j)
+	j.free = j.until
 	b.inService[j] = struct{}{}
 }
 
@@ -480,16 +542,26 @@ func (b *Backend) release(j *job, completed bool) {
 		return // a crash ended it and accounted for its time
 	}
 	delete(b.inService, j)
-	end := j.end
+	end := j.until
 	if !completed {
-		end = min(max(b.now(), j.start), j.end)
+		end = min(max(b.now(), j.start), j.until)
 	}
 	b.busyNanos += max(end-max(j.start, b.statsSince), 0)
 	at := j.free
 	if completed {
 		b.counts.served++
+		b.sums.queue += j.start - j.arrive
+		b.sums.service += j.end - j.start
+		b.sums.calls += j.until - j.end
+		switch {
+		case !b.cfg.Cache:
+		case j.hit:
+			b.counts.hits++
+		default:
+			b.counts.misses++
+		}
 		if b.trace != nil {
-			b.trace(j.arrive, j.start, j.end)
+			b.trace(j.arrive, j.start, j.until)
 		}
 		// Goroutines may notice their ends out of order (a computing worker
 		// descheduled, a late timer). Whoever releases first hands on the
@@ -602,6 +674,20 @@ type Stats struct {
 	// configured Workers (a degraded node's lost capacity shows as less
 	// busy time, not as a smaller denominator).
 	Utilisation float64 `json:"utilisation"`
+	// QueueSeconds, ServiceSeconds and CallSeconds sum, over the requests
+	// served, the waits for a worker, the own services and the time in
+	// calls to the tiers below.
+	QueueSeconds   float64 `json:"queue_seconds"`
+	ServiceSeconds float64 `json:"service_seconds"`
+	CallSeconds    float64 `json:"call_seconds,omitempty"`
+	// Hits and Misses are a cache's.
+	Hits   int64 `json:"hits,omitempty"`
+	Misses int64 `json:"misses,omitempty"`
+	// Failures counts the failed answers by the pool where the failure
+	// started: Config.Pool for the backend's own (a full queue, the
+	// start-up delay, injected errors, resets, truncations), the pool a
+	// failed call named otherwise.
+	Failures map[string]int64 `json:"failures,omitempty"`
 }
 
 // Stats returns the counters since New or the last ResetStats. Call it as
@@ -613,7 +699,7 @@ func (b *Backend) Stats() Stats {
 	now := b.now()
 	busy := b.busyNanos
 	for j := range b.inService {
-		busy += max(min(now, j.end)-max(j.start, b.statsSince), 0)
+		busy += max(min(now, j.until)-max(j.start, b.statsSince), 0)
 	}
 	c := b.counts
 	s := Stats{
@@ -634,6 +720,12 @@ func (b *Backend) Stats() Stats {
 		Queued:          len(b.queue),
 		BusySeconds:     float64(busy) / 1e9,
 		ElapsedSeconds:  float64(now-b.statsSince) / 1e9,
+		QueueSeconds:    float64(b.sums.queue) / 1e9,
+		ServiceSeconds:  float64(b.sums.service) / 1e9,
+		CallSeconds:     float64(b.sums.calls) / 1e9,
+		Hits:            c.hits,
+		Misses:          c.misses,
+		Failures:        b.failures(),
 	}
 	if s.ElapsedSeconds > 0 {
 		s.Utilisation = s.BusySeconds / (float64(s.Workers) * s.ElapsedSeconds)
@@ -649,6 +741,8 @@ func (b *Backend) ResetStats() {
 	b.statsSince = b.now()
 	b.busyNanos = 0
 	b.counts = counts{}
+	b.sums = sums{}
+	b.callFailures = nil
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves the backend there
@@ -720,6 +814,7 @@ func (b *Backend) Close() error {
 		b.closed = true
 		if !b.down {
 			close(b.stop)
+			b.endLife()
 		}
 		if b.hangLift != nil {
 			close(b.hangLift)

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -48,6 +49,7 @@ func (b *Backend) Faults() Faults {
 // b.UpdateFaults(func(f *Faults) { f.Hang = true }). Faults compose: each
 // kind touches its own field.
 func (b *Backend) UpdateFaults(change func(*Faults)) {
+	defer b.tell()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	change(&b.faults)
@@ -79,9 +81,9 @@ func (b *Backend) Crash() {
 	b.down = true
 	b.gen++
 	b.counts.crashed++
-	stop := b.stop
+	stop, endLife := b.stop, b.endLife
 	for j := range b.inService {
-		b.busyNanos += max(min(now, j.end)-max(j.start, b.statsSince), 0)
+		b.busyNanos += max(min(now, j.until)-max(j.start, b.statsSince), 0)
 	}
 	clear(b.inService)
 	b.queue = nil
@@ -100,6 +102,7 @@ func (b *Backend) Crash() {
 	_ = srv.Close()
 	<-done
 	close(stop)
+	endLife()
 	// Down, the port stays this backend's: refused, as a crashed server's,
 	// and given to no other server before Restart (the proxy would send
 	// this node's requests there).
@@ -110,12 +113,14 @@ func (b *Backend) Crash() {
 	}
 	b.mu.Unlock()
 	hold.Release()
+	b.tell()
 }
 
 // Restart serves a crashed backend again on its address, with a fresh
 // start-up delay. It fails when the backend is not crashed or the address
 // cannot be bound again.
 func (b *Backend) Restart() error {
+	defer b.tell()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -131,6 +136,7 @@ func (b *Backend) Restart() error {
 	}
 	b.down = false
 	b.stop = make(chan struct{})
+	b.life, b.endLife = context.WithCancel(context.Background())
 	b.readyAt = b.now() + int64(b.cfg.StartupDelay)
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/internal/stats"
 )
 
 // The tests in this file drive stations in-process with seeded Poisson
@@ -115,27 +117,6 @@ func replay(workers int, arrivals, services []time.Duration) []time.Duration {
 		out[i] = free[k] - a
 	}
 	return out
-}
-
-// erlangC is the probability that an arrival waits in M/M/c with offered
-// load a = λ/μ (a < c).
-func erlangC(c int, a float64) float64 {
-	term, sum := 1.0, 0.0 // term = a^k / k!
-	for k := range c {
-		if k > 0 {
-			term *= a / float64(k)
-		}
-		sum += term
-	}
-	last := term * a / float64(c) / (1 - a/float64(c))
-	return last / (sum + last)
-}
-
-// mmcResponse is the M/M/c mean response time 1/μ + C(c, λ/μ) / (cμ − λ),
-// in seconds; for c = 1 it is S / (1 − ρ).
-func mmcResponse(c int, lambda, meanService float64) float64 {
-	mu := 1 / meanService
-	return meanService + erlangC(c, lambda/mu)/(float64(c)*mu-lambda)
 }
 
 func meanSeconds(ds ...[]time.Duration) float64 {
@@ -288,8 +269,8 @@ func checkQueueingFor(t *testing.T, queueRun time.Duration, configs []queueConfi
 		}
 		lambdaHat := float64(n) / float64(len(groups[g])) / queueRun.Seconds()
 		sHat := meanSeconds(services)
-		nominal := mmcResponse(cfg.workers, groups[g][0].lambda(), cfg.mean().Seconds())
-		theory := mmcResponse(cfg.workers, lambdaHat, sHat)
+		nominal := stats.MMcResponse(cfg.workers, groups[g][0].lambda(), cfg.mean().Seconds())
+		theory := stats.MMcResponse(cfg.workers, lambdaHat, sHat)
 		w := meanSeconds(station...)
 		wReplay := meanSeconds(replayed...)
 		se := batchMeansError(station...) / w

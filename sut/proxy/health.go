@@ -179,7 +179,7 @@ func (p *Proxy) check(client *http.Client, url string, up *upstream) (bool, stri
 		return false, msg
 	}
 	_ = resp.Body.Close()
-	if l, ok := parseLoad([]byte(resp.Header.Get(headers.Load))); ok {
+	if l, ok := balancer.ParseLoad([]byte(resp.Header.Get(headers.Load))); ok {
 		up.load.Store(&l)
 		if up.pool.observe != nil {
 			// The report reaches the strategy even while no traffic flows.

@@ -816,44 +816,12 @@ func statusText(code int) string {
 func (p *Proxy) noteLoad(up *upstream, resp *http1.Response) {
 	for i := range resp.Fields {
 		if f := &resp.Fields[i]; f.Kind == http1.KindOther && ownKindOf(f.Name) == ownLoad {
-			if l, ok := parseLoad(f.Value); ok {
+			if l, ok := balancer.ParseLoad(f.Value); ok {
 				up.load.Store(&l)
 			}
 			return
 		}
 	}
-}
-
-// parseLoad parses "inflight=3;workers=8;queue=0" (any order, unknown keys
-// ignored).
-func parseLoad(v []byte) (balancer.Load, bool) {
-	var l balancer.Load
-	found := false
-	for len(v) > 0 {
-		var part []byte
-		if i := bytes.IndexByte(v, ';'); i >= 0 {
-			part, v = v[:i], v[i+1:]
-		} else {
-			part, v = v, nil
-		}
-		k, val, ok := bytes.Cut(http1.TrimOWS(part), []byte("="))
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(string(val))
-		if err != nil || n < 0 {
-			continue
-		}
-		switch string(k) {
-		case "inflight":
-			l.Inflight, found = n, true
-		case "workers":
-			l.Workers, found = n, true
-		case "queue":
-			l.Queue, found = n, true
-		}
-	}
-	return l, found
 }
 
 // observe records a finished exchange for the stats, passive health and a
