@@ -69,7 +69,9 @@ type Result struct {
 	Nodes    []Node          `json:"nodes"`
 	// Fairness is Jain's index over (share / weight) of the nodes, in (0,1].
 	Fairness float64 `json:"fairness,omitempty"`
-	Faults   []Fault `json:"faults"`
+	// Tiers are each pool's figures when pools call other pools (TiersOf).
+	Tiers  []Tier  `json:"tiers,omitempty"`
+	Faults []Fault `json:"faults"`
 	// Projection is the long-run availability projected from the nodes'
 	// mtbf and the measured recovery times (see Projection); absent when no
 	// node declares an mtbf or no fault recovered.
