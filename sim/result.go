@@ -39,6 +39,7 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		}
 	}
 	res.Projection = report.ProjectRun(mtbf, res.Faults, res.MeasuredS)
+	res.Tiers = report.TiersOf(sc.SUT, s.tierCounters())
 	res.Manifest = report.NewManifest(sc.File)
 	report.Evaluate(res, sc.Requirements)
 	return res, nil
@@ -84,9 +85,15 @@ func (s *sim) describe(f *flight, smp *runner.Sample) {
 		smp.Session = "lost"
 	}
 	if f.station >= 0 {
-		smp.Node = s.stations[f.station].name
+		st := s.stations[f.station]
+		smp.Node = st.name
 		if f.status == http.StatusOK {
 			smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
+			if st.calls {
+				// A backend that calls gives its service and its calls, not
+				// its wait (sut/backend's timing).
+				smp.QueueUS = 0
+			}
 		}
 	}
 }

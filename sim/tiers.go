@@ -3,9 +3,11 @@ package sim
 import (
 	randv2 "math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 	"unsafe"
 
+	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut/balancer"
 )
@@ -218,7 +220,7 @@ func (st *station) planCalls(sl *slot) {
 	if !st.calls {
 		return
 	}
-	sl.draws = *randv2.NewPCG(st.callRNG.Uint64(), st.callRNG.Uint64())
+	sl.draws.Seed(st.callRNG.Uint64(), st.callRNG.Uint64())
 	sl.hit = st.cache && uniform(&sl.draws) < st.hitRatio
 }
 
@@ -543,3 +545,39 @@ func (st *station) served(sl *slot, now int64) {
 		st.account(sl.end, now, 1)
 	}
 }
+
+// tierCounters are each node's counters at the end of the run, as the live
+// topology reports them to report.TiersOf (a backend add-backend never
+// started is none).
+func (s *sim) tierCounters() []report.TierNodeCounters {
+	nodes := s.nodeStats()
+	var out []report.TierNodeCounters
+	for i, st := range s.stations {
+		t := &st.tier
+		if st.closed && t.served == 0 && !slices.ContainsFunc(t.failures, func(n int64) bool { return n > 0 }) {
+			continue
+		}
+		n := report.TierNodeCounters{
+			Name: st.name, Pool: s.tiers[st.pool].name, Workers: st.workers, Utilisation: nodes[i].Utilisation,
+			Served:       t.served,
+			QueueSeconds: seconds(t.queueNS), ServiceSeconds: seconds(t.serviceNS), CallSeconds: seconds(t.callNS),
+			Hits: t.hits, Misses: t.misses,
+			Reads: t.reads, Writes: t.writes, WritesFailed: t.writesFailed, Promotions: t.promotions,
+		}
+		if db := s.tiers[st.pool].db; db != nil {
+			n.Primary = db.primary == int32(i)
+		}
+		for pl, count := range t.failures {
+			if count > 0 {
+				if n.Failures == nil {
+					n.Failures = map[string]int64{}
+				}
+				n.Failures[s.tiers[pl].name] += count
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func seconds(ns int64) float64 { return float64(ns) / float64(time.Second) }
