@@ -398,3 +398,39 @@ faults:
 `
 	replays(t, yaml, 5, `"tiers": `, `"hit_ratio": `, `"promotions": 1`, `"502": `, `"writes_failed": `)
 }
+
+// A tier's backends come and go as the proxy's do: add-backend joins the
+// callers' choices at once, remove-backend takes one out of them at once
+// and stops it once its calls in progress have ended (here at once: the
+// calls last 5ms), with no call failing.
+func TestATiersBackendsComeAndGo(t *testing.T) {
+	const yaml = `
+duration: 4s
+sut:
+  pools:
+    - name: web
+      backends: [{name: web-1, workers: 8, service_time: {dist: constant, value: 1ms}}]
+      calls: [{pool: app}]
+    - name: app
+      backends: [{name: app-1, workers: 8, service_time: {dist: constant, value: 5ms}}]
+workload:
+  - {rate: 100/s, requests: [{path: /}]}
+faults:
+  - {at: 1s, kind: add-backend, pool: app, backend: {name: app-2, workers: 8, service_time: {dist: constant, value: 5ms}}}
+  - {at: 2s, kind: remove-backend, node: app-1, drain: 1s}
+`
+	s, res := simulateWatching(t, parse(t, yaml), Options{}, func(*sim, event) {})
+	if res.Totals.Succeeded != 400 {
+		t.Errorf("%d of 400 requests succeeded", res.Totals.Succeeded)
+	}
+	// app-1 alone for a second, then every other call, then app-2 alone.
+	want := map[string]int64{"app-1": 150, "app-2": 250}
+	for _, n := range s.tierCounters() {
+		if w, ok := want[n.Name]; ok && n.Served != w {
+			t.Errorf("%s served %d calls, want %d", n.Name, n.Served, w)
+		}
+	}
+	if !s.stations[1].closed {
+		t.Error("app-1 still runs after its drain")
+	}
+}
