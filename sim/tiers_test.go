@@ -314,11 +314,9 @@ workload:
 	}
 }
 
-// A call that fails ends its caller's request with 502, and the failure
-// is counted in the tier where it started, however far below: a fault in
-// the database fails the web's answers as db's, not app's.
-func TestAFailureIsCountedWhereItStarted(t *testing.T) {
-	const sut = `
+// webAppDB is web calling app calling db, each one backend of constant
+// service, 100 requests a second evenly spaced for 4s, and faults.
+const webAppDB = `
 duration: 4s
 sut:
   pools:
@@ -332,9 +330,13 @@ sut:
       backends: [{name: db-1, workers: 16, service_time: {dist: constant, value: 1ms}}]
 workload:
   - {rate: 100/s, timeout: 2s, requests: [{path: /}]}
-faults:
-  - %s
+faults: [%s]
 `
+
+// A call that fails ends its caller's request with 502, and the failure
+// is counted in the tier where it started, however far below: a fault in
+// the database fails the web's answers as db's, not app's.
+func TestAFailureIsCountedWhereItStarted(t *testing.T) {
 	for _, tc := range []struct {
 		name, fault string
 		tier        string
@@ -346,7 +348,7 @@ faults:
 		{"app crashed", "{at: 1s, for: 1s, kind: crash, node: app-1}", "app", 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := simulate(t, parse(t, fmt.Sprintf(sut, tc.fault)), Options{})
+			res := simulate(t, parse(t, fmt.Sprintf(webAppDB, tc.fault)), Options{})
 			if res.Totals.Failed != tc.failed || res.StatusCodes[502] != tc.failed {
 				t.Errorf("%d failed (%v), want %d 502s", res.Totals.Failed, res.StatusCodes, tc.failed)
 			}
@@ -401,25 +403,12 @@ faults:
 
 // A tier's backends come and go as the proxy's do: add-backend joins the
 // callers' choices at once, remove-backend takes one out of them at once
-// and stops it once its calls in progress have ended (here at once: the
-// calls last 5ms), with no call failing.
+// and stops it once its calls in progress have ended (here at once: they
+// last 2ms), with no call failing.
 func TestATiersBackendsComeAndGo(t *testing.T) {
-	const yaml = `
-duration: 4s
-sut:
-  pools:
-    - name: web
-      backends: [{name: web-1, workers: 8, service_time: {dist: constant, value: 1ms}}]
-      calls: [{pool: app}]
-    - name: app
-      backends: [{name: app-1, workers: 8, service_time: {dist: constant, value: 5ms}}]
-workload:
-  - {rate: 100/s, requests: [{path: /}]}
-faults:
-  - {at: 1s, kind: add-backend, pool: app, backend: {name: app-2, workers: 8, service_time: {dist: constant, value: 5ms}}}
-  - {at: 2s, kind: remove-backend, node: app-1, drain: 1s}
-`
-	s, res := simulateWatching(t, parse(t, yaml), Options{}, func(*sim, event) {})
+	faults := "{at: 1s, kind: add-backend, pool: app, backend: {name: app-2, workers: 16, service_time: {dist: constant, value: 1ms}}}, " +
+		"{at: 2s, kind: remove-backend, node: app-1, drain: 1s}"
+	s, res := simulateWatching(t, parse(t, fmt.Sprintf(webAppDB, faults)), Options{}, func(*sim, event) {})
 	if res.Totals.Succeeded != 400 {
 		t.Errorf("%d of 400 requests succeeded", res.Totals.Succeeded)
 	}
