@@ -72,7 +72,8 @@ func (s *sim) fireFault(i int32) {
 	fr.err = s.applyFault(fr)
 	if fr.station >= 0 {
 		s.databaseSees(fr.station)
-		if s.proxy.member[fr.station] >= 0 {
+		// A tier's node is watched by the calls its callers send it.
+		if st := s.stations[fr.station]; s.proxy.member[fr.station] >= 0 || s.proxy.specs[st.pool].tier && !st.closed {
 			fr.watched, fr.lastForward = true, s.cal.now
 		}
 	}

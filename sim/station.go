@@ -66,10 +66,8 @@ type station struct {
 	clients  []int32
 	callRNG  *rand.Rand
 	tier     tierCounts
-	// seed is the live backend's (its callers' policies derive theirs from
-	// it); at is its place among its pool's backends; leaving: a
-	// remove-backend takes it out of its callers' choices.
-	seed    int64
+	// at is its place among its pool's backends; leaving: a remove-backend
+	// takes it out of its callers' choices.
 	at      int32
 	leaving bool
 
@@ -120,7 +118,6 @@ func newStation(seed int64, bc scenario.Backend, pool int32) *station {
 		callRNG:  rand.New(rand.NewSource(cfg.Seed ^ 0xca115)),
 		sessions: cfg.Sessions,
 		pool:     pool,
-		seed:     cfg.Seed,
 	}
 	st.slots = make([]slot, st.workers)
 	st.free = make([]int32, st.workers)

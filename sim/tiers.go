@@ -9,6 +9,7 @@ import (
 
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sut"
 	"github.com/ilities/ilities/sut/balancer"
 )
 
@@ -128,7 +129,7 @@ func (s *sim) buildTiers(sc *scenario.Scenario, stationOf map[string]int32) {
 		calls := s.tiers[st.pool].calls
 		st.clients = make([]int32, 0, len(calls))
 		for _, c := range calls {
-			st.clients = append(st.clients, s.clientOf(int32(i), c.pool))
+			st.clients = append(st.clients, s.clientOf(sc.Seed, int32(i), c.pool))
 		}
 	}
 	for i := range s.tiers {
@@ -137,20 +138,23 @@ func (s *sim) buildTiers(sc *scenario.Scenario, stationOf map[string]int32) {
 }
 
 // clientOf is station caller's client of pool called, made on its first
-// call: its policy seeded from the backend's seed and the pool, its
+// call: its policy seeded as the live caller's (sut.TierSeed), its
 // connections the tier's (default: the caller's workers).
-func (s *sim) clientOf(caller, called int32) int32 {
+func (s *sim) clientOf(seed int64, caller, called int32) int32 {
 	for _, c := range s.stations[caller].clients {
 		if s.clients[c].pool == called {
 			return c
 		}
 	}
 	tp := &s.tiers[called]
-	policy, err := balancer.NewWithOptions(tp.strategy, balancer.Options{Seed: poolSeed(s.stations[caller].seed, int(called))})
+	name := s.stations[caller].name
+	policy, err := balancer.New(tp.strategy, sut.BackendSeed(seed, name+"\x00calls\x00"+tp.name))
 	if err != nil {
 		panic("sim: tier strategy " + tp.strategy + ": " + err.Error()) // validated by scenario
 	}
-	c := tierClient{pool: called, policy: policy, limit: tp.connections, req: balancer.Request{ClientIP: clientIP}}
+	// The caller's name stands for its address, as live: a hashing
+	// strategy keeps each caller to its node.
+	c := tierClient{pool: called, policy: policy, limit: tp.connections, req: balancer.Request{ClientIP: name, Path: "/"}}
 	if c.limit <= 0 {
 		c.limit = s.stations[caller].workers
 	}
@@ -169,7 +173,8 @@ func (s *sim) clientOf(caller, called int32) int32 {
 // tierChanged sets the members of every client of pool pl anew, after
 // one of its backends joined, left, went down or came back: the backends
 // in service; for a database, its readers (the replicas that are up, and
-// the primary too with reads_from_primary or when no replica is).
+// the primary too, when up, with reads_from_primary or when no replica
+// is).
 func (s *sim) tierChanged(pl int32) {
 	tp := &s.tiers[pl]
 	for _, id := range tp.clients {
@@ -185,7 +190,7 @@ func (s *sim) tierChanged(pl int32) {
 			}
 			c.members = append(c.members, &c.nodes[k])
 		}
-		if db := tp.db; db != nil && (db.readsFromPrimary || len(c.members) == 0) {
+		if db := tp.db; db != nil && !db.primaryDown && (db.readsFromPrimary || len(c.members) == 0) {
 			c.members = append(c.members, &c.nodes[s.stations[db.primary].at])
 		}
 	}
@@ -208,9 +213,9 @@ func (s *sim) callsAt(i int32) int64 {
 	return n
 }
 
-// isDown reports whether the backend serves nothing now: crashed, hung or
-// removed (what a database's primary must not be).
-func (st *station) isDown() bool { return st.down || st.closed || st.faults.Hang }
+// isDown reports whether the backend serves nothing now, as a database
+// sees its nodes: crashed, hung, or removed (from the removal on).
+func (st *station) isDown() bool { return st.down || st.closed || st.leaving || st.faults.Hang }
 
 // planCalls gives the request slot sl begins serving, when the pool
 // calls, its own stream for its draws (seeded from the station's stream,
@@ -263,8 +268,7 @@ func (s *sim) nextCall(st *station, k int32) {
 
 // call begins a call of slot k (one of st's) as pc plans it: a write or a
 // read, its timeout running from now, on a connection of the caller's
-// client, or waiting for one. A write while the database has no primary
-// is refused at once (counted at the primary that is down).
+// client, or waiting for one.
 func (s *sim) call(st *station, k int32, pc *plannedCall) {
 	sl := &st.slots[k-st.firstSlot]
 	cid := st.clients[sl.entry]
@@ -276,10 +280,6 @@ func (s *sim) call(st *station, k int32, pc *plannedCall) {
 	f.sent = s.cal.now
 	sl.inFlight = id
 	s.add(&s.callDeadlines[pc.deadlines], id, s.cal.now+int64(pc.timeout), callEnded)
-	if db := s.tiers[pc.pool].db; write && db.primaryDown {
-		s.refuse(id, f)
-		return
-	}
 	c := &s.clients[cid]
 	if c.open >= c.limit {
 		f.waitsConn = true
@@ -291,7 +291,8 @@ func (s *sim) call(st *station, k int32, pc *plannedCall) {
 }
 
 // sendCall sends call id on a connection of client c to the backend the
-// policy picks (a write: the primary); with none to pick, it is refused.
+// policy picks (a write: the primary); with none to pick (a write while
+// the primary is down), it fails at once.
 func (s *sim) sendCall(id int32, f *flight, c *tierClient) {
 	c.open++
 	f.connected = true
@@ -312,24 +313,23 @@ func (s *sim) sendCall(id int32, f *flight, c *tierClient) {
 	}
 	u.Acquire()
 	f.station, f.visit, f.forwarded = s.stationOf(c, u), 1, s.cal.now
+	st := s.stations[f.station]
+	st.lastForward = s.cal.now
 	if s.tiers[c.pool].db != nil {
-		if t := &s.stations[f.station].tier; f.write {
-			t.writes++
+		if f.write {
+			st.tier.writes++
 		} else {
-			t.reads++
+			st.tier.reads++
 		}
 	}
 	s.exchangeEvent(id, atStation, s.net)
 }
 
-// refuse fails call id at once, as a refused connection: no backend to
-// send it to. A write refused while its database's primary is down counts
-// there.
+// refuse fails call id at once: no backend to send it to. A write refused
+// while its database's primary is down is a failed write of the primary.
 func (s *sim) refuse(id int32, f *flight) {
 	if db := s.tiers[s.clients[f.client].pool].db; f.write && db.primaryDown {
-		primary := &s.stations[db.primary].tier
-		primary.writes++
-		primary.writesFailed++
+		s.stations[db.primary].tier.writesFailed++
 	}
 	f.fail = failConnect
 	s.exchangeEvent(id, proxyAnswer, 0)
@@ -346,7 +346,7 @@ func (s *sim) callAnswered(id int32, f *flight) {
 		}
 		s.writeFailed(f)
 	}
-	s.endCall(id, f, time.Duration(s.cal.now-f.forwarded), failed)
+	s.endCall(id, f, f.fail == failNone, failed)
 	s.resume(f.caller, f.callerSeq, failed, tier)
 	s.fs.release(id) // the caller's hold
 }
@@ -363,7 +363,7 @@ func (s *sim) callTimeout(list int32) {
 		f.exchangeOver = true
 		s.giveUp(f)
 		s.writeFailed(f)
-		s.endCall(id, f, -1, true)
+		s.endCall(id, f, false, true)
 		s.resume(f.caller, f.callerSeq, true, s.startedIn(f))
 		s.fs.release(id) // the caller's hold
 	}
@@ -386,8 +386,9 @@ func (s *sim) startedIn(f *flight) int32 { return s.clients[f.client].pool }
 
 // endCall ends call id for its caller: its connection goes to the next
 // call waiting for one, its node's gauge drops, and the policy that
-// learns is told (rtt: the round trip, negative when it got no answer).
-func (s *sim) endCall(id int32, f *flight, rtt time.Duration, failed bool) {
+// learns is told of the exchange (with the load its answer reported, when
+// it was answered).
+func (s *sim) endCall(id int32, f *flight, answered, failed bool) {
 	f.exchangeOver = true
 	if !f.connected {
 		return // it held no connection (it leaves the line when it reaches its head)
@@ -399,8 +400,8 @@ func (s *sim) endCall(id int32, f *flight, rtt time.Duration, failed bool) {
 		u := &c.nodes[k]
 		u.Release()
 		if c.observer != nil {
-			o := balancer.Observation{At: wall(s.cal.now), RTT: max(rtt, 0), Failed: failed}
-			if rtt >= 0 && f.fail == failNone {
+			o := balancer.Observation{At: wall(s.cal.now), RTT: time.Duration(s.cal.now - f.forwarded), Failed: failed}
+			if answered {
 				c.loads[k] = balancer.Load{Inflight: int(f.loadInflight), Workers: s.stations[f.station].workers, Queue: int(f.loadQueue)}
 				o.Load = &c.loads[k]
 			}
@@ -459,7 +460,7 @@ func (s *sim) cancelCall(id int32) {
 	}
 	f.exchangeOver = true
 	s.giveUp(f)
-	s.endCall(id, f, -1, true)
+	s.endCall(id, f, false, true)
 	s.fs.release(id) // the caller's hold
 }
 
