@@ -24,6 +24,7 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		res.Windows[i].Utilisation = s.utilisation(i)
 		res.Windows[i].Proxy = s.proxyWindows[i]
 	}
+	res.Tiers = report.TiersOf(sc.SUT, s.tierCounters())
 	runEnd := time.Duration(res.MeasuredS * float64(time.Second))
 	res.Faults = s.faultResults(runEnd)
 	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
@@ -39,7 +40,6 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		}
 	}
 	res.Projection = report.ProjectRun(mtbf, res.Faults, res.MeasuredS)
-	res.Tiers = report.TiersOf(sc.SUT, s.tierCounters())
 	res.Manifest = report.NewManifest(sc.File)
 	report.Evaluate(res, sc.Requirements)
 	return res, nil
