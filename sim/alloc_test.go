@@ -32,17 +32,39 @@ sut:
         - {name: b, workers: 8, sessions: %[2]v, service_time: {dist: constant, value: 1ms}}
 workload:
 `
+	const tiers = `
+seed: 2
+duration: 3s
+sut:
+  pools:
+    - name: web
+      backends: [{name: web-1, workers: 32, service_time: {dist: constant, value: 1ms}}]
+      calls: [{pool: cache}]
+    - name: cache
+      cache: {hit_ratio: 50%}
+      connections: 4
+      backends: [{name: cache-1, workers: 8, service_time: {dist: constant, value: 100us}}]
+      calls: [{pool: db, writes: 50%}]
+    - name: db
+      database: {}
+      backends:
+        - {name: db-1, workers: 8, service_time: {dist: constant, value: 200us}}
+        - {name: db-2, workers: 8, service_time: {dist: constant, value: 200us}}
+workload:
+`
 	for _, tc := range []struct {
 		name, workload string
 		few, many      int    // the rate, or the users' requests a second each
 		proxy          string // and the backends keep sessions
+		sut            string // instead of the two backends
 	}{
-		{"open loop", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000, ""},
-		{"closed loop, a session", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, session: [{path: /a}, {path: /b}]}\n", 10, 100, ""},
-		{"closed loop, test data", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, uses: [users], session: [{path: '/a/{{users.name}}'}, {path: /b}]}\n", 10, 100, ""},
-		{"closed loop, a connection per request", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {keepalive: false, max_connections: 4}, requests: [{path: /a}, {path: /b}]}\n", 10, 100, ""},
+		{"open loop", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000, "", ""},
+		{"closed loop, a session", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, session: [{path: /a}, {path: /b}]}\n", 10, 100, "", ""},
+		{"closed loop, test data", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, uses: [users], session: [{path: '/a/{{users.name}}'}, {path: /b}]}\n", 10, 100, "", ""},
+		{"closed loop, a connection per request", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {keepalive: false, max_connections: 4}, requests: [{path: /a}, {path: /b}]}\n", 10, 100, "", ""},
 		{"closed loop, sticky sessions over replicas", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {max_connections: 2}, session: [{path: /a}, {path: /b}]}\n", 10, 100,
-			"{strategy: cookie, replicas: 2, health: {interval: 100ms}}"},
+			"{strategy: cookie, replicas: 2, health: {interval: 100ms}}", ""},
+		{"open loop through tiers", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000, "", tiers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			allocs := func(n int) (float64, int64) {
@@ -51,7 +73,7 @@ workload:
 					param = (time.Second/time.Duration(n) - 1100*time.Microsecond).String() // less a request's own time
 				}
 				proxy := cmp.Or(tc.proxy, "{}")
-				sut := fmt.Sprintf(pools, proxy, tc.proxy != "")
+				sut := cmp.Or(tc.sut, fmt.Sprintf(pools, proxy, tc.proxy != ""))
 				sc := load(t, sut+fmt.Sprintf(tc.workload, param), map[string]string{"users.csv": rows(10)})
 				allocs := testing.AllocsPerRun(2, func() {
 					s, err := build(sc, DefaultOptions())

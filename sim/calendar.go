@@ -18,7 +18,7 @@ type calendar struct {
 
 type event struct {
 	kind eventKind
-	id   int32 // a flight, a workload (arrival, clientTimeout) or a user (userReady)
+	id   int32 // a flight, a workload (arrival, clientTimeout), a user (userReady), a worker slot (serviceEnd)…
 }
 
 type eventKind uint8
@@ -42,6 +42,9 @@ const (
 	// The stations.
 	atStation  // a request reaches its backend
 	serviceEnd // a backend's worker ends a service
+	// The tiers.
+	callTimeout // the oldest call of a timeout may be past it (id: the calls' deadline list)
+	promotion   // a database's replica may become its primary (id: the pool)
 	// The fault timeline (id: the fault's index).
 	faultFire  // a fault takes effect
 	faultLift  // a fault is lifted

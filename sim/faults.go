@@ -70,8 +70,12 @@ func (s *sim) fireFault(i int32) {
 	f := fr.spec
 	fr.fired, fr.at = true, s.cal.now
 	fr.err = s.applyFault(fr)
-	if fr.station >= 0 && s.proxy.member[fr.station] >= 0 {
-		fr.watched, fr.lastForward = true, s.cal.now
+	if fr.station >= 0 {
+		s.databaseSees(fr.station)
+		// A tier's node is watched by the calls its callers send it.
+		if st := s.stations[fr.station]; s.proxy.member[fr.station] >= 0 || s.proxy.specs[st.pool].tier && !st.closed {
+			fr.watched, fr.lastForward = true, s.cal.now
+		}
 	}
 	if fr.err == nil && f.For > 0 && !f.IsTopologyEvent() {
 		s.cal.at(int64(f.At.D()+f.For.D()), event{faultLift, i})
@@ -117,7 +121,7 @@ func (s *sim) applyFault(fr *faultRun) error {
 		}
 		s.crashReplica(r)
 	case "add-backend":
-		s.addBackend(fr.station, f.Pool)
+		s.addBackend(fr.station)
 	case "remove-backend":
 		s.removeBackend(fr, f.Drain.D())
 	default:
@@ -173,6 +177,9 @@ func (s *sim) liftFault(i int32) {
 			err = s.startReplica(r)
 		}
 	}
+	if fr.station >= 0 {
+		s.databaseSees(fr.station)
+	}
 	fr.ended, fr.end = true, s.cal.now
 	fr.readTraffic(s)
 	if err != nil && fr.err == nil {
@@ -192,6 +199,7 @@ func (s *sim) flapToggle(i int32) {
 	} else {
 		s.crash(st)
 	}
+	s.databaseSees(fr.station)
 	s.cal.after(fr.spec.Period.D()/2, event{flapToggle, i})
 }
 
@@ -205,16 +213,14 @@ func (fr *faultRun) readTraffic(s *sim) {
 
 // addBackend starts station st (with its start-up delay) and has it join
 // its pool on every replica that runs; a replica restarting later has it
-// too.
-func (s *sim) addBackend(st int32, poolName string) {
-	pl := int32(0)
-	for i, spec := range s.proxy.specs {
-		if spec.name == poolName {
-			pl = int32(i)
-		}
-	}
+// too. A tier's joins its callers' choices instead (fireFault).
+func (s *sim) addBackend(st int32) {
+	pl := s.stations[st].pool
 	s.stations[st].closed = false
 	s.stations[st].readyAt = s.cal.now + int64(s.stations[st].startup)
+	if s.proxy.specs[pl].tier {
+		return
+	}
 	s.proxy.member[st] = pl
 	for _, r := range s.proxy.replicas {
 		if !r.down {
@@ -228,13 +234,19 @@ func (s *sim) addBackend(st int32, poolName string) {
 const drainPollEvery = 5 * time.Millisecond
 
 // removeBackend takes the fault's station out of every running replica's
-// choices at once; drainPoll removes it once its requests have finished,
-// or the drain is over.
+// choices at once (a tier's: out of its callers'); drainPoll removes it
+// once its requests have finished, or the drain is over.
 func (s *sim) removeBackend(fr *faultRun, drain time.Duration) {
-	s.proxy.member[fr.station] = -1
-	for _, r := range s.proxy.replicas {
-		if !r.down {
-			s.changeHealth(r, fr.station, (*health.Upstream).Drain)
+	st := s.stations[fr.station]
+	st.leaving = true
+	if s.proxy.specs[st.pool].tier {
+		s.tierChanged(st.pool)
+	} else {
+		s.proxy.member[fr.station] = -1
+		for _, r := range s.proxy.replicas {
+			if !r.down {
+				s.changeHealth(r, fr.station, (*health.Upstream).Drain)
+			}
 		}
 	}
 	fr.drainBy = s.cal.now + int64(drain)
@@ -259,12 +271,16 @@ func (s *sim) drainPoll(i int32) {
 		}
 		s.leavePool(r, st)
 	}
+	if s.callsAt(st) > 0 && s.cal.now < fr.drainBy {
+		draining = true
+	}
 	if draining {
 		s.cal.after(drainPollEvery, event{drainPoll, i})
 		return
 	}
 	s.crash(s.stations[st]) // it stops: what it still holds is reset
 	s.stations[st].closed = true
+	s.databaseSees(st)
 }
 
 // leavePool takes station st out of replica r's pool, for good.

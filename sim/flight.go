@@ -14,7 +14,8 @@ type flight struct {
 	// user is the closed-loop user that sent it (sim.users), -1 for an
 	// open-loop arrival; connected: it got one of its workload's
 	// connections to its replica (false while it waits for one, or after
-	// a refusal, until it gets one to the next replica).
+	// a refusal, until it gets one to the next replica), or a call one of
+	// its caller's connections to the tier.
 	user      int32
 	connected bool
 	// forwarded is when the proxy sent it on to its backend (station).
@@ -44,6 +45,23 @@ type flight struct {
 	// check: the flight is an active health check of its replica's
 	// upstream, not a client's request (workload and request are -1).
 	check bool
+	// call: the flight is a call from a backend to a tier below it
+	// (tiers.go; workload and request are -1): caller is the worker slot
+	// that makes it and callerSeq that slot's service then, client the
+	// caller's client of the pool called; write: a database write.
+	// waitsConn: it waits for one of the client's connections (connected
+	// once it has one).
+	call, write, waitsConn bool
+	caller, client         int32
+	callerSeq              uint32
+	// slot is the worker slot serving it now (sim.slotStation's index),
+	// -1 when none does: a request whose answer nobody awaits any more
+	// ends the calls its worker makes for it.
+	slot int32
+	// failedTier is the pool a failure of its answer started in (a call
+	// that failed below its backend: the answer's X-Ilities-Failed-Tier),
+	// -1 when none did.
+	failedTier int32
 	// waitsAtGate: it waits in its upstream's admission queue; serving and
 	// held: its backend serves it, or holds it (a hang).
 	waitsAtGate bool
@@ -99,7 +117,7 @@ func (fs *flights) take() int32 {
 		id = int32(len(fs.all) - 1)
 	}
 	f := &fs.all[id]
-	*f = flight{gen: f.gen + 1, station: -1, replica: -1, session: -1, user: -1, holds: 1}
+	*f = flight{gen: f.gen + 1, station: -1, replica: -1, session: -1, user: -1, caller: -1, client: -1, slot: -1, failedTier: -1, holds: 1}
 	if id >= 1<<visitShift {
 		panic("sim: more requests in flight than the calendar's events can name")
 	}

@@ -184,9 +184,8 @@ func (s *sim) checkAnswered(id int32, f *flight) {
 func (s *sim) checkTimedOut(e int32) {
 	id, current := s.exchangeOf(e)
 	if f := &s.fs.all[id]; current && !f.proxyDone {
-		if f.queued {
-			s.stations[f.station].leave(f)
-		}
+		f.exchangeOver = true
+		s.giveUp(f)
 		s.checkDone(id, f, false, checkTimeout)
 	}
 	s.fs.release(id)

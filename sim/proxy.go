@@ -50,11 +50,13 @@ type simProxy struct {
 }
 
 // poolSpec is what every replica's pool shares: its match, what its
-// policy reads, its members at the start.
+// policy reads, its members at the start. A tier (a pool another pool
+// calls) is not routed to: its backends are reached by their callers.
 type poolSpec struct {
 	name, host, prefix string
 	needsPath          bool   // the policy reads Request.Path
 	sticky             string // the sticky cookie's name, "" if none
+	tier               bool
 }
 
 // replica is one proxy replica's own state.
@@ -153,8 +155,9 @@ func newProxy(sc *scenario.Scenario, opts Options, stations []*station, pools []
 		exchanges:  deadlines{event: event{proxyTimeout, 0}},
 		queueWaits: deadlines{event: event{proxyQueueTimeout, 0}},
 	}
+	tiers := sc.SUT.Tiers()
 	for _, pc := range sc.SUT.Pools {
-		spec := poolSpec{name: pc.Name, host: pc.Match.Host, prefix: pc.Match.PathPrefix, needsPath: cfg.Strategy == "consistent-hash"}
+		spec := poolSpec{name: pc.Name, host: pc.Match.Host, prefix: pc.Match.PathPrefix, needsPath: cfg.Strategy == "consistent-hash", tier: tiers[pc.Name]}
 		policy, err := balancer.NewWithOptions(cfg.Strategy, cfg.StrategyOptions)
 		if err != nil {
 			return nil, err
@@ -286,14 +289,14 @@ func (p *simProxy) newRequest(sc *scenario.Scenario, r scenario.Request) (reques
 	return q, nil
 }
 
-// route is the live proxy's routing rule: among the pools whose host (if
-// set) is the request's, without its port, and whose path prefix starts
-// its path, the longest prefix wins, then a pool with a host, then the
-// earlier pool; -1 when none matches.
+// route is the live proxy's routing rule: among the pools routed to whose
+// host (if set) is the request's, without its port, and whose path prefix
+// starts its path, the longest prefix wins, then a pool with a host, then
+// the earlier pool; -1 when none matches.
 func (p *simProxy) route(host, path string) int32 {
 	best := int32(-1)
 	for i, pl := range p.specs {
-		if pl.host != "" && !strings.EqualFold(pl.host, host) || !strings.HasPrefix(path, pl.prefix) {
+		if pl.tier || pl.host != "" && !strings.EqualFold(pl.host, host) || !strings.HasPrefix(path, pl.prefix) {
 			continue
 		}
 		if b := &p.specs[max(best, 0)]; best < 0 || len(pl.prefix) > len(b.prefix) ||
@@ -477,7 +480,7 @@ func (s *sim) forward(id int32, f *flight, r *replica, st int32) {
 	u := &r.ups[st]
 	u.counts.requests++
 	s.stations[st].lastForward = s.cal.now
-	f.station, f.fail, f.cut, f.visit, f.exchangeOver = st, failNone, false, f.visit+1, false
+	f.station, f.fail, f.cut, f.visit, f.exchangeOver, f.failedTier = st, failNone, false, f.visit+1, false, -1
 	f.forwarded = s.cal.now + int64(p.cost)
 	s.add(&p.exchanges, id, f.forwarded+int64(p.timeout), proxyEnded)
 	s.exchangeEvent(id, atStation, p.cost+s.net)
@@ -501,6 +504,8 @@ func (s *sim) proxyAnswer(e int32) {
 	case !current || f.proxyDone:
 	case f.check:
 		s.checkAnswered(id, f)
+	case f.call:
+		s.callAnswered(id, f)
 	default:
 		f.exchangeOver = true
 		p := s.proxy
@@ -537,7 +542,8 @@ func (s *sim) proxyAnswer(e int32) {
 // proxyTimeout ends each exchange past the proxy's timeout, oldest first:
 // 504, or a retry. A request the backend still holds in its waiting room
 // leaves it, as the live backend's does when the proxy closes the
-// connection; one in service is served to its end.
+// connection; one in service is served to its end, one making its calls
+// ends them (giveUp).
 func (s *sim) proxyTimeout() {
 	p := s.proxy
 	for {
@@ -550,9 +556,7 @@ func (s *sim) proxyTimeout() {
 			continue // an earlier exchange's deadline: it was retried since
 		}
 		f.exchangeOver = true // whatever the backend answers now is too late
-		if f.queued {
-			s.stations[f.station].leave(f)
-		}
+		s.giveUp(f)
 		r := p.replicas[f.replica]
 		r.ups[f.station].counts.timeouts++
 		s.endExchange(r, f, p.timeout, true)
@@ -665,9 +669,7 @@ func (s *sim) crashReplica(r *replica) {
 			continue
 		}
 		f.proxyDone, f.exchangeOver = true, true
-		if f.queued {
-			s.stations[f.station].leave(f)
-		}
+		s.giveUp(f)
 		if f.waitsAtGate {
 			f.waitsAtGate = false
 			s.fs.release(id) // the gate's hold

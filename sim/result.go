@@ -24,6 +24,7 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		res.Windows[i].Utilisation = s.utilisation(i)
 		res.Windows[i].Proxy = s.proxyWindows[i]
 	}
+	res.Tiers = report.TiersOf(sc.SUT, s.tierCounters())
 	runEnd := time.Duration(res.MeasuredS * float64(time.Second))
 	res.Faults = s.faultResults(runEnd)
 	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
@@ -84,9 +85,15 @@ func (s *sim) describe(f *flight, smp *runner.Sample) {
 		smp.Session = "lost"
 	}
 	if f.station >= 0 {
-		smp.Node = s.stations[f.station].name
+		st := s.stations[f.station]
+		smp.Node = st.name
 		if f.status == http.StatusOK {
 			smp.QueueUS, smp.ServiceUS = micros(f.start-f.arrived), micros(f.end-f.start)
+			if st.calls {
+				// A backend that calls gives its service and its calls, not
+				// its wait (sut/backend's timing).
+				smp.QueueUS = 0
+			}
 		}
 	}
 }

@@ -62,6 +62,12 @@ type sim struct {
 	fs        flights
 	workloads []*workload
 	stations  []*station
+	// tiers is each pool's part in the tiers, clients every calling
+	// backend's client of each pool it calls, callDeadlines the calls'
+	// deadlines, a list per timeout (tiers.go).
+	tiers         []tierPool
+	clients       []tierClient
+	callDeadlines []deadlines
 	// slotStation is the station of each worker's slot, by the slot's
 	// event id (station.firstSlot + slot).
 	slotStation []int32
@@ -118,10 +124,14 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 	}
 	// Every backend the run may have is a station from the start: those
 	// of the pools, members at once, and those add-backend starts later.
+	// A tier's backends are no members of the proxy's pools: their
+	// callers reach them (tiers.go).
 	var pools []int32
 	stationOf := map[string]int32{}
-	addStation := func(b scenario.Backend, pool int32) {
-		st := newStation(sc.Seed, b)
+	poolOf := map[string]int32{}
+	tiers := sc.SUT.Tiers()
+	addStation := func(b scenario.Backend, pool int32, member bool) {
+		st := newStation(sc.Seed, b, pool)
 		st.firstSlot = int32(len(s.slotStation))
 		for range st.workers {
 			s.slotStation = append(s.slotStation, int32(len(s.stations)))
@@ -129,18 +139,23 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 		stationOf[b.Name] = int32(len(s.stations))
 		s.stations = append(s.stations, st)
 		pools = append(pools, pool)
+		if !member {
+			pools[len(pools)-1] = -1
+		}
 	}
 	for i, pc := range sc.SUT.Pools {
+		poolOf[pc.Name] = int32(i)
 		for _, b := range pc.Backends {
-			addStation(b, int32(i))
+			addStation(b, int32(i), !tiers[pc.Name])
 		}
 	}
 	for _, f := range sc.Faults {
 		if f.Kind == "add-backend" && f.Backend != nil {
-			addStation(*f.Backend, -1)
+			addStation(*f.Backend, poolOf[f.Pool], false)
 			s.stations[len(s.stations)-1].closed = true // until it starts
 		}
 	}
+	s.buildTiers(sc, stationOf)
 	p, err := newProxy(sc, opts, s.stations, pools)
 	if err != nil {
 		return nil, err
@@ -247,6 +262,10 @@ func (s *sim) handle(e event) {
 		s.atStation(e.id)
 	case serviceEnd:
 		s.serviceEnd(e.id)
+	case callTimeout:
+		s.callTimeout(e.id)
+	case promotion:
+		s.promote(e.id)
 	case faultFire:
 		s.fireFault(e.id)
 	case faultLift:

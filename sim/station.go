@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand"
+	randv2 "math/rand/v2"
 	"net/http"
 	"time"
 
@@ -51,6 +52,25 @@ type station struct {
 	// lastForward is when a proxy last sent it a request.
 	lastForward int64
 
+	// pool is the scenario's pool it belongs to (add-backend's, for one
+	// that fault starts). calls: the pool makes calls (a cache's hit
+	// ratio set); clients are, for each of the pool's calls, its client
+	// of the pool called (sim.clients: one per pool called, its policy
+	// and connections); callRNG seeds each request's own stream for its
+	// draws (a cache's hit, a probability, a write), as the live backend's
+	// does; tier are its counters.
+	pool     int32
+	calls    bool
+	cache    bool
+	hitRatio float64
+	clients  []int32
+	callRNG  *rand.Rand
+	tier     tierCounts
+	// at is its place among its pool's backends; leaving: a remove-backend
+	// takes it out of its callers' choices.
+	at      int32
+	leaving bool
+
 	// busyNS is the workers' busy time in each one-second window of the
 	// run, totalNS in all.
 	busyNS  []int64
@@ -58,12 +78,20 @@ type station struct {
 }
 
 // slot is one worker's service: the flight served, as it was then (its
-// exchange), and when the service ends.
+// exchange), when it arrived and when the service starts and ends; seq
+// counts the slot's services, so that a call's answer finds the service
+// that made it. For a pool that calls (tiers.go): draws is the request's
+// own stream, hit a cache's hit; calling: the service is over and the
+// worker makes the pool's calls, at entry of them with left more of it
+// to make, the call in progress inFlight.
 type slot struct {
-	flight     int32
-	visit      uint8
-	busy       bool
-	start, end int64
+	flight                int32
+	visit                 uint8
+	busy, calling, hit    bool
+	arrived, start, end   int64
+	seq                   uint32
+	entry, left, inFlight int32
+	draws                 randv2.PCG
 }
 
 // heldFlight is a request a hang holds: an arrival, or an answer.
@@ -75,7 +103,7 @@ type heldFlight struct {
 
 // newStation is backend bc's station. Its response_size is not modelled:
 // the model has no bytes, and a hop costs the same whatever it carries.
-func newStation(seed int64, bc scenario.Backend) *station {
+func newStation(seed int64, bc scenario.Backend, pool int32) *station {
 	cfg := sut.BackendConfig(seed, bc) // the live backend's own configuration
 	st := &station{
 		name:     cfg.Name,
@@ -87,7 +115,9 @@ func newStation(seed int64, bc scenario.Backend) *station {
 		service:  cfg.ServiceTime,
 		rng:      rand.New(rand.NewSource(cfg.Seed)),
 		faultRNG: rand.New(rand.NewSource(cfg.Seed ^ 0xfa017)),
+		callRNG:  rand.New(rand.NewSource(cfg.Seed ^ 0xca115)),
 		sessions: cfg.Sessions,
+		pool:     pool,
 	}
 	st.slots = make([]slot, st.workers)
 	st.free = make([]int32, st.workers)
@@ -120,6 +150,7 @@ func (st *station) arrive(id int32, f *flight, now int64) reception {
 	case now < st.readyAt:
 		f.status = http.StatusServiceUnavailable
 		st.report(f)
+		st.tier.failures[st.pool]++
 		return answered
 	case st.faults.Hang:
 		st.held.push(heldFlight{id: id, visit: f.visit})
@@ -127,9 +158,10 @@ func (st *station) arrive(id int32, f *flight, now int64) reception {
 	case st.faults.ErrorRate > 0 && st.faultRNG.Float64() < st.faults.ErrorRate:
 		f.status = int32(st.faults.ErrorStatus)
 		st.report(f)
+		st.tier.failures[st.pool]++
 		return answered
 	}
-	if st.sessions && !f.check && !f.sessionKnown {
+	if st.sessions && !f.check && !f.call && !f.sessionKnown {
 		// A new session, in the answer's Set-Cookie; a request that carried
 		// another (sessionAt) is answered 409 with it.
 		f.newSession, f.newSessionGen = true, st.sessionGen
@@ -143,6 +175,7 @@ func (st *station) arrive(id int32, f *flight, now int64) reception {
 	case st.busy >= st.limit() && st.waiting >= st.capacity:
 		f.status = http.StatusServiceUnavailable
 		st.report(f)
+		st.tier.failures[st.pool]++
 		return answered
 	case st.busy < st.limit() && st.waiting == 0:
 		return served
@@ -177,7 +210,9 @@ func (st *station) begin(id int32, f *flight, now int64) int32 {
 	f.start, f.end = now, now+int64(d)
 	k := st.free[len(st.free)-1]
 	st.free = st.free[:len(st.free)-1]
-	st.slots[k] = slot{flight: id, visit: f.visit, busy: true, start: f.start, end: f.end}
+	sl := &st.slots[k]
+	*sl = slot{flight: id, visit: f.visit, busy: true, arrived: f.arrived, start: f.start, end: f.end, seq: sl.seq + 1}
+	st.planCalls(sl)
 	st.account(f.start, f.end, 1)
 	return k
 }
@@ -270,45 +305,72 @@ func (s *sim) takeIn(id int32, f *flight) {
 func (s *sim) serve(id int32, f *flight, st *station) {
 	k := st.begin(id, f, s.cal.now)
 	f.holds++ // the slot's
-	s.cal.at(f.end, event{serviceEnd, st.firstSlot + k})
+	f.slot = st.firstSlot + k
+	s.cal.at(f.end, event{serviceEnd, f.slot})
 }
 
 // serviceEnd ends the service of slot k (one of a station's), unless a
-// crash ended it first: the worker goes to the oldest request waiting,
-// and the request is answered (held while the station hangs).
+// crash ended it first: the request makes its pool's calls, holding the
+// worker, or is done.
 func (s *sim) serviceEnd(k int32) {
 	st := s.stations[s.slotStation[k]]
 	sl := &st.slots[k-st.firstSlot]
-	if !sl.busy || sl.end != s.cal.now {
+	if !sl.busy || sl.end != s.cal.now || sl.calling {
 		return // a crash dropped it (and its hold); the slot may serve another since
 	}
+	if s.startCalls(st, k) {
+		return
+	}
+	s.finish(st, k, http.StatusOK, -1)
+}
+
+// finish ends slot k's request (one of st's): the worker goes to the
+// oldest request waiting, and the request is answered: 200, held while
+// the station hangs; or 502 at once when a call failed, naming the pool
+// the failure started in (failedTier); unless nobody awaits its answer
+// any more.
+func (s *sim) finish(st *station, k int32, status, failedTier int32) {
+	sl := &st.slots[k-st.firstSlot]
 	id, visit := sl.flight, sl.visit
-	*sl = slot{}
+	st.served(sl, s.cal.now)
+	if failedTier >= 0 {
+		st.tier.failures[failedTier]++
+	}
+	*sl = slot{seq: sl.seq}
 	st.free = append(st.free, k-st.firstSlot)
 	if next := st.next(&s.fs, s.fs.release); next >= 0 {
 		s.serve(next, &s.fs.all[next], st)
 		s.fs.release(next) // the room's hold, now the slot's
 	}
 	f := &s.fs.all[id]
+	if f.slot == k {
+		f.slot = -1
+	}
 	if f.visit == visit && !f.exchangeOver && !f.proxyDone {
-		if st.faults.Hang {
+		f.status, f.failedTier = status, failedTier
+		switch {
+		case failedTier >= 0:
+			st.report(f)
+			s.exchangeEvent(id, proxyAnswer, s.net)
+		case st.faults.Hang:
 			st.held.push(heldFlight{id: id, visit: visit, answer: true})
 			return // the slot's hold, now the hang's
+		default:
+			s.answer(id, f, st)
 		}
-		s.answer(id, f, st)
 	}
 	s.fs.release(id)
 }
 
-// answer sends f's 200 to the proxy, cut short by the reset and truncate
-// faults as the live backend draws them.
+// answer sends f's 200 (its status set) to the proxy, cut short by the
+// reset and truncate faults as the live backend draws them.
 func (s *sim) answer(id int32, f *flight, st *station) {
-	f.status = http.StatusOK
 	st.report(f)
 	switch {
 	case st.faults.ResetRate > 0 && st.faultRNG.Float64() < st.faults.ResetRate,
 		st.faults.TruncateRate > 0 && st.faultRNG.Float64() < st.faults.TruncateRate:
 		f.cut = true
+		st.tier.failures[st.pool]++
 	}
 	s.exchangeEvent(id, proxyAnswer, s.net)
 }
@@ -344,7 +406,11 @@ func (s *sim) crash(st *station) {
 			continue
 		}
 		st.account(max(now, sl.start), sl.end, -1)
-		st.slots[k] = slot{}
+		if sl.calling {
+			st.account(sl.end, now, 1) // its worker was busy calling until now
+			s.cancelCall(sl.inFlight)
+		}
+		st.slots[k] = slot{seq: sl.seq}
 		st.free = append(st.free, int32(k))
 		s.dropped(sl.flight, sl.visit, true)
 	}

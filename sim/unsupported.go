@@ -29,7 +29,6 @@ func Unsupported(sc *scenario.Scenario) error {
 		}{
 			{o.Kind != scenario.ProxyBuiltin, "sut.proxy.kind", fmt.Sprintf("a real proxy (kind: %s)", o.Kind)},
 			{o.TLS, "sut.proxy.tls", "TLS termination (tls: true)"},
-			{slices.ContainsFunc(sut.Pools, func(p scenario.Pool) bool { return len(p.Calls) > 0 || p.Database != nil || p.Cache != nil }), "sut.pools", "tiers (a pool's calls:, database: or cache:)"},
 		} {
 			if c.on {
 				not(c.path, c.what)
