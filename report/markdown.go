@@ -179,7 +179,7 @@ func markdownSinglePoints(md func(string, ...any), res *Result) {
 		md("| single point of failure | why |")
 		md("| --- | --- |")
 		for _, sp := range spofs {
-			md("| %s | %s |", markdownCell(markdownEscape(singlePointLabel(sp))), markdownCell(markdownEscape(sp.Why)))
+			md("| %s | %s |", markdownCell(markdownEscape(sp.Label())), markdownCell(markdownEscape(sp.Why)))
 		}
 		md("")
 	}

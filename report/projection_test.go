@@ -258,3 +258,51 @@ func TestAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// The worked example of docs/faults.md, figure by figure as the page
+// gives them.
+func TestProjectTheWorkedExample(t *testing.T) {
+	const sut = `
+proxy: {replicas: 2, mtbf: 8760h, mttr: 5m}
+pools:
+  - name: web
+    backends: [{name: web-1, mtbf: 720h, mttr: 30m}, {name: web-2, mtbf: 720h, mttr: 30m}]
+    calls: [{pool: app}]
+  - name: app
+    backends: [{name: app-1, mtbf: 720h, mttr: 30m}]
+    calls: [{pool: db, writes: 20%}]
+  - name: db
+    database: {primary: db-1, promotion: 30s}
+    backends: [{name: db-1, mtbf: 2000h, mttr: 2h}, {name: db-2, mtbf: 2000h, mttr: 2h}]`
+	sc := parseSUT(t, sut)
+	p := Project(sc, nil, 0)
+	figures := map[string]string{"service": formatAvailability(p.Service.Availability), "service downtime": formatSpan(p.Service.DowntimePerYearS)}
+	for _, pl := range p.Pools {
+		figures[pl.Name] = formatAvailability(pl.Availability)
+		if pl.Writes != nil {
+			figures[pl.Name+" writes"] = formatAvailability(pl.Writes.Availability)
+		}
+	}
+	figures["route web"] = formatAvailability(p.Routes[0].Availability)
+	want := map[string]string{
+		"proxy": "99.999999991%", "web": "99.999952%", "app": "99.931%", "db": "99.999900%", "db writes": "99.99948%",
+		"route web": "99.930%", "service": "99.930%", "service downtime": "6.10h",
+	}
+	for name, w := range want {
+		if figures[name] != w {
+			t.Errorf("%s: %s, the page says %s", name, figures[name], w)
+		}
+	}
+	var spofs []string
+	for _, sp := range SinglePointsOfFailure(sc) {
+		spofs = append(spofs, sp.Name)
+	}
+	if len(spofs) != 1 || spofs[0] != "app-1" {
+		t.Errorf("single points of failure %v, the page says app-1", spofs)
+	}
+	sc.SUT.Pools[1].Backends = append(sc.SUT.Pools[1].Backends, scenario.Backend{Name: "app-2", MTBF: sc.SUT.Pools[1].Backends[0].MTBF, MTTR: sc.SUT.Pools[1].Backends[0].MTTR})
+	p = Project(sc, nil, 0)
+	if got := formatAvailability(p.Service.Availability) + " " + formatSpan(p.Service.DowntimePerYearS); got != "99.99972% 88.2s" {
+		t.Errorf("with app-2: %s, the page says 99.99972%% 88.2s", got)
+	}
+}

@@ -20,6 +20,18 @@ type SinglePoint struct {
 	Why  string `json:"why"`
 }
 
+// Label names the single point of failure: "proxy", "web-1 (pool web)",
+// "database primary db-1 (pool db)".
+func (sp SinglePoint) Label() string {
+	switch sp.Kind {
+	case SPOFProxy:
+		return sp.Name
+	case SPOFPrimary:
+		return "database primary " + sp.Name + " (pool " + sp.Pool + ")"
+	}
+	return sp.Name + " (pool " + sp.Pool + ")"
+}
+
 // Kinds of single point of failure.
 const (
 	SPOFProxy   = "proxy"            // the proxy, with one replica

@@ -412,21 +412,9 @@ func (t *textWriter) singlePoints(spofs []SinglePoint) {
 	}
 	var rows [][]string
 	for _, sp := range spofs {
-		rows = append(rows, []string{singlePointLabel(sp), sp.Why})
+		rows = append(rows, []string{sp.Label(), sp.Why})
 	}
 	t.table([]string{fmt.Sprintf("single points of failure (%d)", len(spofs)), "why"}, "lw", rows)
-}
-
-// singlePointLabel names a single point of failure: "proxy", "web-1 (pool
-// web)", "database primary db-1 (pool db)".
-func singlePointLabel(sp SinglePoint) string {
-	switch sp.Kind {
-	case SPOFProxy:
-		return sp.Name
-	case SPOFPrimary:
-		return "database primary " + sp.Name + " (pool " + sp.Pool + ")"
-	}
-	return sp.Name + " (pool " + sp.Pool + ")"
 }
 
 // faultTime shows a per-fault time; a negative one never happened.
