@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -28,11 +29,21 @@ func TestProjectTiers(t *testing.T) {
 		c = 10.0 / 11     // mtbf: 10h, mttr: 1h
 	)
 	role := 3600.0 * 1000 / (3600*1000 + 30) // a 30 s promotion against a 1000 h MTBF
+	// webToDB is web calling db, a primary p (of mtbf primaryMTBF) and a
+	// replica r, as call and database say.
+	webToDB := func(call, database, primaryMTBF string) string {
+		return fmt.Sprintf(`
+pools:
+  - {name: web, backends: [{name: w1}], calls: [{pool: db, %s}]}
+  - name: db
+    database: {primary: p%s}
+    backends: [{name: p, mtbf: %s, mttr: 1h}, {name: r, mtbf: 10h, mttr: 1h}]`, call, database, primaryMTBF)
+	}
 	cases := []struct {
 		name    string
 		sut     string
 		service float64
-		routes  map[string]float64
+		routes  map[string]float64    // nil: web's, the service's
 		pools   map[string][2]float64 // reads (or up), writes (0: none)
 	}{{
 		name: "series: a request needs each tier it passes",
@@ -41,7 +52,6 @@ pools:
   - {name: web, backends: [{name: w1, mtbf: 1000h, mttr: 1h}], calls: [{pool: app}]}
   - {name: app, backends: [{name: a1, mtbf: 100h, mttr: 1h}]}`,
 		service: a * b,
-		routes:  map[string]float64{"web": a * b},
 		pools:   map[string][2]float64{"web": {a, 0}, "app": {b, 0}},
 	}, {
 		name: "one of two up, then two of three up",
@@ -52,45 +62,26 @@ pools:
     needs: 2
     backends: [{name: a1, mtbf: 10h, mttr: 1h}, {name: a2, mtbf: 10h, mttr: 1h}, {name: a3, mtbf: 10h, mttr: 1h}]`,
 		service: (1 - (1-a)*(1-b)) * (c*c*c + 3*c*c*(1-c)),
-		routes:  map[string]float64{"web": (1 - (1-a)*(1-b)) * (c*c*c + 3*c*c*(1-c))},
 		pools:   map[string][2]float64{"web": {1 - (1-a)*(1-b), 0}, "app": {c*c*c + 3*c*c*(1-c), 0}},
 	}, {
 		// Writes (20%) need the primary; reads any node.
-		name: "a database without promotion: a write fails while the primary is down",
-		sut: `
-pools:
-  - {name: web, backends: [{name: w1}], calls: [{pool: db, writes: 20%}]}
-  - name: db
-    database: {primary: p}
-    backends: [{name: p, mtbf: 100h, mttr: 1h}, {name: r, mtbf: 10h, mttr: 1h}]`,
+		name:    "a database without promotion: a write fails while the primary is down",
+		sut:     webToDB("writes: 20%", "", "100h"),
 		service: b + (1-b)*c*0.8,
-		routes:  map[string]float64{"web": b + (1-b)*c*0.8},
 		pools:   map[string][2]float64{"db": {1 - (1-b)*(1-c), b}},
 	}, {
 		// The primary's failure costs the promotion, not its repair;
 		// everything fails while both nodes are down.
-		name: "a database with promotion: a write fails during a promotion only",
-		sut: `
-pools:
-  - {name: web, backends: [{name: w1}], calls: [{pool: db, writes: 20%}]}
-  - name: db
-    database: {primary: p, promotion: 30s}
-    backends: [{name: p, mtbf: 1000h, mttr: 1h}, {name: r, mtbf: 10h, mttr: 1h}]`,
+		name:    "a database with promotion: a write fails during a promotion only",
+		sut:     webToDB("writes: 20%", ", promotion: 30s", "1000h"),
 		service: (1 - (1-a)*(1-c)) * (role + 0.8*(1-role)),
-		routes:  map[string]float64{"web": (1 - (1-a)*(1-c)) * (role + 0.8*(1-role))},
 		pools:   map[string][2]float64{"db": {1 - (1-a)*(1-c), role * (1 - (1-a)*(1-c))}},
 	}, {
 		// Both calls meet the same state of the database: with the
 		// primary down both succeed only when both read (0.8²).
-		name: "two calls to one database share its state",
-		sut: `
-pools:
-  - {name: web, backends: [{name: w1}], calls: [{pool: db, times: 2, writes: 20%}]}
-  - name: db
-    database: {primary: p}
-    backends: [{name: p, mtbf: 100h, mttr: 1h}, {name: r, mtbf: 10h, mttr: 1h}]`,
+		name:    "two calls to one database share its state",
+		sut:     webToDB("times: 2, writes: 20%", "", "100h"),
 		service: b + (1-b)*c*0.64,
-		routes:  map[string]float64{"web": b + (1-b)*c*0.64},
 		pools:   map[string][2]float64{"db": {1 - (1-b)*(1-c), b}},
 	}, {
 		name: "a tier reached by 30% of the requests",
@@ -99,7 +90,6 @@ pools:
   - {name: web, backends: [{name: w1, mtbf: 1000h, mttr: 1h}], calls: [{pool: search, probability: 30%}]}
   - {name: search, backends: [{name: s1, mtbf: 10h, mttr: 1h}]}`,
 		service: a * (0.7 + 0.3*c),
-		routes:  map[string]float64{"web": a * (0.7 + 0.3*c)},
 		pools:   map[string][2]float64{"web": {a, 0}, "search": {c, 0}},
 	}, {
 		name: "a cache calls the database on a miss only",
@@ -109,7 +99,6 @@ pools:
   - {name: cache, cache: {hit_ratio: 80%}, backends: [{name: c1, mtbf: 100h, mttr: 1h}], calls: [{pool: db}]}
   - {name: db, backends: [{name: d1, mtbf: 10h, mttr: 1h}]}`,
 		service: b * (0.8 + 0.2*c),
-		routes:  map[string]float64{"web": b * (0.8 + 0.2*c)},
 		pools:   map[string][2]float64{"cache": {b, 0}, "db": {c, 0}},
 	}, {
 		// The service needs db once, however many routes reach it.
@@ -141,6 +130,9 @@ pools:
 			near := func(got, want float64) bool { return math.Abs(got-want) <= 1e-12 }
 			if !near(p.Service.Availability, tc.service) || p.Approximate {
 				t.Errorf("service %v, want %v (approximate %v)", p.Service.Availability, tc.service, p.Approximate)
+			}
+			if tc.routes == nil {
+				tc.routes = map[string]float64{"web": tc.service}
 			}
 			if len(p.Routes) != len(tc.routes) {
 				t.Errorf("routes %+v, want %v", p.Routes, tc.routes)
