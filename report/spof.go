@@ -54,7 +54,11 @@ func SinglePointsOfFailure(sc *scenario.Scenario) []SinglePoint {
 	}
 	s := sc.SUT
 	out := []SinglePoint{}
-	if s.Proxy.Replicas <= 1 {
+	switch {
+	case s.Proxy.IsExternal():
+		out = append(out, SinglePoint{Kind: SPOFProxy, Name: ProxyPool,
+			Why: fmt.Sprintf("every request passes the proxy, one %s process (a real proxy runs as one instance)", s.Proxy.Kind)})
+	case s.Proxy.Replicas <= 1:
 		out = append(out, SinglePoint{Kind: SPOFProxy, Name: ProxyPool,
 			Why: "every request passes the proxy, and it has one replica (sut.proxy.replicas: 1)"})
 	}

@@ -37,6 +37,10 @@ pools:
 		name: "three tiers, a database with promotion: none",
 		sut:  strings.Replace(threeTiers, "%s", "10s", 1),
 	}, {
+		name: "a real proxy runs as one instance",
+		sut:  `{proxy: {kind: nginx}, pools: [{name: web, backends: [{name: w1}, {name: w2}]}]}`,
+		want: []spof{{SPOFProxy, "proxy", "", "one nginx process"}},
+	}, {
 		name: "a second proxy replica is no single point",
 		sut:  `{proxy: {replicas: 2}, pools: [{name: web, backends: [{name: w1}, {name: w2}]}]}`,
 	}, {
