@@ -196,6 +196,17 @@ func NodeMTBFs(sc *scenario.Scenario) []NodeMTBF {
 	if sc.SUT == nil {
 		return nil
 	}
+	nodes := backendMTBFs(sc)
+	proxy := sc.SUT.Proxy
+	for _, name := range proxyReplicas(sc.SUT) {
+		nodes = append(nodes, NodeMTBF{Name: name, Pool: ProxyPool, MTBF: proxy.MTBF.D(), MTTR: proxy.MTTR.D()})
+	}
+	return nodes
+}
+
+// backendMTBFs are the backends of NodeMTBFs: the pools' and those an
+// add-backend fault starts.
+func backendMTBFs(sc *scenario.Scenario) []NodeMTBF {
 	var nodes []NodeMTBF
 	for _, p := range sc.SUT.Pools {
 		for _, b := range p.Backends {
@@ -206,10 +217,6 @@ func NodeMTBFs(sc *scenario.Scenario) []NodeMTBF {
 		if f.Kind == "add-backend" && f.Backend != nil {
 			nodes = append(nodes, NodeMTBF{Name: f.Backend.Name, Pool: f.Pool, MTBF: f.Backend.MTBF.D(), MTTR: f.Backend.MTTR.D()})
 		}
-	}
-	proxy := sc.SUT.Proxy
-	for _, name := range proxyReplicas(sc.SUT) {
-		nodes = append(nodes, NodeMTBF{Name: name, Pool: ProxyPool, MTBF: proxy.MTBF.D(), MTTR: proxy.MTTR.D()})
 	}
 	return nodes
 }

@@ -116,24 +116,11 @@ type tierModel struct {
 func newTierModel(sc *scenario.Scenario, up map[string]float64) *tierModel {
 	s := sc.SUT
 	members := map[string][]string{}
-	for _, p := range s.Pools {
-		for _, b := range p.Backends {
-			members[p.Name] = append(members[p.Name], b.Name)
-		}
-	}
-	for _, f := range sc.Faults {
-		if f.Kind == "add-backend" && f.Backend != nil {
-			members[f.Pool] = append(members[f.Pool], f.Backend.Name)
-		}
+	for _, n := range backendMTBFs(sc) {
+		members[n.Pool] = append(members[n.Pool], n.Name)
 	}
 	m := &tierModel{byName: map[string]*poolModel{}}
-	var replicas []float64
-	for _, name := range proxyReplicas(s) {
-		if a, ok := up[name]; ok {
-			replicas = append(replicas, a)
-		}
-	}
-	m.proxy = kOfNPool(ProxyPool, PoolProxy, replicas, 1)
+	m.proxy = kOfNPool(ProxyPool, PoolProxy, projectedOf(proxyReplicas(s), up), 1)
 	tiers := s.Tiers()
 	for i := range s.Pools {
 		p := &s.Pools[i]
@@ -141,12 +128,6 @@ func newTierModel(sc *scenario.Scenario, up map[string]float64) *tierModel {
 		if p.Database != nil {
 			pm = databasePool(p, members[p.Name], up)
 		} else {
-			var as []float64
-			for _, name := range members[p.Name] {
-				if a, ok := up[name]; ok {
-					as = append(as, a)
-				}
-			}
 			kind := PoolRouted
 			switch {
 			case p.Cache != nil:
@@ -154,7 +135,7 @@ func newTierModel(sc *scenario.Scenario, up map[string]float64) *tierModel {
 			case tiers[p.Name]:
 				kind = PoolTier
 			}
-			pm = kOfNPool(p.Name, kind, as, p.NeedsUp())
+			pm = kOfNPool(p.Name, kind, projectedOf(members[p.Name], up), p.NeedsUp())
 		}
 		pm.pool = p
 		m.pools = append(m.pools, pm)
@@ -165,6 +146,17 @@ func newTierModel(sc *scenario.Scenario, up map[string]float64) *tierModel {
 	}
 	m.chooseJoint()
 	return m
+}
+
+// projectedOf is the availabilities of the nodes named that are projected.
+func projectedOf(names []string, up map[string]float64) []float64 {
+	var as []float64
+	for _, name := range names {
+		if a, ok := up[name]; ok {
+			as = append(as, a)
+		}
+	}
+	return as
 }
 
 // kOfNPool is a pool up while needs of its nodes (availabilities as) are,
