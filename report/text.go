@@ -367,7 +367,11 @@ func (t *textWriter) projection(p *Projection) {
 			formatAvailability(n.Availability), formatSpan(n.DowntimePerYearS)})
 	}
 	for _, pl := range p.Pools {
-		rows = append(rows, projectionRow(poolLabel(pl), fmt.Sprintf("%d of %d up", pl.Needs, pl.Nodes), pl.Projected))
+		label := poolLabel(pl)
+		if pl.Writes != nil {
+			label += " reads"
+		}
+		rows = append(rows, projectionRow(label, fmt.Sprintf("%d of %d up", pl.Needs, pl.Nodes), pl.Projected))
 		if pl.Writes != nil {
 			rows = append(rows, projectionRow(poolLabel(pl)+" writes", "primary", *pl.Writes))
 		}
