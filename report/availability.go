@@ -2,9 +2,10 @@ package report
 
 import (
 	"math"
-	"sort"
 	"strconv"
 	"time"
+
+	"github.com/ilities/ilities/scenario"
 )
 
 // recoveryWindows is how many consecutive good windows end a fault's effect.
@@ -74,17 +75,23 @@ func roundMillis(s float64) float64 { return math.Round(s*1000) / 1000 }
 // Year is the length of the year downtime is projected over (365.25 days).
 const Year = 365.25 * 24 * time.Hour
 
-// Projection is the availability to expect in the long run from the nodes'
-// declared MTBF and how long each node was down in the run:
+// Projection is the availability to expect in the long run from the
+// topology (the scenario's sut) and each node's MTBF and MTTR:
 //
-//   - each node is up a fraction A = MTBF / (MTBF + MTTR) of the time, where
-//     MTTR is the node's own time down: the mean length of the faults on it
-//     (from the fault taking effect to its lift, or to the end of the run
-//     when it lasted that long), which covers detection and repair; a node
-//     with no fault of its own takes the mean over the run's node faults;
-//   - a pool is up while at least one of its projected nodes is up, nodes
-//     failing independently: A_pool = 1 − Π(1 − A_node);
-//   - the service is up while every pool is: A_service = Π A_pool.
+//   - each node is up a fraction A = MTBF / (MTBF + MTTR) of the time. MTTR
+//     is the node's declared mttr, or else its own time down in the run:
+//     the mean length of the faults on it (from the fault taking effect to
+//     its lift, or to the end of the run when it lasted that long), which
+//     covers detection and repair; a node with neither takes the mean over
+//     the run's node faults;
+//   - a pool is up while at least k of its projected nodes are (k of n,
+//     nodes failing independently; k is the pool's needs, 1 by default); a
+//     database's writes need its primary, or with a promotable replica
+//     cost a promotion per primary failure instead of its repair;
+//   - a request routed to a pool needs that pool and every tier its calls
+//     reach, each call weighted by the probability it is made (projection.go);
+//   - the service is up while the proxy's replicas (when they declare an
+//     MTBF) and every route are.
 //
 // Nodes without mtbf are left out (as if they never failed). The service's
 // recovery time measured in the run (how long clients felt a fault) is a
@@ -92,9 +99,17 @@ const Year = 365.25 * 24 * time.Hour
 // was down, and using it as the node's MTTR would make a pool of one node
 // that the proxy routes around project as never down.
 type Projection struct {
-	Nodes   []NodeProjection `json:"nodes"`
-	Pools   []PoolProjection `json:"pools"`
-	Service Projected        `json:"service"`
+	Nodes []NodeProjection `json:"nodes"`
+	Pools []PoolProjection `json:"pools"`
+	// Routes are the pools the proxy routes to, each with the tiers below it.
+	Routes  []RouteProjection `json:"routes"`
+	Service Projected         `json:"service"`
+	// WithoutMTTR names the nodes that declare an MTBF but have no MTTR
+	// (none declared, no fault in the run): they are left out.
+	WithoutMTTR []string `json:"without_mttr,omitempty"`
+	// Approximate is set when tiers reached along several paths were too
+	// many to weigh jointly and were taken as independent (projection.go).
+	Approximate bool `json:"approximate,omitempty"`
 }
 
 // Projected is a long-run availability and the downtime it means per year.
@@ -105,6 +120,7 @@ type Projected struct {
 
 // Where a node's MTTR comes from.
 const (
+	MTTRDeclared      = "declared"    // its mttr: in the scenario
 	MTTRFromNode      = "node"        // its own faults, each from its start to its lift
 	MTTRFromNodeToEnd = "node-to-end" // its own faults, one lasting to the end of the run: a lower bound
 	MTTRFromRun       = "run"         // no fault of its own: the mean over the run's node faults
@@ -115,10 +131,10 @@ type NodeProjection struct {
 	Name  string  `json:"name"`
 	Pool  string  `json:"pool"`
 	MTBFH float64 `json:"mtbf_h"`
-	// MTTRS is the node's mean time down per fault (see Projection).
+	// MTTRS is the node's mean time to repair (see Projection).
 	MTTRS float64 `json:"mttr_s"`
-	// MTTRFrom says where MTTRS comes from: MTTRFromNode, MTTRFromNodeToEnd
-	// or MTTRFromRun.
+	// MTTRFrom says where MTTRS comes from: MTTRDeclared, MTTRFromNode,
+	// MTTRFromNodeToEnd or MTTRFromRun.
 	MTTRFrom string `json:"mttr_from"`
 	// RecoveryS is the mean measured recovery time of the service after
 	// this node's faults (absent when none recovered within the run): what
@@ -127,24 +143,102 @@ type NodeProjection struct {
 	Projected
 }
 
-// PoolProjection is one pool's projection under k-of-n redundancy (k = 1).
+// Pool kinds of a projection: the live tiers' kinds, and the proxy's
+// replicas as a pool of their own.
+const (
+	PoolRouted   = "routed"
+	PoolTier     = "tier"
+	PoolDatabase = "database"
+	PoolCache    = "cache"
+	PoolProxy    = "proxy"
+)
+
+// ProxyPool is the name the proxy's replicas go by in a projection; each
+// replica is a node named proxy-1, proxy-2, … as the faults name them.
+const ProxyPool = "proxy"
+
+// PoolProjection is one pool's projection under k-of-n redundancy.
 type PoolProjection struct {
-	Name  string `json:"name"`
-	Nodes int    `json:"nodes"`
+	Name string `json:"name"`
+	// Kind is PoolRouted, PoolTier, PoolDatabase, PoolCache or PoolProxy.
+	Kind string `json:"kind"`
+	// Nodes is how many of its nodes are projected, Needs how many of them
+	// must be up (k of n).
+	Nodes int `json:"nodes"`
+	Needs int `json:"needs"`
+	// Projected is the share of time the pool serves: k of its nodes up;
+	// for a database, its reads.
+	Projected
+	// Writes is a database's writes: its primary up, or, with a promotable
+	// replica, no promotion under way.
+	Writes *Projected `json:"writes,omitempty"`
+}
+
+// RouteProjection is the availability a request routed to Pool sees: the
+// pool and the tiers its calls reach, the proxy aside.
+type RouteProjection struct {
+	Pool string `json:"pool"`
 	Projected
 }
 
-// NodeMTBF is a node's declared mean time between failures.
+// NodeMTBF is a node's declared mean time between failures, and its mean
+// time to repair when declared (0: measured in the run).
 type NodeMTBF struct {
 	Name, Pool string
-	MTBF       time.Duration
+	MTBF, MTTR time.Duration
 }
 
-// ProjectRun computes the projection for the nodes that declare an MTBF
-// from the faults' lengths; runEndS is the end of the run on the faults'
-// clock, the end of a fault that was never lifted. It returns nil when no
-// node declares an MTBF or no fault took a node down (there is no MTTR).
-func ProjectRun(nodes []NodeMTBF, faults []Fault, runEndS float64) *Projection {
+// NodeMTBFs lists every node of the scenario's built-in SUT with what it
+// declares: the pools' backends, those an add-backend fault starts, and
+// the proxy's replicas (proxy-1 …, pool ProxyPool) when it declares an
+// MTBF.
+func NodeMTBFs(sc *scenario.Scenario) []NodeMTBF {
+	if sc.SUT == nil {
+		return nil
+	}
+	nodes := backendMTBFs(sc)
+	proxy := sc.SUT.Proxy
+	for _, name := range proxyReplicas(sc.SUT) {
+		nodes = append(nodes, NodeMTBF{Name: name, Pool: ProxyPool, MTBF: proxy.MTBF.D(), MTTR: proxy.MTTR.D()})
+	}
+	return nodes
+}
+
+// backendMTBFs are the backends of NodeMTBFs: the pools' and those an
+// add-backend fault starts.
+func backendMTBFs(sc *scenario.Scenario) []NodeMTBF {
+	var nodes []NodeMTBF
+	for _, p := range sc.SUT.Pools {
+		for _, b := range p.Backends {
+			nodes = append(nodes, NodeMTBF{Name: b.Name, Pool: p.Name, MTBF: b.MTBF.D(), MTTR: b.MTTR.D()})
+		}
+	}
+	for _, f := range sc.Faults {
+		if f.Kind == "add-backend" && f.Backend != nil {
+			nodes = append(nodes, NodeMTBF{Name: f.Backend.Name, Pool: f.Pool, MTBF: f.Backend.MTBF.D(), MTTR: f.Backend.MTTR.D()})
+		}
+	}
+	return nodes
+}
+
+// proxyReplicas names the proxy's replicas as projected nodes: none unless
+// the proxy declares an MTBF.
+func proxyReplicas(s *scenario.SUT) []string {
+	if s.Proxy.MTBF <= 0 {
+		return nil
+	}
+	names := make([]string, max(s.Proxy.Replicas, 1))
+	for i := range names {
+		names[i] = ProxyPool + "-" + strconv.Itoa(i+1)
+	}
+	return names
+}
+
+// projectNodes projects each node that declares an MTBF and has an MTTR
+// (declared, or from the faults' lengths; runEndS is the end of the run on
+// the faults' clock, the end of a fault that was never lifted), and names
+// those without an MTTR.
+func projectNodes(nodes []NodeMTBF, faults []Fault, runEndS float64) (out []NodeProjection, withoutMTTR []string) {
 	var all []float64
 	down := map[string][]float64{}
 	toEnd := map[string]bool{}
@@ -161,50 +255,33 @@ func ProjectRun(nodes []NodeMTBF, faults []Fault, runEndS float64) *Projection {
 			recovery[f.Node] = append(recovery[f.Node], f.RecoveryTimeS)
 		}
 	}
-	if len(all) == 0 {
-		return nil
-	}
-	p := &Projection{Nodes: []NodeProjection{}, Pools: []PoolProjection{}}
-	pools := map[string]*PoolProjection{}
-	unavailable := map[string]float64{} // Π(1 − A) per pool
 	for _, n := range nodes {
 		if n.MTBF <= 0 {
 			continue
 		}
-		np := NodeProjection{Name: n.Name, Pool: n.Pool, MTBFH: n.MTBF.Hours(), MTTRS: mean(all), MTTRFrom: MTTRFromRun}
-		if xs := down[n.Name]; len(xs) > 0 {
+		np := NodeProjection{Name: n.Name, Pool: n.Pool, MTBFH: n.MTBF.Hours()}
+		switch xs := down[n.Name]; {
+		case n.MTTR > 0:
+			np.MTTRS, np.MTTRFrom = n.MTTR.Seconds(), MTTRDeclared
+		case len(xs) > 0 && toEnd[n.Name]:
+			np.MTTRS, np.MTTRFrom = mean(xs), MTTRFromNodeToEnd
+		case len(xs) > 0:
 			np.MTTRS, np.MTTRFrom = mean(xs), MTTRFromNode
-			if toEnd[n.Name] {
-				np.MTTRFrom = MTTRFromNodeToEnd
-			}
+		case len(all) > 0:
+			np.MTTRS, np.MTTRFrom = mean(all), MTTRFromRun
+		default:
+			withoutMTTR = append(withoutMTTR, n.Name)
+			continue
 		}
 		if xs := recovery[n.Name]; len(xs) > 0 {
 			r := mean(xs)
 			np.RecoveryS = &r
 		}
 		mtbf := n.MTBF.Seconds()
-		a := mtbf / (mtbf + np.MTTRS)
-		np.Projected = projected(a)
-		p.Nodes = append(p.Nodes, np)
-		if pools[n.Pool] == nil {
-			pools[n.Pool] = &PoolProjection{Name: n.Pool}
-			unavailable[n.Pool] = 1
-		}
-		pools[n.Pool].Nodes++
-		unavailable[n.Pool] *= 1 - a
+		np.Projected = projected(mtbf / (mtbf + np.MTTRS))
+		out = append(out, np)
 	}
-	if len(p.Nodes) == 0 {
-		return nil
-	}
-	service := 1.0
-	for name, pp := range pools {
-		pp.Projected = projected(1 - unavailable[name])
-		service *= pp.Availability
-		p.Pools = append(p.Pools, *pp)
-	}
-	sort.Slice(p.Pools, func(i, j int) bool { return p.Pools[i].Name < p.Pools[j].Name })
-	p.Service = projected(service)
-	return p
+	return out, withoutMTTR
 }
 
 // timeDown is how long fault f kept its node down, in seconds, and whether
@@ -246,4 +323,19 @@ func formatAvailability(a float64) string {
 	}
 	decimals := min(max(int(math.Ceil(-math.Log10(1-a)))-1, 2), 9)
 	return strconv.FormatFloat(a*100, 'f', decimals, 64) + "%"
+}
+
+// formatSpan shows a span that may be long (a time to repair, a year's
+// downtime) in the unit it reads best in: 338ms, 40.0s, 30.0min, 6.08h.
+func formatSpan(s float64) string {
+	h := s / 3600
+	switch {
+	case s < 600:
+		return formatSeconds(s)
+	case h < 1:
+		return threeSignificant(s/60) + "min"
+	case h < 999.5:
+		return threeSignificant(h) + "h"
+	}
+	return strconv.FormatFloat(h, 'f', 0, 64) + "h"
 }

@@ -1,9 +1,13 @@
 package report
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/ilities/ilities/scenario"
 )
 
 func windowsOf(ratios ...float64) []Window {
@@ -37,12 +41,26 @@ func TestRecoveryTime(t *testing.T) {
 	}
 }
 
+// sutOf is a scenario of the built-in SUT whose pools are routed, each of
+// its nodes: the test declares only what the projection reads.
+func sutOf(pools map[string][]scenario.Backend) *scenario.Scenario {
+	s := &scenario.SUT{}
+	for _, name := range slices.Sorted(maps.Keys(pools)) {
+		s.Pools = append(s.Pools, scenario.Pool{Name: name, Backends: pools[name]})
+	}
+	return &scenario.Scenario{SUT: s}
+}
+
+func failing(name string, mtbf time.Duration) scenario.Backend {
+	return scenario.Backend{Name: name, MTBF: scenario.Duration(mtbf)}
+}
+
 func TestProject(t *testing.T) {
 	month := 720 * time.Hour
 	hours := month.Seconds()
 	cases := []struct {
 		name     string
-		nodes    []NodeMTBF
+		sc       *scenario.Scenario
 		faults   []Fault
 		runEndS  float64
 		mttr     map[string]float64 // node → MTTR (s)
@@ -50,11 +68,12 @@ func TestProject(t *testing.T) {
 		pools    map[string]float64 // pool → availability
 		service  float64
 		recovery map[string]float64 // node → RecoveryS; absent: nil
+		without  []string
 	}{{
 		// The service recovered in 0.83 s (the proxy routed around the
 		// node), but the node itself was down 5 s: that is its MTTR.
 		name:     "a crashed node's MTTR is its time down, not the service's recovery",
-		nodes:    []NodeMTBF{{Name: "a", Pool: "app", MTBF: month}, {Name: "b", Pool: "app", MTBF: month}},
+		sc:       sutOf(map[string][]scenario.Backend{"app": {failing("a", month), failing("b", month)}}),
 		faults:   []Fault{{Kind: "crash", Node: "a", AtS: 10, EndS: 15, RecoveryTimeS: 0.83}},
 		mttr:     map[string]float64{"a": 5, "b": 5},
 		from:     map[string]string{"a": MTTRFromNode, "b": MTTRFromRun},
@@ -63,7 +82,7 @@ func TestProject(t *testing.T) {
 		recovery: map[string]float64{"a": 0.83},
 	}, {
 		name:     "a single-node pool: the service inherits the node's downtime",
-		nodes:    []NodeMTBF{{Name: "solo", Pool: "app", MTBF: month}},
+		sc:       sutOf(map[string][]scenario.Backend{"app": {failing("solo", month)}}),
 		faults:   []Fault{{Kind: "crash", Node: "solo", AtS: 10, EndS: 15, RecoveryTimeS: 0}},
 		mttr:     map[string]float64{"solo": 5},
 		from:     map[string]string{"solo": MTTRFromNode},
@@ -72,7 +91,7 @@ func TestProject(t *testing.T) {
 		recovery: map[string]float64{"solo": 0},
 	}, {
 		name:    "a fault lasting to the end of the run counts to the end",
-		nodes:   []NodeMTBF{{Name: "solo", Pool: "app", MTBF: month}},
+		sc:      sutOf(map[string][]scenario.Backend{"app": {failing("solo", month)}}),
 		faults:  []Fault{{Kind: "hang", Node: "solo", AtS: 22, RecoveryTimeS: -1}},
 		runEndS: 30,
 		mttr:    map[string]float64{"solo": 8},
@@ -81,7 +100,7 @@ func TestProject(t *testing.T) {
 		service: hours / (hours + 8),
 	}, {
 		name:    "without the run's end, a fault never lifted counts for its planned length",
-		nodes:   []NodeMTBF{{Name: "solo", Pool: "app", MTBF: month}},
+		sc:      sutOf(map[string][]scenario.Backend{"app": {failing("solo", month)}}),
 		faults:  []Fault{{Kind: "crash", Node: "solo", AtS: 22, ForS: 15, RecoveryTimeS: -1}},
 		mttr:    map[string]float64{"solo": 15},
 		from:    map[string]string{"solo": MTTRFromNodeToEnd},
@@ -89,12 +108,10 @@ func TestProject(t *testing.T) {
 		service: hours / (hours + 15),
 	}, {
 		name: "two pools, a node without mtbf left out, topology events and failed faults not failures",
-		nodes: []NodeMTBF{
-			{Name: "a", Pool: "app", MTBF: 1000 * time.Second},
-			{Name: "b", Pool: "app", MTBF: 1000 * time.Second},
-			{Name: "c", Pool: "app"},
-			{Name: "db", Pool: "data", MTBF: 100 * time.Second},
-		},
+		sc: sutOf(map[string][]scenario.Backend{
+			"app":  {failing("a", 1000*time.Second), failing("b", 1000*time.Second), {Name: "c"}},
+			"data": {failing("db", 100*time.Second)},
+		}),
 		faults: []Fault{
 			{Kind: "crash", Node: "a", AtS: 1, EndS: 11, RecoveryTimeS: 2},
 			{Kind: "slow", Node: "a", AtS: 20, EndS: 50, RecoveryTimeS: -1},
@@ -107,14 +124,37 @@ func TestProject(t *testing.T) {
 		pools:    map[string]float64{"app": 1 - (20.0/1020)*(20.0/1020), "data": 100.0 / 120},
 		service:  (1 - (20.0/1020)*(20.0/1020)) * 100.0 / 120,
 		recovery: map[string]float64{"a": 2},
+	}, {
+		name: "a declared mttr wins over the node's time down, and needs no fault",
+		sc: sutOf(map[string][]scenario.Backend{"app": {
+			{Name: "a", MTBF: scenario.Duration(month), MTTR: scenario.Duration(time.Hour)},
+			{Name: "b", MTBF: scenario.Duration(month), MTTR: scenario.Duration(2 * time.Hour)},
+		}}),
+		faults:   []Fault{{Kind: "crash", Node: "a", AtS: 10, EndS: 15, RecoveryTimeS: 1.5}},
+		mttr:     map[string]float64{"a": 3600, "b": 7200},
+		from:     map[string]string{"a": MTTRDeclared, "b": MTTRDeclared},
+		pools:    map[string]float64{"app": 1 - (3600/(hours+3600))*(7200/(hours+7200))},
+		service:  1 - (3600/(hours+3600))*(7200/(hours+7200)),
+		recovery: map[string]float64{"a": 1.5},
+	}, {
+		name: "without a fault, a node without mttr is left out and named",
+		sc: sutOf(map[string][]scenario.Backend{"app": {
+			{Name: "a", MTBF: scenario.Duration(month), MTTR: scenario.Duration(time.Hour)},
+			failing("b", month),
+		}}),
+		mttr:    map[string]float64{"a": 3600},
+		from:    map[string]string{"a": MTTRDeclared},
+		pools:   map[string]float64{"app": hours / (hours + 3600)},
+		service: hours / (hours + 3600),
+		without: []string{"b"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := ProjectRun(tc.nodes, tc.faults, tc.runEndS)
+			p := Project(tc.sc, tc.faults, tc.runEndS)
 			if p == nil {
 				t.Fatal("no projection")
 			}
-			if len(p.Nodes) != len(tc.mttr) || len(p.Pools) != len(tc.pools) {
+			if len(p.Nodes) != len(tc.mttr) || len(p.Pools) != len(tc.pools) || !slices.Equal(p.WithoutMTTR, tc.without) {
 				t.Fatalf("projection %+v", p)
 			}
 			for _, n := range p.Nodes {
@@ -131,8 +171,8 @@ func TestProject(t *testing.T) {
 				}
 			}
 			for _, pl := range p.Pools {
-				if math.Abs(pl.Availability-tc.pools[pl.Name]) > 1e-12 {
-					t.Errorf("pool %s: availability %v, want %v", pl.Name, pl.Availability, tc.pools[pl.Name])
+				if math.Abs(pl.Availability-tc.pools[pl.Name]) > 1e-12 || pl.Kind != PoolRouted {
+					t.Errorf("pool %s (%s): availability %v, want %v", pl.Name, pl.Kind, pl.Availability, tc.pools[pl.Name])
 				}
 			}
 			if math.Abs(p.Service.Availability-tc.service) > 1e-12 ||
@@ -144,10 +184,14 @@ func TestProject(t *testing.T) {
 			}
 		})
 	}
-	if ProjectRun(nil, []Fault{{Kind: "crash", Node: "a", AtS: 1, EndS: 2}}, 10) != nil {
+	solo := sutOf(map[string][]scenario.Backend{"p": {failing("a", month)}})
+	if Project(sutOf(map[string][]scenario.Backend{"p": {{Name: "a"}}}), []Fault{{Kind: "crash", Node: "a", AtS: 1, EndS: 2}}, 10) != nil {
 		t.Error("a projection without any mtbf")
 	}
-	if ProjectRun([]NodeMTBF{{Name: "a", Pool: "p", MTBF: month}}, []Fault{{Kind: "add-backend", Node: "x", AtS: 1}}, 10) != nil {
+	if Project(solo, []Fault{{Kind: "add-backend", Node: "x", AtS: 1}}, 10) != nil {
 		t.Error("a projection without any node time down")
+	}
+	if Project(&scenario.Scenario{Target: &scenario.Target{URL: "http://127.0.0.1:1"}}, nil, 10) != nil {
+		t.Error("a projection of an external target")
 	}
 }

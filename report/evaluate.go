@@ -237,6 +237,31 @@ var metricEvaluators = map[string]metricDef{
 	"detection_time":     {scenario.UnitDuration, faultTimeMetric("detection_time", "get detected", func(f Fault) float64 { return f.DetectionTimeS })},
 	"session_loss":       {scenario.UnitCount, scalarMetric(func(s *Stats) float64 { return float64(s.Errors["session_lost"]) })},
 	"fairness":           {scenario.UnitPercent, fairnessMetric},
+	// Read from the topology, not measured: judged exactly.
+	"single_points_of_failure": {scenario.UnitCount, singlePointsMetric},
+	"projected_availability":   {scenario.UnitPercent, projectedAvailabilityMetric},
+}
+
+// singlePointsMetric counts the built-in SUT's single points of failure.
+func singlePointsMetric(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
+	if req.Scope != "" {
+		return 0, "single_points_of_failure is a figure of the whole system, not of a workload or request", false
+	}
+	if res.SinglePointsOfFailure == nil {
+		return 0, "no topology: single points of failure are read from the built-in sut, and this result has none", false
+	}
+	return float64(len(res.SinglePointsOfFailure)), "", true
+}
+
+// projectedAvailabilityMetric is the service's projected availability.
+func projectedAvailabilityMetric(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
+	if req.Scope != "" {
+		return 0, "projected_availability is a figure of the whole system, not of a workload or request", false
+	}
+	if res.Projection == nil {
+		return 0, "no availability projection: no node declared mtbf with a time to repair (mttr:, or a fault of the run that took a node down)", false
+	}
+	return res.Projection.Service.Availability, "", true
 }
 
 // fairnessMetric is Jain's index over the nodes' share / weight.

@@ -84,7 +84,7 @@ func fixtureResult() *Result {
 			{Name: "app-3", Requests: 18785, Weight: 1.5},
 		},
 		Faults: []Fault{
-			{Kind: "crash", Node: "app-2", AtS: 20, ForS: 15, RecoveryTimeS: 2.4, DetectionTimeS: 0.75},
+			{Kind: "crash", Node: "app-2", AtS: 20, ForS: 15, EndS: 35, RecoveryTimeS: 2.4, DetectionTimeS: 0.75},
 		},
 		Windows: []Window{
 			{T: 0, Scheduled: 800, Succeeded: 800, ThroughputRPS: 800,
@@ -123,9 +123,22 @@ func fixtureResult() *Result {
 		perWeight[i] = res.Nodes[i].Share / res.Nodes[i].Weight
 	}
 	res.Fairness = JainIndex(perWeight)
+	res.Projection = Project(fixtureSUT, res.Faults, res.MeasuredS)
+	res.SinglePointsOfFailure = SinglePointsOfFailure(fixtureSUT)
 	Evaluate(res, fixtureRequirements)
 	return res
 }
+
+// fixtureSUT is the topology of fixtureResult: one pool of three nodes,
+// each failing once a month, behind one proxy replica.
+var fixtureSUT = &scenario.Scenario{SUT: &scenario.SUT{
+	Proxy: scenario.Proxy{ProxyOptions: scenario.ProxyOptions{Replicas: 1}},
+	Pools: []scenario.Pool{{Name: "app", Backends: []scenario.Backend{
+		{Name: "app-1", MTBF: scenario.Duration(720 * time.Hour), MTTR: scenario.Duration(30 * time.Minute)},
+		{Name: "app-2", MTBF: scenario.Duration(720 * time.Hour)},
+		{Name: "app-3"},
+	}}},
+}}
 
 // saturatedResult is fixtureResult after a run that was cut short by an
 // overloaded generator, with one workload and a requirement naming a
@@ -138,7 +151,7 @@ func saturatedResult() *Result {
 	res.Requests = res.Requests[:2]
 	res.Generator.Saturated = true
 	res.Generator.Reason = "send rate fell to 93.1% of the schedule"
-	res.Faults = nil
+	res.Faults, res.Projection = nil, nil
 	res.Stats.Errors = map[string]int64{"timeout": 180}
 	res.Stats.ErrorSamples = map[string][]ErrorSample{"timeout": res.Stats.ErrorSamples["timeout"]}
 	Evaluate(res, []scenario.Requirement{

@@ -65,6 +65,8 @@ func TestWriteTextGolden(t *testing.T) {
 				"app-1", "app-2", "app-3",
 				"fairness 0.9",
 				"crash",
+				"app-1            720h  30.0min (declared)", "service", "99.99999960%",
+				"single points of failure (1)", "proxy", "(sut.proxy.replicas: 1)",
 				"PASS  throughput >= 700/s",
 				"FAIL  p99(latency) < 40ms for shoppers",
 				`PASS  p95(latency) < 40ms for "search"`,
@@ -190,6 +192,8 @@ func TestWriteMarkdownGolden(t *testing.T) {
 		"| ✅ pass | `throughput >= 700/s` | 796.5/s | 700.0/s | +96.5/s |",
 		"| requests | 48000 scheduled = 47790 succeeded + 180 failed + 30 dropped |",
 		"| app-3 | 18785 | 39.2% | 1.5 | - |",
+		"Projected availability: 99.99999960% (downtime 127ms a year).",
+		"| proxy | every request passes the proxy, and it has one replica (sut.proxy.replicas: 1) |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q", want)

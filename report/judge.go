@@ -27,7 +27,9 @@ import (
 //   - fault times (recovery_time, detection_time): a fault that missed with
 //     a disturbed window in its span is inconclusive;
 //   - the rest (utilisation, fairness, session_loss, scheduled, succeeded)
-//     are the SUT's own figures: a miss is a fail.
+//     are the SUT's own figures, and single_points_of_failure and
+//     projected_availability are read from its topology, measured by
+//     nothing: a miss is a fail.
 func judge(res *Result, req scenario.Requirement, stats *Stats, observed float64) (why string, certain bool) {
 	switch req.Metric {
 	case "latency", "service_latency":

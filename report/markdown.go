@@ -147,6 +147,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		}
 		md("")
 	}
+	markdownSinglePoints(md, res)
 	if lag := res.Generator.SendLagMS; lag.Count > 0 {
 		md("Generator: send lag p99 %s, %d arrivals late, %d dropped.",
 			FormatValue(lag.P99, scenario.UnitDuration), res.Totals.Late, res.Totals.Dropped)
@@ -161,6 +162,28 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// markdownSinglePoints lists the SUT's single points of failure and the
+// projected availability of the whole; nothing for an external target.
+func markdownSinglePoints(md func(string, ...any), res *Result) {
+	if p := res.Projection; p != nil {
+		md("Projected availability: %s (downtime %s a year).", formatAvailability(p.Service.Availability), formatSpan(p.Service.DowntimePerYearS))
+		md("")
+	}
+	switch spofs := res.SinglePointsOfFailure; {
+	case spofs == nil:
+	case len(spofs) == 0:
+		md("Single points of failure: none.")
+		md("")
+	default:
+		md("| single point of failure | why |")
+		md("| --- | --- |")
+		for _, sp := range spofs {
+			md("| %s | %s |", markdownCell(markdownEscape(sp.Label())), markdownCell(markdownEscape(sp.Why)))
+		}
+		md("")
+	}
 }
 
 func markdownVerdictMark(verdict string) string {

@@ -41,6 +41,8 @@ func Merge(parts []*Result) (*Result, error) {
 		Nodes:         []Node{},
 		Windows:       []Window{},
 	}
+	// Read from the topology: the same in every segment.
+	res.Projection, res.SinglePointsOfFailure = first.Projection, first.SinglePointsOfFailure
 	var targets []string
 	for _, p := range parts {
 		if p.Started.Before(res.Started) {

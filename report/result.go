@@ -72,9 +72,9 @@ type Result struct {
 	// Tiers are each pool's figures when pools call other pools (TiersOf).
 	Tiers  []Tier  `json:"tiers,omitempty"`
 	Faults []Fault `json:"faults"`
-	// Projection is the long-run availability projected from the nodes'
-	// mtbf and the measured recovery times (see Projection); absent when no
-	// node declares an mtbf or no fault recovered.
+	// Projection is the long-run availability projected from the topology
+	// and the nodes' mtbf and mttr (see Projection); absent when no node
+	// declares an mtbf with a time to repair.
 	Projection *Projection `json:"projection,omitempty"`
 	Windows    []Window    `json:"windows"`
 
@@ -90,6 +90,11 @@ type Result struct {
 	// Diff is this run compared with a baseline run (run --baseline); its
 	// verdict is part of the run's (Decide).
 	Diff *Diff `json:"diff,omitempty"`
+
+	// SinglePointsOfFailure are the built-in SUT's, read from its topology
+	// (SinglePointsOfFailure): empty when it has none, nil (absent) for an
+	// external target.
+	SinglePointsOfFailure []SinglePoint `json:"single_points_of_failure,omitzero"`
 }
 
 // Stats are the figures of one scope: the whole run or one workload.

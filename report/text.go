@@ -37,6 +37,8 @@ func WriteText(w io.Writer, res *Result) error {
 	out.nodes(res)
 	out.tiers(res)
 	out.faults(res)
+	out.projection(res.Projection)
+	out.singlePoints(res.SinglePointsOfFailure)
 	out.requirements(res)
 	if res.Diff != nil {
 		out.blank()
@@ -352,27 +354,72 @@ func (t *textWriter) faults(res *Result) {
 			t.linef("fault %s %s at %s was not applied: %s", f.Kind, f.Node, formatSeconds(f.PlannedAtS), f.Error)
 		}
 	}
-	t.projection(res.Projection)
 }
 
-// projection shows the long-run availability projected from MTBF and each
-// node's time down in the run.
+// projection shows the long-run availability projected from each node's
+// MTBF and MTTR, each pool's redundancy, each route and the service.
 func (t *textWriter) projection(p *Projection) {
 	if p == nil {
 		return
 	}
 	var rows [][]string
 	for _, n := range p.Nodes {
-		rows = append(rows, []string{n.Name, fmt.Sprintf("%gh", n.MTBFH), formatSeconds(n.MTTRS) + " (" + n.MTTRFrom + ")",
-			formatAvailability(n.Availability), formatSeconds(n.DowntimePerYearS)})
+		rows = append(rows, []string{n.Name, fmt.Sprintf("%gh", n.MTBFH), formatSpan(n.MTTRS) + " (" + n.MTTRFrom + ")",
+			formatAvailability(n.Availability), formatSpan(n.DowntimePerYearS)})
 	}
 	for _, pl := range p.Pools {
-		rows = append(rows, []string{"pool " + pl.Name, fmt.Sprintf("%d nodes", pl.Nodes), "", formatAvailability(pl.Availability), formatSeconds(pl.DowntimePerYearS)})
+		label := poolLabel(pl)
+		if pl.Writes != nil {
+			label += " reads"
+		}
+		rows = append(rows, projectionRow(label, fmt.Sprintf("%d of %d up", pl.Needs, pl.Nodes), pl.Projected))
+		if pl.Writes != nil {
+			rows = append(rows, projectionRow(poolLabel(pl)+" writes", "primary", *pl.Writes))
+		}
 	}
-	rows = append(rows, []string{"service", "", "", formatAvailability(p.Service.Availability), formatSeconds(p.Service.DowntimePerYearS)})
+	for _, r := range p.Routes {
+		rows = append(rows, projectionRow("route "+r.Pool, "", r.Projected))
+	}
+	rows = append(rows, projectionRow("service", "", p.Service))
 	t.blank()
 	t.table([]string{"projection", "mtbf", "mttr", "availability", "downtime/year"}, "lrrrr", rows)
-	t.linef("availability = MTBF/(MTBF+MTTR) per node, MTTR = the node's time down (its faults' length); a pool is up while one of its nodes is (independent failures)")
+	t.linef("availability = MTBF/(MTBF+MTTR) per node; a pool is up while k of its n nodes are (independent failures), a route while its pool and the tiers its calls reach are, the service while the proxy and every route are")
+	if len(p.WithoutMTTR) > 0 {
+		t.linef("left out, with an mtbf but no time to repair (no mttr:, no fault in the run): %s", strings.Join(p.WithoutMTTR, ", "))
+	}
+	if p.Approximate {
+		t.linef("approximate: too many tiers are reached along several paths to weigh jointly; some are taken as independent")
+	}
+}
+
+func projectionRow(label, redundancy string, p Projected) []string {
+	return []string{label, redundancy, "", formatAvailability(p.Availability), formatSpan(p.DowntimePerYearS)}
+}
+
+// poolLabel names a pool of a projection with its kind.
+func poolLabel(pl PoolProjection) string {
+	if pl.Kind == PoolProxy {
+		return "proxy"
+	}
+	return pl.Kind + " " + pl.Name
+}
+
+// singlePoints lists the SUT's single points of failure; nothing for an
+// external target.
+func (t *textWriter) singlePoints(spofs []SinglePoint) {
+	if spofs == nil {
+		return
+	}
+	t.blank()
+	if len(spofs) == 0 {
+		t.linef("single points of failure: none")
+		return
+	}
+	var rows [][]string
+	for _, sp := range spofs {
+		rows = append(rows, []string{sp.Label(), sp.Why})
+	}
+	t.table([]string{fmt.Sprintf("single points of failure (%d)", len(spofs)), "why"}, "lw", rows)
 }
 
 // faultTime shows a per-fault time; a negative one never happened.

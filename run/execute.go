@@ -209,11 +209,8 @@ func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opt
 		}
 		res.Faults = timeline.results(runEnd)
 		report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
-		var mtbf []report.NodeMTBF
-		for _, n := range topo.Nodes() {
-			mtbf = append(mtbf, report.NodeMTBF{Name: n.Name, Pool: n.Pool, MTBF: n.MTBF})
-		}
-		res.Projection = report.ProjectRun(mtbf, res.Faults, runEnd.Seconds())
+		res.Projection = report.Project(sc, res.Faults, runEnd.Seconds())
+		res.SinglePointsOfFailure = report.SinglePointsOfFailure(sc)
 		if isApart {
 			if lost := apart.Err(); lost != nil {
 				// Whatever it measured until then stays in the result.

@@ -140,6 +140,45 @@ requirements:
 	if res.Station != nil {
 		t.Errorf("an external target without Server-Timing has no station account, got %+v", res.Station)
 	}
+	if res.SinglePointsOfFailure != nil || res.Projection != nil {
+		t.Errorf("an external target has no topology: single points %+v, projection %+v", res.SinglePointsOfFailure, res.Projection)
+	}
+}
+
+// A run of the built-in SUT names its single points of failure and
+// projects its availability from the topology alone: an mttr declared, no
+// fault in the run. Both requirements are judged exactly.
+func TestExecuteNamesSinglePointsAndProjects(t *testing.T) {
+	sc := mustParse(t, "lamp.yaml", `
+duration: 1s
+sut:
+  pools:
+    - name: lamp
+      backends: [{name: lamp-1, workers: 4, mtbf: 720h, mttr: 1h}]
+workload: [{rate: 20/s}]
+requirements:
+  - single_points_of_failure == 0
+  - projected_availability >= 99.8%
+`)
+	res, err := Execute(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sp := range res.SinglePointsOfFailure {
+		names = append(names, sp.Kind+" "+sp.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"proxy proxy", "node lamp-1"}) {
+		t.Errorf("single points of failure %v, want the proxy and lamp-1", names)
+	}
+	p := res.Projection
+	if want := 720.0 / 721; p == nil || math.Abs(p.Service.Availability-want) > 1e-12 || p.Nodes[0].MTTRFrom != report.MTTRDeclared {
+		t.Fatalf("projection %+v, want the service at %v from the declared mttr", p, want)
+	}
+	spof, projected := res.Requirements[0], res.Requirements[1]
+	if spof.Status != report.VerdictFail || spof.Observed != 2 || projected.Status != report.VerdictPass || res.Verdict != report.VerdictFail {
+		t.Errorf("verdict %s: %+v, %+v", res.Verdict, spof, projected)
+	}
 }
 
 // The built-in backends' own account (their Server-Timing) covers every

@@ -31,6 +31,10 @@ type ProxyOptions struct {
 	// Replicas is the number of proxy instances, each with its own balancer
 	// state, in front of the same backends. Default 1.
 	Replicas int `yaml:"replicas"`
+	// MTBF and MTTR are each replica's, for the availability projection:
+	// with an MTBF the replicas are a tier of their own in it.
+	MTBF Duration `yaml:"mtbf"`
+	MTTR Duration `yaml:"mttr"`
 	// Hash configures consistent-hash.
 	Hash HashOptions `yaml:"hash"`
 	// Cookie is the cookie strategy's cookie name. Default ilities_node.

@@ -73,6 +73,8 @@ var Metrics = []MetricInfo{
 	{Name: "detection_time", Unit: UnitDuration, Help: "per fault, until the proxy stopped sending to the node; the longest"},
 	{Name: "session_loss", Unit: UnitCount, Help: "session steps answered by a backend that did not know the session"},
 	{Name: "fairness", Unit: UnitPercent, Help: "Jain's index of (share / weight) over the nodes, 0..1"},
+	{Name: "single_points_of_failure", Unit: UnitCount, Help: "the built-in SUT's single points of failure, read from its topology"},
+	{Name: "projected_availability", Unit: UnitPercent, Help: "the service's long-run availability projected from the nodes' mtbf and mttr and the tiers' redundancy"},
 }
 
 // Aggregations are the allowed aggregations of distribution metrics.

@@ -78,6 +78,10 @@ type Pool struct {
 	Database *Database `yaml:"database"`
 	// Cache makes the pool a cache that answers a share of requests alone.
 	Cache *Cache `yaml:"cache"`
+	// Needs is how many of its backends must be up for the pool to serve
+	// its load (k of k-of-n): read by the availability projection and the
+	// single points of failure (availability.go). 0: one.
+	Needs int `yaml:"needs"`
 }
 
 // Match selects which requests go to a pool.
@@ -114,6 +118,9 @@ type Backend struct {
 	Sessions bool `yaml:"sessions"`
 	// MTBF is the mean time between failures, for the availability projection.
 	MTBF Duration `yaml:"mtbf"`
+	// MTTR is the mean time to repair, for the availability projection; a
+	// declared one wins over the node's time down in the run.
+	MTTR Duration `yaml:"mttr"`
 }
 
 // Distribution is a random duration: service time, think time, added latency.

@@ -62,6 +62,7 @@ func (s *Scenario) Validate() error {
 	v.data(s)
 	v.templates(s)
 	v.faults(s)
+	v.availability(s)
 	v.limits(s, ThisMachine())
 
 	for i, r := range s.Requirements {
@@ -69,6 +70,7 @@ func (s *Scenario) Validate() error {
 		if _, ok := LookupMetric(r.Metric); !ok {
 			v.add(path, unknownMetric(r.Metric).Error())
 		}
+		v.topologyRequirement(path, s, r)
 		if r.RequestScope {
 			v.requestScope(path, s, r.Scope)
 		} else if r.Scope != "" && !names[r.Scope] {

@@ -28,18 +28,8 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 	runEnd := time.Duration(res.MeasuredS * float64(time.Second))
 	res.Faults = s.faultResults(runEnd)
 	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
-	var mtbf []report.NodeMTBF
-	for _, pc := range sc.SUT.Pools {
-		for _, b := range pc.Backends {
-			mtbf = append(mtbf, report.NodeMTBF{Name: b.Name, Pool: pc.Name, MTBF: b.MTBF.D()})
-		}
-	}
-	for _, f := range sc.Faults {
-		if f.Kind == "add-backend" && f.Backend != nil {
-			mtbf = append(mtbf, report.NodeMTBF{Name: f.Backend.Name, Pool: f.Pool, MTBF: f.Backend.MTBF.D()})
-		}
-	}
-	res.Projection = report.ProjectRun(mtbf, res.Faults, res.MeasuredS)
+	res.Projection = report.Project(sc, res.Faults, res.MeasuredS)
+	res.SinglePointsOfFailure = report.SinglePointsOfFailure(sc)
 	res.Manifest = report.NewManifest(sc.File)
 	report.Evaluate(res, sc.Requirements)
 	return res, nil

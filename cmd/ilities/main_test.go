@@ -173,3 +173,27 @@ func TestRunAgainstRefusingTargetExitsThree(t *testing.T) {
 		t.Errorf("a failed run still writes what it measured: %v", err)
 	}
 }
+
+// validate names the built-in SUT's single points of failure from the
+// topology alone; an external target has none to read.
+func TestValidateNamesSinglePointsOfFailure(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "validate", "testdata/pass.yaml")
+	if code != exitPass {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "single points of failure (1):\n  proxy: every request passes the proxy, and it has one replica (sut.proxy.replicas: 1)\n"; !strings.Contains(stdout, want) {
+		t.Errorf("stdout %q lacks %q", stdout, want)
+	}
+	code, stdout, stderr = runCLI(t, "validate", "testdata/pass.yaml", "--set", "sut.proxy.replicas=2")
+	if code != exitPass || !strings.HasSuffix(stdout, "single points of failure: none\n") {
+		t.Errorf("two replicas: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	external := filepath.Join(t.TempDir(), "external.yaml")
+	if err := os.WriteFile(external, []byte("target: {url: http://127.0.0.1:9}\nduration: 1s\nworkload: [{rate: 1/s}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCLI(t, "validate", external)
+	if code != exitPass || strings.Contains(stdout, "single points") {
+		t.Errorf("an external target: exit %d, stdout %q", code, stdout)
+	}
+}

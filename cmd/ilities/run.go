@@ -231,7 +231,18 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d workload(s), %d requirement(s))\n", sc.File, len(sc.Workload), len(sc.Requirements))
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s: valid (%d workload(s), %d requirement(s))\n", sc.File, len(sc.Workload), len(sc.Requirements))
+			switch spofs := report.SinglePointsOfFailure(sc); {
+			case spofs == nil: // an external target: no topology to read
+			case len(spofs) == 0:
+				fmt.Fprintln(out, "single points of failure: none")
+			default:
+				fmt.Fprintf(out, "single points of failure (%d):\n", len(spofs))
+				for _, sp := range spofs {
+					fmt.Fprintf(out, "  %s: %s\n", sp.Label(), sp.Why)
+				}
+			}
 			return nil
 		},
 		Long: validateLong,
