@@ -104,6 +104,32 @@ type TierNodeCounters struct {
 	Failures map[string]int64
 }
 
+// AttachTiers puts the per-tier figures of s into res from its nodes'
+// counters, live and simulated alike, when pools call other pools. The
+// fairness is then that of the routed pools' nodes alone: a tier's nodes
+// answer no client, so their share of the answers says nothing of the
+// proxy's balance.
+func AttachTiers(res *Result, s *scenario.SUT, nodes []TierNodeCounters) {
+	res.Tiers = TiersOf(s, nodes)
+	if res.Tiers == nil {
+		return
+	}
+	tiers := s.Tiers()
+	routed := map[string]bool{}
+	for _, n := range nodes {
+		routed[n.Name] = !tiers[n.Pool]
+	}
+	var front []Node
+	var total int64
+	for _, n := range res.Nodes {
+		if routed[n.Name] {
+			front = append(front, n)
+			total += n.Requests
+		}
+	}
+	res.Fairness = FinishNodes(front, total)
+}
+
 // TiersOf returns the figures of each pool of s, in the scenario's order,
 // from its nodes' counters (a node whose pool s does not have is left
 // out); nil when no pool calls another: a SUT of one tier has its nodes'

@@ -196,3 +196,23 @@ func TestTierTablesGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestAttachTiersJudgesTheProxysBalanceOnItsOwnNodes: the tiers' nodes
+// answer no client, so the fairness is the routed nodes' alone; without
+// tiers the result is left as it was.
+func TestAttachTiersJudgesTheProxysBalanceOnItsOwnNodes(t *testing.T) {
+	nodes := func() []Node {
+		return []Node{{Name: "web-1", Requests: 500, Weight: 1}, {Name: "web-2", Requests: 500, Weight: 1},
+			{Name: "app-1", Weight: 1}, {Name: "db-1", Weight: 1}, {Name: "db-2", Weight: 1}}
+	}
+	res := &Result{Nodes: nodes(), Fairness: 0.4}
+	AttachTiers(res, threeTiers(), sampleTierCounters)
+	if len(res.Tiers) != 4 || res.Fairness != 1 {
+		t.Fatalf("%d tiers, fairness %v: want 4 and 1 (web-1 and web-2 even)", len(res.Tiers), res.Fairness)
+	}
+	oneTier := &scenario.SUT{Pools: []scenario.Pool{{Name: "web"}}}
+	res = &Result{Nodes: nodes(), Fairness: 0.4}
+	if AttachTiers(res, oneTier, sampleTierCounters); res.Tiers != nil || res.Fairness != 0.4 {
+		t.Fatalf("one tier: %d tiers, fairness %v: want none and the result's own", len(res.Tiers), res.Fairness)
+	}
+}

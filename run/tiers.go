@@ -9,29 +9,9 @@ import (
 )
 
 // attachTiers puts the per-tier figures into the result from the nodes'
-// counters at the end of the run, when pools call other pools. The
-// fairness is then that of the routed pools' nodes alone: a tier's nodes
-// answer no client, so their share of the answers says nothing of the
-// proxy's balance.
+// counters at the end of the run (report.AttachTiers).
 func attachTiers(res *report.Result, s *scenario.SUT, nodes []sut.NodeStats) {
-	res.Tiers = report.TiersOf(s, tierCounters(nodes))
-	if res.Tiers == nil {
-		return
-	}
-	tiers := s.Tiers()
-	routed := map[string]bool{}
-	for _, n := range nodes {
-		routed[n.Name] = !tiers[n.Pool]
-	}
-	var front []report.Node
-	var total int64
-	for _, n := range res.Nodes {
-		if routed[n.Name] {
-			front = append(front, n)
-			total += n.Requests
-		}
-	}
-	res.Fairness = report.FinishNodes(front, total)
+	report.AttachTiers(res, s, tierCounters(nodes))
 }
 
 // tierCounters are the nodes' counters as the per-tier figures read them.

@@ -24,7 +24,7 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		res.Windows[i].Utilisation = s.utilisation(i)
 		res.Windows[i].Proxy = s.proxyWindows[i]
 	}
-	res.Tiers = report.TiersOf(sc.SUT, s.tierCounters())
+	report.AttachTiers(res, sc.SUT, s.tierCounters())
 	runEnd := time.Duration(res.MeasuredS * float64(time.Second))
 	res.Faults = s.faultResults(runEnd)
 	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
