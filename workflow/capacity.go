@@ -431,19 +431,17 @@ func (c *Capacity) Limited() bool { return c.MachineLimited || c.WorkloadLimited
 
 // Headline is the search's finding in one sentence.
 func (c *Capacity) Headline() string {
-	switch {
-	case c.WorkloadLimited && c.WorkloadLimitRPS > 0:
-		return fmt.Sprintf("the scenario's %s limits the offered load beyond %.1f/s: every run at %.1f/s missed no requirement while its arrivals waited for an in-flight slot; raise max_inflight to search further; the capacity is at least %.1f/s, not known",
-			c.LimitedBy, c.WorkloadLimitRPS, c.InvalidRateRPS, c.WorkloadLimitRPS)
-	case c.WorkloadLimited:
-		return fmt.Sprintf("the scenario's %s limits the offered load at every rate tried: every run at %.1f/s missed no requirement while its arrivals waited for an in-flight slot; raise max_inflight to search further; the capacity is not known",
-			c.LimitedBy, c.InvalidRateRPS)
-	case c.MachineLimited && c.MachineLimitRPS > 0:
-		return fmt.Sprintf("this machine cannot measure beyond %.1f/s: every run at %.1f/s was invalid (%s); the capacity is at least %.1f/s, not known",
-			c.MachineLimitRPS, c.InvalidRateRPS, c.MachineLimitReason, c.MachineLimitRPS)
-	case c.MachineLimited:
-		return fmt.Sprintf("this machine cannot measure this scenario at any rate tried: every run at %.1f/s was invalid (%s); the capacity is not known",
-			c.InvalidRateRPS, c.MachineLimitReason)
+	if c.Limited() {
+		limit, anyRate, rps := "this machine cannot measure", "this scenario at any rate tried", c.MachineLimitRPS
+		why := "was invalid (" + c.MachineLimitReason + ")"
+		if c.WorkloadLimited {
+			limit, anyRate, rps = "the scenario's "+c.LimitedBy+" limits the offered load", "at every rate tried", c.WorkloadLimitRPS
+			why = "missed no requirement while its arrivals waited for an in-flight slot; raise max_inflight to search further"
+		}
+		if rps > 0 {
+			return fmt.Sprintf("%s beyond %.1f/s: every run at %.1f/s %s; the capacity is at least %.1f/s, not known", limit, rps, c.InvalidRateRPS, why, rps)
+		}
+		return fmt.Sprintf("%s %s: every run at %.1f/s %s; the capacity is not known", limit, anyRate, c.InvalidRateRPS, why)
 	}
 	h := fmt.Sprintf("maximum sustainable rate %.1f/s", c.MaxRateRPS)
 	if c.FailRateRPS > 0 {
