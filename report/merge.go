@@ -409,9 +409,8 @@ func mergeGenerators(parts []*Result) (Generator, error) {
 		if err := mergeEncoded(lag, pg.SendLagHistogram); err != nil {
 			return g, err
 		}
-		if pg.Saturated {
-			g.Saturated = true
-		}
+		g.Saturated = g.Saturated || pg.Saturated
+		g.InflightBound = g.InflightBound || pg.InflightBound
 		if pg.Reason != "" {
 			reasons = append(reasons, "segment "+p.Segment+": "+pg.Reason)
 		}

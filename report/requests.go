@@ -74,6 +74,7 @@ func (t *Totals) Add(o Totals) {
 	t.CutAtEnd += o.CutAtEnd
 	t.Exhausted += o.Exhausted
 	t.Late += o.Late
+	t.Held += o.Held
 }
 
 // Request returns the figures of the request named name, nil when the

@@ -151,6 +151,12 @@ type Totals struct {
 	// Late counts arrivals sent after their intended time by more than the
 	// lateness tolerance (1ms); their latency includes the wait.
 	Late int64 `json:"late"`
+	// Held counts the arrivals that found every in-flight slot of their
+	// workload busy, each held by a request the target had not answered,
+	// and waited for one: those sent late, dropped or cut at the end (of
+	// Late + Dropped + CutAtEnd, the ones the scenario's own max_inflight
+	// delayed rather than the generator).
+	Held int64 `json:"held,omitempty"`
 }
 
 // Availability by requests (succeeded / scheduled) and by time (fraction of
@@ -318,6 +324,10 @@ type Generator struct {
 	// not count.
 	Saturated bool   `json:"saturated"`
 	Reason    string `json:"reason,omitempty"`
+	// InflightBound is set when the arrivals sent late, dropped or cut
+	// mostly waited for an in-flight slot (Totals.Held): the scenario's
+	// max_inflight, not the generator's speed, bounded the load offered.
+	InflightBound bool `json:"inflight_bound,omitempty"`
 	// SendLagHistogram is the encoded histogram behind SendLagMS (µs).
 	SendLagHistogram string `json:"send_lag_histogram,omitempty"`
 	// CPUSeconds is the CPU time (user + system) of the generating process

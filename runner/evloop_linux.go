@@ -94,6 +94,7 @@ const (
 type loopExchange struct {
 	intended time.Duration
 	req      int
+	held     bool // its arrival waited for an in-flight slot (arrival.held)
 	sent     time.Duration
 	deadline time.Duration
 	attempt  int
@@ -129,6 +130,10 @@ type eventLoop struct {
 	backlog   fifo[arrival]       // due, waiting for an in-flight slot
 	deadlines deadlineHeap        // exchanges on connections, earliest deadline first
 	outWait   int                 // connections registered for output (opening or writing)
+	// The backlog's arrivals counted in order, put in and taken out: the
+	// first heldBefore of them were there when a dispatch found every
+	// in-flight slot busy (arrival.held), without a mark on each.
+	queued, taken, heldBefore uint64
 
 	// The pacer's next arrival, drawn and not yet due, and the dispatch
 	// quantum to wake by for it.
@@ -338,6 +343,7 @@ func (l *eventLoop) pace() {
 		}
 		w.lastIntended, w.scheduledAny = l.next.intended, true
 		l.backlog.push(l.next)
+		l.queued++
 		l.haveNext = false
 	}
 }
@@ -346,13 +352,22 @@ func (l *eventLoop) pace() {
 func (l *eventLoop) stop() {
 	l.stopped = true
 	for l.backlog.len() > 0 {
-		l.miss(l.backlog.pop(), outCut)
+		l.miss(l.takeArrival(), outCut)
 	}
+}
+
+// takeArrival takes the oldest arrival out of the backlog, marked held
+// when it waited there for an in-flight slot.
+func (l *eventLoop) takeArrival() arrival {
+	a := l.backlog.pop()
+	a.held = l.taken < l.heldBefore
+	l.taken++
+	return a
 }
 
 // miss records an arrival never sent: dropped or cut.
 func (l *eventLoop) miss(a arrival, o outcome) {
-	l.rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o})
+	l.rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o, held: a.held})
 }
 
 // sendBy is the last instant arrival a may be sent (workloadRun.sendDeadline).
@@ -367,19 +382,21 @@ func (l *eventLoop) dispatch() {
 	for l.backlog.len() > 0 {
 		a := l.backlog.peek()
 		if by, missed := l.w.sendDeadline(a.intended, l.e.duration); by < l.nowMono {
-			l.backlog.pop()
-			l.miss(a, missed)
+			l.miss(l.takeArrival(), missed)
 			continue
 		}
 		if l.inflight >= l.w.maxInflight {
+			// Every slot is held by a request not yet answered: the
+			// workload's in-flight bound, not the loop, holds the backlog.
+			l.heldBefore = l.queued
 			return
 		}
-		l.backlog.pop()
+		a = l.takeArrival()
 		l.inflight++
 		l.seq++
 		sent := l.e.since()
 		x := l.exchange()
-		*x = loopExchange{intended: a.intended, req: a.req, sent: sent, deadline: sent + l.w.timeout, seq: l.seq}
+		*x = loopExchange{intended: a.intended, req: a.req, held: a.held, sent: sent, deadline: sent + l.w.timeout, seq: l.seq}
 		l.start(x)
 	}
 }
@@ -644,6 +661,7 @@ func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 		req:       uint16(x.req),
 		status:    ex.status,
 		err:       ex.err,
+		held:      x.held,
 	})
 }
 
@@ -808,7 +826,7 @@ func (l *eventLoop) abortAll() {
 		l.record(l.waiting.pop(), now, exchange{outcome: outAborted})
 	}
 	for l.backlog.len() > 0 {
-		l.miss(l.backlog.pop(), outCut)
+		l.miss(l.takeArrival(), outCut)
 	}
 }
 

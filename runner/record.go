@@ -28,6 +28,9 @@ type sample struct {
 	// closed marks a closed-loop request: sent when the user was ready, so
 	// it has no send lag to speak of.
 	closed bool
+	// held marks an open-loop arrival that found every in-flight slot of
+	// its workload busy and waited for one (report.Totals.Held).
+	held bool
 	// req is the request's index in its workload's mix or session.
 	req uint16
 	// status is the response's status code, 0 when none came back.
@@ -39,6 +42,18 @@ type sample struct {
 
 func (s *sample) wasSent() bool {
 	return s.outcome != outDropped && s.outcome != outCut && s.outcome != outExhausted
+}
+
+// heldBack tells whether the arrival waited for an in-flight slot and was
+// delayed by it: sent late, dropped or cut while it waited.
+func (s *sample) heldBack() bool {
+	if !s.held {
+		return false
+	}
+	if s.wasSent() {
+		return s.sent-s.intended > lateAfter
+	}
+	return s.outcome != outExhausted
 }
 
 // recorder collects the samples of one goroutine (a worker or a scheduler).
@@ -73,6 +88,7 @@ func (r *recorder) swap(spare []sample) []sample {
 type scopeAcc struct {
 	counts [numOutcomes]int64
 	late   int64
+	held   int64 // arrivals held back by the in-flight bound (sample.heldBack)
 	// lat and svc of a request's scope are made when its first request is
 	// sent (newCollector): a workload may list a thousand requests, and two
 	// histograms cost ~380 KB.
@@ -112,6 +128,9 @@ func (a *scopeAcc) add(s *sample, win int) {
 	if s.outcome.failed() {
 		a.samples.add(s)
 	}
+	if s.heldBack() {
+		a.held++
+	}
 	if !s.wasSent() {
 		return
 	}
@@ -147,6 +166,7 @@ func (a *scopeAcc) totals() report.Totals {
 		CutAtEnd:  a.counts[outCut],
 		Exhausted: a.counts[outExhausted],
 		Late:      a.late,
+		Held:      a.held,
 	}
 	for o := outRefused; o < numOutcomes; o++ {
 		t.Failed += a.counts[o]
@@ -216,8 +236,11 @@ type collector struct {
 	warm          scopeAcc
 	warmupWindows int
 	sentCount     int64
-	lag           *hdrhistogram.Histogram
-	nodes         map[string]int64
+	// heldBy counts each workload's arrivals held back by its in-flight
+	// bound, warm-up included (sample.heldBack).
+	heldBy []int64
+	lag    *hdrhistogram.Histogram
+	nodes  map[string]int64
 	// Windows [0, closedBefore) are finished: summarised, freed and
 	// appended to finished, which keeps them on disk until the result is
 	// assembled (takeWindows). open holds the windows from closedBefore on,
@@ -252,6 +275,7 @@ func newCollector(requests []int, settle time.Duration, warmupWindows int) *coll
 		settle:        settle,
 		recent:        report.NewHistogram(),
 	}
+	c.heldBy = make([]int64, len(requests))
 	for _, n := range requests {
 		c.workloads = append(c.workloads, newScopeAcc())
 		c.reqBase = append(c.reqBase, len(c.requests))
@@ -308,6 +332,9 @@ func (c *collector) add(s *sample, wl int) {
 	}
 	if s.responded {
 		c.responses++
+	}
+	if s.heldBack() {
+		c.heldBy[wl]++
 	}
 	if s.node != "" {
 		c.nodes[s.node]++

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"time"
@@ -51,6 +52,9 @@ type Sample struct {
 	// (its Server-Timing: waiting for a worker, holding one), 0 when it
 	// gave none.
 	QueueUS, ServiceUS int32
+	// Held marks an open-loop arrival that found every in-flight slot of
+	// its workload busy and waited for one (report.Totals.Held).
+	Held bool
 }
 
 // NewRecording returns an empty recording of a run of sc (defaults
@@ -69,7 +73,8 @@ func NewRecording(sc *scenario.Scenario, opts Options) (*Recording, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.workloads = append(r.workloads, &workloadRun{index: i, name: spec.Name, model: spec.Model, closed: spec.Closed(), requests: reqs})
+		r.workloads = append(r.workloads, &workloadRun{index: i, name: spec.Name, model: spec.Model, closed: spec.Closed(), requests: reqs,
+			maxInflight: spec.MaxInflight, maxConns: cmp.Or(spec.Client.MaxConnections, spec.MaxInflight)})
 		requests[i] = len(reqs)
 		settle = max(settle, spec.MaxLateness.D()+spec.Timeout.D())
 	}
@@ -92,6 +97,7 @@ func (r *Recording) Add(s Sample) (succeeded bool) {
 		req:       uint16(s.Request),
 		status:    uint16(s.Status),
 		closed:    r.workloads[s.Workload].closed,
+		held:      s.Held,
 	}
 	r.lagged = r.lagged || smp.wasSent() && s.Sent > s.Intended
 	r.col.add(&smp, s.Workload)

@@ -344,6 +344,8 @@ func (e *engine) since() time.Duration { return time.Since(e.start) }
 type arrival struct {
 	intended time.Duration
 	req      int
+	// held: it found every in-flight slot busy when due and waited for one.
+	held bool
 }
 
 // workloadRun is the runtime form of one workload.
@@ -487,10 +489,13 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	fine := newSleeper()
 	defer fine.close()
 	stopped := false
-	miss := func(at time.Duration, req int, o outcome) {
-		rec.add(sample{intended: at, req: uint16(req), outcome: o})
+	miss := func(a arrival, o outcome) {
+		rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o, held: a.held})
 	}
 	var rate quantum // the dispatch quantum for the arrival rate
+	// heldUntil is when the scheduler last stopped waiting for a worker: an
+	// arrival due before then waited behind one that found every slot busy.
+	var heldUntil time.Duration
 	for index := 0; ; index++ {
 		at, ok := w.pacer.Next()
 		if !ok {
@@ -517,33 +522,37 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 				return
 			}
 			w.lastIntended, w.scheduledAny = at, true
-			miss(at, req, outCut)
+			miss(arrival{intended: at, req: req}, outCut)
 			continue
 		}
 		w.lastIntended, w.scheduledAny = at, true
+		a := arrival{intended: at, req: req, held: at < heldUntil}
 		sendBy, missed := w.sendDeadline(at, e.duration)
 		wait := sendBy - e.since()
 		if wait < 0 {
-			miss(at, req, missed)
+			miss(a, missed)
 			continue
 		}
-		a := arrival{intended: at, req: req}
 		select {
 		case w.work <- a:
 			continue
 		default:
 		}
+		// Every worker is busy with a request not yet answered: the
+		// workload's in-flight bound, not the scheduler, holds a.
+		a.held = true
 		timer.Reset(wait)
 		select {
 		case w.work <- a:
 			timer.Stop()
 		case <-timer.C:
-			miss(at, req, missed)
+			miss(a, missed)
 		case <-e.stop:
 			timer.Stop()
 			stopped = true
-			miss(at, req, outCut)
+			miss(a, outCut)
 		}
+		heldUntil = e.since()
 	}
 }
 
@@ -624,6 +633,7 @@ func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 			req:       uint16(a.req),
 			status:    ex.status,
 			err:       ex.err,
+			held:      a.held,
 		})
 	}
 }
@@ -723,7 +733,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 	lag := report.PercentilesOf(col.lag)
 	apparatus.Assess(lag)
 	res.Apparatus = apparatus
-	res.Generator = generatorOf(col.allTotals(), lag, apparatus)
+	res.Generator = generatorOf(col.allTotals(), lag, apparatus, inflightHeld(workloads, col.heldBy))
 	if res.Generator.SendLagHistogram, err = report.EncodeHistogram(col.lag); err != nil {
 		return nil, fmt.Errorf("runner: encoding a histogram: %w", err)
 	}
@@ -820,22 +830,50 @@ const mostlyCut = 0.01
 // explain is the machine delaying the tool: it is reported, and verdicts
 // take it into account as the apparatus's delay. Arrivals cut at the end
 // never make a run saturated.
-func generatorOf(t report.Totals, lag report.Percentiles, a *report.Apparatus) report.Generator {
+//
+// held words the workloads' in-flight bounds (inflightHeld), "" when no
+// arrival waited for a slot. When the arrivals sent late, dropped or cut
+// mostly waited for one, the reason says so instead of blaming the
+// generator's speed: the scenario's max_inflight bounded the load offered,
+// which is saturation all the same (the target was not offered what the
+// scenario asks), but not a slow generator. A simulated generator has no
+// delay of its own, so that is all its saturation can be.
+func generatorOf(t report.Totals, lag report.Percentiles, a *report.Apparatus, held string) report.Generator {
 	g := report.Generator{SendLagMS: lag}
 	sent := t.Succeeded + t.Failed
 	var reasons []string
 	lateShare := float64(t.Late) / float64(max(sent, 1))
 	explained := a != nil && a.HiccupMS.Count > 0 && 2*a.HiccupMS.P50 >= lag.P50
 	mostlyCutOff := float64(t.CutAtEnd) > mostlyCut*float64(t.Scheduled)
+	g.InflightBound = held != "" && t.Held > 0 && 2*t.Held >= t.Late+t.Dropped+t.CutAtEnd
+	if !g.InflightBound {
+		held = ""
+	}
 	switch {
 	case t.Dropped > 0:
 		g.Saturated = true
-		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals dropped (%.2f%%): no free in-flight slot within max_lateness of their intended time; raise max_inflight or lower the rate",
-			t.Dropped, t.Scheduled, 100*float64(t.Dropped)/float64(max(t.Scheduled, 1))))
+		why := "no free in-flight slot within max_lateness of their intended time; raise max_inflight or lower the rate"
+		if held != "" {
+			why = "not sent within max_lateness of their intended time: " + held
+		}
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals dropped (%.2f%%): %s",
+			t.Dropped, t.Scheduled, 100*float64(t.Dropped)/float64(max(t.Scheduled, 1)), why))
 	case mostlyCutOff:
 		g.Saturated = true
+		why := starvedClause(a)
+		if held != "" {
+			why = "; " + held
+		}
 		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals (%.1f%%) were never sent: still unsent when the run's end grace ran out (send lag p99 %s%s): the target was offered less than the scenario asks%s",
-			t.CutAtEnd, t.Scheduled, 100*float64(t.CutAtEnd)/float64(max(t.Scheduled, 1)), ms(lag.P99), hiccupClause(a), starvedClause(a)))
+			t.CutAtEnd, t.Scheduled, 100*float64(t.CutAtEnd)/float64(max(t.Scheduled, 1)), ms(lag.P99), hiccupClause(a), why))
+	case lateShare > mostlyLate && held != "":
+		g.Saturated = !explained
+		why := held
+		if explained {
+			why += "; the machine's hiccups are as long, so the verdicts count the wait as the apparatus's delay"
+		}
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals (%.0f%%) sent more than %v late (send lag p50 %s, p99 %s)%s: %s",
+			t.Late, sent, 100*lateShare, lateAfter, ms(lag.P50), ms(lag.P99), hiccupClause(a), why))
 	case lateShare > mostlyLate && !explained:
 		g.Saturated = true
 		advice := "lower the rate or split the load into segments"
@@ -848,8 +886,12 @@ func generatorOf(t report.Totals, lag report.Percentiles, a *report.Apparatus) r
 		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals (%.0f%%) sent more than %v late (send lag p50 %s, p99 %s): the machine delayed the tool itself%s; the verdicts count this as the apparatus's delay",
 			t.Late, sent, 100*lateShare, lateAfter, ms(lag.P50), ms(lag.P99), hiccupClause(a)))
 	case t.Late > 0:
-		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals sent more than %v late (p99 send lag %s); their latency includes the wait",
-			t.Late, t.Scheduled, lateAfter, ms(lag.P99)))
+		why := ""
+		if held != "" {
+			why = "; " + held
+		}
+		reasons = append(reasons, fmt.Sprintf("%d of %d arrivals sent more than %v late (p99 send lag %s); their latency includes the wait%s",
+			t.Late, t.Scheduled, lateAfter, ms(lag.P99), why))
 	}
 	if t.CutAtEnd > 0 && !mostlyCutOff {
 		reasons = append(reasons, fmt.Sprintf("%d arrivals due before the end were still unsent when its grace (min(max_lateness, %v)) ran out, or at the stop, and were cut (not offered to the target, not counted against it)",
@@ -857,6 +899,50 @@ func generatorOf(t report.Totals, lag report.Percentiles, a *report.Apparatus) r
 	}
 	g.Reason = strings.Join(reasons, "; ")
 	return g
+}
+
+// inflightHeld words what held the arrivals that waited for an in-flight
+// slot, "" when none did: every one of their workload's max_inflight slots
+// busy with a request the target had not answered, so that rate ×
+// latency had reached the bound. heldBy counts each workload's held
+// arrivals. Fewer connections than slots are named too: the slots' requests
+// then also wait for one of them, and raising max_inflight alone only
+// moves that queue.
+func inflightHeld(workloads []*workloadRun, heldBy []int64) string {
+	var bound []*workloadRun
+	for i, w := range workloads {
+		if !w.closed && i < len(heldBy) && heldBy[i] > 0 {
+			bound = append(bound, w)
+		}
+	}
+	if len(bound) == 0 {
+		return ""
+	}
+	raise := "max_inflight"
+	var each []string
+	for _, w := range bound {
+		figure := fmt.Sprintf("%s %d", w.name, w.maxInflight)
+		if w.maxConns < w.maxInflight {
+			raise = "max_inflight and max_connections"
+			figure += fmt.Sprintf(" on %d connections", w.maxConns)
+		}
+		each = append(each, figure)
+	}
+	advice := fmt.Sprintf("the workload's bound, not the generator's speed; raise %s to offer more", raise)
+	if len(bound) > 1 {
+		return fmt.Sprintf("arrivals waited for an in-flight slot of their workload, all held by requests not yet answered (rate × latency reached max_inflight: %s): %s",
+			strings.Join(each, ", "), advice)
+	}
+	w, conns := bound[0], ""
+	if w.maxConns < w.maxInflight {
+		conns = fmt.Sprintf(" (on max_connections' %d connections)", w.maxConns)
+	}
+	slots := fmt.Sprintf("one of max_inflight's %d slots%s, all", w.maxInflight, conns)
+	if w.maxInflight == 1 {
+		slots = fmt.Sprintf("max_inflight's one slot%s,", conns)
+	}
+	return fmt.Sprintf("arrivals waited for %s held by requests not yet answered (rate × latency reached %d): %s",
+		slots, w.maxInflight, advice)
 }
 
 // starvedClause says, when so, that the machine rather than the rate held

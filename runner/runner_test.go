@@ -135,7 +135,7 @@ func checkAccounting(t *testing.T, res *report.Result) {
 		win.CutAtEnd += w.CutAtEnd
 		win.Exhausted += w.Exhausted
 	}
-	win.Late = tot.Late
+	win.Late, win.Held = tot.Late, tot.Held
 	if win != tot {
 		t.Errorf("windows add up to %+v, run %+v", win, tot)
 	}

@@ -156,7 +156,7 @@ func (s *sim) clientAnswer(id int32) {
 	smp := runner.Sample{
 		Workload: int(f.workload), Request: int(f.request),
 		Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
-		Status: int(f.status),
+		Status: int(f.status), Held: f.sent > f.intended, // only a wait for an in-flight slot sends late
 	}
 	s.describe(f, &smp)
 	w, u := s.workloads[f.workload], f.user
@@ -182,7 +182,7 @@ func (s *sim) clientTimeout(w *workload) {
 		s.rec.Add(runner.Sample{
 			Workload: int(f.workload), Request: int(f.request),
 			Intended: time.Duration(f.intended), Sent: time.Duration(f.sent), Done: time.Duration(s.cal.now),
-			Fate: runner.FateFailed, Class: runner.ClassTimeout,
+			Fate: runner.FateFailed, Class: runner.ClassTimeout, Held: f.sent > f.intended,
 		})
 		u := f.user
 		if f.connected {
@@ -213,7 +213,7 @@ func (s *sim) freeSlot(w *workload) {
 	for w.waiting.len() > 0 && w.inflight < w.maxInflight {
 		a := w.waiting.pop()
 		if by, missed := runner.SendDeadline(time.Duration(a.intended), w.maxLateness, s.duration); s.cal.now > int64(by) {
-			s.rec.Add(runner.Sample{Workload: int(w.id), Request: int(a.request), Intended: time.Duration(a.intended), Fate: missed})
+			s.rec.Add(runner.Sample{Workload: int(w.id), Request: int(a.request), Intended: time.Duration(a.intended), Fate: missed, Held: true})
 			continue
 		}
 		s.sendArrival(w, a)

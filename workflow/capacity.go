@@ -127,10 +127,17 @@ type Step struct {
 	// Valid is false when the run proves nothing about the SUT (Reason
 	// says why): the generator saturated, the verdict was inconclusive,
 	// the apparatus delayed requests by a sizeable part of a latency
-	// threshold or disturbed too many windows (see invalidity), or the run
-	// could not be carried out. An invalid step never counts as failing.
+	// threshold or disturbed too many windows (see invalidity), the
+	// scenario's own in-flight bound held the arrivals (LimitedBy), or the
+	// run could not be carried out. An invalid step never counts as failing.
 	Valid  bool   `json:"valid"`
 	Reason string `json:"reason,omitempty"`
+	// LimitedBy names the scenario's own bound, "max_inflight (1000)",
+	// when it held the step's arrivals while no requirement was missed:
+	// the load offered stopped at what the workload lets in flight (rate ×
+	// latency reached it), a limit of the scenario, not of the SUT or of
+	// the machine.
+	LimitedBy string `json:"limited_by,omitempty"`
 	// Failed lists the requirements missed for certain (a valid step only).
 	Failed        []string `json:"failed,omitempty"`
 	ThroughputRPS float64  `json:"throughput_rps"`
@@ -188,10 +195,18 @@ type Capacity struct {
 	MachineLimitReason string  `json:"machine_limit_reason,omitempty"`
 	// GeneratorLimited is set when the machine limit is the generator
 	// saturating.
-	GeneratorLimited bool   `json:"generator_limited,omitempty"`
-	Converged        bool   `json:"converged"`
-	Note             string `json:"note,omitempty"`
-	Steps            []Step `json:"steps"`
+	GeneratorLimited bool `json:"generator_limited,omitempty"`
+	// WorkloadLimited is set instead of MachineLimited when the rate that
+	// stayed invalid was held by the scenario's own bound (LimitedBy, as
+	// Step.LimitedBy): the search could not offer more, and the capacity
+	// is at least WorkloadLimitRPS, the highest rate measured validly below
+	// InvalidRateRPS, not known.
+	WorkloadLimited  bool    `json:"workload_limited,omitempty"`
+	WorkloadLimitRPS float64 `json:"workload_limit_rps,omitempty"`
+	LimitedBy        string  `json:"limited_by,omitempty"`
+	Converged        bool    `json:"converged"`
+	Note             string  `json:"note,omitempty"`
+	Steps            []Step  `json:"steps"`
 	// Confirmation is the live run at MaxRateRPS after a simulated search
 	// (CapacityOptions.Confirm); nil without one.
 	Confirmation *Confirmation `json:"confirmation,omitempty"`
@@ -208,11 +223,15 @@ type Capacity struct {
 //
 // A step that proves nothing about the SUT (see invalidity: the generator
 // saturated, an inconclusive verdict, the apparatus's delay a sizeable part
-// of a latency threshold) is invalid, never a failure: it is run again, up
-// to InvalidRetries times after InvalidCooldown. A rate that stays invalid
-// bounds the search from above like a failure would, and unless a valid
-// failure below it bounds the capacity, the result is machine-limited: this
-// machine cannot measure beyond the highest rate measured validly.
+// of a latency threshold; or the scenario's max_inflight held its arrivals
+// while no requirement was missed) is invalid, never a failure: it is run
+// again, up to InvalidRetries times after InvalidCooldown (a simulated one
+// held by max_inflight is not: it would give the same answer). A rate that
+// stays invalid bounds the search from above like a failure would, and
+// unless a valid failure below it bounds the capacity, the result is
+// machine-limited (this machine cannot measure beyond the highest rate
+// measured validly) or, when max_inflight held it, workload-limited (the
+// scenario offers no more).
 func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptions) (*Capacity, error) {
 	asked := opts
 	opts.defaults()
@@ -277,7 +296,7 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 	// stayed invalid. The capacity lies in [lo, hi); nothing at or above
 	// ceil is run again.
 	lo, hi, ceil := 0.0, inf, inf
-	var ceilReason string
+	var ceilStep Step // the last run at ceil
 	// measure runs rate until one run is valid, at most 1 + InvalidRetries times.
 	measure := func(rate float64, phase string) (outcome, error) {
 		for attempt := 1; ; attempt++ {
@@ -299,7 +318,9 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 			}
 			st.Phase, st.Attempt = phase, attempt
 			c.Steps = append(c.Steps, st)
-			last := !st.Valid && attempt > opts.InvalidRetries
+			// A simulated step held by the scenario's own bound would be
+			// held again: the model has no noise to wait out.
+			last := !st.Valid && (attempt > opts.InvalidRetries || opts.Simulate && st.LimitedBy != "")
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "capacity: step %d (%s) %.1f/s: p50 %.2fms p99 %.2fms mean %.2fms: %s\n",
 					len(c.Steps), phase, rate, st.P50MS, st.P99MS, st.MeanMS, st.result(last))
@@ -311,7 +332,7 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 				return failed, nil
 			case last:
 				if rate < ceil {
-					ceil, ceilReason = rate, st.Reason
+					ceil, ceilStep = rate, st
 				}
 				return invalid, nil
 			}
@@ -373,12 +394,15 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 	if hi < inf {
 		c.FailRateRPS = hi
 	}
-	c.MachineLimited = ceil < inf && ceil <= hi
-	c.Converged = !c.MachineLimited && lo > 0 && hi < inf && (hi-lo)/lo <= opts.Precision
+	limited := ceil < inf && ceil <= hi
+	c.Converged = !limited && lo > 0 && hi < inf && (hi-lo)/lo <= opts.Precision
 	switch {
-	case c.MachineLimited:
-		c.MachineLimitRPS, c.InvalidRateRPS, c.MachineLimitReason = lo, ceil, ceilReason
-		c.GeneratorLimited = strings.HasPrefix(ceilReason, "generator saturated")
+	case limited && ceilStep.LimitedBy != "":
+		c.WorkloadLimited, c.WorkloadLimitRPS, c.InvalidRateRPS, c.LimitedBy = true, lo, ceil, ceilStep.LimitedBy
+		c.Note = c.Headline()
+	case limited:
+		c.MachineLimited, c.MachineLimitRPS, c.InvalidRateRPS, c.MachineLimitReason = true, lo, ceil, ceilStep.Reason
+		c.GeneratorLimited = strings.HasPrefix(ceilStep.Reason, "generator saturated")
 		c.Note = c.Headline()
 	case lo == 0:
 		c.Note = "no rate tried met every requirement"
@@ -389,26 +413,35 @@ func search(ctx context.Context, name string, opts CapacityOptions, step stepFun
 	case !c.Converged:
 		c.Note = "the search ran out of steps before reaching the precision (raise --max-steps)"
 	}
-	if n := c.invalidSteps(); n > 0 && !c.MachineLimited {
+	if n := c.invalidSteps(); n > 0 && !limited {
 		c.Note = strings.TrimPrefix(c.Note+fmt.Sprintf("; %d invalid step(s) were run again and not counted", n), "; ")
 	}
 	c.KneeRPS = knee(c.Curve())
 	c.EstimatedRPS = c.MaxRateRPS
-	if !c.MachineLimited {
+	if !limited {
 		c.EstimatedRPS = c.estimate()
 	}
 	return c, nil
 }
 
+// Limited reports whether the search ended below the capacity, at a rate
+// that stayed invalid (machine- or workload-limited): the capacity is then
+// only a lower bound.
+func (c *Capacity) Limited() bool { return c.MachineLimited || c.WorkloadLimited }
+
 // Headline is the search's finding in one sentence.
 func (c *Capacity) Headline() string {
-	switch {
-	case c.MachineLimited && c.MachineLimitRPS > 0:
-		return fmt.Sprintf("this machine cannot measure beyond %.1f/s: every run at %.1f/s was invalid (%s); the capacity is at least %.1f/s, not known",
-			c.MachineLimitRPS, c.InvalidRateRPS, c.MachineLimitReason, c.MachineLimitRPS)
-	case c.MachineLimited:
-		return fmt.Sprintf("this machine cannot measure this scenario at any rate tried: every run at %.1f/s was invalid (%s); the capacity is not known",
-			c.InvalidRateRPS, c.MachineLimitReason)
+	if c.Limited() {
+		limit, anyRate, rps := "this machine cannot measure", "this scenario at any rate tried", c.MachineLimitRPS
+		why := "was invalid (" + c.MachineLimitReason + ")"
+		if c.WorkloadLimited {
+			limit, anyRate, rps = "the scenario's "+c.LimitedBy+" limits the offered load", "at every rate tried", c.WorkloadLimitRPS
+			why = "missed no requirement while its arrivals waited for an in-flight slot; raise max_inflight to search further"
+		}
+		if rps > 0 {
+			return fmt.Sprintf("%s beyond %.1f/s: every run at %.1f/s %s; the capacity is at least %.1f/s, not known", limit, rps, c.InvalidRateRPS, why, rps)
+		}
+		return fmt.Sprintf("%s %s: every run at %.1f/s %s; the capacity is not known", limit, anyRate, c.InvalidRateRPS, why)
 	}
 	h := fmt.Sprintf("maximum sustainable rate %.1f/s", c.MaxRateRPS)
 	if c.FailRateRPS > 0 {
@@ -540,7 +573,8 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	st.ThroughputRPS, st.MeanMS, st.P50MS, st.P99MS = res.ThroughputRPS, res.LatencyMS.Mean, res.LatencyMS.P50, res.LatencyMS.P99
 	st.ErrorRate, st.SendLagP99MS = res.ErrorRate, res.Generator.SendLagMS.P99
 	for i, v := range res.Requirements {
-		if v.Status == report.VerdictFail || v.Status == "" && !v.Pass {
+		missed := v.Status == report.VerdictFail || v.Status == "" && !v.Pass
+		if missed && !(i < len(sc.Requirements) && heldWaitMissed(res, sc.Requirements[i])) {
 			st.Failed = append(st.Failed, fmt.Sprintf("%s (observed %.4g)", v.Text, v.Observed))
 		}
 		m := math.NaN()
@@ -555,6 +589,12 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 	st.ApparatusDelayMS, st.ApparatusShare = chk.delayMS, chk.share
 	st.DisturbedWindows, st.Windows = chk.disturbed, chk.windows
 	switch {
+	case err == nil && len(st.Failed) == 0 && res.Generator.InflightBound && (why != "" || res.Verdict != report.VerdictPass):
+		// Nothing missed, yet no pass: the arrivals waited for the
+		// scenario's own in-flight slots, so the load offered was its
+		// bound, and their wait the apparatus's delay, not the SUT's.
+		st.LimitedBy = inflightLimit(stepScenario, res)
+		st.Reason, st.Failed = "limited by the scenario's "+st.LimitedBy+": "+res.Generator.Reason, nil
 	case why != "":
 		st.Reason, st.Failed = why, nil // nothing the SUT did: no requirement missed
 	case err != nil:
@@ -563,16 +603,58 @@ func runStep(ctx context.Context, sc *scenario.Scenario, rate, base float64, ind
 		st.Valid = true
 		st.Pass = res.Verdict == report.VerdictPass
 		if !st.Pass && len(st.Failed) == 0 {
-			// Every requirement met, yet no pass: a simulated generator
-			// that fell behind, the SUT holding more requests than the
-			// scenario lets in flight.
+			// Nothing missed for certain, yet no pass, and no apparatus
+			// or bound of the scenario to blame (a simulated step): the
+			// verdict's reason is the finding.
 			st.Failed = []string{res.VerdictReason}
-			if res.Generator.Saturated {
-				st.Failed = []string{"generator saturated: " + res.Generator.Reason}
-			}
 		}
 	}
 	return st, nil
+}
+
+// heldWaitMissed tells whether req, missed in res, was missed through the
+// wait for the scenario's own in-flight slots alone: res's arrivals mostly
+// waited for one (Generator.InflightBound), req is on latency, which counts
+// from the intended send and so holds that wait, and latency from the
+// actual send (service_latency, the same requirement without it) meets it.
+// A backlog growing all run long can fail such a requirement for certain
+// where the SUT answered on time.
+func heldWaitMissed(res *report.Result, req scenario.Requirement) bool {
+	if !res.Generator.InflightBound || req.Metric != "latency" {
+		return false
+	}
+	req.Metric = "service_latency"
+	return report.EvaluateRequirement(res, req).Status != report.VerdictFail
+}
+
+// inflightLimit names the max_inflight of sc's workloads whose arrivals
+// res counts held ("max_inflight (1000)"; with several workloads each by
+// name, "max_inflight (api 20, admin 5)"); every open workload's when
+// none counts any past the warm-up.
+func inflightLimit(sc *scenario.Scenario, res *report.Result) string {
+	held := map[string]bool{}
+	for _, w := range res.Workloads {
+		held[w.Name] = w.Totals.Held > 0
+	}
+	var open, named []string
+	only := 0
+	for _, w := range sc.Workload {
+		if w.Closed() {
+			continue
+		}
+		only = w.MaxInflight
+		open = append(open, fmt.Sprintf("%s %d", w.Name, w.MaxInflight))
+		if held[w.Name] {
+			named = append(named, open[len(open)-1])
+		}
+	}
+	switch {
+	case len(open) == 1:
+		return fmt.Sprintf("max_inflight (%d)", only)
+	case len(named) == 0:
+		named = open
+	}
+	return "max_inflight (" + strings.Join(named, ", ") + ")"
 }
 
 // CurvePoint is the latency at one offered rate, averaged over the valid
@@ -635,9 +717,12 @@ func knee(curve []CurvePoint) float64 {
 func (c *Capacity) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Capacity: %s%s\n\n", c.Scenario, simulatedSuffix(c.Mode))
-	if c.MachineLimited {
+	switch {
+	case c.MachineLimited:
 		fmt.Fprintf(&b, "**Machine-limited**: %s.\n", c.Headline())
-	} else {
+	case c.WorkloadLimited:
+		fmt.Fprintf(&b, "**Limited by the scenario**: %s.\n", c.Headline())
+	default:
 		fmt.Fprintf(&b, "Maximum sustainable rate: **%.1f/s**", c.MaxRateRPS)
 		if c.FailRateRPS > 0 {
 			fmt.Fprintf(&b, " (fails at %.1f/s; interpolated threshold %.1f/s)", c.FailRateRPS, c.EstimatedRPS)
@@ -668,12 +753,12 @@ func (c *Capacity) WriteMarkdown(w io.Writer) error {
 
 // footnote says how the steps were judged.
 func (c *Capacity) footnote() string {
-	rule := fmt.Sprintf("invalid, never a failure, when the generator saturated, the verdict was inconclusive, the apparatus delay at a latency requirement's aggregation exceeded %.0f%% of its threshold, or more than %.0f%% of its windows were disturbed",
+	rule := fmt.Sprintf("invalid, never a failure, when the scenario's max_inflight held its arrivals while it missed no requirement, the generator saturated, the verdict was inconclusive, the apparatus delay at a latency requirement's aggregation exceeded %.0f%% of its threshold, or more than %.0f%% of its windows were disturbed",
 		100*ApparatusShareMax, 100*DisturbedShareMax)
 	if c.Mode != report.ModeSimulated {
 		return "\nA step is " + rule + "; it is run again after a cool-down.\n"
 	}
-	simulated := "\nEvery step was simulated on a virtual clock (the model's default costs per request and per hop): no apparatus delayed it, so none is invalid.\n"
+	simulated := "\nEvery step was simulated on a virtual clock (the model's default costs per request and per hop): no apparatus delayed it, so none is invalid unless the scenario's max_inflight held its arrivals while it missed no requirement (not run again: the model would hold them again).\n"
 	if c.Confirmation == nil {
 		return simulated
 	}

@@ -23,7 +23,8 @@ type ScaleOptions struct {
 	Capacity CapacityOptions
 	// Simulate simulates every count's search (it sets Capacity.Simulate):
 	// the curve up to a thousand backends at a fraction of the wall time,
-	// with no count machine-limited.
+	// with no count machine-limited (the scenario's max_inflight may still
+	// limit one).
 	Simulate bool
 	// Project lists the backend counts to project capacity for. Default:
 	// 2× and 4× the largest count measured.
@@ -57,6 +58,10 @@ type ScalePoint struct {
 	// Capacity.MachineLimited): CapacityRPS is then only a lower bound, and
 	// the point is left out of the fit and the efficiencies.
 	MachineLimited bool `json:"machine_limited,omitempty"`
+	// WorkloadLimited is set when the scenario's max_inflight limited this
+	// count's search (Capacity.WorkloadLimited): a lower bound likewise,
+	// left out likewise; the bound, not the SUT, would bend the curve.
+	WorkloadLimited bool `json:"workload_limited,omitempty"`
 	// Efficiency is capacity / (backends × capacity of the smallest count
 	// fitted, per backend).
 	Efficiency       float64   `json:"efficiency"`
@@ -150,8 +155,8 @@ func Scale(ctx context.Context, sc *scenario.Scenario, opts ScaleOptions) (*Scal
 		}
 		c.Backends = n
 		s.Points = append(s.Points, ScalePoint{Backends: n, CapacityRPS: c.EstimatedRPS, MaxRateRPS: c.MaxRateRPS,
-			MachineLimited: c.MachineLimited, Search: c})
-		if c.MaxRateRPS > 0 && !c.MachineLimited {
+			MachineLimited: c.MachineLimited, WorkloadLimited: c.WorkloadLimited, Search: c})
+		if c.MaxRateRPS > 0 && !c.Limited() {
 			prevN, prevCap = n, c.MaxRateRPS
 		}
 	}
@@ -169,15 +174,32 @@ func (s *Scalability) MachineLimited() bool {
 	return false
 }
 
+// Limited reports whether some count's capacity is only a lower bound:
+// machine-limited, or limited by the scenario's max_inflight.
+func (s *Scalability) Limited() bool {
+	for _, p := range s.Points {
+		if p.limited() {
+			return true
+		}
+	}
+	return false
+}
+
+// limited: the count's capacity is only a lower bound, left out of the fit.
+func (p ScalePoint) limited() bool { return p.MachineLimited || p.WorkloadLimited }
+
 // fit fits the USL to the counts whose capacity was measured (found, and
-// not machine-limited: a lower bound would bend the curve).
+// neither machine- nor workload-limited: a lower bound would bend the
+// curve).
 func (s *Scalability) fit(project []int) {
 	var ns, cs []float64
-	var limited []string
+	var machine, workload []string
 	for _, p := range s.Points {
 		switch {
 		case p.MachineLimited:
-			limited = append(limited, fmt.Sprint(p.Backends))
+			machine = append(machine, fmt.Sprint(p.Backends))
+		case p.WorkloadLimited:
+			workload = append(workload, fmt.Sprint(p.Backends))
 		case p.CapacityRPS > 0:
 			ns, cs = append(ns, float64(p.Backends)), append(cs, p.CapacityRPS)
 		}
@@ -185,7 +207,7 @@ func (s *Scalability) fit(project []int) {
 	if len(cs) > 0 {
 		perUnit := cs[0] / ns[0]
 		for i, p := range s.Points {
-			if !p.MachineLimited {
+			if !p.limited() {
 				s.Points[i].Efficiency = p.CapacityRPS / (float64(p.Backends) * perUnit)
 			}
 		}
@@ -193,9 +215,15 @@ func (s *Scalability) fit(project []int) {
 	fit, err := report.FitUSL(ns, cs)
 	if err != nil {
 		s.FitError = err.Error()
-		if len(limited) > 0 {
-			s.FitError = fmt.Sprintf("refused: this machine could not measure the capacity at %s backend(s), and the other counts are too few (%v)",
-				strings.Join(limited, ", "), err)
+		var why []string
+		if len(machine) > 0 {
+			why = append(why, fmt.Sprintf("this machine could not measure the capacity at %s backend(s)", strings.Join(machine, ", ")))
+		}
+		if len(workload) > 0 {
+			why = append(why, fmt.Sprintf("the scenario's max_inflight limited the load offered at %s backend(s)", strings.Join(workload, ", ")))
+		}
+		if len(why) > 0 {
+			s.FitError = fmt.Sprintf("refused: %s, and the other counts are too few (%v)", strings.Join(why, "; "), err)
 		}
 		return
 	}
@@ -233,6 +261,10 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 			capacity, eff = fmt.Sprintf("≥ %.1f/s, machine-limited", p.Search.MachineLimitRPS), "—"
 		case p.MachineLimited:
 			capacity, eff = "unknown, machine-limited", "—"
+		case p.WorkloadLimited && p.Search.WorkloadLimitRPS > 0:
+			capacity, eff = fmt.Sprintf("≥ %.1f/s, limited by %s", p.Search.WorkloadLimitRPS, p.Search.LimitedBy), "—"
+		case p.WorkloadLimited:
+			capacity, eff = "unknown, limited by "+p.Search.LimitedBy, "—"
 		}
 		if p.FittedRPS > 0 {
 			fitted, fittedEff = fmt.Sprintf("%.1f/s", p.FittedRPS), fmt.Sprintf("%.3f", p.FittedEfficiency)
@@ -240,7 +272,7 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", p.Backends, capacity, eff, fitted, fittedEff)
 	}
 	for _, p := range s.Points {
-		if p.MachineLimited {
+		if p.limited() {
 			fmt.Fprintf(&b, "\n%d backend(s): %s; left out of the fit.\n", p.Backends, p.Search.Headline())
 		}
 	}
@@ -280,7 +312,7 @@ func (s *Scalability) WriteMarkdown(w io.Writer) error {
 func (s *Scalability) Chart() (*report.Chart, error) {
 	var n, measured []float64
 	for _, p := range s.Points {
-		if !p.MachineLimited {
+		if !p.limited() {
 			n, measured = append(n, float64(p.Backends)), append(measured, p.CapacityRPS)
 		}
 	}

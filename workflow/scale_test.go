@@ -19,6 +19,14 @@ func point(n int, capacity, limit float64) ScalePoint {
 	return ScalePoint{Backends: n, CapacityRPS: c.EstimatedRPS, MaxRateRPS: c.MaxRateRPS, MachineLimited: c.MachineLimited, Search: c}
 }
 
+// heldPoint is a count whose search the scenario's max_inflight limited
+// beyond limit.
+func heldPoint(n int, limit float64) ScalePoint {
+	c := &Capacity{Backends: n, MaxRateRPS: limit, EstimatedRPS: limit, WorkloadLimited: true, WorkloadLimitRPS: limit,
+		InvalidRateRPS: limit * 1.05, LimitedBy: "max_inflight (1000)"}
+	return ScalePoint{Backends: n, CapacityRPS: limit, MaxRateRPS: limit, WorkloadLimited: true, Search: c}
+}
+
 // The fit over the counts measured, and what the study says, without runs.
 func TestScaleFit(t *testing.T) {
 	cases := []struct {
@@ -37,6 +45,13 @@ func TestScaleFit(t *testing.T) {
 		{name: "one backend measured far too low (the issue): degenerate, no σ = κ = 0 finding",
 			points: []ScalePoint{point(1, 10.9, 0), point(2, 400, 0), point(4, 800, 0)}, fitted: 3, degenerate: true,
 			say: []string{"The USL fit is degenerate: capacity per unit rises"}, never: []string{"σ (contention)", "peaks", "projected"}},
+		{name: "a count max_inflight limits is left out of the fit, and named",
+			points: []ScalePoint{point(1, 200, 0), point(2, 400, 0), point(4, 800, 0), heldPoint(1000, 161672)}, fitted: 3,
+			say: []string{"≥ 161672.0/s, limited by max_inflight (1000)", "1000 backend(s): the scenario's max_inflight (1000) limits the offered load beyond 161672.0/s",
+				"left out of the fit", "κ (coherency) = 0 "}, never: []string{"machine-limited", "this machine"}},
+		{name: "a count max_inflight limits and one the machine does leave too few: refused, each named",
+			points: []ScalePoint{point(1, 200, 0), point(2, 0, 300), heldPoint(4, 700)},
+			say:    []string{"No USL fit: refused: this machine could not measure the capacity at 2 backend(s); the scenario's max_inflight limited the load offered at 4 backend(s)"}},
 		{name: "machine-limited counts leave too few to fit: refused",
 			points: []ScalePoint{point(1, 200, 0), point(2, 0, 300), point(4, 0, -1)},
 			say: []string{"No USL fit: refused: this machine could not measure the capacity at 2, 4 backend(s)",

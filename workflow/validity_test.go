@@ -88,12 +88,13 @@ func TestStepInvalidity(t *testing.T) {
 }
 
 // model is a SUT of capacity capRPS measured from a machine that cannot
-// measure at or above limitRPS (0: any rate), and whose first flaky runs at
-// each rate are invalid anyway (a neighbour's burst).
+// measure at or above limitRPS (0: any rate), by a scenario whose
+// max_inflight holds the arrivals at or above heldRPS (0: never), and whose
+// first flaky runs at each rate are invalid anyway (a neighbour's burst).
 type model struct {
-	capRPS, limitRPS float64
-	flaky            int
-	runs             map[float64]int
+	capRPS, limitRPS, heldRPS float64
+	flaky                     int
+	runs                      map[float64]int
 }
 
 func (m *model) step(rate float64, index int) (Step, error) {
@@ -103,6 +104,9 @@ func (m *model) step(rate float64, index int) (Step, error) {
 	m.runs[rate]++
 	st := Step{RateRPS: rate, Seed: int64(index), MeanMS: 5}
 	switch {
+	case m.heldRPS > 0 && rate >= m.heldRPS:
+		st.LimitedBy = "max_inflight (1000)"
+		st.Reason = "limited by the scenario's max_inflight (1000): arrivals waited for one of max_inflight's 1000 slots"
 	case m.limitRPS >= 0 && rate >= m.limitRPS:
 		st.Reason = "apparatus delay mean 3ms is 30% of mean(latency) < 10ms (more than 10%)"
 	case m.runs[rate] <= m.flaky:
@@ -124,7 +128,9 @@ func TestSearchInvalidSteps(t *testing.T) {
 		name                string
 		m                   model
 		retries             int
-		limited             bool
+		simulate            bool
+		limited             bool    // machine-limited
+		held                bool    // workload-limited
 		minRate, maxRate    float64 // MaxRateRPS, or MachineLimitRPS when limited
 		invalidAt           float64 // InvalidRateRPS when limited
 		wantInvalid, stepsN int     // invalid steps; total steps (0: not checked)
@@ -138,11 +144,16 @@ func TestSearchInvalidSteps(t *testing.T) {
 		{name: "nothing measurable", m: model{capRPS: 560, limitRPS: 0}, limited: true, stepsN: 12},
 		{name: "no retries", m: model{capRPS: 560, limitRPS: 300}, retries: -1,
 			limited: true, minRate: 300 / 1.05, maxRate: 300, invalidAt: 300},
+		{name: "max_inflight binds below the capacity: limited by the scenario, run again live", m: model{capRPS: 560, limitRPS: inf, heldRPS: 300},
+			held: true, minRate: 300 / 1.05, maxRate: 300, invalidAt: 300},
+		{name: "max_inflight binds below the capacity, simulated: not run again", m: model{capRPS: 560, limitRPS: inf, heldRPS: 300}, simulate: true,
+			held: true, minRate: 300 / 1.05, maxRate: 300, invalidAt: 300},
+		{name: "max_inflight above the capacity: the capacity is found", m: model{capRPS: 560, limitRPS: inf, heldRPS: 1000}, minRate: 560 / 1.05, maxRate: 560},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := CapacityOptions{Start: 400, Growth: 2, Precision: 0.05, Repeats: 2, MaxSteps: 40,
-				Cooldown: time.Nanosecond, InvalidCooldown: time.Nanosecond, InvalidRetries: tc.retries}
+				Cooldown: time.Nanosecond, InvalidCooldown: time.Nanosecond, InvalidRetries: tc.retries, Simulate: tc.simulate}
 			if tc.stepsN > 0 {
 				opts.MaxSteps = tc.stepsN
 			}
@@ -152,10 +163,21 @@ func TestSearchInvalidSteps(t *testing.T) {
 			}
 			var md strings.Builder
 			_ = c.WriteMarkdown(&md)
-			if c.MachineLimited != tc.limited {
-				t.Fatalf("machine-limited %v, want %v\n%s", c.MachineLimited, tc.limited, md.String())
+			if c.MachineLimited != tc.limited || c.WorkloadLimited != tc.held {
+				t.Fatalf("machine-limited %v, workload-limited %v, want %v, %v\n%s", c.MachineLimited, c.WorkloadLimited, tc.limited, tc.held, md.String())
 			}
 			got := c.MaxRateRPS
+			if tc.held {
+				got = c.WorkloadLimitRPS
+				for _, out := range []string{c.Note, md.String()} {
+					if !strings.Contains(out, "the scenario's max_inflight (1000) limits the offered load beyond") || strings.Contains(out, "machine") {
+						t.Errorf("the result does not say the scenario's max_inflight limited it, or blames the machine:\n%s", out)
+					}
+				}
+				if c.Converged || c.EstimatedRPS != c.MaxRateRPS || c.InvalidRateRPS < tc.invalidAt || c.InvalidRateRPS > tc.invalidAt*1.05+1e-9 {
+					t.Errorf("converged %v, estimated %.1f/s, invalid at %.1f/s; want no capacity claimed, invalid within 5%% above %.1f/s", c.Converged, c.EstimatedRPS, c.InvalidRateRPS, tc.invalidAt)
+				}
+			}
 			if tc.limited {
 				got = c.MachineLimitRPS
 				if c.InvalidRateRPS < tc.invalidAt || c.InvalidRateRPS > tc.invalidAt*1.05+1e-9 && tc.invalidAt > 0 {
@@ -169,7 +191,7 @@ func TestSearchInvalidSteps(t *testing.T) {
 				if c.Converged || c.EstimatedRPS != c.MaxRateRPS {
 					t.Errorf("a machine-limited search claims a capacity: converged %v, estimated %.1f", c.Converged, c.EstimatedRPS)
 				}
-			} else if !c.Converged {
+			} else if !tc.held && !c.Converged {
 				t.Errorf("not converged: %s", c.Note)
 			}
 			if got < tc.minRate-1e-9 || got > tc.maxRate {
@@ -188,8 +210,14 @@ func TestSearchInvalidSteps(t *testing.T) {
 					t.Errorf("an invalid step counted: %+v", s)
 				}
 				allowed := 1 + 2 // the default retries
-				if tc.retries != 0 {
+				switch {
+				case tc.simulate && s.LimitedBy != "":
+					allowed = 1
+				case tc.retries != 0:
 					allowed = 1 + max(tc.retries, 0)
+				}
+				if tc.held && !tc.simulate && s.LimitedBy != "" && s.Attempt == 1 && (i+1 == len(c.Steps) || c.Steps[i+1].Attempt != 2) {
+					t.Errorf("step %d at %.1f/s: a live step held by max_inflight not run again", i+1, s.RateRPS)
 				}
 				if s.Attempt > allowed {
 					t.Errorf("step %d: attempt %d at %.1f/s, beyond the retries", i+1, s.Attempt, s.RateRPS)
@@ -199,7 +227,7 @@ func TestSearchInvalidSteps(t *testing.T) {
 				}
 			}
 			switch {
-			case tc.wantInvalid == 0 && !tc.limited && invalidN > 0:
+			case tc.wantInvalid == 0 && !tc.limited && !tc.held && invalidN > 0:
 				t.Errorf("%d invalid steps on a quiet machine", invalidN)
 			case tc.wantInvalid < 0 && (invalidN == 0 || !strings.Contains(c.Note, "run again and not counted")):
 				t.Errorf("%d invalid steps; note %q", invalidN, c.Note)

@@ -18,7 +18,7 @@ func newCapacityCmd() *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "capacity SCENARIO [--backends 1,2,4,8] [--simulate [--confirm]]",
-		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements or the live run of --confirm missed one, 3 run failed, this machine could not measure the capacity or the live run could not confirm it)",
+		Short: "Find the highest open-loop rate meeting every requirement; with --backends, per backend count with a USL fit (exit 0 found, 1 no rate met the requirements or the live run of --confirm missed one, 3 run failed, this machine or the scenario's max_inflight kept the capacity from being measured, or the live run could not confirm it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := loadScenario(cmd, args[0])
@@ -49,8 +49,8 @@ func newCapacityCmd() *cobra.Command {
 				if werr := s.WriteMarkdown(w); werr != nil {
 					return withCode(exitRun, werr)
 				}
-				if s.MachineLimited() {
-					return withCode(exitRun, errors.New("this machine could not measure the capacity at every backend count (see above)"))
+				if s.Limited() {
+					return withCode(exitRun, errors.New("the capacity is not known at every backend count, only a lower bound (see above)"))
 				}
 				return nil
 			}
@@ -69,7 +69,7 @@ func newCapacityCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitRun, err)
 			}
-			if c.MachineLimited {
+			if c.Limited() {
 				return withCode(exitRun, errors.New(c.Headline()))
 			}
 			if c.MaxRateRPS == 0 {
