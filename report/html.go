@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -91,7 +92,14 @@ type htmlPage struct {
 	Latency       []htmlLatencyRow
 	Workloads     []htmlWorkload
 	Requests      []htmlWorkload // shown when a workload sends several
+	Topology      template.HTML  // the infrastructure drawn, as SVG
+	Tiers         *htmlTable
+	SinglePoints  []htmlPair // label, why
+	NoSPOF        bool       // a built-in SUT without any
+	Projection    *htmlTable
+	Availability  string // the service's projected availability
 	Nodes         []htmlNode
+	NodePools     bool // the nodes' pools and states are known
 	Fairness      string
 	Faults        []htmlFault
 	Errors        []htmlErrorClass
@@ -138,7 +146,16 @@ func htmlScopeRow(name, workload string, s *Stats) htmlWorkload {
 	}
 }
 
-type htmlNode struct{ Name, Requests, Share, Weight, Utilisation string }
+// htmlTable is a table of formatted cells; Numeric marks the columns
+// aligned right.
+type htmlTable struct {
+	Header  []string
+	Numeric []bool
+	Rows    [][]string
+	Notes   []string
+}
+
+type htmlNode struct{ Name, Pool, State, Requests, Share, Weight, Utilisation string }
 
 type htmlFault struct{ Kind, Node, At, For, Detected, Recovered string }
 
@@ -240,6 +257,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	}
 
 	for _, f := range figs {
+		if f.File == TopologyFile {
+			continue // the page draws it itself, as SVG
+		}
 		cfg, err := png.DecodeConfig(bytes.NewReader(f.PNG))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.File, err)
@@ -285,8 +305,18 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 			p.Requests = append(p.Requests, htmlScopeRow(r.Name, r.Workload, &r.Stats))
 		}
 	}
+	p.infrastructure(res)
+	p.NodePools = res.Topology != nil
+	states := NodeStates(res.Faults)
 	for _, n := range res.Nodes {
-		p.Nodes = append(p.Nodes, htmlNode{n.Name, formatCount(n.Requests), formatShare(n.Share), nodeWeight(n), nodeUtilisation(n)})
+		state := ""
+		if p.NodePools {
+			state = cmp.Or(states[n.Name], NodeUp)
+		}
+		if n.Role != "" {
+			state += ", " + n.Role
+		}
+		p.Nodes = append(p.Nodes, htmlNode{n.Name, n.Pool, state, formatCount(n.Requests), formatShare(n.Share), nodeWeight(n), nodeUtilisation(n)})
 	}
 	if res.Fairness > 0 {
 		p.Fairness = strconv.FormatFloat(res.Fairness, 'f', 3, 64)
@@ -363,6 +393,30 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	add("result schema", strconv.Itoa(res.SchemaVersion))
 	p.ScenarioYAML = m.ScenarioYAML
 	return p, nil
+}
+
+// infrastructure fills the page's drawing of the SUT, its tier table, its
+// single points of failure and its projected availability: the figures
+// the terminal and Markdown reports show, from the same rows.
+func (p *htmlPage) infrastructure(res *Result) {
+	p.Topology = template.HTML(topologySVG(res)) // escaped as it is written
+	if len(res.Tiers) > 0 {
+		t := &htmlTable{Header: tierHeader, Numeric: []bool{false, false, true, true, true, true, true, true}}
+		for _, tier := range res.Tiers {
+			t.Rows = append(t.Rows, tierRow(tier))
+		}
+		t.Notes = append([]string{tierShares(res)}, tierNotes(res.Tiers)...)
+		p.Tiers = t
+	}
+	for _, sp := range res.SinglePointsOfFailure {
+		p.SinglePoints = append(p.SinglePoints, htmlPair{sp.Label(), sp.Why})
+	}
+	p.NoSPOF = res.SinglePointsOfFailure != nil && len(res.SinglePointsOfFailure) == 0
+	if pr := res.Projection; pr != nil {
+		p.Projection = &htmlTable{Header: projectionHeader, Numeric: []bool{false, true, true, true, true},
+			Rows: projectionRows(pr), Notes: projectionNotes(pr)}
+		p.Availability = fmt.Sprintf("%s (downtime %s a year)", formatAvailability(pr.Service.Availability), formatSpan(pr.Service.DowntimePerYearS))
+	}
 }
 
 // measuredText is "measured 60.0s", or "measured 41.2s of 60.0s" for a run

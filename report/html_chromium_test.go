@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +87,15 @@ type pageCheck struct {
 	bannerText    string
 	viewport      rect
 	screenshot    []byte
+	drawing       rect        // the infrastructure's SVG
+	drawnNodes    []drawnNode // its nodes, as laid out
+}
+
+// drawnNode is one node of the infrastructure's drawing as the browser
+// laid it out.
+type drawnNode struct {
+	Name, State string
+	Box         rect
 }
 
 type rect struct {
@@ -114,6 +125,9 @@ const pageProbe = `(async () => {
 		banner: box(banner), visible, onTop, text,
 		lastReq: rows.length ? box(rows[rows.length - 1]) : null,
 		viewport: {Top: 0, Left: 0, Right: innerWidth, Bottom: innerHeight, Width: innerWidth, Height: innerHeight},
+		drawing: box(document.getElementById('topology-drawing')),
+		drawnNodes: Array.from(document.querySelectorAll('#topology-drawing g.topology-node'),
+			g => ({Name: g.getAttribute('data-name'), State: g.getAttribute('data-state'), Box: box(g)})),
 	};
 })()`
 
@@ -126,6 +140,8 @@ type probeResult struct {
 	Banner, LastReq, Viewport *rect
 	Visible, OnTop            bool
 	Text                      string
+	Drawing                   *rect
+	DrawnNodes                []drawnNode
 }
 
 // checkPageInChromium opens file in a fresh tab of browser at width x
@@ -198,13 +214,18 @@ func checkPageInChromium(t *testing.T, browser context.Context, out *lockedBuffe
 		pc.viewport = *probe.Viewport
 	}
 	pc.bannerOnTop, pc.bannerText = probe.OnTop, probe.Text
+	if probe.Drawing != nil {
+		pc.drawing = *probe.Drawing
+	}
+	pc.drawnNodes = probe.DrawnNodes
 	return pc
 }
 
 // The acceptance check of report.html: opened in headless Chromium, the
 // page logs no error, requests nothing beyond itself, every image decodes
-// to a non-empty picture, and the verdict banner and every requirement are
-// visible on the first screen. A screenshot of that screen is kept.
+// to a non-empty picture, the verdict banner and every requirement are
+// visible on the first screen, and the drawing of the infrastructure shows
+// every node. A screenshot of that screen is kept.
 func TestHTMLReportInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
@@ -267,6 +288,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 			t.Errorf("last requirement at %+v, below the first screen (height %g)", pc.lastReq, vp.Bottom)
 		}
 		decodePNG(t, shot, pc.screenshot)
+		checkDrawnNodes(t, pc, res)
 	})
 
 	t.Run("a bad page fails the check", func(t *testing.T) {
@@ -281,4 +303,30 @@ func TestHTMLReportInChromium(t *testing.T) {
 			t.Errorf("broken images %q, want both", pc.brokenImages)
 		}
 	})
+}
+
+// checkDrawnNodes: the drawing shows the proxy's replica and each node of
+// res, with its state, each a visible shape inside the drawing.
+func checkDrawnNodes(t *testing.T, pc pageCheck, res *Result) {
+	t.Helper()
+	d := pc.drawing
+	if d.Width <= 0 || d.Height <= 0 {
+		t.Fatalf("the drawing of the infrastructure is %+v, not shown", d)
+	}
+	want := map[string]string{"proxy-1": NodeUp}
+	states := NodeStates(res.Faults)
+	for _, n := range res.Nodes {
+		want[n.Name] = cmp.Or(states[n.Name], NodeUp)
+	}
+	got := map[string]string{}
+	for _, n := range pc.drawnNodes {
+		got[n.Name] = n.State
+		b := n.Box
+		if b.Width <= 0 || b.Height <= 0 || b.Left < d.Left || b.Right > d.Right || b.Top < d.Top || b.Bottom > d.Bottom {
+			t.Errorf("node %s drawn at %+v, not a shape inside the drawing %+v", n.Name, b, d)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("drawn nodes %v, want %v", got, want)
+	}
 }

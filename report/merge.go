@@ -42,7 +42,7 @@ func Merge(parts []*Result) (*Result, error) {
 		Windows:       []Window{},
 	}
 	// Read from the topology: the same in every segment.
-	res.Projection, res.SinglePointsOfFailure = first.Projection, first.SinglePointsOfFailure
+	res.Projection, res.SinglePointsOfFailure, res.Topology = first.Projection, first.SinglePointsOfFailure, first.Topology
 	var targets []string
 	for _, p := range parts {
 		if p.Started.Before(res.Started) {
@@ -368,7 +368,8 @@ func addCounts[K comparable](dst, src map[K]int64) map[K]int64 {
 }
 
 // mergeNodes adds the requests each part saw per node; utilisation, which
-// each part measured on its own, is averaged over the parts that report it.
+// each part measured on its own, is averaged over the parts that report it;
+// a node's pool and role are the first part's, as the faults are.
 func mergeNodes(parts []*Result) ([]Node, float64) {
 	byName := map[string]*Node{}
 	reported := map[string]int{}
@@ -377,7 +378,7 @@ func mergeNodes(parts []*Result) ([]Node, float64) {
 		for _, n := range p.Nodes {
 			m := byName[n.Name]
 			if m == nil {
-				m = &Node{Name: n.Name, Weight: n.Weight}
+				m = &Node{Name: n.Name, Weight: n.Weight, Pool: n.Pool, Role: n.Role}
 				byName[n.Name] = m
 			}
 			m.Requests += n.Requests

@@ -108,12 +108,13 @@ func Charts(res *Result) ([]*Chart, error) {
 	return out, errors.Join(errs...)
 }
 
-// Figures renders every chart of res. On errors it returns the figures it
-// could draw with them.
+// Figures renders every chart of res, then the drawing of its
+// infrastructure (TopologyFile) when it has one. On errors it returns the
+// figures it could draw with them.
 func Figures(res *Result) ([]Figure, error) {
 	charts, err := Charts(res)
 	errs := []error{err}
-	figs := make([]Figure, 0, len(charts))
+	figs := make([]Figure, 0, len(charts)+1)
 	for _, c := range charts {
 		f, ferr := c.Render()
 		if ferr != nil {
@@ -121,6 +122,11 @@ func Figures(res *Result) ([]Figure, error) {
 			continue
 		}
 		figs = append(figs, f)
+	}
+	if f, ok, ferr := topologyFigure(res); ok {
+		figs = append(figs, f)
+	} else if ferr != nil {
+		errs = append(errs, ferr)
 	}
 	return figs, errors.Join(errs...)
 }

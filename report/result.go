@@ -69,6 +69,9 @@ type Result struct {
 	Nodes    []Node          `json:"nodes"`
 	// Fairness is Jain's index over (share / weight) of the nodes, in (0,1].
 	Fairness float64 `json:"fairness,omitempty"`
+	// Topology is the built-in SUT's shape (TopologyOf); nil for an
+	// external target.
+	Topology *Topology `json:"topology,omitempty"`
 	// Tiers are each pool's figures when pools call other pools (TiersOf).
 	Tiers  []Tier  `json:"tiers,omitempty"`
 	Faults []Fault `json:"faults"`
@@ -242,6 +245,11 @@ type Node struct {
 	Weight   float64 `json:"weight,omitempty"`
 	// Utilisation is busy worker-time / (workers x wall time), when known.
 	Utilisation float64 `json:"utilisation"`
+	// Pool and, in a database, Role (RolePrimary, RolePromoted,
+	// RoleReplica) are a built-in node's at the end of the run; its state
+	// then is read from the faults (NodeStates).
+	Pool string `json:"pool,omitempty"`
+	Role string `json:"role,omitempty"`
 }
 
 // Fault is one fault of the timeline with its measured effects. AtS is the

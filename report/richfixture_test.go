@@ -15,7 +15,8 @@ import (
 // the HTML report draw: per-second windows with latency histograms, three
 // nodes with per-second utilisation, two workloads, and a crash of app-2
 // from 20s to 35s (during which app-2 serves nothing and errors rise), and
-// a backend added at 45s. It is deterministic.
+// a backend added at 45s; the topology of its built-in SUT (one pool behind
+// one proxy replica). It is deterministic.
 func richResult(t testing.TB) *Result {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(42, 7))
@@ -139,6 +140,16 @@ func richResult(t testing.TB) *Result {
 	for i := range res.Nodes {
 		res.Nodes[i].Share = float64(res.Nodes[i].Requests) / float64(total)
 	}
+	// The infrastructure behind it: one proxy replica (a single point of
+	// failure) in front of the pool.
+	sut := &scenario.SUT{Proxy: scenario.Proxy{ProxyOptions: scenario.ProxyOptions{Replicas: 1}},
+		Pools: []scenario.Pool{{Name: "app", Backends: backendsOf("app", 3)}}}
+	var counters []TierNodeCounters
+	for _, n := range res.Nodes {
+		counters = append(counters, TierNodeCounters{Name: n.Name, Pool: "app", Workers: 1, Utilisation: n.Utilisation})
+	}
+	AttachTiers(res, sut, counters)
+	res.SinglePointsOfFailure = SinglePointsOfFailure(&scenario.Scenario{SUT: sut})
 	Evaluate(res, []scenario.Requirement{
 		{Text: "throughput >= 190/s", Metric: "throughput", Op: ">=", Threshold: 190, Unit: scenario.UnitRate},
 		{Text: "p99(latency) < 40ms", Metric: "latency", Agg: "p99", Op: "<", Threshold: 40, Unit: scenario.UnitDuration},

@@ -362,6 +362,18 @@ func (t *textWriter) projection(p *Projection) {
 	if p == nil {
 		return
 	}
+	t.blank()
+	t.table(projectionHeader, "lrrrr", projectionRows(p))
+	for _, note := range projectionNotes(p) {
+		t.linef("%s", note)
+	}
+}
+
+var projectionHeader = []string{"projection", "mtbf", "mttr", "availability", "downtime/year"}
+
+// projectionRows are the projection's table: each node, each pool (a
+// database's reads and writes apart), each route, the service.
+func projectionRows(p *Projection) [][]string {
 	var rows [][]string
 	for _, n := range p.Nodes {
 		rows = append(rows, []string{n.Name, fmt.Sprintf("%gh", n.MTBFH), formatSpan(n.MTTRS) + " (" + n.MTTRFrom + ")",
@@ -380,16 +392,19 @@ func (t *textWriter) projection(p *Projection) {
 	for _, r := range p.Routes {
 		rows = append(rows, projectionRow("route "+r.Pool, "", r.Projected))
 	}
-	rows = append(rows, projectionRow("service", "", p.Service))
-	t.blank()
-	t.table([]string{"projection", "mtbf", "mttr", "availability", "downtime/year"}, "lrrrr", rows)
-	t.linef("availability = MTBF/(MTBF+MTTR) per node; a pool is up while k of its n nodes are (independent failures), a route while its pool and the tiers its calls reach are, the service while the proxy and every route are")
+	return append(rows, projectionRow("service", "", p.Service))
+}
+
+// projectionNotes say how the projection is made, and what it left out.
+func projectionNotes(p *Projection) []string {
+	notes := []string{"availability = MTBF/(MTBF+MTTR) per node; a pool is up while k of its n nodes are (independent failures), a route while its pool and the tiers its calls reach are, the service while the proxy and every route are"}
 	if len(p.WithoutMTTR) > 0 {
-		t.linef("left out, with an mtbf but no time to repair (no mttr:, no fault in the run): %s", strings.Join(p.WithoutMTTR, ", "))
+		notes = append(notes, "left out, with an mtbf but no time to repair (no mttr:, no fault in the run): "+strings.Join(p.WithoutMTTR, ", "))
 	}
 	if p.Approximate {
-		t.linef("approximate: too many tiers are reached along several paths to weigh jointly; some are taken as independent")
+		notes = append(notes, "approximate: too many tiers are reached along several paths to weigh jointly; some are taken as independent")
 	}
+	return notes
 }
 
 func projectionRow(label, redundancy string, p Projected) []string {

@@ -104,12 +104,18 @@ type TierNodeCounters struct {
 	Failures map[string]int64
 }
 
-// AttachTiers puts the per-tier figures of s into res from its nodes'
-// counters, live and simulated alike, when pools call other pools. The
-// fairness is then that of the routed pools' nodes alone: a tier's nodes
-// answer no client, so their share of the answers says nothing of the
-// proxy's balance.
+// AttachTiers puts the shape of s (Result.Topology) and each node's pool
+// and role at the end into res, and the per-tier figures of s from its
+// nodes' counters when pools call other pools, live and simulated alike.
+// The fairness is then that of the routed pools' nodes alone: a tier's
+// nodes answer no client, so their share of the answers says nothing of
+// the proxy's balance.
 func AttachTiers(res *Result, s *scenario.SUT, nodes []TierNodeCounters) {
+	if s == nil {
+		return
+	}
+	res.Topology = TopologyOf(s)
+	markNodes(res, s, nodes)
 	res.Tiers = TiersOf(s, nodes)
 	if res.Tiers == nil {
 		return
@@ -144,14 +150,12 @@ func TiersOf(s *scenario.SUT, nodes []TierNodeCounters) []Tier {
 	index := make(map[string]int, len(s.Pools))
 	for i, p := range s.Pools {
 		index[p.Name] = i
-		t := Tier{Name: p.Name, Kind: TierKindCalled, Routed: !called[p.Name], Nodes: []string{}}
-		switch {
-		case p.Database != nil:
-			t.Kind, t.Database = TierKindDatabase, &TierDatabase{}
-		case p.Cache != nil:
-			t.Kind, t.Cache = TierKindCache, &TierCache{}
-		case t.Routed:
-			t.Kind = TierKindRouted
+		t := Tier{Name: p.Name, Kind: tierKind(&p, !called[p.Name]), Routed: !called[p.Name], Nodes: []string{}}
+		switch t.Kind {
+		case TierKindDatabase:
+			t.Database = &TierDatabase{}
+		case TierKindCache:
+			t.Cache = &TierCache{}
 		}
 		tiers[i] = t
 	}

@@ -26,9 +26,9 @@ func dirFiles(t *testing.T, dir string) []string {
 	return names
 }
 
-// runOutFiles are what run --out writes, sorted.
+// runOutFiles are what run --out writes for the built-in SUT, sorted.
 var runOutFiles = []string{"junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
-	"node-utilisation.png", "report.html", "result.json", "summary.md", "throughput.png"}
+	"node-utilisation.png", "report.html", "result.json", "summary.md", "throughput.png", "topology.png"}
 
 // run --out writes every report; report re-renders each of them from the
 // saved result.json, byte for byte.
@@ -77,7 +77,8 @@ func TestRunOutAndReportRerender(t *testing.T) {
 	if code != exitFail {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	for single, run := range map[string]string{"r.html": "report.html", "j.xml": "junit.xml", "s.md": "summary.md", "l.hlog": "latency.hlog", "png/latency.png": "latency.png"} {
+	for single, run := range map[string]string{"r.html": "report.html", "j.xml": "junit.xml", "s.md": "summary.md", "l.hlog": "latency.hlog",
+		"png/latency.png": "latency.png", "png/topology.png": "topology.png"} {
 		a, _ := os.ReadFile(filepath.Join(dir, run))
 		b, err := os.ReadFile(filepath.Join(filepath.Dir(pngDir), single))
 		if err != nil || !bytes.Equal(a, b) {

@@ -76,6 +76,8 @@ func TestSimulateEveryExample(t *testing.T) {
 	for _, tc := range []struct{ file, what string }{
 		{"failover.yaml", "health checks, a crash"},
 		{"sticky-sessions.yaml", "closed-loop sessions, stickiness, a crash that loses sessions"},
+		{"lamp.yaml", "one node, a single point of failure, its projected availability"},
+		{"cache.yaml", "a cache in front of a database"},
 	} {
 		code, _, stderr := runCLI(t, "simulate", "../../examples/"+tc.file, "--quiet")
 		if code != exitPass {
