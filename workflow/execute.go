@@ -59,7 +59,7 @@ func newExecutor(simulate bool, version string) executor {
 			return run.Execute(ctx, sc, run.Options{Options: runner.Options{Version: version}})
 		},
 		invalidity:  invalidity,
-		unsupported: func(*scenario.Scenario) error { return nil },
+		unsupported: run.Refused,
 	}
 }
 
