@@ -46,25 +46,31 @@ func TestSiteTablesGolden(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.golden, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := tc.write(&buf, sitesResult()); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(buf.String(), w) {
-					t.Errorf("missing %q", w)
-				}
-			}
-			checkGolden(t, tc.golden, buf.Bytes())
-			buf.Reset()
-			if err := tc.write(&buf, fixtureResult()); err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(buf.String(), "by region") || strings.Contains(buf.String(), "DNS") {
-				t.Error("a result without sites shows a site table")
-			}
-		})
+		t.Run(tc.golden, func(t *testing.T) { checkTable(t, tc.golden, tc.write, sitesResult(), tc.want, "by region") })
+	}
+}
+
+// checkTable renders res with write, checks that it holds want and
+// matches golden, and that the fixture's result without the table has
+// nothing of its header's (absent).
+func checkTable(t *testing.T, golden string, write Renderer, res *Result, want []string, absent string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := write(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("missing %q", w)
+		}
+	}
+	checkGolden(t, golden, buf.Bytes())
+	buf.Reset()
+	if err := write(&buf, fixtureResult()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), absent) {
+		t.Errorf("a result without the table shows %q", absent)
 	}
 }
 

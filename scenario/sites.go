@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -227,25 +228,15 @@ func (s *Scenario) applySiteDefaults() {
 		s.DNS = &DNS{}
 	}
 	d := s.DNS
-	if d.Policy == "" {
-		d.Policy = DefaultDNSPolicy
-	}
+	d.Policy = cmp.Or(d.Policy, DefaultDNSPolicy)
 	if d.TTL == nil {
 		ttl := DefaultTTL
 		d.TTL = &ttl
 	}
-	if d.Clients == 0 {
-		d.Clients = DefaultDNSClients
-	}
-	if d.Health.Interval == 0 {
-		d.Health.Interval = DefaultDNSInterval
-	}
-	if d.Health.Fall == 0 {
-		d.Health.Fall = DefaultDNSFall
-	}
-	if d.Health.Rise == 0 {
-		d.Health.Rise = DefaultDNSRise
-	}
+	d.Clients = cmp.Or(d.Clients, DefaultDNSClients)
+	d.Health.Interval = cmp.Or(d.Health.Interval, DefaultDNSInterval)
+	d.Health.Fall = cmp.Or(d.Health.Fall, DefaultDNSFall)
+	d.Health.Rise = cmp.Or(d.Health.Rise, DefaultDNSRise)
 }
 
 // Limits of sites, regions and DNS clients.

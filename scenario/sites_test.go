@@ -116,16 +116,21 @@ func TestSitesValidation(t *testing.T) {
 		{"no projection with sites", sites + workload + "requirements: [single_points_of_failure == 0]\n",
 			[]string{"s.yaml:5:16: single_points_of_failure reads one topology, and this scenario has several"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("s.yaml", []byte(tc.yaml))
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { refuses(t, "s.yaml", tc.yaml, tc.want) })
+	}
+}
+
+// refuses checks that yaml, parsed as file, is refused with each of want
+// in its errors.
+func refuses(t *testing.T, file, yaml string, want []string) {
+	t.Helper()
+	_, err := Parse(file, []byte(yaml))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }

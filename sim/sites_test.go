@@ -7,29 +7,19 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
-	"github.com/ilities/ilities/runner"
 )
 
 // twoSites is two sites of two backends each behind DNS: europe's clients
 // nearest eu, america's nearest us (the round trips given), the DNS's
 // policy, TTL, checks and the fault as each case sets them.
 func twoSites(dns, fault string, rate, seconds int) string {
+	const backends = "[{workers: 8, service_time: {dist: exponential, mean: 2ms}}, {workers: 8, service_time: {dist: exponential, mean: 2ms}}]"
 	return fmt.Sprintf(`name: two sites
 seed: 5
 duration: %[4]ds
 sites:
-  - name: eu
-    sut:
-      pools:
-        - backends:
-            - {workers: 8, service_time: {dist: exponential, mean: 2ms}}
-            - {workers: 8, service_time: {dist: exponential, mean: 2ms}}
-  - name: us
-    sut:
-      pools:
-        - backends:
-            - {workers: 8, service_time: {dist: exponential, mean: 2ms}}
-            - {workers: 8, service_time: {dist: exponential, mean: 2ms}}
+  - {name: eu, sut: {pools: [{backends: %[5]s}]}}
+  - {name: us, sut: {pools: [{backends: %[5]s}]}}
 regions:
   - {name: europe, share: 60%%, rtt: {eu: 10ms, us: 90ms}}
   - {name: america, share: 40%%, rtt: {eu: 90ms, us: 10ms}}
@@ -37,7 +27,7 @@ dns: %[1]s
 workload:
   - {arrival: uniform, rate: %[3]d/s, timeout: 2s}
 faults: [%[2]s]
-`, dns, fault, rate, seconds)
+`, dns, fault, rate, seconds, backends)
 }
 
 // A site lost: the DNS takes it out of its answers at its fall-th failed
@@ -199,14 +189,7 @@ func TestTheSameSeedGivesTheSameResultOverSites(t *testing.T) {
 // windows' counts follow.
 func TestSegmentsMergeTheSites(t *testing.T) {
 	sc := parse(t, twoSites("{ttl: 5s, clients: 300, health: {interval: 1s}}", "{at: 4s, for: 8s, kind: site-down, site: eu}", 300, 15))
-	var parts []*report.Result
-	for k := 1; k <= 3; k++ {
-		parts = append(parts, simulate(t, sc, Options{Segment: runner.Segment{K: k, N: 3}}))
-	}
-	merged, err := report.Merge(parts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	merged, parts := mergedSegments(t, sc, 3)
 	var eu, lost, windowEU int64
 	for _, p := range parts {
 		eu += p.Sites[0].Requests

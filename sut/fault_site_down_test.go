@@ -13,16 +13,22 @@ import (
 	"github.com/ilities/ilities/sut"
 )
 
-// site-down refuses every connection to every replica and backend of the
-// topology, and lifted, each answers again on its old address.
-func TestSiteDownTakesEveryNodeDownAndBack(t *testing.T) {
-	sc := threeBackends("round-robin")
-	sc.SUT.Proxy.Replicas = 2
-	topo, err := sut.Start(context.Background(), sc)
+// startReplicas starts s with n proxy replicas, closed at the test's end.
+func startReplicas(t *testing.T, s *scenario.Scenario, n int) *sut.Topology {
+	t.Helper()
+	s.SUT.Proxy.Replicas = n
+	topo, err := sut.Start(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer topo.Close()
+	t.Cleanup(func() { _ = topo.Close() })
+	return topo
+}
+
+// site-down refuses every connection to every replica and backend of the
+// topology, and lifted, each answers again on its old address.
+func TestSiteDownTakesEveryNodeDownAndBack(t *testing.T) {
+	topo := startReplicas(t, threeBackends("round-robin"), 2)
 	var addrs []string
 	addrs = append(addrs, topo.URLs()...)
 	for _, n := range topo.Nodes() {
