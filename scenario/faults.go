@@ -84,15 +84,6 @@ func (f Fault) NeedsBuiltinProxy() bool {
 	return f.IsTopologyEvent() || f.Kind == "crash-proxy" || f.Kind == "site-down"
 }
 
-// Target is what the fault acts on, as the results name it: its node, or
-// the site site-down takes down.
-func (f Fault) Target() string {
-	if f.Kind == "site-down" {
-		return f.Site
-	}
-	return f.Node
-}
-
 func (f *Fault) applyDefaults() {
 	switch f.Kind {
 	case "errors", "reset", "truncate":

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"hash/fnv"
 	"math/rand"
+	"slices"
 	"time"
 
 	"github.com/ilities/ilities/report"
@@ -440,6 +441,9 @@ func (s *sim) siteResults(res *report.Result, nodes []report.Node) {
 		}
 	}
 	res.Fairness = report.SitesFairness(res.Nodes, report.SiteOfNodes(res.Sites))
+	if strategy := s.proxies[0].cfg.Strategy; !slices.ContainsFunc(s.proxies, func(p *simProxy) bool { return p.cfg.Strategy != strategy }) {
+		res.Strategy = strategy // every site's proxy's
+	}
 	d := s.dns
 	res.DNS = &report.DNS{
 		Policy: d.policy, TTLS: time.Duration(d.ttl).Seconds(), Clients: len(d.clients),
