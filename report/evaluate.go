@@ -233,13 +233,42 @@ var metricEvaluators = map[string]metricDef{
 	"failed":             {scenario.UnitCount, scalarMetric(func(s *Stats) float64 { return float64(s.Totals.Failed) })},
 	"dropped":            {scenario.UnitCount, scalarMetric(func(s *Stats) float64 { return float64(s.Totals.Dropped) })},
 	"utilisation":        {scenario.UnitPercent, utilisationMetric},
-	"recovery_time":      {scenario.UnitDuration, faultTimeMetric("recovery_time", "recover", func(f Fault) float64 { return f.RecoveryTimeS })},
-	"detection_time":     {scenario.UnitDuration, faultTimeMetric("detection_time", "get detected", func(f Fault) float64 { return f.DetectionTimeS })},
+	"recovery_time":      {scenario.UnitDuration, faultTimeMetric("recovery_time", "recover", func(f Fault) (float64, bool) { return f.RecoveryTimeS, true })},
+	"detection_time":     {scenario.UnitDuration, faultTimeMetric("detection_time", "get detected", func(f Fault) (float64, bool) { return f.DetectionTimeS, !f.IsTopologyEvent() })},
+	"failover_time":      {scenario.UnitDuration, faultTimeMetric("failover_time", "fail over", failoverTime)},
+	"requests_lost":      {scenario.UnitCount, requestsLostMetric},
 	"session_loss":       {scenario.UnitCount, scalarMetric(func(s *Stats) float64 { return float64(s.Errors["session_lost"]) })},
 	"fairness":           {scenario.UnitPercent, fairnessMetric},
 	// Read from the topology, not measured: judged exactly.
 	"single_points_of_failure": {scenario.UnitCount, singlePointsMetric},
 	"projected_availability":   {scenario.UnitPercent, projectedAvailabilityMetric},
+}
+
+// failoverTime is a site-down fault's failover time through DNS, when it
+// has one.
+func failoverTime(f Fault) (float64, bool) {
+	if f.FailoverTimeS == nil {
+		return 0, false
+	}
+	return *f.FailoverTimeS, true
+}
+
+// requestsLostMetric adds up the requests the site-down faults lost.
+func requestsLostMetric(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
+	if req.Scope != "" {
+		return 0, "requests_lost is counted per site-down fault, not per workload or request", false
+	}
+	lost, faults := int64(0), 0
+	for _, f := range res.Faults {
+		if f.RequestsLost != nil {
+			lost += *f.RequestsLost
+			faults++
+		}
+	}
+	if faults == 0 {
+		return 0, "no samples: no site-down fault was applied", false
+	}
+	return float64(lost), "", true
 }
 
 // singlePointsMetric counts the built-in SUT's single points of failure.
@@ -392,9 +421,10 @@ func utilisationMetric(_ *Stats, res *Result, req scenario.Requirement) (float64
 }
 
 // faultTimeMetric aggregates a per-fault time (max by default) in
-// milliseconds. A negative time means the fault's effect never ended (or was
-// never detected) within the run, which fails the requirement.
-func faultTimeMetric(name, verb string, of func(Fault) float64) metricEvaluator {
+// milliseconds, over the faults it applies to (of's second result). A
+// negative time means the fault's effect never ended (or was never
+// detected) within the run, which fails the requirement.
+func faultTimeMetric(name, verb string, of func(Fault) (float64, bool)) metricEvaluator {
 	return func(_ *Stats, res *Result, req scenario.Requirement) (float64, string, bool) {
 		if req.Scope != "" {
 			return 0, name + " is measured per fault, not per workload or request", false
@@ -405,12 +435,12 @@ func faultTimeMetric(name, verb string, of func(Fault) float64) metricEvaluator 
 		var xs []float64
 		var never []string
 		for _, f := range res.Faults {
-			if f.Error != "" || (name == "detection_time" && f.IsTopologyEvent()) {
-				continue // not applied, or nothing to detect
+			t, applies := of(f)
+			if f.Error != "" || !applies {
+				continue // not applied, or nothing to measure
 			}
-			t := of(f)
 			if t < 0 {
-				never = append(never, fmt.Sprintf("%s %s at %s", f.Kind, f.Node, formatSeconds(f.AtS)))
+				never = append(never, fmt.Sprintf("%s %s at %s", f.Kind, f.Target(), formatSeconds(f.AtS)))
 				continue
 			}
 			xs = append(xs, t*1000)

@@ -326,7 +326,7 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		if f.ForS > 0 {
 			forS = formatSeconds(f.ForS)
 		}
-		p.Faults = append(p.Faults, htmlFault{f.Kind, f.Node, formatSeconds(f.AtS), forS,
+		p.Faults = append(p.Faults, htmlFault{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
 			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
 	}
 	for _, c := range errorClassesByCount(s.Errors) {

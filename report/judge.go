@@ -27,7 +27,8 @@ import (
 //   - fault times (recovery_time, detection_time): a fault that missed with
 //     a disturbed window in its span is inconclusive;
 //   - the rest (utilisation, fairness, session_loss, scheduled, succeeded)
-//     are the SUT's own figures, and single_points_of_failure and
+//     are the SUT's own figures, failover_time and requests_lost the
+//     model's (a simulation's), and single_points_of_failure and
 //     projected_availability are read from its topology, measured by
 //     nothing: a miss is a fail.
 func judge(res *Result, req scenario.Requirement, stats *Stats, observed float64) (why string, certain bool) {
@@ -407,7 +408,7 @@ func judgeFaultTimes(res *Result, req scenario.Requirement) string {
 		if disturbed == 0 {
 			return ""
 		}
-		spans = append(spans, fmt.Sprintf("%s %s at %s: %d disturbed window(s) in %d–%d s", f.Kind, f.Node, formatSeconds(f.AtS), disturbed, from, to))
+		spans = append(spans, fmt.Sprintf("%s %s at %s: %d disturbed window(s) in %d–%d s", f.Kind, f.Target(), formatSeconds(f.AtS), disturbed, from, to))
 	}
 	if len(spans) == 0 {
 		return ""

@@ -134,6 +134,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		md("")
 	}
 	markdownTiers(md, res)
+	markdownSites(md, res)
 	if len(res.Faults) > 0 {
 		md("| fault | node | at | for | detected after | recovered after |")
 		md("| --- | --- | ---: | ---: | ---: | ---: |")
@@ -142,10 +143,14 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			if f.ForS > 0 {
 				forS = formatSeconds(f.ForS)
 			}
-			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(f.Kind)), markdownCell(markdownEscape(f.Node)),
+			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(f.Kind)), markdownCell(markdownEscape(f.Target())),
 				formatSeconds(f.AtS), forS, faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not"))
 		}
 		md("")
+		for _, note := range siteFaultNotes(res) {
+			md("%s.", markdownEscape(upperFirst(note)))
+			md("")
+		}
 	}
 	markdownSinglePoints(md, res)
 	if lag := res.Generator.SendLagMS; lag.Count > 0 {

@@ -107,6 +107,9 @@ func Merge(parts []*Result) (*Result, error) {
 	}
 
 	res.Nodes, res.Fairness = mergeNodes(parts)
+	if err := mergeSites(res, parts); err != nil {
+		return nil, err
+	}
 	if res.Generator, err = mergeGenerators(parts); err != nil {
 		return nil, err
 	}
@@ -317,6 +320,7 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 			m.Warmup = m.Warmup || w.Warmup
 			m.Errors = addCounts(m.Errors, w.Errors)
 			m.Nodes = addCounts(m.Nodes, w.Nodes)
+			m.Sites = addCounts(m.Sites, w.Sites)
 			for name, u := range w.Utilisation {
 				if m.Utilisation == nil {
 					m.Utilisation = map[string]float64{}

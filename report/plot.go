@@ -384,8 +384,8 @@ func newFaultMarks(res *Result, endS float64) *spanMarks {
 	for _, f := range res.Faults {
 		from, to, instant := faultSpan(f, endS)
 		label := f.Kind
-		if f.Node != "" {
-			label += " " + f.Node
+		if f.Target() != "" {
+			label += " " + f.Target()
 		}
 		fm.marks = append(fm.marks, spanMark{from: from, to: to, instant: instant, label: label})
 	}

@@ -73,7 +73,11 @@ type Result struct {
 	// external target.
 	Topology *Topology `json:"topology,omitempty"`
 	// Tiers are each pool's figures when pools call other pools (TiersOf).
-	Tiers  []Tier  `json:"tiers,omitempty"`
+	Tiers []Tier `json:"tiers,omitempty"`
+	// Sites are each site's figures, and DNS the balancer between them,
+	// when the scenario has several sites (sites.go).
+	Sites  []Site  `json:"sites,omitempty"`
+	DNS    *DNS    `json:"dns,omitempty"`
 	Faults []Fault `json:"faults"`
 	// Projection is the long-run availability projected from the topology
 	// and the nodes' mtbf and mttr (see Projection); absent when no node
@@ -273,6 +277,27 @@ type Fault struct {
 	PlannedAtS float64 `json:"planned_at_s"`
 	// Error is why the fault could not be applied (it then had no effect).
 	Error string `json:"error,omitempty"`
+	// Site is the site a site-down fault took down ("" with one sut:).
+	// RequestsLost counts the requests sent to it while it was down that
+	// failed; FailoverTimeS runs from the fault until the last client
+	// that sent one was answered with another site by the DNS (-1: one
+	// was not before the fault was lifted). Both are site-down's alone,
+	// and measured by simulate.
+	Site          string   `json:"site,omitempty"`
+	RequestsLost  *int64   `json:"requests_lost,omitempty"`
+	FailoverTimeS *float64 `json:"failover_time_s,omitempty"`
+}
+
+// Target is what the fault acted on: its node, or the site site-down took
+// down ("site" for the one topology of a sut:).
+func (f Fault) Target() string {
+	switch {
+	case f.Kind != "site-down":
+		return f.Node
+	case f.Site != "":
+		return f.Site
+	}
+	return "site"
 }
 
 // IsTopologyEvent reports whether the fault was a permanent change of the
@@ -300,6 +325,9 @@ type Window struct {
 	Errors        map[string]int64 `json:"errors,omitempty"`
 	// Nodes counts responses per node in this window.
 	Nodes map[string]int64 `json:"nodes,omitempty"`
+	// Sites counts the requests sent to each site in this window, by
+	// their intended time, when the scenario has several.
+	Sites map[string]int64 `json:"sites,omitempty"`
 	// Utilisation is each built-in node's busy worker-time share in this
 	// window (0..1), sampled from the nodes themselves.
 	Utilisation map[string]float64 `json:"utilisation,omitempty"`

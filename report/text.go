@@ -36,6 +36,7 @@ func WriteText(w io.Writer, res *Result) error {
 	out.requests(res)
 	out.nodes(res)
 	out.tiers(res)
+	out.sites(res)
 	out.faults(res)
 	out.projection(res.Projection)
 	out.singlePoints(res.SinglePointsOfFailure)
@@ -344,15 +345,18 @@ func (t *textWriter) faults(res *Result) {
 		if f.ForS > 0 {
 			forS = formatSeconds(f.ForS)
 		}
-		rows = append(rows, []string{f.Kind, f.Node, formatSeconds(f.AtS), forS,
+		rows = append(rows, []string{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
 			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
 	}
 	t.blank()
 	t.table([]string{"fault", "node", "at", "for", "detected after", "recovered after"}, "llrrrr", rows)
 	for _, f := range res.Faults {
 		if f.Error != "" {
-			t.linef("fault %s %s at %s was not applied: %s", f.Kind, f.Node, formatSeconds(f.PlannedAtS), f.Error)
+			t.linef("fault %s %s at %s was not applied: %s", f.Kind, f.Target(), formatSeconds(f.PlannedAtS), f.Error)
 		}
+	}
+	for _, note := range siteFaultNotes(res) {
+		t.linef("%s", note)
 	}
 }
 

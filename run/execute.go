@@ -44,6 +44,9 @@ type Options struct {
 // not start). Otherwise the result is complete as far as the run went, and
 // the error, if any, says why the run could not be carried out.
 func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Result, error) {
+	if err := Refused(sc); err != nil {
+		return nil, err
+	}
 	load := opts.Options
 	var after func(*report.Result) error
 	switch {
@@ -75,6 +78,17 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 		report.Evaluate(res, sc.Requirements)
 	}
 	return res, err
+}
+
+// Refused names, at its place in the scenario, what a live run does not
+// run: several sites behind DNS, whose regions' round trips to each site
+// one machine's loopback cannot give (ilities simulate runs them). nil
+// when it runs everything the scenario asks.
+func Refused(sc *scenario.Scenario) error {
+	if sc.HasSites() {
+		return scenario.Errors{sc.ErrorAt("sites", "several sites behind DNS are not run live (the regions' round trips to each site and the DNS between them are modelled, not served on this machine's loopback); ilities simulate runs them")}
+	}
+	return nil
 }
 
 // Where the built-in SUT runs (Options.SUTProcess).

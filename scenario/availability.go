@@ -30,6 +30,9 @@ func (p *Pool) NeedsUp() int { return max(p.Needs, 1) }
 // declared (mttr) or measured by a fault on the timeline that takes a node
 // down.
 func (s *Scenario) WhyNoProjection() string {
+	if s.HasSites() {
+		return whyNoSitesFigure
+	}
 	if s.SUT == nil {
 		return "the projection reads the built-in sut's topology; an external target has none"
 	}
@@ -59,19 +62,30 @@ func (s *Scenario) WhyNoProjection() string {
 	return ""
 }
 
+// whyNoSitesFigure is why a scenario with sites has no projection and no
+// single points of failure.
+const whyNoSitesFigure = "with sites:, the sites back each other up through DNS, whose failover the run measures instead (failover_time, requests_lost)"
+
 // availability checks what the projection reads: an mttr goes with an
 // mtbf, and a pool needs no more backends than it has.
 func (v *validator) availability(s *Scenario) {
-	if s.SUT == nil {
+	if s.SUT == nil && !s.HasSites() {
 		return
 	}
-	repair := func(path string, mtbf, mttr Duration) {
-		if mttr > 0 && mtbf == 0 {
-			v.addf(path+".mttr", "mttr: %s needs mtbf: beside it: the projection uses a time to repair for a node that fails", mttr)
+	if s.SUT != nil {
+		v.topologyAvailability(s.SUT)
+	}
+	for i, f := range s.Faults {
+		if f.Kind == "add-backend" && f.Backend != nil {
+			v.repairNeedsFailure(fmt.Sprintf("faults[%d].backend", i), f.Backend.MTBF, f.Backend.MTTR)
 		}
 	}
-	repair("sut.proxy", s.SUT.Proxy.MTBF, s.SUT.Proxy.MTTR)
-	for i, p := range s.SUT.Pools {
+}
+
+// topologyAvailability checks one topology's mtbf, mttr and needs.
+func (v *validator) topologyAvailability(sut *SUT) {
+	v.repairNeedsFailure("sut.proxy", sut.Proxy.MTBF, sut.Proxy.MTTR)
+	for i, p := range sut.Pools {
 		path := fmt.Sprintf("sut.pools[%d]", i)
 		switch {
 		case p.Needs < 0:
@@ -80,13 +94,15 @@ func (v *validator) availability(s *Scenario) {
 			v.addf(path+".needs", "pool %q needs %d backends up but has %d", p.Name, p.Needs, len(p.Backends))
 		}
 		for j, b := range p.Backends {
-			repair(fmt.Sprintf("%s.backends[%d]", path, j), b.MTBF, b.MTTR)
+			v.repairNeedsFailure(fmt.Sprintf("%s.backends[%d]", path, j), b.MTBF, b.MTTR)
 		}
 	}
-	for i, f := range s.Faults {
-		if f.Kind == "add-backend" && f.Backend != nil {
-			repair(fmt.Sprintf("faults[%d].backend", i), f.Backend.MTBF, f.Backend.MTTR)
-		}
+}
+
+// repairNeedsFailure reports an mttr without an mtbf beside it.
+func (v *validator) repairNeedsFailure(path string, mtbf, mttr Duration) {
+	if mttr > 0 && mtbf == 0 {
+		v.addf(path+".mttr", "mttr: %s needs mtbf: beside it: the projection uses a time to repair for a node that fails", mttr)
 	}
 }
 
@@ -102,6 +118,8 @@ func (v *validator) topologyRequirement(path string, s *Scenario, r Requirement)
 		v.addf(path, "%s is a figure of the whole system, not of a workload or request: remove \"for %s\"", r.Metric, r.Scope)
 	}
 	switch {
+	case s.HasSites():
+		v.addf(path, "%s reads one topology, and this scenario has several: %s", r.Metric, whyNoSitesFigure)
 	case s.SUT == nil:
 		v.addf(path, "%s reads the built-in sut's topology; an external target has none", r.Metric)
 	case r.Metric == "projected_availability":

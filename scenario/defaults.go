@@ -47,8 +47,9 @@ func (s *Scenario) ApplyDefaults() {
 		s.WindowOK = DefaultWindowOK
 	}
 	if s.SUT != nil {
-		s.SUT.applyDefaults()
+		s.SUT.applyDefaults("")
 	}
+	s.applySiteDefaults()
 	s.applyFaultDefaults()
 	for i := range s.Data {
 		s.Data[i].applyDefaults()
@@ -76,7 +77,24 @@ func (s *Scenario) ApplyDefaults() {
 	}
 }
 
-func (s *SUT) applyDefaults() {
+// defaultPoolName is the name of pool i of n left unnamed: "default" or
+// "pool-N", the site's name or "SITE-pool-N" in a site.
+func defaultPoolName(site string, i, n int) string {
+	switch {
+	case n == 1 && site == "":
+		return "default"
+	case n == 1:
+		return site
+	case site == "":
+		return "pool-" + strconv.Itoa(i+1)
+	}
+	return site + "-pool-" + strconv.Itoa(i+1)
+}
+
+// applyDefaults fills the topology's defaults; site names its pools left
+// unnamed when it is one of several sites ("eu", "eu-pool-2"), so that
+// names stay unique across them.
+func (s *SUT) applyDefaults(site string) {
 	if s.Listen == "" {
 		s.Listen = DefaultListen
 	}
@@ -90,10 +108,7 @@ func (s *SUT) applyDefaults() {
 	for i := range s.Pools {
 		p := &s.Pools[i]
 		if p.Name == "" {
-			p.Name = "default"
-			if len(s.Pools) > 1 {
-				p.Name = "pool-" + strconv.Itoa(i+1)
-			}
+			p.Name = defaultPoolName(site, i, len(s.Pools))
 		}
 		for j := range p.Calls {
 			p.Calls[j].applyDefaults()

@@ -15,6 +15,7 @@ import (
 //   - {at: 10s, kind: errors, node: app-1, percent: 20%, status: 503}
 //   - {at: 40s, kind: add-backend, pool: app, backend: {name: app-4, workers: 8}}
 //   - {at: 50s, kind: remove-backend, node: app-1, drain: 2s}
+//   - {at: 20s, for: 60s, kind: site-down, site: eu}
 type Fault struct {
 	At   Duration `yaml:"at"`
 	For  Duration `yaml:"for"`
@@ -40,6 +41,9 @@ type Fault struct {
 	// Drain is how long remove-backend lets requests in flight finish
 	// before it stops the backend. Default 5s.
 	Drain Duration `yaml:"drain"`
+	// Site names the site site-down takes down, and the site of
+	// crash-proxy's replica when there are several (sites:).
+	Site string `yaml:"site"`
 }
 
 // FaultKinds are the accepted fault kinds. Validation reads them; package
@@ -47,7 +51,7 @@ type Fault struct {
 // like the CLI's for the docs tables, fail on a kind missing there.
 var FaultKinds = []string{
 	"crash", "hang", "slow", "errors", "reset", "truncate", "degrade", "flap",
-	"crash-proxy", "add-backend", "remove-backend",
+	"crash-proxy", "add-backend", "remove-backend", "site-down",
 }
 
 // topologyKinds are the fault kinds that change the topology for good.
@@ -76,7 +80,9 @@ func (f Fault) IsTopologyEvent() bool { return IsTopologyKind(f.Kind) }
 // NeedsBuiltinProxy reports whether the fault changes what only the
 // built-in proxy can change while it runs: its members (the topology
 // events) or its replicas. A real proxy's configuration is fixed at start.
-func (f Fault) NeedsBuiltinProxy() bool { return f.IsTopologyEvent() || f.Kind == "crash-proxy" }
+func (f Fault) NeedsBuiltinProxy() bool {
+	return f.IsTopologyEvent() || f.Kind == "crash-proxy" || f.Kind == "site-down"
+}
 
 func (f *Fault) applyDefaults() {
 	switch f.Kind {
@@ -106,8 +112,10 @@ func (f *Fault) applyDefaults() {
 func (s *Scenario) applyFaultDefaults() {
 	for i := range s.Faults {
 		f := &s.Faults[i]
-		if f.Kind == "add-backend" && f.Pool == "" && s.SUT != nil && len(s.SUT.Pools) == 1 {
-			f.Pool = s.SUT.Pools[0].Name
+		if f.Kind == "add-backend" && f.Pool == "" {
+			if pools := s.allPoolNames(); len(pools) == 1 {
+				f.Pool = pools[0]
+			}
 		}
 		f.applyDefaults()
 	}
@@ -120,19 +128,26 @@ func (v *validator) faults(s *Scenario) {
 	if len(s.Faults) == 0 {
 		return
 	}
-	if s.SUT == nil {
+	sites := s.AllSites()
+	if sites == nil {
 		v.add("faults", "faults need the built-in sut: (they act on its backends); an external target cannot be faulted")
 		return
 	}
 	type live struct{ removedAt Duration }
 	nodes := map[string]*live{}
 	pools := map[string]bool{}
-	var names []string
-	for _, p := range s.SUT.Pools {
-		pools[p.Name] = true
-		for _, b := range p.Backends {
-			nodes[b.Name] = &live{}
-			names = append(names, b.Name)
+	var names, siteNames []string
+	for _, site := range sites {
+		siteNames = append(siteNames, site.Name)
+		if site.SUT == nil {
+			continue
+		}
+		for _, p := range site.SUT.Pools {
+			pools[p.Name] = true
+			for _, b := range p.Backends {
+				nodes[b.Name] = &live{}
+				names = append(names, b.Name)
+			}
 		}
 	}
 	order := make([]int, len(s.Faults))
@@ -176,10 +191,20 @@ func (v *validator) faults(s *Scenario) {
 			v.backend(path+".backend", *f.Backend)
 			continue
 		case "crash-proxy":
-			replicas := max(s.SUT.Proxy.Replicas, 1)
+			site := v.faultSite(path, s, f, siteNames)
+			if site < 0 || sites[site].SUT == nil {
+				continue
+			}
+			replicas := max(sites[site].SUT.Proxy.Replicas, 1)
 			n, err := strconv.Atoi(strings.TrimPrefix(f.Node, "proxy-"))
 			if f.Node != "" && (!strings.HasPrefix(f.Node, "proxy-") || err != nil || n < 1 || n > replicas) {
-				v.addf(path+".node", "crash-proxy acts on a proxy replica: proxy-1 to proxy-%d (sut.proxy.replicas), got %q", replicas, f.Node)
+				v.addf(path+".node", "crash-proxy acts on a proxy replica: proxy-1 to proxy-%d (%s), got %q", replicas, s.SUTPath(site, "sut.proxy.replicas"), f.Node)
+			}
+			continue
+		case "site-down":
+			v.faultSite(path, s, f, siteNames)
+			if f.Node != "" {
+				v.addf(path+".node", "site-down takes a whole site down and names it with site:, not node:")
 			}
 			continue
 		}
@@ -202,6 +227,27 @@ func (v *validator) faults(s *Scenario) {
 			n.removedAt = max(f.At, 1)
 		}
 	}
+}
+
+// faultSite checks the site a site-down or crash-proxy fault names and
+// returns its index, or -1: with sites:, site: is one of them; with sut:
+// alone, there is one site and site: is left out.
+func (v *validator) faultSite(path string, s *Scenario, f *Fault, sites []string) int {
+	switch {
+	case !s.HasSites() && f.Site != "":
+		v.addf(path+".site", "site: names one of the sites: of a scenario that has them; with sut: alone, %s acts on its one topology: remove site:", f.Kind)
+		return -1
+	case !s.HasSites():
+		return 0
+	case f.Site == "":
+		v.addf(path+".site", "%s needs site: one of %s", f.Kind, strings.Join(sites, ", "))
+		return -1
+	}
+	i := s.SiteIndex(f.Site)
+	if i < 0 {
+		v.oneOf(path+".site", "site", f.Site, sites)
+	}
+	return i
 }
 
 // faultFields checks the kind-specific fields of one fault.
@@ -232,6 +278,9 @@ func (v *validator) faultFields(path string, f *Fault) {
 		uses["pool"], uses["backend"] = true, true
 	case "remove-backend":
 		uses["drain"] = true
+	}
+	if f.Site != "" && f.Kind != "site-down" && f.Kind != "crash-proxy" {
+		v.addf(path+".site", "site does not apply to kind: %s (only to site-down and crash-proxy, whose node names a site's replica)", f.Kind)
 	}
 	if f.IsTopologyEvent() && f.For != 0 {
 		v.addf(path+".for", "%s is a permanent change of the topology and takes no for:", f.Kind)

@@ -129,7 +129,7 @@ var (
 // order of docs/scenario.md.
 var StaticLimits = []Limit{limitFileSize, limitDepth, limitKeys, limitValues, limitWorkloads, limitRequests,
 	limitTargets, limitReplicas, limitBackends, limitCalls, limitWorkers, limitQueue, limitRate, limitWeight,
-	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling}
+	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling, limitSites, limitRegions, limitDNSClients}
 
 // Machine is what bounds a run on this host.
 type Machine struct {
@@ -239,8 +239,11 @@ func (v *validator) limits(s *Scenario, m Machine) {
 	if s.Target != nil && len(s.Target.URLList()) > MaxTargets {
 		v.atMost("target.urls", float64(len(s.Target.URLList())), limitTargets)
 	}
-	if s.SUT != nil {
+	switch {
+	case s.SUT != nil:
 		v.sutLimits(s)
+	case s.HasSites():
+		v.sitesLimits(s)
 	}
 	fds := s.fdsPerConn()
 	conc := Limit{Max: m.MaxConcurrency(fds), Why: m.concurrencyWhy(fds)}
@@ -273,7 +276,13 @@ func (v *validator) limits(s *Scenario, m Machine) {
 }
 
 func (v *validator) sutLimits(s *Scenario) {
-	o := &s.SUT.Proxy.ProxyOptions
+	v.backendsAtMost("sut.pools", v.topologyLimits(s.SUT)+v.faultLimits(s))
+}
+
+// topologyLimits checks one topology's proxy and backends, and returns how
+// many backends its pools have.
+func (v *validator) topologyLimits(sut *SUT) int {
+	o := &sut.Proxy.ProxyOptions
 	v.atMost("sut.proxy.replicas", float64(o.Replicas), limitReplicas)
 	if a := o.Admission; a != nil {
 		v.atMost("sut.proxy.admission.max_inflight", float64(a.MaxInflight), limitQueue)
@@ -286,12 +295,19 @@ func (v *validator) sutLimits(s *Scenario) {
 	v.atMost("sut.proxy.limits.max_header_bytes", float64(o.Limits.MaxHeaderBytes), limitHeader)
 	v.atMost("sut.proxy.limits.max_body_bytes", float64(o.Limits.MaxBodyBytes), limitResponse)
 	backends := 0
-	for i, p := range s.SUT.Pools {
+	for i, p := range sut.Pools {
 		for j, b := range p.Backends {
 			backends++
 			v.backendLimits(fmt.Sprintf("sut.pools[%d].backends[%d]", i, j), b)
 		}
 	}
+	return backends
+}
+
+// faultLimits checks the faults' backends and workers, and returns how
+// many backends add-backend starts.
+func (v *validator) faultLimits(s *Scenario) int {
+	backends := 0
 	for i, f := range s.Faults {
 		path := fmt.Sprintf("faults[%d]", i)
 		if f.Kind == "add-backend" && f.Backend != nil {
@@ -300,8 +316,13 @@ func (v *validator) sutLimits(s *Scenario) {
 		}
 		v.atMost(path+".workers", float64(f.Workers), limitWorkers)
 	}
+	return backends
+}
+
+// backendsAtMost reports more backends than MaxBackends, at path.
+func (v *validator) backendsAtMost(path string, backends int) {
 	if backends > MaxBackends {
-		v.addf("sut.pools", "expected at most %d backends (in the pools and added by faults), got %d: %s",
+		v.addf(path, "expected at most %d backends (in the pools and added by faults), got %d: %s",
 			MaxBackends, backends, limitBackends.Why)
 	}
 }

@@ -43,7 +43,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 		{
 			name: "unknown top-level field without a near match",
 			yaml: lines(target, "colour: blue", "workload: [{rate: 5/s}]"),
-			want: []string{`s.yaml:2:1: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, workload, data, faults, requirements`},
+			want: []string{`s.yaml:2:1: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, sites, regions, dns, workload, data, faults, requirements`},
 		},
 		{
 			name: "rate fast",
@@ -125,7 +125,7 @@ func TestParseErrorsNamePosition(t *testing.T) {
 		{
 			name: "missing sut and target points at the top",
 			yaml: lines("name: x", "workload: [{rate: 5/s}]"),
-			want: []string{`s.yaml:1:1: expected either sut: (the built-in system under test) or target: (an external URL)`},
+			want: []string{`s.yaml:1:1: expected either sut: (the built-in system under test), sites: (several of them behind DNS) or target: (an external URL)`},
 		},
 		{
 			name: "bad target url and empty pools",

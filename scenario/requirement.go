@@ -71,6 +71,8 @@ var Metrics = []MetricInfo{
 	{Name: "utilisation", Unit: UnitPercent, Distribution: true, Aggs: []string{"max", "min", "mean"}, Help: "busy worker-time / (workers x wall time) of the nodes: max, min or mean over them"},
 	{Name: "recovery_time", Unit: UnitDuration, Help: "per fault, until success is back at or above window_ok for 3 windows; the longest"},
 	{Name: "detection_time", Unit: UnitDuration, Help: "per fault, until the proxy stopped sending to the node; the longest"},
+	{Name: "failover_time", Unit: UnitDuration, Help: "per site-down fault, until the clients that sent the site requests while it was down could be served elsewhere through DNS (detection + TTL); the longest"},
+	{Name: "requests_lost", Unit: UnitCount, Help: "requests sent to a site while it was down (site-down), which failed: the DNS failover's cost"},
 	{Name: "session_loss", Unit: UnitCount, Help: "session steps answered by a backend that did not know the session"},
 	{Name: "fairness", Unit: UnitPercent, Help: "Jain's index of (share / weight) over the nodes, 0..1"},
 	{Name: "single_points_of_failure", Unit: UnitCount, Help: "the built-in SUT's single points of failure, read from its topology"},

@@ -88,7 +88,7 @@ func TestSetErrors(t *testing.T) {
 		{[]string{"workload.0.ratee=5/s"}, []string{
 			`--set workload.0.ratee: unknown field "ratee" in workload.0; did you mean "rate"? (fields there: name, model, users, think_time, session, client, arrival, rate, stages, requests, timeout, max_inflight, max_lateness, expect, uses)`}},
 		{[]string{"colour=blue"}, []string{
-			`--set colour: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, workload, data, faults, requirements`}},
+			`--set colour: unknown field "colour" at the top level; expected one of: name, seed, duration, window_ok, warmup, sut, target, sites, regions, dns, workload, data, faults, requirements`}},
 		{[]string{"workload.5.rate=5/s", "workload.x.rate=1"}, []string{
 			`--set workload.5.rate: workload is a list of 3 item(s): expected an index from 0 to 3 (3 adds one), got "5"`,
 			`--set workload.x.rate: workload is a list of 3 item(s): expected an index from 0 to 3 (3 adds one), got "x"`}},

@@ -20,6 +20,11 @@ type Scenario struct {
 
 	SUT    *SUT    `yaml:"sut"`
 	Target *Target `yaml:"target"`
+	// Sites are several topologies behind DNS, instead of one sut:; the
+	// clients come from Regions and resolve through DNS (sites.go).
+	Sites   []Site   `yaml:"sites"`
+	Regions []Region `yaml:"regions"`
+	DNS     *DNS     `yaml:"dns"`
 
 	Workload []Workload `yaml:"workload"`
 	// Data are the test data sources templates read (data.go).

@@ -23,11 +23,12 @@ var ArrivalProcesses = []string{"uniform", "poisson"}
 func (s *Scenario) Validate() error {
 	v := &validator{paths: s.paths()}
 	switch {
-	case s.SUT == nil && s.Target == nil:
-		v.add("", "expected either sut: (the built-in system under test) or target: (an external URL)")
+	case s.SUT == nil && s.Target == nil && !s.HasSites():
+		v.add("", "expected either sut: (the built-in system under test), sites: (several of them behind DNS) or target: (an external URL)")
 	case s.SUT != nil && s.Target != nil:
 		v.add("target", "sut: and target: exclude each other; keep one")
 	}
+	v.sites(s)
 	if s.Target != nil {
 		v.target(s.Target)
 		v.targetURLs(s.Target)
@@ -71,6 +72,7 @@ func (s *Scenario) Validate() error {
 			v.add(path, unknownMetric(r.Metric).Error())
 		}
 		v.topologyRequirement(path, s, r)
+		v.siteRequirement(path, s, r)
 		if r.RequestScope {
 			v.requestScope(path, s, r.Scope)
 		} else if r.Scope != "" && !names[r.Scope] {

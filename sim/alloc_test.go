@@ -52,6 +52,18 @@ sut:
         - {name: db-2, workers: 8, service_time: {dist: constant, value: 200us}}
 workload:
 `
+	const sites = `
+seed: 2
+duration: 3s
+sites:
+  - {name: eu, sut: {pools: [{backends: [{workers: 8, service_time: {dist: constant, value: 1ms}}]}]}}
+  - {name: us, sut: {pools: [{backends: [{workers: 8, service_time: {dist: constant, value: 1ms}}]}]}}
+regions:
+  - {name: europe, share: 50%, rtt: {eu: 10ms, us: 80ms}}
+  - {name: america, share: 50%, rtt: {eu: 80ms, us: 10ms}}
+dns: {policy: load, ttl: 500ms, clients: 50, health: {interval: 100ms}}
+workload:
+`
 	for _, tc := range []struct {
 		name, workload string
 		few, many      int    // the rate, or the users' requests a second each
@@ -65,6 +77,7 @@ workload:
 		{"closed loop, sticky sessions over replicas", "  - {model: closed, users: 8, think_time: {dist: constant, value: %s}, client: {max_connections: 2}, session: [{path: /a}, {path: /b}]}\n", 10, 100,
 			"{strategy: cookie, replicas: 2, health: {interval: 100ms}}", ""},
 		{"open loop through tiers", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000, "", tiers},
+		{"open loop over sites behind DNS", "  - {arrival: uniform, rate: %d/s, timeout: 1s, requests: [{path: /a}, {path: /b}]}\n", 1000, 10000, "", sites},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			allocs := func(n int) (float64, int64) {

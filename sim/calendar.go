@@ -18,7 +18,7 @@ type calendar struct {
 
 type event struct {
 	kind eventKind
-	id   int32 // a flight, a workload (arrival, clientTimeout), a user (userReady), a worker slot (serviceEnd)…
+	id   int32 // a flight, a workload (arrival, clientTimeout), a user (userReady), a worker slot (serviceEnd), a site…
 }
 
 type eventKind uint8
@@ -33,8 +33,8 @@ const (
 	// The proxy.
 	atProxy           // a request reaches the proxy
 	proxyAnswer       // an answer reaches the proxy from a backend
-	proxyTimeout      // the proxy's oldest exchange may be past the proxy's timeout
-	proxyQueueTimeout // the oldest request waiting at an admission gate may be past its queue timeout
+	proxyTimeout      // the proxy's oldest exchange may be past the proxy's timeout (id: the site)
+	proxyQueueTimeout // the oldest request waiting at an admission gate may be past its queue timeout (id: the site)
 	healthCheck       // an active check of an upstream is due (id: replica × upstreams + upstream)
 	checkExpired      // an active check may be past its timeout (a flight)
 	ejectionEnd       // an upstream's ejection may be over (as healthCheck)
@@ -50,6 +50,8 @@ const (
 	faultLift  // a fault is lifted
 	flapToggle // a flapping backend crashes or restarts
 	drainPoll  // a backend being removed may have drained
+	// The DNS between sites.
+	dnsCheck // the DNS balancer checks a site (id: the site)
 )
 
 // at schedules e at virtual time t (never before now).

@@ -30,50 +30,51 @@ type conns struct {
 	waiting         ring[flightRef]
 }
 
-// newTargets are the client's view of each of the proxy's replicas for
-// workload spec: max_connections each, or by default one per request it
-// may have in flight (max_inflight, or its peak users), as the runner
-// sizes each target's pool.
-func newTargets(spec scenario.Workload, sc *scenario.Scenario) []target {
+// newTargets are the client's view of each of the run's proxy replicas
+// (every site's) for workload spec: max_connections each, or by default
+// one per request it may have in flight (max_inflight, or its peak users),
+// as the runner sizes each target's pool.
+func newTargets(spec scenario.Workload, sc *scenario.Scenario, replicas int) []target {
 	n := spec.Client.MaxConnections
 	if n <= 0 {
 		n = max(spec.Concurrency(sc.Duration.D()), 1)
 	}
-	targets := make([]target, max(sc.SUT.Proxy.Replicas, 1))
+	targets := make([]target, replicas)
 	for i := range targets {
 		targets[i].conns = conns{max: n, keepAlive: spec.Client.KeepsAlive()}
 	}
 	return targets
 }
 
-// pickTarget is the replica w's client sends a request to on turn k: the
-// k-th of those it does not pass over (round the list), so that requests
-// spread evenly over the replicas that are up; the k-th of all when none
-// is.
-func (w *workload) pickTarget(k int, now int64) int32 {
-	n := len(w.targets)
+// pickTarget is the replica w's client sends a request to on turn k,
+// among the n replicas of one site from first on (the addresses its DNS
+// answer holds): the k-th of those it does not pass over (round the list),
+// so that requests spread evenly over the replicas that are up; the k-th
+// of all when none is.
+func (w *workload) pickTarget(first, n int32, k int, now int64) int32 {
 	if n == 1 {
-		return 0
+		return first
 	}
+	targets := w.targets[first : first+n]
 	up := 0
-	for i := range w.targets {
-		if now >= w.targets[i].downUntil {
+	for i := range targets {
+		if now >= targets[i].downUntil {
 			up++
 		}
 	}
 	if up == 0 {
-		return int32(k % n)
+		return first + int32(k%int(n))
 	}
 	k %= up
-	for i := range w.targets {
-		if now >= w.targets[i].downUntil {
+	for i := range targets {
+		if now >= targets[i].downUntil {
 			if k == 0 {
-				return int32(i)
+				return first + int32(i)
 			}
 			k--
 		}
 	}
-	return 0
+	return first
 }
 
 // failoverHold is how long the client passes over a replica that refused
@@ -82,8 +83,8 @@ const failoverHold = time.Second
 
 // refused is flight id's connection refused by its replica (a crashed
 // one): the client closes it, passes the replica over for a second, and
-// once the refusal is back (a hop) tries the next replica it does not pass
-// over; having tried every one, it records the refusal.
+// once the refusal is back (a hop) tries the next replica of the site it
+// does not pass over; having tried every one, it records the refusal.
 func (s *sim) refused(id int32, f *flight) {
 	if f.clientDone {
 		return // it timed out on the way, its connection closed then
@@ -93,15 +94,16 @@ func (s *sim) refused(id int32, f *flight) {
 	s.hangUp(w, f.replica, false)
 	f.connected = false
 	f.replicasTried++
-	n := int32(len(w.targets))
+	p := s.replicas[f.replica].p
+	first, n := p.first, int32(len(p.replicas))
 	if f.replicasTried >= n {
 		f.proxyDone, f.class = true, classRefused
 		s.hop(id, clientAnswer)
 		return
 	}
-	next := (f.replica + 1) % n
+	next := first + (f.replica-first+1)%n
 	for i := int32(0); i < n-1 && s.cal.now < w.targets[next].downUntil; i++ {
-		next = (next + 1) % n
+		next = first + (next-first+1)%n
 	}
 	f.replica = next
 	s.hop(id, failover)
@@ -144,7 +146,7 @@ func (s *sim) dial(c *conns, id int32) {
 		s.hop(id, atProxy)
 		return
 	}
-	s.schedule(id, atProxy, 3*s.net)
+	s.schedule(id, atProxy, 3*(s.net+time.Duration(s.fs.all[id].path)))
 }
 
 // hangUp frees a connection of w to replica r after its request: kept

@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ilities/ilities/report"
@@ -24,8 +26,9 @@ import (
 // faultRun is one fault of the timeline and what became of it.
 type faultRun struct {
 	spec    scenario.Fault
-	station int32 // the node's station; -1 for a proxy replica's
-	replica int   // crash-proxy's replica
+	site    int32 // the site it acts on
+	station int32 // the node's station; -1 for a proxy replica's or a site's
+	replica int   // crash-proxy's replica, among its site's
 	fired   bool
 	ended   bool
 	at, end int64
@@ -36,6 +39,11 @@ type faultRun struct {
 	watched     bool
 	flapping    bool  // a flap's toggles run
 	drainBy     int64 // remove-backend: when the drain ends at the latest
+	// site-down: what it took down, restarted when it is lifted, and what
+	// the DNS failover cost (sites.go).
+	down     []int32
+	stopped  []*replica
+	failover siteFailover
 }
 
 // planFaults lays out the timeline: each fault's station (a backend that
@@ -43,7 +51,7 @@ type faultRun struct {
 // event.
 func (s *sim) planFaults(sc *scenario.Scenario, stationOf map[string]int32) error {
 	for i, f := range sc.Faults {
-		fr := faultRun{spec: f, station: -1}
+		fr := faultRun{spec: f, site: int32(max(sc.SiteOfFault(f), 0)), station: -1}
 		switch f.Kind {
 		case "crash-proxy":
 			r, err := sut.ReplicaIndex(f.Node)
@@ -51,6 +59,7 @@ func (s *sim) planFaults(sc *scenario.Scenario, stationOf map[string]int32) erro
 				return err
 			}
 			fr.replica = r
+		case "site-down":
 		default:
 			st, ok := stationOf[f.Node]
 			if !ok {
@@ -73,7 +82,7 @@ func (s *sim) fireFault(i int32) {
 	if fr.station >= 0 {
 		s.databaseSees(fr.station)
 		// A tier's node is watched by the calls its callers send it.
-		if st := s.stations[fr.station]; s.proxy.member[fr.station] >= 0 || s.proxy.specs[st.pool].tier && !st.closed {
+		if st := s.stations[fr.station]; s.proxies[st.site].member[fr.station] >= 0 || s.specs[st.pool].tier && !st.closed {
 			fr.watched, fr.lastForward = true, s.cal.now
 		}
 	}
@@ -112,10 +121,11 @@ func (s *sim) applyFault(fr *faultRun) error {
 		fr.flapping = true
 		s.cal.after(f.Period.D()/2, event{flapToggle, s.faultIndex(fr)})
 	case "crash-proxy":
-		if fr.replica >= len(s.proxy.replicas) {
-			return fmt.Errorf("sut: crash-proxy %s: no proxy replica %d (there are %d)", f.Node, fr.replica, len(s.proxy.replicas))
+		p := s.proxies[fr.site]
+		if fr.replica >= len(p.replicas) {
+			return fmt.Errorf("sut: crash-proxy %s: no proxy replica %d (there are %d)", f.Node, fr.replica, len(p.replicas))
 		}
-		r := s.proxy.replicas[fr.replica]
+		r := p.replicas[fr.replica]
 		if r.down {
 			return fmt.Errorf("sut: crash-proxy %s: proxy replica %d is already down", f.Node, fr.replica)
 		}
@@ -124,6 +134,8 @@ func (s *sim) applyFault(fr *faultRun) error {
 		s.addBackend(fr.station)
 	case "remove-backend":
 		s.removeBackend(fr, f.Drain.D())
+	case "site-down":
+		s.siteDown(fr)
 	default:
 		return fmt.Errorf("sim: unknown fault kind %q", f.Kind)
 	}
@@ -169,8 +181,10 @@ func (s *sim) liftFault(i int32) {
 	case "flap":
 		fr.flapping = false
 		st.restart(s.cal.now)
+	case "site-down":
+		err = s.siteUp(fr)
 	case "crash-proxy":
-		r := s.proxy.replicas[fr.replica]
+		r := s.proxies[fr.site].replicas[fr.replica]
 		if !r.down {
 			err = errors.New("proxy replica is running")
 		} else {
@@ -218,11 +232,12 @@ func (s *sim) addBackend(st int32) {
 	pl := s.stations[st].pool
 	s.stations[st].closed = false
 	s.stations[st].readyAt = s.cal.now + int64(s.stations[st].startup)
-	if s.proxy.specs[pl].tier {
+	if s.specs[pl].tier {
 		return
 	}
-	s.proxy.member[st] = pl
-	for _, r := range s.proxy.replicas {
+	p := s.proxies[s.stations[st].site]
+	p.member[st] = pl
+	for _, r := range p.replicas {
 		if !r.down {
 			s.join(r, st, pl, health.ReasonAdded)
 		}
@@ -239,11 +254,12 @@ const drainPollEvery = 5 * time.Millisecond
 func (s *sim) removeBackend(fr *faultRun, drain time.Duration) {
 	st := s.stations[fr.station]
 	st.leaving = true
-	if s.proxy.specs[st.pool].tier {
+	if s.specs[st.pool].tier {
 		s.tierChanged(st.pool)
 	} else {
-		s.proxy.member[fr.station] = -1
-		for _, r := range s.proxy.replicas {
+		p := s.proxies[st.site]
+		p.member[fr.station] = -1
+		for _, r := range p.replicas {
 			if !r.down {
 				s.changeHealth(r, fr.station, (*health.Upstream).Drain)
 			}
@@ -260,7 +276,7 @@ func (s *sim) drainPoll(i int32) {
 	fr := &s.faults[i]
 	st := fr.station
 	draining := false
-	for _, r := range s.proxy.replicas {
+	for _, r := range s.proxies[fr.site].replicas {
 		u := &r.ups[st]
 		if r.down || u.pool < 0 {
 			continue
@@ -294,31 +310,46 @@ func (s *sim) leavePool(r *replica, st int32) {
 		}
 	}
 	pl.members = kept
-	r.events = append(r.events, proxy.HealthEvent{At: wall(s.cal.now), Pool: s.proxy.specs[u.pool].name, Upstream: u.node.Name, Reason: health.ReasonRemoved})
+	r.events = append(r.events, proxy.HealthEvent{At: wall(s.cal.now), Pool: s.specs[u.pool].name, Upstream: u.node.Name, Reason: health.ReasonRemoved})
 	u.pool = -1
 }
 
 // faultResults is result.json's faults[], as a live run computes it,
-// from the timeline's records and the replicas' health events; runEnd is
-// the measured length of the run.
+// from the timeline's records and the replicas' health events (each
+// site's faults from its own replicas': a node is watched by its site's
+// proxy alone); runEnd is the measured length of the run. A site-down
+// fault's detection is the DNS balancer's, with its failover (sites.go).
 func (s *sim) faultResults(runEnd time.Duration) []report.Fault {
-	var fired []run.FiredFault
-	for i := range s.faults {
-		fr := &s.faults[i]
-		if !fr.fired {
-			continue
+	var out []report.Fault
+	for site, p := range s.proxies {
+		var fired []run.FiredFault
+		var runs []*faultRun
+		for i := range s.faults {
+			fr := &s.faults[i]
+			if !fr.fired || fr.site != int32(site) {
+				continue
+			}
+			if !fr.ended {
+				fr.readTraffic(s)
+			}
+			fired = append(fired, run.FiredFault{
+				Fault: fr.spec, At: time.Duration(fr.at), End: time.Duration(fr.end), Ended: fr.ended, Err: fr.err,
+				LastForward: time.Duration(fr.lastForward), Watched: fr.watched,
+			})
+			runs = append(runs, fr)
 		}
-		if !fr.ended {
-			fr.readTraffic(s)
+		events := make([][]sut.HealthEvent, len(p.replicas))
+		for i, r := range p.replicas {
+			events[i] = r.events
 		}
-		fired = append(fired, run.FiredFault{
-			Fault: fr.spec, At: time.Duration(fr.at), End: time.Duration(fr.end), Ended: fr.ended, Err: fr.err,
-			LastForward: time.Duration(fr.lastForward), Watched: fr.watched,
-		})
+		results := run.FaultResults(fired, epoch, runEnd, events)
+		for _, fr := range runs {
+			if fr.spec.Kind == "site-down" {
+				s.siteFaultResult(fr, results, runEnd)
+			}
+		}
+		out = append(out, results...)
 	}
-	events := make([][]sut.HealthEvent, len(s.proxy.replicas))
-	for i, r := range s.proxy.replicas {
-		events[i] = r.events
-	}
-	return run.FaultResults(fired, epoch, runEnd, events)
+	slices.SortStableFunc(out, func(a, b report.Fault) int { return cmp.Compare(a.AtS, b.AtS) })
+	return out
 }

@@ -22,10 +22,17 @@ type flight struct {
 	forwarded int64
 	station   int32 // -1 while the proxy has not picked one
 	// replica is the proxy replica the client sends it to (its turn at
-	// send: conns.go); replicasTried counts those that refused its
-	// connection (a crashed replica).
+	// send: conns.go), of the site its client's DNS answer names;
+	// replicasTried counts those that refused its connection (a crashed
+	// replica). path is the one-way time from its client's region to that
+	// site, on every hop between them (0 without sites:); resolver is its
+	// client (-1 without sites:), siteFault the site-down fault on at its
+	// site when it was sent (-1: none), whose lost requests it counts.
 	replica       int32
 	replicasTried int32
+	path          int64
+	resolver      int32
+	siteFault     int32
 	// tried are the upstreams (stations) its replica sent it to so far,
 	// the last one current: a retry goes to another (sim/proxy.go).
 	tried  [maxRetried + 1]int32
@@ -117,7 +124,7 @@ func (fs *flights) take() int32 {
 		id = int32(len(fs.all) - 1)
 	}
 	f := &fs.all[id]
-	*f = flight{gen: f.gen + 1, station: -1, replica: -1, session: -1, user: -1, caller: -1, client: -1, slot: -1, failedTier: -1, holds: 1}
+	*f = flight{gen: f.gen + 1, station: -1, replica: -1, session: -1, user: -1, caller: -1, client: -1, slot: -1, failedTier: -1, resolver: -1, siteFault: -1, holds: 1}
 	if id >= 1<<visitShift {
 		panic("sim: more requests in flight than the calendar's events can name")
 	}

@@ -33,7 +33,7 @@ func (s *sim) upstreamID(r *replica, i int32) int32 { return r.index*int32(len(s
 // upstreamOf is the replica and upstream an event names.
 func (s *sim) upstreamOf(id int32) (*replica, int32) {
 	n := int32(len(s.stations))
-	return s.proxy.replicas[id/n], id % n
+	return s.replicas[id/n], id % n
 }
 
 // changeHealth applies change to upstream i's health of replica r and
@@ -57,7 +57,7 @@ func (s *sim) changeHealth(r *replica, i int32, change func(h *health.Upstream, 
 			}
 		}
 	}
-	r.events = append(r.events, proxy.HealthEvent{At: now, Pool: s.proxy.specs[max(u.pool, 0)].name, Upstream: u.node.Name, Healthy: c.Available, Reason: c.Reason})
+	r.events = append(r.events, proxy.HealthEvent{At: now, Pool: s.specs[max(u.pool, 0)].name, Upstream: u.node.Name, Healthy: c.Available, Reason: c.Reason})
 }
 
 // slowStartTick advances a slow start's weight, as the live proxy's
@@ -119,7 +119,7 @@ func (s *sim) ejectionEnd(id int32) {
 // at the live proxy's offset within the interval (spread by the
 // upstream's name).
 func (s *sim) startChecks(r *replica, i int32) {
-	hc := s.proxy.cfg.Health
+	hc := r.p.cfg.Health
 	if hc.Interval <= 0 {
 		return
 	}
@@ -149,7 +149,7 @@ func (s *sim) healthCheck(id int32) {
 	f := &s.fs.all[cid]
 	f.check, f.workload, f.request, f.replica = true, -1, -1, r.index
 	f.station, f.visit, f.forwarded = i, 1, s.cal.now
-	s.exchangeEvent(cid, checkExpired, s.proxy.cfg.Health.Timeout)
+	s.exchangeEvent(cid, checkExpired, r.p.cfg.Health.Timeout)
 	s.exchangeEvent(cid, atStation, s.net)
 }
 
@@ -163,7 +163,7 @@ func (s *sim) checkAnswered(id int32, f *flight) {
 	case f.fail == failReset:
 		s.checkDone(id, f, false, checkReset)
 	default:
-		r := s.proxy.replicas[f.replica]
+		r := s.replicas[f.replica]
 		u := &r.ups[f.station]
 		u.load.Inflight, u.load.Workers, u.load.Queue = int(f.loadInflight), s.stations[f.station].workers, int(f.loadQueue)
 		u.heard = true
@@ -195,7 +195,7 @@ func (s *sim) checkTimedOut(e int32) {
 // the next come an interval later, as the live proxy's timer does.
 func (s *sim) checkDone(id int32, f *flight, ok bool, why string) {
 	f.proxyDone, f.exchangeOver = true, true
-	r := s.proxy.replicas[f.replica]
+	r := s.replicas[f.replica]
 	i := f.station
 	if !ok {
 		r.ups[i].counts.activeCheckFailures++
@@ -203,7 +203,7 @@ func (s *sim) checkDone(id int32, f *flight, ok bool, why string) {
 	s.changeHealth(r, i, func(h *health.Upstream, now time.Time) (health.Change, bool) {
 		return h.Check(ok, why, now)
 	})
-	s.scheduleCheck(r, i, s.proxy.cfg.Health.Interval)
+	s.scheduleCheck(r, i, r.p.cfg.Health.Interval)
 	s.fs.release(id) // the check's own hold
 }
 

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand"
 	"time"
 
 	"github.com/ilities/ilities/runner"
@@ -17,8 +18,10 @@ import (
 // connections to each (conns.go), draws its test data rows as the runner
 // does, and times each request out from its send.
 type workload struct {
-	id       int32
-	requests []request
+	id int32
+	// requests are its requests as each site's proxy knows them
+	// ([site][request]).
+	requests [][]request
 	timeout  time.Duration
 	// targets are the proxy's replicas as its client sees them: the
 	// connections to each, and which it passes over (conns.go).
@@ -31,9 +34,10 @@ type workload struct {
 	// The open loop.
 	pacer       runner.Pacer
 	mix         *runner.Mix
-	drawn       int     // arrivals drawn from the pacer so far
-	next        pending // the arrival drawn and scheduled
-	turn        int     // its turn over the replicas
+	clients     *rand.Rand // draws each arrival's DNS client (sites.go)
+	drawn       int        // arrivals drawn from the pacer so far
+	next        pending    // the arrival drawn and scheduled
+	turn        int        // its turn over the replicas
 	inflight    int
 	maxInflight int
 	waiting     ring[pending]
@@ -48,13 +52,14 @@ type workload struct {
 	activeUsers int
 }
 
-// pending is an arrival not sent yet.
+// pending is an arrival not sent yet, and the DNS client it is of.
 type pending struct {
 	intended int64
 	request  int32
+	client   int32
 }
 
-func newWorkload(sc *scenario.Scenario, i int, requests []request) (*workload, error) {
+func newWorkload(sc *scenario.Scenario, i int, requests [][]request, replicas int) (*workload, error) {
 	spec := sc.Workload[i]
 	w := &workload{
 		id:          int32(i),
@@ -62,7 +67,7 @@ func newWorkload(sc *scenario.Scenario, i int, requests []request) (*workload, e
 		mix:         runner.NewMix(sc, i),
 		requests:    requests,
 		timeout:     spec.Timeout.D(),
-		targets:     newTargets(spec, sc),
+		targets:     newTargets(spec, sc, replicas),
 		rows:        len(spec.Uses) > 0,
 		maxInflight: max(spec.MaxInflight, 1),
 		maxLateness: spec.MaxLateness.D(),
@@ -78,6 +83,7 @@ func newWorkload(sc *scenario.Scenario, i int, requests []request) (*workload, e
 	}
 	pacer, err := runner.NewPacer(spec, sc.Duration.D(), sc.Seed, i)
 	w.pacer = pacer
+	w.clients = rand.New(rand.NewSource(sc.Seed ^ int64(i+1)*0x5e1e5))
 	return w, err
 }
 
@@ -91,10 +97,11 @@ func (s *sim) draw(w *workload) {
 			return
 		}
 		req := w.mix.Next()
+		client := s.arrivalClient(w)
 		index := w.drawn
 		w.drawn++
 		if s.segment.Has(index) {
-			w.next = pending{int64(at), int32(req)}
+			w.next = pending{int64(at), int32(req), client}
 			s.cal.at(int64(at), event{arrival, w.id})
 			return
 		}
@@ -122,13 +129,14 @@ func (s *sim) sendArrival(w *workload, a pending) {
 		return
 	}
 	w.inflight++
-	s.send(w, a.request, a.intended, -1)
+	s.send(w, a.request, a.intended, -1, a.client)
 }
 
 // send sends request req of w now (intended at intended, by closed-loop
-// user u or -1): it goes on a connection to the replica whose turn it is
-// (the user's own turn, or the open loop's), and its timeout runs.
-func (s *sim) send(w *workload, req int32, intended int64, u int32) {
+// user u or -1, of DNS client c): it goes to the site c's answer names
+// (sites.go), on a connection to the site's replica whose turn it is (the
+// user's own turn, or the open loop's), and its timeout runs.
+func (s *sim) send(w *workload, req int32, intended int64, u, c int32) {
 	id := s.fs.take()
 	f := &s.fs.all[id]
 	f.workload, f.request, f.user = w.id, req, u
@@ -137,9 +145,10 @@ func (s *sim) send(w *workload, req int32, intended int64, u int32) {
 		f.session = s.users[u].session
 		turn = &s.users[u].turn
 	}
-	f.replica = w.pickTarget(*turn, s.cal.now)
-	*turn++
 	f.intended, f.sent = intended, s.cal.now
+	p := s.proxies[s.site(f, c)]
+	f.replica = w.pickTarget(p.first, int32(len(p.replicas)), *turn, s.cal.now)
+	*turn++
 	s.add(&w.timeouts, id, f.sent+int64(w.timeout), clientEnded)
 	s.connect(w, id)
 }
@@ -163,9 +172,11 @@ func (s *sim) clientAnswer(id int32) {
 	if f.connected { // (a refusal closed its last one)
 		s.hangUp(w, f.replica, f.class == "" && !f.cut)
 	}
+	ok := s.rec.Add(smp)
+	s.siteRecorded(f, ok)
 	s.fs.release(id) // the client's hold
 	s.fs.release(id) // this event's
-	s.requestEnded(w, u, s.rec.Add(smp))
+	s.requestEnded(w, u, ok)
 }
 
 // clientTimeout ends the requests of w past the workload's timeout, oldest
@@ -188,6 +199,7 @@ func (s *sim) clientTimeout(w *workload) {
 		if f.connected {
 			s.hangUp(w, f.replica, false)
 		}
+		s.siteRecorded(f, false)
 		s.fs.release(id) // the client's hold
 		s.requestEnded(w, u, false)
 	}

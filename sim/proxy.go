@@ -10,7 +10,6 @@ import (
 	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sut"
 	"github.com/ilities/ilities/sut/admission"
-	"github.com/ilities/ilities/sut/backend"
 	"github.com/ilities/ilities/sut/balancer"
 	"github.com/ilities/ilities/sut/health"
 	"github.com/ilities/ilities/sut/proxy"
@@ -27,13 +26,28 @@ import (
 // policy that learns and the passive health rules with every exchange,
 // and retries a failed one on another upstream where the live proxy
 // would. Its own work is a fixed cost per request.
+//
+// A scenario with several sites has a proxy for each (sites.go), its
+// replicas among the run's (sim.replicas, where first is its first's
+// index); the stations and pools are the run's, each site's proxy routing
+// to its own pools and having its own stations as members.
 type simProxy struct {
+	site     int32
+	name     string // the site's ("" without sites:)
 	replicas []*replica
+	first    int32
+	// downFault is the site-down fault on now (its index), -1 when none;
+	// outAt is when the DNS balancer took the site out of its answers, -1
+	// while it answers with it.
+	downFault int32
+	outAt     int64
 	// cfg is the live proxy's configuration, with its defaults.
-	cfg   proxy.Config
+	cfg proxy.Config
+	// specs are every pool of the run, each site's with its proxy's
+	// policy, by the pools' index: a proxy routes to its own alone.
 	specs []poolSpec
 	// member is the pool each station belongs to now (-1: not added yet,
-	// or removed), which a restarting replica starts with.
+	// removed, or another site's), which a restarting replica starts with.
 	member  []int32
 	cost    time.Duration
 	timeout time.Duration
@@ -46,7 +60,6 @@ type simProxy struct {
 	scratch []*balancer.Upstream
 	breq    balancer.Request
 	header  flightHeader
-	cookies cookieLines
 }
 
 // poolSpec is what every replica's pool shares: its match, what its
@@ -57,11 +70,15 @@ type poolSpec struct {
 	needsPath          bool   // the policy reads Request.Path
 	sticky             string // the sticky cookie's name, "" if none
 	tier               bool
+	site               int32
 }
 
-// replica is one proxy replica's own state.
+// replica is one proxy replica's own state: its index among the run's
+// replicas, and local among its proxy's.
 type replica struct {
+	p     *simProxy
 	index int32
+	local int
 	seed  int64
 	down  bool
 	pools []pool
@@ -145,43 +162,48 @@ const clientIP = "127.0.0.1"
 // advances slow starts.
 const slowStartTickEvery = 25 * time.Millisecond
 
-func newProxy(sc *scenario.Scenario, opts Options, stations []*station, pools []int32) (*simProxy, error) {
+// newProxy is the proxy of site called name (sc as the site alone is), its replicas
+// the run's from first on, in front of the run's stations, member the
+// pool of each of its own (-1 for the others).
+func newProxy(sc *scenario.Scenario, site int32, name string, first int32, opts Options, member []int32) (*simProxy, error) {
 	cfg := sut.ProxyConfig(sc) // the live proxy's own configuration
 	if err := proxy.ApplyDefaults(&cfg); err != nil {
 		return nil, err
 	}
 	p := &simProxy{
-		cfg: cfg, cost: opts.ProxyCost, timeout: cfg.Timeout, member: pools,
-		exchanges:  deadlines{event: event{proxyTimeout, 0}},
-		queueWaits: deadlines{event: event{proxyQueueTimeout, 0}},
+		site: site, name: name, first: first, downFault: -1, outAt: -1, cfg: cfg, cost: opts.ProxyCost, timeout: cfg.Timeout, member: member,
+		exchanges:  deadlines{event: event{proxyTimeout, site}},
+		queueWaits: deadlines{event: event{proxyQueueTimeout, site}},
 	}
+	for i := range max(sc.SUT.Proxy.Replicas, 1) {
+		r := &replica{p: p, index: first + int32(i), local: i, seed: sut.ReplicaSeed(cfg.Seed, i)}
+		p.replicas = append(p.replicas, r)
+	}
+	return p, nil
+}
+
+// poolSpecs are what the replicas of site's proxy share of the site's
+// pools (sc as the site alone is).
+func (p *simProxy) poolSpecs(sc *scenario.Scenario) ([]poolSpec, error) {
+	var specs []poolSpec
 	tiers := sc.SUT.Tiers()
 	for _, pc := range sc.SUT.Pools {
-		spec := poolSpec{name: pc.Name, host: pc.Match.Host, prefix: pc.Match.PathPrefix, needsPath: cfg.Strategy == "consistent-hash", tier: tiers[pc.Name]}
-		policy, err := balancer.NewWithOptions(cfg.Strategy, cfg.StrategyOptions)
+		spec := poolSpec{name: pc.Name, host: pc.Match.Host, prefix: pc.Match.PathPrefix, needsPath: p.cfg.Strategy == "consistent-hash", tier: tiers[pc.Name], site: p.site}
+		policy, err := balancer.NewWithOptions(p.cfg.Strategy, p.cfg.StrategyOptions)
 		if err != nil {
 			return nil, err
 		}
 		if sticky, ok := policy.(balancer.Sticky); ok {
 			spec.sticky = sticky.CookieName()
 		}
-		p.specs = append(p.specs, spec)
+		specs = append(specs, spec)
 	}
-	names := make([]string, len(stations))
-	for i, st := range stations {
-		names[i] = st.name
-	}
-	p.cookies = newCookieLines(names, p.specs, backend.SessionCookie)
-	for i := range max(sc.SUT.Proxy.Replicas, 1) {
-		r := &replica{index: int32(i), seed: sut.ReplicaSeed(cfg.Seed, i)}
-		p.replicas = append(p.replicas, r)
-	}
-	return p, nil
+	return specs, nil
 }
 
-// start builds every replica's state at the run's start.
-func (s *sim) startProxy() error {
-	for _, r := range s.proxy.replicas {
+// startProxies builds every replica's state at the run's start.
+func (s *sim) startProxies() error {
+	for _, r := range s.replicas {
 		if err := s.startReplica(r); err != nil {
 			return err
 		}
@@ -193,7 +215,7 @@ func (s *sim) startProxy() error {
 // starts (or restarts after a crash): its policies, its upstreams' health
 // published and their checks begun, for the stations that are members.
 func (s *sim) startReplica(r *replica) error {
-	p := s.proxy
+	p := r.p
 	r.down = false
 	r.events = nil
 	r.retryTokens = retryTokenCap
@@ -203,8 +225,11 @@ func (s *sim) startReplica(r *replica) error {
 	}
 	r.pools = make([]pool, len(p.specs))
 	for i := range p.specs {
+		if p.specs[i].site != p.site {
+			continue // another site's pool: no policy, no member
+		}
 		o := p.cfg.StrategyOptions
-		o.Seed = poolSeed(r.seed, i)
+		o.Seed = poolSeed(r.seed, i-s.firstPool[p.site])
 		policy, err := balancer.NewWithOptions(p.cfg.Strategy, o)
 		if err != nil {
 			return err
@@ -251,7 +276,7 @@ func poolSeed(seed int64, i int) int64 {
 // pool the live proxy's rule routes it to, from the Host the generator
 // sends (its own header, or the proxy's address) and its path, whether
 // its body is over the proxy's limit, and whether a failure may be
-// retried.
+// retried. sc is the scenario as the proxy's site alone is.
 func (p *simProxy) newRequest(sc *scenario.Scenario, r scenario.Request) (request, error) {
 	path, _, _ := strings.Cut(r.Path, "?")
 	q := request{path: path, header: http.Header{}}
@@ -296,7 +321,7 @@ func (p *simProxy) newRequest(sc *scenario.Scenario, r scenario.Request) (reques
 func (p *simProxy) route(host, path string) int32 {
 	best := int32(-1)
 	for i, pl := range p.specs {
-		if pl.tier || pl.host != "" && !strings.EqualFold(pl.host, host) || !strings.HasPrefix(path, pl.prefix) {
+		if pl.tier || pl.site != p.site || pl.host != "" && !strings.EqualFold(pl.host, host) || !strings.HasPrefix(path, pl.prefix) {
 			continue
 		}
 		if b := &p.specs[max(best, 0)]; best < 0 || len(pl.prefix) > len(b.prefix) ||
@@ -320,19 +345,19 @@ func (r *replica) stationOf(u *balancer.Upstream) int32 {
 // live proxy's order), or picks its upstream and forwards it past the
 // upstream's admission gate.
 func (s *sim) atProxy(id int32) {
-	p := s.proxy
 	f := &s.fs.all[id]
 	if f.proxyDone { // its replica crashed on the way
 		s.fs.release(id)
 		return
 	}
-	r := p.replicas[f.replica] // the client's pick (send)
+	r := s.replicas[f.replica] // the client's pick (send)
+	p := r.p
 	if r.down {
 		s.refused(id, f)
 		s.fs.release(id)
 		return
 	}
-	req := &s.workloads[f.workload].requests[f.request]
+	req := s.requestOf(f)
 	if r.limiter != nil {
 		if ok, _ := r.limiter.Allow(clientIP, wall(s.cal.now)); !ok {
 			s.proxyAnswers(id, http.StatusTooManyRequests)
@@ -371,7 +396,7 @@ const (
 // all_down: panic and none available, it rotates over the members that are
 // not draining, as the live proxy does.
 func (s *sim) pick(r *replica, f *flight, req *request) int32 {
-	p := s.proxy
+	p := r.p
 	pl := &r.pools[req.pool]
 	members := pl.members
 	if f.ntried > 0 {
@@ -383,7 +408,7 @@ func (s *sim) pick(r *replica, f *flight, req *request) int32 {
 		}
 		members = p.scratch
 	}
-	p.header = flightHeader{base: req.header, cookie: p.cookies.line(req.pool, s.sessionOf(f))}
+	p.header = flightHeader{base: req.header, cookie: s.cookies.line(req.pool, s.sessionOf(f))}
 	p.breq = balancer.Request{ClientIP: clientIP, Header: &p.header, Now: wall(s.cal.now)}
 	if p.specs[req.pool].needsPath {
 		p.breq.Path = req.path
@@ -420,7 +445,7 @@ func (f *flight) triedOn(st int32) bool {
 // rejected (the queue full, or evicted by a known session), the replica
 // answers 503 naming the upstream.
 func (s *sim) enterGate(id int32, f *flight, r *replica, st int32) {
-	p := s.proxy
+	p := r.p
 	u := &r.ups[st]
 	f.station = st
 	f.tried[f.ntried] = st
@@ -450,10 +475,10 @@ func (s *sim) enterGate(id int32, f *flight, r *replica, st int32) {
 // leftGate: the request no longer waits at a gate (admitted, or answered).
 func leftGate(f *flight) bool { return !f.waitsAtGate }
 
-// proxyQueueTimeout answers 503 for each request past the admission
-// queue's timeout, oldest first.
-func (s *sim) proxyQueueTimeout() {
-	p := s.proxy
+// proxyQueueTimeout answers 503 for each request past site's proxy's
+// admission queue's timeout, oldest first.
+func (s *sim) proxyQueueTimeout(site int32) {
+	p := s.proxies[site]
 	for {
 		id, ok := s.due(&p.queueWaits, leftGate)
 		if !ok {
@@ -463,7 +488,7 @@ func (s *sim) proxyQueueTimeout() {
 		if f.gateSince+int64(p.cfg.Admission.QueueTimeout) > s.cal.now {
 			continue // an earlier wait's deadline: it waits at another gate since
 		}
-		u := &p.replicas[f.replica].ups[f.station]
+		u := &s.replicas[f.replica].ups[f.station]
 		if u.gate.GiveUp(&u.node, id) {
 			f.waitsAtGate = false
 			u.counts.rejectedTimeout++
@@ -476,7 +501,7 @@ func (s *sim) proxyQueueTimeout() {
 // forward sends flight id on to station st after the replica's cost: an
 // exchange begins, with its deadline.
 func (s *sim) forward(id int32, f *flight, r *replica, st int32) {
-	p := s.proxy
+	p := r.p
 	u := &r.ups[st]
 	u.counts.requests++
 	s.stations[st].lastForward = s.cal.now
@@ -490,7 +515,7 @@ func (s *sim) forward(id int32, f *flight, r *replica, st int32) {
 func (s *sim) proxyAnswers(id int32, status int32) {
 	f := &s.fs.all[id]
 	f.status, f.proxyDone = status, true
-	s.schedule(id, clientAnswer, s.proxy.cost+s.net)
+	s.schedule(id, clientAnswer, s.replicas[f.replica].p.cost+s.net+time.Duration(f.path))
 }
 
 // proxyAnswer takes a station's answer to flight id (or its failure: a
@@ -508,8 +533,8 @@ func (s *sim) proxyAnswer(e int32) {
 		s.callAnswered(id, f)
 	default:
 		f.exchangeOver = true
-		p := s.proxy
-		r := p.replicas[f.replica]
+		r := s.replicas[f.replica]
+		p := r.p
 		u := &r.ups[f.station]
 		rtt := time.Duration(s.cal.now - f.forwarded)
 		fail := f.fail
@@ -539,13 +564,13 @@ func (s *sim) proxyAnswer(e int32) {
 	s.fs.release(id)
 }
 
-// proxyTimeout ends each exchange past the proxy's timeout, oldest first:
-// 504, or a retry. A request the backend still holds in its waiting room
-// leaves it, as the live backend's does when the proxy closes the
+// proxyTimeout ends each exchange past site's proxy's timeout, oldest
+// first: 504, or a retry. A request the backend still holds in its waiting
+// room leaves it, as the live backend's does when the proxy closes the
 // connection; one in service is served to its end, one making its calls
 // ends them (giveUp).
-func (s *sim) proxyTimeout() {
-	p := s.proxy
+func (s *sim) proxyTimeout(site int32) {
+	p := s.proxies[site]
 	for {
 		id, ok := s.due(&p.exchanges, proxyEnded)
 		if !ok {
@@ -557,7 +582,7 @@ func (s *sim) proxyTimeout() {
 		}
 		f.exchangeOver = true // whatever the backend answers now is too late
 		s.giveUp(f)
-		r := p.replicas[f.replica]
+		r := s.replicas[f.replica]
 		r.ups[f.station].counts.timeouts++
 		s.endExchange(r, f, p.timeout, true)
 		s.answerOrRetry(id, f, r, failTimeout)
@@ -569,9 +594,9 @@ func (s *sim) proxyTimeout() {
 // the budget allow and one is left; otherwise the client gets the answer,
 // or the failure's own (504 timeout, 502 refused or reset).
 func (s *sim) answerOrRetry(id int32, f *flight, r *replica, fail failKind) {
-	p := s.proxy
+	p := r.p
 	if fail != failNone && int(f.ntried) <= p.cfg.Retries && f.ntried <= maxRetried && s.mayRetry(r, f, fail) {
-		req := &s.workloads[f.workload].requests[f.request]
+		req := s.requestOf(f)
 		if next := s.pick(r, f, req); next >= 0 {
 			r.ups[f.station].counts.retriedAway++
 			s.enterGate(id, f, r, next)
@@ -595,7 +620,7 @@ func (s *sim) answerOrRetry(id int32, f *flight, r *replica, fail failKind) {
 // always, other failures only for an idempotent method without a body;
 // each retry takes a token of the budget.
 func (s *sim) mayRetry(r *replica, f *flight, fail failKind) bool {
-	if fail != failConnect && !s.workloads[f.workload].requests[f.request].retryable {
+	if fail != failConnect && !s.requestOf(f).retryable {
 		return false
 	}
 	if r.retryTokens < 1000 {
@@ -617,7 +642,7 @@ func (s *sim) relayed(f *flight) {
 	if sess == nil || f.clientDone {
 		return // (a client that gave up reads no cookie: its session may be a new iteration's)
 	}
-	if spec := &s.proxy.specs[s.workloads[f.workload].requests[f.request].pool]; spec.sticky != "" {
+	if spec := &s.specs[s.requestOf(f).pool]; spec.sticky != "" {
 		sess.proxyCookie = s.stations[f.station].name
 	}
 	if f.newSession {
@@ -631,7 +656,7 @@ func (s *sim) relayed(f *flight) {
 // the live proxy keeps it), and so do the passive health rules.
 func (s *sim) endExchange(r *replica, f *flight, rtt time.Duration, failed bool) {
 	u := &r.ups[f.station]
-	pl := &r.pools[s.workloads[f.workload].requests[f.request].pool]
+	pl := &r.pools[s.requestOf(f).pool]
 	if !failed {
 		if u.latency == 0 {
 			u.latency = int64(rtt)
@@ -766,6 +791,11 @@ func (s *sim) exchangeOf(e int32) (id int32, current bool) {
 	id = e & (1<<visitShift - 1)
 	f := &s.fs.all[id]
 	return id, uint8(e>>visitShift) == f.visit&0x7f && !f.exchangeOver
+}
+
+// requestOf is what the proxy knows of client request f at its site.
+func (s *sim) requestOf(f *flight) *request {
+	return &s.workloads[f.workload].requests[s.replicas[f.replica].p.site][f.request]
 }
 
 // sessionOf is the session flight f belongs to, nil when none.

@@ -241,7 +241,7 @@ faults:
 	}
 	// Replica 2 restarted with fresh counters: 2s of its half before the
 	// crash is 200, 2s after the restart 200 more.
-	first, second := s.proxy.replicas[0].ups[0].counts.requests, s.proxy.replicas[1].ups[0].counts.requests
+	first, second := s.replicas[0].ups[0].counts.requests, s.replicas[1].ups[0].counts.requests
 	if first < 700 || second != 200 {
 		t.Errorf("replicas forwarded %d and %d (since its restart), want the first most, the second its half", first, second)
 	}
@@ -390,6 +390,15 @@ faults:
 		{"{at: 1s, for: 1s, kind: crash-proxy, node: proxy-1}", "", func(res *report.Result) string {
 			if n := res.Errors["refused"]; math.Abs(float64(n)-200) > 2 {
 				return fmt.Sprintf("errors %v: want a second's requests refused", res.Errors)
+			}
+			return ""
+		}},
+		{"{at: 1s, for: 1s, kind: site-down}", "", func(res *report.Result) string {
+			// One topology: every request of that second is refused, and
+			// lost; nowhere to fail over to.
+			f := res.Faults[0]
+			if n := res.Errors["refused"]; math.Abs(float64(n)-200) > 2 || f.RequestsLost == nil || *f.RequestsLost != n || f.FailoverTimeS != nil {
+				return fmt.Sprintf("errors %v, fault %+v: want a second's requests refused and lost, no failover", res.Errors, f)
 			}
 			return ""
 		}},
@@ -559,7 +568,7 @@ workload:
 				t.Errorf("the slowest of %d requests took %.4fms, %d failed: want %.4fms", res.Totals.Scheduled, l.Max, res.Totals.Failed, tc.slowest)
 			}
 			least, most := int64(math.MaxInt64), int64(0)
-			for _, r := range s.proxy.replicas {
+			for _, r := range s.replicas {
 				least, most = min(least, r.ups[0].counts.requests), max(most, r.ups[0].counts.requests)
 			}
 			if most-least > 1 {

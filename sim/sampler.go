@@ -22,14 +22,14 @@ func (s *sim) readProxy(t int) {
 // replicaStats is each replica's statistics as the live proxy's Stats
 // gives them: its members, pool by pool, with their counters and gauges.
 func (s *sim) replicaStats() []proxy.Stats {
-	out := make([]proxy.Stats, len(s.proxy.replicas))
-	for i, r := range s.proxy.replicas {
+	out := make([]proxy.Stats, len(s.replicas))
+	for i, r := range s.replicas {
 		for pi := range r.pools {
 			for _, m := range r.pools[pi].members {
 				u := &r.ups[r.stationOf(m)]
 				c := &u.counts
 				out[i].Upstreams = append(out[i].Upstreams, proxy.UpstreamStats{
-					Pool:                s.proxy.specs[pi].name,
+					Pool:                s.specs[pi].name,
 					Name:                m.Name,
 					Weight:              max(m.Weight, 1),
 					EffectiveWeight:     float64(max(m.Weight, 1)) * float64(m.WeightScale()) / 1000,

@@ -24,6 +24,7 @@ import (
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/runner"
 	"github.com/ilities/ilities/scenario"
+	"github.com/ilities/ilities/sut/backend"
 )
 
 // Options are the model's constants and the run's slice.
@@ -71,8 +72,20 @@ type sim struct {
 	// slotStation is the station of each worker's slot, by the slot's
 	// event id (station.firstSlot + slot).
 	slotStation []int32
-	proxy       *simProxy
-	faults      []faultRun
+	// proxies are each site's proxy (one without sites:), replicas every
+	// proxy's replicas in order, specs every pool's as the proxies route,
+	// cookies the Cookie lines of the sessions; firstPool is each site's
+	// first pool among the run's.
+	proxies   []*simProxy
+	replicas  []*replica
+	specs     []poolSpec
+	cookies   cookieLines
+	firstPool []int
+	// dns is the DNS balancer between the sites and its clients (nil
+	// without sites:); sites each site's figures (dns.go).
+	dns    *dnsModel
+	sites  []siteCounts
+	faults []faultRun
 	// proxyWindows are windows[].proxy, read at each second's end as the
 	// live sampler reads the replicas; proxyCounts the counters last read.
 	proxyWindows []map[string]report.ProxyWindow
@@ -116,7 +129,8 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	return s.result(sc, started)
 }
 
-// build lays out the model of sc: its stations, its proxy, its workloads.
+// build lays out the model of sc: its stations, its proxies, its DNS, its
+// workloads.
 func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 	s := &sim{net: opts.NetworkDelay, duration: sc.Duration.D(), segment: opts.Segment}
 	if !s.segment.Whole() && (s.segment.K < 1 || s.segment.K > s.segment.N) {
@@ -125,26 +139,37 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 	// Every backend the run may have is a station from the start: those
 	// of the pools, members at once, and those add-backend starts later.
 	// A tier's backends are no members of the proxy's pools: their
-	// callers reach them (tiers.go).
-	var pools []int32
+	// callers reach them (tiers.go). Every site's pools and stations are
+	// the run's, in the sites' order.
+	sites := sc.AllSites()
+	var pools []scenario.Pool
+	var poolSite, members []int32
 	stationOf := map[string]int32{}
 	poolOf := map[string]int32{}
-	tiers := sc.SUT.Tiers()
+	for i, site := range sites {
+		s.firstPool = append(s.firstPool, len(pools))
+		for _, pc := range site.SUT.Pools {
+			poolOf[pc.Name] = int32(len(pools))
+			pools = append(pools, pc)
+			poolSite = append(poolSite, int32(i))
+		}
+	}
+	tiers := (&scenario.SUT{Pools: pools}).Tiers()
 	addStation := func(b scenario.Backend, pool int32, member bool) {
 		st := newStation(sc.Seed, b, pool)
+		st.site = poolSite[pool]
 		st.firstSlot = int32(len(s.slotStation))
 		for range st.workers {
 			s.slotStation = append(s.slotStation, int32(len(s.stations)))
 		}
 		stationOf[b.Name] = int32(len(s.stations))
 		s.stations = append(s.stations, st)
-		pools = append(pools, pool)
+		members = append(members, pool)
 		if !member {
-			pools[len(pools)-1] = -1
+			members[len(members)-1] = -1
 		}
 	}
-	for i, pc := range sc.SUT.Pools {
-		poolOf[pc.Name] = int32(i)
+	for i, pc := range pools {
 		for _, b := range pc.Backends {
 			addStation(b, int32(i), !tiers[pc.Name])
 		}
@@ -155,13 +180,14 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 			s.stations[len(s.stations)-1].closed = true // until it starts
 		}
 	}
-	s.buildTiers(sc, stationOf)
-	p, err := newProxy(sc, opts, s.stations, pools)
-	if err != nil {
+	s.buildTiers(sc.Seed, pools, stationOf)
+	if err := s.buildProxies(sc, opts, members); err != nil {
 		return nil, err
 	}
-	s.proxy = p
-	if err := s.startProxy(); err != nil {
+	if err := s.startProxies(); err != nil {
+		return nil, err
+	}
+	if err := s.buildDNS(sc); err != nil {
 		return nil, err
 	}
 	if err := s.planFaults(sc, stationOf); err != nil {
@@ -176,13 +202,17 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 		case len(reqs) == 0: // the runner's default: one GET /
 			reqs = []scenario.Request{{Path: "/"}}
 		}
-		requests := make([]request, len(reqs))
-		for j, r := range reqs {
-			if requests[j], err = s.proxy.newRequest(sc, seen(r)); err != nil {
-				return nil, fmt.Errorf("sim: workload %q: %w", spec.Name, err)
+		requests := make([][]request, len(s.proxies))
+		for site, p := range s.proxies {
+			requests[site] = make([]request, len(reqs))
+			for j, r := range reqs {
+				var err error
+				if requests[site][j], err = p.newRequest(sc.AtSite(site), seen(r)); err != nil {
+					return nil, fmt.Errorf("sim: workload %q: %w", spec.Name, err)
+				}
 			}
 		}
-		w, err := newWorkload(sc, i, requests)
+		w, err := newWorkload(sc, i, requests, len(s.replicas))
 		if err != nil {
 			return nil, err
 		}
@@ -191,8 +221,45 @@ func build(sc *scenario.Scenario, opts Options) (*sim, error) {
 			s.addUsers(sc, w)
 		}
 	}
+	var err error
 	s.rec, err = runner.NewRecording(sc, runner.Options{Segment: opts.Segment, Version: opts.Version, NodeStats: s.nodeStats})
 	return s, err
+}
+
+// buildProxies lays out each site's proxy in front of its stations
+// (members: each station's pool, -1 for none), and what they share: every
+// pool's spec and the sessions' Cookie lines.
+func (s *sim) buildProxies(sc *scenario.Scenario, opts Options, members []int32) error {
+	for i, site := range sc.AllSites() {
+		member := make([]int32, len(members))
+		for st, pl := range members {
+			member[st] = -1
+			if s.stations[st].site == int32(i) {
+				member[st] = pl
+			}
+		}
+		view := sc.AtSite(i)
+		p, err := newProxy(view, int32(i), site.Name, int32(len(s.replicas)), opts, member)
+		if err != nil {
+			return err
+		}
+		specs, err := p.poolSpecs(view)
+		if err != nil {
+			return err
+		}
+		s.specs = append(s.specs, specs...)
+		s.proxies = append(s.proxies, p)
+		s.replicas = append(s.replicas, p.replicas...)
+	}
+	for _, p := range s.proxies {
+		p.specs = s.specs
+	}
+	names := make([]string, len(s.stations))
+	for i, st := range s.stations {
+		names[i] = st.name
+	}
+	s.cookies = newCookieLines(names, s.specs, backend.SessionCookie)
+	return nil
 }
 
 // run plays the calendar out: every arrival, and every request to its end.
@@ -247,9 +314,9 @@ func (s *sim) handle(e event) {
 	case proxyAnswer:
 		s.proxyAnswer(e.id)
 	case proxyTimeout:
-		s.proxyTimeout()
+		s.proxyTimeout(e.id)
 	case proxyQueueTimeout:
-		s.proxyQueueTimeout()
+		s.proxyQueueTimeout(e.id)
 	case healthCheck:
 		s.healthCheck(e.id)
 	case checkExpired:
@@ -274,6 +341,8 @@ func (s *sim) handle(e event) {
 		s.flapToggle(e.id)
 	case drainPoll:
 		s.drainPoll(e.id)
+	case dnsCheck:
+		s.dnsCheck(e.id)
 	}
 }
 
@@ -283,5 +352,9 @@ func (s *sim) schedule(id int32, kind eventKind, d time.Duration) {
 	s.cal.after(d, event{kind, id})
 }
 
-// hop has event kind happen to flight id one network hop from now.
-func (s *sim) hop(id int32, kind eventKind) { s.schedule(id, kind, s.net) }
+// hop has event kind happen to flight id one network hop from now: from
+// the client to its proxy, or back, the way from its region to the site
+// (flight.path) included.
+func (s *sim) hop(id int32, kind eventKind) {
+	s.schedule(id, kind, s.net+time.Duration(s.fs.all[id].path))
+}

@@ -340,14 +340,7 @@ workload:
 requirements: [error_rate < 1%]
 `)
 	whole := simulate(t, sc, Options{})
-	var parts []*report.Result
-	for k := 1; k <= 3; k++ {
-		parts = append(parts, simulate(t, sc, Options{Segment: runner.Segment{K: k, N: 3}}))
-	}
-	merged, err := report.Merge(parts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	merged, parts := mergedSegments(t, sc, 3)
 	if merged.Totals.Scheduled != whole.Totals.Scheduled || merged.Mode != report.ModeSimulated {
 		t.Errorf("merged %d arrivals (mode %q), the whole run %d", merged.Totals.Scheduled, merged.Mode, whole.Totals.Scheduled)
 	}
@@ -356,6 +349,20 @@ requirements: [error_rate < 1%]
 	if _, err := report.Merge([]*report.Result{parts[0], parts[1], &live}); err == nil || !strings.Contains(err.Error(), "simulated") {
 		t.Errorf("a live part merged with simulated ones: %v", err)
 	}
+}
+
+// mergedSegments simulates sc's n segments and merges them.
+func mergedSegments(t *testing.T, sc *scenario.Scenario, n int) (*report.Result, []*report.Result) {
+	t.Helper()
+	var parts []*report.Result
+	for k := 1; k <= n; k++ {
+		parts = append(parts, simulate(t, sc, Options{Segment: runner.Segment{K: k, N: n}}))
+	}
+	merged, err := report.Merge(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return merged, parts
 }
 
 // A request goes to the pool the live proxy routes it to: the longest

@@ -52,13 +52,14 @@ type station struct {
 	// lastForward is when a proxy last sent it a request.
 	lastForward int64
 
-	// pool is the scenario's pool it belongs to (add-backend's, for one
-	// that fault starts). calls: the pool makes calls (a cache's hit
+	// site is the site it is in (sim.proxies), pool the scenario's pool it
+	// belongs to (add-backend's, for one that fault starts). calls: the pool makes calls (a cache's hit
 	// ratio set); clients are, for each of the pool's calls, its client
 	// of the pool called (sim.clients: one per pool called, its policy
 	// and connections); callRNG seeds each request's own stream for its
 	// draws (a cache's hit, a probability, a write), as the live backend's
 	// does; tier are its counters.
+	site     int32
 	pool     int32
 	calls    bool
 	cache    bool

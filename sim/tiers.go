@@ -85,10 +85,10 @@ type database struct {
 	readsFromPrimary bool
 }
 
-// buildTiers lays out the calls between pools: each pool's plan, each
-// calling backend's clients, each database's primary.
-func (s *sim) buildTiers(sc *scenario.Scenario, stationOf map[string]int32) {
-	pools := sc.SUT.Pools
+// buildTiers lays out the calls between pools (every site's, whose calls
+// stay within their site): each pool's plan, each calling backend's
+// clients, each database's primary.
+func (s *sim) buildTiers(seed int64, pools []scenario.Pool, stationOf map[string]int32) {
 	index := make(map[string]int32, len(pools))
 	s.tiers = make([]tierPool, len(pools))
 	for i, pc := range pools {
@@ -129,7 +129,7 @@ func (s *sim) buildTiers(sc *scenario.Scenario, stationOf map[string]int32) {
 		calls := s.tiers[st.pool].calls
 		st.clients = make([]int32, 0, len(calls))
 		for _, c := range calls {
-			st.clients = append(st.clients, s.clientOf(sc.Seed, int32(i), c.pool))
+			st.clients = append(st.clients, s.clientOf(seed, int32(i), c.pool))
 		}
 	}
 	for i := range s.tiers {

@@ -21,8 +21,8 @@ func Unsupported(sc *scenario.Scenario) error {
 	if sc.Target != nil {
 		not("target", "an external target (target:)")
 	}
-	if sut := sc.SUT; sut != nil {
-		o := sut.Proxy.ProxyOptions
+	for i, site := range sc.AllSites() {
+		o := site.SUT.Proxy.ProxyOptions
 		for _, c := range []struct {
 			on         bool
 			path, what string
@@ -31,7 +31,7 @@ func Unsupported(sc *scenario.Scenario) error {
 			{o.TLS, "sut.proxy.tls", "TLS termination (tls: true)"},
 		} {
 			if c.on {
-				not(c.path, c.what)
+				not(sc.SUTPath(i, c.path), c.what)
 			}
 		}
 	}
@@ -54,17 +54,26 @@ func Unsupported(sc *scenario.Scenario) error {
 		}{{"requests", w.Requests}, {"session", w.Session}} {
 			for j, r := range list.reqs {
 				rpath := fmt.Sprintf("%s.%s[%d]", path, list.name, j)
-				for _, t := range templateRefusals(sc, r) {
-					not(rpath+t.path, t.what)
-				}
 				if len(r.Extract) > 0 {
 					not(rpath+".extract", "extracting from an answer (extract:; the model has no answer bodies or headers, and a value not found fails its step)")
 				}
 				if r.Expect != nil && checksBody(*r.Expect) {
 					not(rpath+".expect", "checking an answer's body or headers (expect:)")
 				}
-				if sc.SUT != nil && headBytes(r) > headLimit(sc.SUT.Proxy.Limits) {
-					not(rpath, "a request head near the proxy's max_header_bytes (its 431)")
+				// A request goes to any site: each site's proxy must be one
+				// the model holds it for; one refusal is enough.
+				refused := map[string]bool{}
+				for i, site := range sc.AllSites() {
+					for _, t := range templateRefusals(sc.AtSite(i), r) {
+						if !refused[t.path] {
+							refused[t.path] = true
+							not(rpath+t.path, t.what)
+						}
+					}
+					if headBytes(r) > headLimit(site.SUT.Proxy.Limits) && !refused[""] {
+						refused[""] = true
+						not(rpath, "a request head near the proxy's max_header_bytes (its 431)")
+					}
 				}
 			}
 		}

@@ -31,6 +31,8 @@ type user struct {
 	// workload, as the live user's rotation starts: users spread over
 	// the replicas, and each moves on to the next with every request.
 	turn int
+	// client is the DNS client it is of (its index, round the clients).
+	client int32
 }
 
 // addUsers lays out the users of closed workload w, those of the run's
@@ -43,7 +45,7 @@ func (s *sim) addUsers(sc *scenario.Scenario, w *workload) {
 		if !s.segment.Has(u) || len(spans) == 0 {
 			continue
 		}
-		us := user{workload: w.id, rng: runner.UserRNG(sc.Seed, int(w.id), u), spans: spans, session: -1, data: s.data.User(int(w.id), u), turn: u}
+		us := user{workload: w.id, rng: runner.UserRNG(sc.Seed, int(w.id), u), spans: spans, session: -1, data: s.data.User(int(w.id), u), turn: u, client: s.userClient(u)}
 		if w.session {
 			us.session = int32(len(s.sessions))
 			s.sessions = append(s.sessions, newSession())
@@ -77,7 +79,7 @@ func (s *sim) userReady(id int32) {
 		}
 		step := u.next
 		u.next++
-		s.send(w, step, s.cal.now, id) // a closed loop's request is due when sent
+		s.send(w, step, s.cal.now, id, u.client) // a closed loop's request is due when sent
 		return
 	}
 	w.activeUsers-- // its spans are over, or its test data ran out
@@ -95,7 +97,7 @@ func (s *sim) iterate(w *workload, u *user) bool {
 	}
 	u.failed = false
 	if w.session {
-		u.next, u.end = 0, int32(len(w.requests))
+		u.next, u.end = 0, int32(len(w.requests[0]))
 		return true
 	}
 	u.next = int32(w.mix.PickWith(u.rng))

@@ -16,13 +16,8 @@ import (
 
 func TestReplicasServeIndependentlyAndOneCanCrash(t *testing.T) {
 	s := threeBackends("round-robin")
-	s.SUT.Proxy.Replicas = 3
 	s.SUT.Proxy.Admission = &scenario.Admission{MaxInflight: 8, Queue: 4}
-	topo, err := sut.Start(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer topo.Close()
+	topo := startReplicas(t, s, 3)
 	urls := topo.URLs()
 	if len(urls) != 3 || urls[0] != topo.URL() || urls[1] == urls[0] {
 		t.Fatalf("URLs %v", urls)

@@ -210,6 +210,10 @@ type Capacity struct {
 	// Confirmation is the live run at MaxRateRPS after a simulated search
 	// (CapacityOptions.Confirm); nil without one.
 	Confirmation *Confirmation `json:"confirmation,omitempty"`
+	// Simulation is the model's constants the simulated steps took, and
+	// where they came from (a calibration file or the built-in defaults);
+	// nil live.
+	Simulation *report.SimulationModel `json:"simulation,omitempty"`
 }
 
 // FindCapacity searches the highest open-loop rate at which sc meets every
@@ -246,7 +250,7 @@ func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptio
 	c, err := search(ctx, sc.Name, opts, func(rate float64, index int) (Step, error) {
 		return runStep(ctx, sc, rate, base, index, opts, ex)
 	})
-	c.Mode, c.StepDurationS = ex.mode, opts.StepDuration.Seconds()
+	c.Mode, c.StepDurationS, c.Simulation = ex.mode, opts.StepDuration.Seconds(), ex.model
 	if err != nil || !opts.Confirm {
 		return c, err
 	}
@@ -758,11 +762,19 @@ func (c *Capacity) footnote() string {
 	if c.Mode != report.ModeSimulated {
 		return "\nA step is " + rule + "; it is run again after a cool-down.\n"
 	}
-	simulated := "\nEvery step was simulated on a virtual clock (the model's default costs per request and per hop): no apparatus delayed it, so none is invalid unless the scenario's max_inflight held its arrivals while it missed no requirement (not run again: the model would hold them again).\n"
+	simulated := "\nEvery step was simulated on a virtual clock (" + c.modelWords() + "): no apparatus delayed it, so none is invalid unless the scenario's max_inflight held its arrivals while it missed no requirement (not run again: the model would hold them again).\n"
 	if c.Confirmation == nil {
 		return simulated
 	}
 	return simulated + "The live run is " + rule + ".\n"
+}
+
+// modelWords says which constants the simulated steps took.
+func (c *Capacity) modelWords() string {
+	if c.Simulation == nil { // a result saved before it was recorded
+		return "the model's costs per request and per hop"
+	}
+	return "the model's " + c.Simulation.String()
 }
 
 // Chart is latency against offered load (p50, mean and p99).

@@ -26,6 +26,9 @@ type executor struct {
 	// mode is its results' report.Result.Mode: "" live, or
 	// report.ModeSimulated.
 	mode string
+	// model is the simulation's constants and where they came from; nil
+	// live.
+	model *report.SimulationModel
 }
 
 // newExecutor is the live executor, or with simulate the simulated one
@@ -51,7 +54,8 @@ func newExecutor(simulate bool, version string) executor {
 				}
 				return sim.Unsupported(sc)
 			},
-			mode: report.ModeSimulated,
+			mode:  report.ModeSimulated,
+			model: model,
 		}
 	}
 	return executor{
@@ -59,7 +63,7 @@ func newExecutor(simulate bool, version string) executor {
 			return run.Execute(ctx, sc, run.Options{Options: runner.Options{Version: version}})
 		},
 		invalidity:  invalidity,
-		unsupported: func(*scenario.Scenario) error { return nil },
+		unsupported: run.Refused,
 	}
 }
 

@@ -45,7 +45,7 @@ func TestSaturatedRunExitsThree(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRun, stdout, stderr)
 	}
 	// After the heading, before any figure.
-	if i := strings.Index(stdout, "GENERATOR SATURATED"); i < 0 || i > strings.Index(stdout, "requests") {
+	if i := strings.Index(stdout, "GENERATOR SATURATED"); i < 0 || i > strings.Index(stdout, "\nrequests ") {
 		t.Errorf("the report must say SATURATED before its figures:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "saturated") || !strings.Contains(stderr, "--allow-saturated") {

@@ -44,6 +44,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := run.Refused(p.sc); err != nil {
+				return withCode(exitInvalid, err)
+			}
 			opts := run.Options{Options: runner.Options{Version: version, Segment: p.segment}, SUTProcess: f.sutProcess}
 			switch f.sutProcess {
 			case run.SUTInProcess:
@@ -109,10 +112,12 @@ func (f *runFlags) prepare(cmd *cobra.Command, path string) (*prepared, error) {
 		sc.Seed = f.seed
 	}
 	if f.strategy != "" {
-		if sc.SUT == nil {
+		if sc.AllSites() == nil {
 			return nil, withCode(exitInvalid, errors.New("--strategy applies to the built-in SUT (sut:), and this scenario has a target"))
 		}
-		sc.SUT.Proxy.Strategy = f.strategy
+		for _, site := range sc.AllSites() {
+			site.SUT.Proxy.Strategy = f.strategy // every site's proxy
+		}
 		if err := sc.Validate(); err != nil {
 			return nil, withCode(exitInvalid, err)
 		}

@@ -80,6 +80,9 @@ see docs/live-metrics.md), its address printed on stderr.`,
 			if err != nil {
 				return err
 			}
+			if sc.HasSites() {
+				return withCode(exitInvalid, sc.ErrorAt("sites", "serve serves one built-in sut:, and this scenario has several sites; ilities simulate runs them"))
+			}
 			if sc.SUT == nil {
 				return withCode(exitInvalid, errors.New("serve needs a scenario with a built-in sut:, and this one has a target"))
 			}
