@@ -232,6 +232,7 @@ func (s *sim) addBackend(st int32) {
 	pl := s.stations[st].pool
 	s.stations[st].closed = false
 	s.stations[st].readyAt = s.cal.now + int64(s.stations[st].startup)
+	s.stations[st].since = s.cal.now
 	if s.specs[pl].tier {
 		return
 	}

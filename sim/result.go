@@ -64,13 +64,30 @@ func (s *sim) utilisation(i int) map[string]float64 {
 }
 
 // nodeStats is each node's own account at the end of the run: its
-// utilisation from the run's start to its last answer (the end, at least),
-// as the live nodes report theirs when the run is over.
+// utilisation from the run's start (or its own, added later) to its last
+// answer (the end, at least), as the live nodes report theirs when the run
+// is over. The services still going on or starting after that reading
+// (requests the clients gave up on, still queued) are not counted: the
+// whole windows before it count, and of the window it falls in, its busy
+// time up to what its workers could have been busy by the reading (exact
+// when they were busy throughout, or idle once the answers ended).
 func (s *sim) nodeStats() []runner.NodeReport {
-	elapsed := float64(max(s.last, int64(s.duration)))
+	second := int64(time.Second)
+	read := max(s.last, int64(s.duration))
+	whole, part := read/second, float64(read%second)
 	out := make([]runner.NodeReport, len(s.stations))
 	for i, st := range s.stations {
-		out[i] = runner.NodeReport{Name: st.name, Weight: float64(st.weight), Utilisation: float64(st.totalNS) / (float64(st.workers) * elapsed)}
+		var busy float64
+		for w, ns := range st.busyNS {
+			switch {
+			case int64(w) < whole:
+				busy += float64(ns)
+			case int64(w) == whole:
+				busy += min(float64(ns), float64(st.workers)*part)
+			}
+		}
+		span := float64(max(read-st.since, 1))
+		out[i] = runner.NodeReport{Name: st.name, Weight: float64(st.weight), Utilisation: busy / (float64(st.workers) * span)}
 	}
 	return out
 }

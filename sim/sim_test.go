@@ -401,3 +401,35 @@ workload:
 		}
 	}
 }
+
+// TestNodeUtilisationIsReadWhenTheRunEnds: a node's utilisation is its busy
+// time up to the run's last answer, over its own life, as a live node
+// reports it: never above 1 when requests the clients gave up on are still
+// queued and served after the end, and over the time since it was added
+// for a backend an add-backend started.
+func TestNodeUtilisationIsReadWhenTheRunEnds(t *testing.T) {
+	res := simulate(t, parse(t, `
+duration: 10s
+sut:
+  pools:
+    - backends:
+        - {name: busy-1, workers: 1, queue: 1000, service_time: {dist: constant, value: 10ms}}
+workload:
+  - {rate: 200/s, timeout: 100ms, requests: [{path: /}]}
+faults:
+  - {at: 5s, kind: add-backend, pool: default, backend: {name: late-1, workers: 1, service_time: {dist: constant, value: 10ms}}}
+`), Options{})
+	util := map[string]float64{}
+	for _, n := range res.Nodes {
+		util[n.Name] = n.Utilisation
+	}
+	// busy-1 is saturated throughout (100/s of service for 200/s, then
+	// 100/s for its half); late-1, from 5s, takes half of 200/s: 100/s of
+	// 10ms, busy all its life.
+	if u := util["busy-1"]; u > 1 || u < 0.98 {
+		t.Errorf("busy-1 utilisation %.4f: saturated all run, want just under 1 and never above", u)
+	}
+	if u := util["late-1"]; u > 1 || u < 0.9 {
+		t.Errorf("late-1 utilisation %.4f: busy since it was added at 5s, want about 1 over its own life, not half", u)
+	}
+}

@@ -73,9 +73,12 @@ type station struct {
 	leaving bool
 
 	// busyNS is the workers' busy time in each one-second window of the
-	// run, totalNS in all.
+	// run, totalNS in all (services past the run's end included); since is
+	// when its statistics start: the run's start, or when an add-backend
+	// started it, as a live backend's count from its creation.
 	busyNS  []int64
 	totalNS int64
+	since   int64
 }
 
 // slot is one worker's service: the flight served, as it was then (its
