@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/run"
+	"github.com/ilities/ilities/scenario"
 	"github.com/ilities/ilities/sim"
 )
 
@@ -57,6 +59,12 @@ func main() {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		if *only != "" && !strings.Contains(name, *only) {
 			continue
+		}
+		if sc, err := scenario.Load(file); err == nil {
+			if why := run.Refused(sc); why != nil {
+				fmt.Printf("\n## %s: simulated only, nothing to compare: %v\n", name, why)
+				continue
+			}
 		}
 		live, err := result(*bin, filepath.Join(dir, name+"-live"), "run", file)
 		if err != nil {
