@@ -182,13 +182,7 @@ func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opt
 		opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups, builtinLoopWakeups
 	}
 	opts.SUTWakeups += tierWakeups(sc.SUT) // the calls between tiers
-	opts.NodeStats = func() []runner.NodeReport {
-		var out []runner.NodeReport
-		for _, n := range topo.Nodes() {
-			out = append(out, runner.NodeReport{Name: n.Name, Weight: n.Weight, Utilisation: n.Utilisation})
-		}
-		return out
-	}
+	opts.NodeStats = nodeReports(topo)
 	ctx, stop := context.WithCancel(ctx)
 	timeline := newFaultTimeline(topo, sc.Faults)
 	sampler := newSampler(topo)
@@ -240,6 +234,18 @@ func instrument(ctx context.Context, sc *scenario.Scenario, topo builtinSUT, opt
 			}
 		}
 		return err
+	}
+}
+
+// nodeReports reads the nodes' own figures at the end of the run
+// (runner.Options.NodeStats).
+func nodeReports(s sutStats) func() []runner.NodeReport {
+	return func() []runner.NodeReport {
+		var out []runner.NodeReport
+		for _, n := range s.Nodes() {
+			out = append(out, runner.NodeReport{Name: n.Name, Weight: n.Weight, Utilisation: n.Utilisation})
+		}
+		return out
 	}
 }
 

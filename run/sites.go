@@ -136,13 +136,7 @@ func instrumentSites(ctx context.Context, sc *scenario.Scenario, sites siteTopol
 	}
 	opts.Sites = &runner.Sites{URLs: urls, Clients: sc.DNS.Clients, Resolver: dns}
 	opts.SUTWakeups, opts.SUTLoopWakeups = builtinWakeups+calls, builtinLoopWakeups
-	opts.NodeStats = func() []runner.NodeReport {
-		var out []runner.NodeReport
-		for _, n := range sites.Nodes() {
-			out = append(out, runner.NodeReport{Name: n.Name, Weight: n.Weight, Utilisation: n.Utilisation})
-		}
-		return out
-	}
+	opts.NodeStats = nodeReports(sites)
 	ctx, stop := context.WithCancel(ctx)
 	timelines := make([]*faultTimeline, len(sites))
 	for i, t := range sites {
