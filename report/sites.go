@@ -1,6 +1,12 @@
 package report
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ilities/ilities/scenario"
+)
 
 // Site is one site of a scenario with several behind DNS, as the run saw
 // it: the requests its clients sent it and how they ended, its share of
@@ -142,3 +148,130 @@ func mergeSites(res *Result, parts []*Result) error {
 	res.Fairness = SitesFairness(res.Nodes, SiteOfNodes(res.Sites))
 	return nil
 }
+
+// SiteCount is what a run counted of one site, which AttachSites turns
+// into its figures: the requests its clients sent it (by region, in the
+// order of the regions named, and by window of their intended time) and
+// how they ended; the nodes its proxy balances, and the workers of every
+// node of the site (tiers too), which weigh its utilisation.
+type SiteCount struct {
+	Name                    string
+	Sent, Succeeded, Failed int64
+	ByRegion                []int64
+	Windows                 []int64
+	Nodes                   []string
+	Workers                 map[string]int
+	// Strategy is its proxy's.
+	Strategy string
+}
+
+// AttachSites puts result.json's sites[], each window's sites and dns into
+// res, from each site's counts, the regions' names and the DNS balancer;
+// each site's utilisation from res.Nodes', the fairness of each site's
+// proxy, the lowest (SitesFairness), and the strategy when every site's
+// proxy has the same. A live run and a simulation both feed it.
+func AttachSites(res *Result, counts []SiteCount, regions []string, dns DNS) {
+	var total int64
+	for _, c := range counts {
+		total += c.Sent
+	}
+	util := map[string]float64{}
+	for _, n := range res.Nodes {
+		util[n.Name] = n.Utilisation
+	}
+	for _, c := range counts {
+		site := Site{Name: c.Name, Requests: c.Sent, Succeeded: c.Succeeded, Failed: c.Failed, Regions: map[string]int64{}, Nodes: c.Nodes}
+		if total > 0 {
+			site.Share = float64(c.Sent) / float64(total)
+		}
+		if c.Sent > 0 {
+			site.Availability = float64(c.Succeeded) / float64(c.Sent)
+		}
+		busy, workers := 0.0, 0
+		for name, w := range c.Workers {
+			busy += util[name] * float64(w)
+			workers += w
+		}
+		if workers > 0 {
+			site.Utilisation = busy / float64(workers)
+		}
+		for r, n := range c.ByRegion {
+			if n > 0 {
+				site.Regions[regions[r]] = n
+			}
+		}
+		res.Sites = append(res.Sites, site)
+		for w := range res.Windows {
+			if w < len(c.Windows) && c.Windows[w] > 0 {
+				if res.Windows[w].Sites == nil {
+					res.Windows[w].Sites = map[string]int64{}
+				}
+				res.Windows[w].Sites[c.Name] = c.Windows[w]
+			}
+		}
+	}
+	res.Fairness = SitesFairness(res.Nodes, SiteOfNodes(res.Sites))
+	res.DNS = &dns
+	if len(counts) > 0 && !slices.ContainsFunc(counts, func(c SiteCount) bool { return c.Strategy != counts[0].Strategy }) {
+		res.Strategy = counts[0].Strategy
+	}
+}
+
+// Failover is what a site-down fault cost through DNS: the requests sent
+// to the site while it was down that failed (Lost), and when, from the
+// start of the run, the last of the clients that sent one could be served
+// elsewhere (MovedAt, when AnyMoved): its answer naming the site expired,
+// and the balancer had taken the site out of its answers by then. A
+// client that could not before the fault's end makes it Incomplete.
+type Failover struct {
+	Lost       int64
+	MovedAt    time.Duration
+	AnyMoved   bool
+	Incomplete bool
+}
+
+// ApplyFailover completes site-down fault f, on site (its name) from at to
+// end (the fault's, or the run's when it lasted to the end): the requests
+// lost and, through the DNS balancer (d, nil without sites), its detection (the
+// first event taking the site out of the answers while it was down) and
+// its failover time (-1 when a client could not fail over in time; 0 when
+// none sent the site a request while it was down).
+func ApplyFailover(f *Fault, site string, fo Failover, d *DNS, at, end time.Duration) {
+	lost := fo.Lost
+	f.Site, f.RequestsLost = site, &lost
+	if d == nil {
+		return
+	}
+	for _, e := range d.Events {
+		if e.Site == site && !e.Up && e.AtS >= roundMS(at) && e.AtS <= end.Seconds() {
+			f.DetectionTimeS, f.DetectedBy = roundMS(time.Duration(e.AtS*float64(time.Second))-at), "dns: "+e.Reason
+			break
+		}
+	}
+	failover := -1.0
+	switch {
+	case fo.Incomplete:
+	case fo.AnyMoved:
+		failover = roundMS(fo.MovedAt - at)
+	default:
+		failover = 0
+	}
+	f.FailoverTimeS = &failover
+}
+
+// SitesPools is every site's pools as one topology's (the calls between
+// pools stay within a site), which the tiers' figures read; sut: itself
+// without sites.
+func SitesPools(sc *scenario.Scenario) *scenario.SUT {
+	if !sc.HasSites() {
+		return sc.SUT
+	}
+	all := &scenario.SUT{}
+	for _, site := range sc.Sites {
+		all.Pools = append(all.Pools, site.SUT.Pools...)
+	}
+	return all
+}
+
+// roundMS is a span in seconds, to the millisecond, as times are reported.
+func roundMS(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }

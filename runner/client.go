@@ -206,24 +206,31 @@ type client struct {
 }
 
 func (c *client) do(r *request, u *userState) exchange {
+	return c.doWithin(r, u, 0, len(c.targets))
+}
+
+// doWithin sends r to one of the targets from first up to end, spread
+// and failed over between them as do does over all.
+func (c *client) doWithin(r *request, u *userState, first, end int) exchange {
 	deadline := time.Now().Add(c.timeout)
-	if len(c.targets) == 1 {
-		ex, _ := c.targets[0].conns.roundTrip(r, 0, u, deadline)
+	n := end - first
+	if n == 1 {
+		ex, _ := c.targets[first].conns.roundTrip(r, first, u, deadline)
 		return ex
 	}
-	n := len(c.targets)
+	targets := c.targets[first:end]
 	now := time.Now().UnixNano()
-	start := c.nextUp(u.next, now)
+	start := nextUp(targets, u.next, now)
 	u.next++
 	var last exchange
 	for i := range n {
 		ti := (start + i) % n
-		t := c.targets[ti]
+		t := targets[ti]
 		// A target known to be down is tried only as the last resort.
 		if i > 0 && t.down(now) && i < n-1 {
 			continue
 		}
-		ex, connectFailed := t.conns.roundTrip(r, ti, u, deadline)
+		ex, connectFailed := t.conns.roundTrip(r, first+ti, u, deadline)
 		if !connectFailed {
 			return ex
 		}
@@ -238,21 +245,21 @@ func (c *client) do(r *request, u *userState) exchange {
 	return last
 }
 
-// nextUp is the index of the k-th target that is up (round the list), so
-// that the load is spread evenly over the targets that are up; when none
-// is up, the k-th target.
-func (c *client) nextUp(k int, now int64) int {
+// nextUp is the index of the k-th of targets that is up (round the list),
+// so that the load is spread evenly over the targets that are up; when
+// none is up, the k-th target.
+func nextUp(targets []*target, k int, now int64) int {
 	up := 0
-	for _, t := range c.targets {
+	for _, t := range targets {
 		if !t.down(now) {
 			up++
 		}
 	}
 	if up == 0 {
-		return k % len(c.targets)
+		return k % len(targets)
 	}
 	k %= up
-	for i, t := range c.targets {
+	for i, t := range targets {
 		if !t.down(now) {
 			if k == 0 {
 				return i

@@ -96,7 +96,12 @@ func (e *engine) user(w *workloadRun, u int, spans []Span, rec *recorder) {
 				if e.stopped() || sent >= stopAt {
 					break
 				}
-				ex := w.client.do(r, st)
+				var ex exchange
+				if e.sites != nil {
+					ex = e.siteDo(w, r, st, u%len(e.sites.answers), sent, sent)
+				} else {
+					ex = w.client.do(r, st)
+				}
 				rec.add(sample{
 					intended:  sent,
 					sent:      sent,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,6 +31,10 @@ type Options struct {
 	// the load is spread over them in turn and fails over from one that
 	// cannot be connected to. URL is used when URLs is empty.
 	URLs []string
+	// Sites, when set, is a service over several sites behind DNS: each
+	// request goes to the site its DNS client's answer names (sites.go);
+	// URL and URLs are then unused.
+	Sites *Sites
 	// NodeStats, when set, is called once at the end of the run to read the
 	// nodes' own figures (utilisation, weight).
 	NodeStats func() []NodeReport
@@ -74,8 +79,11 @@ func (o Options) version() string {
 	return o.Version
 }
 
-// targetURLs is URLs, or URL alone.
+// targetURLs is every site's addresses, URLs, or URL alone.
 func (o Options) targetURLs() []string {
+	if o.Sites != nil {
+		return o.Sites.flatten()
+	}
 	if len(o.URLs) > 0 {
 		return o.URLs
 	}
@@ -148,6 +156,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	cpu0 := processCPU()
 
 	e := &engine{duration: duration, stop: make(chan struct{}), seed: sc.Seed, segment: opts.Segment}
+	if opts.Sites != nil {
+		e.sites = newSiteRoutes(opts.Sites)
+	}
 
 	// Workers and users first, so that the clock starts with every slot ready.
 	var workers, schedulers sync.WaitGroup
@@ -173,7 +184,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			continue
 		}
 		schedRecs[w.index] = col.newRecorder(w.index)
-		if !opts.forceWorkers {
+		if !opts.forceWorkers && e.sites == nil { // the loop has one target
 			w.loop = newEventLoop(e, w, schedRecs[w.index])
 		}
 		if w.loop != nil {
@@ -336,6 +347,8 @@ type engine struct {
 	// is the instant of the stop: arrivals due from then on are not scheduled.
 	stop   chan struct{}
 	stopAt time.Duration
+	// sites, when set, routes each request to its DNS client's site.
+	sites *siteRoutes
 }
 
 func (e *engine) since() time.Duration { return time.Since(e.start) }
@@ -346,6 +359,8 @@ type arrival struct {
 	req      int
 	// held: it found every in-flight slot busy when due and waited for one.
 	held bool
+	// client is its DNS client, with sites.
+	client int32
 }
 
 // workloadRun is the runtime form of one workload.
@@ -372,6 +387,9 @@ type workloadRun struct {
 
 	// Open loop.
 	pacer Pacer
+	// clients draws each arrival's DNS client, with sites.
+	clients  *rand.Rand
+	nClients int
 	// work is unbuffered: a hand-over succeeds only when a worker is idle,
 	// so at most maxInflight requests are ever in flight.
 	work chan arrival
@@ -407,6 +425,9 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 			return nil, err
 		}
 		w.pacer = pacer
+		if opts.Sites != nil {
+			w.clients, w.nClients = arrivalClients(opts.Sites, sc.Seed, i), opts.Sites.Clients
+		}
 	case scenario.ModelClosed:
 		w.users = spec.UserProfile(duration)
 		w.maxUsers = spec.MaxUsers(duration)
@@ -461,6 +482,14 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 // pick chooses the next request of the mix by weight (Mix.Next).
 func (w *workloadRun) pick() int { return w.mix.Next() }
 
+// drawClient draws the next arrival's DNS client, with sites.
+func (w *workloadRun) drawClient() int32 {
+	if w.clients == nil {
+		return 0
+	}
+	return int32(w.clients.Intn(w.nClients))
+}
+
 // newRequests builds what a workload sends (mixRequests), in order.
 func newRequests(sc *scenario.Scenario, spec scenario.Workload, version string) ([]*request, error) {
 	reqs, _ := mixRequests(spec)
@@ -502,6 +531,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			return
 		}
 		req := w.pick()
+		client := w.drawClient()
 		if !e.segment.Has(index) {
 			continue
 		}
@@ -526,7 +556,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			continue
 		}
 		w.lastIntended, w.scheduledAny = at, true
-		a := arrival{intended: at, req: req, held: at < heldUntil}
+		a := arrival{intended: at, req: req, held: at < heldUntil, client: client}
 		sendBy, missed := w.sendDeadline(at, e.duration)
 		wait := sendBy - e.since()
 		if wait < 0 {
@@ -621,7 +651,12 @@ func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 			continue
 		}
 		sent := e.since()
-		ex := w.client.do(w.requests[a.req], st)
+		var ex exchange
+		if e.sites != nil {
+			ex = e.siteDo(w, w.requests[a.req], st, int(a.client), a.intended, sent)
+		} else {
+			ex = w.client.do(w.requests[a.req], st)
+		}
 		rec.add(sample{
 			intended:  a.intended,
 			sent:      sent,

@@ -83,7 +83,7 @@ func newWorkload(sc *scenario.Scenario, i int, requests [][]request, replicas in
 	}
 	pacer, err := runner.NewPacer(spec, sc.Duration.D(), sc.Seed, i)
 	w.pacer = pacer
-	w.clients = rand.New(rand.NewSource(sc.Seed ^ int64(i+1)*0x5e1e5))
+	w.clients = rand.New(rand.NewSource(runner.ArrivalClientSeed(sc.Seed, i)))
 	return w, err
 }
 

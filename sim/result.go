@@ -24,8 +24,8 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 		res.Windows[i].Utilisation = s.utilisation(i)
 		res.Windows[i].Proxy = s.proxyWindows[i]
 	}
-	report.AttachTiers(res, s.pools(sc), s.tierCounters())
-	s.siteResults(res, res.Nodes)
+	report.AttachTiers(res, report.SitesPools(sc), s.tierCounters())
+	s.siteResults(res)
 	runEnd := time.Duration(res.MeasuredS * float64(time.Second))
 	res.Faults = s.faultResults(runEnd)
 	report.ApplyRecoveryTimes(res, sc.WindowOK.Fraction())
@@ -34,19 +34,6 @@ func (s *sim) result(sc *scenario.Scenario, started time.Time) (*report.Result, 
 	res.Manifest = report.NewManifest(sc.File)
 	report.Evaluate(res, sc.Requirements)
 	return res, nil
-}
-
-// pools is every site's pools as one topology's, which the tiers' figures
-// read (the calls between pools stay within a site).
-func (s *sim) pools(sc *scenario.Scenario) *scenario.SUT {
-	if !sc.HasSites() {
-		return sc.SUT
-	}
-	all := &scenario.SUT{}
-	for _, site := range sc.Sites {
-		all.Pools = append(all.Pools, site.SUT.Pools...)
-	}
-	return all
 }
 
 // utilisation is each node's busy worker-time share in window i of the

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"hash/fnv"
 	"math/rand"
-	"slices"
 	"time"
 
 	"github.com/ilities/ilities/report"
@@ -360,95 +359,47 @@ func (s *sim) siteFaultResult(fr *faultRun, results []report.Fault, runEnd time.
 	}
 	s.endFailover(fr)
 	fo := fr.failover
-	lost := fo.lost
-	rf.Site, rf.RequestsLost = fr.spec.Site, &lost
-	if s.dns == nil {
-		return
-	}
-	end := runEnd
+	site, end := fr.spec.Site, runEnd
 	if fr.ended {
 		end = time.Duration(fr.end)
 	}
-	name := s.proxies[fr.site].name
-	for _, e := range s.dns.events {
-		if e.Site == name && !e.Up && e.AtS >= roundMS(fr.at) && e.AtS <= end.Seconds() {
-			rf.DetectionTimeS, rf.DetectedBy = roundMS(time.Duration(e.AtS*float64(time.Second))-time.Duration(fr.at)), "dns: "+e.Reason
-			break
-		}
+	var d *report.DNS
+	if s.dns != nil {
+		site, d = s.proxies[fr.site].name, &report.DNS{Events: s.dns.events}
 	}
-	failover := -1.0
-	switch {
-	case fo.incomplete:
-	case fo.anyMoved:
-		failover = roundMS(time.Duration(fo.movedAt - fr.at))
-	default:
-		failover = 0 // no client sent it a request while it was down
-	}
-	rf.FailoverTimeS = &failover
+	report.ApplyFailover(rf, site, report.Failover{
+		Lost: fo.lost, MovedAt: time.Duration(fo.movedAt), AnyMoved: fo.anyMoved, Incomplete: fo.incomplete,
+	}, d, time.Duration(fr.at), end)
 }
 
-// siteResults are result.json's sites[] and dns, nil without sites:; the
-// nodes' utilisation from nodes (each station's), and the fairness of
-// each site's proxy, the lowest (report.SitesFairness).
-func (s *sim) siteResults(res *report.Result, nodes []report.Node) {
+// siteResults are result.json's sites[] and dns, nil without sites:
+// (report.AttachSites, the nodes' utilisation from res.Nodes, each
+// station's).
+func (s *sim) siteResults(res *report.Result) {
 	if s.dns == nil {
 		return
 	}
-	var total int64
-	for _, sc := range s.sites {
-		total += sc.sent
-	}
-	util := map[string]float64{}
-	for _, n := range nodes {
-		util[n.Name] = n.Utilisation
-	}
+	counts := make([]report.SiteCount, len(s.proxies))
 	for i, p := range s.proxies {
 		sc := &s.sites[i]
-		site := report.Site{Name: p.name, Requests: sc.sent, Succeeded: sc.succeeded, Failed: sc.failed, Regions: map[string]int64{}}
-		if total > 0 {
-			site.Share = float64(sc.sent) / float64(total)
-		}
-		if sc.sent > 0 {
-			site.Availability = float64(sc.succeeded) / float64(sc.sent)
-		}
-		busy, workers := 0.0, 0
+		c := report.SiteCount{Name: p.name, Sent: sc.sent, Succeeded: sc.succeeded, Failed: sc.failed,
+			ByRegion: sc.byRegion, Windows: sc.windows, Workers: map[string]int{}, Strategy: p.cfg.Strategy}
 		for _, st := range s.stations {
 			if st.site != int32(i) || st.closed && st.totalNS == 0 {
 				continue
 			}
-			busy += util[st.name] * float64(st.workers)
-			workers += st.workers
+			c.Workers[st.name] += st.workers
 			if !s.specs[st.pool].tier {
-				site.Nodes = append(site.Nodes, st.name)
+				c.Nodes = append(c.Nodes, st.name)
 			}
 		}
-		if workers > 0 {
-			site.Utilisation = busy / float64(workers)
-		}
-		for r, n := range sc.byRegion {
-			if n > 0 {
-				site.Regions[s.dns.regions[r]] = n
-			}
-		}
-		res.Sites = append(res.Sites, site)
-		for w := range res.Windows {
-			if w < len(sc.windows) && sc.windows[w] > 0 {
-				if res.Windows[w].Sites == nil {
-					res.Windows[w].Sites = map[string]int64{}
-				}
-				res.Windows[w].Sites[p.name] = sc.windows[w]
-			}
-		}
-	}
-	res.Fairness = report.SitesFairness(res.Nodes, report.SiteOfNodes(res.Sites))
-	if strategy := s.proxies[0].cfg.Strategy; !slices.ContainsFunc(s.proxies, func(p *simProxy) bool { return p.cfg.Strategy != strategy }) {
-		res.Strategy = strategy // every site's proxy's
+		counts[i] = c
 	}
 	d := s.dns
-	res.DNS = &report.DNS{
+	report.AttachSites(res, counts, d.regions, report.DNS{
 		Policy: d.policy, TTLS: time.Duration(d.ttl).Seconds(), Clients: len(d.clients),
 		CheckIntervalS: d.interval.Seconds(), Resolutions: d.resolutions, Events: d.events,
-	}
+	})
 }
 
 // roundMS is a virtual time or a span in seconds, to the millisecond.

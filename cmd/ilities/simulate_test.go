@@ -86,14 +86,14 @@ func TestSimulateEveryExample(t *testing.T) {
 	}
 }
 
-// Several sites behind DNS are simulated, and refused live at their place
-// (exit 2) by run and serve, which would need each region's round trip.
-func TestSitesAreSimulatedAndRefusedLive(t *testing.T) {
+// Several sites behind DNS are simulated, and refused at their place
+// (exit 2) by serve, which serves one built-in sut:.
+func TestSitesAreSimulatedAndRefusedByServe(t *testing.T) {
 	const example = "../../examples/two-sites.yaml"
 	if code, stdout, stderr := runCLI(t, "simulate", example, "--quiet"); code != exitPass || !strings.Contains(stdout, "failed over after") {
 		t.Errorf("simulate: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	for _, args := range [][]string{{"run", example}, {"serve", example, "--duration", "1s"}} {
+	for _, args := range [][]string{{"serve", example, "--duration", "1s"}} {
 		code, _, stderr := runCLI(t, args...)
 		if code != exitInvalid || !strings.Contains(stderr, "two-sites.yaml:") || !strings.Contains(stderr, "ilities simulate runs them") {
 			t.Errorf("%s: exit %d, want %d naming the sites' place and simulate\n%s", args[0], code, exitInvalid, stderr)
