@@ -415,7 +415,7 @@ func (p *htmlPage) infrastructure(res *Result) {
 	if pr := res.Projection; pr != nil {
 		p.Projection = &htmlTable{Header: projectionHeader, Numeric: []bool{false, true, true, true, true},
 			Rows: projectionRows(pr), Notes: projectionNotes(pr)}
-		p.Availability = fmt.Sprintf("%s (downtime %s a year)", formatAvailability(pr.Service.Availability), formatSpan(pr.Service.DowntimePerYearS))
+		p.Availability = fmt.Sprintf("%s (downtime %s a year)", formatFraction(pr.Service.Availability), formatSpan(pr.Service.DowntimePerYearS))
 	}
 }
 

@@ -173,7 +173,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 // projected availability of the whole; nothing for an external target.
 func markdownSinglePoints(md func(string, ...any), res *Result) {
 	if p := res.Projection; p != nil {
-		md("Projected availability: %s (downtime %s a year).", formatAvailability(p.Service.Availability), formatSpan(p.Service.DowntimePerYearS))
+		md("Projected availability: %s (downtime %s a year).", formatFraction(p.Service.Availability), formatSpan(p.Service.DowntimePerYearS))
 		md("")
 	}
 	switch spofs := res.SinglePointsOfFailure; {

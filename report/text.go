@@ -381,7 +381,7 @@ func projectionRows(p *Projection) [][]string {
 	var rows [][]string
 	for _, n := range p.Nodes {
 		rows = append(rows, []string{n.Name, fmt.Sprintf("%gh", n.MTBFH), formatSpan(n.MTTRS) + " (" + n.MTTRFrom + ")",
-			formatAvailability(n.Availability), formatSpan(n.DowntimePerYearS)})
+			formatFraction(n.Availability), formatSpan(n.DowntimePerYearS)})
 	}
 	for _, pl := range p.Pools {
 		label := poolLabel(pl)
@@ -412,7 +412,7 @@ func projectionNotes(p *Projection) []string {
 }
 
 func projectionRow(label, redundancy string, p Projected) []string {
-	return []string{label, redundancy, "", formatAvailability(p.Availability), formatSpan(p.DowntimePerYearS)}
+	return []string{label, redundancy, "", formatFraction(p.Availability), formatSpan(p.DowntimePerYearS)}
 }
 
 // poolLabel names a pool of a projection with its kind.
