@@ -565,6 +565,9 @@ func verdictSummary(res *Result) string {
 	if res.Incomplete {
 		caveats = append(caveats, "run incomplete")
 	}
+	if res.RunError != "" {
+		caveats = append(caveats, "the run could not be carried out")
+	}
 	if d := res.Diff; d != nil && d.Verdict == VerdictFail {
 		caveats = append(caveats, "worse than the baseline")
 	} else if d != nil && d.Verdict == VerdictInconclusive {
