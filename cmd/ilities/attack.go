@@ -57,7 +57,7 @@ func newAttackCmd() *cobra.Command {
 				opts.Live = isTerminal(opts.Progress)
 			}
 			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
-				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated, f.quiet)
 			})
 		},
 	}

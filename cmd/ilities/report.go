@@ -88,7 +88,7 @@ func readReportInput(path string, stdin io.Reader) (*report.Result, error) {
 // writeReports writes each output asked for; the charts are drawn once.
 func writeReports(res *report.Result, f reportFlags) error {
 	if f.out != "" {
-		if err := report.WriteFiles(f.out, res); err != nil {
+		if _, err := report.WriteFiles(f.out, res); err != nil {
 			return err
 		}
 	}
