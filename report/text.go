@@ -25,7 +25,18 @@ const textWidth = 100
 // verdicts and the overall verdict. The output is plain text (no colour),
 // fits 100 columns, and is deterministic for a given result.
 func WriteText(w io.Writer, res *Result) error {
-	out := &textWriter{}
+	return writeText(w, res, false)
+}
+
+// WriteTextInColour is WriteText for a terminal: the verdict words, PASS,
+// FAIL and INCONCLUSIVE, in green, red and yellow, and every other byte
+// as WriteText writes it.
+func WriteTextInColour(w io.Writer, res *Result) error {
+	return writeText(w, res, true)
+}
+
+func writeText(w io.Writer, res *Result, colour bool) error {
+	out := &textWriter{colour: colour}
 	out.headline(res)
 	out.title(res)
 	out.saturation(res)
@@ -55,8 +66,9 @@ func WriteText(w io.Writer, res *Result) error {
 
 // textWriter collects the report; the first table error is kept.
 type textWriter struct {
-	buf bytes.Buffer
-	err error
+	buf    bytes.Buffer
+	err    error
+	colour bool
 }
 
 // linef writes one line of free text, wrapped at textWidth with the
@@ -82,7 +94,7 @@ func (t *textWriter) field(label, value string) {
 // headline is the report's first line: the verdict and, unless it is a
 // pass, the figures that made it so.
 func (t *textWriter) headline(res *Result) {
-	t.linef("VERDICT: %s", verdictSummary(res))
+	t.verdictLine(res)
 	if res.Verdict != VerdictPass && res.VerdictReason != "" {
 		t.linef("  %s", res.VerdictReason)
 	}
@@ -469,7 +481,10 @@ func (t *textWriter) requirements(res *Result) {
 		rows = append(rows, []string{statusWord(v), text, observed, FormatValue(v.Threshold, unit), margin})
 	}
 	t.blank()
+	from := t.buf.Len()
 	t.table([]string{"", "requirement", "observed", "threshold", "margin"}, "lwrrr", rows)
+	// A row's status is its first cell, after the table's one blank of padding.
+	t.paint(from, 1, true)
 }
 
 // statusWord is a requirement's status as the reports print it.
@@ -523,7 +538,48 @@ func apparatusSummary(res *Result) string {
 
 func (t *textWriter) verdict(res *Result) {
 	t.blank()
-	t.linef("VERDICT: %s", verdictSummary(res))
+	t.verdictLine(res)
+}
+
+func (t *textWriter) verdictLine(res *Result) {
+	from := t.buf.Len()
+	const prefix = "VERDICT: "
+	t.linef("%s%s", prefix, verdictSummary(res))
+	t.paint(from, len(prefix), false)
+}
+
+// statusColours are the ANSI colours of the verdict words on a terminal.
+var statusColours = map[string]string{"PASS": "\x1b[32m", "FAIL": "\x1b[31m", "INCONCLUSIVE": "\x1b[33m"}
+
+const colourReset = "\x1b[0m"
+
+// paint colours a verdict word that starts at byte at of the lines written
+// since from: of the first line alone, or of every line. Painting after
+// the layout keeps the widths and wrapping of the plain text.
+func (t *textWriter) paint(from, at int, everyLine bool) {
+	if !t.colour {
+		return
+	}
+	lines := strings.SplitAfter(string(t.buf.Bytes()[from:]), "\n")
+	t.buf.Truncate(from)
+	for i, line := range lines {
+		if i == 0 || everyLine {
+			line = paintStatus(line, at)
+		}
+		t.buf.WriteString(line)
+	}
+}
+
+func paintStatus(line string, at int) string {
+	if len(line) <= at {
+		return line
+	}
+	word := strings.TrimRight(strings.SplitN(line[at:], " ", 2)[0], "\n")
+	colour, ok := statusColours[word]
+	if !ok {
+		return line
+	}
+	return line[:at] + colour + word + colourReset + line[at+len(word):]
 }
 
 // verdictSummary is the one-line outcome shared by the renderers, e.g.

@@ -47,9 +47,9 @@ func newAttackCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			render, err := report.RendererFor(f.format)
+			render, err := formatRenderer(cmd, f.format)
 			if err != nil {
-				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+				return err
 			}
 			opts := run.Options{Options: runner.Options{Version: version}}
 			if !f.quiet {

@@ -34,9 +34,9 @@ RESULT.json may be - for standard input.`,
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			render, err := report.RendererFor(f.format)
+			render, err := formatRenderer(cmd, f.format)
 			if err != nil {
-				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+				return err
 			}
 			baseline, err := readBaseline(cmd, f.baseline, f.diff)
 			if err != nil {

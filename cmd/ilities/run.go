@@ -122,8 +122,8 @@ func (f *runFlags) prepare(cmd *cobra.Command, path string) (*prepared, error) {
 			return nil, withCode(exitInvalid, err)
 		}
 	}
-	if p.render, err = report.RendererFor(f.format); err != nil {
-		return nil, withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+	if p.render, err = formatRenderer(cmd, f.format); err != nil {
+		return nil, err
 	}
 	if f.baseline == "-" && path == "-" {
 		return nil, withCode(exitInvalid, errors.New("--baseline -: the scenario is read from standard input already"))
