@@ -390,6 +390,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	if m.CPUs > 0 {
 		add("CPUs", strconv.Itoa(m.CPUs))
 	}
+	if m.GOMAXPROCS > 0 {
+		add("GOMAXPROCS", strconv.Itoa(m.GOMAXPROCS))
+	}
 	add("result schema", strconv.Itoa(res.SchemaVersion))
 	p.ScenarioYAML = m.ScenarioYAML
 	return p, nil
