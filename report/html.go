@@ -280,20 +280,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 			}
 			return ms(v)
 		}
-		for _, row := range []struct {
-			label string
-			get   func(Percentiles) float64
-		}{
-			{"p50", func(p Percentiles) float64 { return p.P50 }},
-			{"p90", func(p Percentiles) float64 { return p.P90 }},
-			{"p95", func(p Percentiles) float64 { return p.P95 }},
-			{"p99", func(p Percentiles) float64 { return p.P99 }},
-			{"p99.9", func(p Percentiles) float64 { return p.P999 }},
-			{"p99.99", func(p Percentiles) float64 { return p.P9999 }},
-			{"max", func(p Percentiles) float64 { return p.Max }},
-			{"mean", func(p Percentiles) float64 { return p.Mean }},
-		} {
-			p.Latency = append(p.Latency, htmlLatencyRow{row.label, cell(lat, row.get(lat)), cell(svc, row.get(svc))})
+		for _, agg := range []string{"p50", "p90", "p95", "p99", "p999", "p9999", "max", "mean"} {
+			get := percentileAggregations[agg]
+			p.Latency = append(p.Latency, htmlLatencyRow{scenario.AggregationLabel(agg), cell(lat, get(lat)), cell(svc, get(svc))})
 		}
 	}
 

@@ -93,7 +93,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	md("| availability | %s of requests, %s of time |", FormatValue(s.Availability.Requests, scenario.UnitPercent),
 		FormatValue(s.Availability.Time, scenario.UnitPercent))
 	if l := s.LatencyMS; l.Count > 0 {
-		md("| latency | p50 %s · p99 %s · p99.9 %s · max %s |", FormatValue(l.P50, scenario.UnitDuration),
+		md("| latency | p50 %s · p99 %s · "+scenario.AggregationLabel("p999")+" %s · max %s |", FormatValue(l.P50, scenario.UnitDuration),
 			FormatValue(l.P99, scenario.UnitDuration), FormatValue(l.P999, scenario.UnitDuration),
 			FormatValue(l.Max, scenario.UnitDuration))
 	} else {

@@ -249,7 +249,7 @@ func (t *textWriter) latency(res *Result) {
 		{"p90", ms(lat, lat.P90), ms(svc, svc.P90)},
 		{"p95", ms(lat, lat.P95), ms(svc, svc.P95)},
 		{"p99", ms(lat, lat.P99), ms(svc, svc.P99)},
-		{"p99.9", ms(lat, lat.P999), ms(svc, svc.P999)},
+		{scenario.AggregationLabel("p999"), ms(lat, lat.P999), ms(svc, svc.P999)},
 		{"max", ms(lat, lat.Max), ms(svc, svc.Max)},
 		{"mean", ms(lat, lat.Mean), ms(svc, svc.Mean)},
 	}
