@@ -311,12 +311,8 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		p.Fairness = strconv.FormatFloat(res.Fairness, 'f', 3, 64)
 	}
 	for _, f := range res.Faults {
-		forS := "-"
-		if f.ForS > 0 {
-			forS = formatSeconds(f.ForS)
-		}
-		p.Faults = append(p.Faults, htmlFault{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
-			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
+		row := faultRow(res, f)
+		p.Faults = append(p.Faults, htmlFault{row[0], row[1], row[2], row[3], row[4], row[5]})
 	}
 	for _, c := range errorClassesByCount(s.Errors) {
 		share := "-"

@@ -139,12 +139,9 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		md("| fault | node | at | for | detected after | recovered after |")
 		md("| --- | --- | ---: | ---: | ---: | ---: |")
 		for _, f := range res.Faults {
-			forS := "-"
-			if f.ForS > 0 {
-				forS = formatSeconds(f.ForS)
-			}
-			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(f.Kind)), markdownCell(markdownEscape(f.Target())),
-				formatSeconds(f.AtS), forS, faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not"))
+			row := faultRow(res, f)
+			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(row[0])), markdownCell(markdownEscape(row[1])),
+				row[2], row[3], row[4], markdownEscape(row[5]))
 		}
 		md("")
 		for _, note := range siteFaultNotes(res) {

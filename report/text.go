@@ -353,12 +353,7 @@ func (t *textWriter) faults(res *Result) {
 	}
 	var rows [][]string
 	for _, f := range res.Faults {
-		forS := "-"
-		if f.ForS > 0 {
-			forS = formatSeconds(f.ForS)
-		}
-		rows = append(rows, []string{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
-			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
+		rows = append(rows, faultRow(res, f))
 	}
 	t.blank()
 	t.table([]string{"fault", "node", "at", "for", "detected after", "recovered after"}, "llrrrr", rows)
@@ -453,12 +448,49 @@ func (t *textWriter) singlePoints(spofs []SinglePoint) {
 	t.table([]string{fmt.Sprintf("single points of failure (%d)", len(spofs)), "why"}, "lw", rows)
 }
 
+// faultRow is a fault as the reports' fault tables show it: kind, node,
+// at, for, detected after, recovered after.
+func faultRow(res *Result, f Fault) []string {
+	forS := "-"
+	if f.ForS > 0 {
+		forS = formatSeconds(f.ForS)
+	}
+	return []string{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
+		faultTime(f.DetectionTimeS, "never"), recoveryText(res, f)}
+}
+
 // faultTime shows a per-fault time; a negative one never happened.
 func faultTime(s float64, never string) string {
 	if s < 0 {
 		return never
 	}
 	return formatSeconds(s)
+}
+
+// recoveryText is a fault's recovery time; for a fault that never made a
+// window fall below window_ok (RecoveryTime's 0), what it did instead:
+// "recovered after 0ms" would read as an instant recovery from a slow
+// node that raised the p99 tenfold.
+func recoveryText(res *Result, f Fault) string {
+	if f.RecoveryTimeS != 0 || f.Error != "" {
+		return faultTime(f.RecoveryTimeS, "did not")
+	}
+	text := "no window below window_ok"
+	if p99 := worstP99(res.Windows, f); p99 > 0 {
+		text += ", p99 up to " + FormatValue(p99, scenario.UnitDuration)
+	}
+	return text
+}
+
+// worstP99 is the highest p99 of the windows the fault was on in.
+func worstP99(windows []Window, f Fault) float64 {
+	worst := 0.0
+	for _, w := range windows {
+		if float64(w.T+1) > f.AtS && (f.EndS == 0 || float64(w.T) < f.EndS) {
+			worst = max(worst, w.LatencyMS.P99)
+		}
+	}
+	return worst
 }
 
 func (t *textWriter) requirements(res *Result) {
