@@ -1,8 +1,7 @@
 package main
 
 import (
-	"net"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,24 +9,13 @@ import (
 	"github.com/ilities/ilities/report"
 )
 
-// refusingAddr is a loopback port that was just free: nothing listens there.
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // A run that could not be carried out is invalid, never a pass: its
 // verdict, its result.json and its exit code say so, whether it had
 // requirements or none (attack). The line saying where the files went
 // ends the output on standard error, unless --quiet.
 func TestRunNotCarriedOutIsNoPass(t *testing.T) {
-	addr := refusingAddr(t)
+	// Nothing listens on a port that was just free.
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	scen := writeScenario(t, "name: refused\nduration: 300ms\ntarget: {url: http://"+addr+"/}\n"+
 		"workload:\n  - {name: w, rate: 20/s, timeout: 1s}\nrequirements:\n  - p99(latency) < 10s\n")
 	for _, tc := range []struct {
@@ -52,15 +40,7 @@ func TestRunNotCarriedOutIsNoPass(t *testing.T) {
 			if tc.args[len(tc.args)-1] != "json" && !strings.Contains(stdout, "VERDICT: INCONCLUSIVE") {
 				t.Errorf("want VERDICT: INCONCLUSIVE, got:\n%s", stdout)
 			}
-			f, err := os.Open(filepath.Join(dir, "result.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			res, err := report.ReadJSON(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := readResultFile(t, filepath.Join(dir, "result.json"))
 			if res.Verdict != report.VerdictInconclusive || !strings.Contains(res.RunError, "not a single HTTP response") ||
 				!strings.HasPrefix(res.VerdictReason, "the run is invalid: it could not be carried out: ") {
 				t.Errorf("result.json: verdict %q (%q), run_error %q", res.Verdict, res.VerdictReason, res.RunError)
