@@ -315,16 +315,6 @@ func mean(xs []float64) float64 {
 	return s / float64(len(xs))
 }
 
-// formatAvailability shows an availability with enough decimals to tell it
-// from 100%: 99.9999614%.
-func formatAvailability(a float64) string {
-	if a >= 1 {
-		return "100%"
-	}
-	decimals := min(max(int(math.Ceil(-math.Log10(1-a)))-1, 2), 9)
-	return strconv.FormatFloat(a*100, 'f', decimals, 64) + "%"
-}
-
 // formatSpan shows a span that may be long (a time to repair, a year's
 // downtime) in the unit it reads best in: 338ms, 40.0s, 30.0min, 6.08h.
 func formatSpan(s float64) string {

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"bytes"
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +195,40 @@ func TestProject(t *testing.T) {
 	}
 	if Project(&scenario.Scenario{Target: &scenario.Target{URL: "http://127.0.0.1:1"}}, nil, 10) != nil {
 		t.Error("a projection of an external target")
+	}
+}
+
+// A fault that never made a window fall below window_ok did not "recover
+// after 0ms": the reports say so, with the p99 it caused.
+func TestRecoveryTextOfAFaultWithNoFailedWindow(t *testing.T) {
+	windows := make([]Window, 12)
+	for i := range windows {
+		windows[i] = Window{T: i, Scheduled: 300, Succeeded: 300, LatencyMS: WindowLatency{P99: 24}}
+	}
+	for i := 5; i < 12; i++ {
+		windows[i].LatencyMS.P99 = 24 + float64(i-4)*100 // a slow node from 5s on
+	}
+	windows[11].LatencyMS.P99 = 9000
+	for _, tc := range []struct {
+		name string
+		f    Fault
+		want string
+	}{
+		{"slow, to the end", Fault{Kind: "slow", AtS: 5, RecoveryTimeS: 0}, "no window below window_ok, p99 up to 9.00s"},
+		{"slow, lifted", Fault{Kind: "slow", AtS: 5, EndS: 8, RecoveryTimeS: 0}, "no window below window_ok, p99 up to 324ms"},
+		{"crash, recovered", Fault{Kind: "crash", AtS: 5, RecoveryTimeS: 2.4}, "2.40s"},
+		{"crash, never recovered", Fault{Kind: "crash", AtS: 5, RecoveryTimeS: -1}, "did not"},
+	} {
+		res := &Result{Windows: windows, Faults: []Fault{tc.f}}
+		if got := faultRow(res, tc.f)[5]; got != tc.want {
+			t.Errorf("%s: recovered after %q, want %q", tc.name, got, tc.want)
+		}
+		var text bytes.Buffer
+		if err := WriteText(&text, res); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text.String(), tc.want) {
+			t.Errorf("%s: the text report does not say %q:\n%s", tc.name, tc.want, text.String())
+		}
 	}
 }

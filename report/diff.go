@@ -518,9 +518,18 @@ func firstOf(items []string) string {
 
 // invalidRun says why a run is no reference for a comparison, "" when it is one.
 func invalidRun(res *Result, acceptSaturated bool) string {
-	switch {
-	case res.Incomplete:
+	if res.Incomplete {
 		return "is incomplete (interrupted)"
+	}
+	return invalidity(res, acceptSaturated)
+}
+
+// invalidity says why a run measured nothing its requirements can be judged
+// on, "" when it did.
+func invalidity(res *Result, acceptSaturated bool) string {
+	switch {
+	case res.RunError != "":
+		return "is invalid: it could not be carried out: " + res.RunError
 	case res.Generator.Saturated && !acceptSaturated:
 		return "is invalid: the generator saturated: " + res.Generator.Reason
 	}

@@ -32,7 +32,8 @@ func Evaluate(res *Result, reqs []scenario.Requirement) {
 //   - "fail" when some requirement failed for certain (beyond what the
 //     apparatus's own delay explains), whatever else happened;
 //   - otherwise "inconclusive" when some requirement is inconclusive, or
-//     when the generator saturated (the SUT was not offered the load the
+//     when the run is invalid: it could not be carried out (RunError), or
+//     the generator saturated (the SUT was not offered the load the
 //     scenario asks for, so its passes prove nothing) unless
 //     acceptSaturated;
 //   - otherwise "pass" (also when there are no requirements).
@@ -60,8 +61,8 @@ func Decide(res *Result, acceptSaturated bool) {
 		res.Verdict, res.VerdictReason = VerdictFail, strings.Join(failed, "; ")
 	case len(unsure) > 0:
 		res.Verdict, res.VerdictReason = VerdictInconclusive, strings.Join(unsure, "; ")
-	case res.Generator.Saturated && !acceptSaturated:
-		res.Verdict, res.VerdictReason = VerdictInconclusive, "the run is invalid: the generator saturated: "+res.Generator.Reason
+	case invalidity(res, acceptSaturated) != "":
+		res.Verdict, res.VerdictReason = VerdictInconclusive, "the run "+invalidity(res, acceptSaturated)
 	default:
 		res.Verdict, res.VerdictReason = VerdictPass, ""
 		if len(res.Requirements) > 0 {

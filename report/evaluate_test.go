@@ -341,11 +341,24 @@ func TestFormatValue(t *testing.T) {
 		{-21.3, scenario.UnitDuration, "-21.3ms"},
 		{812.44, scenario.UnitRate, "812.4/s"},
 		{0, scenario.UnitRate, "0.0/s"},
-		{0.9995, scenario.UnitPercent, "99.95%"},
+		{0.995, scenario.UnitPercent, "99.50%"},
+		{0.9995, scenario.UnitPercent, "99.950%"},
 		{1, scenario.UnitPercent, "100.00%"},
-		{0.99999, scenario.UnitPercent, "99.999%"},
-		{0.0000002, scenario.UnitPercent, "0.00002%"},
+		// Two significant figures of the distance to 100%, however the
+		// last bits fall: the same availability twice reads the same.
+		{0.99999, scenario.UnitPercent, "99.9990%"},
+		{0.9999900000001, scenario.UnitPercent, "99.9990%"},
+		{0.9999899999999, scenario.UnitPercent, "99.9990%"},
+		{0.999994, scenario.UnitPercent, "99.99940%"},
+		{0.9999943, scenario.UnitPercent, "99.99943%"},
+		{0.0000002, scenario.UnitPercent, "0.000020%"},
 		{0, scenario.UnitPercent, "0.00%"},
+		// A negative value rounded to zero shows no sign.
+		{math.Copysign(0, -1), scenario.UnitPercent, "0.00%"},
+		{-1e-14, scenario.UnitPercent, "0.000000000%"},
+		{-0.00001, scenario.UnitDuration, "0.000ms"},
+		{-0.01, scenario.UnitRate, "0.0/s"},
+		{-0.2, scenario.UnitCount, "0"},
 		{1234, scenario.UnitCount, "1234"},
 		{math.NaN(), scenario.UnitRate, "n/a"},
 	}
@@ -357,7 +370,7 @@ func TestFormatValue(t *testing.T) {
 	if got := FormatMargin(96.5, scenario.UnitRate); got != "+96.5/s" {
 		t.Errorf("FormatMargin(96.5/s) = %q", got)
 	}
-	if got := FormatMargin(-0.0006, scenario.UnitPercent); got != "-0.06%" {
+	if got := FormatMargin(-0.0006, scenario.UnitPercent); got != "-0.060%" {
 		t.Errorf("FormatMargin(-0.06%%) = %q", got)
 	}
 }

@@ -86,24 +86,29 @@ func byFormat[R any](table map[string]R, format string) (R, error) {
 // and renamed into place, so an interrupted write never leaves a truncated
 // result.json. The charts are drawn once, for both the PNG files and the
 // page; a chart that cannot be drawn is reported after every other file
-// has been written.
-func WriteFiles(dir string, res *Result) error {
+// has been written. It returns the names of the files it wrote, in order,
+// so that a caller can say where they went.
+func WriteFiles(dir string, res *Result) (written []string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating output directory: %w", err)
+		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
 	figs, figErr := Figures(res)
 	for _, f := range outputFiles(figs) {
 		if err := writeFileAtomic(filepath.Join(dir, f.Name), res, f.Render); err != nil {
-			return err
+			return written, err
 		}
+		written = append(written, f.Name)
 	}
 	if err := WritePNGs(dir, figs); err != nil {
-		return err
+		return written, err
+	}
+	for _, fig := range figs {
+		written = append(written, fig.File)
 	}
 	if figErr != nil {
-		return fmt.Errorf("drawing charts: %w", figErr)
+		return written, fmt.Errorf("drawing charts: %w", figErr)
 	}
-	return nil
+	return written, nil
 }
 
 // WritePNGs writes each figure into dir under its file name.

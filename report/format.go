@@ -14,11 +14,16 @@ import (
 // rates as "812.4/s"; fractions as "99.95%"; counts as "1234".
 // Durations and percentages keep three significant figures or two
 // decimals, and percentages gain decimals rather than round a value that is
-// not exactly 0% or 100% to either.
+// not exactly 0% or 100% to either. A value that rounds to zero shows no
+// sign: "-0.00%" reads as a shortfall that is not there.
 func FormatValue(v float64, unit scenario.Unit) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
 	}
+	return unsignedZero(formatUnit(v, unit))
+}
+
+func formatUnit(v float64, unit scenario.Unit) string {
 	switch unit {
 	case scenario.UnitDuration:
 		return formatMillis(v)
@@ -41,6 +46,15 @@ func FormatMargin(v float64, unit scenario.Unit) string {
 		return "+" + s
 	}
 	return s
+}
+
+// unsignedZero drops the minus sign of a figure whose digits are all
+// zero: a tiny negative value rounded away, or a negative zero.
+func unsignedZero(s string) string {
+	if !strings.HasPrefix(s, "-") || strings.ContainsAny(s, "123456789") {
+		return s
+	}
+	return s[1:]
 }
 
 // formatMillis keeps three significant figures: below a second in
@@ -85,22 +99,26 @@ func threeSignificant(x float64) string {
 	return s
 }
 
-// formatFraction shows a fraction as a percentage with two decimals, adding
-// decimals (up to six) when two would show a value that is not exactly 0 or
-// 1 as "0.00%" or "100.00%": 99.999% availability is not 100%.
+// formatFraction shows a fraction as a percentage with two decimals, or
+// more (up to nine) for two significant figures of its distance to 0% or
+// 100%: 99.99943% availability is neither 100% nor 99.999%. The decimals
+// follow that distance rounded first, so values a hair apart (99.9990% and
+// 99.99899999%) keep the same decimals from one run to the next.
 func formatFraction(f float64) string {
 	p := f * 100
-	for decimals := 2; ; decimals++ {
-		s := strconv.FormatFloat(p, 'f', decimals, 64)
-		if decimals >= 6 {
-			return s + "%"
-		}
-		r, _ := strconv.ParseFloat(s, 64)
-		if (r == 0 && p != 0) || (r == 100 && p != 100) || (r == -100 && p != -100) {
-			continue
-		}
-		return s + "%"
+	return strconv.FormatFloat(p, 'f', percentDecimals(p), 64) + "%"
+}
+
+func percentDecimals(p float64) int {
+	const fewest, most = 2, 9
+	// A margin may be negative: -99.9999% is as near -100% as it is to 0%.
+	size := math.Abs(p)
+	distance := min(size, math.Abs(100-size))
+	if distance == 0 {
+		return fewest
 	}
+	rounded, _ := strconv.ParseFloat(strconv.FormatFloat(distance, 'e', 1, 64), 64)
+	return min(max(1-int(math.Floor(math.Log10(rounded))), fewest), most)
 }
 
 // formatSeconds renders a span given in seconds with three significant

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -222,5 +223,31 @@ func TestWriteMarkdownGolden(t *testing.T) {
 func TestMarkdownCellKeepsPipesInside(t *testing.T) {
 	if got, want := markdownCell(markdownEscape("a|b\nc_d")), `a\|b c\_d`; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// On a terminal the verdict words are coloured, each where WriteText puts
+// it, and nothing else changes: the escapes removed, the text is WriteText's.
+func TestWriteTextInColourPaintsOnlyTheVerdictWords(t *testing.T) {
+	for name, res := range map[string]*Result{"fixture": fixtureResult(), "saturated": saturatedResult()} {
+		var plain, coloured bytes.Buffer
+		if err := WriteText(&plain, res); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteTextInColour(&coloured, res); err != nil {
+			t.Fatal(err)
+		}
+		escape := regexp.MustCompile("\x1b\\[[0-9;]*m")
+		if got := escape.ReplaceAllString(coloured.String(), ""); got != plain.String() {
+			t.Errorf("%s: without its colours the text differs from WriteText:\n%s", name, got)
+		}
+		painted := regexp.MustCompile("\x1b\\[3[123]m(PASS|FAIL|INCONCLUSIVE)\x1b\\[0m").FindAllString(coloured.String(), -1)
+		// The headline, each requirement's row and the last line.
+		if want := len(res.Requirements) + 2; len(painted) != want || len(escape.FindAllString(coloured.String(), -1)) != 2*want {
+			t.Errorf("%s: %d verdict words painted, want %d:\n%s", name, len(painted), want, coloured.String())
+		}
+		if !strings.HasPrefix(coloured.String(), "VERDICT: "+statusColours[strings.ToUpper(res.Verdict)]) {
+			t.Errorf("%s: the headline's verdict is not coloured:\n%s", name, coloured.String())
+		}
 	}
 }

@@ -280,20 +280,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 			}
 			return ms(v)
 		}
-		for _, row := range []struct {
-			label string
-			get   func(Percentiles) float64
-		}{
-			{"p50", func(p Percentiles) float64 { return p.P50 }},
-			{"p90", func(p Percentiles) float64 { return p.P90 }},
-			{"p95", func(p Percentiles) float64 { return p.P95 }},
-			{"p99", func(p Percentiles) float64 { return p.P99 }},
-			{"p99.9", func(p Percentiles) float64 { return p.P999 }},
-			{"p99.99", func(p Percentiles) float64 { return p.P9999 }},
-			{"max", func(p Percentiles) float64 { return p.Max }},
-			{"mean", func(p Percentiles) float64 { return p.Mean }},
-		} {
-			p.Latency = append(p.Latency, htmlLatencyRow{row.label, cell(lat, row.get(lat)), cell(svc, row.get(svc))})
+		for _, agg := range []string{"p50", "p90", "p95", "p99", "p999", "p9999", "max", "mean"} {
+			get := percentileAggregations[agg]
+			p.Latency = append(p.Latency, htmlLatencyRow{scenario.AggregationLabel(agg), cell(lat, get(lat)), cell(svc, get(svc))})
 		}
 	}
 
@@ -322,12 +311,8 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		p.Fairness = strconv.FormatFloat(res.Fairness, 'f', 3, 64)
 	}
 	for _, f := range res.Faults {
-		forS := "-"
-		if f.ForS > 0 {
-			forS = formatSeconds(f.ForS)
-		}
-		p.Faults = append(p.Faults, htmlFault{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
-			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
+		row := faultRow(res, f)
+		p.Faults = append(p.Faults, htmlFault{row[0], row[1], row[2], row[3], row[4], row[5]})
 	}
 	for _, c := range errorClassesByCount(s.Errors) {
 		share := "-"
@@ -390,6 +375,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	if m.CPUs > 0 {
 		add("CPUs", strconv.Itoa(m.CPUs))
 	}
+	if m.GOMAXPROCS > 0 {
+		add("GOMAXPROCS", strconv.Itoa(m.GOMAXPROCS))
+	}
 	add("result schema", strconv.Itoa(res.SchemaVersion))
 	p.ScenarioYAML = m.ScenarioYAML
 	return p, nil
@@ -415,7 +403,7 @@ func (p *htmlPage) infrastructure(res *Result) {
 	if pr := res.Projection; pr != nil {
 		p.Projection = &htmlTable{Header: projectionHeader, Numeric: []bool{false, true, true, true, true},
 			Rows: projectionRows(pr), Notes: projectionNotes(pr)}
-		p.Availability = fmt.Sprintf("%s (downtime %s a year)", formatAvailability(pr.Service.Availability), formatSpan(pr.Service.DowntimePerYearS))
+		p.Availability = fmt.Sprintf("%s (downtime %s a year)", formatFraction(pr.Service.Availability), formatSpan(pr.Service.DowntimePerYearS))
 	}
 }
 

@@ -239,7 +239,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 
 	dir := artifactDir(t)
 	res := richResult(t)
-	if err := WriteFiles(dir, res); err != nil {
+	if _, err := WriteFiles(dir, res); err != nil {
 		t.Fatal(err)
 	}
 	// A page that breaks every rule, to show that the check catches it: a

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,7 +93,8 @@ func TestReadJSONErrors(t *testing.T) {
 func TestWriteFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "runs", "first")
 	res := fixtureResult()
-	if err := WriteFiles(dir, res); err != nil {
+	written, err := WriteFiles(dir, res)
+	if err != nil {
 		t.Fatal(err)
 	}
 	entries, err := os.ReadDir(dir)
@@ -107,6 +109,10 @@ func TestWriteFiles(t *testing.T) {
 		"report.html", "result.json", "summary.md", "throughput.png"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("files %v, want %v (and no temporary files)", names, want)
+	}
+	slices.Sort(written)
+	if !reflect.DeepEqual(written, want) {
+		t.Fatalf("WriteFiles says it wrote %v, want %v", written, want)
 	}
 	f, err := os.Open(filepath.Join(dir, "result.json"))
 	if err != nil {
@@ -137,7 +143,7 @@ func TestWriteFiles(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFiles(filepath.Join(blocker, "out"), res); err == nil {
+	if _, err := WriteFiles(filepath.Join(blocker, "out"), res); err == nil {
 		t.Fatal("WriteFiles under a regular file succeeded")
 	}
 }

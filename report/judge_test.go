@@ -138,18 +138,22 @@ func TestDecideOrdersFailInconclusiveAndSaturation(t *testing.T) {
 		reqs      []Verdict
 		saturated bool
 		accept    bool
+		runError  string
 		want      string
 		reason    string
 	}{
-		{"all pass", []Verdict{pass, pass}, false, false, VerdictPass, "every requirement met"},
-		{"none declared", nil, false, false, VerdictPass, ""},
-		{"a certain fail wins", []Verdict{pass, unsure, fail}, true, false, VerdictFail, "b observed"},
-		{"inconclusive", []Verdict{pass, unsure}, false, false, VerdictInconclusive, "c: within"},
-		{"saturated passes prove nothing", []Verdict{pass}, true, false, VerdictInconclusive, "generator saturated"},
-		{"saturation accepted", []Verdict{pass}, true, true, VerdictPass, ""},
+		{"all pass", []Verdict{pass, pass}, false, false, "", VerdictPass, "every requirement met"},
+		{"none declared", nil, false, false, "", VerdictPass, ""},
+		{"a certain fail wins", []Verdict{pass, unsure, fail}, true, false, "", VerdictFail, "b observed"},
+		{"inconclusive", []Verdict{pass, unsure}, false, false, "", VerdictInconclusive, "c: within"},
+		{"saturated passes prove nothing", []Verdict{pass}, true, false, "", VerdictInconclusive, "the run is invalid: the generator saturated: 3 dropped"},
+		{"saturation accepted", []Verdict{pass}, true, true, "", VerdictPass, ""},
+		{"not carried out, none declared", nil, false, false, "no response", VerdictInconclusive, "the run is invalid: it could not be carried out: no response"},
+		{"not carried out, saturation accepted", []Verdict{pass}, true, true, "no response", VerdictInconclusive, "could not be carried out"},
+		{"not carried out, a certain fail", []Verdict{fail}, false, false, "no response", VerdictFail, "b observed"},
 	}
 	for _, c := range cases {
-		res := &Result{Requirements: c.reqs, Generator: Generator{Saturated: c.saturated, Reason: "3 dropped"}}
+		res := &Result{Requirements: c.reqs, Generator: Generator{Saturated: c.saturated, Reason: "3 dropped"}, RunError: c.runError}
 		Decide(res, c.accept)
 		if res.Verdict != c.want || !strings.Contains(res.VerdictReason, c.reason) {
 			t.Errorf("%s: %s %q, want %s with %q", c.name, res.Verdict, res.VerdictReason, c.want, c.reason)

@@ -5,6 +5,9 @@ import (
 	"os"
 	"runtime"
 	"time"
+
+	"github.com/ilities/ilities/internal/procs"
+	"github.com/ilities/ilities/scenario"
 )
 
 // Manifest records how a run was made, so that a reader can repeat it. The
@@ -18,8 +21,12 @@ type Manifest struct {
 	GoVersion    string `json:"go_version,omitempty"`
 	// Platform is GOOS/GOARCH of the generator.
 	Platform string `json:"platform,omitempty"`
-	// CPUs is the number of logical CPUs the generator could use.
+	// CPUs are the machine's logical CPUs, or its cgroup's CPU limit when
+	// lower: what the generator (and the built-in SUT beside it) could use.
 	CPUs int `json:"cpus,omitempty"`
+	// GOMAXPROCS is the process's own setting, without the processors the
+	// event loops borrow while they run (internal/procs).
+	GOMAXPROCS int `json:"gomaxprocs,omitempty"`
 	// OpenFilesLimit is the generator's open-file limit (RLIMIT_NOFILE,
 	// raised to the hard limit at start): the most connections it could hold.
 	OpenFilesLimit uint64 `json:"open_files_limit,omitempty"`
@@ -78,7 +85,8 @@ func NewManifest(path string) Manifest {
 		ScenarioFile: path,
 		GoVersion:    runtime.Version(),
 		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
-		CPUs:         runtime.GOMAXPROCS(0),
+		CPUs:         scenario.ThisMachine().CPUs,
+		GOMAXPROCS:   procs.Base(),
 	}
 	if path == "" {
 		return m

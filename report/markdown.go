@@ -93,7 +93,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	md("| availability | %s of requests, %s of time |", FormatValue(s.Availability.Requests, scenario.UnitPercent),
 		FormatValue(s.Availability.Time, scenario.UnitPercent))
 	if l := s.LatencyMS; l.Count > 0 {
-		md("| latency | p50 %s · p99 %s · p99.9 %s · max %s |", FormatValue(l.P50, scenario.UnitDuration),
+		md("| latency | p50 %s · p99 %s · "+scenario.AggregationLabel("p999")+" %s · max %s |", FormatValue(l.P50, scenario.UnitDuration),
 			FormatValue(l.P99, scenario.UnitDuration), FormatValue(l.P999, scenario.UnitDuration),
 			FormatValue(l.Max, scenario.UnitDuration))
 	} else {
@@ -139,12 +139,9 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		md("| fault | node | at | for | detected after | recovered after |")
 		md("| --- | --- | ---: | ---: | ---: | ---: |")
 		for _, f := range res.Faults {
-			forS := "-"
-			if f.ForS > 0 {
-				forS = formatSeconds(f.ForS)
-			}
-			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(f.Kind)), markdownCell(markdownEscape(f.Target())),
-				formatSeconds(f.AtS), forS, faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not"))
+			row := faultRow(res, f)
+			md("| %s | %s | %s | %s | %s | %s |", markdownCell(markdownEscape(row[0])), markdownCell(markdownEscape(row[1])),
+				row[2], row[3], row[4], markdownEscape(row[5]))
 		}
 		md("")
 		for _, note := range siteFaultNotes(res) {
@@ -173,7 +170,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 // projected availability of the whole; nothing for an external target.
 func markdownSinglePoints(md func(string, ...any), res *Result) {
 	if p := res.Projection; p != nil {
-		md("Projected availability: %s (downtime %s a year).", formatAvailability(p.Service.Availability), formatSpan(p.Service.DowntimePerYearS))
+		md("Projected availability: %s (downtime %s a year).", formatFraction(p.Service.Availability), formatSpan(p.Service.DowntimePerYearS))
 		md("")
 	}
 	switch spofs := res.SinglePointsOfFailure; {

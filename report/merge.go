@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -50,6 +51,7 @@ func Merge(parts []*Result) (*Result, error) {
 		}
 		res.MeasuredS = max(res.MeasuredS, p.MeasuredS)
 		res.Incomplete = res.Incomplete || p.Incomplete
+		res.RunError = cmp.Or(res.RunError, p.RunError)
 		res.Parts = append(res.Parts, p.Segment)
 		for _, t := range strings.Fields(p.Target) {
 			if !containsString(targets, t) {

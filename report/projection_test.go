@@ -268,16 +268,16 @@ pools:
     backends: [{name: db-1, mtbf: 2000h, mttr: 2h}, {name: db-2, mtbf: 2000h, mttr: 2h}]`
 	sc := parseSUT(t, sut)
 	p := Project(sc, nil, 0)
-	figures := map[string]string{"service": formatAvailability(p.Service.Availability), "service downtime": formatSpan(p.Service.DowntimePerYearS)}
+	figures := map[string]string{"service": formatFraction(p.Service.Availability), "service downtime": formatSpan(p.Service.DowntimePerYearS)}
 	for _, pl := range p.Pools {
-		figures[pl.Name] = formatAvailability(pl.Availability)
+		figures[pl.Name] = formatFraction(pl.Availability)
 		if pl.Writes != nil {
-			figures[pl.Name+" writes"] = formatAvailability(pl.Writes.Availability)
+			figures[pl.Name+" writes"] = formatFraction(pl.Writes.Availability)
 		}
 	}
-	figures["route web"] = formatAvailability(p.Routes[0].Availability)
+	figures["route web"] = formatFraction(p.Routes[0].Availability)
 	want := map[string]string{
-		"proxy": "99.999999991%", "web": "99.999952%", "app": "99.931%", "db": "99.999900%", "db writes": "99.99948%",
+		"proxy": "99.999999991%", "web": "99.999952%", "app": "99.931%", "db": "99.99990%", "db writes": "99.99948%",
 		"route web": "99.930%", "service": "99.930%", "service downtime": "6.10h",
 	}
 	for name, w := range want {
@@ -294,7 +294,7 @@ pools:
 	}
 	sc.SUT.Pools[1].Backends = append(sc.SUT.Pools[1].Backends, scenario.Backend{Name: "app-2", MTBF: sc.SUT.Pools[1].Backends[0].MTBF, MTTR: sc.SUT.Pools[1].Backends[0].MTTR})
 	p = Project(sc, nil, 0)
-	if got := formatAvailability(p.Service.Availability) + " " + formatSpan(p.Service.DowntimePerYearS); got != "99.99972% 88.2s" {
+	if got := formatFraction(p.Service.Availability) + " " + formatSpan(p.Service.DowntimePerYearS); got != "99.99972% 88.2s" {
 		t.Errorf("with app-2: %s, the page says 99.99972%% 88.2s", got)
 	}
 }

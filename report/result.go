@@ -36,6 +36,10 @@ type Result struct {
 	DurationS  float64 `json:"duration_s"`
 	MeasuredS  float64 `json:"measured_s"`
 	Incomplete bool    `json:"incomplete"`
+	// RunError is why the run could not be carried out (not a single
+	// response came back, the SUT's process was lost), "" when it could:
+	// such a run is invalid, and passes nothing (Decide).
+	RunError string `json:"run_error,omitempty"`
 	// WindowOK is the success ratio a window needed to count as available
 	// (the scenario's window_ok), kept so that merged parts recompute
 	// availability by time.

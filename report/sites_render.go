@@ -24,7 +24,7 @@ func siteRow(s Site) []string {
 	for i, r := range regions {
 		parts[i] = fmt.Sprintf("%s %d", r, s.Regions[r])
 	}
-	return []string{s.Name, formatCount(s.Requests), formatShare(s.Share), formatAvailability(s.Availability),
+	return []string{s.Name, formatCount(s.Requests), formatShare(s.Share), formatFraction(s.Availability),
 		formatShare(s.Utilisation), strings.Join(parts, ", ")}
 }
 

@@ -33,7 +33,7 @@ func TestSiteTablesGolden(t *testing.T) {
 	}{
 		{"text_sites.golden", WriteText, []string{
 			"site  requests  share  availability  utilisation  by region",
-			"us       34000  70.8%          100%        62.0%  america 19200, europe 14800",
+			"us       34000  70.8%       100.00%        62.0%  america 19200, europe 14800",
 			"DNS: nearest, TTL 30.0s, 1000 clients, each site checked every 5.00s: 3341 resolutions",
 			"site-down  eu    20.0s  30.0s           6.21s            35.0s",
 			"site-down eu at 20.0s: 2308 requests lost; failed over after 36.1s (DNS detection 6.21s + TTL",

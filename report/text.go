@@ -25,7 +25,18 @@ const textWidth = 100
 // verdicts and the overall verdict. The output is plain text (no colour),
 // fits 100 columns, and is deterministic for a given result.
 func WriteText(w io.Writer, res *Result) error {
-	out := &textWriter{}
+	return writeText(w, res, false)
+}
+
+// WriteTextInColour is WriteText for a terminal: the verdict words, PASS,
+// FAIL and INCONCLUSIVE, in green, red and yellow, and every other byte
+// as WriteText writes it.
+func WriteTextInColour(w io.Writer, res *Result) error {
+	return writeText(w, res, true)
+}
+
+func writeText(w io.Writer, res *Result, colour bool) error {
+	out := &textWriter{colour: colour}
 	out.headline(res)
 	out.title(res)
 	out.saturation(res)
@@ -55,8 +66,9 @@ func WriteText(w io.Writer, res *Result) error {
 
 // textWriter collects the report; the first table error is kept.
 type textWriter struct {
-	buf bytes.Buffer
-	err error
+	buf    bytes.Buffer
+	err    error
+	colour bool
 }
 
 // linef writes one line of free text, wrapped at textWidth with the
@@ -82,7 +94,7 @@ func (t *textWriter) field(label, value string) {
 // headline is the report's first line: the verdict and, unless it is a
 // pass, the figures that made it so.
 func (t *textWriter) headline(res *Result) {
-	t.linef("VERDICT: %s", verdictSummary(res))
+	t.verdictLine(res)
 	if res.Verdict != VerdictPass && res.VerdictReason != "" {
 		t.linef("  %s", res.VerdictReason)
 	}
@@ -237,7 +249,7 @@ func (t *textWriter) latency(res *Result) {
 		{"p90", ms(lat, lat.P90), ms(svc, svc.P90)},
 		{"p95", ms(lat, lat.P95), ms(svc, svc.P95)},
 		{"p99", ms(lat, lat.P99), ms(svc, svc.P99)},
-		{"p99.9", ms(lat, lat.P999), ms(svc, svc.P999)},
+		{scenario.AggregationLabel("p999"), ms(lat, lat.P999), ms(svc, svc.P999)},
 		{"max", ms(lat, lat.Max), ms(svc, svc.Max)},
 		{"mean", ms(lat, lat.Mean), ms(svc, svc.Mean)},
 	}
@@ -341,12 +353,7 @@ func (t *textWriter) faults(res *Result) {
 	}
 	var rows [][]string
 	for _, f := range res.Faults {
-		forS := "-"
-		if f.ForS > 0 {
-			forS = formatSeconds(f.ForS)
-		}
-		rows = append(rows, []string{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
-			faultTime(f.DetectionTimeS, "never"), faultTime(f.RecoveryTimeS, "did not")})
+		rows = append(rows, faultRow(res, f))
 	}
 	t.blank()
 	t.table([]string{"fault", "node", "at", "for", "detected after", "recovered after"}, "llrrrr", rows)
@@ -381,7 +388,7 @@ func projectionRows(p *Projection) [][]string {
 	var rows [][]string
 	for _, n := range p.Nodes {
 		rows = append(rows, []string{n.Name, fmt.Sprintf("%gh", n.MTBFH), formatSpan(n.MTTRS) + " (" + n.MTTRFrom + ")",
-			formatAvailability(n.Availability), formatSpan(n.DowntimePerYearS)})
+			formatFraction(n.Availability), formatSpan(n.DowntimePerYearS)})
 	}
 	for _, pl := range p.Pools {
 		label := poolLabel(pl)
@@ -412,7 +419,7 @@ func projectionNotes(p *Projection) []string {
 }
 
 func projectionRow(label, redundancy string, p Projected) []string {
-	return []string{label, redundancy, "", formatAvailability(p.Availability), formatSpan(p.DowntimePerYearS)}
+	return []string{label, redundancy, "", formatFraction(p.Availability), formatSpan(p.DowntimePerYearS)}
 }
 
 // poolLabel names a pool of a projection with its kind.
@@ -441,12 +448,49 @@ func (t *textWriter) singlePoints(spofs []SinglePoint) {
 	t.table([]string{fmt.Sprintf("single points of failure (%d)", len(spofs)), "why"}, "lw", rows)
 }
 
+// faultRow is a fault as the reports' fault tables show it: kind, node,
+// at, for, detected after, recovered after.
+func faultRow(res *Result, f Fault) []string {
+	forS := "-"
+	if f.ForS > 0 {
+		forS = formatSeconds(f.ForS)
+	}
+	return []string{f.Kind, f.Target(), formatSeconds(f.AtS), forS,
+		faultTime(f.DetectionTimeS, "never"), recoveryText(res, f)}
+}
+
 // faultTime shows a per-fault time; a negative one never happened.
 func faultTime(s float64, never string) string {
 	if s < 0 {
 		return never
 	}
 	return formatSeconds(s)
+}
+
+// recoveryText is a fault's recovery time; for a fault that never made a
+// window fall below window_ok (RecoveryTime's 0), what it did instead:
+// "recovered after 0ms" would read as an instant recovery from a slow
+// node that raised the p99 tenfold.
+func recoveryText(res *Result, f Fault) string {
+	if f.RecoveryTimeS != 0 || f.Error != "" {
+		return faultTime(f.RecoveryTimeS, "did not")
+	}
+	text := "no window below window_ok"
+	if p99 := worstP99(res.Windows, f); p99 > 0 {
+		text += ", p99 up to " + FormatValue(p99, scenario.UnitDuration)
+	}
+	return text
+}
+
+// worstP99 is the highest p99 of the windows the fault was on in.
+func worstP99(windows []Window, f Fault) float64 {
+	worst := 0.0
+	for _, w := range windows {
+		if float64(w.T+1) > f.AtS && (f.EndS == 0 || float64(w.T) < f.EndS) {
+			worst = max(worst, w.LatencyMS.P99)
+		}
+	}
+	return worst
 }
 
 func (t *textWriter) requirements(res *Result) {
@@ -469,7 +513,10 @@ func (t *textWriter) requirements(res *Result) {
 		rows = append(rows, []string{statusWord(v), text, observed, FormatValue(v.Threshold, unit), margin})
 	}
 	t.blank()
+	from := t.buf.Len()
 	t.table([]string{"", "requirement", "observed", "threshold", "margin"}, "lwrrr", rows)
+	// A row's status is its first cell, after the table's one blank of padding.
+	t.paint(from, 1, true)
 }
 
 // statusWord is a requirement's status as the reports print it.
@@ -523,7 +570,48 @@ func apparatusSummary(res *Result) string {
 
 func (t *textWriter) verdict(res *Result) {
 	t.blank()
-	t.linef("VERDICT: %s", verdictSummary(res))
+	t.verdictLine(res)
+}
+
+func (t *textWriter) verdictLine(res *Result) {
+	from := t.buf.Len()
+	const prefix = "VERDICT: "
+	t.linef("%s%s", prefix, verdictSummary(res))
+	t.paint(from, len(prefix), false)
+}
+
+// statusColours are the ANSI colours of the verdict words on a terminal.
+var statusColours = map[string]string{"PASS": "\x1b[32m", "FAIL": "\x1b[31m", "INCONCLUSIVE": "\x1b[33m"}
+
+const colourReset = "\x1b[0m"
+
+// paint colours a verdict word that starts at byte at of the lines written
+// since from: of the first line alone, or of every line. Painting after
+// the layout keeps the widths and wrapping of the plain text.
+func (t *textWriter) paint(from, at int, everyLine bool) {
+	if !t.colour {
+		return
+	}
+	lines := strings.SplitAfter(string(t.buf.Bytes()[from:]), "\n")
+	t.buf.Truncate(from)
+	for i, line := range lines {
+		if i == 0 || everyLine {
+			line = paintStatus(line, at)
+		}
+		t.buf.WriteString(line)
+	}
+}
+
+func paintStatus(line string, at int) string {
+	if len(line) <= at {
+		return line
+	}
+	word := strings.TrimRight(strings.SplitN(line[at:], " ", 2)[0], "\n")
+	colour, ok := statusColours[word]
+	if !ok {
+		return line
+	}
+	return line[:at] + colour + word + colourReset + line[at+len(word):]
 }
 
 // verdictSummary is the one-line outcome shared by the renderers, e.g.
@@ -564,6 +652,9 @@ func verdictSummary(res *Result) string {
 	}
 	if res.Incomplete {
 		caveats = append(caveats, "run incomplete")
+	}
+	if res.RunError != "" {
+		caveats = append(caveats, "the run could not be carried out")
 	}
 	if d := res.Diff; d != nil && d.Verdict == VerdictFail {
 		caveats = append(caveats, "worse than the baseline")

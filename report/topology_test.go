@@ -406,7 +406,7 @@ func TestReportHTMLShowsTheProjection(t *testing.T) {
 func TestWriteFilesDrawsTopologyPNG(t *testing.T) {
 	dir := t.TempDir()
 	res := topologyResult(threeTierSUT(), countersOf(threeTierSUT(), func(int) float64 { return 0.5 }))
-	if err := WriteFiles(dir, res); err != nil {
+	if _, err := WriteFiles(dir, res); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, TopologyFile))
@@ -429,7 +429,7 @@ func TestWriteFilesDrawsTopologyPNG(t *testing.T) {
 		t.Errorf("the proxy's frame is not drawn at (%d, %d)", x, y)
 	}
 	noTopology := t.TempDir()
-	if err := WriteFiles(noTopology, fixtureResult()); err != nil {
+	if _, err := WriteFiles(noTopology, fixtureResult()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(noTopology, TopologyFile)); !os.IsNotExist(err) {

@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/scenario"
 )
 
 // progress reports a run as it goes: on a terminal one line redrawn every
@@ -56,8 +59,9 @@ func (p *progress) line(c *collector, now time.Duration) string {
 	p.lastDone, p.lastAt = done, now
 	p99 := float64(c.recent.ValueAtQuantile(99)) / 1000
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s  %.1f req/s  p99(1s) %.2fms  errors %d  dropped %d",
-		now.Round(time.Second), p.total.Round(time.Second), rate, p99, failed, dropped)
+	// The report's formatter, so the line and the summary write a figure alike.
+	fmt.Fprintf(&b, "%s/%s  %.1f req/s  p99(1s) %s  errors %d  dropped %d",
+		now.Round(time.Second), p.total.Round(time.Second), rate, report.FormatValue(p99, scenario.UnitDuration), failed, dropped)
 	if now < p.warmup {
 		b.WriteString("  (warm-up)")
 	}

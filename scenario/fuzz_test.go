@@ -80,6 +80,8 @@ func FuzzParseRequirement(f *testing.F) {
 		"recovery_time <= 3s",
 		"session_loss == 0 for shoppers",
 		"p99.9(latency) < 1s",
+		"p99.99(service_latency) <= 2s for browse",
+		"p99.999(latency) < 1s",
 		"latency = 5ms",
 		"p99(latency) < ",
 		"((p99(latency)) < 1ms",

@@ -138,6 +138,9 @@ type Machine struct {
 	OpenFiles int64
 	// Memory is the physical memory, or the cgroup's limit when lower, in bytes.
 	Memory int64
+	// CPUs are the logical CPUs, or the cgroup's limit when lower (rounded
+	// up): the processors a run may have, whatever GOMAXPROCS says.
+	CPUs int
 }
 
 // ThisMachine reads the machine's bounds once.

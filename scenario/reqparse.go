@@ -118,7 +118,7 @@ func parseMetric(left string, req *Requirement) (MetricInfo, error) {
 		req.Metric = m.Name
 		if m.Distribution {
 			return m, fmt.Errorf("%s is a distribution: it needs an aggregation such as p99(%s) (one of %s)",
-				m.Name, m.Name, strings.Join(Aggregations, ", "))
+				m.Name, m.Name, aggregationList())
 		}
 		return m, nil
 	}
@@ -126,7 +126,7 @@ func parseMetric(left string, req *Requirement) (MetricInfo, error) {
 	if open <= 0 || !strings.HasSuffix(compact, ")") {
 		return MetricInfo{}, unknownMetric(compact)
 	}
-	agg, inner := compact[:open], compact[open+1:len(compact)-1]
+	agg, inner := aggregationNamed(compact[:open]), compact[open+1:len(compact)-1]
 	m, ok := LookupMetric(inner)
 	if !ok {
 		return MetricInfo{}, unknownMetric(inner)
@@ -136,7 +136,7 @@ func parseMetric(left string, req *Requirement) (MetricInfo, error) {
 		return m, fmt.Errorf("%s is a single value and takes no aggregation: write %q, not %q", m.Name, m.Name, compact)
 	}
 	if !contains(Aggregations, agg) {
-		return m, fmt.Errorf("unknown aggregation %q in %q; expected one of %s", agg, compact, strings.Join(Aggregations, ", "))
+		return m, fmt.Errorf("unknown aggregation %q in %q; expected one of %s", agg, compact, aggregationList())
 	}
 	if len(m.Aggs) > 0 && !contains(m.Aggs, agg) {
 		return m, fmt.Errorf("%s takes %s over the nodes, not %q", m.Name, strings.Join(m.Aggs, ", "), agg)

@@ -12,6 +12,9 @@ func TestParseRequirement(t *testing.T) {
 	}{
 		{"p99(latency) < 150ms for browse", Requirement{Metric: "latency", Agg: "p99", Op: "<", Threshold: 150, Unit: UnitDuration, Scope: "browse"}},
 		{"p999(service_latency) <= 1.5s", Requirement{Metric: "service_latency", Agg: "p999", Op: "<=", Threshold: 1500, Unit: UnitDuration}},
+		// The reports' spelling names the same aggregation.
+		{"p99.9(latency) < 1s", Requirement{Metric: "latency", Agg: "p999", Op: "<", Threshold: 1000, Unit: UnitDuration}},
+		{"p99.99( service_latency ) < 2s", Requirement{Metric: "service_latency", Agg: "p9999", Op: "<", Threshold: 2000, Unit: UnitDuration}},
 		{"mean( latency ) < 250us", Requirement{Metric: "latency", Agg: "mean", Op: "<", Threshold: 0.25, Unit: UnitDuration}},
 		{"throughput >= 700/s", Requirement{Metric: "throughput", Op: ">=", Threshold: 700, Unit: UnitRate}},
 		{"request_rate > 42000/min", Requirement{Metric: "request_rate", Op: ">", Threshold: 700, Unit: UnitRate}},
@@ -64,6 +67,7 @@ func TestParseRequirementErrors(t *testing.T) {
 		{"p99(latenc) < 1s", `unknown metric "latenc" (did you mean "latency"?)`},
 		{"latency < 150ms", `latency is a distribution: it needs an aggregation such as p99(latency)`},
 		{"p98(latency) < 150ms", `unknown aggregation "p98" in "p98(latency)"; expected one of p50,`},
+		{"p99.999(latency) < 1s", `p99, p999 (p99.9), p9999 (p99.99), max`},
 		{"max(throughput) > 5/s", `throughput is a single value and takes no aggregation`},
 		{"p99(latency) 150ms", `no comparison operator`},
 		{"dropped = 0", `write "==" to compare for equality`},

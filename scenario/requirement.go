@@ -1,5 +1,7 @@
 package scenario
 
+import "strings"
+
 // Requirement is one non-functional requirement, parsed from text such as
 //
 //	p99(latency) < 150ms for browse
@@ -14,8 +16,8 @@ type Requirement struct {
 	Text string `json:"text"`
 	// Metric is the metric's name as written, e.g. "latency", "throughput".
 	Metric string `json:"metric"`
-	// Agg is the aggregation for distribution metrics: p50, p90, p95, p99,
-	// p999, max, min, mean. Empty for scalar metrics.
+	// Agg is the aggregation for distribution metrics, by its name in
+	// Aggregations (p999 also when written p99.9). Empty for scalar metrics.
 	Agg string `json:"agg,omitempty"`
 	// Op is one of <, <=, >, >=, ==, !=.
 	Op        string  `json:"op"`
@@ -81,6 +83,42 @@ var Metrics = []MetricInfo{
 
 // Aggregations are the allowed aggregations of distribution metrics.
 var Aggregations = []string{"p50", "p75", "p90", "p95", "p99", "p999", "p9999", "max", "min", "mean", "stddev"}
+
+// aggregationLabels are the aggregations the reports write with their
+// decimal point; a requirement may name them either way.
+var aggregationLabels = map[string]string{"p999": "p99.9", "p9999": "p99.99"}
+
+// AggregationLabel is how the reports write an aggregation: p99.9 for p999.
+func AggregationLabel(agg string) string {
+	if label, ok := aggregationLabels[agg]; ok {
+		return label
+	}
+	return agg
+}
+
+// aggregationNamed is the aggregation a requirement's spelling names, by
+// its name in Aggregations: p999 for p99.9.
+func aggregationNamed(spelling string) string {
+	for name, label := range aggregationLabels {
+		if spelling == label {
+			return name
+		}
+	}
+	return spelling
+}
+
+// aggregationList names every aggregation for an error message, each
+// label beside its name: "p999 (p99.9)".
+func aggregationList() string {
+	names := make([]string, len(Aggregations))
+	for i, agg := range Aggregations {
+		names[i] = agg
+		if label := AggregationLabel(agg); label != agg {
+			names[i] += " (" + label + ")"
+		}
+	}
+	return strings.Join(names, ", ")
+}
 
 // LookupMetric returns the metric's description and whether it is known.
 func LookupMetric(name string) (MetricInfo, bool) {

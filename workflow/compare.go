@@ -538,7 +538,7 @@ func (c *Comparison) WriteFiles(dir string) error {
 			if c.Repeat > 1 {
 				sub = filepath.Join(sub, fmt.Sprintf("seed-%d", c.Seed+int64(k)))
 			}
-			if err := report.WriteFiles(sub, res); err != nil {
+			if _, err := report.WriteFiles(sub, res); err != nil {
 				return fmt.Errorf("%s: %w", r.Name, err)
 			}
 		}

@@ -47,9 +47,9 @@ func newAttackCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			render, err := report.RendererFor(f.format)
+			render, err := formatRenderer(cmd, f.format)
 			if err != nil {
-				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+				return err
 			}
 			opts := run.Options{Options: runner.Options{Version: version}}
 			if !f.quiet {
@@ -57,7 +57,7 @@ func newAttackCmd() *cobra.Command {
 				opts.Live = isTerminal(opts.Progress)
 			}
 			return f.metrics.run(cmd, sc, opts, func(res *report.Result, runErr error) error {
-				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated)
+				return finishRun(cmd, res, runErr, f.out, render, f.allowSaturated, f.quiet)
 			})
 		},
 	}

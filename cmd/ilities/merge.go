@@ -21,9 +21,9 @@ func newMergeCmd() *cobra.Command {
 			if out == "" {
 				return withCode(exitInvalid, errors.New("--out RESULT.json is required"))
 			}
-			render, err := report.RendererFor(format)
+			render, err := formatRenderer(cmd, format)
 			if err != nil {
-				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+				return err
 			}
 			parts := make([]*report.Result, 0, len(args))
 			for _, path := range args {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,20 @@ import (
 func formatFlag(cmd *cobra.Command, format *string) {
 	cmd.Flags().StringVar(format, "format", "text", "what to print: "+strings.Join(report.Formats(), ", "))
 	completeNames(cmd, "format", report.Formats)
+}
+
+// formatRenderer is the renderer --format names; an unknown format is
+// invalid input. The text is in colour on a terminal, never in a file or a
+// pipe, nor when NO_COLOR is set to anything (no-color.org).
+func formatRenderer(cmd *cobra.Command, format string) (report.Renderer, error) {
+	render, err := report.RendererFor(format)
+	if err != nil {
+		return nil, withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+	}
+	if format == "text" && isTerminal(cmd.OutOrStdout()) && os.Getenv("NO_COLOR") == "" {
+		return report.WriteTextInColour, nil
+	}
+	return render, nil
 }
 
 // strategyFlag adds --strategy: the built-in proxy's strategy, overridden.

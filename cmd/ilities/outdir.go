@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -38,3 +39,30 @@ func (o outDir) String() string {
 }
 
 func (outDir) Type() string { return "DIR" }
+
+// filesWritten is the one line that says where a run's files went: the
+// files by name, the charts counted, and the folder.
+//
+//	wrote result.json, summary.md, junit.xml, latency.hlog, report.html and 4 charts (PNG) to results/
+func filesWritten(dir string, names []string) string {
+	var files []string
+	charts := 0
+	for _, name := range names {
+		if filepath.Ext(name) == ".png" {
+			charts++
+			continue
+		}
+		files = append(files, name)
+	}
+	switch {
+	case charts == 1:
+		files = append(files, "1 chart (PNG)")
+	case charts > 1:
+		files = append(files, fmt.Sprintf("%d charts (PNG)", charts))
+	}
+	list := strings.Join(files, ", ")
+	if i := strings.LastIndex(list, ", "); i >= 0 {
+		list = list[:i] + " and " + list[i+2:]
+	}
+	return "wrote " + list + " to " + filepath.Clean(dir) + string(filepath.Separator)
+}

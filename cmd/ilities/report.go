@@ -34,9 +34,9 @@ RESULT.json may be - for standard input.`,
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
-			render, err := report.RendererFor(f.format)
+			render, err := formatRenderer(cmd, f.format)
 			if err != nil {
-				return withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+				return err
 			}
 			baseline, err := readBaseline(cmd, f.baseline, f.diff)
 			if err != nil {
@@ -88,7 +88,7 @@ func readReportInput(path string, stdin io.Reader) (*report.Result, error) {
 // writeReports writes each output asked for; the charts are drawn once.
 func writeReports(res *report.Result, f reportFlags) error {
 	if f.out != "" {
-		if err := report.WriteFiles(f.out, res); err != nil {
+		if _, err := report.WriteFiles(f.out, res); err != nil {
 			return err
 		}
 	}

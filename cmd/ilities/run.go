@@ -122,8 +122,8 @@ func (f *runFlags) prepare(cmd *cobra.Command, path string) (*prepared, error) {
 			return nil, withCode(exitInvalid, err)
 		}
 	}
-	if p.render, err = report.RendererFor(f.format); err != nil {
-		return nil, withCode(exitInvalid, fmt.Errorf("--format: %w", err))
+	if p.render, err = formatRenderer(cmd, f.format); err != nil {
+		return nil, err
 	}
 	if f.baseline == "-" && path == "-" {
 		return nil, withCode(exitInvalid, errors.New("--baseline -: the scenario is read from standard input already"))
@@ -146,31 +146,49 @@ func (f *runFlags) prepare(cmd *cobra.Command, path string) (*prepared, error) {
 // finish compares the result with the baseline, writes and prints it, and
 // maps the outcome to the exit code.
 func (f *runFlags) finish(cmd *cobra.Command, p *prepared, res *report.Result, runErr error) error {
+	notCarriedOut(res, runErr)
 	if err := applyBaseline(res, p.baseline, f.diff); err != nil {
 		return err
 	}
-	return finishRun(cmd, res, runErr, f.out, p.render, f.allowSaturated)
+	return finishRun(cmd, res, runErr, f.out, p.render, f.allowSaturated, f.quiet)
 }
 
 // finishRun writes and prints what a run measured, whatever happened to
-// it, and maps the outcome to the exit code.
+// it, says where the files went (unless quiet), and maps the outcome to
+// the exit code.
 func finishRun(cmd *cobra.Command, res *report.Result, runErr error, out string,
-	render report.Renderer, allowSaturated bool) error {
+	render report.Renderer, allowSaturated, quiet bool) error {
 	if res == nil {
 		return withCode(exitRun, runErr)
 	}
-	if allowSaturated {
-		report.Decide(res, true)
+	notCarriedOut(res, runErr)
+	if allowSaturated || res.RunError != "" {
+		report.Decide(res, allowSaturated)
 	}
+	var written []string
 	if out != "" {
-		if err := report.WriteFiles(out, res); err != nil {
+		var err error
+		if written, err = report.WriteFiles(out, res); err != nil {
 			return withCode(exitRun, fmt.Errorf("writing results: %w", err))
 		}
 	}
 	if err := render(cmd.OutOrStdout(), res); err != nil {
 		return withCode(exitRun, err)
 	}
+	if !quiet && len(written) > 0 {
+		// On standard error, as progress is: standard output may be --format json.
+		fmt.Fprintln(cmd.ErrOrStderr(), filesWritten(out, written))
+	}
 	return verdictExit(res, runErr)
+}
+
+// notCarriedOut records in res why its run could not be carried out, so
+// that the run is invalid in its verdict and its files, never a pass. An
+// interrupted run is already incomplete.
+func notCarriedOut(res *report.Result, runErr error) {
+	if res != nil && runErr != nil && !res.Incomplete {
+		res.RunError = runErr.Error()
+	}
 }
 
 // verdictExit maps a finished run to the CLI's exit code: 1 when a
