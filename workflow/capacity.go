@@ -260,6 +260,9 @@ func FindCapacity(ctx context.Context, sc *scenario.Scenario, opts CapacityOptio
 // checkCapacity refuses, before anything runs, a search that cannot be
 // made of sc with opts, and returns sc's declared open-loop rate.
 func checkCapacity(sc *scenario.Scenario, opts CapacityOptions) (float64, error) {
+	if err := oneSite(sc, "capacity"); err != nil {
+		return 0, err
+	}
 	base, err := declaredRate(sc)
 	if err != nil {
 		return 0, err

@@ -122,6 +122,9 @@ type Row struct {
 // Compare fails only when the options are invalid or no variant ran at
 // all.
 func Compare(ctx context.Context, sc *scenario.Scenario, opts CompareOptions) (*Comparison, error) {
+	if err := oneSite(sc, "compare"); err != nil {
+		return nil, err
+	}
 	if sc.SUT == nil {
 		return nil, errors.New("compare needs a built-in sut: (strategies and proxies are the SUT's)")
 	}
@@ -558,4 +561,15 @@ func (c *Comparison) WriteFiles(dir string) error {
 		return err
 	}
 	return chartErr
+}
+
+// oneSite refuses, at its place, a scenario of several sites for a
+// workflow that varies one built-in SUT (its strategy, proxy, rate or
+// backend count): what it would vary is each site's, and the DNS between
+// them is no part of it.
+func oneSite(sc *scenario.Scenario, workflow string) error {
+	if !sc.HasSites() {
+		return nil
+	}
+	return scenario.Errors{sc.ErrorAt("sites", workflow+" varies one built-in sut:, and this scenario has several sites behind DNS; ilities run and ilities simulate run them")}
 }

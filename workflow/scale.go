@@ -84,6 +84,9 @@ type Projection struct {
 // first backend (named POOL-1 ... POOL-n), so that capacity can be
 // measured against the backend count alone.
 func WithBackends(sc *scenario.Scenario, n int) (*scenario.Scenario, error) {
+	if err := oneSite(sc, "capacity --backends"); err != nil {
+		return nil, err
+	}
 	if sc.SUT == nil || len(sc.SUT.Pools) == 0 || len(sc.SUT.Pools[0].Backends) == 0 {
 		return nil, errors.New("scalability needs a built-in sut: with a pool and a backend to copy")
 	}
