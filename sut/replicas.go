@@ -27,12 +27,15 @@ type replica struct {
 
 // ProxyConfig translates the scenario's proxy settings (everything except
 // the pools) into the proxy's configuration.
-func ProxyConfig(s *scenario.Scenario) proxy.Config {
-	sp := s.SUT.Proxy
+func ProxyConfig(s *scenario.Scenario) proxy.Config { return ProxyConfigOf(s.Seed, s.SUT.Proxy) }
+
+// ProxyConfigOf translates a scenario's sut.proxy, seeded with seed, into
+// the proxy's configuration (without pools).
+func ProxyConfigOf(seed int64, sp scenario.Proxy) proxy.Config {
 	o := sp.ProxyOptions
 	pc := proxy.Config{
 		Strategy: sp.Strategy,
-		Seed:     s.Seed,
+		Seed:     seed,
 		Timeout:  sp.Timeout.D(),
 		StrategyOptions: balancer.Options{
 			HashKey:     o.Hash.Key,

@@ -176,7 +176,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRunCmd(), newValidateCmd(), newSimulateCmd())
 	root.AddCommand(newMergeCmd(), newAttackCmd())
 	root.AddCommand(newReportCmd(), newDiffCmd())
-	root.AddCommand(newBackendCmd(), newServeCmd())
+	root.AddCommand(newBackendCmd(), newServeCmd(), newProxyCmd())
 	root.AddCommand(newCompareCmd(), newCapacityCmd())
 	root.AddCommand(newCalibrateCmd())
 	return root
