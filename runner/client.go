@@ -37,6 +37,8 @@ type request struct {
 	// step's extractions (checks.go). Both nil for most requests.
 	tmpl   *templated
 	checks *responseChecks
+	// ws, when set, makes the request a WebSocket session (websocket.go).
+	ws *wsRequest
 
 	// wire[i] is the HTTP/1.1 request line and headers for target i, each
 	// line ending in CRLF, without the blank line: the lean client writes
@@ -90,6 +92,9 @@ func newRequest(sc *scenario.Scenario, r scenario.Request, expect scenario.Expec
 		req.tmpl = newTemplated(r.Templates, req.header)
 	}
 	req.checks = newResponseChecks(expect, r.Extract)
+	if r.WebSocket != nil {
+		req.ws = newWSRequest(r)
+	}
 	return req, nil
 }
 
@@ -162,6 +167,23 @@ type exchange struct {
 	err       error  // why it failed, when an error says (failure)
 }
 
+// sample records the exchange of the workload's request req, intended for
+// intended, sent at sent and done at done.
+func (ex *exchange) sample(intended, sent, done time.Duration, req int) sample {
+	return sample{
+		intended:  intended,
+		sent:      sent,
+		done:      done,
+		node:      ex.node,
+		station:   ex.station,
+		outcome:   ex.outcome,
+		responded: ex.responded,
+		req:       uint16(req),
+		status:    ex.status,
+		err:       ex.err,
+	}
+}
+
 // userState is what one worker or virtual user carries from request to
 // request: its place in the rotation over the targets, its cookies, a
 // buffer for body checks and the node names it has seen.
@@ -203,6 +225,8 @@ func (u *userState) intern(v []byte) string {
 type client struct {
 	targets []*target
 	timeout time.Duration
+	// ws dials the WebSocket sessions, nil when the workload has none.
+	ws *wsClient
 }
 
 func (c *client) do(r *request, u *userState) exchange {
@@ -274,11 +298,17 @@ func (c *client) abort() {
 	for _, t := range c.targets {
 		t.conns.abort()
 	}
+	if c.ws != nil {
+		c.ws.cancel()
+	}
 }
 
 func (c *client) close() {
 	for _, t := range c.targets {
 		t.conns.close()
+	}
+	if c.ws != nil {
+		c.ws.cancel()
 	}
 }
 

@@ -97,24 +97,19 @@ func (e *engine) user(w *workloadRun, u int, spans []Span, rec *recorder) {
 					break
 				}
 				var ex exchange
-				if e.sites != nil {
+				switch {
+				case r.ws != nil:
+					ex.outcome = e.webSocket(w, r, st, rec, wsStart{intended: sent, sent: sent, req: first + j, closed: true, stopAt: stopAt})
+				case e.sites != nil:
 					ex = e.siteDo(w, r, st, u%len(e.sites.answers), sent, sent)
-				} else {
+				default:
 					ex = w.client.do(r, st)
 				}
-				rec.add(sample{
-					intended:  sent,
-					sent:      sent,
-					done:      e.since(),
-					node:      ex.node,
-					station:   ex.station,
-					outcome:   ex.outcome,
-					responded: ex.responded,
-					closed:    true,
-					req:       uint16(first + j),
-					status:    ex.status,
-					err:       ex.err,
-				})
+				if r.ws == nil { // a session records its own samples
+					s := ex.sample(sent, sent, e.since(), first+j)
+					s.closed = true
+					rec.add(s)
+				}
 				// Think after every response, failed or not: a user pauses
 				// whatever happened, and a failing target is not hammered.
 				think := w.think.Sample(rng)

@@ -218,7 +218,7 @@ func (q *fifo[T]) pop() T {
 // per request, a kernel without what the loop needs, or a target whose
 // address does not resolve now.
 func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
-	if w.closed || w.data != nil || len(w.client.targets) != 1 || !eventLoopSupported() {
+	if w.closed || w.data != nil || w.client.ws != nil || len(w.client.targets) != 1 || !eventLoopSupported() {
 		return nil
 	}
 	t := w.client.targets[0]

@@ -135,6 +135,17 @@ func (c *collector) requestResults(workloads []*workloadRun, figuresS, windowOK 
 			}
 			out = append(out, report.RequestResult{Name: r.name, Workload: w.name, Stats: st, WindowCounts: acc.windowCounts()})
 		}
+		for _, r := range w.requests {
+			if r.ws == nil {
+				continue
+			}
+			acc := &c.requests[c.reqBase[i]+int(r.ws.scope)]
+			st, err := acc.stats(figuresS, windowOK)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, report.RequestResult{Name: r.ws.label, Workload: w.name, Stats: st, WindowCounts: acc.windowCounts()})
+		}
 	}
 	return out, nil
 }

@@ -146,7 +146,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	warmupWindows := int(math.Ceil(sc.Warmup.D().Seconds()))
 	requests := make([]int, len(workloads))
 	for i, w := range workloads {
-		requests[i] = len(w.requests)
+		requests[i] = w.scopes
 	}
 	col := newCollector(requests, settle+2*harvestEvery, warmupWindows)
 	if opts.Observer != nil {
@@ -379,8 +379,10 @@ type workloadRun struct {
 	loop *eventLoop
 	// requests is the mix (picked by weight) or, for a session, the steps in order.
 	requests []*request
-	mix      *Mix
-	session  bool
+	// scopes: the requests' and then their WebSocket messages' (websocket.go).
+	scopes  int
+	mix     *Mix
+	session bool
 	// data, when set, renders templates, draws rows and runs response
 	// checks (data.go); nil for requests sent as built.
 	data *workloadData
@@ -472,6 +474,10 @@ func newWorkloadRun(sc *scenario.Scenario, i int, urls []string, duration time.D
 			c.close()
 			return nil, fmt.Errorf("runner: workload %q: %w", spec.Name, err)
 		}
+	}
+	w.scopes = webSocketScopes(w.requests, c.targets)
+	if w.scopes > len(w.requests) {
+		c.ws = newWSClient(spec.Client)
 	}
 	w.client = c
 	w.maxConns = conns
@@ -651,25 +657,19 @@ func (e *engine) work(w *workloadRun, rec *recorder, st *userState) {
 			continue
 		}
 		sent := e.since()
+		if r := w.requests[a.req]; r.ws != nil {
+			e.webSocket(w, r, st, rec, wsStart{intended: a.intended, sent: sent, req: a.req, held: a.held, stopAt: e.duration})
+			continue
+		}
 		var ex exchange
 		if e.sites != nil {
 			ex = e.siteDo(w, w.requests[a.req], st, int(a.client), a.intended, sent)
 		} else {
 			ex = w.client.do(w.requests[a.req], st)
 		}
-		rec.add(sample{
-			intended:  a.intended,
-			sent:      sent,
-			done:      e.since(),
-			node:      ex.node,
-			station:   ex.station,
-			outcome:   ex.outcome,
-			responded: ex.responded,
-			req:       uint16(a.req),
-			status:    ex.status,
-			err:       ex.err,
-			held:      a.held,
-		})
+		s := ex.sample(a.intended, sent, e.since(), a.req)
+		s.held = a.held
+		rec.add(s)
 	}
 }
 

@@ -140,6 +140,7 @@ func (w *Workload) applyLoadDefaults() {
 	for i := range w.Session {
 		w.Session[i].applyDefaults()
 	}
+	w.webSocketDefaults()
 	if w.Client.HTTP == "" {
 		w.Client.HTTP = HTTP1
 	}

@@ -129,7 +129,8 @@ var (
 // order of docs/scenario.md.
 var StaticLimits = []Limit{limitFileSize, limitDepth, limitKeys, limitValues, limitWorkloads, limitRequests,
 	limitTargets, limitReplicas, limitBackends, limitCalls, limitWorkers, limitQueue, limitRate, limitWeight,
-	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling, limitSites, limitRegions, limitDNSClients}
+	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling, limitSites, limitRegions, limitDNSClients,
+	limitWSMessages, limitWSSize}
 
 // Machine is what bounds a run on this host.
 type Machine struct {

@@ -25,12 +25,18 @@ func (w Workload) Sent() []Request {
 	return w.Requests
 }
 
-// RequestNames are the labels of what the workload sends, in order.
+// RequestNames are the labels of what the workload sends, in order, then
+// those of its WebSocket requests' messages (WebSocketLabel).
 func (w Workload) RequestNames() []string {
 	sent := w.Sent()
-	names := make([]string, len(sent))
+	names := make([]string, len(sent), len(sent)+1)
 	for i, r := range sent {
 		names[i] = r.Label()
+	}
+	for _, r := range sent {
+		if r.WebSocket != nil {
+			names = append(names, r.WebSocketLabel())
+		}
 	}
 	return names
 }
@@ -60,6 +66,15 @@ func (v *validator) requestNames(path string, w *Workload) {
 		}
 		v.addf(rpath, "request %q has the same %s as %s%s[%d]; each request of a workload needs a name of its own: give one a name: such as %q",
 			name, how, path, field, j, name+" ("+strconv.Itoa(i+1)+")")
+	}
+	for i, r := range w.Sent() {
+		if r.WebSocket == nil {
+			continue
+		}
+		if j, dup := first[r.WebSocketLabel()]; dup {
+			v.addf(fmt.Sprintf("%s%s[%d].websocket", path, field, i), "the messages of this websocket request are recorded as %q, the name of %s%s[%d]; rename one",
+				r.WebSocketLabel(), path, field, j)
+		}
 	}
 }
 

@@ -136,6 +136,9 @@ type ProxyLimits struct {
 	MaxBodyBytes      Size     `yaml:"max_body_bytes"`      // default 64MiB → 413
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s (slowloris)
 	IdleTimeout       Duration `yaml:"idle_timeout"`        // default 60s
+	// UpgradeIdleTimeout ends an upgraded connection (WebSocket) idle both
+	// ways this long. Default 60s.
+	UpgradeIdleTimeout Duration `yaml:"upgrade_idle_timeout"`
 }
 
 // RateLimit is a per-client-IP token bucket.
@@ -236,7 +239,7 @@ func (v *validator) proxyOptions(path string, o *ProxyOptions, strategy string) 
 			v.add(path+".admission.queue_timeout", "queue_timeout must not be negative")
 		}
 	}
-	if l := o.Limits; l.MaxHeaderBytes < 0 || l.MaxBodyBytes < 0 || l.ReadHeaderTimeout < 0 || l.IdleTimeout < 0 {
+	if l := o.Limits; l.MaxHeaderBytes < 0 || l.MaxBodyBytes < 0 || l.ReadHeaderTimeout < 0 || l.IdleTimeout < 0 || l.UpgradeIdleTimeout < 0 {
 		v.add(path+".limits", "limits must not be negative")
 	} else if l.MaxHeaderBytes > 0 && l.MaxHeaderBytes < 256 {
 		v.addf(path+".limits.max_header_bytes", "max_header_bytes must be at least 256 bytes, got %s", l.MaxHeaderBytes)

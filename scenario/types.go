@@ -224,6 +224,9 @@ type Request struct {
 	// Extract sets variables for the later steps of a session from the
 	// response (correlate.go).
 	Extract map[string]Extract `yaml:"extract"`
+	// WebSocket makes the request a WebSocket session: the handshake,
+	// then messages echoed (websocket.go).
+	WebSocket *WebSocket `yaml:"websocket"`
 	// Templates are its compiled placeholders, nil when it has none
 	// (filled by Validate; template.go).
 	Templates *RequestTemplates `yaml:"-"`

@@ -62,6 +62,7 @@ func (s *Scenario) Validate() error {
 
 	v.data(s)
 	v.templates(s)
+	v.webSockets(s)
 	v.faults(s)
 	v.availability(s)
 	v.limits(s, ThisMachine())

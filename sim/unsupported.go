@@ -54,6 +54,9 @@ func Unsupported(sc *scenario.Scenario) error {
 		}{{"requests", w.Requests}, {"session", w.Session}} {
 			for j, r := range list.reqs {
 				rpath := fmt.Sprintf("%s.%s[%d]", path, list.name, j)
+				if r.WebSocket != nil {
+					not(rpath+".websocket", "a WebSocket session (websocket:)")
+				}
 				if len(r.Extract) > 0 {
 					not(rpath+".extract", "extracting from an answer (extract:; the model has no answer bodies or headers, and a value not found fails its step)")
 				}

@@ -28,6 +28,7 @@ func TestUnsupportedIsNamedAtItsPlace(t *testing.T) {
 		{"a real proxy (kind: nginx)", builtin("kind: nginx")},
 		{"TLS termination (tls: true)", builtin("tls: true")},
 		{"extracting from an answer (extract:; the model has no answer bodies or headers, and a value not found fails its step)", "sut:\n" + backends + "workload:\n  - model: closed\n    users: 2\n    session:\n      - path: /login\n        extract: {token: {json: token}}  # here\n      - {path: '/cart/{{token}}'}\n"},
+		{"a WebSocket session (websocket:)", "sut:\n" + backends + "workload:\n  - rate: 10/s\n    requests:\n      - path: /chat\n        websocket: {messages: 3}  # here\n"},
 		{"a templated path whose pool depends on its values ({{...}})", "sut:\n  pools:\n    - {name: v2, match: {path_prefix: /items/v2}, backends: [{name: b1}]}\n    - {name: rest, backends: [{name: b2}]}\n" +
 			"workload:\n  - rate: 10/s\n    requests:\n      - {path: '/items/{{uuid}}'}  # here\n"},
 		{"a templated path, which the consistent-hash policy reads ({{...}})", "sut:\n  proxy: {strategy: consistent-hash}\n" + backends +

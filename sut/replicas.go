@@ -53,10 +53,11 @@ func ProxyConfigOf(seed int64, sp scenario.Proxy) proxy.Config {
 		TrustForwarded: o.TrustForwarded,
 		Admin:          o.Admin,
 		Limits: proxy.Limits{
-			MaxHeaderBytes:    int(o.Limits.MaxHeaderBytes),
-			MaxBodyBytes:      int64(o.Limits.MaxBodyBytes),
-			ReadHeaderTimeout: o.Limits.ReadHeaderTimeout.D(),
-			IdleTimeout:       o.Limits.IdleTimeout.D(),
+			MaxHeaderBytes:     int(o.Limits.MaxHeaderBytes),
+			MaxBodyBytes:       int64(o.Limits.MaxBodyBytes),
+			ReadHeaderTimeout:  o.Limits.ReadHeaderTimeout.D(),
+			IdleTimeout:        o.Limits.IdleTimeout.D(),
+			UpgradeIdleTimeout: o.Limits.UpgradeIdleTimeout.D(),
 		},
 	}
 	if h := o.Health; h != nil {

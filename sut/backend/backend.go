@@ -26,6 +26,8 @@
 //     with X-Ilities-Session: lost, and given a new session.
 //   - With a response size distribution, the 200 body is "ok <name>\n"
 //     padded to the drawn size; otherwise it is just that line.
+//   - A WebSocket handshake (Upgrade: websocket) to any path is accepted
+//     and each message echoed back, outside the station (websocket.go).
 //   - Faults change this while they are on; see Faults, Crash and Restart.
 //   - With Calls (a tier above others), the request then asks the tiers
 //     below, in order, still holding its worker (calls.go); a call that
@@ -271,6 +273,10 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hang != nil && !b.await(r, hang, stop) {
+		return
+	}
+	if isWebSocket(r) {
+		b.echo(w, r, life)
 		return
 	}
 	if f.ErrorRate > 0 && b.draw(f.ErrorRate) {

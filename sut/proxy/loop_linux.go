@@ -28,8 +28,10 @@ import (
 // A request body of up to loopBodyBuffer is read whole before the request
 // is forwarded. Where the goroutine path's blocking, buffered style is far
 // simpler and the case is not the common one, the loop hands the connection
-// over: a larger or chunked request body, or one awaiting 100 Continue,
-// goes to a goroutine before anything is done with the request, a response
+// over: a larger or chunked request body, one awaiting 100 Continue, or a
+// request to switch protocols (a WebSocket handshake, whose tunnel is two
+// blocking copies: upgrade.go) goes to a goroutine before anything is done
+// with the request, a response
 // that is chunked or delimited by the upstream closing goes to one after
 // its head was read and accounted. The goroutine serves the connection from then on. The loop
 // runs only when no admission limit is set (admission makes requests wait
@@ -669,8 +671,9 @@ func (l *loop) serve(c *lconn) {
 	req := c.req
 	// A body the loop can hold is read whole before anything else is done
 	// (as nginx buffers request bodies); a larger or chunked one, or one
-	// awaiting 100 Continue, goes with the connection to a goroutine.
-	if req.Chunked || req.Expect100 || req.ContentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) {
+	// awaiting 100 Continue, goes with the connection to a goroutine, and
+	// so does a request to switch protocols (upgrade.go says why).
+	if req.Chunked || req.Expect100 || req.ContentLength > min(loopBodyBuffer, p.cfg.Limits.MaxBodyBytes) || upgradeRequest(req) {
 		l.handOverClient(c)
 		return
 	}

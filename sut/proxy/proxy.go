@@ -25,7 +25,9 @@
 //   - Hop-by-hop headers (Connection and those it names, Keep-Alive,
 //     Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, TE,
 //     Trailer, Transfer-Encoding, Upgrade) are not forwarded in either
-//     direction. X-Forwarded-Proto and X-Forwarded-Host
+//     direction, except Connection: Upgrade and Upgrade on a request to
+//     switch protocols (a WebSocket handshake) and on its 101 answer, after
+//     which the connection is a tunnel (upgrade.go). X-Forwarded-Proto and X-Forwarded-Host
 //     are set, replacing the client's; X-Forwarded-For is set to the client's
 //     address (appended to the client's own with Config.TrustForwarded).
 //   - The upstream gets the upstream's host:port as Host; the path and query
@@ -80,6 +82,7 @@ const (
 	DefaultDialTimeout       = time.Second
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 60 * time.Second
+	DefaultUpgradeIdle       = 60 * time.Second
 	DefaultMaxHeaderBytes    = 32 << 10
 	DefaultMaxBodyBytes      = 64 << 20
 	DefaultRetryBudget       = 0.2
@@ -181,6 +184,9 @@ type Limits struct {
 	MaxBodyBytes      int64         // default 64 MiB
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // keep-alive idle; default 60s
+	// UpgradeIdleTimeout ends an upgraded connection (a WebSocket...) that
+	// carried nothing either way for this long; default 60s.
+	UpgradeIdleTimeout time.Duration
 }
 
 // RateLimit is a token bucket per client IP, whose rules are
@@ -248,6 +254,7 @@ type Proxy struct {
 type proxyCounters struct {
 	requests, unrouted, unavailable, rateLimited, badRequests atomic.Int64
 	retries, retryBudgetExhausted, panicRouted                atomic.Int64
+	upgrades                                                  upgradeCounters
 }
 
 type pool struct {
@@ -390,6 +397,9 @@ func ApplyDefaults(cfg *Config) error {
 	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.UpgradeIdleTimeout <= 0 {
+		l.UpgradeIdleTimeout = DefaultUpgradeIdle
 	}
 	cfg.RateLimit = cfg.RateLimit.WithDefaults()
 	if cfg.Admin == "" {

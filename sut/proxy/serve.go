@@ -461,6 +461,9 @@ func (p *Proxy) exchange(cs *clientConn, pl *pool, up *upstream) outcome {
 		if (resp.Status == 502 || resp.Status == 503 || resp.Status == 504) && p.cfg.Retries > 0 {
 			return outcome{fail: failStatus, uc: uc}
 		}
+		if resp.Status == 101 && upgradeRequest(&cs.req) {
+			return p.tunnel(cs, pl, up, uc)
+		}
 		return p.relay(cs, pl, up, uc)
 	}
 }
@@ -549,6 +552,9 @@ func (p *Proxy) appendRequestHead(b []byte, req *http1.Request, up *upstream, ip
 		b = append(b, ": "...)
 		b = append(b, f.Value...)
 		b = append(b, '\r', '\n')
+	}
+	if upgradeRequest(req) {
+		b = appendUpgrade(b, upgradeValue(&req.Head))
 	}
 	if req.Chunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
@@ -644,6 +650,8 @@ func (p *Proxy) relay(cs *clientConn, pl *pool, up *upstream, uc *upConn) outcom
 type relayPlan struct {
 	body                                       http1.Body
 	bodyless, untilClose, rechunk, closeClient bool
+	// upgrade is a 101's Upgrade value (upgrade.go), nil otherwise.
+	upgrade []byte
 }
 
 func planRelay(req *http1.Request, resp *http1.Response, closing bool) relayPlan {
@@ -700,7 +708,9 @@ func appendResponseHead(b []byte, req *http1.Request, resp *http1.Response, pl *
 		b = strconv.AppendInt(b, resp.ContentLength, 10)
 		b = append(b, '\r', '\n')
 	}
-	if plan.closeClient {
+	if plan.upgrade != nil {
+		b = appendUpgrade(b, plan.upgrade)
+	} else if plan.closeClient {
 		b = append(b, "Connection: close\r\n"...)
 	} else if req.Minor == 0 {
 		b = append(b, "Connection: keep-alive\r\n"...)

@@ -21,9 +21,22 @@ type Stats struct {
 	Retries              int64 `json:"retries"`
 	RetryBudgetExhausted int64 `json:"retry_budget_exhausted"`
 	PanicRouted          int64 `json:"panic_routed"`
-	// Connections is the number of open client connections.
-	Connections int             `json:"connections"`
-	Upstreams   []UpstreamStats `json:"upstreams"`
+	// Connections is the number of open client connections, upgraded
+	// ones included.
+	Connections int `json:"connections"`
+	// Upgrades are the connections switched to another protocol (101
+	// Switching Protocols: WebSocket...) and tunnelled.
+	Upgrades  UpgradeStats    `json:"upgrades"`
+	Upstreams []UpstreamStats `json:"upstreams"`
+}
+
+// UpgradeStats count upgraded connections: Open now, Total since the
+// counters were reset, and the bytes tunnelled each way (after the 101).
+type UpgradeStats struct {
+	Open            int64 `json:"open"`
+	Total           int64 `json:"total"`
+	BytesToUpstream int64 `json:"bytes_to_upstream"`
+	BytesToClient   int64 `json:"bytes_to_client"`
 }
 
 // UpstreamStats are one upstream's counters and gauges.
@@ -65,6 +78,8 @@ type UpstreamStats struct {
 	// RetriedAway counts requests retried on another upstream after failing
 	// here.
 	RetriedAway int64 `json:"retried_away"`
+	// Upgrades counts the connections upgraded (101) with this upstream.
+	Upgrades int64 `json:"upgrades"`
 	// HealthChanges counts availability changes; Ejections passive
 	// ejections; ActiveCheckFailures failed active checks.
 	HealthChanges       int64 `json:"health_changes"`
@@ -94,6 +109,12 @@ func (p *Proxy) Stats() Stats {
 		Retries:              p.stats.retries.Load(),
 		RetryBudgetExhausted: p.stats.retryBudgetExhausted.Load(),
 		PanicRouted:          p.stats.panicRouted.Load(),
+		Upgrades: UpgradeStats{
+			Open:            p.stats.upgrades.open.Load(),
+			Total:           p.stats.upgrades.total.Load(),
+			BytesToUpstream: p.stats.upgrades.bytesToUpstream.Load(),
+			BytesToClient:   p.stats.upgrades.bytesToClient.Load(),
+		},
 	}
 	p.mu.Lock()
 	s.Connections = len(p.conns)
@@ -125,6 +146,7 @@ func (p *Proxy) Stats() Stats {
 				RejectedFull:        c.rejectedFull.Load(),
 				RejectedTimeout:     c.rejectedTimeout.Load(),
 				RetriedAway:         c.retriesFrom.Load(),
+				Upgrades:            c.upgrades.Load(),
 				HealthChanges:       c.healthChanges.Load(),
 				Ejections:           c.ejections.Load(),
 				ActiveCheckFailures: c.activeCheckFailures.Load(),
@@ -146,11 +168,13 @@ func (p *Proxy) Stats() Stats {
 	return s
 }
 
-// ResetStats zeroes the counters (not the gauges: in flight, queued, health).
+// ResetStats zeroes the counters (not the gauges: in flight, queued, health,
+// upgraded connections open).
 func (p *Proxy) ResetStats() {
 	for _, c := range []interface{ Store(int64) }{
 		&p.stats.requests, &p.stats.unrouted, &p.stats.unavailable, &p.stats.rateLimited,
 		&p.stats.badRequests, &p.stats.retries, &p.stats.retryBudgetExhausted, &p.stats.panicRouted,
+		&p.stats.upgrades.total, &p.stats.upgrades.bytesToUpstream, &p.stats.upgrades.bytesToClient,
 	} {
 		c.Store(0)
 	}
@@ -161,6 +185,7 @@ func (p *Proxy) ResetStats() {
 				&c.requests, &c.responses, &c.connectFailures, &c.resets, &c.timeouts, &c.status5xx,
 				&c.rejectedFull, &c.rejectedTimeout, &c.retriesFrom, &c.healthChanges, &c.ejections,
 				&c.activeCheckFailures, &c.evictedNewSessions, &c.protocolErrors, &c.bytesToUser,
+				&c.upgrades,
 			} {
 				x.Store(0)
 			}

@@ -136,6 +136,7 @@ type upstreamCounters struct {
 	rejectedFull, rejectedTimeout, retriesFrom      atomic.Int64
 	healthChanges, ejections, activeCheckFailures   atomic.Int64
 	evictedNewSessions, protocolErrors, bytesToUser atomic.Int64
+	upgrades                                        atomic.Int64
 }
 
 // upConn is one keep-alive connection to an upstream.
