@@ -65,6 +65,9 @@ const (
 	// MaxHeaderLimit: the proxy's limits.max_header_bytes is a buffer per
 	// connection.
 	MaxHeaderLimit = 1 << 20
+	// MaxConcurrentStreams bounds an HTTP/2 connection's open streams at
+	// the proxy.
+	MaxConcurrentStreams = 10000
 	// MaxConcurrencyCeiling caps concurrency whatever the machine: beyond
 	// a million connections, split the load over machines with --segment.
 	MaxConcurrencyCeiling = 1_000_000
@@ -122,6 +125,7 @@ var (
 	limitDataFile  = Limit{"data file size", MaxDataFileBytes, "bytes", "a data source's rows are held in memory for the whole run"}
 	limitResponse  = Limit{"response_size values, limits.max_body_bytes", MaxResponseBytes, "bytes", "a larger body cannot be sent within a timeout"}
 	limitHeader    = Limit{"limits.max_header_bytes", MaxHeaderLimit, "bytes", "a buffer of that size per connection"}
+	limitStreams   = Limit{"http2.max_concurrent_streams", MaxConcurrentStreams, "", "each open stream is a request in flight at the proxy, with its buffers"}
 	limitCeiling   = Limit{"concurrency, whatever the machine", MaxConcurrencyCeiling, "", "past a million connections, split the load over machines with --segment"}
 )
 
@@ -129,7 +133,7 @@ var (
 // order of docs/scenario.md.
 var StaticLimits = []Limit{limitFileSize, limitDepth, limitKeys, limitValues, limitWorkloads, limitRequests,
 	limitTargets, limitReplicas, limitBackends, limitCalls, limitWorkers, limitQueue, limitRate, limitWeight,
-	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitCeiling, limitSites, limitRegions, limitDNSClients,
+	limitBodyFile, limitDataFile, limitResponse, limitHeader, limitStreams, limitCeiling, limitSites, limitRegions, limitDNSClients,
 	limitWSMessages, limitWSSize}
 
 // Machine is what bounds a run on this host.
@@ -297,6 +301,7 @@ func (v *validator) topologyLimits(sut *SUT) int {
 		v.atMost("sut.proxy.rate_limit.burst", float64(r.Burst), Limit{Max: MaxRate, Why: limitRate.Why})
 	}
 	v.atMost("sut.proxy.limits.max_header_bytes", float64(o.Limits.MaxHeaderBytes), limitHeader)
+	v.atMost("sut.proxy.http2.max_concurrent_streams", float64(o.HTTP2.MaxConcurrentStreams), limitStreams)
 	v.atMost("sut.proxy.limits.max_body_bytes", float64(o.Limits.MaxBodyBytes), limitResponse)
 	backends := 0
 	for i, p := range sut.Pools {

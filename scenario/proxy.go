@@ -62,6 +62,9 @@ type ProxyOptions struct {
 	RateLimit *RateLimit `yaml:"rate_limit"`
 	// TLS terminates TLS with a generated self-signed certificate.
 	TLS bool `yaml:"tls"`
+	// HTTP2 is HTTP/2 on the front: h2 by ALPN on TLS, h2c with prior
+	// knowledge in cleartext; on unless disabled.
+	HTTP2 HTTP2Options `yaml:"http2"`
 	// TrustForwarded appends to a client's X-Forwarded-For instead of
 	// replacing it.
 	TrustForwarded bool `yaml:"trust_forwarded"`
@@ -70,6 +73,14 @@ type ProxyOptions struct {
 	// loopback host:port. Replicas after the first take a free port on the
 	// same host. Default 127.0.0.1:0 (builtin proxy only).
 	Admin string `yaml:"admin"`
+}
+
+// HTTP2Options configure HTTP/2 on the proxy's front.
+type HTTP2Options struct {
+	// Disabled turns HTTP/2 off.
+	Disabled bool `yaml:"disabled"`
+	// MaxConcurrentStreams bounds each connection's open streams. Default 100.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 }
 
 // HashOptions configure consistent-hash.
@@ -243,6 +254,9 @@ func (v *validator) proxyOptions(path string, o *ProxyOptions, strategy string) 
 		v.add(path+".limits", "limits must not be negative")
 	} else if l.MaxHeaderBytes > 0 && l.MaxHeaderBytes < 256 {
 		v.addf(path+".limits.max_header_bytes", "max_header_bytes must be at least 256 bytes, got %s", l.MaxHeaderBytes)
+	}
+	if o.HTTP2.MaxConcurrentStreams < 0 {
+		v.addf(path+".http2.max_concurrent_streams", "max_concurrent_streams must be 0 (the default, 100) or more, got %d", o.HTTP2.MaxConcurrentStreams)
 	}
 	if r := o.RateLimit; r != nil {
 		if r.Rate <= 0 {

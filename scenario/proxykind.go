@@ -51,6 +51,9 @@ func (v *validator) proxyKind(path string, o *ProxyOptions, strategy string) {
 	if o.TLS {
 		unsupported = append(unsupported, "tls")
 	}
+	if o.HTTP2 != (HTTP2Options{}) {
+		unsupported = append(unsupported, "http2")
+	}
 	// The default may be left from a builtin scenario switched to another
 	// kind (compare --proxies); only an address asked for is an error.
 	if o.Admin != "" && o.Admin != DefaultAdmin {

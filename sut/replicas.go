@@ -50,6 +50,7 @@ func ProxyConfigOf(seed int64, sp scenario.Proxy) proxy.Config {
 		Retries:        o.Retries,
 		RetryBudget:    o.RetryBudget.Fraction(),
 		TLS:            o.TLS,
+		HTTP2:          proxy.HTTP2Config{Off: o.HTTP2.Disabled, MaxConcurrentStreams: o.HTTP2.MaxConcurrentStreams},
 		TrustForwarded: o.TrustForwarded,
 		Admin:          o.Admin,
 		Limits: proxy.Limits{

@@ -598,6 +598,10 @@ func (l *loop) readHead(c *lconn) {
 					l.setDeadline(c, l.nowNs+int64(lim.ReadHeaderTimeout))
 				}
 			default:
+				if maybe, _ := isH2Preface(c.in[c.inOff:c.inLen]); maybe && l.p.h2 != nil {
+					l.handOverH2(c)
+					return
+				}
 				l.p.stats.badRequests.Add(1)
 				l.reply(c, appendError(l.scratch[:0], c.req, statusOf(err), reasonOf(err), nil, 0, true), false)
 				return
@@ -1176,6 +1180,18 @@ func (l *loop) handOverClient(c *lconn) {
 	if !p.adopt(conn, cs, resume) {
 		_ = conn.Close()
 		clientConnPool.Put(cs)
+	}
+}
+
+// handOverH2 gives a client that opened with HTTP/2's preface to the
+// HTTP/2 server, with the bytes it sent so far.
+func (l *loop) handOverH2(c *lconn) {
+	conn, err := l.detach(c)
+	if err != nil {
+		return
+	}
+	if !l.p.h2.serve(conn) {
+		_ = conn.Close()
 	}
 }
 

@@ -143,6 +143,8 @@ type Config struct {
 	RateLimit RateLimit
 	// TLS terminates TLS with a self-signed certificate generated at start.
 	TLS bool
+	// HTTP2 is HTTP/2 on the front (h2.go): on unless Off.
+	HTTP2 HTTP2Config
 	// TrustForwarded appends to the client's X-Forwarded-For instead of
 	// replacing it.
 	TrustForwarded bool
@@ -234,6 +236,7 @@ type Proxy struct {
 	serving sync.WaitGroup // connection goroutines
 
 	ln        net.Listener
+	h2        *h2Front // nil when HTTP/2 is off
 	admin     *adminServer
 	scheme    string
 	stop      chan struct{} // closed by Close: stops background loops
@@ -255,6 +258,7 @@ type proxyCounters struct {
 	requests, unrouted, unavailable, rateLimited, badRequests atomic.Int64
 	retries, retryBudgetExhausted, panicRouted                atomic.Int64
 	upgrades                                                  upgradeCounters
+	h2Conns, h2Streams                                        atomic.Int64
 }
 
 type pool struct {
@@ -402,6 +406,12 @@ func ApplyDefaults(cfg *Config) error {
 		l.UpgradeIdleTimeout = DefaultUpgradeIdle
 	}
 	cfg.RateLimit = cfg.RateLimit.WithDefaults()
+	if cfg.HTTP2.MaxConcurrentStreams < 0 {
+		return errors.New("proxy: http2 max_concurrent_streams must not be negative")
+	}
+	if cfg.HTTP2.MaxConcurrentStreams == 0 {
+		cfg.HTTP2.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
 	if cfg.Admin == "" {
 		cfg.Admin = DefaultAdmin
 	}
@@ -494,11 +504,12 @@ func (p *Proxy) Start(addr string) error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{
 			Certificates: []tls.Certificate{cert},
-			NextProtos:   []string{"http/1.1"},
+			NextProtos:   p.alpn(),
 			MinVersion:   tls.VersionTLS12,
 		})
 	}
 	p.ln = ln
+	p.startH2()
 	p.startedAt = time.Now()
 	if !p.useLoops() || !p.startLoops(ln) {
 		p.loops.Add(1)
@@ -571,6 +582,7 @@ func (p *Proxy) Close() error {
 		if p.admin != nil {
 			err = errors.Join(err, p.admin.close())
 		}
+		p.h2.close()
 		for c, cs := range p.conns {
 			_ = c.Close()
 			if cs != nil {

@@ -95,8 +95,11 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) b
 			cs.ip = h
 		}
 	}
+	handed := false // to the HTTP/2 server, which closes it
 	defer func() {
-		_ = c.Close()
+		if !handed {
+			_ = c.Close()
+		}
 		p.mu.Lock()
 		delete(p.conns, c)
 		p.mu.Unlock()
@@ -117,6 +120,10 @@ func (p *Proxy) serveConn(c net.Conn, cs *clientConn, resume func(*clientConn) b
 			return
 		}
 		first = false
+	} else if p.h2 != nil {
+		if handed = p.takeH2(c, cs); handed {
+			return
+		}
 	}
 	for {
 		now := time.Now()

@@ -21,6 +21,10 @@ type Stats struct {
 	Retries              int64 `json:"retries"`
 	RetryBudgetExhausted int64 `json:"retry_budget_exhausted"`
 	PanicRouted          int64 `json:"panic_routed"`
+	// H2Connections counts the HTTP/2 connections served, H2Streams their
+	// streams (each also one of Requests).
+	H2Connections int64 `json:"h2_connections"`
+	H2Streams     int64 `json:"h2_streams"`
 	// Connections is the number of open client connections, upgraded
 	// ones included.
 	Connections int `json:"connections"`
@@ -115,6 +119,8 @@ func (p *Proxy) Stats() Stats {
 			BytesToUpstream: p.stats.upgrades.bytesToUpstream.Load(),
 			BytesToClient:   p.stats.upgrades.bytesToClient.Load(),
 		},
+		H2Connections: p.stats.h2Conns.Load(),
+		H2Streams:     p.stats.h2Streams.Load(),
 	}
 	p.mu.Lock()
 	s.Connections = len(p.conns)
