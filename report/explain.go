@@ -342,7 +342,7 @@ func windowFairness(res *Result, w Window) (float64, bool) {
 		weights[n.Name] = n.Weight
 	}
 	var xs []float64
-	for _, name := range sortedKeys(w.Nodes) {
+	for _, name := range mapKeys(w.Nodes) {
 		weight := weights[name]
 		if weight <= 0 {
 			weight = 1
@@ -356,26 +356,11 @@ func windowFairness(res *Result, w Window) (float64, bool) {
 }
 
 // missedFaultSpans are the spans, in whole seconds [from, to), of the
-// faults whose recovery or detection time missed req; a time that never
-// came runs to the end of the run.
+// faults whose recovery or detection time missed req.
 func missedFaultSpans(res *Result, req scenario.Requirement) []BreachSpan {
 	var spans []BreachSpan
-	for _, f := range res.Faults {
-		if f.Error != "" || (req.Metric == "detection_time" && f.IsTopologyEvent()) {
-			continue
-		}
-		t := f.RecoveryTimeS
-		if req.Metric == "detection_time" {
-			t = f.DetectionTimeS
-		}
-		end := res.MeasuredS
-		if t >= 0 {
-			if pass, _, _ := compare(req.Op, t*1000, req.Threshold); pass {
-				continue
-			}
-			end = f.AtS + t
-		}
-		spans = append(spans, BreachSpan{FromS: int(math.Floor(f.AtS)), ToS: int(math.Ceil(end))})
+	for _, m := range missedFaults(res, req) {
+		spans = append(spans, BreachSpan{FromS: int(math.Floor(m.fault.AtS)), ToS: int(math.Ceil(m.end))})
 	}
 	return spans
 }
@@ -673,7 +658,7 @@ func windowNodes(res *Result) []string {
 		}
 	}
 	delete(seen, "")
-	return sortedKeys(seen)
+	return mapKeys(seen)
 }
 
 // errorClasses are the failure classes any window counts, sorted.
@@ -684,7 +669,7 @@ func errorClasses(res *Result) []string {
 			seen[class] = true
 		}
 	}
-	return sortedKeys(seen)
+	return mapKeys(seen)
 }
 
 // windowShare is node's share of the requests in w: those the proxy
@@ -712,18 +697,9 @@ func windowShare(w *Window, node string) float64 {
 	return float64(mine) / float64(total)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func sortedValues(m map[string]float64) []float64 {
 	xs := make([]float64, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range mapKeys(m) {
 		xs = append(xs, m[k])
 	}
 	return xs
