@@ -40,8 +40,10 @@ func Evaluate(res *Result, reqs []scenario.Requirement) {
 //
 // A comparison with a baseline (res.Diff) counts as one more requirement:
 // worse than the baseline fails the run, inconclusive leaves it so.
-// VerdictReason names the figures that made it so.
+// VerdictReason names the figures that made it so, and Explanations why
+// each failed or inconclusive requirement missed (Explain).
 func Decide(res *Result, acceptSaturated bool) {
+	res.Explanations = Explain(res)
 	var failed, unsure []string
 	for _, v := range res.Requirements {
 		switch v.Status {

@@ -84,6 +84,7 @@ type htmlPage struct {
 	VerdictWord   string
 	VerdictClass  string
 	VerdictDetail string
+	Explanations  []Explanation // why each requirement missed, under the verdict
 	Alerts        []htmlAlert
 	Requirements  []htmlRequirement
 	KeyFigures    []htmlPair
@@ -201,6 +202,7 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		detail += ": " + res.VerdictReason
 	}
 	p.Verdict, p.VerdictWord, p.VerdictDetail = word, word, detail
+	p.Explanations = res.Explanations
 	switch res.Verdict {
 	case VerdictPass:
 		p.VerdictClass = "pass"

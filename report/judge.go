@@ -373,14 +373,18 @@ func recount(metric string, ws []windowTally, span int, windowOK float64) (float
 	return 0, false
 }
 
-// judgeFaultTimes finds, for each fault whose time missed, whether a
-// window of its span was disturbed; a miss with none is certain.
-func judgeFaultTimes(res *Result, req scenario.Requirement) string {
-	a := res.Apparatus
-	if a == nil || a.DisturbedWindows == 0 || (req.Agg != "" && req.Agg != "max") {
-		return ""
-	}
-	var spans []string
+// missedFault is a fault whose recovery or detection time missed a
+// requirement, with the end of its span: when it recovered (or was
+// detected), the end of the run when it never did.
+type missedFault struct {
+	fault Fault
+	end   float64
+}
+
+// missedFaults are the applied faults whose recovery or detection time
+// (req's metric) missed req.
+func missedFaults(res *Result, req scenario.Requirement) []missedFault {
+	var out []missedFault
 	for _, f := range res.Faults {
 		if f.Error != "" || (req.Metric == "detection_time" && f.IsTopologyEvent()) {
 			continue
@@ -389,16 +393,29 @@ func judgeFaultTimes(res *Result, req scenario.Requirement) string {
 		if req.Metric == "detection_time" {
 			t = f.DetectionTimeS
 		}
+		end := res.MeasuredS
 		if t >= 0 {
 			if pass, _, _ := compare(req.Op, t*1000, req.Threshold); pass {
 				continue
 			}
-		}
-		end := res.MeasuredS
-		if t >= 0 {
 			end = f.AtS + t
 		}
-		from, to := int(math.Floor(f.AtS)), int(math.Ceil(end))+recoveryWindows
+		out = append(out, missedFault{fault: f, end: end})
+	}
+	return out
+}
+
+// judgeFaultTimes finds, for each fault whose time missed, whether a
+// window of its span was disturbed; a miss with none is certain.
+func judgeFaultTimes(res *Result, req scenario.Requirement) string {
+	a := res.Apparatus
+	if a == nil || a.DisturbedWindows == 0 || (req.Agg != "" && req.Agg != "max") {
+		return ""
+	}
+	var spans []string
+	for _, m := range missedFaults(res, req) {
+		f := m.fault
+		from, to := int(math.Floor(f.AtS)), int(math.Ceil(m.end))+recoveryWindows
 		disturbed := 0
 		for i := from; i <= to; i++ {
 			if w := a.Window(i); w != nil && w.Disturbed {

@@ -105,10 +105,11 @@ func WriteJUnit(w io.Writer, res *Result) error {
 		tc := junitCase{Name: v.Text, Classname: classname + scope, Time: "0", SystemOut: &junitText{strings.Join(append([]string{requirementLine(v)}, figures...), "\n")}}
 		switch {
 		case v.Inconclusive():
-			tc.Skipped = &junitSkipped{Message: "inconclusive: " + requirementLine(v) + ": " + v.Why}
+			tc.Skipped = &junitSkipped{Message: "inconclusive: " + requirementLine(v) + ": " + v.Why + explanationSummary(res, v)}
+			tc.SystemOut.Text += explanationText(res, v)
 			suite.Skipped++
 		case !v.Pass:
-			tc.Failure = &junitFailure{Type: "RequirementFailed", Message: requirementLine(v), Text: requirementDetail(res, v)}
+			tc.Failure = &junitFailure{Type: "RequirementFailed", Message: requirementLine(v) + explanationSummary(res, v), Text: requirementDetail(res, v)}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, tc)
@@ -159,6 +160,29 @@ func requirementDetail(res *Result, v Verdict) string {
 	lines := []string{"requirement: " + v.Text, requirementLine(v), "verdict: " + verdictSummary(res)}
 	if res.Generator.Saturated {
 		lines = append(lines, "GENERATOR SATURATED: results understate the load")
+	}
+	return strings.Join(lines, "\n") + explanationText(res, v)
+}
+
+// explanationSummary is the explanation of v in a sentence, for a
+// message: "; breached in 15 of 20 windows, 5s–20s; with fault slow app-3".
+func explanationSummary(res *Result, v Verdict) string {
+	if e, ok := explanationOf(res, v); ok && e.Summary() != "" {
+		return "; " + e.Summary()
+	}
+	return ""
+}
+
+// explanationText is the explanation of v in full, one line each, after a
+// blank line.
+func explanationText(res *Result, v Verdict) string {
+	e, ok := explanationOf(res, v)
+	if !ok {
+		return ""
+	}
+	lines := append([]string{"", "why: " + e.Headline()}, e.Details()...)
+	for i, c := range e.Causes {
+		lines = append(lines, fmt.Sprintf("%d. %s", i+1, c.Line()))
 	}
 	return strings.Join(lines, "\n")
 }

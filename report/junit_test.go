@@ -128,11 +128,11 @@ func TestWriteJUnit(t *testing.T) {
 		tests    int
 	}{
 		{"one failure", fixtureResult(), map[string]string{
-			"p99(latency) < 40ms for shoppers": "observed 61.3ms, threshold 40.0ms, margin -21.3ms",
+			"p99(latency) < 40ms for shoppers": "observed 61.3ms, threshold 40.0ms, margin -21.3ms; breached in 3 of 3 windows, 0s–3s",
 		}, 6},
 		{"unobserved and count requirements", saturatedResult(), map[string]string{
 			"p99(latency) < 100ms for checkout": "not observed (no workload checkout in the result), threshold 100ms",
-			"dropped == 0":                      "observed 30, threshold 0, margin -30",
+			"dropped == 0":                      "observed 30, threshold 0, margin -30; breached in 1 of 3 windows, 1s–2s",
 		}, 3},
 		{"all met", func() *Result {
 			r := fixtureResult()

@@ -28,6 +28,20 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 		md("%s", markdownEscape(res.VerdictReason))
 		md("")
 	}
+	for _, e := range res.Explanations {
+		md("**Why %s**", markdownEscape(e.Headline()))
+		md("")
+		for _, d := range e.Details() {
+			md("%s", markdownEscape(d))
+			md("")
+		}
+		for i, c := range e.Causes {
+			md("%d. %s", i+1, markdownEscape(c.Line()))
+		}
+		if len(e.Causes) > 0 {
+			md("")
+		}
+	}
 	if res.Generator.Saturated {
 		reason := res.Generator.Reason
 		if reason == "" {

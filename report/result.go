@@ -62,6 +62,9 @@ type Result struct {
 	Verdict       string    `json:"verdict"`
 	VerdictReason string    `json:"verdict_reason,omitempty"`
 	Requirements  []Verdict `json:"requirements"`
+	// Explanations say why each failed or inconclusive requirement missed:
+	// when it was breached and what moved with it (Explain, set by Decide).
+	Explanations []Explanation `json:"explanations,omitempty"`
 
 	// The whole run's figures; each workload has the same figures in Workloads.
 	Stats

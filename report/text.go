@@ -96,9 +96,39 @@ func (t *textWriter) field(label, value string) {
 func (t *textWriter) headline(res *Result) {
 	t.verdictLine(res)
 	if res.Verdict != VerdictPass && res.VerdictReason != "" {
-		t.linef("  %s", res.VerdictReason)
+		t.hanging("  ", res.VerdictReason, 4)
 	}
+	t.explanations(res.Explanations)
 	t.blank()
+}
+
+// explanations say, under the verdict, why each requirement missed: when,
+// and what moved with it, best aligned first.
+func (t *textWriter) explanations(es []Explanation) {
+	for _, e := range es {
+		t.hanging("  why ", e.Headline(), 6)
+		for _, d := range e.Details() {
+			t.hanging("      ", d, 8)
+		}
+		for i, c := range e.Causes {
+			t.hanging(fmt.Sprintf("    %d. ", i+1), c.Line(), 7)
+		}
+	}
+}
+
+// hanging writes text after prefix, wrapped at textWidth, its further
+// lines indented by indent blanks.
+func (t *textWriter) hanging(prefix, text string, indent int) {
+	lines := wrapWords(text, textWidth-max(len(prefix), indent), "")
+	for i, l := range lines {
+		if i == 0 {
+			t.buf.WriteString(prefix)
+		} else {
+			t.buf.WriteString(strings.Repeat(" ", indent))
+		}
+		t.buf.WriteString(l)
+		t.buf.WriteByte('\n')
+	}
 }
 
 func (t *textWriter) title(res *Result) {

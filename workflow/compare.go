@@ -69,6 +69,11 @@ type Comparison struct {
 	// ranking that their repeated runs cannot tell apart (see
 	// RepeatRankingRule).
 	Indistinct [][2]string `json:"indistinct,omitempty"`
+	// ToldApart are the pairs of neighbours of the same verdict that their
+	// repeated runs do tell apart: the 95% intervals of the figure that
+	// ordered them do not overlap, a significant difference. Neighbours of
+	// different verdicts are in neither list: their verdicts ordered them.
+	ToldApart [][2]string `json:"told_apart,omitempty"`
 	// Results are the variants' full results, index-aligned with Rows:
 	// each one's first run.
 	Results []*report.Result `json:"-"`
@@ -311,15 +316,20 @@ func (c *Comparison) rank() {
 		}
 		return ra.ThroughputRPS > rb.ThroughputRPS
 	})
-	c.Ranking, c.Indistinct = nil, nil
+	c.Ranking, c.Indistinct, c.ToldApart = nil, nil, nil
 	for pos, i := range idx {
 		c.Rows[i].Rank = pos + 1
 		c.Ranking = append(c.Ranking, c.Rows[i].Name)
 		if pos == 0 {
 			continue
 		}
-		if prev := c.Rows[idx[pos-1]]; rankClass(prev) == rankClass(c.Rows[i]) && !toldApart(prev, c.Rows[i]) {
-			c.Indistinct = append(c.Indistinct, [2]string{prev.Name, c.Rows[i].Name})
+		prev, cur := c.Rows[idx[pos-1]], c.Rows[i]
+		switch pair := [2]string{prev.Name, cur.Name}; {
+		case rankClass(prev) != rankClass(cur):
+		case !toldApart(prev, cur):
+			c.Indistinct = append(c.Indistinct, pair)
+		case prev.Repeated != nil && cur.Repeated != nil:
+			c.ToldApart = append(c.ToldApart, pair)
 		}
 	}
 }
@@ -430,8 +440,8 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n" + strings.Join(how, "\n") + "\n")
 	}
 	fmt.Fprintf(&b, "\nRanking: %s.\n", c.RankingLine())
-	for _, pair := range c.Indistinct {
-		fmt.Fprintf(&b, "%s and %s cannot be told apart: their 95%% intervals of %s overlap.\n", pair[0], pair[1], orderFigure(*c.Row(pair[0]), *c.Row(pair[1])))
+	for _, note := range c.RankingNotes() {
+		b.WriteString(note + "\n")
 	}
 	fmt.Fprintf(&b, "Rule: %s.\n", c.RankingRule)
 	_, err := io.WriteString(w, b.String())

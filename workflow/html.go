@@ -29,7 +29,7 @@ var pageTemplate = template.Must(template.New("compare").Funcs(template.FuncMap{
 <meta http-equiv="Content-Security-Policy" content="{{.CSP}}">
 <title>Comparison by {{.C.By}}: {{.C.Scenario}}{{.Suffix}}</title><style>{{.CSS}}</style></head><body>
 <h1>Comparison by {{.C.By}}: {{.C.Scenario}}{{.Suffix}}</h1>
-<p>{{.Seeds}}; every variant ran the same arrivals and fault timeline. Ranking: <strong>{{.Ranking}}</strong>.<br>{{.C.RankingRule}}.</p>
+<p>{{.Seeds}}; every variant ran the same arrivals and fault timeline. Ranking: <strong>{{.Ranking}}</strong>.<br>{{range .C.RankingNotes}}{{.}}<br>{{end}}{{.C.RankingRule}}.</p>
 <table><tr><th>rank</th><th>{{.C.By}}</th><th>verdict</th><th>throughput</th><th>p50</th><th>p99</th><th>max</th><th>availability</th><th>detection</th><th>recovery</th><th>fairness</th><th>session loss</th></tr>
 {{range .Rows}}<tr><td>{{.Rank}}</td><td>{{.Name}}</td><td class="{{.Verdict}}">{{.Verdict}}{{if .Error}}: {{.Error}}{{end}}</td>
 <td>{{f "%.1f/s" .ThroughputRPS}}</td><td>{{f "%.2fms" .P50MS}}</td><td>{{f "%.2fms" .P99MS}}</td><td>{{f "%.1fms" .MaxMS}}</td>

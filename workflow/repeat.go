@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/ilities/ilities/internal/stats"
 	"github.com/ilities/ilities/report"
@@ -62,6 +63,39 @@ func toldApart(a, b Row) bool {
 		return !a.Repeated.ThroughputRPS.overlaps(b.Repeated.ThroughputRPS)
 	}
 	return !a.Repeated.P99MS.overlaps(b.Repeated.P99MS)
+}
+
+// RankingNotes say, for variants run several times, how sure each step
+// of the ranking is: neighbours their runs cannot tell apart (not
+// significant), neighbours told apart (significant: the 95% intervals of
+// the figure that ordered them do not overlap), and neighbours their runs'
+// verdicts ordered. A single run of each says nothing of chance: none.
+func (c *Comparison) RankingNotes() []string {
+	if c.Repeat <= 1 {
+		return nil
+	}
+	var notes []string
+	for i := 1; i < len(c.Ranking); i++ {
+		a, b := c.Row(c.Ranking[i-1]), c.Row(c.Ranking[i])
+		pair := [2]string{a.Name, b.Name}
+		switch {
+		case slices.Contains(c.Indistinct, pair):
+			notes = append(notes, fmt.Sprintf("%s and %s cannot be told apart: their 95%% intervals of %s overlap (not significant).", a.Name, b.Name, orderFigure(*a, *b)))
+		case slices.Contains(c.ToldApart, pair):
+			notes = append(notes, fmt.Sprintf("%s > %s is significant: their 95%% intervals of %s do not overlap.", a.Name, b.Name, orderFigure(*a, *b)))
+		default:
+			notes = append(notes, fmt.Sprintf("%s > %s by their runs' verdicts: %s of %s met every requirement, %s of %s.", a.Name, b.Name, passedRuns(*a), a.Name, passedRuns(*b), b.Name))
+		}
+	}
+	return notes
+}
+
+// passedRuns is "4/5": a variant's runs that met every requirement.
+func passedRuns(r Row) string {
+	if r.Repeated == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d/%d", r.Repeated.Passed, r.Repeated.Runs)
 }
 
 // orderFigure is the figure that orders neighbours a and b of a ranking:

@@ -382,7 +382,11 @@ func TestCompareRepeatSimulated(t *testing.T) {
 			out := md.String()
 			want, never := []string{"(seed 1) (simulated)"}, []string{"runs of each", "cannot be told apart"}
 			if tc.repeat > 1 {
-				want, never = []string{"seeds 1–3, 3 runs of each, interleaved", "round-robin and weighted-round-robin cannot be told apart: their 95% intervals of throughput overlap", "Student's t", "/3 pass (median"}, nil
+				want, never = []string{"seeds 1–3, 3 runs of each, interleaved", "round-robin and weighted-round-robin cannot be told apart: their 95% intervals of throughput overlap (not significant)",
+					"least-connections > round-robin is significant: their 95% intervals of p99 do not overlap", "Student's t", "/3 pass (median"}, nil
+				if !slices.Contains(cmp.ToldApart, [2]string{"least-connections", "round-robin"}) {
+					t.Errorf("told apart %v, want least-connections and round-robin among them", cmp.ToldApart)
+				}
 			}
 			for _, w := range want {
 				if !strings.Contains(out, w) {

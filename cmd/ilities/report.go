@@ -34,6 +34,10 @@ RESULT.json may be - for standard input.`,
 			if err != nil {
 				return withCode(exitInvalid, err)
 			}
+			if res.Explanations == nil {
+				// A result written before explanations were kept.
+				res.Explanations = report.Explain(res)
+			}
 			render, err := formatRenderer(cmd, f.format)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -152,5 +153,37 @@ func checkRunRecords(t *testing.T, path string) {
 	m := res.Manifest
 	if m.ScenarioFile != "testdata/fail.yaml" || !strings.Contains(m.ScenarioYAML, "name: fail\n") || m.GoVersion == "" || m.CPUs <= 0 {
 		t.Errorf("manifest %+v", m)
+	}
+}
+
+// A result written before explanations were kept is explained when it is
+// rendered again, as the run that wrote it would have been.
+func TestReportExplainsAnOlderResult(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "simulate", "testdata/fail.yaml", "--quiet", "--out", dir); code != exitFail {
+		t.Fatalf("simulate: exit %d, want 1\n%s", code, stderr)
+	}
+	result := filepath.Join(dir, "result.json")
+	_, explained, _ := runCLI(t, "report", result)
+	data, err := os.ReadFile(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["explanations"]; !ok {
+		t.Fatalf("result.json keeps no explanations")
+	}
+	delete(doc, "explanations")
+	older := filepath.Join(dir, "older.json")
+	data, _ = json.Marshal(doc)
+	if err := os.WriteFile(older, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "report", older)
+	if code != exitFail || !strings.Contains(stdout, "\n  why p99(latency) < 5ms for browse failed") || stdout != explained {
+		t.Errorf("report of the older result: exit %d\n%s\n%s\nwant as the result's own:\n%s", code, stdout, stderr, explained)
 	}
 }
