@@ -238,7 +238,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}
 	e.start = time.Now()
 	meter.begin(e.start)
-	if opts.Started != nil && startErr == nil {
+	if startErr != nil {
+		close(e.stop) // at 0: no user, scheduler or loop sends anything
+	} else if opts.Started != nil {
 		opts.Started(e.start)
 	}
 	for _, us := range users {
@@ -290,8 +292,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	case <-runCtx.Done():
 		end.Stop()
 		stopped = true
-		e.stopAt = min(e.since(), duration)
-		close(e.stop)
+		if startErr == nil {
+			e.stopAt = min(e.since(), duration)
+			close(e.stop)
+		}
 	}
 	schedulers.Wait()
 

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,5 +91,48 @@ func TestWaitForStart(t *testing.T) {
 	err := waitForStart(cancelled, time.Now().Add(time.Minute))
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || time.Since(begun) > 10*time.Second {
 		t.Errorf("interrupted wait: %v after %v", err, time.Since(begun))
+	}
+}
+
+// Run starts its clock at StartAt, not before, and tells Started so; a
+// run stopped while it waits, or whose instant passed while it was set
+// up, sends nothing and returns no result.
+func TestRunStartsAtItsInstant(t *testing.T) {
+	var conc concurrency
+	srv := okServer(t, 0, &conc)
+	for _, closed := range []bool{false, true} {
+		w := openWorkload("w", 50)
+		if closed {
+			w = closedWorkload("users", 2)
+		}
+		sc := newScenario(300*time.Millisecond, w)
+		at := time.Now().Add(400 * time.Millisecond).Round(0)
+		var t0 time.Time
+		res := run(t, sc, Options{URL: srv.URL, StartAt: at, Started: func(s time.Time) { t0 = s }})
+		if !t0.Equal(res.Started) || res.Started.Before(at) || res.Started.Sub(at) > time.Second {
+			t.Errorf("closed %v: started %v, hook %v; planned %v", closed, res.Started, t0, at)
+		}
+		if res.Totals.Scheduled == 0 {
+			t.Errorf("closed %v: nothing scheduled after the start", closed)
+		}
+	}
+
+	var hits atomic.Int64
+	counted := okServerFunc(t, func(http.ResponseWriter, *http.Request) { hits.Add(1) })
+	var hooked bool
+	hook := func(time.Time) { hooked = true }
+	sc := newScenario(time.Second, openWorkload("w", 50), closedWorkload("users", 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	res, err := Run(ctx, sc, Options{URL: counted.URL, StartAt: time.Now().Add(time.Minute), Started: hook})
+	if res != nil || err == nil || !strings.Contains(err.Error(), "interrupted while waiting") {
+		t.Errorf("interrupted: %v, %v", res, err)
+	}
+	res, err = Run(context.Background(), sc, Options{URL: counted.URL, StartAt: time.Now().Add(-time.Second), Started: hook})
+	if res != nil || err == nil || !strings.Contains(err.Error(), "never starts late") {
+		t.Errorf("an instant past: %v, %v", res, err)
+	}
+	if hooked || hits.Load() != 0 {
+		t.Errorf("a run that never started: hook called %v, %d requests sent", hooked, hits.Load())
 	}
 }
