@@ -14,8 +14,8 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ilities ./cmd/ilities
 
-# distroless/static: CA certificates, /etc/passwd with its nonroot user
-# (65532) and a writable /tmp layout; no shell.
+# distroless/static: CA certificates, time zones and /etc/passwd with its
+# nonroot user (65532); no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ilities /ilities
 USER 65532:65532
