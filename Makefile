@@ -4,10 +4,21 @@ BIN     ?= bin/ilities
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-short bench simbench soak-generator soak noise fuzz demo vet clean
+.PHONY: build image test test-short bench simbench soak-generator soak noise fuzz demo vet clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ilities
+
+# The container image (Dockerfile: a static binary on distroless, non-root),
+# with docker or podman, whichever is installed (CONTAINER=... to choose).
+# examples/kubernetes runs IMAGE; load it into kind with
+# `kind load docker-image $(IMAGE)`, or push it: make image IMAGE=REGISTRY/ilities:TAG.
+IMAGE     ?= ilities:latest
+CONTAINER ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+image:
+	@if [ -z "$(CONTAINER)" ]; then \
+		echo "make image: neither docker nor podman is installed (or set CONTAINER=/path/to/either)"; exit 1; fi
+	$(CONTAINER) build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 # The full suite, statistical queueing checks included. The timeout is
 # generous: beside a neighbour with many runnable threads the CLI's tests,

@@ -533,7 +533,7 @@ func invalidity(res *Result, acceptSaturated bool) string {
 	case res.Generator.Saturated && !acceptSaturated:
 		return "is invalid: the generator saturated: " + res.Generator.Reason
 	}
-	return ""
+	return startsInvalidity(res.Starts)
 }
 
 // offeredAlike reports whether both runs were offered the same load, within

@@ -30,6 +30,13 @@ type Manifest struct {
 	// OpenFilesLimit is the generator's open-file limit (RLIMIT_NOFILE,
 	// raised to the hard limit at start): the most connections it could hold.
 	OpenFilesLimit uint64 `json:"open_files_limit,omitempty"`
+	// StartAt is run --start-at as given ("next:30s"); PlannedStart the
+	// instant it named, and T0 the run's actual time origin (as Started),
+	// within runner.StartTolerance of it. All three are empty for a run
+	// that started as soon as it was ready.
+	StartAt      string    `json:"start_at,omitempty"`
+	PlannedStart time.Time `json:"planned_start,omitzero"`
+	T0           time.Time `json:"t0,omitzero"`
 	// Simulation is the machine constants a simulated run's model used
 	// and where they came from; nil for a live run.
 	Simulation *SimulationModel `json:"simulation,omitempty"`

@@ -20,10 +20,22 @@ import (
 // the sum of the parts' encoded HDR histograms, never from averaging
 // percentiles. Every segment 1/N..N/N must be there exactly once, all of one
 // scenario, seed and duration.
+//
+// The parts' per-second windows are added up by absolute time: a part
+// whose clock started whole seconds after the earliest one's has its
+// windows shifted by as much (SegmentStarts), and parts that started
+// further apart than DefaultMaxSkew make the merged result invalid.
 func Merge(parts []*Result) (*Result, error) {
+	return MergeWith(parts, MergeOptions{MaxSkew: DefaultMaxSkew})
+}
+
+// MergeWith is Merge with the skew its options allow.
+func MergeWith(parts []*Result, opts MergeOptions) (*Result, error) {
 	if err := checkParts(parts); err != nil {
 		return nil, err
 	}
+	starts, offsets := segmentStarts(parts, opts.MaxSkew)
+	parts = alignParts(parts, offsets)
 	first := parts[0]
 	res := &Result{
 		SchemaVersion: SchemaVersion,
@@ -41,11 +53,16 @@ func Merge(parts []*Result) (*Result, error) {
 		Workloads:     []WorkloadResult{},
 		Nodes:         []Node{},
 		Windows:       []Window{},
+		Starts:        starts,
 	}
 	// Read from the topology: the same in every segment.
 	res.Projection, res.SinglePointsOfFailure, res.Topology = first.Projection, first.SinglePointsOfFailure, first.Topology
 	var targets []string
-	for _, p := range parts {
+	windowsS := 0.0 // the windows' extent, the parts' shifts included
+	for i, p := range parts {
+		if offsets != nil {
+			windowsS = max(windowsS, float64(offsets[i])+p.MeasuredS)
+		}
 		if p.Started.Before(res.Started) {
 			res.Started = p.Started
 		}
@@ -60,6 +77,8 @@ func Merge(parts []*Result) (*Result, error) {
 		}
 	}
 	res.Target = strings.Join(targets, " ")
+	// Parts that started whole seconds apart measured, together, for longer.
+	res.MeasuredS = max(res.MeasuredS, windowsS)
 	figuresS := res.MeasuredS - res.WarmupS
 
 	var err error

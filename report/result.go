@@ -47,8 +47,10 @@ type Result struct {
 	// Segment is "K/N" when this is one slice of a run (ilities run
 	// --segment), to be combined with the others by ilities merge.
 	Segment string `json:"segment,omitempty"`
-	// Parts lists the segments a merged result was made of.
-	Parts []string `json:"parts,omitempty"`
+	// Parts lists the segments a merged result was made of, and Starts
+	// when each started its clock and whether together (MergeWith).
+	Parts  []string       `json:"parts,omitempty"`
+	Starts *SegmentStarts `json:"starts,omitempty"`
 	// WarmupS is the warm-up at the start of the run, in whole seconds:
 	// its figures are in Warmup, its windows are marked, and everything
 	// else (figures, workloads, verdicts) covers the rest of the run.

@@ -40,6 +40,7 @@ func writeText(w io.Writer, res *Result, colour bool) error {
 	out.headline(res)
 	out.title(res)
 	out.saturation(res)
+	out.starts(res)
 	out.figures(res)
 	out.latency(res)
 	out.errorClasses(res)
@@ -194,6 +195,18 @@ func (t *textWriter) saturation(res *Result) {
 	t.blank()
 	t.linef("GENERATOR SATURATED: results understate the load")
 	t.linef("  %s", reason)
+}
+
+// starts says how a merged run's segments started: together, or out of
+// step (loud, as saturation is).
+func (t *textWriter) starts(res *Result) {
+	if res.Starts == nil {
+		return
+	}
+	if !res.Starts.Within {
+		t.blank()
+	}
+	t.linef("%s", StartsText(res.Starts))
 }
 
 func (t *textWriter) figures(res *Result) {

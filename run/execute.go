@@ -57,6 +57,9 @@ func Execute(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.
 	if res != nil {
 		res.Manifest = report.NewManifest(sc.File)
 		res.Manifest.OpenFilesLimit = runner.OpenFileLimit()
+		if !opts.StartAt.IsZero() {
+			res.Manifest.PlannedStart, res.Manifest.T0 = opts.StartAt.Round(0).UTC(), res.Started.Round(0).UTC()
+		}
 		report.Evaluate(res, sc.Requirements)
 	}
 	return res, err

@@ -55,6 +55,12 @@ type Options struct {
 	// Started, when set, is called with the run's time origin the moment
 	// the clock starts (the fault timeline and the node sampling count from it).
 	Started func(start time.Time)
+	// StartAt, when set, is the wall-clock instant the run's clock starts
+	// at (ParseStartAt): Run prepares everything, then waits for it
+	// (interrupted by ctx: then Run returns an error and no result); an
+	// instant more than StartTolerance past is an error. The segments of
+	// one run started at one instant share one timeline.
+	StartAt time.Time
 	// Observer, when set, follows the run's arrivals as they are recorded
 	// (live metrics).
 	Observer Observer
@@ -216,9 +222,25 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 			break
 		}
 	}
+	// Everything is ready: only the clock's start remains. A wait that
+	// fails (interrupted, or the instant passed) stops the run before it
+	// starts, down the usual path, and Run returns its error.
+	runCtx := ctx
+	if opts.Progress != nil && !opts.StartAt.IsZero() {
+		fmt.Fprintf(opts.Progress, "waiting for the start time %s (in %s)\n",
+			opts.StartAt.UTC().Format(time.RFC3339Nano), time.Until(opts.StartAt).Round(time.Millisecond))
+	}
+	startErr := waitForStart(ctx, opts.StartAt)
+	if startErr != nil {
+		stopped, cancel := context.WithCancel(ctx)
+		cancel()
+		runCtx = stopped
+	}
 	e.start = time.Now()
 	meter.begin(e.start)
-	if opts.Started != nil {
+	if startErr != nil {
+		close(e.stop) // at 0: no user, scheduler or loop sends anything
+	} else if opts.Started != nil {
 		opts.Started(e.start)
 	}
 	for _, us := range users {
@@ -267,11 +289,13 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	end := time.NewTimer(duration)
 	select {
 	case <-end.C:
-	case <-ctx.Done():
+	case <-runCtx.Done():
 		end.Stop()
 		stopped = true
-		e.stopAt = min(e.since(), duration)
-		close(e.stop)
+		if startErr == nil {
+			e.stopAt = min(e.since(), duration)
+			close(e.stop)
+		}
 	}
 	schedulers.Wait()
 
@@ -285,7 +309,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}()
 	select {
 	case <-inflight:
-	case <-ctx.Done():
+	case <-runCtx.Done():
 		select {
 		case <-inflight:
 		case <-time.After(abortGrace):
@@ -305,6 +329,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	col.harvest()
 	col.closeWindows(-1)
 	progress.done()
+	if startErr != nil {
+		return nil, startErr
+	}
 
 	measured := duration
 	if stopped {

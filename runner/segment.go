@@ -15,15 +15,31 @@ type Segment struct {
 	K, N int
 }
 
-// ParseSegment reads "K/N" with 1 <= K <= N.
+// ParseSegment reads "K/N" with 1 <= K <= N. K may be written "I+1", a
+// 0-based index plus one ("$(JOB_COMPLETION_INDEX)+1/4" in a Kubernetes
+// Indexed Job's arguments, which need no shell to compute it).
 func ParseSegment(s string) (Segment, error) {
 	ks, ns, ok := strings.Cut(strings.TrimSpace(s), "/")
-	k, errK := strconv.Atoi(ks)
+	k, errK := segmentNumber(ks)
 	n, errN := strconv.Atoi(ns)
 	if !ok || errK != nil || errN != nil || n < 1 || k < 1 || k > n {
-		return Segment{}, fmt.Errorf("segment %q: expected K/N with 1 <= K <= N, such as 2/4", s)
+		return Segment{}, fmt.Errorf("segment %q: expected K/N with 1 <= K <= N, such as 2/4 (or I+1/N, such as 1+1/4)", s)
 	}
 	return Segment{K: k, N: n}, nil
+}
+
+// segmentNumber reads K, or I+J.
+func segmentNumber(s string) (int, error) {
+	a, b, plus := strings.Cut(s, "+")
+	i, err := strconv.Atoi(a)
+	if err != nil || !plus {
+		return i, err
+	}
+	j, err := strconv.Atoi(b)
+	if err != nil || i < 0 || j < 0 {
+		return 0, fmt.Errorf("not I+J")
+	}
+	return i + j, nil
 }
 
 // Whole reports whether the segment is the whole run.

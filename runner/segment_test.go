@@ -26,6 +26,12 @@ func TestParseSegment(t *testing.T) {
 		{"1/0", Segment{}, false},
 		{"1-4", Segment{}, false},
 		{"a/b", Segment{}, false},
+		{"0+1/4", Segment{1, 4}, true},
+		{"3+1/4", Segment{4, 4}, true},
+		{"4+1/4", Segment{}, false},
+		{"-1+1/4", Segment{}, false},
+		{"+1/4", Segment{}, false},
+		{"1+/4", Segment{}, false},
 	} {
 		got, err := ParseSegment(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
@@ -57,6 +63,12 @@ func TestSegmentsAddUpToTheWholeRun(t *testing.T) {
 			t.Fatalf("segment %q", res.Segment)
 		}
 		parts = append(parts, res)
+	}
+	// The parts ran one after another here; merged as parts that started
+	// together (as run --start-at makes them), or their windows would line
+	// up one part's after another's.
+	for _, p := range parts {
+		p.Started = parts[0].Started
 	}
 	merged, err := report.Merge(parts)
 	if err != nil {

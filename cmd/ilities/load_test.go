@@ -166,9 +166,11 @@ requirements:
 
 	var cmds []*exec.Cmd
 	var parts []string
+	// One start for all: merge takes only parts that started together.
+	start := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
 	for k := 1; k <= 4; k++ {
 		dir := filepath.Join(t.TempDir(), fmt.Sprint("part", k))
-		cmd := runOne(dir, "--segment", fmt.Sprintf("%d/4", k))
+		cmd := runOne(dir, "--segment", fmt.Sprintf("%d/4", k), "--start-at", start)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

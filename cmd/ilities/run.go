@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -31,7 +32,14 @@ type runFlags struct {
 	metrics        metricsFlags
 	baseline       string
 	diff           report.DiffOptions
+	// startAt is run's --start-at, noFailExit its --no-fail-exit.
+	startAt    string
+	noFailExit bool
 }
+
+// processStart is when this process started: what --start-at +DURATION
+// counts from.
+var processStart = time.Now()
 
 func newRunCmd() *cobra.Command {
 	f := runFlags{diff: report.DefaultDiffOptions()}
@@ -48,6 +56,11 @@ func newRunCmd() *cobra.Command {
 				return withCode(exitInvalid, err)
 			}
 			opts := run.Options{Options: runner.Options{Version: version, Segment: p.segment}, SUTProcess: f.sutProcess}
+			if f.startAt != "" {
+				if opts.StartAt, err = runner.ParseStartAt(f.startAt, processStart); err != nil {
+					return withCode(exitInvalid, fmt.Errorf("--start-at: %w", err))
+				}
+			}
 			switch f.sutProcess {
 			case run.SUTInProcess:
 			case run.SUTChild:
@@ -71,6 +84,8 @@ func newRunCmd() *cobra.Command {
 	f.register(cmd)
 	shapeFlags(cmd)
 	cmd.Flags().StringVar(&f.sutProcess, "sut-process", run.SUTInProcess, "where the built-in SUT runs: in (this process, the default) or child (a child process with its own hiccup sampler; on a CPU-starved machine its verdicts can still blame the SUT for queueing the host caused, see the README)")
+	cmd.Flags().StringVar(&f.startAt, "start-at", "", "start the run's clock at this instant, after everything is ready: an RFC 3339 time, +DURATION after this process started, or next:PERIOD[,LEAD], the next multiple of PERIOD since the epoch at least LEAD (2s) ahead, which every segment computes alike (docs/distributed.md)")
+	cmd.Flags().BoolVar(&f.noFailExit, "no-fail-exit", false, "exit 0 when the requirements failed or were inconclusive (a segment's verdict is not the run's: merge decides); a saturated, interrupted or failed run still exits 3")
 	f.metrics.register(cmd)
 	return cmd
 }
@@ -150,7 +165,29 @@ func (f *runFlags) finish(cmd *cobra.Command, p *prepared, res *report.Result, r
 	if err := applyBaseline(res, p.baseline, f.diff); err != nil {
 		return err
 	}
-	return finishRun(cmd, res, runErr, f.out, p.render, f.allowSaturated, f.quiet)
+	if res != nil && f.startAt != "" {
+		res.Manifest.StartAt = f.startAt
+	}
+	err := finishRun(cmd, res, runErr, f.out, p.render, f.allowSaturated, f.quiet)
+	if f.noFailExit && judgedOnly(res, err) {
+		return nil
+	}
+	return err
+}
+
+// judgedOnly reports whether a run's exit err stands for its verdict alone
+// (a failed or inconclusive requirement), not for a run that saturated,
+// was interrupted or could not be carried out.
+func judgedOnly(res *report.Result, err error) bool {
+	var ee *exitError
+	switch {
+	case err == nil || res == nil || !errors.As(err, &ee):
+		return false
+	case ee.code == exitFail:
+		return true
+	}
+	return ee.code == exitRun && res.Verdict == report.VerdictInconclusive &&
+		!res.Incomplete && res.RunError == "" && !res.Generator.Saturated
 }
 
 // finishRun writes and prints what a run measured, whatever happened to
