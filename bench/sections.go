@@ -217,6 +217,7 @@ func stepUp(steps []int, try func(rate int) (result, string, error)) (result, er
 		total.requests += r.requests
 		total.seconds += r.seconds
 		total.cpu += r.cpu
+		total.aside += r.aside
 		if why != "" {
 			total.note = fmt.Sprintf("not held at %s: %s", fmtRate.one(float64(rate)), why)
 			return total, nil

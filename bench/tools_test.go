@@ -104,7 +104,7 @@ func TestStepUp(t *testing.T) {
 	steps := []int{50000, 80000, 100000, 150000}
 	try := func(limit int) func(int) (result, string, error) {
 		return func(rate int) (result, string, error) {
-			r := result{requests: int64(rate), cpu: 1}
+			r := result{requests: int64(rate), cpu: 1, aside: 0.5}
 			if rate > limit {
 				return r, "saturated: arrivals dropped", nil
 			}
@@ -112,7 +112,7 @@ func TestStepUp(t *testing.T) {
 		}
 	}
 	r, err := stepUp(steps, try(90000))
-	if err != nil || r.fig[figHeld] != 80000 || r.note != "not held at 100k/s: saturated: arrivals dropped" || r.requests != 230000 || r.cpu != 3 {
+	if err != nil || r.fig[figHeld] != 80000 || r.note != "not held at 100k/s: saturated: arrivals dropped" || r.requests != 230000 || r.cpu != 3 || r.aside != 1.5 {
 		t.Errorf("stepUp to 90k = %+v, %v", r, err)
 	}
 	if r, _ := stepUp(steps, try(1e6)); r.fig[figHeld] != 150000 || r.note != "held every step up to 150k/s" {
