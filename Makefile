@@ -32,12 +32,17 @@ test:
 test-short:
 	$(GO) test -count=1 -short ./...
 
-# Go benchmarks, then the generator against its peers (wrk; at 1,000 req/s
-# also wrk2 or a paced wrk, and vegeta when installed; nginx as the target):
-# CPU per request, open-loop accuracy and send lag, ratios printed.
+# Go micro-benchmarks, then one table of ilities against its peers (wrk,
+# wrk2 or a paced wrk, vegeta; nginx and HAProxy as proxies; nginx as the
+# target and the backends): CPU per request closed and open loop, the
+# highest open-loop rate held, send lag at 1,000 req/s, proxy throughput
+# and CPU, memory per connection. BENCH_ROUNDS interleaved rounds, medians
+# with min-max, a noisy run repeated and a noisy figure given no ratio; the
+# table is also written to out/bench.md.
+BENCH_ROUNDS ?= 5
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
-	$(GO) run ./bench -ilities $(BIN)
+	$(GO) run ./bench -ilities $(BIN) -rounds $(BENCH_ROUNDS) -out out/bench.md
 
 # The simulation at a scale no live run reaches here: 10 minutes at
 # 100,000 req/s over 1,000 backends (wall time, simulated requests per

@@ -1,367 +1,282 @@
-// Command bench measures the ilities load generator against its peers in
-// one run, with nginx (from the distribution's package) as the target:
+// Command bench measures ilities against its peers in one run and writes
+// one Markdown table, to standard output and to -out:
 //
-//   - closed loop, 64 connections: generator CPU per request, ilities vs wrk;
-//   - open loop at 10,000 req/s for 10 s: achieved rate, send lag p99 and
+//   - closed loop, 64 connections: the generator's CPU per request, ilities
+//     (a closed scenario of 64 users) against wrk -t2 -c64;
+//   - open loop at 10,000 and 50,000 req/s: CPU per request, ilities attack
+//     against wrk2, or where there is no wrk2 a wrk paced by a Lua delay()
+//     (a closed loop held below the rate by think time, named as such), and
+//     vegeta;
+//   - the highest open-loop rate held without saturation, stepping the rate
+//     up (-steps), with the reason the next step was not held;
+//   - at 1,000 req/s: ilities' send lag p50, every tool's latency p50 and
 //     CPU per request;
-//   - with -soak D: an open-loop run at 5,000 req/s for D, sampling the
-//     generator's resident memory every 10 s (minute 1 vs the last minute);
-//   - low rate (-low-rate, 1,000 req/s): what the generator's own delay and
-//     CPU are when it is mostly idle, beside wrk2 (or a paced wrk where
-//     there is no wrk2) and vegeta, over interleaved rounds (lowrate.go).
+//   - the proxy: `ilities proxy`, nginx and HAProxy, each with -proxy-workers
+//     workers, threads or event loops, in front of the same nginx backends
+//     and driven by wrk -t1 -c64: throughput, and the proxy's CPU per
+//     request (the backends' counted apart);
+//   - memory per open connection: the generator's resident memory with few
+//     and with many idle keep-alive connections, the growth divided by the
+//     sockets held, ilities against wrk.
 //
-// CPU is each generator process's own user + system time (getrusage of the
-// child), divided by the requests it completed. Usage:
+// The targets are nginx from the distribution's package, tuned: no access
+// log, keepalive_requests 1000000, -target-workers / -backend-workers worker
+// processes; HAProxy keeps connections alive on both sides (http-reuse
+// always), no log. A peer that is not installed is named as such in its
+// row, never given a figure.
 //
-//	go run ./bench -ilities bin/ilities [-duration 10s] [-soak 10m] [-low-only]
+// Method. Every comparison runs its tools in -rounds rounds (at least 5 by
+// default), each round starting one tool further along, and reports the
+// median of the rounds with their min–max. A tool's CPU is its whole
+// process tree's (user + system, descendants included, read from its wait
+// status at its end); a server's (target, proxy, backends) is its tree's
+// from /proc/PID/stat (utime+stime+cutime+cstime of every descendant)
+// before and after the run, and is reported apart. Before and after each
+// run the harness reads /proc/loadavg, /proc/pressure/cpu (some avg10) and
+// /proc/stat; the CPU the machine spent on processes outside the measured
+// trees (busy time less the tool, the servers, this harness and the
+// kernel's softirq threads) and the host's steal, averaged over the run,
+// decide whether it was noisy: above -noise-others (0.10 of a core) or
+// -noise-steal (0.10). A noisy run is repeated up to -retries times; one
+// still noisy is kept and marked, and no ratio is printed from a figure
+// with a noisy round. Usage:
+//
+//	go run ./bench -ilities bin/ilities [-rounds 5] [-duration 10s] [-out out/bench.md] [-only closed,open,...]
+//	go run ./bench -ilities bin/ilities -soak 10m   (the generator's memory over a long open loop)
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
+// config is the harness's settings.
+type config struct {
+	ilities                                     string
+	rounds, retries                             int
+	duration, memDuration                       time.Duration
+	conns, lowRate, idleConns                   int
+	openRates, steps                            []int
+	targetWorkers, backendWorkers, proxyWorkers int
+	limit                                       noiseLimit
+	only                                        map[string]bool
+	out                                         string
+	soak                                        time.Duration
+	soakRate                                    int
+
+	dir string // a temporary folder for configurations
+	fs  procfs
+	log io.Writer // progress
+}
+
+// sections, in the table's order.
+var sections = []string{"closed", "open", "ceiling", "low", "proxy", "memory"}
+
+// method is the Method paragraph printed under the table.
+const method = "Every comparison runs its tools in rounds, each round starting one tool further along; " +
+	"each figure is the median of the rounds with their min–max. A tool's CPU is its whole process tree's " +
+	"(user + system, descendants included); the target's, a proxy's and the backends' are their trees' " +
+	"(/proc/PID/stat utime+stime+cutime+cstime of every descendant), counted apart. Around every run the " +
+	"harness reads /proc/loadavg, /proc/pressure/cpu and /proc/stat: a run in which processes outside the " +
+	"measured ones (busy time less the tool, the servers, the harness and the kernel's softirq threads) " +
+	"used more than %.2f of a core, or the host stole more than %.2f, is noisy and run again, at most %d more times; " +
+	"one still noisy is kept and marked, and no ratio is printed from a figure with a noisy round. " +
+	"Ratios are ilities' median over the best peer's."
+
 func main() {
-	ilities := flag.String("ilities", "bin/ilities", "the ilities binary to measure")
-	duration := flag.Duration("duration", 10*time.Second, "length of each measured run")
-	connections := flag.Int("connections", 64, "closed-loop connections (wrk -c, ilities users)")
-	openRate := flag.Int("open-rate", 10000, "open-loop rate, requests per second")
-	soak := flag.Duration("soak", 0, "also run an open loop at -soak-rate for this long and report its memory")
-	soakRate := flag.Int("soak-rate", 5000, "rate of the soak run, requests per second")
-	low := lowFlags()
-	flag.Parse()
-	if err := run(*ilities, *duration, *connections, *openRate, *soak, *soakRate, low); err != nil {
+	cfg, err := parseFlags(os.Args[1:])
+	if err == nil {
+		err = run(cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ilities string, duration time.Duration, conns, openRate int, soak time.Duration, soakRate int, low *lowConfig) error {
-	for _, bin := range []string{ilities, "wrk", "nginx"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Errorf("%s not found (apt-get install -y wrk nginx; make build): %w", bin, err)
+func parseFlags(args []string) (*config, error) {
+	cfg := &config{fs: "/proc", log: os.Stderr}
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.StringVar(&cfg.ilities, "ilities", "bin/ilities", "the ilities binary to measure")
+	fl.IntVar(&cfg.rounds, "rounds", 5, "rounds of every comparison, tools interleaved in rotating order (medians reported)")
+	fl.IntVar(&cfg.retries, "retries", 3, "times a noisy run is repeated before it is kept, marked")
+	fl.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of each measured run")
+	fl.DurationVar(&cfg.memDuration, "mem-duration", 8*time.Second, "length of each run of the memory comparison")
+	fl.IntVar(&cfg.conns, "connections", 64, "closed-loop and proxy connections (wrk -c, ilities users)")
+	openRates := fl.String("open-rates", "10000,50000", "open-loop rates compared, requests per second")
+	steps := fl.String("steps", "50000,80000,100000,150000", "open-loop rates stepped up to find the highest held")
+	fl.IntVar(&cfg.lowRate, "low-rate", 1000, "rate of the low-rate comparison (send lag), requests per second")
+	fl.IntVar(&cfg.idleConns, "idle-conns", 2000, "idle keep-alive connections of the memory comparison (and a tenth of them)")
+	fl.IntVar(&cfg.targetWorkers, "target-workers", 1, "nginx worker processes of the generators' target")
+	fl.IntVar(&cfg.backendWorkers, "backend-workers", 1, "nginx worker processes of the proxies' backends")
+	fl.IntVar(&cfg.proxyWorkers, "proxy-workers", 1, "workers of every proxy: nginx worker_processes, HAProxy nbthread, ilities proxy GOMAXPROCS")
+	fl.Float64Var(&cfg.limit.others, "noise-others", 0.10, "a run is noisy when other processes used more than this many cores")
+	fl.Float64Var(&cfg.limit.steal, "noise-steal", 0.10, "a run is noisy when the host stole more than this many cores")
+	only := fl.String("only", strings.Join(sections, ","), "the comparisons to run: "+strings.Join(sections, ", "))
+	fl.StringVar(&cfg.out, "out", "out/bench.md", "file the Markdown table is also written to")
+	fl.DurationVar(&cfg.soak, "soak", 0, "instead: an open loop at -soak-rate for this long, the generator's memory every 10s")
+	fl.IntVar(&cfg.soakRate, "soak-rate", 5000, "rate of the soak run, requests per second")
+	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if cfg.openRates, err = parseRates("-open-rates", *openRates); err != nil {
+		return nil, err
+	}
+	if cfg.steps, err = parseRates("-steps", *steps); err != nil {
+		return nil, err
+	}
+	cfg.only = map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(sections, s) {
+			return nil, fmt.Errorf("-only: unknown comparison %q (want some of %s)", s, strings.Join(sections, ", "))
 		}
+		cfg.only[s] = true
 	}
-	work, err := os.MkdirTemp("", "ilities-bench-")
+	switch {
+	case cfg.rounds < 1:
+		return nil, errors.New("-rounds: want at least 1")
+	case cfg.retries < 0:
+		return nil, errors.New("-retries: want 0 or more")
+	case cfg.duration < time.Second || cfg.memDuration < time.Second:
+		return nil, errors.New("-duration, -mem-duration: want at least 1s")
+	case cfg.conns < 1 || cfg.idleConns < 10 || cfg.lowRate < 1:
+		return nil, errors.New("-connections, -low-rate: want at least 1; -idle-conns: at least 10")
+	case cfg.targetWorkers < 1 || cfg.backendWorkers < 1 || cfg.proxyWorkers < 1:
+		return nil, errors.New("-target-workers, -backend-workers, -proxy-workers: want at least 1")
+	}
+	return cfg, nil
+}
+
+// parseRates reads "10000,50000" in ascending order.
+func parseRates(flag, s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a rate in requests per second", flag, f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("%s: rates go up: %d after %d", flag, n, out[len(out)-1])
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(cfg *config) error {
+	if _, err := os.Stat(cfg.ilities); err != nil {
+		return fmt.Errorf("%s: %w (make build)", cfg.ilities, err)
+	}
+	dir, err := os.MkdirTemp("", "ilities-bench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	url, stop, err := startNginx(work)
-	if err != nil {
+	defer os.RemoveAll(dir)
+	// nginx's workers may run as another user: they read the target's file.
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
-	defer stop()
-	fmt.Printf("target: nginx (1 worker) at %s, tiny body; %d CPUs\n\n", url, numCPU())
-	if low.only {
-		return runLowRate(ilities, url, low)
+	cfg.dir = dir
+	if cfg.soak > 0 {
+		return runSoak(cfg)
 	}
-
-	// Warm the target and the page cache once.
-	if _, err := runWrk(url, conns, 2*time.Second); err != nil {
-		return err
-	}
-
-	wrk, err := runWrk(url, conns, duration)
-	if err != nil {
-		return err
-	}
-	closed, err := runIlities(ilities, work, "closed", fmt.Sprintf(`name: bench-closed
-duration: %s
-target: {url: %s}
-workload:
-  - {name: closed, model: closed, users: %d, timeout: 5s}
-`, duration, url, conns))
-	if err != nil {
-		return err
-	}
-	open, err := runIlities(ilities, work, "open", fmt.Sprintf(`name: bench-open
-duration: %s
-target: {url: %s}
-workload:
-  - {name: open, rate: %d/s, max_inflight: %d, timeout: 5s}
-`, duration, url, openRate, conns))
-	if err != nil {
-		return err
-	}
-
-	fmt.Printf("%-34s %12s %12s %14s\n", "run", "requests", "req/s", "CPU µs/req")
-	fmt.Printf("%-34s %12d %12.0f %14.2f\n", fmt.Sprintf("wrk -t2 -c%d (closed)", conns), wrk.requests, wrk.rate, wrk.cpuPerReq())
-	fmt.Printf("%-34s %12d %12.0f %14.2f\n", fmt.Sprintf("ilities closed, %d users", conns), closed.requests, closed.rate, closed.cpuPerReq())
-	fmt.Printf("%-34s %12d %12.0f %14.2f\n", fmt.Sprintf("ilities open, %d/s", openRate), open.requests, open.rate, open.cpuPerReq())
-	fmt.Println()
-	ratio := closed.cpuPerReq() / wrk.cpuPerReq()
-	fmt.Printf("closed loop: ilities/wrk CPU per request = %.2fx (target <= 1.5x) %s\n", ratio, verdict(ratio <= 1.5))
-	achievedErr := (float64(open.sent) - float64(open.scheduled)) / float64(open.scheduled)
-	fmt.Printf("open loop: scheduled %d, sent %d (%+.3f%%, target within 0.1%%) %s\n", open.scheduled, open.sent, 100*achievedErr, verdict(abs(achievedErr) <= 0.001))
-	fmt.Printf("open loop: send lag p99 %.3fms (target < 1ms) %s\n", open.lagP99, verdict(open.lagP99 < 1))
-	fmt.Printf("open loop: CPU per request %.2fµs (target <= 20µs) %s\n", open.cpuPerReq(), verdict(open.cpuPerReq() <= 20))
-	if open.saturated {
-		fmt.Println("open loop: the generator reported itself SATURATED")
-	}
-
-	fmt.Println()
-	if err := runLowRate(ilities, url, low); err != nil {
-		return err
-	}
-
-	if soak > 0 {
-		fmt.Printf("\nsoak: open loop at %d/s for %s, resident memory every 10s\n", soakRate, soak)
-		if err := runSoak(ilities, work, url, soak, soakRate, conns); err != nil {
+	b := &bench{cfg: cfg}
+	loadBefore := cfg.fs.load()
+	if b.has("nginx") {
+		if b.target, err = startOrigin(filepath.Join(dir, "target"), cfg.targetWorkers, 1, cfg.fs); err != nil {
 			return err
 		}
+		defer b.target.stop(cfg.fs)
 	}
-	return nil
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "MISSED"
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-func numCPU() int {
-	out, err := exec.Command("nproc").Output()
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
-	return n
-}
-
-// startNginx serves "ok" on a free port with one worker.
-func startNginx(dir string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	conf := filepath.Join(dir, "nginx.conf")
-	body := fmt.Sprintf(`daemon off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  client_body_temp_path %[1]s;
-  proxy_temp_path %[1]s;
-  fastcgi_temp_path %[1]s;
-  uwsgi_temp_path %[1]s;
-  scgi_temp_path %[1]s;
-  server {
-    listen %[2]s;
-    location / { default_type text/plain; return 200 "ok"; }
-  }
-}
-`, dir, addr)
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("nginx", "-c", conf, "-p", dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr, stop, nil
-		}
-	}
-	stop()
-	return "", nil, fmt.Errorf("nginx did not listen on %s", addr)
-}
-
-// measured is one generator run.
-type measured struct {
-	requests   int64
-	rate       float64
-	cpuSeconds float64
-	// open loop only
-	scheduled, sent int64
-	lagP99          float64
-	saturated       bool
-}
-
-func (m measured) cpuPerReq() float64 {
-	if m.requests == 0 {
-		return 0
-	}
-	return m.cpuSeconds / float64(m.requests) * 1e6
-}
-
-func childCPU(cmd *exec.Cmd) float64 {
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
-var wrkRequests = regexp.MustCompile(`(\d+) requests in ([\d.]+)(\w+)`)
-
-func runWrk(url string, conns int, d time.Duration) (measured, error) {
-	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", int(d.Seconds())), url+"/")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return measured{}, fmt.Errorf("wrk: %v\n%s", err, out.String())
-	}
-	m := wrkRequests.FindStringSubmatch(out.String())
-	if m == nil {
-		return measured{}, fmt.Errorf("wrk: cannot read its output:\n%s", out.String())
-	}
-	n, _ := strconv.ParseInt(m[1], 10, 64)
-	return measured{requests: n, rate: float64(n) / d.Seconds(), cpuSeconds: childCPU(cmd)}, nil
-}
-
-// result is the part of result.json the benchmark reads.
-type result struct {
-	MeasuredS float64 `json:"measured_s"`
-	Totals    struct {
-		Scheduled, Succeeded, Failed, Dropped int64
-	} `json:"totals"`
-	Generator struct {
-		Saturated bool `json:"saturated"`
-		SendLagMS struct {
-			P99 float64 `json:"p99"`
-		} `json:"send_lag_ms"`
-	} `json:"generator"`
-}
-
-func runIlities(bin, work, name, scenario string) (measured, error) {
-	path := filepath.Join(work, name+".yaml")
-	if err := os.WriteFile(path, []byte(scenario), 0o644); err != nil {
-		return measured{}, err
-	}
-	cmd := exec.Command(bin, "run", path, "--quiet", "--format", "json", "--allow-saturated")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return measured{}, fmt.Errorf("ilities %s: %v\n%s", name, err, errb.String())
-	}
-	var res result
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return measured{}, fmt.Errorf("ilities %s: reading its JSON: %w", name, err)
-	}
-	t := res.Totals
-	done := t.Succeeded + t.Failed
-	return measured{
-		requests:   done,
-		rate:       float64(done) / res.MeasuredS,
-		cpuSeconds: childCPU(cmd),
-		scheduled:  t.Scheduled,
-		sent:       done,
-		lagP99:     res.Generator.SendLagMS.P99,
-		saturated:  res.Generator.Saturated,
-	}, nil
-}
-
-func runSoak(bin, work, url string, d time.Duration, rate, conns int) error {
-	path := filepath.Join(work, "soak.yaml")
-	scenario := fmt.Sprintf("name: bench-soak\nduration: %s\ntarget: {url: %s}\nworkload:\n  - {name: soak, rate: %d/s, max_inflight: %d, timeout: 5s}\n", d, url, rate, conns)
-	if err := os.WriteFile(path, []byte(scenario), 0o644); err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, "run", path, "--quiet", "--format", "json", "--allow-saturated")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var samples []float64
-	tick := time.NewTicker(10 * time.Second)
-	defer tick.Stop()
-	start := time.Now()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("soak run: %w", err)
+	steps := map[string]func() error{
+		"closed":  b.closedLoop,
+		"ceiling": b.ceiling,
+		"low":     b.lowRate,
+		"proxy":   b.proxies,
+		"memory":  b.memory,
+		"open": func() error {
+			for _, r := range cfg.openRates {
+				if err := b.openLoop(r); err != nil {
+					return err
+				}
 			}
-			return reportSoak(samples, out.Bytes(), childCPU(cmd))
-		case <-tick.C:
-			mb := rssMB(cmd.Process.Pid)
-			samples = append(samples, mb)
-			fmt.Printf("  %6s  RSS %6.1f MB\n", time.Since(start).Round(time.Second), mb)
+			return nil
+		},
+	}
+	for _, s := range sections {
+		if cfg.only[s] {
+			if err := steps[s](); err != nil {
+				return err
+			}
 		}
 	}
-}
-
-func reportSoak(samples []float64, out []byte, cpu float64) error {
-	var res result
-	if err := json.Unmarshal(out, &res); err != nil {
-		return fmt.Errorf("soak: reading its JSON: %w", err)
+	t := table{
+		title:   "ilities and its peers",
+		rows:    b.rows,
+		method:  fmt.Sprintf(method, cfg.limit.others, cfg.limit.steal, cfg.retries),
+		setup:   b.setup(loadBefore),
+		details: b.details,
 	}
-	if len(samples) < 7 {
-		return fmt.Errorf("soak: too short to compare minute 1 with the end (%d samples)", len(samples))
+	if err := t.markdown(os.Stdout); err != nil {
+		return err
 	}
-	peak := 0.0
-	for _, v := range samples {
-		peak = max(peak, v)
+	if cfg.out == "" {
+		return nil
 	}
-	// Minute 1 is the sample at 60s: by then the buffers and the windows'
-	// histograms have reached their steady size. What grows after it is the
-	// per-second record the result keeps (one window a second).
-	atMinute1, last := samples[5], samples[len(samples)-1]
-	growthKBs := (last - atMinute1) * 1024 / (float64(len(samples)-6) * 10)
-	done := res.Totals.Succeeded + res.Totals.Failed
-	fmt.Printf("soak: %d requests, dropped %d, saturated %v, CPU %.2fµs/req\n", done, res.Totals.Dropped, res.Generator.Saturated, cpu/float64(max(done, 1))*1e6)
-	fmt.Printf("soak: RSS at minute 1 %.1f MB, at the end %.1f MB (%+.1f KB/s), peak %.1f MB (target < 64 MB and flat) %s\n",
-		atMinute1, last, growthKBs, peak, verdict(peak < 64 && growthKBs < 10))
-	return nil
-}
-
-// rssMB is the resident set size of a process, from /proc.
-func rssMB(pid int) float64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(cfg.out)
 	if err != nil {
-		return 0
+		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
+	if err := t.markdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	fmt.Fprintf(cfg.log, "bench: the table is also in %s\n", cfg.out)
+	return f.Close()
+}
+
+// setup is the table's account of the machine and the settings.
+func (b *bench) setup(before loadState) []string {
+	cfg := b.cfg
+	out := []string{
+		fmt.Sprintf("%d CPUs; before the first run: %s", runtime.NumCPU(), before),
+		fmt.Sprintf("%d rounds of %s per tool (memory: %s per level), tools in rotating order", cfg.rounds, cfg.duration, cfg.memDuration),
+		fmt.Sprintf("target: nginx, %d worker, access_log off, keepalive_requests 1000000, a 2-byte body", cfg.targetWorkers),
+		fmt.Sprintf("proxies: %d worker each (ilities proxy GOMAXPROCS, nginx worker_processes, HAProxy nbthread); upstream keep-alive on", cfg.proxyWorkers),
+	}
+	for _, p := range []struct{ bin, args string }{{"wrk", "-v"}, {"wrk2", "-v"}, {"nginx", "-v"}, {"haproxy", "-v"}} {
+		if !b.has(p.bin) {
+			out = append(out, p.bin+": "+notInstalled)
+			continue
 		}
+		out = append(out, p.bin+": "+version(p.bin, p.args))
 	}
-	return 0
+	if v := findVegeta(); v != "" {
+		out = append(out, "vegeta: "+version(v, "-version"))
+	} else {
+		out = append(out, "vegeta: "+notInstalled)
+	}
+	return out
+}
+
+// version is the first line a tool prints about itself.
+func version(bin, arg string) string {
+	out, _ := exec.Command(bin, arg).CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
 }
