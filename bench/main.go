@@ -62,17 +62,17 @@ import (
 
 // config is the harness's settings.
 type config struct {
-	ilities                                     string
-	rounds, retries                             int
-	duration, memDuration                       time.Duration
-	conns, lowRate, idleConns                   int
-	openRates, steps                            []int
-	targetWorkers, backendWorkers, proxyWorkers int
-	limit                                       noiseLimit
-	only                                        map[string]bool
-	out                                         string
-	soak                                        time.Duration
-	soakRate                                    int
+	ilities                                       string
+	rounds, retries                               int
+	duration, memDuration                         time.Duration
+	conns, lowRate, idleConns, h2Conns, h2Streams int
+	openRates, steps                              []int
+	targetWorkers, backendWorkers, proxyWorkers   int
+	limit                                         noiseLimit
+	only                                          map[string]bool
+	out                                           string
+	soak                                          time.Duration
+	soakRate                                      int
 
 	dir string // a temporary folder for configurations
 	fs  procfs
@@ -80,7 +80,7 @@ type config struct {
 }
 
 // sections, in the table's order.
-var sections = []string{"closed", "open", "ceiling", "low", "proxy", "memory"}
+var sections = []string{"closed", "open", "ceiling", "low", "proxy", "proxy-h2", "memory"}
 
 // method is the Method paragraph printed under the table.
 const method = "Every comparison runs its tools in rounds, each round starting one tool further along; " +
@@ -113,6 +113,8 @@ func parseFlags(args []string) (*config, error) {
 	fl.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of each measured run")
 	fl.DurationVar(&cfg.memDuration, "mem-duration", 8*time.Second, "length of each run of the memory comparison")
 	fl.IntVar(&cfg.conns, "connections", 64, "closed-loop and proxy connections (wrk -c, ilities users)")
+	fl.IntVar(&cfg.h2Conns, "h2-connections", 4, "HTTP/2 connections of the proxies' h2 comparison (h2load -c)")
+	fl.IntVar(&cfg.h2Streams, "h2-streams", 16, "concurrent streams per HTTP/2 connection (h2load -m)")
 	openRates := fl.String("open-rates", "10000,50000", "open-loop rates compared, requests per second")
 	steps := fl.String("steps", "50000,80000,100000,150000", "open-loop rates stepped up to find the highest held")
 	fl.IntVar(&cfg.lowRate, "low-rate", 1000, "rate of the low-rate comparison (send lag), requests per second")
@@ -151,7 +153,7 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-retries: want 0 or more")
 	case cfg.duration < time.Second || cfg.memDuration < time.Second:
 		return nil, errors.New("-duration, -mem-duration: want at least 1s")
-	case cfg.conns < 1 || cfg.idleConns < 10 || cfg.lowRate < 1:
+	case cfg.conns < 1 || cfg.idleConns < 10 || cfg.lowRate < 1 || cfg.h2Conns < 1 || cfg.h2Streams < 1:
 		return nil, errors.New("-connections, -low-rate: want at least 1; -idle-conns: at least 10")
 	case cfg.targetWorkers < 1 || cfg.backendWorkers < 1 || cfg.proxyWorkers < 1:
 		return nil, errors.New("-target-workers, -backend-workers, -proxy-workers: want at least 1")
@@ -201,11 +203,12 @@ func run(cfg *config) error {
 		defer b.target.stop(cfg.fs)
 	}
 	steps := map[string]func() error{
-		"closed":  b.closedLoop,
-		"ceiling": b.ceiling,
-		"low":     b.lowRate,
-		"proxy":   b.proxies,
-		"memory":  b.memory,
+		"closed":   b.closedLoop,
+		"ceiling":  b.ceiling,
+		"low":      b.lowRate,
+		"proxy":    b.proxies,
+		"proxy-h2": b.proxiesH2,
+		"memory":   b.memory,
 		"open": func() error {
 			for _, r := range cfg.openRates {
 				if err := b.openLoop(r); err != nil {

@@ -320,7 +320,45 @@ func notes(ss []sample) string {
 // proxies: the built-in proxy (`ilities proxy`), nginx and HAProxy, each
 // with the same number of workers or threads, in front of the same nginx
 // backends, driven by wrk.
-func (b *bench) proxies() error {
+// proxyDriver is the load a proxy comparison drives each proxy with: wrk
+// over HTTP/1.1, or h2load over HTTP/2 with prior knowledge (h2c).
+type proxyDriver struct {
+	bin, title string
+	h2         bool
+	run        func(url string, d time.Duration) (result, error)
+}
+
+func (b *bench) wrkDriver() proxyDriver {
+	conns := b.cfg.conns
+	return proxyDriver{bin: "wrk", title: fmt.Sprintf("proxy, wrk -c%d", conns), run: func(url string, d time.Duration) (result, error) {
+		out, cpu, err := runTool(exec.Command("wrk", append(wrkArgs(1, conns, d), url+"/")...))
+		if err != nil {
+			return result{}, err
+		}
+		return readWrk(out, cpu)
+	}}
+}
+
+func (b *bench) h2loadDriver() proxyDriver {
+	conns, streams := b.cfg.h2Conns, b.cfg.h2Streams
+	return proxyDriver{bin: "h2load", h2: true, title: fmt.Sprintf("proxy, HTTP/2 (h2c), h2load -c%d -m%d", conns, streams),
+		run: func(url string, d time.Duration) (result, error) {
+			out, cpu, err := runTool(exec.Command("h2load", h2loadArgs(conns, streams, d, url+"/")...))
+			if err != nil {
+				return result{}, err
+			}
+			return readH2load(out, cpu)
+		}}
+}
+
+// proxies compares the proxies over HTTP/1.1, driven by wrk.
+func (b *bench) proxies() error { return b.proxiesWith(b.wrkDriver()) }
+
+// proxiesH2 compares them over HTTP/2 on the front, driven by h2load: the
+// same backends over HTTP/1.1 behind each.
+func (b *bench) proxiesH2() error { return b.proxiesWith(b.h2loadDriver()) }
+
+func (b *bench) proxiesWith(drv proxyDriver) error {
 	cfg := b.cfg
 	fs := cfg.fs
 	kinds := []struct {
@@ -332,18 +370,18 @@ func (b *bench) proxies() error {
 			return startIlitiesProxy(cfg.ilities, cfg.proxyWorkers, be, fs)
 		}},
 		{fmt.Sprintf("nginx (worker_processes %d)", cfg.proxyWorkers), "nginx", true, func(be []string) (*server, error) {
-			return startNginxProxy(filepath.Join(cfg.dir, "nginx-proxy"), cfg.proxyWorkers, be, fs)
+			return startNginxProxy(filepath.Join(cfg.dir, "nginx-proxy"), cfg.proxyWorkers, drv.h2, be, fs)
 		}},
 		{fmt.Sprintf("HAProxy (nbthread %d)", cfg.proxyWorkers), "haproxy", true, func(be []string) (*server, error) {
-			return startHAProxy(filepath.Join(cfg.dir, "haproxy"), cfg.proxyWorkers, be, fs)
+			return startHAProxy(filepath.Join(cfg.dir, "haproxy"), cfg.proxyWorkers, drv.h2, be, fs)
 		}},
 	}
-	c := comparison{title: fmt.Sprintf("proxy, wrk -c%d", cfg.conns)}
+	c := comparison{title: drv.title}
 	var backends *server
 	driverMissing := ""
 	switch {
-	case !b.has("wrk"):
-		driverMissing = "not measured: wrk (the driver) not installed"
+	case !b.has(drv.bin):
+		driverMissing = "not measured: " + drv.bin + " (the driver) not installed"
 	case !b.has("nginx"):
 		driverMissing = "not measured: nginx (the backends) not installed"
 	default:
@@ -371,26 +409,22 @@ func (b *bench) proxies() error {
 		}
 		defer srv.stop(fs)
 		ct.trees = map[string]int{"proxy": srv.pid()}
-		wrk := func(d time.Duration) (result, error) {
-			out, cpu, err := runTool(exec.Command("wrk", append(wrkArgs(1, cfg.conns, d), srv.url()+"/")...))
-			if err != nil {
-				return result{}, err
-			}
-			r, err := readWrk(out, cpu)
+		drive := func(d time.Duration) (result, error) {
+			r, err := drv.run(srv.url(), d)
 			if err == nil && r.note != "" {
 				err = fmt.Errorf("errors under load: %s", r.note)
 			}
 			return r, err
 		}
-		ct.prepare = func() error { _, err := wrk(time.Second); return err }
-		ct.run = func() (result, error) { return wrk(cfg.duration) }
+		ct.prepare = func() error { _, err := drive(time.Second); return err }
+		ct.run = func() (result, error) { return drive(cfg.duration) }
 	}
 	got, err := b.compare(c)
 	if err != nil {
 		return err
 	}
 	tput := rowOf(figure{name: c.title + ", throughput", value: fig(figRate), format: fmtReqPerSec, higher: true}, c, got)
-	cpu := rowOf(figure{name: "proxy, CPU µs per request (its process tree)", value: func(s sample) float64 {
+	cpu := rowOf(figure{name: strings.Replace(drv.title, ", ", ", CPU µs per request (its process tree), ", 1), value: func(s sample) float64 {
 		return perRequest(s.trees["proxy"], s.requests)
 	}, format: fmtMicros}, c, got)
 	be := rowOf(figure{value: func(s sample) float64 { return perRequest(s.trees["backends"], s.requests) }, format: fmtMicros}, c, got)
@@ -403,7 +437,7 @@ func (b *bench) proxies() error {
 	if len(beNotes) > 0 {
 		cpu.notes = append(cpu.notes, "the backends' CPU µs per request (nginx, 2 ports, "+fmt.Sprint(cfg.backendWorkers)+" worker), counted apart: "+strings.Join(beNotes, "; "))
 	}
-	tput.notes = append(tput.notes, fmt.Sprintf("each proxy with %d worker/thread/event loop, wrk -t1 -c%d, in front of the same nginx backends", cfg.proxyWorkers, cfg.conns))
+	tput.notes = append(tput.notes, fmt.Sprintf("each proxy with %d worker/thread/event loop, driven by %s, in front of the same nginx backends (HTTP/1.1, kept alive)", cfg.proxyWorkers, strings.TrimPrefix(drv.title, "proxy, ")))
 	b.rows = append(b.rows, tput, cpu)
 	return nil
 }

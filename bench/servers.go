@@ -156,8 +156,9 @@ func startOrigin(dir string, workers, n int, fs procfs) (*server, error) {
 }
 
 // startNginxProxy runs nginx as a reverse proxy in front of backends,
-// keeping its upstream connections alive.
-func startNginxProxy(dir string, workers int, backends []string, fs procfs) (*server, error) {
+// keeping its upstream connections alive; h2: HTTP/2 with prior knowledge
+// on its front (nginx's cleartext http2 listener).
+func startNginxProxy(dir string, workers int, h2 bool, backends []string, fs procfs) (*server, error) {
 	addrs, err := freeAddrs(1)
 	if err != nil {
 		return nil, err
@@ -172,21 +173,24 @@ func startNginxProxy(dir string, workers int, backends []string, fs procfs) (*se
     keepalive_timeout 300s;
   }
   server {
-    listen %s;
+    listen %s%s;
+    http2_max_concurrent_streams 128;
+    keepalive_requests 1000000;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
   }
-`, up.String(), addrs[0])
+`, up.String(), addrs[0], map[bool]string{true: " http2"}[h2])
 	return startNginx(dir, workers, servers, addrs, fs)
 }
 
 // startHAProxy runs HAProxy with threads threads in front of backends,
 // keeping connections alive on both sides and sharing idle server
 // connections between clients (http-reuse always), no logging.
-func startHAProxy(dir string, threads int, backends []string, fs procfs) (*server, error) {
+// h2: HTTP/2 with prior knowledge on its front (proto h2).
+func startHAProxy(dir string, threads int, h2 bool, backends []string, fs procfs) (*server, error) {
 	addrs, err := freeAddrs(1)
 	if err != nil {
 		return nil, err
@@ -210,11 +214,11 @@ defaults
   timeout http-keep-alive 300s
   http-reuse always
 frontend f
-  bind %s
+  bind %s%s
   default_backend app
 backend app
   balance roundrobin
-%s`, threads, addrs[0], up.String())
+%s`, threads, addrs[0], map[bool]string{true: " proto h2"}[h2], up.String())
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err

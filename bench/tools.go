@@ -235,3 +235,38 @@ func vegetaReport(bin, results string, r *result) error {
 	}
 	return nil
 }
+
+// h2loadArgs are h2load's arguments: one thread, conns connections of
+// streams concurrent streams each, for d, HTTP/2 with prior knowledge.
+func h2loadArgs(conns, streams int, d time.Duration, url string) []string {
+	return []string{"-t1", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-m%d", streams),
+		fmt.Sprintf("-D%d", max(1, int(d.Round(time.Second).Seconds()))), url}
+}
+
+var (
+	h2loadFinished = regexp.MustCompile(`finished in ([0-9.]+)(ms|s),`)
+	h2loadRequests = regexp.MustCompile(`requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
+	h2loadStatus   = regexp.MustCompile(`status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx`)
+)
+
+// readH2load reads h2load's summary: the requests that succeeded over the
+// measured time; a failure or an answer other than 2xx is a note.
+func readH2load(out []byte, cpu float64) (result, error) {
+	f, m, st := h2loadFinished.FindSubmatch(out), h2loadRequests.FindSubmatch(out), h2loadStatus.FindSubmatch(out)
+	if f == nil || m == nil || st == nil {
+		return result{}, fmt.Errorf("cannot read h2load's output:\n%s", out)
+	}
+	secs, _ := strconv.ParseFloat(string(f[1]), 64)
+	if string(f[2]) == "ms" {
+		secs /= 1e3
+	}
+	n := func(b []byte) int64 { v, _ := strconv.ParseInt(string(b), 10, 64); return v }
+	ok := n(m[3])
+	r := result{requests: ok, seconds: secs, cpu: cpu, fig: map[string]float64{
+		figRate: float64(ok) / math.Max(secs, 1e-9), figLatencyP50: math.NaN(),
+	}}
+	if bad := n(m[4]) + n(m[5]) + n(m[6]) + n(st[2]) + n(st[3]) + n(st[4]); bad > 0 {
+		r.note = fmt.Sprintf("%d failed, errored, timed out or not 2xx", bad)
+	}
+	return r, nil
+}

@@ -145,3 +145,28 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+// h2load's summary, as it prints it (1.52), trimmed to what is read.
+const h2loadOutput = `Application protocol: h2c
+finished in 1.00s, 5492.00 req/s, 241.85KB/s
+requests: 5492 total, 5500 started, 5492 done, 5492 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 5494 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 241.85KB (247658) total, 37.91KB (38822) headers (space savings 96.64%), 59.00KB (60412) data
+`
+
+func TestReadH2load(t *testing.T) {
+	r, err := readH2load([]byte(h2loadOutput), 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.requests != 5492 || r.seconds != 1 || r.cpu != 0.5 || r.fig[figRate] != 5492 || r.note != "" {
+		t.Errorf("read %+v", r)
+	}
+	bad := strings.Replace(strings.Replace(h2loadOutput, "0 failed", "3 failed", 1), "0 5xx", "2 5xx", 1)
+	if r, err := readH2load([]byte(bad), 0); err != nil || r.note != "5 failed, errored, timed out or not 2xx" {
+		t.Errorf("failures: note %q, %v", r.note, err)
+	}
+	if _, err := readH2load([]byte("nothing"), 0); err == nil {
+		t.Error("unreadable output accepted")
+	}
+}
