@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"image/png"
@@ -21,23 +22,40 @@ var (
 	htmlTemplateText string
 	//go:embed html.css
 	htmlCSS string
+	// The chart library, uPlot (MIT, uplot/LICENSE), as published, and the
+	// page's own script that draws the charts with it.
+	//go:embed uplot/uPlot.iife.min.js
+	uPlotJS string
+	//go:embed uplot/uPlot.min.css
+	uPlotCSS string
+	//go:embed html_charts.js
+	chartsJS string
 
 	htmlTemplate = template.Must(template.New("report.html").Parse(htmlTemplateText))
+
+	// pageCSS is the page's one style sheet: uPlot's, then the page's.
+	pageCSS = uPlotCSS + "\n" + htmlCSS
+	// pageScripts are the page's inline scripts, in order.
+	pageScripts = []template.JS{template.JS(uPlotJS), template.JS(chartsJS)}
 )
 
 // htmlCSP is the page's Content Security Policy: nothing may load from
-// anywhere (no script, font, frame or connection), images only from data:
-// URIs, and styles only from the one inline style sheet, by its hash.
-var htmlCSP = "default-src 'none'; img-src data:; style-src '" + styleHash(htmlCSS) + "'; base-uri 'none'; form-action 'none'"
+// anywhere (no font, frame or connection), images only from data: URIs,
+// styles only from the one inline style sheet and scripts only from the
+// page's own inline scripts, each by its hash.
+var htmlCSP = "default-src 'none'; img-src data:; style-src '" + inlineHash(pageCSS) +
+	"'; script-src '" + inlineHash(uPlotJS) + "' '" + inlineHash(chartsJS) + "'; base-uri 'none'; form-action 'none'"
 
-// styleHash is the CSP source expression of an inline style sheet.
-func styleHash(css string) string {
-	sum := sha256.Sum256([]byte(css))
+// inlineHash is the CSP source expression of an inline style sheet or
+// script.
+func inlineHash(text string) string {
+	sum := sha256.Sum256([]byte(text))
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// WriteHTML writes report.html: one self-contained page (charts embedded as
-// data: URIs, one inline style sheet, no script, nothing fetched) that
+// WriteHTML writes report.html: one self-contained page (interactive
+// charts drawn by the embedded chart library from data in the page, other
+// images as data: URIs, one inline style sheet, nothing fetched) that
 // works offline and under a strict Content Security Policy. The verdict
 // and each requirement with its observed value and margin come first; then
 // the key figures, the plots, latency, workloads, nodes, faults, errors,
@@ -90,6 +108,8 @@ type htmlPage struct {
 	KeyFigures    []htmlPair
 	Charts        []htmlChart
 	ChartError    string
+	ChartData     template.JS   // the interactive charts' data, JSON
+	Scripts       []template.JS // the scripts that draw them
 	Latency       []htmlLatencyRow
 	Workloads     []htmlWorkload
 	Requests      []htmlWorkload // shown when a workload sends several
@@ -125,10 +145,17 @@ type htmlRequirement struct {
 
 type htmlPair struct{ Label, Value string }
 
+// htmlChart is a chart of the page: drawn by the page's script from
+// ChartData[Index] when Interactive (Time: over the run's time), else its
+// PNG.
 type htmlChart struct {
 	Title         string
+	File          string
 	Src           template.URL
 	Width, Height int
+	Interactive   bool
+	Time          bool
+	Index         int
 }
 
 type htmlLatencyRow struct{ Label, Latency, Service string }
@@ -168,7 +195,7 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	rate := func(v float64) string { return FormatValue(v, scenario.UnitRate) }
 	p := &htmlPage{
 		CSP:  htmlCSP,
-		CSS:  template.CSS(htmlCSS),
+		CSS:  template.CSS(pageCSS),
 		Tool: res.Tool,
 		Name: res.Scenario,
 	}
@@ -258,20 +285,8 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		{fmt.Sprintf("scheduled = %d succeeded + %d failed + %d dropped", s.Totals.Succeeded, s.Totals.Failed, s.Totals.Dropped), formatCount(s.Totals.Scheduled)},
 	}
 
-	for _, f := range figs {
-		if f.File == TopologyFile {
-			continue // the page draws it itself, as SVG
-		}
-		cfg, err := png.DecodeConfig(bytes.NewReader(f.PNG))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.File, err)
-		}
-		p.Charts = append(p.Charts, htmlChart{
-			Title: f.Title,
-			// A data: URI of our own PNG bytes: safe by construction.
-			Src:   template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG)),
-			Width: cfg.Width, Height: cfg.Height,
-		})
+	if err := p.charts(figs); err != nil {
+		return nil, err
 	}
 
 	lat, svc := s.LatencyMS, s.ServiceLatencyMS
@@ -383,6 +398,45 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 	add("result schema", strconv.Itoa(res.SchemaVersion))
 	p.ScenarioYAML = m.ScenarioYAML
 	return p, nil
+}
+
+// charts fills the page's plots: each chart with data as an interactive
+// chart (its data in ChartData, drawn by the page's scripts), any other
+// as its PNG. The drawing of the infrastructure is left out: the page
+// draws it itself, as SVG.
+func (p *htmlPage) charts(figs []Figure) error {
+	var data []*chartData
+	for _, f := range figs {
+		if f.File == TopologyFile {
+			continue
+		}
+		if f.data != nil {
+			p.Charts = append(p.Charts, htmlChart{Title: f.Title, File: f.File, Interactive: true, Time: f.data.Kind == "time", Index: len(data)})
+			data = append(data, f.data)
+			continue
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(f.PNG))
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.File, err)
+		}
+		p.Charts = append(p.Charts, htmlChart{
+			Title: f.Title, File: f.File,
+			// A data: URI of our own PNG bytes: safe by construction.
+			Src:   template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(f.PNG)),
+			Width: cfg.Width, Height: cfg.Height,
+		})
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	// encoding/json writes <, > and & as \u escapes: the data cannot end
+	// its script element.
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("the charts' data: %w", err)
+	}
+	p.ChartData, p.Scripts = template.JS(b), pageScripts
+	return nil
 }
 
 // infrastructure fills the page's drawing of the SUT, its tier table, its

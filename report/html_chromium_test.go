@@ -81,6 +81,7 @@ type pageCheck struct {
 	requests      []string // every URL the page requested besides itself and data: URIs
 	brokenImages  []string // images that did not decode, or decoded to nothing
 	images        int
+	charts        int  // interactive charts drawn
 	banner        rect // the verdict banner, in CSS pixels
 	lastReq       rect // the last requirement row
 	bannerOnTop   bool // the banner is what is at its own centre (nothing covers it)
@@ -121,6 +122,7 @@ const pageProbe = `(async () => {
 		text = banner.innerText;
 	}
 	return {
+		charts: document.querySelectorAll('figure.chart .uplot canvas').length,
 		images: Array.from(document.images, i => ({src: i.currentSrc.slice(0, 40), complete: i.complete, w: i.naturalWidth, h: i.naturalHeight})),
 		banner: box(banner), visible, onTop, text,
 		lastReq: rows.length ? box(rows[rows.length - 1]) : null,
@@ -137,6 +139,7 @@ type probeResult struct {
 		Complete bool
 		W, H     int
 	}
+	Charts                    int
 	Banner, LastReq, Viewport *rect
 	Visible, OnTop            bool
 	Text                      string
@@ -170,7 +173,11 @@ func checkPageInChromium(t *testing.T, browser context.Context, out *lockedBuffe
 				pc.consoleErrors = append(pc.consoleErrors, fmt.Sprintf("console.%s %v", ev.Type, args))
 			}
 		case *runtime.EventExceptionThrown:
-			pc.consoleErrors = append(pc.consoleErrors, "exception: "+ev.ExceptionDetails.Text)
+			text := ev.ExceptionDetails.Text
+			if ex := ev.ExceptionDetails.Exception; ex != nil {
+				text += " " + ex.Description
+			}
+			pc.consoleErrors = append(pc.consoleErrors, "exception: "+text)
 		case *log.EventEntryAdded:
 			if ev.Entry.Level == log.EntryLevelError {
 				pc.consoleErrors = append(pc.consoleErrors, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
@@ -198,7 +205,7 @@ func checkPageInChromium(t *testing.T, browser context.Context, out *lockedBuffe
 	mu.Lock()
 	defer mu.Unlock()
 	pc.screenshot = shot
-	pc.images = len(probe.Images)
+	pc.images, pc.charts = len(probe.Images), probe.Charts
 	for _, img := range probe.Images {
 		if !img.Complete || img.W <= 0 || img.H <= 0 {
 			pc.brokenImages = append(pc.brokenImages, fmt.Sprintf("%s (complete %v, %dx%d)", img.Src, img.Complete, img.W, img.H))
@@ -224,8 +231,8 @@ func checkPageInChromium(t *testing.T, browser context.Context, out *lockedBuffe
 // The acceptance check of report.html: opened in headless Chromium, the
 // page logs no error, requests nothing beyond itself, every image decodes
 // to a non-empty picture, the verdict banner and every requirement are
-// visible on the first screen, and the drawing of the infrastructure shows
-// every node. A screenshot of that screen is kept.
+// visible on the first screen, every chart is drawn, and the drawing of the
+// infrastructure shows every node. A screenshot of that screen is kept.
 func TestHTMLReportInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
@@ -268,8 +275,8 @@ func TestHTMLReportInChromium(t *testing.T) {
 		if len(pc.requests) > 0 {
 			t.Errorf("the page requested:\n%s", strings.Join(pc.requests, "\n"))
 		}
-		if pc.images != 5 {
-			t.Errorf("%d images, want the 5 charts", pc.images)
+		if pc.charts != 6 || pc.images != 0 {
+			t.Errorf("%d charts drawn and %d images, want the 6 charts drawn and no image", pc.charts, pc.images)
 		}
 		if len(pc.brokenImages) > 0 {
 			t.Errorf("images that did not decode:\n%s", strings.Join(pc.brokenImages, "\n"))

@@ -17,8 +17,9 @@ func renderHTML(t *testing.T, res *Result) string {
 	return buf.String()
 }
 
-// The page is self-contained and safe under its own policy: no script, no
-// URL but data: ones, one style sheet whose hash the policy names.
+// The page is self-contained and safe under its own policy: no URL but
+// data: ones, one style sheet and the charts' two scripts, each allowed
+// by its hash, the charts' data in a script element that is not run.
 func TestHTMLIsSelfContained(t *testing.T) {
 	page := renderHTML(t, richResult(t))
 	csp := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]+)">`).FindStringSubmatch(page)
@@ -38,18 +39,37 @@ func TestHTMLIsSelfContained(t *testing.T) {
 	if len(styles) != 1 {
 		t.Fatalf("%d style elements, want 1", len(styles))
 	}
-	if hash := styleHash(styles[0][1]); !strings.Contains(policy, "style-src '"+hash+"'") {
+	if hash := inlineHash(styles[0][1]); !strings.Contains(policy, "style-src '"+hash+"'") {
 		t.Errorf("the style sheet hashes to %s, which the policy %q does not allow", hash, policy)
 	}
-	for _, banned := range []string{"<script", "<iframe", "<object", "<embed", "<link rel=\"stylesheet", "@import", " style=\"", "http-equiv=\"refresh"} {
+	// The scripts: the charts' data (not run) and the two scripts that
+	// draw them, each allowed by its hash; no other.
+	scripts := regexp.MustCompile(`(?s)<script([^>]*)>(.*?)</script>`).FindAllStringSubmatch(page, -1)
+	var run int
+	for _, sc := range scripts {
+		switch sc[1] {
+		case ` type="application/json" id="chart-data"`:
+		case "":
+			run++
+			if hash := inlineHash(sc[2]); !strings.Contains(policy, "'"+hash+"'") {
+				t.Errorf("a script (%.40q…) hashes to %s, which the policy %q does not allow", sc[2], hash, policy)
+			}
+		default:
+			t.Errorf("script element <script%s>", sc[1])
+		}
+	}
+	if len(scripts) != 3 || run != 2 {
+		t.Errorf("%d script elements, %d run; want the data and the 2 scripts", len(scripts), run)
+	}
+	if strings.Count(policy, "'sha256-") != 3 {
+		t.Errorf("policy %q: want the style sheet's and the 2 scripts' hashes", policy)
+	}
+	for _, banned := range []string{"<iframe", "<object", "<embed", "<link rel=\"stylesheet", "@import", " style=\"", "http-equiv=\"refresh"} {
 		if strings.Contains(page, banned) {
 			t.Errorf("page contains %q", banned)
 		}
 	}
 	attrs := regexp.MustCompile(`\s(src|href|srcset|action|poster|formaction)="([^"]*)"`).FindAllStringSubmatch(page, -1)
-	if len(attrs) < 5 {
-		t.Errorf("%d URL attributes; want at least the 5 charts", len(attrs))
-	}
 	for _, a := range attrs {
 		if !strings.HasPrefix(a[2], "data:") {
 			t.Errorf("%s=%q is not a data: URI", a[1], a[2][:min(len(a[2]), 60)])
@@ -70,7 +90,7 @@ func TestHTMLContentAndOrder(t *testing.T) {
 		`<table id="requirements">`,
 		`<span class="status fail">FAIL</span></td><td><code>p99(latency) &lt; 20ms for browse</code></td><td class="num">25.7ms</td><td class="num">20.0ms</td><td class="num neg">-5.68ms</td>`,
 		`id="key-figures"`,
-		`<h2 id="plots">`, `alt="Throughput and errors per second"`, `alt="Latency by percentile"`,
+		`<h2 id="plots">`, `data-file="throughput.png"><figcaption>Throughput per second</figcaption>`, `data-file="latency-spectrum.png"><figcaption>Latency by percentile</figcaption>`,
 		`<h2 id="latency">`, `<h2 id="workloads">`, `<h2 id="nodes">`,
 		`<h2 id="faults">`, "<td>crash</td><td>app-2</td><td class=\"num\">20.0s</td><td class=\"num\">15.0s</td><td class=\"num\">750ms</td><td class=\"num\">2.40s</td>",
 		`<h2 id="errors">`, `<h2 id="generator">`,
@@ -123,8 +143,8 @@ func TestHTMLWithACorruptHistogram(t *testing.T) {
 	if !strings.Contains(page, `<p class="alert bad">Some charts could not be drawn: spectrum latency, all requests:`) {
 		t.Error("the broken chart is not named")
 	}
-	if n := strings.Count(page, `<figure class="chart">`); n != 4 {
-		t.Errorf("%d charts, want the 4 others", n)
+	if n := strings.Count(page, `<figure class="chart interactive`); n != 5 {
+		t.Errorf("%d charts, want the 5 others", n)
 	}
 }
 

@@ -105,7 +105,7 @@ func TestWriteFiles(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
+	want := []string{"errors.png", "junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
 		"report.html", "result.json", "summary.md", "throughput.png"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("files %v, want %v (and no temporary files)", names, want)

@@ -341,6 +341,7 @@ func mergeWindows(parts []*Result, measuredS float64) ([]Window, error) {
 			m.Warmup = m.Warmup || w.Warmup
 			m.Errors = addCounts(m.Errors, w.Errors)
 			m.Nodes = addCounts(m.Nodes, w.Nodes)
+			m.NodeFailed = addCounts(m.NodeFailed, w.NodeFailed)
 			m.Sites = addCounts(m.Sites, w.Sites)
 			for name, u := range w.Utilisation {
 				if m.Utilisation == nil {

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
@@ -28,6 +29,14 @@ type Chart struct {
 	// image's caption and alternative text.
 	Title string
 	plot  *plot.Plot
+	// data is the chart as plain data, for report.html's interactive
+	// chart; nil for a chart the page shows as its PNG.
+	data *chartData
+	// timed marks a chart over the run's time. Charts aligns those of a
+	// result: left is where their plotting area starts and legendWidth
+	// the width of their legend column (0: the chart's own).
+	timed             bool
+	left, legendWidth vg.Length
 }
 
 // Figure is a rendered chart: its PNG image and what it shows.
@@ -35,6 +44,7 @@ type Figure struct {
 	File  string
 	Title string
 	PNG   []byte
+	data  *chartData
 }
 
 // Chart geometry: every PNG has the same size, so that a report reads as
@@ -50,15 +60,11 @@ func (c *Chart) WritePNG(w io.Writer) error {
 	img := vgimg.NewWith(vgimg.UseWH(chartWidth, chartHeight), vgimg.UseDPI(chartDPI))
 	dc := draw.New(img)
 	// The legend goes in its own column on the right; the plot is drawn
-	// with an empty legend in what is left.
+	// with an empty legend in what is left, its plotting area moved right
+	// to c.left when the chart is aligned with others.
 	legend := c.plot.Legend
-	p := *c.plot
-	p.Legend = plot.NewLegend()
-	legendWidth := legend.Rectangle(dc).Size().X
-	if legendWidth > 0 {
-		legendWidth += 12
-	}
-	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	p, area, legendWidth := c.plotArea(dc)
+	p.Draw(area)
 	if legendWidth > 0 {
 		// Aligned with the top of the plotting area, under the title.
 		area := draw.Crop(dc, chartWidth-legendWidth+6, 0, 0, -28)
@@ -69,24 +75,66 @@ func (c *Chart) WritePNG(w io.Writer) error {
 	return err
 }
 
+// plotArea is the chart's plot without its legend, and the part of dc it
+// is drawn in: left of the legend column, its plotting area moved right
+// to c.left when the chart is aligned with others.
+func (c *Chart) plotArea(dc draw.Canvas) (p plot.Plot, area draw.Canvas, legendWidth vg.Length) {
+	p = *c.plot
+	p.Legend = plot.NewLegend()
+	legendWidth = max(c.legendColumn(dc), c.legendWidth)
+	area = draw.Crop(dc, 0, -legendWidth, 0, 0)
+	if shift := c.left - p.DataCanvas(area).Min.X; shift > 0 {
+		area = draw.Crop(area, shift, 0, 0, 0)
+	}
+	return p, area, legendWidth
+}
+
+// legendColumn is the width of the chart's legend beside the plot, 0
+// without one.
+func (c *Chart) legendColumn(dc draw.Canvas) vg.Length {
+	w := c.plot.Legend.Rectangle(dc).Size().X
+	if w > 0 {
+		w += 12
+	}
+	return w
+}
+
+// layout is where the chart's plotting area would start on its own, and
+// the width of its legend column.
+func (c *Chart) layout() (left, legendWidth vg.Length) {
+	own := *c
+	own.left, own.legendWidth = 0, 0
+	p, area, legendWidth := own.plotArea(measureCanvas())
+	return p.DataCanvas(area).Min.X, legendWidth
+}
+
+// measureCanvas is a canvas of a chart's size that draws nothing, to lay
+// a chart out on.
+func measureCanvas() draw.Canvas {
+	return draw.NewCanvas(&recorder.Canvas{}, chartWidth, chartHeight)
+}
+
 // Render draws the chart into a Figure.
 func (c *Chart) Render() (Figure, error) {
 	var buf bytes.Buffer
 	if err := c.WritePNG(&buf); err != nil {
 		return Figure{}, fmt.Errorf("drawing %s: %w", c.File, err)
 	}
-	return Figure{File: c.File, Title: c.Title, PNG: buf.Bytes()}, nil
+	return Figure{File: c.File, Title: c.Title, PNG: buf.Bytes(), data: c.data}, nil
 }
 
 // resultCharts are the charts of one result, in reading order. Each
 // builder returns nil when the result has no data for its chart. Adding a
 // chart is one line here.
+// The charts over time come first, one under the other on one time axis.
 var resultCharts = []func(*Result) (*Chart, error){
 	ThroughputChart,
+	ErrorsChart,
 	LatencyChart,
-	resultSpectrumChart,
 	NodeRateChart,
+	NodeFailureChart,
 	UtilisationChart,
+	resultSpectrumChart,
 }
 
 // Charts returns the charts res has data for. A chart that cannot be built
@@ -105,6 +153,7 @@ func Charts(res *Result) ([]*Chart, error) {
 			out = append(out, c)
 		}
 	}
+	alignTimeCharts(out)
 	return out, errors.Join(errs...)
 }
 
@@ -152,7 +201,15 @@ var (
 	colourGreen  = palette[2]
 	colourRed    = palette[3]
 	colourPurple = palette[4]
+	colourBrown  = palette[5]
+	colourPink   = palette[6]
 	colourGrey   = palette[7]
+	colourOlive  = palette[8]
+	colourCyan   = palette[9]
+	colourBlack  = color.NRGBA{0x22, 0x22, 0x22, 0xff}
+	thresholdInk = color.NRGBA{0x6a, 0x0d, 0x0e, 0xff}
+	// errorColours are the failure classes' colours, most frequent first.
+	errorColours = []color.NRGBA{colourRed, colourOrange, colourBrown, colourPink, colourOlive, colourCyan, colourGrey}
 	faultShade   = color.NRGBA{0xd6, 0x27, 0x28, 0x22}
 	faultInk     = color.NRGBA{0xa0, 0x1c, 0x1d, 0xff}
 	warmupShade  = color.NRGBA{0x7f, 0x7f, 0x7f, 0x26}
@@ -161,6 +218,7 @@ var (
 var (
 	sansFont   = font.Font{Typeface: "Liberation", Variant: "Sans"}
 	dashedLine = []vg.Length{vg.Points(5), vg.Points(3)}
+	dottedLine = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
 )
 
 // logFloorMS is the smallest latency a log axis shows: the histograms'

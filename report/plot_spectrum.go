@@ -68,6 +68,7 @@ func SpectrumChart(file, title string, spectra []Spectrum) (*Chart, error) {
 		ys[i] = curves[i].y
 	}
 	logRange(p, ys...)
+	lines := make([]series, len(curves))
 	for i, c := range curves {
 		s := series{name: c.s.Name, x: c.x, y: c.y, colour: palette[i%len(palette)], width: vg.Points(1.6)}
 		if c.s.Dashed {
@@ -76,8 +77,9 @@ func SpectrumChart(file, title string, spectra []Spectrum) (*Chart, error) {
 		if err := addSeries(p, s); err != nil {
 			return nil, err
 		}
+		lines[i] = s
 	}
-	return &Chart{File: file, Title: title, plot: p}, nil
+	return &Chart{File: file, Title: title, plot: p, data: spectrumData(file, title, lines, p.Y.Min, p.Y.Max, xEnd)}, nil
 }
 
 // spectrumCurve samples h's percentile spectrum: 50 points per decade of
@@ -97,7 +99,8 @@ func spectrumCurve(h *hdrhistogram.Histogram) (x, y []float64) {
 }
 
 // resultSpectrumChart is the spectrum of a run: latency and service
-// latency over all requests and, with several workloads, each workload's.
+// latency over all requests and, with several workloads, each workload's,
+// and each request's when a workload sends several (by name).
 func resultSpectrumChart(res *Result) (*Chart, error) {
 	spectra := []Spectrum{
 		{Name: "latency, all requests", Histogram: res.Histograms.Latency},
@@ -105,6 +108,15 @@ func resultSpectrumChart(res *Result) (*Chart, error) {
 	if len(res.Workloads) > 1 {
 		for _, w := range res.Workloads {
 			spectra = append(spectra, Spectrum{Name: "latency, " + w.Name, Histogram: w.Histograms.Latency})
+		}
+	}
+	if requestsShown(res) {
+		for _, r := range res.Requests {
+			name := r.Name
+			if len(res.Workloads) > 1 {
+				name = r.Workload + ": " + name
+			}
+			spectra = append(spectra, Spectrum{Name: "latency, " + name, Histogram: r.Histograms.Latency})
 		}
 	}
 	spectra = append(spectra, Spectrum{Name: "service latency (from actual send)", Histogram: res.Histograms.ServiceLatency, Dashed: true})

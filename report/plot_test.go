@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
 )
 
 // artifactDir is where a test leaves files for people to look at:
@@ -73,7 +76,7 @@ func TestFiguresOfARichResult(t *testing.T) {
 	for _, f := range figs {
 		files = append(files, f.File)
 	}
-	want := []string{"throughput.png", "latency.png", "latency-spectrum.png", "node-requests.png", "node-utilisation.png", TopologyFile}
+	want := []string{"throughput.png", "errors.png", "latency.png", "node-requests.png", "node-utilisation.png", "latency-spectrum.png", TopologyFile}
 	if !reflect.DeepEqual(files, want) {
 		t.Fatalf("figures %v, want %v", files, want)
 	}
@@ -152,12 +155,12 @@ func TestChartsNeedTheirData(t *testing.T) {
 			for i := range r.Windows {
 				r.Windows[i].Nodes, r.Windows[i].Utilisation = nil, nil
 			}
-		}, []string{"throughput.png", "latency.png", "latency-spectrum.png"}},
+		}, []string{"throughput.png", "errors.png", "latency.png", "latency-spectrum.png"}},
 		{"no utilisation", func(r *Result) {
 			for i := range r.Windows {
 				r.Windows[i].Utilisation = nil
 			}
-		}, []string{"throughput.png", "latency.png", "latency-spectrum.png", "node-requests.png"}},
+		}, []string{"throughput.png", "errors.png", "latency.png", "node-requests.png", "latency-spectrum.png"}},
 		{"nothing completed", func(r *Result) {
 			for i := range r.Windows {
 				r.Windows[i].LatencyMS = WindowLatency{}
@@ -165,7 +168,7 @@ func TestChartsNeedTheirData(t *testing.T) {
 			r.Histograms = Histograms{}
 			r.Workloads = nil
 			r.Faults = nil
-		}, []string{"throughput.png", "node-requests.png", "node-utilisation.png"}},
+		}, []string{"throughput.png", "errors.png", "node-requests.png", "node-utilisation.png"}},
 	}
 	base := richResult(t)
 	for _, tc := range cases {
@@ -337,4 +340,203 @@ func TestSpectrumOverlayAndBars(t *testing.T) {
 		t.Errorf("%d blue bar pixels", n)
 	}
 	os.WriteFile(filepath.Join(artifactDir(t), fig.File), fig.PNG, 0o644)
+}
+
+// Every time chart of a result has its plotting area at the same place,
+// though their y axes' labels and legends differ in width: the PNGs read
+// down a page on one time axis.
+func TestTimeChartsShareTheirPlottingArea(t *testing.T) {
+	charts, err := Charts(richResult(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataArea := func(c *Chart) vg.Rectangle {
+		p, area, _ := c.plotArea(measureCanvas())
+		return p.DataCanvas(area).Rectangle
+	}
+	var first vg.Rectangle
+	var timed, unaligned int
+	for _, c := range charts {
+		if !c.timed {
+			continue
+		}
+		got := dataArea(c)
+		if timed == 0 {
+			first = got
+		}
+		timed++
+		if math.Abs(float64(got.Min.X-first.Min.X)) > 0.01 || math.Abs(float64(got.Max.X-first.Max.X)) > 0.01 {
+			t.Errorf("%s's plotting area spans x %v..%v, the first's %v..%v", c.File, got.Min.X, got.Max.X, first.Min.X, first.Max.X)
+		}
+		own := *c
+		own.left, own.legendWidth = 0, 0
+		if a := dataArea(&own); a.Min.X != got.Min.X || a.Max.X != got.Max.X {
+			unaligned++
+		}
+		if c.data == nil || c.data.XMin != 0 || c.data.XMax != 60 {
+			t.Errorf("%s: data %+v, want the run's 60s as its x range", c.File, c.data)
+		}
+	}
+	if timed != 5 {
+		t.Errorf("%d time charts, want 5", timed)
+	}
+	if unaligned == 0 {
+		t.Error("every time chart is where it would be alone: nothing was aligned")
+	}
+}
+
+// seriesNamed is the chart's line named name, nil when it has none.
+func seriesNamed(c *Chart, name string) *dataSeries {
+	for i := range c.data.Series {
+		if c.data.Series[i].Name == name {
+			return &c.data.Series[i]
+		}
+	}
+	return nil
+}
+
+func allEqual(ys []float64, want float64) bool {
+	for _, y := range ys {
+		if math.Abs(y-want) > 1e-9 {
+			return false
+		}
+	}
+	return len(ys) > 0
+}
+
+// The run's requirements are drawn on the chart of their metric, at their
+// threshold; a workload's are not (the charts show the whole run).
+func TestRequirementThresholdsAreDrawn(t *testing.T) {
+	res := richResult(t)
+	cases := []struct {
+		build func(*Result) (*Chart, error)
+		name  string
+		want  float64 // every second's value
+	}{
+		{LatencyChart, "requirement p99(latency) < 40ms", 40},
+		{ThroughputChart, "requirement throughput >= 190/s", 190},
+		// 1% and 0.1% of the 200 arrivals of each second.
+		{ErrorsChart, "allowed by error_rate < 1%", 2},
+		{ErrorsChart, "allowed by availability >= 99.9%", 0.2},
+	}
+	for _, tc := range cases {
+		c, err := tc.build(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := seriesNamed(c, tc.name)
+		if s == nil {
+			t.Errorf("%s has no line %q", c.File, tc.name)
+			continue
+		}
+		if !allEqual(s.Y, tc.want) {
+			t.Errorf("%s: %q at %v, want %g throughout", c.File, tc.name, s.Y[:3], tc.want)
+		}
+	}
+	c, err := LatencyChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := seriesNamed(c, "requirement p99(latency) < 20ms for browse"); s != nil {
+		t.Error("a workload's requirement is drawn on the run's latency")
+	}
+}
+
+// Failures are on their own chart, by class, not beside the throughput;
+// the throughput chart draws the target over the successes.
+func TestErrorsHaveTheirOwnAxis(t *testing.T) {
+	res := richResult(t)
+	tp, err := ThroughputChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range tp.data.Series {
+		names = append(names, s.Name)
+	}
+	if want := []string{"succeeded (throughput)", "scheduled (target)", "requirement throughput >= 190/s"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("throughput chart lines %v, want %v (the target drawn after the successes)", names, want)
+	}
+	ec, err := ErrorsChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := seriesNamed(ec, "refused")
+	if refused == nil || refused.Y[20] != float64(res.Windows[20].Errors["refused"]) || refused.Y[0] != 0 {
+		t.Fatalf("errors chart %+v: want the refused requests of each second", ec.data.Series)
+	}
+	if ec.data.YMax > 100 {
+		t.Errorf("errors axis up to %g, want it scaled to the failures (at most 67/s)", ec.data.YMax)
+	}
+}
+
+// A node's failed answers are not counted as served: a crashed node whose
+// failures the proxy names it in shows at zero on the served chart, and
+// its failures on a chart of their own.
+func TestNodeChartsSplitSuccessesAndFailures(t *testing.T) {
+	res := &Result{MeasuredS: 3, Nodes: []Node{{Name: "a"}, {Name: "b"}}}
+	for sec := range 3 {
+		w := Window{T: sec, Nodes: map[string]int64{"a": 100, "b": 100}}
+		if sec > 0 {
+			w.NodeFailed = map[string]int64{"b": 100}
+		}
+		res.Windows = append(res.Windows, w)
+	}
+	served, err := NodeRateChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := seriesNamed(served, "a"), seriesNamed(served, "b"); a == nil || b == nil ||
+		!allEqual(a.Y, 100) || !reflect.DeepEqual([]float64(b.Y), []float64{100, 0, 0}) {
+		t.Fatalf("served %+v: want a at 100/s, b at 100 then 0", served.data.Series)
+	}
+	failed, err := NodeFailureChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed.data.Series) != 1 || failed.data.Series[0].Name != "b" ||
+		!reflect.DeepEqual([]float64(failed.data.Series[0].Y), []float64{0, 100, 100}) {
+		t.Fatalf("failed %+v: want b's 100/s from the second second", failed.data.Series)
+	}
+	res.Windows[1].NodeFailed, res.Windows[2].NodeFailed = nil, nil
+	if c, err := NodeFailureChart(res); c != nil || err != nil {
+		t.Errorf("a failure chart (%v, %v) without failures", c, err)
+	}
+}
+
+// With several requests in a workload, the spectrum draws each request's
+// latency by its name.
+func TestSpectrumByRequestName(t *testing.T) {
+	res := richResult(t)
+	res.Workloads = res.Workloads[:1]
+	for _, name := range []string{"GET /", "POST /cart"} {
+		r := RequestResult{Name: name, Workload: "browse"}
+		r.Histograms.Latency = res.Histograms.Latency
+		res.Requests = append(res.Requests, r)
+	}
+	c, err := resultSpectrumChart(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"latency, all requests", "latency, GET /", "latency, POST /cart"} {
+		if seriesNamed(c, want) == nil {
+			t.Errorf("spectrum lacks %q", want)
+		}
+	}
+}
+
+func TestChartDataJSON(t *testing.T) {
+	b, err := json.Marshal(jsonFloats{1, math.NaN(), 2.5, math.Inf(1), 1.0 / 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), "[1,null,2.5,null,0.333333]"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if got := cssColour(faultShade); got != "rgba(214,39,40,0.133)" {
+		t.Errorf("fault shade %s", got)
+	}
+	if got := cssColour(colourBlue); got != "#1f77b4" {
+		t.Errorf("blue %s", got)
+	}
 }

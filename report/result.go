@@ -332,8 +332,11 @@ type Window struct {
 	ThroughputRPS float64          `json:"throughput_rps"`
 	LatencyMS     WindowLatency    `json:"latency_ms"`
 	Errors        map[string]int64 `json:"errors,omitempty"`
-	// Nodes counts responses per node in this window.
-	Nodes map[string]int64 `json:"nodes,omitempty"`
+	// Nodes counts responses per node in this window, and NodeFailed
+	// those of them that failed the request (an error status, a failed
+	// expect): a node served Nodes - NodeFailed.
+	Nodes      map[string]int64 `json:"nodes,omitempty"`
+	NodeFailed map[string]int64 `json:"node_failed,omitempty"`
 	// Sites counts the requests sent to each site in this window, by
 	// their intended time, when the scenario has several.
 	Sites map[string]int64 `json:"sites,omitempty"`

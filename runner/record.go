@@ -190,6 +190,8 @@ func (a *scopeAcc) errors() map[string]int64 {
 type windowAcc struct {
 	counts [numOutcomes]int64
 	nodes  map[string]int64
+	// nodeFailed counts the responses of nodes that failed the request.
+	nodeFailed map[string]int64
 	// workloads counts each workload's [scheduled, succeeded], from which
 	// the scopes' windows are rebuilt at the end (scopeAcc.windows);
 	// requests each request's, every workload's in turn (collector.reqBase).
@@ -207,12 +209,13 @@ type windowAcc struct {
 // encoded (for interval logs). Finished windows go to a spill file, so
 // its fields are exported for gob.
 type finishedWindow struct {
-	Counts    [numOutcomes]int64
-	Nodes     map[string]int64
-	Workloads []report.WindowCount
-	Requests  []report.WindowCount
-	Latency   report.WindowLatency
-	Histogram string
+	Counts     [numOutcomes]int64
+	Nodes      map[string]int64
+	NodeFailed map[string]int64
+	Workloads  []report.WindowCount
+	Requests   []report.WindowCount
+	Latency    report.WindowLatency
+	Histogram  string
 	// SendLag summarises the window's send lag; Late as windowAcc.late.
 	SendLag report.WindowLatency
 	Late    int64
@@ -342,6 +345,12 @@ func (c *collector) add(s *sample, wl int) {
 			w.nodes = map[string]int64{}
 		}
 		w.nodes[s.node]++
+		if s.outcome != outSuccess {
+			if w.nodeFailed == nil {
+				w.nodeFailed = map[string]int64{}
+			}
+			w.nodeFailed[s.node]++
+		}
 	}
 	if !s.wasSent() {
 		return
@@ -405,14 +414,15 @@ func (c *collector) closeWindows(now time.Duration) {
 		// Encoding writes to memory only: it cannot fail short of a bug.
 		encoded, _ := report.EncodeHistogram(w.lat)
 		c.finished.Add(finishedWindow{
-			Counts:    w.counts,
-			Nodes:     w.nodes,
-			Workloads: w.workloads,
-			Requests:  w.requests,
-			Latency:   report.WindowLatencyOf(w.lat),
-			Histogram: encoded,
-			SendLag:   report.WindowLatencyOf(w.lag),
-			Late:      w.late,
+			Counts:     w.counts,
+			Nodes:      w.nodes,
+			NodeFailed: w.nodeFailed,
+			Workloads:  w.workloads,
+			Requests:   w.requests,
+			Latency:    report.WindowLatencyOf(w.lat),
+			Histogram:  encoded,
+			SendLag:    report.WindowLatencyOf(w.lag),
+			Late:       w.late,
 		})
 		c.open = slices.Delete(c.open, 0, 1)
 		c.closedBefore++
@@ -440,6 +450,12 @@ func (c *collector) takeWindows() ([]finishedWindow, error) {
 				w.Nodes = map[string]int64{}
 			}
 			w.Nodes[node] += n
+		}
+		for node, n := range l.nodeFailed {
+			if w.NodeFailed == nil {
+				w.NodeFailed = map[string]int64{}
+			}
+			w.NodeFailed[node] += n
 		}
 		for j, n := range l.workloads {
 			w.Workloads[j][0] += n[0]

@@ -61,6 +61,11 @@ workload:
 	if len(res.Nodes) != 2 || res.Nodes[0].Name != "a1" || res.Nodes[0].Requests != 3 {
 		t.Errorf("nodes %+v, want a1 with 3 answers, a2 with 3", res.Nodes)
 	}
+	// Of each node's answers, those that failed the request, apart: a1's
+	// body cut short; a2's unexpected 200, its 503 and its lost session.
+	if w := res.Windows[0]; w.Nodes["a1"] != 3 || w.NodeFailed["a1"] != 1 || w.Nodes["a2"] != 3 || w.NodeFailed["a2"] != 3 {
+		t.Errorf("window 0: answers %v, failed %v; want a1 3 (1 failed), a2 3 (3 failed)", w.Nodes, w.NodeFailed)
+	}
 	if st := res.Station; st == nil || st.ServiceMS.Max < 3.9 {
 		t.Errorf("station %+v, want the timed answer's 4ms service", st)
 	}

@@ -780,6 +780,7 @@ func buildResult(sc *scenario.Scenario, opts Options, col *collector, workloads 
 			win.LatencyMS = acc.Latency
 			win.Histogram = acc.Histogram
 			win.Nodes = acc.Nodes
+			win.NodeFailed = acc.NodeFailed
 		}
 		if span := min(1, measuredS-float64(i)); span > 0 {
 			win.ThroughputRPS = float64(win.Succeeded) / span

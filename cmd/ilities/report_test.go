@@ -28,7 +28,7 @@ func dirFiles(t *testing.T, dir string) []string {
 }
 
 // runOutFiles are what run --out writes for the built-in SUT, sorted.
-var runOutFiles = []string{"junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
+var runOutFiles = []string{"errors.png", "junit.xml", "latency-spectrum.png", "latency.hlog", "latency.png", "node-requests.png",
 	"node-utilisation.png", "report.html", "result.json", "summary.md", "throughput.png", "topology.png"}
 
 // run --out writes every report; report re-renders each of them from the
