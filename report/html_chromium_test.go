@@ -90,6 +90,7 @@ type pageCheck struct {
 	screenshot    []byte
 	drawing       rect        // the infrastructure's SVG
 	drawnNodes    []drawnNode // its nodes, as laid out
+	wider         []string    // elements reaching past the viewport's right edge (a sideways scroll)
 }
 
 // drawnNode is one node of the infrastructure's drawing as the browser
@@ -128,6 +129,9 @@ const pageProbe = `(async () => {
 		lastReq: rows.length ? box(rows[rows.length - 1]) : null,
 		viewport: {Top: 0, Left: 0, Right: innerWidth, Bottom: innerHeight, Width: innerWidth, Height: innerHeight},
 		drawing: box(document.getElementById('topology-drawing')),
+		wider: Array.from(document.querySelectorAll('body *'), e => [e, e.getBoundingClientRect().right])
+			.filter(([e, right]) => right > document.documentElement.clientWidth + 1 && !e.closest('pre'))
+			.slice(0, 5).map(([e, right]) => e.tagName + ' "' + e.innerText.slice(0, 40) + '" to ' + Math.round(right)),
 		drawnNodes: Array.from(document.querySelectorAll('#topology-drawing g.topology-node'),
 			g => ({Name: g.getAttribute('data-name'), State: g.getAttribute('data-state'), Box: box(g)})),
 	};
@@ -145,6 +149,7 @@ type probeResult struct {
 	Text                      string
 	Drawing                   *rect
 	DrawnNodes                []drawnNode
+	Wider                     []string
 }
 
 // checkPageInChromium opens file in a fresh tab of browser at width x
@@ -225,6 +230,7 @@ func checkPageInChromium(t *testing.T, browser context.Context, out *lockedBuffe
 		pc.drawing = *probe.Drawing
 	}
 	pc.drawnNodes = probe.DrawnNodes
+	pc.wider = probe.Wider
 	return pc
 }
 
@@ -246,6 +252,9 @@ func TestHTMLReportInChromium(t *testing.T) {
 
 	dir := artifactDir(t)
 	res := richResult(t)
+	// A generator that was late says so at length, as a run on a busy
+	// machine does: the page must wrap it, not scroll sideways.
+	res.Generator.Reason = "33 of 5944 arrivals sent more than 1ms late (p99 send lag 0.625ms); their latency includes the wait, which the verdict takes out of every latency requirement; hiccup p99 0.508ms max 5.20ms, own delay p99 2.89ms, CPU pressure 13.47%"
 	if _, err := WriteFiles(dir, res); err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +302,9 @@ func TestHTMLReportInChromium(t *testing.T) {
 		}
 		if pc.lastReq.Height <= 0 || pc.lastReq.Bottom > vp.Bottom {
 			t.Errorf("last requirement at %+v, below the first screen (height %g)", pc.lastReq, vp.Bottom)
+		}
+		if len(pc.wider) > 0 {
+			t.Errorf("the page scrolls sideways at %dpx: %s", width, strings.Join(pc.wider, "; "))
 		}
 		decodePNG(t, shot, pc.screenshot)
 		checkDrawnNodes(t, pc, res)
