@@ -122,14 +122,23 @@ func (f *h2Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ip = h
 	}
 	cs := clientConnPool.Get().(*clientConn)
-	if !p.adopt(&prefixConn{Conn: theirs, ip: ip}, cs, nil) {
+	served := &endNotifier{Conn: theirs, ended: make(chan struct{})}
+	if !p.adopt(&prefixConn{Conn: served, ip: ip}, cs, nil) {
 		clientConnPool.Put(cs)
 		_ = ours.Close()
 		_ = theirs.Close()
 		http.Error(w, "proxy shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer ours.Close()
+	// The handler returns only once the proxy's side has ended, its
+	// exchange with the upstream included: the HTTP/2 server counts a
+	// stream against max_concurrent_streams until its handler returns, so
+	// streams reset at once (rapid reset) never leave more exchanges at the
+	// upstreams than that.
+	defer func() {
+		_ = ours.Close()
+		<-served.ended
+	}()
 	// A reset stream (or a gone client) ends the exchange at once.
 	stopAbort := context.AfterFunc(r.Context(), func() { _ = ours.Close() })
 	defer stopAbort()
@@ -301,6 +310,19 @@ func negotiatedH2(c net.Conn, timeout time.Duration) (isTLS, h2 bool, err error)
 	err = tc.Handshake()
 	_ = tc.SetDeadline(time.Time{})
 	return true, err == nil && tc.ConnectionState().NegotiatedProtocol == "h2", err
+}
+
+// endNotifier is a connection that says when it was closed: the proxy
+// closes a stream's connection once it has served it.
+type endNotifier struct {
+	net.Conn
+	ended chan struct{}
+	once  sync.Once
+}
+
+func (c *endNotifier) Close() error {
+	c.once.Do(func() { close(c.ended) })
+	return c.Conn.Close()
 }
 
 // handedListener is the HTTP/2 server's listener: it accepts the
