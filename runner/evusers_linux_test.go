@@ -343,3 +343,57 @@ func TestClosedLoopAllocatesNothing(t *testing.T) {
 		t.Errorf("%d allocations for %d requests", allocs, sent)
 	}
 }
+
+// A user on the loop draws what it would draw on a goroutine, in the same
+// order (its request from the mix, then its think time, after every
+// answer): with the same seed, the server sees one user's requests in the
+// same order on either engine, as far as the shorter run goes.
+func TestClosedLoopEnginesAgree(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := okServerFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+	})
+	w := closedWorkload("w", 1)
+	w.Requests = []scenario.Request{
+		{Method: http.MethodGet, Path: "/a", Weight: 3},
+		{Method: http.MethodGet, Path: "/b", Weight: 2},
+		{Method: http.MethodGet, Path: "/c", Weight: 1},
+	}
+	w.ThinkTime = scenario.Distribution{Dist: "uniform", Max: scenario.Duration(2 * time.Millisecond)}
+	sc := newScenario(300*time.Millisecond, w)
+	requireLoop(t, sc, srv.URL)
+	seen := map[string][]string{}
+	for _, engine := range []struct {
+		name string
+		opts Options
+	}{{EngineEventLoop, Options{URL: srv.URL}}, {EngineGoroutines, Options{URL: srv.URL, forceWorkers: true}}} {
+		mu.Lock()
+		paths = nil
+		mu.Unlock()
+		res := run(t, sc, engine.opts)
+		checkAccounting(t, res)
+		if got := res.Generator.Engines["w"]; got != engine.name {
+			t.Fatalf("ran on %q, want %q", got, engine.name)
+		}
+		mu.Lock()
+		seen[engine.name] = paths
+		mu.Unlock()
+		if int64(len(paths)) != res.Totals.Succeeded {
+			t.Fatalf("%s: server saw %d requests, result %+v", engine.name, len(paths), res.Totals)
+		}
+	}
+	loop, goroutines := seen[EngineEventLoop], seen[EngineGoroutines]
+	n := min(len(loop), len(goroutines))
+	t.Logf("%d requests on the loop, %d on a goroutine", len(loop), len(goroutines))
+	if n < 20 {
+		t.Fatalf("%d and %d requests: too few to compare", len(loop), len(goroutines))
+	}
+	for i := range n {
+		if loop[i] != goroutines[i] {
+			t.Fatalf("request %d: %s on the loop, %s on a goroutine (first ones %v, %v)", i, loop[i], goroutines[i], loop[:i+1], goroutines[:i+1])
+		}
+	}
+}
