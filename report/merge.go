@@ -442,6 +442,15 @@ func mergeGenerators(parts []*Result) (Generator, error) {
 			reasons = append(reasons, "segment "+p.Segment+": "+pg.Reason)
 		}
 		g.CPUSeconds += pg.CPUSeconds
+		for name, engine := range pg.Engines {
+			if g.Engines == nil {
+				g.Engines = map[string]string{}
+			}
+			if was, ok := g.Engines[name]; ok && was != engine {
+				engine = "mixed"
+			}
+			g.Engines[name] = engine
+		}
 		if pg.CPUPerRequestUS > 0 {
 			sent += int64(pg.CPUSeconds / pg.CPUPerRequestUS * 1e6)
 		}

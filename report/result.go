@@ -383,6 +383,11 @@ type Generator struct {
 	// built-in SUT they include the SUT, which runs in the same process.
 	CPUSeconds      float64 `json:"cpu_s,omitempty"`
 	CPUPerRequestUS float64 `json:"cpu_per_request_us,omitempty"`
+	// Engines names, by workload, what sent its requests: "event-loop"
+	// (an epoll loop on a thread of its own) or "goroutines" (an open
+	// loop's scheduler and workers, a closed loop's goroutine per virtual
+	// user); "mixed" when merged segments differ. Absent for a simulation.
+	Engines map[string]string `json:"engines,omitempty"`
 }
 
 // Verdict is one requirement evaluated against a result.

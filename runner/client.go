@@ -193,6 +193,8 @@ type userState struct {
 	body  []byte
 	nodes map[string]string
 	data  *userData // rows, variables and render buffers (data.go); nil when not needed
+	// cookieLine is the Cookie line's buffer, reused from request to request.
+	cookieLine []byte
 }
 
 func newUserState(first int, cookies bool) *userState {

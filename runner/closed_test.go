@@ -27,12 +27,14 @@ func closedWorkload(name string, users int) scenario.Workload {
 	}
 }
 
-// Both client paths: the lean HTTP/1.1 client and net/http.
+// The client paths: the lean HTTP/1.1 client, its virtual users on the
+// event loop where it runs (Linux) and on goroutines, and net/http.
 var clientPaths = []struct {
 	name string
 	opts Options
 }{
 	{"lean", Options{}},
+	{"lean-goroutines", Options{forceWorkers: true}},
 	{"net-http", Options{forceStd: true}},
 }
 

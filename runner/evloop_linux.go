@@ -14,9 +14,11 @@ import (
 	"github.com/ilities/ilities/internal/timerheap"
 )
 
-// The event loop: an open-loop workload on one plain-HTTP/1.1 keep-alive
-// target, driven by one goroutine on its own thread, without a goroutine,
-// a channel hand-over or a runtime poller wake-up per request.
+// The event loop: a workload on one plain-HTTP/1.1 keep-alive target,
+// driven by one goroutine on its own thread, without a goroutine, a channel
+// hand-over or a runtime poller wake-up per request. An open-loop workload
+// takes its arrivals from its pacer; a closed one's virtual users are
+// entries in the loop's timer heap (evusers_linux.go).
 //
 // At high rates what a request costs is not its system calls but the
 // thread wake-ups around it: each costs a context switch, which on a
@@ -99,6 +101,9 @@ type loopExchange struct {
 	deadline time.Duration
 	attempt  int
 	seq      uint64 // identifies it in the deadline queue
+	// user is the closed loop's virtual user whose request it is; nil for
+	// an open-loop arrival.
+	user *loopUser
 }
 
 // eventLoop is the runtime state of one workload's loop. Only its own
@@ -154,6 +159,11 @@ type eventLoop struct {
 	// hiccups, when set, takes the loop's timed wake-ups as the apparatus
 	// meter's samples (hiccupFeed).
 	hiccups *hiccupFeed
+
+	// Closed loop: the virtual users not in flight, each keyed by when it
+	// next acts (its next step after thinking, or its span's start); a
+	// user in flight is its exchange's.
+	users timerheap.Heap[*loopUser]
 }
 
 // sampleHiccups makes the loop the run's hiccup sampler; before run.
@@ -212,13 +222,14 @@ func (q *fifo[T]) pop() T {
 	return v
 }
 
-// newEventLoop prepares the loop for w, or returns nil when w is not for
-// the loop: not open loop, requests rendered or checked per send (data.go),
-// several targets, HTTPS or HTTP/2, a connection
-// per request, a kernel without what the loop needs, or a target whose
-// address does not resolve now.
+// newEventLoop prepares the loop for w, open or closed loop alike, or
+// returns nil when w is not for the loop: requests rendered or checked per
+// send (data.go), WebSocket sessions, several targets, HTTPS or HTTP/2, a connection per
+// request, a kernel without what the loop needs, or a target whose address
+// does not resolve now. It is the one rule for both models; Run adds that a
+// run over several sites stays off the loop.
 func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
-	if w.closed || w.data != nil || w.client.ws != nil || len(w.client.targets) != 1 || !eventLoopSupported() {
+	if w.data != nil || w.client.ws != nil || len(w.client.targets) != 1 || !eventLoopSupported() {
 		return nil
 	}
 	t := w.client.targets[0]
@@ -230,6 +241,7 @@ func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
 		return nil
 	}
 	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, rx: evloop.NewReceiver()}
+	l.paced = w.closed // a closed loop has no pacer: its users send
 	l.sa, l.family = evloop.Sockaddr(addr.AddrPort())
 	l.addr = addr
 	for _, r := range w.requests {
@@ -255,8 +267,8 @@ func (l *eventLoop) abort() {
 	l.wake()
 }
 
-// run is the loop. It returns when the pacer has no more arrivals (or the
-// run was stopped) and every exchange has ended.
+// run is the loop. It returns when the pacer has no more arrivals, or the
+// users are done (or the run was stopped), and every exchange has ended.
 func (l *eventLoop) run() {
 	// The thread is the loop's alone, and it ends with it: its timer slack
 	// is set to the nanosecond so that wake-ups are on time.
@@ -274,27 +286,34 @@ func (l *eventLoop) run() {
 		}
 	}()
 
-	for {
-		l.clock()
-		if l.aborted.Load() {
-			l.abortAll()
-			return
-		}
-		if !l.stopped {
-			select {
-			case <-l.e.stop:
-				l.stop()
-			default:
-			}
-		}
-		l.expire()
-		l.pace()
-		l.dispatch()
-		if l.finished() {
-			return
-		}
-		l.wait()
+	for l.step() {
 	}
+}
+
+// step is one turn of the loop: expire, send what is due, wait and read
+// what arrived. It returns false when the loop is over.
+func (l *eventLoop) step() bool {
+	l.clock()
+	if l.aborted.Load() {
+		l.abortAll()
+		return false
+	}
+	if !l.stopped {
+		select {
+		case <-l.e.stop:
+			l.stop()
+		default:
+		}
+	}
+	l.expire()
+	l.pace()
+	l.dispatch()
+	l.act()
+	if l.finished() {
+		return false
+	}
+	l.wait()
+	return true
 }
 
 // clock reads the wall and monotonic clocks together.
@@ -304,7 +323,7 @@ func (l *eventLoop) clock() {
 }
 
 func (l *eventLoop) finished() bool {
-	return (l.paced || l.stopped) && l.backlog.len() == 0 && l.inflight == 0
+	return (l.paced || l.stopped) && l.backlog.len() == 0 && l.inflight == 0 && l.users.Len() == 0
 }
 
 // pace takes from the pacer every arrival due by now into the backlog.
@@ -348,12 +367,14 @@ func (l *eventLoop) pace() {
 	}
 }
 
-// stop ends the scheduling: the backlog is cut.
+// stop ends the scheduling: the backlog is cut, the users not in flight
+// are done and the others will be after their request.
 func (l *eventLoop) stop() {
 	l.stopped = true
 	for l.backlog.len() > 0 {
 		l.miss(l.takeArrival(), outCut)
 	}
+	l.users = timerheap.Heap[*loopUser]{}
 }
 
 // takeArrival takes the oldest arrival out of the backlog, marked held
@@ -492,8 +513,13 @@ func (l *eventLoop) write(c *loopConn) {
 	x := c.x
 	first := c.pending == nil
 	if first {
-		c.pending = l.wire[x.req]
-		c.parser.reset(l.w.requests[x.req], l.u)
+		c.pending = l.requestBytes(x)
+		r, u := l.w.requests[x.req], l.u
+		if x.user != nil {
+			u = x.user.st
+		}
+		c.parser.reset(r, u)
+		c.parser.cookieURL = r.std[0].URL
 		c.lastRx, c.received = 0, false
 		l.track(c)
 	}
@@ -504,7 +530,7 @@ func (l *eventLoop) write(c *loopConn) {
 		return
 	}
 	if len(c.pending) > 0 { // the socket is full: the rest when it drains
-		if first || len(c.pending) == len(l.wire[x.req]) {
+		if first || len(c.pending) == len(l.requestBytes(x)) {
 			l.ctl(syscall.EPOLL_CTL_MOD, c, true)
 		}
 		return
@@ -513,6 +539,15 @@ func (l *eventLoop) write(c *loopConn) {
 	if !first {
 		l.ctl(syscall.EPOLL_CTL_MOD, c, false)
 	}
+}
+
+// requestBytes is what x sends: its request as built, or with the cookies
+// of its user's session (loopUser.wire, built as it is sent).
+func (l *eventLoop) requestBytes(x *loopExchange) []byte {
+	if x.user != nil && x.user.st.jar != nil {
+		return x.user.wire
+	}
+	return l.wire[x.req]
 }
 
 // connected finishes a connection's opening.
@@ -646,7 +681,8 @@ func (l *eventLoop) exchange() *loopExchange {
 	return new(loopExchange)
 }
 
-// record ends x: it goes back to the spares.
+// record ends x: it goes back to the spares, and its virtual user, if any,
+// thinks before its next step.
 func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 	l.spare = append(l.spare, x)
 	l.inflight--
@@ -662,7 +698,11 @@ func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 		status:    ex.status,
 		err:       ex.err,
 		held:      x.held,
+		closed:    x.user != nil,
 	})
+	if x.user != nil {
+		l.answered(x.user, ex.outcome == outSuccess)
+	}
 }
 
 // release makes c idle, or gives it to the first exchange waiting for one.
@@ -747,6 +787,9 @@ func (l *eventLoop) wakeAt() time.Duration {
 	if l.waiting.len() > 0 {
 		at = min(at, l.waiting.peek().deadline)
 	}
+	if next, _, ok := l.users.Peek(); ok {
+		at = min(at, time.Duration(next))
+	}
 	return at
 }
 
@@ -760,7 +803,9 @@ func (l *eventLoop) wait() {
 	// time) unless that is far, a connection is being opened or written, or
 	// an arrival waits for the slot or the connection a response would free
 	// (reading it late would make the generator, not the target, delay it).
-	sockets := d > loopSocketWake || l.outWait > 0 || l.waiting.len() > 0 || l.backlog.len() > 0
+	// A virtual user waits for its answer to go on: a closed loop reads
+	// responses as they arrive.
+	sockets := d > loopSocketWake || l.outWait > 0 || l.waiting.len() > 0 || l.backlog.len() > 0 || (l.w.closed && l.inflight > 0)
 	if l.hiccups != nil && d > 0 {
 		at = min(at, l.hiccups.wakeBy(now))
 		d = at - now

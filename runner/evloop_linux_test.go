@@ -124,8 +124,9 @@ func requireLoop(t *testing.T, sc *scenario.Scenario, url string) {
 	l.closeAll()
 }
 
-// Which workloads the loop takes: one plain-HTTP/1.1 kept-alive target,
-// open loop.
+// Which workloads the loop takes, by one rule for both models: one
+// plain-HTTP/1.1 kept-alive target, requests sent as built (no rendering,
+// checks or WebSocket session per send), open or closed loop.
 func TestEventLoopEligibility(t *testing.T) {
 	noKeepAlive := false
 	cases := []struct {
@@ -135,7 +136,14 @@ func TestEventLoopEligibility(t *testing.T) {
 		want bool
 	}{
 		{"open loop, one http target", []string{"http://127.0.0.1:1"}, func(*scenario.Workload) {}, true},
-		{"closed loop", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) { w.Model, w.Users = scenario.ModelClosed, 1 }, false},
+		{"closed loop", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) { w.Model, w.Users = scenario.ModelClosed, 1 }, true},
+		{"closed loop, rendered per send", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) {
+			w.Model, w.Users, w.Variables = scenario.ModelClosed, 1, []string{"v"}
+		}, false},
+		{"closed loop, a WebSocket session", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) {
+			w.Model, w.Users = scenario.ModelClosed, 1
+			w.Requests[0].WebSocket = &scenario.WebSocket{Messages: 1, Size: 1}
+		}, false},
 		{"two targets", []string{"http://127.0.0.1:1", "http://127.0.0.1:2"}, func(*scenario.Workload) {}, false},
 		{"https", []string{"https://127.0.0.1:1"}, func(*scenario.Workload) {}, false},
 		{"HTTP/2", []string{"http://127.0.0.1:1"}, func(w *scenario.Workload) { w.Client.HTTP = scenario.HTTP2 }, false},

@@ -227,20 +227,25 @@ func (p *h1Pool) exchange(c *h1Conn, r *request, ti int, u *userState, deadline 
 
 // writeCookies adds the user's cookies for the target as one Cookie line.
 func writeCookies(bw *bufio.Writer, target *url.URL, u *userState) {
+	u.cookieLine = appendCookies(u.cookieLine[:0], target, u)
+	bw.Write(u.cookieLine)
+}
+
+// appendCookies appends the user's cookies for the target to b as one
+// Cookie line, nothing when it has none.
+func appendCookies(b []byte, target *url.URL, u *userState) []byte {
 	cookies := u.jar.Cookies(target)
 	if len(cookies) == 0 {
-		return
+		return b
 	}
-	bw.WriteString("Cookie: ")
+	b = append(b, "Cookie: "...)
 	for i, c := range cookies {
 		if i > 0 {
-			bw.WriteString("; ")
+			b = append(b, "; "...)
 		}
-		bw.WriteString(c.Name)
-		bw.WriteByte('=')
-		bw.WriteString(c.Value)
+		b = append(append(append(b, c.Name...), '='), c.Value...)
 	}
-	bw.WriteString("\r\n")
+	return append(b, "\r\n"...)
 }
 
 func setCookies(target *url.URL, u *userState, lines []string) {

@@ -72,8 +72,9 @@ type Options struct {
 	// forceStd sends plain HTTP/1.1 through net/http rather than the lean
 	// client (tests compare the two).
 	forceStd bool
-	// forceWorkers runs open-loop workloads on workers even where the event
-	// loop could (tests compare the two).
+	// forceWorkers runs open-loop workloads on workers and closed-loop
+	// users on goroutines even where the event loop could (tests compare
+	// the two).
 	forceWorkers bool
 }
 
@@ -178,23 +179,30 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	var users []userStart
 	loops := 0
 	for _, w := range workloads {
-		if w.closed {
-			for u := range w.maxUsers {
-				if !opts.Segment.Has(u) {
-					continue
-				}
-				if spans := UserSpans(w.users, u); len(spans) > 0 {
-					users = append(users, userStart{w, u, spans, col.newRecorder(w.index)})
-				}
-			}
-			continue
-		}
 		schedRecs[w.index] = col.newRecorder(w.index)
 		if !opts.forceWorkers && e.sites == nil { // the loop has one target
 			w.loop = newEventLoop(e, w, schedRecs[w.index])
 		}
 		if w.loop != nil {
 			loops++
+		}
+		if w.closed {
+			for u := range w.maxUsers {
+				if !opts.Segment.Has(u) {
+					continue
+				}
+				spans := UserSpans(w.users, u)
+				switch {
+				case len(spans) == 0:
+				case w.loop != nil:
+					w.loop.addUser(u, spans)
+				default:
+					users = append(users, userStart{w, u, spans, col.newRecorder(w.index)})
+				}
+			}
+			continue
+		}
+		if w.loop != nil {
 			continue
 		}
 		n := len(w.client.targets)
@@ -216,7 +224,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	meter := newApparatusMeter()
 	defer meter.close()
 	for _, w := range workloads {
-		if w.loop != nil { // the first loop samples on its own wake-ups
+		// The first open loop samples on its own timed wake-ups (a closed
+		// loop's are its responses).
+		if w.loop != nil && !w.closed {
 			meter.feed = newHiccupFeed()
 			w.loop.sampleHiccups(meter.feed)
 			break
@@ -353,6 +363,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	if err != nil {
 		return nil, err
 	}
+	res.Generator.Engines = engines(workloads)
 	res.Generator.CPUSeconds = processCPU() - cpu0
 	if sent := col.sent(); sent > 0 && res.Generator.CPUSeconds > 0 {
 		res.Generator.CPUPerRequestUS = res.Generator.CPUSeconds / float64(sent) * 1e6
@@ -362,6 +373,25 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 		return res, noResponse(res)
 	}
 	return res, nil
+}
+
+// The engines a workload runs on, as the result names them
+// (report.Generator.Engines).
+const (
+	EngineEventLoop  = "event-loop"
+	EngineGoroutines = "goroutines"
+)
+
+// engines names what each workload ran on.
+func engines(workloads []*workloadRun) map[string]string {
+	out := make(map[string]string, len(workloads))
+	for _, w := range workloads {
+		out[w.name] = EngineGoroutines
+		if w.loop != nil {
+			out[w.name] = EngineEventLoop
+		}
+	}
+	return out
 }
 
 // engine is the shared clock and stop signal of one run.
@@ -401,8 +431,8 @@ type workloadRun struct {
 	maxConns    int // per target
 
 	client *client
-	// loop, when set, drives the open-loop workload instead of its
-	// scheduler and workers.
+	// loop, when set, drives the workload instead of its scheduler and
+	// workers (open loop) or its users' goroutines (closed loop).
 	loop *eventLoop
 	// requests is the mix (picked by weight) or, for a session, the steps in order.
 	requests []*request

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/ilities/ilities/internal/hiccup"
 	"github.com/ilities/ilities/report"
+	"github.com/ilities/ilities/runner"
+	"github.com/ilities/ilities/scenario"
 )
 
 func writeScenario(t *testing.T, body string) string {
@@ -99,6 +102,92 @@ func TestAttack(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "attack", "ftp://x", "--quiet"); code != exitInvalid {
 		t.Errorf("a bad URL: exit %d, want %d", code, exitInvalid)
+	}
+}
+
+// attack --users runs a closed loop of virtual users, on the event loop
+// for a plain-HTTP/1.1 target (Linux): the server never has more requests
+// at once than users, a user's think time spaces its requests, and the
+// result counts every request the server answered.
+func TestAttackUsers(t *testing.T) {
+	var hits, now, peak atomic.Int64
+	var mu sync.Mutex
+	var last time.Time
+	var minGap time.Duration = time.Hour
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		n := now.Add(1)
+		defer now.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		mu.Lock()
+		if !last.IsZero() {
+			minGap = min(minGap, time.Since(last))
+		}
+		last = time.Now()
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+	}))
+	defer srv.Close()
+	cases := []struct {
+		name    string
+		args    []string
+		users   int64
+		minGap  time.Duration
+		maxHits int64
+	}{
+		{"four users", []string{"--users", "4"}, 4, 0, 0},
+		{"one user thinking 50ms", []string{"--users", "1", "--think", "50ms"}, 1, 50 * time.Millisecond, 12},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hits.Store(0)
+			peak.Store(0)
+			mu.Lock()
+			last, minGap = time.Time{}, time.Hour
+			mu.Unlock()
+			dir := t.TempDir()
+			args := append([]string{"attack", srv.URL + "/users", "--duration", "500ms", "--quiet", "--out", dir}, tc.args...)
+			code, stdout, stderr := runCLI(t, args...)
+			if code != exitPass {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			res, err := readResult(filepath.Join(dir, "result.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := res.Workloads[0]; w.Model != scenario.ModelClosed {
+				t.Errorf("workload model %q, want closed", w.Model)
+			}
+			if engine := res.Generator.Engines["attack"]; runtime.GOOS == "linux" && engine != runner.EngineEventLoop {
+				t.Errorf("engines %v, want the attack on the event loop", res.Generator.Engines)
+			}
+			mu.Lock()
+			gap := minGap
+			mu.Unlock()
+			t.Logf("%d requests, at most %d at once, %v apart at least", hits.Load(), peak.Load(), gap)
+			if hits.Load() == 0 || res.Totals.Succeeded != hits.Load() || res.Totals.Scheduled != hits.Load() {
+				t.Errorf("server answered %d, totals %+v", hits.Load(), res.Totals)
+			}
+			if peak.Load() > tc.users {
+				t.Errorf("%d requests at once from %d users", peak.Load(), tc.users)
+			}
+			if gap < tc.minGap || (tc.maxHits > 0 && hits.Load() > tc.maxHits) {
+				t.Errorf("%d requests at least %v apart, want at most %d, %v apart", hits.Load(), gap, tc.maxHits, tc.minGap)
+			}
+		})
+	}
+	for _, bad := range [][]string{
+		{"--users", "2", "--rate", "10"},
+		{"--users", "2", "--arrival", "poisson"},
+		{"--think", "10ms"},
+		{"--users", "-1"},
+		{"--users", "0"},
+	} {
+		args := append([]string{"attack", srv.URL + "/", "--duration", "100ms", "--quiet"}, bad...)
+		if code, _, stderr := runCLI(t, args...); code != exitInvalid {
+			t.Errorf("%v: exit %d, want %d\n%s", bad, code, exitInvalid, stderr)
+		}
 	}
 }
 
