@@ -56,8 +56,9 @@ var connFuzzProxy = sync.OnceValues(func() (*Proxy, error) {
 
 // FuzzProxyConn sends arbitrary bytes to a running proxy over a real
 // connection and half-closes it. The proxy must answer only with
-// well-formed HTTP/1.1 responses, close the connection in bounded time,
-// and keep serving others.
+// well-formed HTTP/1.1 responses (HTTP/2 frames after HTTP/2's preface,
+// a SETTINGS frame first when anything comes), close the
+// connection in bounded time, and keep serving others.
 func FuzzProxyConn(f *testing.F) {
 	for _, s := range requestSeeds {
 		f.Add([]byte(s))
@@ -76,6 +77,16 @@ func FuzzProxyConn(f *testing.F) {
 		_, _ = c.Write(data) // the proxy may close early on garbage
 		_ = c.(*net.TCPConn).CloseWrite()
 		br := bufio.NewReader(c)
+		if maybe, whole := isH2Preface(data); maybe {
+			head := make([]byte, 9)
+			if _, err := io.ReadFull(br, head); err == nil && whole && head[3] != 0x4 {
+				t.Fatalf("HTTP/2's preface answered with a frame of type %d, want SETTINGS (4)", head[3])
+			}
+			if _, err := io.Copy(io.Discard, br); isTimeoutErr(err) {
+				t.Fatal("the proxy did not close an HTTP/2 connection half-closed by its client in 10s")
+			}
+			return
+		}
 		for {
 			if _, err := br.Peek(1); err != nil {
 				if isTimeoutErr(err) {
