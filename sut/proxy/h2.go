@@ -169,7 +169,14 @@ func (f *h2Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	buf := h2Buffers.Get().(*[]byte)
-	_, _ = io.CopyBuffer(flushWriter{w}, resp.Body, *buf)
+	if resp.ContentLength >= 0 && resp.ContentLength <= int64(len(*buf)) {
+		// A small body of known length goes out with the handler's end,
+		// which the server writes with the frames of other streams ready
+		// then: one write for many streams, not one each.
+		_, _ = io.CopyBuffer(w, resp.Body, *buf)
+	} else {
+		_, _ = io.CopyBuffer(flushWriter{w}, resp.Body, *buf)
+	}
 	h2Buffers.Put(buf)
 	select {
 	case <-sent:
