@@ -54,16 +54,8 @@ func startH2Proxy(t *testing.T, cfg proxy.Config, ups ...*h2Echo) *proxy.Proxy {
 		members = append(members, up(fmt.Sprintf("u%d", i+1), u.URL, 1))
 	}
 	cfg.Strategy = "round-robin"
-	cfg.Pools = []proxy.PoolConfig{{Name: "app", PathPrefix: "/", Upstreams: members}}
-	p, err := proxy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p
+	cfg.Pools = onePool(members...)
+	return startWith(t, cfg)
 }
 
 // h2Client speaks HTTP/2 only, over one connection: h2c with prior
