@@ -143,11 +143,25 @@ func (f *h2Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	stopAbort := context.AfterFunc(r.Context(), func() { _ = ours.Close() })
 	defer stopAbort()
 
-	sent := make(chan error, 1)
-	go func() {
-		defer crash.Guard() // run on a goroutine of its own
-		sent <- writeH1Request(ours, r)
-	}()
+	var sent chan error // nil: the request went out whole already
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		// A head alone is written here: the proxy's side reads the whole
+		// head before it answers, so the write returns without a goroutine.
+		if err := writeH1Request(ours, r); err != nil {
+			if r.Context().Err() == nil {
+				http.Error(w, "proxy failed to take the request", http.StatusBadGateway)
+			}
+			return
+		}
+	} else {
+		// A body is written beside the answer's reading: the upstream may
+		// answer before it has read all of it.
+		sent = make(chan error, 1)
+		go func() {
+			defer crash.Guard() // run on a goroutine of its own
+			sent <- writeH1Request(ours, r)
+		}()
+	}
 	br := bufio.NewReaderSize(ours, 8<<10)
 	resp, err := http.ReadResponse(br, &http.Request{Method: r.Method})
 	if err != nil {
@@ -178,9 +192,11 @@ func (f *h2Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.CopyBuffer(flushWriter{w}, resp.Body, *buf)
 	}
 	h2Buffers.Put(buf)
-	select {
-	case <-sent:
-	case <-r.Context().Done():
+	if sent != nil {
+		select {
+		case <-sent:
+		case <-r.Context().Done():
+		}
 	}
 }
 
