@@ -711,14 +711,18 @@ func (l *eventLoop) dropBuf(c *loopConn) {
 
 // doneAt places c's last received bytes on the run's timeline: the kernel
 // received them ago = wall now - their timestamp, which was at the
-// monotonic now - ago; bounded by the exchange's send and the present.
+// monotonic now - ago; bounded by the exchange's send and the present. The
+// clock is read only for bytes received after the wake-up's reading (the
+// send was before the present, so was a time before that reading).
 func (l *eventLoop) doneAt(c *loopConn) time.Duration {
-	now := l.e.since()
 	if c.lastRx == 0 {
-		return now
+		return l.e.since()
 	}
 	at := l.nowMono - time.Duration(l.nowWall-c.lastRx)
-	return min(max(at, c.x.sent), now)
+	if at <= l.nowMono {
+		return max(at, c.x.sent)
+	}
+	return min(max(at, c.x.sent), l.e.since())
 }
 
 // complete records c's response and frees c (or closes it when it cannot
