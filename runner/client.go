@@ -198,7 +198,7 @@ type userState struct {
 }
 
 func newUserState(first int, cookies bool) *userState {
-	u := &userState{next: first, nodes: map[string]string{}}
+	u := &userState{next: first}
 	if cookies {
 		u.resetCookies()
 	}
@@ -216,6 +216,9 @@ func (u *userState) intern(v []byte) string {
 		return s
 	}
 	s := string(v)
+	if u.nodes == nil {
+		u.nodes = map[string]string{} // made for the first node seen: none for a target that names none
+	}
 	u.nodes[s] = s
 	return s
 }

@@ -57,10 +57,36 @@ func UserSpans(profile []scenario.Segment, u int) []Span {
 
 // UserRNG is virtual user u's own random source (think times, request
 // mix), derived from the seed, so that a user behaves the same whichever
-// segment runs it, and a simulated user as the live one.
+// segment runs it, and a simulated user as the live one. Its state (about
+// 5 KiB) is made at its first draw: a user that draws nothing (one
+// request, a constant think time) holds none.
 func UserRNG(seed int64, workload, u int) *rand.Rand {
-	return rand.New(rand.NewSource(int64(splitmix64(uint64(seed) ^ splitmix64(uint64(workload)<<32|uint64(u)|1<<63)))))
+	return rand.New(&lazySource{seed: userSeed(seed, workload, u)})
 }
+
+// userSeed is the seed of user u's source.
+func userSeed(seed int64, workload, u int) int64 {
+	return int64(splitmix64(uint64(seed) ^ splitmix64(uint64(workload)<<32|uint64(u)|1<<63)))
+}
+
+// lazySource is math/rand's source for seed, made when first drawn from:
+// the same values in the same order.
+type lazySource struct {
+	seed int64
+	src  rand.Source64
+}
+
+func (s *lazySource) source() rand.Source64 {
+	if s.src == nil {
+		s.src = rand.NewSource(s.seed).(rand.Source64)
+	}
+	return s.src
+}
+
+func (s *lazySource) Int63() int64    { return s.source().Int63() }
+func (s *lazySource) Uint64() uint64  { return s.source().Uint64() }
+func (s *lazySource) Seed(seed int64) { s.seed, s.src = seed, nil }
+func (s *lazySource) drawn() bool     { return s.src != nil }
 
 // user runs virtual user u of workload w over its active spans.
 func (e *engine) user(w *workloadRun, u int, spans []Span, rec *recorder) {

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"io"
+	"math/rand"
 	"net/http"
 	"strconv"
 	"strings"
@@ -340,4 +341,43 @@ func mustRequirement(t *testing.T, text string) scenario.Requirement {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// A user's source gives math/rand's values for its seed, in the same
+// order, whatever is drawn; its state is made at the first draw, so a user
+// whose think time is constant and whose workload has one request, drawing
+// nothing, holds none.
+func TestUserRNGLazy(t *testing.T) {
+	oneRequest := &Mix{cumWeight: []int{1}}
+	cases := []struct {
+		name  string
+		think scenario.Distribution
+		mix   *Mix
+		draws bool
+	}{
+		{"no think time, one request", scenario.Distribution{}, oneRequest, false},
+		{"constant think time, one request", scenario.Distribution{Dist: "constant", Value: scenario.Duration(time.Second)}, oneRequest, false},
+		{"constant think time, a mix", scenario.Distribution{Dist: "constant", Value: scenario.Duration(time.Second)}, &Mix{cumWeight: []int{3, 4}}, true},
+		{"uniform", scenario.Distribution{Dist: "uniform", Max: scenario.Duration(time.Second)}, oneRequest, true},
+		{"exponential", scenario.Distribution{Dist: "exponential", Mean: scenario.Duration(time.Second)}, oneRequest, true},
+		{"lognormal", scenario.Distribution{Dist: "lognormal", Median: scenario.Duration(time.Second), P99: scenario.Duration(5 * time.Second)}, oneRequest, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for u := range 3 {
+				src := &lazySource{seed: userSeed(7, 1, u)}
+				got, want := rand.New(src), rand.New(rand.NewSource(userSeed(7, 1, u)))
+				for i := range 100 {
+					gp, wp := tc.mix.PickWith(got), tc.mix.PickWith(want)
+					gt, wt := tc.think.Sample(got), tc.think.Sample(want)
+					if gp != wp || gt != wt {
+						t.Fatalf("user %d, draw %d: %d, %v; math/rand's source gives %d, %v", u, i, gp, gt, wp, wt)
+					}
+				}
+				if src.drawn() != tc.draws {
+					t.Errorf("user %d: source made %v, want %v", u, src.drawn(), tc.draws)
+				}
+			}
+		})
+	}
 }

@@ -55,6 +55,14 @@ const (
 	loopSocketWake = 25 * time.Millisecond
 	// loopMaxWait bounds a wait, in case a signal is ever lost.
 	loopMaxWait = 100 * time.Millisecond
+	// loopScratch is the loop's one read buffer: every connection reads
+	// into it, and only the bytes of a response that stop short of a whole
+	// line are copied to a buffer of the connection's own (loopConnBuf,
+	// pooled), so that an idle connection holds none.
+	loopScratch = 64 << 10
+	loopConnBuf = 8 << 10
+	// loopSpareBufs bounds the connections' buffers kept for reuse.
+	loopSpareBufs = 64
 )
 
 // holdProcs adds a processor for each of n loops (package procs).
@@ -74,7 +82,7 @@ type loopConn struct {
 	state    connState
 	reused   bool   // has carried a response: the server may close it meanwhile
 	pending  []byte // request bytes not yet written
-	buf      []byte // received, not yet consumed: buf[start:filled]
+	buf      []byte // received, not yet consumed: buf[start:filled]; nil when none (reads go to eventLoop.scratch)
 	start    int
 	filled   int
 	x        *loopExchange // the exchange on it, nil when idle
@@ -125,6 +133,8 @@ type eventLoop struct {
 	rx   *evloop.Receiver
 
 	conns    evloop.Table[loopConn]
+	scratch  []byte   // every read's buffer (loopScratch)
+	bufs     [][]byte // connections' buffers, free for reuse
 	idle     []*loopConn
 	open     int // connections open or connecting
 	inflight int
@@ -162,8 +172,14 @@ type eventLoop struct {
 
 	// Closed loop: the virtual users not in flight, each keyed by when it
 	// next acts (its next step after thinking, or its span's start); a
-	// user in flight is its exchange's.
-	users timerheap.Heap[*loopUser]
+	// user in flight is its exchange's. A user that does not think (no
+	// think time, or a constant 0) goes to ready instead, no timer armed.
+	users     timerheap.Heap[*loopUser]
+	ready     fifo[*loopUser]
+	thinkNone bool
+	// samples are the loop's records since its last wait, handed to the
+	// recorder at once (one lock per wake-up, not per request).
+	samples []sample
 }
 
 // sampleHiccups makes the loop the run's hiccup sampler; before run.
@@ -171,9 +187,15 @@ func (l *eventLoop) sampleHiccups(f *hiccupFeed) { l.hiccups = f }
 
 // deadlineHeap orders the exchanges on connections by deadline. An entry
 // whose connection has moved on (its exchange ended, or was sent again) is
-// stale, told by the sequence number, and skipped.
+// stale, told by the sequence number, and skipped. Deadlines mostly come
+// in order (the send time plus the workload's one timeout): those go to a
+// queue, in O(1), and only one earlier than the queue's last (a request
+// sent again, or one that waited for its connection) to the heap.
 type deadlineHeap struct {
 	h timerheap.Heap[deadlineEntry]
+	q fifo[deadlineEntry]
+	// fromQ: the entry live returned is the queue's, not the heap's.
+	fromQ bool
 }
 
 type deadlineEntry struct {
@@ -182,21 +204,44 @@ type deadlineEntry struct {
 	seq uint64
 }
 
-func (h *deadlineHeap) push(e deadlineEntry) { h.h.Push(int64(e.at), e) }
-func (h *deadlineHeap) pop()                 { h.h.Pop() }
+func (h *deadlineHeap) push(e deadlineEntry) {
+	if h.q.len() == 0 || h.q.items[len(h.q.items)-1].at <= e.at {
+		h.q.push(e)
+		return
+	}
+	h.h.Push(int64(e.at), e)
+}
+
+// pop removes the entry live returned.
+func (h *deadlineHeap) pop() {
+	if h.fromQ {
+		h.q.pop()
+	} else {
+		h.h.Pop()
+	}
+}
+
+func (e deadlineEntry) stale() bool { return e.c.x == nil || e.c.x.seq != e.seq }
 
 // live drops the stale entries on top and returns the earliest live one.
 func (h *deadlineHeap) live() (deadlineEntry, bool) {
+	for h.q.len() > 0 && h.q.peek().stale() {
+		h.q.pop()
+	}
 	for {
 		_, e, ok := h.h.Peek()
-		if !ok {
-			return deadlineEntry{}, false
-		}
-		if e.c.x != nil && e.c.x.seq == e.seq {
-			return e, true
+		if !ok || !e.stale() {
+			break
 		}
 		h.h.Pop()
 	}
+	_, e, ok := h.h.Peek()
+	if h.q.len() > 0 && (!ok || h.q.peek().at <= e.at) {
+		h.fromQ = true
+		return h.q.peek(), true
+	}
+	h.fromQ = false
+	return e, ok
 }
 
 // fifo is a queue; pushes and pops are amortised O(1).
@@ -240,8 +285,9 @@ func newEventLoop(e *engine, w *workloadRun, rec *recorder) *eventLoop {
 	if err != nil {
 		return nil
 	}
-	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, rx: evloop.NewReceiver()}
+	l := &eventLoop{e: e, w: w, rec: rec, u: newUserState(0, false), maxConn: w.maxConns, rx: evloop.NewReceiver(), scratch: make([]byte, loopScratch)}
 	l.paced = w.closed // a closed loop has no pacer: its users send
+	l.thinkNone = thinksNot(w.think)
 	l.sa, l.family = evloop.Sockaddr(addr.AddrPort())
 	l.addr = addr
 	for _, r := range w.requests {
@@ -288,6 +334,7 @@ func (l *eventLoop) run() {
 
 	for l.step() {
 	}
+	l.flush()
 }
 
 // step is one turn of the loop: expire, send what is due, wait and read
@@ -312,8 +359,18 @@ func (l *eventLoop) step() bool {
 	if l.finished() {
 		return false
 	}
+	l.flush()
 	l.wait()
 	return true
+}
+
+// flush hands the samples recorded since the last wait to the recorder.
+func (l *eventLoop) flush() {
+	if len(l.samples) > 0 {
+		l.rec.addAll(l.samples)
+		clear(l.samples) // no error or string kept alive meanwhile
+		l.samples = l.samples[:0]
+	}
 }
 
 // clock reads the wall and monotonic clocks together.
@@ -323,7 +380,7 @@ func (l *eventLoop) clock() {
 }
 
 func (l *eventLoop) finished() bool {
-	return (l.paced || l.stopped) && l.backlog.len() == 0 && l.inflight == 0 && l.users.Len() == 0
+	return (l.paced || l.stopped) && l.backlog.len() == 0 && l.inflight == 0 && l.users.Len() == 0 && l.ready.len() == 0
 }
 
 // pace takes from the pacer every arrival due by now into the backlog.
@@ -375,6 +432,7 @@ func (l *eventLoop) stop() {
 		l.miss(l.takeArrival(), outCut)
 	}
 	l.users = timerheap.Heap[*loopUser]{}
+	l.ready = fifo[*loopUser]{}
 }
 
 // takeArrival takes the oldest arrival out of the backlog, marked held
@@ -388,7 +446,7 @@ func (l *eventLoop) takeArrival() arrival {
 
 // miss records an arrival never sent: dropped or cut.
 func (l *eventLoop) miss(a arrival, o outcome) {
-	l.rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o, held: a.held})
+	l.samples = append(l.samples, sample{intended: a.intended, req: uint16(a.req), outcome: o, held: a.held})
 }
 
 // sendBy is the last instant arrival a may be sent (workloadRun.sendDeadline).
@@ -468,10 +526,7 @@ func (l *eventLoop) connect(x *loopExchange) {
 
 func (l *eventLoop) newConn(fd int) *loopConn {
 	c, tag := l.conns.Open()
-	if c.buf == nil {
-		c.buf = make([]byte, 8<<10)
-	}
-	c.tag, c.fd, c.reused, c.start, c.filled = tag, fd, false, 0, 0
+	c.tag, c.fd, c.reused, c.buf, c.start, c.filled = tag, fd, false, nil, 0, 0
 	return c
 }
 
@@ -568,20 +623,26 @@ func (l *eventLoop) connected(c *loopConn) {
 
 func (l *eventLoop) nextSeq() uint64 { l.seq++; return l.seq }
 
-// read takes what c received and feeds its exchange's parser.
+// read takes what c received and feeds its exchange's parser. The bytes
+// go to the loop's scratch buffer; what the parser leaves of them (the
+// start of a line) is kept in a buffer of c's own, which the next read
+// appends to, until it is consumed and the buffer goes back to the spares.
 func (l *eventLoop) read(c *loopConn) {
 	for {
-		if c.start == c.filled {
-			c.start, c.filled = 0, 0
-		} else if len(c.buf)-c.filled < 1024 {
-			if c.start > 0 {
-				c.filled = copy(c.buf, c.buf[c.start:c.filled])
-				c.start = 0
-			} else {
-				c.buf = append(c.buf, make([]byte, len(c.buf))...)
+		kept := c.start < c.filled
+		into := l.scratch
+		if kept {
+			if len(c.buf)-c.filled < 1024 {
+				if c.start > 0 {
+					c.filled = copy(c.buf, c.buf[c.start:c.filled])
+					c.start = 0
+				} else {
+					c.buf = append(c.buf, make([]byte, len(c.buf))...)
+				}
 			}
+			into = c.buf[c.filled:]
 		}
-		n, stamp, errno := l.rx.Read(c.fd, c.buf[c.filled:])
+		n, stamp, errno := l.rx.Read(c.fd, into)
 		if errno == syscall.EAGAIN {
 			return
 		}
@@ -590,13 +651,24 @@ func (l *eventLoop) read(c *loopConn) {
 			return
 		}
 		eof := n == 0
-		c.filled += n
 		if n > 0 {
 			c.received = true
 			c.lastRx = stamp
 		}
-		used, done, perr := c.parser.feed(c.buf[c.start:c.filled], eof)
-		c.start += used
+		b := into[:n]
+		if kept {
+			c.filled += n
+			b = c.buf[c.start:c.filled]
+		}
+		used, done, perr := c.parser.feed(b, eof)
+		if kept {
+			c.start += used
+		} else if used < n {
+			l.keep(c, b[used:])
+		}
+		if c.start == c.filled {
+			l.dropBuf(c)
+		}
 		if perr != nil {
 			l.fail(c, perr, perr == io.EOF)
 			return
@@ -611,16 +683,46 @@ func (l *eventLoop) read(c *loopConn) {
 	}
 }
 
+// keep gives c a buffer holding rest, the bytes its parser left.
+func (l *eventLoop) keep(c *loopConn, rest []byte) {
+	if n := len(l.bufs); n > 0 {
+		c.buf = l.bufs[n-1]
+		l.bufs[n-1] = nil
+		l.bufs = l.bufs[:n-1]
+	} else {
+		c.buf = make([]byte, loopConnBuf)
+	}
+	if need := len(rest) + 1024; len(c.buf) < need {
+		c.buf = make([]byte, max(need, 2*len(c.buf)))
+	}
+	c.start, c.filled = 0, copy(c.buf, rest)
+}
+
+// dropBuf takes c's buffer back, once nothing is left in it.
+func (l *eventLoop) dropBuf(c *loopConn) {
+	if c.buf == nil {
+		return
+	}
+	if len(c.buf) == loopConnBuf && len(l.bufs) < loopSpareBufs {
+		l.bufs = append(l.bufs, c.buf)
+	}
+	c.buf, c.start, c.filled = nil, 0, 0
+}
+
 // doneAt places c's last received bytes on the run's timeline: the kernel
 // received them ago = wall now - their timestamp, which was at the
-// monotonic now - ago; bounded by the exchange's send and the present.
+// monotonic now - ago; bounded by the exchange's send and the present. The
+// clock is read only for bytes received after the wake-up's reading (the
+// send was before the present, so was a time before that reading).
 func (l *eventLoop) doneAt(c *loopConn) time.Duration {
-	now := l.e.since()
 	if c.lastRx == 0 {
-		return now
+		return l.e.since()
 	}
 	at := l.nowMono - time.Duration(l.nowWall-c.lastRx)
-	return min(max(at, c.x.sent), now)
+	if at <= l.nowMono {
+		return max(at, c.x.sent)
+	}
+	return min(max(at, c.x.sent), l.e.since())
 }
 
 // complete records c's response and frees c (or closes it when it cannot
@@ -686,7 +788,7 @@ func (l *eventLoop) exchange() *loopExchange {
 func (l *eventLoop) record(x *loopExchange, done time.Duration, ex exchange) {
 	l.spare = append(l.spare, x)
 	l.inflight--
-	l.rec.add(sample{
+	l.samples = append(l.samples, sample{
 		intended:  x.intended,
 		sent:      x.sent,
 		done:      done,
@@ -736,6 +838,8 @@ func (l *eventLoop) closeConn(c *loopConn) {
 		l.outWait--
 	}
 	c.state, c.fd, c.x, c.pending = connFree, -1, nil, nil
+	c.start = c.filled
+	l.dropBuf(c)
 	l.conns.Release(c.tag)
 	l.open--
 	for l.waiting.len() > 0 && l.open < l.maxConn {
@@ -789,6 +893,9 @@ func (l *eventLoop) wakeAt() time.Duration {
 	}
 	if next, _, ok := l.users.Peek(); ok {
 		at = min(at, time.Duration(next))
+	}
+	if l.ready.len() > 0 {
+		at = min(at, l.nowMono)
 	}
 	return at
 }

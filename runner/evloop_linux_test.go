@@ -271,27 +271,50 @@ func TestEventLoopSingleConnection(t *testing.T) {
 }
 
 // The deadline heap gives its live entries back earliest first, skipping
-// the ones whose connection has moved on.
+// the ones whose connection has moved on, whether they came in order (its
+// queue) or not (its heap), stale ones on either's top.
 func TestDeadlineHeapOrder(t *testing.T) {
-	var h deadlineHeap
-	c := &loopConn{x: &loopExchange{seq: 1}}
-	stale := &loopConn{}
-	for _, at := range []time.Duration{50, 10, 40, 30, 20, 60, 5} {
-		h.push(deadlineEntry{at: at, c: c, seq: 1})
+	cases := []struct {
+		name  string
+		live  []time.Duration
+		stale []time.Duration
+		want  []time.Duration
+	}{
+		{"in order", []time.Duration{1, 2, 2, 3, 8}, nil, []time.Duration{1, 2, 2, 3, 8}},
+		{"out of order", []time.Duration{50, 10, 40, 30, 20, 60, 5}, []time.Duration{1}, []time.Duration{5, 10, 20, 30, 40, 50, 60}},
+		{"stale ones first in the queue", nil, []time.Duration{1, 2, 3}, nil},
+		{"stale ones among both", []time.Duration{10, 20, 15, 30, 25}, []time.Duration{12, 22, 11, 40}, []time.Duration{10, 15, 20, 25, 30}},
 	}
-	h.push(deadlineEntry{at: 1, c: stale, seq: 9})
-	var got []time.Duration
-	for {
-		e, ok := h.live()
-		if !ok {
-			break
-		}
-		got = append(got, e.at)
-		h.pop()
-	}
-	want := []time.Duration{5, 10, 20, 30, 40, 50, 60}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("order %v, want %v", got, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var h deadlineHeap
+			c := &loopConn{x: &loopExchange{seq: 1}}
+			stale := &loopConn{}
+			// Live and stale entries pushed alternately, in the listed order.
+			for i := range max(len(tc.live), len(tc.stale)) {
+				if i < len(tc.stale) {
+					h.push(deadlineEntry{at: tc.stale[i], c: stale, seq: 9})
+				}
+				if i < len(tc.live) {
+					h.push(deadlineEntry{at: tc.live[i], c: c, seq: 1})
+				}
+			}
+			var got []time.Duration
+			for {
+				e, ok := h.live()
+				if !ok {
+					break
+				}
+				got = append(got, e.at)
+				h.pop()
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("order %v, want %v", got, tc.want)
+			}
+			if h.q.len() != 0 || h.h.Len() != 0 {
+				t.Errorf("%d in the queue and %d in the heap left", h.q.len(), h.h.Len())
+			}
+		})
 	}
 }
 

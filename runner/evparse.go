@@ -147,17 +147,23 @@ func (p *respParser) ended(eof bool) error {
 // field keeps what the client reads of a response's field.
 func (p *respParser) field(f http1.Field) {
 	switch {
-	case bytes.EqualFold(f.Name, []byte(headers.Node)):
+	case named(f.Name, headers.Node):
 		p.resp.node = p.u.intern(f.Value)
-	case bytes.EqualFold(f.Name, []byte(headers.ServerTiming)):
+	case named(f.Name, headers.ServerTiming):
 		p.resp.station = parseStationTiming(f.Value)
-	case bytes.EqualFold(f.Name, []byte(headers.Session)):
+	case named(f.Name, headers.Session):
 		p.resp.session = p.u.intern(f.Value)
-	case p.u.jar != nil && bytes.EqualFold(f.Name, []byte("Set-Cookie")):
+	case p.u.jar != nil && named(f.Name, "Set-Cookie"):
 		p.resp.cookies = append(p.resp.cookies, string(f.Value))
 	case p.checks != nil && p.checks.wants(f.Name):
 		p.resp.fields = append(p.resp.fields, capturedField{string(f.Name), string(f.Value)})
 	}
+}
+
+// named reports whether a field's name is name, in any case; most names
+// differ in length, told before a byte is compared.
+func named(field []byte, name string) bool {
+	return len(field) == len(name) && bytes.EqualFold(field, []byte(name))
 }
 
 // endHead takes the end of a head: after an interim response (100

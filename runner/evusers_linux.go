@@ -3,14 +3,16 @@ package runner
 import (
 	"math/rand"
 	"time"
+
+	"github.com/ilities/ilities/scenario"
 )
 
 // The closed loop on the event loop. A virtual user is no goroutine: it is
 // an entry in the loop's timer heap while it waits (for its span to start,
 // or while it thinks) and an exchange while its request is in flight. On
 // its answer, or its failure, the sample is recorded and the user is put
-// back in the heap at now + its think time; the loop sends its next step
-// when that comes. What a user does is engine.user's, step by step: the
+// back in the heap at now + its think time, or on the ready queue when it
+// does not think; the loop sends its next step when that comes. What a user does is engine.user's, step by step: the
 // same spans (UserSpans), random source (UserRNG) and draws in the same
 // order, a fresh cookie jar per session iteration, a failed step ending
 // the iteration, a user whose span ends stopping after its request.
@@ -57,8 +59,13 @@ func (l *eventLoop) enterSpan(usr *loopUser, i int, now time.Duration) bool {
 	return true
 }
 
-// act lets every user whose time has come take its next step.
+// act lets every user whose time has come take its next step: the ready
+// ones (as many as there were when it began: one whose request failed at
+// once is ready again, for the next turn), then the heap's that are due.
 func (l *eventLoop) act() {
+	for n := l.ready.len(); n > 0 && !l.stopped; n-- {
+		l.proceed(l.ready.pop())
+	}
 	for !l.stopped {
 		at, usr, ok := l.users.Peek()
 		if !ok || time.Duration(at) > l.nowMono {
@@ -73,9 +80,11 @@ func (l *eventLoop) act() {
 // first of a new one while its span lasts, or of its next span.
 func (l *eventLoop) proceed(usr *loopUser) {
 	w := l.w
+	// One reading of the clock decides and stamps, as on a goroutine.
+	now := l.e.since()
 	for {
 		if !usr.iterating {
-			if now := l.e.since(); now >= usr.stopAt {
+			if now >= usr.stopAt {
 				if !l.enterSpan(usr, usr.span+1, now) {
 					return
 				}
@@ -89,8 +98,7 @@ func (l *eventLoop) proceed(usr *loopUser) {
 			}
 			usr.step, usr.iterating = 0, true
 		}
-		// One reading of the clock decides and stamps, as on a goroutine.
-		sent := l.e.since()
+		sent := now
 		if sent >= usr.stopAt {
 			usr.iterating = false
 			continue
@@ -111,17 +119,30 @@ func (l *eventLoop) proceed(usr *loopUser) {
 
 // answered takes usr's answer (or failure), recorded: it thinks, capped at
 // its span's end, then goes on with its iteration, which a failed step
-// ends. A stopped run's user is done.
+// ends. A stopped run's user is done. A user that does not think is ready
+// at once: no draw (none is made for a constant), no clock, no timer.
 func (l *eventLoop) answered(usr *loopUser, success bool) {
-	think := l.w.think.Sample(usr.rng)
-	now := l.e.since()
-	think = min(think, usr.stopAt-now)
 	usr.step++
 	if !success || usr.step >= usr.steps {
 		usr.iterating = false
 	}
+	if l.thinkNone {
+		if !l.stopped && !l.aborted.Load() {
+			l.ready.push(usr)
+		}
+		return
+	}
+	think := l.w.think.Sample(usr.rng)
+	now := l.e.since()
+	think = min(think, usr.stopAt-now)
 	if l.stopped || l.aborted.Load() {
 		return
 	}
 	l.users.Push(int64(now+think), usr)
+}
+
+// thinksNot reports whether think is always 0, drawing nothing: none, or a
+// constant 0.
+func thinksNot(think scenario.Distribution) bool {
+	return think.Dist == "" || (think.Dist == "constant" && think.Value <= 0)
 }

@@ -287,6 +287,32 @@ func TestClosedLoopInterrupted(t *testing.T) {
 	}
 }
 
+// userLoop is an event loop for the closed workload w against url, its
+// users active for an hour from now, stepped by the test (step) rather
+// than run; it holds its processor as in Run, and ends with the test.
+func userLoop(t *testing.T, w scenario.Workload, url string, users int) (*eventLoop, *recorder) {
+	t.Helper()
+	sc := newScenario(time.Hour, w)
+	wr, err := newWorkloadRun(sc, 0, []string{url}, time.Hour, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wr.client.close)
+	e := &engine{duration: time.Hour, stop: make(chan struct{}), seed: 1}
+	rec := &recorder{}
+	l := newEventLoop(e, wr, rec)
+	if l == nil {
+		t.Skip("no event loop on this kernel")
+	}
+	t.Cleanup(l.closeAll)
+	t.Cleanup(holdProcs(1)) // the loop keeps its processor while it waits, as in Run
+	for u := range users {
+		l.addUser(u, []Span{{0, time.Hour}})
+	}
+	e.start = time.Now()
+	return l, rec
+}
+
 // In its steady state the loop allocates nothing per request of a user:
 // the exchanges, the heap's entries and the connections' buffers are
 // reused. The server answers with canned bytes and allocates nothing either.
@@ -295,24 +321,7 @@ func TestClosedLoopAllocatesNothing(t *testing.T) {
 	w := closedWorkload("w", 2)
 	w.Requests = append(w.Requests, scenario.Request{Method: http.MethodGet, Path: "/b", Weight: 1})
 	w.ThinkTime = scenario.Distribution{Dist: "uniform", Max: scenario.Duration(time.Microsecond)}
-	sc := newScenario(time.Hour, w)
-	wr, err := newWorkloadRun(sc, 0, []string{url}, time.Hour, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wr.client.close()
-	e := &engine{duration: time.Hour, stop: make(chan struct{}), seed: 1}
-	rec := &recorder{}
-	l := newEventLoop(e, wr, rec)
-	if l == nil {
-		t.Skip("no event loop on this kernel")
-	}
-	defer l.closeAll()
-	defer holdProcs(1)() // the loop keeps its processor while it waits, as in Run
-	for u := range 2 {
-		l.addUser(u, []Span{{0, time.Hour}})
-	}
-	e.start = time.Now()
+	l, rec := userLoop(t, w, url, 2)
 	steps := func(n int) {
 		for range n {
 			if !l.step() {
@@ -395,5 +404,96 @@ func TestClosedLoopEnginesAgree(t *testing.T) {
 		if loop[i] != goroutines[i] {
 			t.Fatalf("request %d: %s on the loop, %s on a goroutine (first ones %v, %v)", i, loop[i], goroutines[i], loop[:i+1], goroutines[:i+1])
 		}
+	}
+}
+
+// A connection holds a read buffer of its own only while a response it is
+// reading stops short of a whole line: reads go to the loop's one scratch
+// buffer. Users whose answers arrived in pieces that cut their lines, now
+// thinking, hold none; the buffers went back to the spares, no more of
+// them than the bound.
+func TestClosedLoopIdleUsersHoldNoBuffer(t *testing.T) {
+	const users = 6
+	cases := []struct {
+		name  string
+		parts []string
+		kept  bool // a piece ends inside a line: a connection's buffer was needed
+	}{
+		{"whole responses", []string{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, false},
+		{"a field cut", []string{"HTTP/1.1 200 OK\r\nContent-Le", "ngth: 2\r\n\r\nok"}, true},
+		{"a chunk's size line cut", []string{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2", "\r\nok\r\n0\r\n\r\n"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := splitServer(t, 20*time.Millisecond, tc.parts...)
+			w := closedWorkload("w", users)
+			w.ThinkTime = scenario.Distribution{Dist: "constant", Value: scenario.Duration(time.Hour)}
+			l, rec := userLoop(t, w, url, users)
+			for deadline := time.Now().Add(5 * time.Second); l.inflight > 0 || len(rec.buf)+len(l.samples) < users; {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d answers, %d in flight after 5 s", len(rec.buf)+len(l.samples), l.inflight)
+				}
+				if !l.step() {
+					t.Fatal("the loop ended")
+				}
+			}
+			l.flush()
+			for _, s := range rec.buf {
+				if s.outcome != outSuccess {
+					t.Fatalf("sample %+v", s)
+				}
+			}
+			open := 0
+			for c := range l.conns.All() {
+				open++
+				if c.buf != nil || c.start != c.filled {
+					t.Errorf("an idle connection holds a buffer of %d bytes (%d unread)", len(c.buf), c.filled-c.start)
+				}
+			}
+			if open != users {
+				t.Errorf("%d connections open, want one per user (%d)", open, users)
+			}
+			if kept := len(l.bufs) > 0; kept != tc.kept || len(l.bufs) > loopSpareBufs {
+				t.Errorf("%d spare buffers: want some (%v), at most %d", len(l.bufs), tc.kept, loopSpareBufs)
+			}
+		})
+	}
+}
+
+// A user that does not think (no think time, or a constant 0) goes back
+// to the ready queue after each answer and never into the timer heap; one
+// that thinks waits in the heap. Either way it keeps sending.
+func TestClosedLoopReadyWithoutThink(t *testing.T) {
+	url := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	cases := []struct {
+		name  string
+		think scenario.Distribution
+		heap  bool
+	}{
+		{"no think time", scenario.Distribution{}, false},
+		{"constant 0", scenario.Distribution{Dist: "constant"}, false},
+		{"constant 1µs", scenario.Distribution{Dist: "constant", Value: scenario.Duration(time.Microsecond)}, true},
+		{"uniform up to 1µs", scenario.Distribution{Dist: "uniform", Max: scenario.Duration(time.Microsecond)}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := closedWorkload("w", 3)
+			w.ThinkTime = tc.think
+			l, rec := userLoop(t, w, url, 3)
+			inHeap := false
+			for range 500 {
+				if !l.step() {
+					t.Fatal("the loop ended")
+				}
+				inHeap = inHeap || l.users.Len() > 0
+			}
+			l.flush()
+			if len(rec.buf) < 100 {
+				t.Fatalf("%d requests in 500 turns", len(rec.buf))
+			}
+			if inHeap != tc.heap {
+				t.Errorf("users in the timer heap: %v, want %v", inHeap, tc.heap)
+			}
+		})
 	}
 }

@@ -73,6 +73,13 @@ func (r *recorder) add(s sample) {
 	r.mu.Unlock()
 }
 
+// addAll appends samples under one lock (the event loop's, once per wake-up).
+func (r *recorder) addAll(samples []sample) {
+	r.mu.Lock()
+	r.buf = append(r.buf, samples...)
+	r.mu.Unlock()
+}
+
 // swap hands the recorder an empty buffer and returns the filled one
 // (double buffering: both keep their capacity from second to second).
 func (r *recorder) swap(spare []sample) []sample {
@@ -107,10 +114,15 @@ type scopeAcc struct {
 	// result is assembled (collector.restoreScopeWindows), since a slice
 	// kept up during the run would grow with its length.
 	windows []windowCount
-	// statuses counts the responses by status code; samples keeps a few
-	// failures of each class (requests.go).
-	statuses map[int]int64
-	samples  errorSamples
+	// statuses counts the responses by status code, but for the latest
+	// run of one code (status, statusRun), added to it when the code
+	// changes or the counts are read: a map update per response costs more
+	// than its histograms. samples keeps a few failures of each class
+	// (requests.go).
+	statuses  map[int]int64
+	status    uint16
+	statusRun int64
+	samples   errorSamples
 }
 
 type windowCount struct{ scheduled, succeeded int64 }
@@ -123,7 +135,11 @@ func (a *scopeAcc) add(s *sample, win int) {
 	a.counts[s.outcome]++
 	a.span = max(a.span, win+1)
 	if s.status != 0 {
-		a.statuses[int(s.status)]++
+		if s.status != a.status {
+			a.settleStatus()
+			a.status = s.status
+		}
+		a.statusRun++
 	}
 	if s.outcome.failed() {
 		a.samples.add(s)

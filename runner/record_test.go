@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"maps"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -172,5 +173,35 @@ func TestFinishedWindowsDoNotGrowMemory(t *testing.T) {
 	if len(c.warm.windows) != 2 || len(c.run.windows) != first+more || c.run.windows[1] != (windowCount{}) ||
 		c.run.windows[2] != (windowCount{500, 490}) || c.workloads[1].windows[first+more-1] != (windowCount{250, 250}) {
 		t.Errorf("scope windows: warm-up %d, run %d (%v, %v)", len(c.warm.windows), len(c.run.windows), c.run.windows[1], c.run.windows[2])
+	}
+}
+
+// A scope counts responses by status code, a run of one code added up
+// apart until the code changes or the counts are read.
+func TestScopeStatusCodes(t *testing.T) {
+	cases := []struct {
+		name     string
+		statuses []uint16
+		want     map[int]int64
+	}{
+		{"none", nil, nil},
+		{"no response", []uint16{0, 0}, nil},
+		{"one code", []uint16{200, 200, 200}, map[int]int64{200: 3}},
+		{"runs", []uint16{200, 200, 503, 200, 0, 503, 503, 404}, map[int]int64{200: 3, 503: 3, 404: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newScopeAcc()
+			for _, st := range tc.statuses {
+				a.add(&sample{outcome: outSuccess, status: st, responded: st != 0}, 0)
+			}
+			if got := a.statusCodes(); !maps.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
+				t.Fatalf("status codes %v, want %v", got, tc.want)
+			}
+			// Read again: the same counts, nothing added twice.
+			if got := a.statusCodes(); !maps.Equal(got, tc.want) {
+				t.Fatalf("read again: %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

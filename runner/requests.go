@@ -106,7 +106,16 @@ func (f failureSample) message(o outcome) string {
 	return o.class()
 }
 
+// settleStatus adds the latest run of one status code to the counts.
+func (a *scopeAcc) settleStatus() {
+	if a.statusRun > 0 {
+		a.statuses[int(a.status)] += a.statusRun
+		a.statusRun = 0
+	}
+}
+
 func (a *scopeAcc) statusCodes() map[int]int64 {
+	a.settleStatus()
 	if len(a.statuses) == 0 {
 		return nil
 	}
