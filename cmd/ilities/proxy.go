@@ -46,11 +46,10 @@ in the X-Ilities-Backend header the proxy sets on each answer.
 limits, rate_limit, tls, hash, cookie, ewma, slow_start, all_down, admin);
 --strategy overrides its strategy.
 
---io chooses how the event loops move bytes on Linux: epoll (the default)
-makes a read or write system call for each, uring batches each loop
-iteration's reads and writes through io_uring, and falls back to epoll
-where the kernel offers no io_uring. Without --io, $ILITIES_PROXY_IO
-chooses.
+--io chooses how the event loops move bytes on Linux: uring (the default)
+batches each loop iteration's reads and writes through io_uring, and is
+epoll where the kernel offers no io_uring; epoll makes a read or write
+system call for each. Without --io, $ILITIES_PROXY_IO chooses.
 
 The first line on stdout is "proxying http://ADDR to N upstreams
 (strategy S)"; the statistics (GET /.ilities/stats) are on an admin
@@ -110,7 +109,7 @@ listener of their own, always loopback, printed on stderr.`,
 	fl.StringVar(&spec, "spec", "", "the proxy's options in YAML, as a scenario's sut.proxy")
 	fl.StringVar(&strategy, "strategy", "", "the balancing strategy (overrides --spec's)")
 	fl.StringVar(&listen, "listen", "127.0.0.1:0", "listen address")
-	fl.StringVar(&ioPath, "io", "", "the event loops' IO: epoll (default) or uring (batched through io_uring)")
+	fl.StringVar(&ioPath, "io", "", "the event loops' IO: uring (default: batched through io_uring) or epoll (a system call each)")
 	fl.DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fl.Int64Var(&seed, "seed", scenario.DefaultSeed, "seed of the seeded strategies (random, power-of-two)")
 	return cmd

@@ -238,28 +238,22 @@ func (r *Ring) Close() {
 	}
 }
 
-var ringProbe struct {
-	once sync.Once
-	ok   bool
-}
-
 // HasRing reports whether NewRing works here: the kernel has io_uring,
 // with sends and receives (Linux 5.6), and lets this process use it.
-func HasRing() bool {
-	ringProbe.once.Do(func() {
-		r, err := NewRing(2)
-		if err != nil {
-			return
-		}
-		defer r.Close()
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return
-		}
-		defer syscall.Close(fds[0])
-		defer syscall.Close(fds[1])
-		ops := []Op{{Fd: fds[0], Buf: []byte{1}, Send: true}, {Fd: fds[1], Buf: make([]byte, 1)}}
-		ringProbe.ok = r.Run(ops) == nil && ops[0].N == 1 && ops[1].N == 1
-	})
-	return ringProbe.ok
-}
+func HasRing() bool { return hasRing() }
+
+var hasRing = sync.OnceValue(func() bool {
+	r, err := NewRing(2)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	ops := []Op{{Fd: fds[0], Buf: []byte{1}, Send: true}, {Fd: fds[1], Buf: make([]byte, 1)}}
+	return r.Run(ops) == nil && ops[0].N == 1 && ops[1].N == 1
+})

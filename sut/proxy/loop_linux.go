@@ -40,7 +40,9 @@ import (
 // A loop sleeps in epoll_pwait issued as a raw system call: the runtime
 // sees a running goroutine, which keeps its processor; GOMAXPROCS is raised
 // by one per loop while the proxy runs (package procs). The system calls
-// are package evloop's, shared with the load generator's loop.
+// are package evloop's, shared with the load generator's loop; the reads
+// and writes of an iteration go through io_uring in batches unless
+// Config.IO is "epoll" (ring_linux.go).
 
 const (
 	loopMaxEvents = 256
@@ -160,9 +162,7 @@ type loop struct {
 	ring    *evloop.Ring
 	ops     []evloop.Op
 	opConns []evloop.Tag
-	batch   []evloop.Tag // the connections of a batch of reads, by event
 	flushQ  []evloop.Tag // connections with output for the batch of writes
-	masks   []uint32     // batch's event masks
 }
 
 // listenerTag is the shared listener's tag on a loop's events.
@@ -323,10 +323,16 @@ func (l *loop) wait() {
 		l.acceptResume = 0
 		l.listen(true)
 	}
-	if l.ring != nil {
-		l.handleBatched(events)
-		return
+	noted := l.ring != nil
+	if noted {
+		l.readAhead(events)
 	}
+	l.handle(events, noted)
+}
+
+// handle handles a wait's events in order; noted: their readiness is
+// already recorded (readAhead).
+func (l *loop) handle(events []syscall.EpollEvent, noted bool) {
 	for i := range events {
 		ev := &events[i]
 		if l.poll.Woken(ev) {
@@ -340,7 +346,9 @@ func (l *loop) wait() {
 		if c == nil {
 			continue // an event for a connection closed meanwhile
 		}
-		noteEvent(c, ev.Events)
+		if !noted {
+			noteEvent(c, ev.Events)
+		}
 		l.dispatch(c, ev.Events)
 	}
 }

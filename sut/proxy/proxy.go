@@ -153,11 +153,11 @@ type Config struct {
 	// Admin is the admin listener's address (statistics at StatsPath): a
 	// loopback host:port, default DefaultAdmin (any free port).
 	Admin string
-	// IO is how the event loops move bytes on Linux: IOEpoll (default), a
-	// read or write system call for each, or IOUring, each iteration's
-	// reads and writes batched through io_uring (ring_linux.go), the
-	// epoll path where the kernel offers no io_uring. Empty: the
-	// environment's IOEnv, else IOEpoll.
+	// IO is how the event loops move bytes on Linux: IOUring (default),
+	// each iteration's reads and writes batched through io_uring
+	// (ring_linux.go), or IOEpoll, a read or write system call for each,
+	// which is also what IOUring does where the kernel offers no io_uring.
+	// Empty: the environment's IOEnv, else IOUring.
 	IO string
 }
 
@@ -378,7 +378,7 @@ func ApplyDefaults(cfg *Config) error {
 	if cfg.RetryBudget <= 0 {
 		cfg.RetryBudget = DefaultRetryBudget
 	}
-	switch cfg.IO = cmp.Or(cfg.IO, os.Getenv(IOEnv), IOEpoll); cfg.IO {
+	switch cfg.IO = cmp.Or(cfg.IO, os.Getenv(IOEnv), IOUring); cfg.IO {
 	case IOEpoll, IOUring:
 	default:
 		return fmt.Errorf(`proxy: io %q (or $%s): expected %q or %q`, cfg.IO, IOEnv, IOEpoll, IOUring)
