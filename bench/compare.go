@@ -9,6 +9,10 @@ import (
 type contender struct {
 	name string
 	peer bool // false for ilities itself
+	// ref: a reference, neither ilities nor a peer (what the machine
+	// itself allows): its figures are noted beside the row, never the
+	// best peer a ratio is taken against.
+	ref bool
 	// missing, when set, is why it cannot run ("peer not installed");
 	// it is then named in the table and never measured.
 	missing string

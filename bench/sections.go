@@ -319,7 +319,8 @@ func notes(ss []sample) string {
 
 // proxies: the built-in proxy (`ilities proxy`), nginx and HAProxy, each
 // with the same number of workers or threads, in front of the same nginx
-// backends, driven by wrk.
+// backends, driven by wrk; over HTTP/1.1, HAProxy in mode tcp beside them
+// for reference, the floor a proxy meets on this machine.
 // proxyDriver is the load a proxy comparison drives each proxy with: wrk
 // over HTTP/1.1, or h2load over HTTP/2 with prior knowledge (h2c).
 type proxyDriver struct {
@@ -361,20 +362,29 @@ func (b *bench) proxiesH2() error { return b.proxiesWith(b.h2loadDriver()) }
 func (b *bench) proxiesWith(drv proxyDriver) error {
 	cfg := b.cfg
 	fs := cfg.fs
-	kinds := []struct {
+	type kind struct {
 		name, bin string
-		peer      bool
+		peer, ref bool
 		start     func(backends []string) (*server, error)
-	}{
-		{fmt.Sprintf("ilities proxy (GOMAXPROCS=%d)", cfg.proxyWorkers), cfg.ilities, false, func(be []string) (*server, error) {
+	}
+	kinds := []kind{
+		{name: fmt.Sprintf("ilities proxy (GOMAXPROCS=%d)", cfg.proxyWorkers), bin: cfg.ilities, start: func(be []string) (*server, error) {
 			return startIlitiesProxy(cfg.ilities, cfg.proxyWorkers, be, fs)
 		}},
-		{fmt.Sprintf("nginx (worker_processes %d)", cfg.proxyWorkers), "nginx", true, func(be []string) (*server, error) {
+		{name: fmt.Sprintf("nginx (worker_processes %d)", cfg.proxyWorkers), bin: "nginx", peer: true, start: func(be []string) (*server, error) {
 			return startNginxProxy(filepath.Join(cfg.dir, "nginx-proxy"), cfg.proxyWorkers, drv.h2, be, fs)
 		}},
-		{fmt.Sprintf("HAProxy (nbthread %d)", cfg.proxyWorkers), "haproxy", true, func(be []string) (*server, error) {
+		{name: fmt.Sprintf("HAProxy (nbthread %d)", cfg.proxyWorkers), bin: "haproxy", peer: true, start: func(be []string) (*server, error) {
 			return startHAProxy(filepath.Join(cfg.dir, "haproxy"), cfg.proxyWorkers, drv.h2, be, fs)
 		}},
+	}
+	if !drv.h2 {
+		// The floor of the machine: HAProxy forwarding bytes (mode tcp), no
+		// HTTP parsed, each client connection on a backend connection of
+		// its own. What no HTTP proxy in front of these backends can beat.
+		kinds = append(kinds, kind{name: fmt.Sprintf("HAProxy (mode tcp, L4 floor, nbthread %d)", cfg.proxyWorkers), bin: "haproxy", ref: true, start: func(be []string) (*server, error) {
+			return startHAProxyTCP(filepath.Join(cfg.dir, "haproxy-tcp"), cfg.proxyWorkers, be, fs)
+		}})
 	}
 	c := comparison{title: drv.title}
 	var backends *server
@@ -393,7 +403,7 @@ func (b *bench) proxiesWith(drv proxyDriver) error {
 		c.trees = map[string]int{"backends": backends.pid()}
 	}
 	for _, k := range kinds {
-		ct := &contender{name: k.name, peer: k.peer}
+		ct := &contender{name: k.name, peer: k.peer, ref: k.ref}
 		c.contenders = append(c.contenders, ct)
 		switch {
 		case driverMissing != "":

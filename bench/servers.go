@@ -191,6 +191,23 @@ func startNginxProxy(dir string, workers int, h2 bool, backends []string, fs pro
 // connections between clients (http-reuse always), no logging.
 // h2: HTTP/2 with prior knowledge on its front (proto h2).
 func startHAProxy(dir string, threads int, h2 bool, backends []string, fs procfs) (*server, error) {
+	return runHAProxy(dir, threads, `  mode http
+  option http-keep-alive
+  timeout http-keep-alive 300s
+  http-reuse always
+`, map[bool]string{true: " proto h2"}[h2], backends, fs)
+}
+
+// startHAProxyTCP runs HAProxy as a layer 4 forwarder (mode tcp): each
+// client connection relayed byte for byte to a backend connection of its
+// own, nothing parsed.
+func startHAProxyTCP(dir string, threads int, backends []string, fs procfs) (*server, error) {
+	return runHAProxy(dir, threads, "  mode tcp\n", "", backends, fs)
+}
+
+// runHAProxy runs HAProxy with the defaults section's mode lines, bind's
+// options and backends balanced round robin.
+func runHAProxy(dir string, threads int, mode, bindOpts string, backends []string, fs procfs) (*server, error) {
 	addrs, err := freeAddrs(1)
 	if err != nil {
 		return nil, err
@@ -206,19 +223,15 @@ func startHAProxy(dir string, threads int, h2 bool, backends []string, fs procfs
   nbthread %d
   maxconn 8192
 defaults
-  mode http
-  option http-keep-alive
-  timeout connect 1s
+%s  timeout connect 1s
   timeout client 300s
   timeout server 300s
-  timeout http-keep-alive 300s
-  http-reuse always
 frontend f
   bind %s%s
   default_backend app
 backend app
   balance roundrobin
-%s`, threads, addrs[0], map[bool]string{true: " proto h2"}[h2], up.String())
+%s`, threads, mode, addrs[0], bindOpts, up.String())
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return nil, err

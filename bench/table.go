@@ -50,6 +50,7 @@ type row struct {
 	higher bool
 	own    cell
 	peers  []cell
+	refs   []cell // references, noted and not compared (contender.ref)
 	notes  []string
 }
 
@@ -61,9 +62,12 @@ func rowOf(fig figure, c comparison, got map[string][]sample) row {
 		if ct.missing == "" {
 			cl.s = summarize(got[ct.name], fig.value)
 		}
-		if ct.peer {
+		switch {
+		case ct.ref:
+			r.refs = append(r.refs, cl)
+		case ct.peer:
 			r.peers = append(r.peers, cl)
-		} else {
+		default:
 			r.own = cl
 		}
 	}
@@ -137,6 +141,9 @@ func (t table) markdown(w io.Writer) error {
 	}
 	var notes []string
 	for _, r := range t.rows {
+		for _, ref := range r.refs {
+			notes = append(notes, r.figure+": for reference, not a peer: "+ref.tool+" "+ref.text())
+		}
 		for _, n := range r.notes {
 			notes = append(notes, r.figure+": "+n)
 		}

@@ -32,7 +32,8 @@ func fixtureTable() table {
 			{figure: "highest open-loop rate held", higher: true, own: cell{tool: "ilities attack", s: sp(80000, 50000, 100000, 5, 0), format: fmtRate},
 				peers: []cell{{tool: "wrk2", missing: notInstalled}, {tool: "vegeta", missing: notInstalled}}},
 			{figure: "proxy, wrk -c64, throughput", higher: true, own: cell{tool: "ilities proxy", s: sp(31953, 31000, 32500, 5, 0), format: fmtReqPerSec},
-				peers: []cell{{tool: "nginx", s: sp(32208, 31000, 33000, 5, 0), format: fmtReqPerSec}, {tool: "HAProxy", s: sp(30000, 29000, 31000, 5, 0), format: fmtReqPerSec}}},
+				peers: []cell{{tool: "nginx", s: sp(32208, 31000, 33000, 5, 0), format: fmtReqPerSec}, {tool: "HAProxy", s: sp(30000, 29000, 31000, 5, 0), format: fmtReqPerSec}},
+				refs:  []cell{{tool: "HAProxy (mode tcp, L4 floor)", s: sp(40000, 39000, 41000, 5, 0), format: fmtReqPerSec}}},
 			{figure: "at 1,000/s, send lag p50", own: cell{tool: "ilities attack", s: sp(0.031, 0.029, 0.04, 1, 0), format: fmtMillis},
 				peers: []cell{{tool: "vegeta", missing: "not reported"}}},
 			{figure: "memory per open connection", own: cell{tool: "ilities", missing: "not measured: nginx (the target) not installed"},
@@ -56,7 +57,8 @@ func TestMarkdownGolden(t *testing.T) {
 		"| wrk paced (10 conn × 1 ms delay()) 22.7 µs (21.0–23.0) | 0.68× |", // the best of two peers
 		"| 10.7 µs (10.0–20.0), 2 of 5 rounds noisy | wrk paced 15.9 µs (15.0–16.0) | refused: noisy rounds (ilities 2 of 5, wrk paced 0 of 5) |",
 		"| wrk2: peer not installed; vegeta: peer not installed | — |",
-		"| nginx 32,208 req/s (31,000–33,000) | 0.99× |", // higher is better: nginx, not HAProxy
+		"| nginx 32,208 req/s (31,000–33,000) | 0.99× |", // higher is better: nginx, not HAProxy, nor the reference
+		"- proxy, wrk -c64, throughput: for reference, not a peer: HAProxy (mode tcp, L4 floor) 40,000 req/s (39,000–41,000)\n",
 		"| 80k/s (50k–100k) |",
 		"| 0.031 ms | vegeta: not reported | — |",
 		"| not measured: nginx (the target) not installed |",
@@ -94,14 +96,16 @@ func TestRowOf(t *testing.T) {
 		return sample{result: result{fig: map[string]float64{"x": v}}, noise: noise}
 	}
 	c := comparison{contenders: []*contender{
-		{name: "ilities"}, {name: "wrk", peer: true}, {name: "vegeta", peer: true, missing: notInstalled},
+		{name: "ilities"}, {name: "wrk", peer: true}, {name: "vegeta", peer: true, missing: notInstalled}, {name: "floor", ref: true},
 	}}
 	got := map[string][]sample{
 		"ilities": {s(10, ""), s(12, ""), s(11, "")},
 		"wrk":     {s(20, ""), s(22, "busy"), s(21, "")},
+		"floor":   {s(1, ""), s(1, ""), s(1, "")}, // better than all: a reference, never the ratio's peer
 	}
 	r := rowOf(figure{name: "cpu", value: fig("x"), format: fmtMicros}, c, got)
-	if r.own.s != sp(11, 10, 12, 3, 0) || r.peers[0].s != sp(21, 20, 22, 3, 1) || r.peers[1].s.n != 0 {
+	if r.own.s != sp(11, 10, 12, 3, 0) || len(r.peers) != 2 || r.peers[0].s != sp(21, 20, 22, 3, 1) || r.peers[1].s.n != 0 ||
+		len(r.refs) != 1 || r.refs[0].s != sp(1, 1, 1, 3, 0) {
 		t.Errorf("row = %+v", r)
 	}
 	if r.ratio() != "refused: noisy rounds (ilities 0 of 3, wrk 1 of 3)" {

@@ -18,6 +18,7 @@ func newProxyCmd() *cobra.Command {
 		backends         []string
 		file, spec       string
 		strategy, listen string
+		ioPath           string
 		duration         time.Duration
 		seed             int64
 	)
@@ -45,6 +46,11 @@ in the X-Ilities-Backend header the proxy sets on each answer.
 limits, rate_limit, tls, hash, cookie, ewma, slow_start, all_down, admin);
 --strategy overrides its strategy.
 
+--io chooses how the event loops move bytes on Linux: uring (the default)
+batches each loop iteration's reads and writes through io_uring, and is
+epoll where the kernel offers no io_uring; epoll makes a read or write
+system call for each. Without --io, $ILITIES_PROXY_IO chooses.
+
 The first line on stdout is "proxying http://ADDR to N upstreams
 (strategy S)"; the statistics (GET /.ilities/stats) are on an admin
 listener of their own, always loopback, printed on stderr.`,
@@ -70,6 +76,7 @@ listener of their own, always loopback, printed on stderr.`,
 			}
 			cfg := sut.ProxyConfigOf(seed, sp)
 			cfg.Pools = []proxy.PoolConfig{{Name: "default", Upstreams: ups}}
+			cfg.IO = ioPath
 			p, err := proxy.New(cfg)
 			if err != nil {
 				return withCode(exitInvalid, err)
@@ -102,6 +109,7 @@ listener of their own, always loopback, printed on stderr.`,
 	fl.StringVar(&spec, "spec", "", "the proxy's options in YAML, as a scenario's sut.proxy")
 	fl.StringVar(&strategy, "strategy", "", "the balancing strategy (overrides --spec's)")
 	fl.StringVar(&listen, "listen", "127.0.0.1:0", "listen address")
+	fl.StringVar(&ioPath, "io", "", "the event loops' IO: uring (default: batched through io_uring) or epoll (a system call each)")
 	fl.DurationVar(&duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fl.Int64Var(&seed, "seed", scenario.DefaultSeed, "seed of the seeded strategies (random, power-of-two)")
 	return cmd

@@ -41,6 +41,8 @@ func TestProxyBalancesRealBackends(t *testing.T) {
 		{"weighted from a file and a spec", []string{"--backends", upstreamFile(t, "# two\n"+urls[0]+" weight=3 name=a\n\n"+urls[1]+",name=b\n"),
 			"--spec", "{strategy: weighted-round-robin, retries: 1}"},
 			map[string]int{"a": 6, "b": 2}},
+		{"round robin, a system call for each read and write (epoll)", []string{"--backend", urls[0] + ",name=a", "--backend", urls[1] + ",name=b", "--strategy", "round-robin", "--io", "epoll"},
+			map[string]int{"a": 4, "b": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			port := freePort(t)
@@ -126,6 +128,7 @@ func TestProxyRefusesBadUpstreams(t *testing.T) {
 		{[]string{"--backend", "http://127.0.0.1:9001", "--spec", "{strategy: fastest}"}, "proxy spec:1:12: unknown strategy \"fastest\""},
 		{[]string{"--backend", "http://127.0.0.1:9001", "--spec", "{retries: 1,\n health: {intervall: 1s}}"}, "proxy spec:2:"},
 		{[]string{"--backend", "http://127.0.0.1:9001", "--spec", "{kind: nginx}"}, "run nginx itself"},
+		{[]string{"--backend", "http://127.0.0.1:9001", "--io", "kqueue"}, `io "kqueue" (or $ILITIES_PROXY_IO): expected "epoll" or "uring"`},
 	} {
 		var stdout, stderr strings.Builder
 		code := execute(context.Background(), append([]string{"proxy"}, tc.args...), &stdout, &stderr)

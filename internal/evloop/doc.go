@@ -14,6 +14,10 @@
 //     handed to the connection that reused its slot or descriptor number.
 //   - Socket helpers: non-blocking sockets, connect and accept, reads and
 //     writes that stop at EAGAIN, reads with the kernel's receive time.
+//   - Ring: an io_uring instance as a batch of socket system calls, the
+//     sends and receives of many sockets in one io_uring_enter, each done
+//     at once or reporting EAGAIN, so none outlives the call (the proxy's
+//     loops with IO "uring").
 //
 // A loop waits in a raw system call, so the runtime counts its goroutine as
 // running: see package procs for the processor each loop holds. The

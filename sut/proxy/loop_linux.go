@@ -40,7 +40,9 @@ import (
 // A loop sleeps in epoll_pwait issued as a raw system call: the runtime
 // sees a running goroutine, which keeps its processor; GOMAXPROCS is raised
 // by one per loop while the proxy runs (package procs). The system calls
-// are package evloop's, shared with the load generator's loop.
+// are package evloop's, shared with the load generator's loop; the reads
+// and writes of an iteration go through io_uring in batches unless
+// Config.IO is "epoll" (ring_linux.go).
 
 const (
 	loopMaxEvents = 256
@@ -95,6 +97,13 @@ type lconn struct {
 	// hup: the peer closed (or the socket failed). No event will follow,
 	// so reads go on past a short one until they meet the end.
 	hup bool
+	// With the ring (IO "uring"): the result of a read the loop made for
+	// c in its batch, its bytes already in c.in, which c's next fill
+	// returns rather than read (pre as fill's n, preErr as its errno);
+	// flushing: c's output waits for the loop's batch of writes.
+	preSet, flushing bool
+	pre              int
+	preErr           syscall.Errno
 
 	in           []byte // received bytes not yet used are in[inOff:inLen]
 	reader       http1.SliceReader
@@ -147,6 +156,13 @@ type loop struct {
 	nowNs         int64
 	acceptResume  int64 // the listener is paused (descriptors ran out) until then
 	nextSweep     int64
+
+	// ring, when set, batches the reads and writes of each iteration
+	// (ring_linux.go); nil: each is a system call of its own.
+	ring    *evloop.Ring
+	ops     []evloop.Op
+	opConns []evloop.Tag
+	flushQ  []evloop.Tag // connections with output for the batch of writes
 }
 
 // listenerTag is the shared listener's tag on a loop's events.
@@ -197,6 +213,7 @@ func (p *Proxy) startLoops(ln net.Listener) bool {
 		}
 		l.rbuf = make([]byte, loopReadBuf)
 		l.scratch = make([]byte, 0, 16<<10)
+		l.ring = newRing(p.cfg.IO)
 	}
 	p.evloops = loops
 	p.releaseProcs = procs.Hold(n)
@@ -232,6 +249,9 @@ func (l *loop) closeFds() {
 	if l.poll != nil {
 		l.poll.Close()
 	}
+	if l.ring != nil {
+		l.ring.Close()
+	}
 }
 
 func (l *loop) stopped() bool {
@@ -258,6 +278,7 @@ func (l *loop) run() {
 			l.resume(c)
 		}
 		l.ready = l.ready[:0]
+		l.flushAll()
 		if l.nowNs >= l.nextSweep {
 			l.sweep()
 			l.nextSweep = l.nowNs + int64(loopSweepEvery)
@@ -302,6 +323,16 @@ func (l *loop) wait() {
 		l.acceptResume = 0
 		l.listen(true)
 	}
+	noted := l.ring != nil
+	if noted {
+		l.readAhead(events)
+	}
+	l.handle(events, noted)
+}
+
+// handle handles a wait's events in order; noted: their readiness is
+// already recorded (readAhead).
+func (l *loop) handle(events []syscall.EpollEvent, noted bool) {
 	for i := range events {
 		ev := &events[i]
 		if l.poll.Woken(ev) {
@@ -315,48 +346,60 @@ func (l *loop) wait() {
 		if c == nil {
 			continue // an event for a connection closed meanwhile
 		}
-		if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-			c.readable = true
+		if !noted {
+			noteEvent(c, ev.Events)
 		}
-		if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-			c.hup = true
+		l.dispatch(c, ev.Events)
+	}
+}
+
+// noteEvent records the readiness an event reports.
+func noteEvent(c *lconn, mask uint32) {
+	if mask&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		c.readable = true
+	}
+	if mask&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		c.hup = true
+	}
+}
+
+// dispatch continues c after an event.
+func (l *loop) dispatch(c *lconn, mask uint32) {
+	writable := mask&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	if c.kind == lClient {
+		if writable && c.outOff < len(c.out) {
+			l.flushClient(c)
 		}
-		writable := ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0
-		if c.kind == lClient {
-			if writable && c.outOff < len(c.out) {
-				l.flushClient(c)
+		if c.fd >= 0 && c.hasInput() {
+			switch c.state {
+			case cHead:
+				l.readHead(c)
+			case cBody:
+				l.readBody(c)
 			}
-			if c.fd >= 0 && c.readable {
-				switch c.state {
-				case cHead:
-					l.readHead(c)
-				case cBody:
-					l.readBody(c)
-				}
-			}
-			continue
 		}
-		switch c.state {
-		case uConnecting:
-			if writable {
-				l.connected(c)
-			}
-		case uSending:
-			if writable || c.readable {
-				l.flushUp(c)
-			}
-		case uAwaiting:
-			if c.readable {
-				l.readResponse(c)
-			}
-		case uBody:
-			if c.readable {
-				l.pumpBody(c)
-			}
-		case uIdle:
-			if c.readable {
-				l.closeConn(c) // the upstream closed it, or spoke unasked
-			}
+		return
+	}
+	switch c.state {
+	case uConnecting:
+		if writable {
+			l.connected(c)
+		}
+	case uSending:
+		if writable || c.readable {
+			l.flushUp(c)
+		}
+	case uAwaiting:
+		if c.hasInput() {
+			l.readResponse(c)
+		}
+	case uBody:
+		if c.readable {
+			l.pumpBody(c)
+		}
+	case uIdle:
+		if c.readable {
+			l.closeConn(c) // the upstream closed it, or spoke unasked
 		}
 	}
 }
@@ -428,6 +471,7 @@ func sockaddrIP(sa syscall.Sockaddr) string {
 func (l *loop) newConn(fd int, kind lkind) *lconn {
 	c, tag := l.conns.Open()
 	c.tag, c.fd, c.kind, c.readable, c.hup = tag, fd, kind, false, false
+	c.preSet, c.flushing = false, false
 	c.inOff, c.inLen, c.out, c.outOff = 0, 0, c.out[:0], 0
 	c.deadline, c.heapAt = 0, 0
 	c.headTimer, c.parsedPartial, c.queued = false, false, false
@@ -456,6 +500,7 @@ func (l *loop) release(c *lconn) {
 		l.p.loopClients.Add(-1)
 	}
 	c.fd = -1
+	c.preSet, c.flushing = false, false
 	c.deadline, c.heapAt = 0, 0
 	c.uc, c.owner, c.pl, c.up, c.target = nil, nil, nil, nil, nil
 	c.breq = balancer.Request{}
@@ -472,8 +517,23 @@ func (l *loop) release(c *lconn) {
 
 // fill reads what c's socket has into c.in. It returns the bytes read,
 // 0 when there were none (c is drained), or -1 at end of stream or on an
-// error (errno then says which; 0 for end of stream).
+// error (errno then says which; 0 for end of stream). A read the loop's
+// batch made for c is returned instead, once.
 func (l *loop) fill(c *lconn, limit int) (int, syscall.Errno) {
+	if c.preSet {
+		c.preSet = false
+		return c.pre, c.preErr
+	}
+	space, errno := l.inSpace(c, limit)
+	if errno != 0 {
+		return -1, errno
+	}
+	n, errno := evloop.Read(c.fd, space)
+	return c.took(len(space), n, errno)
+}
+
+// inSpace makes room in c.in, up to limit bytes in all, and returns it.
+func (l *loop) inSpace(c *lconn, limit int) ([]byte, syscall.Errno) {
 	if c.inOff == c.inLen {
 		c.inOff, c.inLen = 0, 0
 	}
@@ -491,11 +551,15 @@ func (l *loop) fill(c *lconn, limit int) (int, syscall.Errno) {
 			copy(grown, c.in[:c.inLen])
 			c.in = grown
 		default:
-			return -1, syscall.EMSGSIZE
+			return nil, syscall.EMSGSIZE
 		}
 	}
-	space := c.in[c.inLen:]
-	n, errno := evloop.Read(c.fd, space)
+	return c.in[c.inLen:], 0
+}
+
+// took accounts a read of n bytes (or errno) into the room inSpace gave,
+// and returns it as fill does.
+func (c *lconn) took(room, n int, errno syscall.Errno) (int, syscall.Errno) {
 	switch {
 	case errno == syscall.EAGAIN:
 		c.readable = false
@@ -505,17 +569,37 @@ func (l *loop) fill(c *lconn, limit int) (int, syscall.Errno) {
 	case n == 0:
 		return -1, 0
 	}
-	if int(n) < len(space) && !c.hup {
+	if n < room && !c.hup {
 		c.readable = false
 	}
-	c.inLen += int(n)
-	return int(n), 0
+	c.inLen += n
+	return n, 0
+}
+
+// hasInput reports whether c has input to take: its socket is readable,
+// or a batch's read for it waits in c.in.
+func (c *lconn) hasInput() bool { return c.readable || c.preSet }
+
+// inLimit is the most c.in may hold in c's state: a request head, a
+// request head and body, or a response head, each with a buffer's slack.
+func (l *loop) inLimit(c *lconn) int {
+	lim := l.p.cfg.Limits.MaxHeaderBytes
+	switch c.state {
+	case cBody:
+		return lim + loopBodyBuffer + loopInBuf
+	case uAwaiting:
+		return lim + loopUpBuf
+	}
+	return lim + loopInBuf
 }
 
 // send queues b for the client and writes what the socket takes now. It
 // reports false if the client is gone (c is then closed).
 func (l *loop) send(c *lconn, b []byte) bool {
-	if c.outOff < len(c.out) {
+	if c.outOff < len(c.out) || l.ring != nil {
+		if l.ring != nil {
+			l.queueFlush(c)
+		}
 		c.out = append(c.out, b...)
 		return true
 	}
@@ -534,7 +618,17 @@ func (l *loop) send(c *lconn, b []byte) bool {
 // flushClient writes the client's queued output and continues what waited
 // for it.
 func (l *loop) flushClient(c *lconn) {
+	if l.ring != nil {
+		l.queueFlush(c)
+		return
+	}
 	n, errno := evloop.Write(c.fd, c.out[c.outOff:])
+	l.clientWrote(c, n, errno)
+}
+
+// clientWrote continues a client after n bytes of its output were written,
+// or errno failed it.
+func (l *loop) clientWrote(c *lconn, n int, errno syscall.Errno) {
 	if errno != 0 {
 		l.clientGone(c)
 		return
@@ -576,6 +670,7 @@ func (l *loop) leaveGate(c *lconn) {
 // readHead reads and serves the client's requests until it has to wait.
 func (l *loop) readHead(c *lconn) {
 	lim := &l.p.cfg.Limits
+	limit := l.inLimit(c)
 	for c.fd >= 0 && c.state == cHead {
 		if c.outOff < len(c.out) && len(c.out)-c.outOff > loopOutLimit {
 			return // flushClient schedules c once the client has read
@@ -607,10 +702,10 @@ func (l *loop) readHead(c *lconn) {
 				return
 			}
 		}
-		if !c.readable {
+		if !c.hasInput() {
 			return
 		}
-		n, _ := l.fill(c, lim.MaxHeaderBytes+loopInBuf)
+		n, _ := l.fill(c, limit)
 		switch {
 		case n > 0:
 			c.parsedPartial = false
@@ -658,7 +753,7 @@ func (l *loop) endRequest(c *lconn, keep bool) {
 	c.state = cHead
 	c.parsedPartial = false
 	l.setDeadline(c, l.nowNs+int64(l.p.cfg.Limits.IdleTimeout))
-	if c.inLen > c.inOff || c.readable {
+	if c.inLen > c.inOff || c.hasInput() {
 		l.schedule(c)
 	}
 }
@@ -695,9 +790,9 @@ func (l *loop) serve(c *lconn) {
 
 // readBody reads the rest of a request body the loop holds.
 func (l *loop) readBody(c *lconn) {
-	limit := l.p.cfg.Limits.MaxHeaderBytes + loopBodyBuffer + loopInBuf
+	limit := l.inLimit(c)
 	for c.inLen-c.inOff < c.bodyLen {
-		if !c.readable {
+		if !c.hasInput() {
 			return
 		}
 		n, _ := l.fill(c, limit)
@@ -829,7 +924,7 @@ func (l *loop) connectUp(c *lconn, fresh bool) {
 		}
 	}
 	uc.owner, uc.reused, uc.got = c, reused, false
-	uc.inOff, uc.inLen = 0, 0
+	uc.inOff, uc.inLen, uc.preSet = 0, 0, false
 	c.uc = uc
 	uc.out = l.p.appendRequestHead(uc.out[:0], c.req, up, c.ip)
 	uc.out = append(uc.out, c.in[c.inOff:c.inOff+c.bodyLen]...)
@@ -921,7 +1016,17 @@ func (l *loop) bodyBroke(uc *lconn) {
 
 // flushUp writes the request; once it is all out, the response is awaited.
 func (l *loop) flushUp(uc *lconn) {
+	if l.ring != nil {
+		l.queueFlush(uc)
+		return
+	}
 	n, errno := evloop.Write(uc.fd, uc.out[uc.outOff:])
+	l.upWrote(uc, n, errno)
+}
+
+// upWrote continues an upstream connection after n bytes of the request
+// were written, or errno failed it.
+func (l *loop) upWrote(uc *lconn, n int, errno syscall.Errno) {
 	uc.outOff += n
 	if errno != 0 {
 		l.upBroke(uc, true)
@@ -931,7 +1036,7 @@ func (l *loop) flushUp(uc *lconn) {
 		return
 	}
 	uc.state = uAwaiting
-	if uc.readable {
+	if uc.hasInput() {
 		l.readResponse(uc)
 	}
 }
@@ -955,7 +1060,7 @@ func (l *loop) readResponse(uc *lconn) {
 	c := uc.owner
 	lim := l.p.cfg.Limits.MaxHeaderBytes
 	for {
-		n, errno := l.fill(uc, lim+loopUpBuf)
+		n, errno := l.fill(uc, l.inLimit(uc))
 		if n == 0 {
 			return
 		}
@@ -1122,7 +1227,7 @@ func (l *loop) putIdle(uc *lconn) {
 		}
 	}
 	uc.state, uc.owner, uc.deadline = uIdle, nil, 0
-	uc.inOff, uc.inLen = 0, 0
+	uc.inOff, uc.inLen, uc.preSet = 0, 0, false
 	l.idle[up] = append(refs, uc.tag)
 }
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ilities/ilities/internal/evloop"
 	"github.com/ilities/ilities/internal/hiccup"
 )
 
@@ -541,6 +542,7 @@ type sideResult struct {
 	nconns  map[string]int
 	stats   counters
 	loops   int
+	ring    bool // the loops batch their reads and writes through io_uring
 }
 
 func (tc *loopCase) config(url map[string]string) Config {
@@ -562,7 +564,7 @@ func (tc *loopCase) config(url map[string]string) Config {
 
 // run plays the case through a fresh proxy (and fresh upstreams) on the
 // loop path or the goroutine path.
-func (tc *loopCase) run(loops bool) (*sideResult, error) {
+func (tc *loopCase) run(loops bool, io string) (*sideResult, error) {
 	url := map[string]string{}
 	scripted := map[string]*scriptedUpstream{}
 	defer func() {
@@ -587,7 +589,9 @@ func (tc *loopCase) run(loops bool) (*sideResult, error) {
 		scripted[u.name] = s
 		url[u.name] = "http://" + s.addr
 	}
-	p, err := New(tc.config(url))
+	cfg := tc.config(url)
+	cfg.IO = io
+	p, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +600,7 @@ func (tc *loopCase) run(loops bool) (*sideResult, error) {
 		return nil, err
 	}
 	defer p.Close()
-	r := &sideResult{loops: len(p.evloops), ups: map[string][]string{}, upConns: map[string][]int{}, nconns: map[string]int{}}
+	r := &sideResult{loops: len(p.evloops), ring: len(p.evloops) > 0 && p.evloops[0].ring != nil, ups: map[string][]string{}, upConns: map[string][]int{}, nconns: map[string]int{}}
 	heads, complete := len(tc.want), len(tc.want)
 	if tc.truncated {
 		complete--
@@ -1345,27 +1349,45 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 	for i := range cases {
 		tc := &cases[i]
 		t.Run(tc.name, func(t *testing.T) {
-			var lp, gp *sideResult
-			var lerr, gerr error
+			// The loops with each IO path, beside the goroutines.
+			var lp, rp, gp *sideResult
+			var lerr, rerr, gerr error
+			ring := evloop.HasRing()
 			var wg sync.WaitGroup
-			wg.Add(2)
+			wg.Add(3)
 			meter := hiccup.Start()
-			go func() { defer wg.Done(); lp, lerr = tc.run(true) }()
-			go func() { defer wg.Done(); gp, gerr = tc.run(false) }()
+			go func() { defer wg.Done(); lp, lerr = tc.run(true, IOEpoll) }()
+			go func() {
+				defer wg.Done()
+				if ring {
+					rp, rerr = tc.run(true, IOUring)
+				}
+			}()
+			go func() { defer wg.Done(); gp, gerr = tc.run(false, "") }()
 			wg.Wait()
 			host := meter.Stop()
-			if lerr != nil || gerr != nil {
-				t.Fatalf("loop path: %v; goroutine path: %v", lerr, gerr)
+			if lerr != nil || rerr != nil || gerr != nil {
+				t.Fatalf("loop path: %v; with io_uring: %v; goroutine path: %v", lerr, rerr, gerr)
 			}
-			if lp.loops == 0 || gp.loops != 0 {
-				t.Fatalf("loops: %d on the loop path, %d on the goroutine path", lp.loops, gp.loops)
+			if lp.loops == 0 || lp.ring || gp.loops != 0 || (ring && !rp.ring) {
+				t.Fatalf("loops: %d on the loop path (io_uring %v), %d on the goroutine path; io_uring here: %v", lp.loops, lp.ring, gp.loops, ring)
 			}
 			diffs := compareSides(t, tc, lp, gp)
-			missed := map[string][]string{}
-			for _, side := range []struct {
+			sides := []struct {
 				name string
 				r    *sideResult
-			}{{"loop", lp}, {"goroutine", gp}} {
+			}{{"loop", lp}, {"goroutine", gp}}
+			if ring {
+				for _, d := range compareSides(t, tc, rp, gp) {
+					diffs = append(diffs, "with io_uring: "+d)
+				}
+				sides = append(sides, struct {
+					name string
+					r    *sideResult
+				}{"io_uring loop", rp})
+			}
+			missed := map[string][]string{}
+			for _, side := range sides {
 				r := side.r
 				if !slices.Equal(r.status, tc.want) {
 					missed[side.name] = append(missed[side.name], fmt.Sprintf("%s path: status lines %q, want %q", side.name, r.status, tc.want))
@@ -1376,7 +1398,11 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 			}
 			// The scripts order their steps as little as 20 ms apart: a host
 			// that delays this process by more can reorder them on one side.
-			if problems := append(append(diffs, missed["loop"]...), missed["goroutine"]...); len(problems) > 0 {
+			problems := diffs
+			for _, side := range sides {
+				problems = append(problems, missed[side.name]...)
+			}
+			if len(problems) > 0 {
 				msg := strings.Join(problems, "\n")
 				if host.Max > scriptStepSpacing {
 					t.Skipf("%s\nnot a failure: the host delayed this process by %v, past the %v the scripts' timing tolerates (%v)", msg, host.Max, scriptStepSpacing, host)
@@ -1385,6 +1411,9 @@ func TestLoopMatchesGoroutinePath(t *testing.T) {
 			}
 			if tc.check != nil {
 				tc.check(t, lp)
+				if ring {
+					tc.check(t, rp)
+				}
 			}
 		})
 	}
@@ -1483,6 +1512,9 @@ func startLoopProxy(t *testing.T, cfg Config) *Proxy {
 	t.Cleanup(func() { _ = p.Close() })
 	if len(p.evloops) == 0 {
 		t.Fatal("the proxy does not run on event loops")
+	}
+	if ring := p.evloops[0].ring != nil; ring != (p.cfg.IO == IOUring && evloop.HasRing()) {
+		t.Fatalf("io %q: the loops batch through io_uring: %v", p.cfg.IO, ring)
 	}
 	return p
 }

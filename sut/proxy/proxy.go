@@ -54,12 +54,14 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +153,12 @@ type Config struct {
 	// Admin is the admin listener's address (statistics at StatsPath): a
 	// loopback host:port, default DefaultAdmin (any free port).
 	Admin string
+	// IO is how the event loops move bytes on Linux: IOUring (default),
+	// each iteration's reads and writes batched through io_uring
+	// (ring_linux.go), or IOEpoll, a read or write system call for each,
+	// which is also what IOUring does where the kernel offers no io_uring.
+	// Empty: the environment's IOEnv, else IOUring.
+	IO string
 }
 
 // HealthConfig is active health checking: every Interval, GET Path on each
@@ -282,6 +290,16 @@ type poolView struct {
 
 func (pl *pool) load() *poolView { return pl.view.Load() }
 
+// IO paths of the loops (Config.IO).
+const (
+	IOEpoll = "epoll"
+	IOUring = "uring"
+)
+
+// IOEnv names the environment variable that chooses the loops' IO path
+// where Config.IO does not.
+const IOEnv = "ILITIES_PROXY_IO"
+
 // New validates cfg, applies defaults and builds the proxy.
 func New(cfg Config) (*Proxy, error) {
 	if err := ApplyDefaults(&cfg); err != nil {
@@ -359,6 +377,11 @@ func ApplyDefaults(cfg *Config) error {
 	}
 	if cfg.RetryBudget <= 0 {
 		cfg.RetryBudget = DefaultRetryBudget
+	}
+	switch cfg.IO = cmp.Or(cfg.IO, os.Getenv(IOEnv), IOUring); cfg.IO {
+	case IOEpoll, IOUring:
+	default:
+		return fmt.Errorf(`proxy: io %q (or $%s): expected %q or %q`, cfg.IO, IOEnv, IOEpoll, IOUring)
 	}
 	if cfg.Retries < 0 {
 		return fmt.Errorf("proxy: negative retries %d", cfg.Retries)
