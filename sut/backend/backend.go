@@ -169,7 +169,7 @@ type Backend struct {
 	// while crashed.
 	hold      *porthold.Holder
 	addr      string
-	srv       *http.Server
+	srv       *server
 	ln        net.Listener
 	serveDone chan struct{}
 	conns     map[net.Conn]struct{}
@@ -774,7 +774,7 @@ func (b *Backend) listen(addr string) error {
 		return fmt.Errorf("backend %s: %w", b.cfg.Name, err)
 	}
 	b.ln, b.addr = ln, ln.Addr().String()
-	srv := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, ConnState: b.track}
+	srv := newServer(b, b.track)
 	b.srv = srv
 	done := make(chan struct{})
 	b.serveDone = done
