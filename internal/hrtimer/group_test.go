@@ -1,7 +1,6 @@
 package hrtimer
 
 import (
-	"sync"
 	"testing"
 	"time"
 )
@@ -9,29 +8,7 @@ import (
 // TestGroupSleeps: a Group's sleeps, concurrent and of different lengths,
 // all end and none early; their timers are kept for reuse.
 func TestGroupSleeps(t *testing.T) {
-	g := NewGroup()
-	const n = 30
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	early := 0
-	for i := range n {
-		wg.Go(func() {
-			d := time.Duration(i%5+1) * 400 * time.Microsecond
-			start := time.Now()
-			if !g.Sleep(d) {
-				t.Error("a sleep of a Group never stopped reported a stop")
-			}
-			if time.Since(start) < d {
-				mu.Lock()
-				early++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if early > 0 {
-		t.Errorf("%d of %d sleeps ended early", early, n)
-	}
+	sleepMany(t, 30, NewGroup().Sleep)
 	own.mu.Lock()
 	inUse, idle, failed := own.inUse, len(own.idle), own.failed
 	own.mu.Unlock()
