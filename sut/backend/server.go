@@ -33,6 +33,9 @@ import (
 // client waits to send, 400 and a close for a request it cannot read, and a
 // closed connection for a handler that panics with http.ErrAbortHandler.
 // The response writer flushes and hijacks (http.Flusher, http.Hijacker).
+// Unlike net/http's server as the backend used it, it sets no time limit
+// on reading a request's head: its clients are the built-in proxy and the
+// tool's own.
 type server struct {
 	h     http.Handler
 	track func(net.Conn, http.ConnState)
