@@ -37,3 +37,6 @@ func (t *timerFD) wait() bool {
 	_, err := t.f.Read(t.buf[:])
 	return err == nil
 }
+
+// close closes the timerfd.
+func (t *timerFD) close() { _ = t.f.Close() }

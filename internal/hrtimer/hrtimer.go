@@ -8,6 +8,10 @@
 // parks, holding no thread) wakes the waiters that are due. That goroutine
 // runs only while someone waits, so an idle process has none.
 //
+// A Group's sleeps (group.go) each wait on a timerfd of their own instead,
+// read by the sleeping goroutine: one hop fewer, for sleeps that a Stop must
+// be able to end together (a backend's services, ended by a crash).
+//
 // Elsewhere than Linux, or when a timerfd cannot be made, Sleep falls back
 // to a runtime timer.
 package hrtimer

@@ -12,7 +12,14 @@ import (
 // early, and the service stops once nobody waits. (The order in which the
 // woken goroutines then run is the scheduler's: nothing asserted on it.)
 func TestManySleepers(t *testing.T) {
-	const n = 50
+	sleepMany(t, 50, func(d time.Duration) bool { return Sleep(d, nil) })
+	waitIdle(t)
+}
+
+// sleepMany runs n concurrent sleeps of different lengths, the longest
+// first, and fails t for each that ends early or reports a stop.
+func sleepMany(t *testing.T, n int, sleep func(time.Duration) bool) {
+	t.Helper()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	early := 0
@@ -20,8 +27,8 @@ func TestManySleepers(t *testing.T) {
 		wg.Go(func() {
 			d := time.Duration(i%7+1) * 700 * time.Microsecond
 			start := time.Now()
-			if !Sleep(d, nil) {
-				t.Error("stopped without a stop channel")
+			if !sleep(d) {
+				t.Error("a sleep never stopped reported a stop")
 			}
 			if time.Since(start) < d {
 				mu.Lock()
@@ -34,7 +41,6 @@ func TestManySleepers(t *testing.T) {
 	if early > 0 {
 		t.Errorf("%d of %d sleeps ended early", early, n)
 	}
-	waitIdle(t)
 }
 
 // waitIdle waits until the reading goroutine has ended with an empty heap.

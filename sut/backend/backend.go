@@ -129,14 +129,14 @@ type Backend struct {
 	epoch time.Time // the station clock's origin (monotonic)
 
 	mu         sync.Mutex
-	closed     bool          // Close was called
-	down       bool          // crashed and not restarted
-	stop       chan struct{} // closed by Close and by Crash
-	gen        int           // incremented by each Crash
-	readyAt    int64         // station time the start-up delay ends
-	busy       int           // slots held
-	idle       []int64       // when each idle slot freed (station time), unordered
-	queue      []*job        // FIFO of waiting requests
+	closed     bool           // Close was called
+	down       bool           // crashed and not restarted
+	stop       *hrtimer.Group // stopped by Close and by Crash: ends the services in progress
+	gen        int            // incremented by each Crash
+	readyAt    int64          // station time the start-up delay ends
+	busy       int            // slots held
+	idle       []int64        // when each idle slot freed (station time), unordered
+	queue      []*job         // FIFO of waiting requests
 	inService  map[*job]struct{}
 	rng        *rand.Rand      // service times
 	sizeRNG    *rand.Rand      // response sizes
@@ -169,7 +169,7 @@ type Backend struct {
 	// while crashed.
 	hold      *porthold.Holder
 	addr      string
-	srv       *http.Server
+	srv       *server
 	ln        net.Listener
 	serveDone chan struct{}
 	conns     map[net.Conn]struct{}
@@ -220,7 +220,7 @@ func New(cfg Config) *Backend {
 	b := &Backend{
 		cfg:       cfg,
 		epoch:     time.Now(),
-		stop:      make(chan struct{}),
+		stop:      hrtimer.NewGroup(),
 		inService: make(map[*job]struct{}, min(cfg.Workers, 1024)), // grows with use, not with the count asked
 		rng:       rand.New(rand.NewSource(cfg.Seed)),
 		sizeRNG:   rand.New(rand.NewSource(cfg.Seed ^ 0x5e55a9e)),
@@ -260,7 +260,8 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	arrive := b.now()
 	b.mu.Lock()
-	stop, life, f := b.stop, b.life, b.faults
+	sleeps, life, f := b.stop, b.life, b.faults
+	stop := sleeps.Done()
 	starting := arrive < b.readyAt && !b.closed
 	if starting {
 		b.counts.starting++
@@ -303,7 +304,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer b.handlers.Done()
 
-	if !b.serve(j, stop) {
+	if !b.serve(j, sleeps) {
 		b.release(j, false)
 		b.fail(w, "shutting down", http.StatusServiceUnavailable)
 		return
@@ -342,22 +343,23 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve holds j's slot until its service ends, sleeping or computing. It
 // returns false when the backend stopped (crash or close) first.
-func (b *Backend) serve(j *job, stop chan struct{}) bool {
+func (b *Backend) serve(j *job, sleeps *hrtimer.Group) bool {
 	d := time.Duration(j.end - b.now())
 	if d <= 0 {
 		return true
 	}
 	if b.cfg.CPUBurn {
-		return burn(func() bool { return b.now() >= j.end }, stop)
+		return burn(func() bool { return b.now() >= j.end }, sleeps.Done())
 	}
 	// A precise timer: the runtime's wakes an idle process up to a
-	// millisecond late, which would add to every response.
-	return hrtimer.Sleep(d, stop)
+	// millisecond late, which would add to every response. The group's
+	// wakes this goroutine itself, and a crash ends it.
+	return sleeps.Sleep(d)
 }
 
 // await waits for a hang to be lifted; false when the client or the
 // backend went away first.
-func (b *Backend) await(r *http.Request, lift, stop chan struct{}) bool {
+func (b *Backend) await(r *http.Request, lift chan struct{}, stop <-chan struct{}) bool {
 	select {
 	case <-lift:
 		return true
@@ -398,7 +400,7 @@ func (b *Backend) limit() int {
 
 // acquire obtains a worker slot for j, waiting in FIFO order if needed. On
 // success the caller holds a slot and a handlers count, and must release.
-func (b *Backend) acquire(r *http.Request, j *job, stop chan struct{}) error {
+func (b *Backend) acquire(r *http.Request, j *job, stop <-chan struct{}) error {
 	queued, err := b.enter(j, -1)
 	if err != nil || !queued {
 		return err
@@ -448,7 +450,7 @@ func (b *Backend) enter(j *job, arrive int64) (queued bool, err error) {
 
 // wait waits for a queued j's slot; on an error (the caller went away, the
 // backend stopped) it leaves the station and drops its handlers count.
-func (b *Backend) wait(ctx context.Context, j *job, stop chan struct{}) error {
+func (b *Backend) wait(ctx context.Context, j *job, stop <-chan struct{}) error {
 	var err error
 	select {
 	case <-j.ready:
@@ -492,8 +494,9 @@ func (b *Backend) wait(ctx context.Context, j *job, stop chan struct{}) error {
 // the job's station times: its start and the end of its hold.
 func (b *Backend) visit(arrive int64) (finish func() (start, end int64, err error)) {
 	b.mu.Lock()
-	stop, life := b.stop, b.life
+	sleeps, life := b.stop, b.life
 	b.mu.Unlock()
+	stop := sleeps.Done()
 	j := &job{}
 	queued, err := b.enter(j, arrive)
 	return func() (int64, int64, error) {
@@ -506,7 +509,7 @@ func (b *Backend) visit(arrive int64) (finish func() (start, end int64, err erro
 			}
 		}
 		defer b.handlers.Done()
-		if !b.serve(j, stop) {
+		if !b.serve(j, sleeps) {
 			b.release(j, false)
 			return 0, 0, errClosed
 		}
@@ -771,7 +774,7 @@ func (b *Backend) listen(addr string) error {
 		return fmt.Errorf("backend %s: %w", b.cfg.Name, err)
 	}
 	b.ln, b.addr = ln, ln.Addr().String()
-	srv := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, ConnState: b.track}
+	srv := newServer(b, b.track)
 	b.srv = srv
 	done := make(chan struct{})
 	b.serveDone = done
@@ -819,7 +822,7 @@ func (b *Backend) Close() error {
 		b.mu.Lock()
 		b.closed = true
 		if !b.down {
-			close(b.stop)
+			b.stop.Stop()
 			b.endLife()
 		}
 		if b.hangLift != nil {

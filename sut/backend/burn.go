@@ -11,7 +11,7 @@ import (
 // without it, computing workers would hold every processor for a whole
 // preemption slice (10 ms) and arrivals would reach the station late, in
 // bunches, which would hide the very queueing the station models.
-func burn(done func() bool, stop chan struct{}) bool {
+func burn(done func() bool, stop <-chan struct{}) bool {
 	var block [4096]byte
 	sum := sha256.Sum256(block[:])
 	for !done() {

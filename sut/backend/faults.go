@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/ilities/ilities/internal/hrtimer"
 	"github.com/ilities/ilities/internal/porthold"
 )
 
@@ -101,7 +102,7 @@ func (b *Backend) Crash() {
 	// write an answer on one.
 	_ = srv.Close()
 	<-done
-	close(stop)
+	stop.Stop()
 	endLife()
 	// Down, the port stays this backend's: refused, as a crashed server's,
 	// and given to no other server before Restart (the proxy would send
@@ -135,7 +136,7 @@ func (b *Backend) Restart() error {
 		return err
 	}
 	b.down = false
-	b.stop = make(chan struct{})
+	b.stop = hrtimer.NewGroup()
 	b.life, b.endLife = context.WithCancel(context.Background())
 	b.readyAt = b.now() + int64(b.cfg.StartupDelay)
 	return nil
