@@ -3,6 +3,7 @@ package backend
 import (
 	"crypto/sha256"
 	"runtime"
+	"sync/atomic"
 )
 
 // burn computes until done reports true or stop is closed; it returns false
@@ -24,9 +25,10 @@ func burn(done func() bool, stop <-chan struct{}) bool {
 		sum = sha256.Sum256(block[:])
 		runtime.Gosched()
 	}
-	sink = sum[0]
+	sink.Store(uint32(sum[0]))
 	return true
 }
 
-// sink keeps the compiler from dropping the computation.
-var sink byte
+// sink keeps the compiler from dropping the computation; atomic, as
+// every computing worker stores to it.
+var sink atomic.Uint32

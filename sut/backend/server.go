@@ -33,21 +33,60 @@ import (
 // client waits to send, 400 and a close for a request it cannot read, and a
 // closed connection for a handler that panics with http.ErrAbortHandler.
 // The response writer flushes and hijacks (http.Flusher, http.Hijacker).
-// Unlike net/http's server as the backend used it, it sets no time limit
-// on reading a request's head: its clients are the built-in proxy and the
-// tool's own.
+// A request's head must arrive within headTimeout, as net/http's
+// ReadHeaderTimeout asks: from the connection's start for its first
+// request, from a later request's first byte for the others (a kept-alive
+// connection may idle). No deadline is set per request: a sweep once a
+// second closes the connections past their time, so that clients that
+// connect and send nothing, or a head byte by byte, cannot hold the
+// process's descriptors and goroutines.
 type server struct {
-	h     http.Handler
-	track func(net.Conn, http.ConnState)
+	h           http.Handler
+	track       func(net.Conn, http.ConnState)
+	headTimeout time.Duration
+	epoch       time.Time // the origin of serverConn.headSince
 
-	mu     sync.Mutex
-	closed bool
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
+	mu       sync.Mutex
+	closed   bool
+	ln       net.Listener
+	conns    map[net.Conn]*serverConn
+	sweeping bool
+	done     chan struct{} // closed by Close: the sweep ends
 }
 
+// headTimeout is the time a request's head may take to arrive.
+const headTimeout = 10 * time.Second
+
 func newServer(h http.Handler, track func(net.Conn, http.ConnState)) *server {
-	return &server{h: h, track: track, conns: map[net.Conn]struct{}{}}
+	return &server{h: h, track: track, headTimeout: headTimeout, epoch: time.Now(), conns: map[net.Conn]*serverConn{}, done: make(chan struct{})}
+}
+
+// since is the time since the server's epoch, never 0 (0 marks no head
+// awaited).
+func (s *server) since() int64 { return int64(time.Since(s.epoch)) | 1 }
+
+// sweep closes, every interval until the server closes, the connections
+// whose head is overdue.
+func (s *server) sweep() {
+	defer crash.Guard()
+	interval := min(time.Second, s.headTimeout/2)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		now := s.since()
+		s.mu.Lock()
+		for c, sc := range s.conns {
+			if at := sc.headSince.Load(); at != 0 && time.Duration(now-at) > s.headTimeout {
+				_ = c.Close()
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Serve accepts connections on ln until Close.
@@ -86,10 +125,16 @@ func (s *server) Serve(ln net.Listener) error {
 			_ = c.Close()
 			return http.ErrServerClosed
 		}
-		s.conns[c] = struct{}{}
+		sc := &serverConn{s: s, c: c}
+		sc.headSince.Store(s.since())
+		s.conns[c] = sc
+		if !s.sweeping {
+			s.sweeping = true
+			go s.sweep()
+		}
 		s.mu.Unlock()
 		s.track(c, http.StateNew)
-		go s.serveConn(c)
+		go s.serveConn(sc)
 	}
 }
 
@@ -102,6 +147,7 @@ func (s *server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.done)
 	var err error
 	if s.ln != nil {
 		if err = s.ln.Close(); errors.Is(err, net.ErrClosed) {
@@ -129,6 +175,11 @@ type serverConn struct {
 	c  net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
+
+	// headSince is when the wait for the next head began (server.since),
+	// 0 while none is awaited or while the connection idles between
+	// requests.
+	headSince atomic.Int64
 
 	// budget is what a request's head may still take (-1: no bound, while
 	// its body is read).
@@ -167,9 +218,9 @@ func (sc *serverConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *server) serveConn(c net.Conn) {
+func (s *server) serveConn(sc *serverConn) {
 	defer crash.Guard()
-	sc := &serverConn{s: s, c: c}
+	c := sc.c
 	sc.br = bufio.NewReaderSize(sc, 4<<10)
 	sc.bw = bufio.NewWriterSize(c, 4<<10)
 	hijacked := false
@@ -179,9 +230,17 @@ func (s *server) serveConn(c net.Conn) {
 			s.forget(c, http.StateClosed)
 		}
 	}()
-	for {
+	for first := true; ; first = false {
 		sc.budget = maxHead
+		if !first {
+			// Kept alive: idle until the next head's first byte.
+			if _, err := sc.br.Peek(1); err != nil {
+				return
+			}
+			sc.headSince.Store(s.since())
+		}
 		req, err := http.ReadRequest(sc.br)
+		sc.headSince.Store(0)
 		sc.budget = -1
 		if errors.Is(err, errHeadTooLarge) {
 			_, _ = io.WriteString(c, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")

@@ -189,3 +189,80 @@ func TestServerClientGone(t *testing.T) {
 	answered("/brief")
 	answered("/plain")
 }
+
+// TestServerHeadTimeout: a client that connects and sends nothing, or a
+// head that never ends, is let go after the head timeout; one that idles
+// between requests on a kept-alive connection is not.
+func TestServerHeadTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}), func(net.Conn, http.ConnState) {})
+	s.headTimeout = 300 * time.Millisecond
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Serve(ln)
+	}()
+	defer func() {
+		_ = s.Close()
+		<-done
+	}()
+	addr := ln.Addr().String()
+
+	// closedWithin dials, writes raw, then reads until the server closes
+	// the connection; it returns how long that took (or the 5 s bound).
+	closedWithin := func(raw string) time.Duration {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		if raw != "" {
+			if _, err := io.WriteString(c, raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.ReadAll(c)
+		return time.Since(start)
+	}
+	for _, c := range []struct{ name, raw string }{
+		{"silent", ""},
+		{"head never ends", "GET / HTTP/1.1\r\nHost: x\r\n"},
+		{"second head never ends", "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n"},
+	} {
+		if took := closedWithin(c.raw); took >= 5*time.Second {
+			t.Errorf("%s: still open after %v, want closed after the head timeout", c.name, took)
+		} else if took < s.headTimeout {
+			t.Errorf("%s: closed after %v, before the head timeout %v", c.name, took, s.headTimeout)
+		}
+	}
+
+	// Idle between requests for longer than the timeout: still served.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(3 * s.headTimeout)
+		}
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d after an idle wait: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
