@@ -53,6 +53,11 @@ const (
 	// the kernel's timestamps: a wake-up per response would double the
 	// wake-ups, and the CPU, at a few hundred requests a second.
 	loopSocketWake = 25 * time.Millisecond
+	// loopDirectReads bounds the exchanges in flight whose responses a
+	// wake-up reads straight from their sockets rather than asking epoll
+	// which are ready: past it, an answer still on its way would cost a
+	// read for nothing on each of many sockets.
+	loopDirectReads = 8
 	// loopMaxWait bounds a wait, in case a signal is ever lost.
 	loopMaxWait = 100 * time.Millisecond
 	// loopScratch is the loop's one read buffer: every connection reads
@@ -165,6 +170,9 @@ type eventLoop struct {
 	// kernel timestamps on the run's timeline.
 	nowMono time.Duration
 	nowWall int64
+	// polled is when the loop last asked epoll about its sockets.
+	polled time.Duration
+	counts loopCounts
 
 	// hiccups, when set, takes the loop's timed wake-ups as the apparatus
 	// meter's samples (hiccupFeed).
@@ -335,6 +343,9 @@ func (l *eventLoop) run() {
 	for l.step() {
 	}
 	l.flush()
+	if l.e.loopCounts != nil {
+		l.e.loopCounts(l.counts)
+	}
 }
 
 // step is one turn of the loop: expire, send what is due, wait and read
@@ -921,13 +932,29 @@ func (l *eventLoop) wait() {
 	// a look at them that does not wait (all there is when the time has
 	// come already).
 	var events []syscall.EpollEvent
+	if d > 0 {
+		l.counts.wakeups++
+	}
 	if sockets && d > 0 {
 		events = l.poll.Wait(d)
+		l.clock()
+		l.polled = l.nowMono
+		l.counts.polls++
 	} else {
 		l.tick.Sleep(d)
-		events = l.poll.Wait(0)
+		l.clock()
+		// The responses of the few exchanges in flight are read straight
+		// from their sockets, without asking epoll which are ready: one
+		// system call fewer per wake-up when they all are. A wake-up that
+		// came early (the stop, or a signal), an exchange still unanswered,
+		// or the sockets not asked for loopSocketWake (an idle connection
+		// the server closed is let go by epoll's report) ask it after all.
+		if l.nowMono < at || l.nowMono-l.polled > loopSocketWake || !l.readInFlight() {
+			events = l.poll.Wait(0)
+			l.polled = l.nowMono
+			l.counts.polls++
+		}
 	}
-	l.clock()
 	if l.hiccups != nil && d > 0 {
 		l.hiccups.waited(at, l.nowMono)
 	}
@@ -962,6 +989,33 @@ func (l *eventLoop) wait() {
 			l.closeConn(c)
 		}
 	}
+}
+
+// readInFlight reads the response of every exchange in flight, when they
+// are few (loopDirectReads) and in the deadline queue's order, and tells
+// whether each of them ended: false, and the rest are left to epoll, at
+// the first one still waiting for bytes.
+func (l *eventLoop) readInFlight() bool {
+	q := &l.deadlines.q
+	if l.inflight > loopDirectReads || l.deadlines.h.Len() > 0 {
+		return false
+	}
+	for i, end := q.head, len(q.items); i < end; i++ {
+		e := q.items[i]
+		if e.stale() {
+			continue
+		}
+		c := e.c
+		if c.state != connBusy || c.pending != nil {
+			return false
+		}
+		l.counts.directReads++
+		l.read(c)
+		if !e.stale() {
+			return false
+		}
+	}
+	return true
 }
 
 // abortAll ends every exchange as aborted.
