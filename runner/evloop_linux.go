@@ -992,12 +992,14 @@ func (l *eventLoop) wait() {
 }
 
 // readInFlight reads the response of every exchange in flight, when they
-// are few (loopDirectReads) and in the deadline queue's order, and tells
-// whether each of them ended: false, and the rest are left to epoll, at
-// the first one still waiting for bytes.
+// are few (loopDirectReads) and every connection carries one, in the
+// deadline queue's order, and tells whether each of them ended: false, and
+// the rest are left to epoll, at the first one still waiting for bytes. An
+// idle connection makes it ask epoll: the server may have closed it, and
+// epoll's report lets it go before a request is written on it.
 func (l *eventLoop) readInFlight() bool {
 	q := &l.deadlines.q
-	if l.inflight > loopDirectReads || l.deadlines.h.Len() > 0 {
+	if l.inflight > loopDirectReads || l.deadlines.h.Len() > 0 || len(l.idle) > 0 {
 		return false
 	}
 	for i, end := q.head, len(q.items); i < end; i++ {
