@@ -1,8 +1,13 @@
 package report
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"sort"
+	"sync"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -69,16 +74,96 @@ func WindowLatencyOf(h *hdrhistogram.Histogram) WindowLatency {
 	}
 }
 
-// EncodeHistogram returns the compressed base64 form of h ("" when empty).
+// EncodeHistogram returns the compressed base64 form of h ("" when empty):
+// HdrHistogram's V2 compressed encoding, as hdrhistogram's Encode writes
+// it, but compressed through a pooled zlib writer at the default level
+// rather than a new one at the best: a run encodes a few histograms a
+// window, and setting up a writer each time cost more CPU than a short
+// run's requests.
 func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {
 	if h == nil || h.TotalCount() == 0 {
 		return "", nil
 	}
-	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-	if err != nil {
+	raw := v2Payload(h.Export())
+	z := zlibWriters.Get().(*zlibWriter)
+	defer zlibWriters.Put(z)
+	z.buf.Reset()
+	z.buf.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0}) // the cookie and length, below
+	z.w.Reset(&z.buf)
+	if _, err := z.w.Write(raw); err != nil {
 		return "", err
 	}
-	return string(b), nil
+	if err := z.w.Close(); err != nil {
+		return "", err
+	}
+	b := z.buf.Bytes()
+	binary.BigEndian.PutUint32(b[0:], uint32(hdrhistogram.V2CompressedEncodingCookieBase|0x10))
+	binary.BigEndian.PutUint32(b[4:], uint32(len(b)-8))
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+type zlibWriter struct {
+	buf bytes.Buffer
+	w   *zlib.Writer
+}
+
+var zlibWriters = sync.Pool{New: func() any {
+	z := new(zlibWriter)
+	z.w = zlib.NewWriter(&z.buf)
+	return z
+}}
+
+// v2Payload is the uncompressed V2 encoding of s: a 40-byte header, then
+// the counts up to the last one not zero as ZigZag LEB128 (a run of zeros
+// as its negated length).
+func v2Payload(s *hdrhistogram.Snapshot) []byte {
+	counts := s.Counts
+	for len(counts) > 0 && counts[len(counts)-1] == 0 {
+		counts = counts[:len(counts)-1]
+	}
+	b := make([]byte, 40, 40+len(counts))
+	for i := 0; i < len(counts); {
+		v := counts[i]
+		i++
+		if v == 0 {
+			zeros := int64(1)
+			for i < len(counts) && counts[i] == 0 {
+				zeros++
+				i++
+			}
+			if zeros > 1 {
+				v = -zeros
+			}
+		}
+		b = appendZigZag(b, v)
+	}
+	ratio := s.IntegerToDoubleConversionRatio
+	if ratio == 0 {
+		ratio = 1
+	}
+	be := binary.BigEndian
+	be.PutUint32(b[0:], uint32(hdrhistogram.V2EncodingCookieBase|0x10))
+	be.PutUint32(b[4:], uint32(len(b)-40))
+	be.PutUint32(b[8:], 0) // the normalizing index offset: counts are unrotated
+	be.PutUint32(b[12:], uint32(s.SignificantFigures))
+	be.PutUint64(b[16:], uint64(s.LowestTrackableValue))
+	be.PutUint64(b[24:], uint64(s.HighestTrackableValue))
+	be.PutUint64(b[32:], math.Float64bits(ratio))
+	return b
+}
+
+// appendZigZag appends v ZigZag-encoded as LEB128 of at most 9 bytes, the
+// ninth carrying 8 bits.
+func appendZigZag(b []byte, v int64) []byte {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	for i := 0; i < 8; i++ {
+		if u < 0x80 {
+			return append(b, byte(u))
+		}
+		b = append(b, byte(u)|0x80)
+		u >>= 7
+	}
+	return append(b, byte(u))
 }
 
 // DecodeHistogram is the inverse of EncodeHistogram; "" gives an empty histogram.

@@ -360,3 +360,50 @@ func TestLoopSamplesHiccups(t *testing.T) {
 		})
 	}
 }
+
+// The loop's wake-ups and system calls per arrival: one timed wait per
+// arrival at a rate under the wake budget, no more than the budget above
+// it, and the responses read straight from their sockets at the next
+// wake-up rather than through a second wait that asks epoll which are
+// ready. Counted by the loop itself, as it ends.
+func TestLoopWakeupsPerArrival(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	srv := okServer(t, 0, nil)
+	const d = time.Second
+	for _, tc := range []struct {
+		name string
+		rate float64
+		// wakes bounds the timed waits a second: an arrival's each below
+		// the budget, the budget above (both with a margin for the start,
+		// the end and the socket waits every loopSocketWake).
+		wakes float64
+	}{
+		{"1000/s: a wake-up per arrival", 1000, 1000 * 1.1},
+		{"8000/s: the wake budget", 8000, wakeBudget * 1.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := newScenario(d, openWorkload("w", tc.rate))
+			requireLoop(t, sc, srv.URL)
+			var got loopCounts
+			res := run(t, sc, Options{URL: srv.URL, loopCounts: func(c loopCounts) { got = c }})
+			checkAccounting(t, res)
+			n := res.Totals.Succeeded
+			t.Logf("%d arrivals, %d succeeded: %d wake-ups, %d epoll waits, %d responses read without one", res.Totals.Scheduled, n, got.wakeups, got.polls, got.directReads)
+			if n < int64(tc.rate*d.Seconds())*9/10 {
+				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+				t.Fatalf("%d of %d arrivals succeeded", n, res.Totals.Scheduled)
+			}
+			if limit := int(tc.wakes*d.Seconds()) + 50; got.wakeups > limit {
+				t.Errorf("%d wake-ups for %d arrivals in %v, want at most %d", got.wakeups, n, d, limit)
+			}
+			// Before every wake-up asked epoll; now only those that find
+			// an answer still on its way do, and the socket waits.
+			if got.polls > got.wakeups/4 || int64(got.directReads) < n/2 {
+				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+				t.Errorf("%d epoll waits in %d wake-ups, %d of %d responses read without one: want most read straight from their sockets", got.polls, got.wakeups, got.directReads, n)
+			}
+		})
+	}
+}

@@ -76,6 +76,16 @@ type Options struct {
 	// users on goroutines even where the event loop could (tests compare
 	// the two).
 	forceWorkers bool
+	// loopCounts, when set, is told what each event loop did as it ends
+	// (tests bound its wake-ups and system calls).
+	loopCounts func(loopCounts)
+}
+
+// loopCounts is what one event loop did: its timed waits (wake-ups), the
+// waits that asked epoll about its sockets, and the responses it read
+// without asking.
+type loopCounts struct {
+	wakeups, polls, directReads int
 }
 
 // version is Version, or "dev" when it is not set.
@@ -162,7 +172,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Resu
 	}
 	cpu0 := processCPU()
 
-	e := &engine{duration: duration, stop: make(chan struct{}), seed: sc.Seed, segment: opts.Segment}
+	e := &engine{duration: duration, stop: make(chan struct{}), seed: sc.Seed, segment: opts.Segment, loopCounts: opts.loopCounts}
 	if opts.Sites != nil {
 		e.sites = newSiteRoutes(opts.Sites)
 	}
@@ -406,6 +416,8 @@ type engine struct {
 	stopAt time.Duration
 	// sites, when set, routes each request to its DNS client's site.
 	sites *siteRoutes
+	// loopCounts is Options.loopCounts.
+	loopCounts func(loopCounts)
 }
 
 func (e *engine) since() time.Duration { return time.Since(e.start) }
