@@ -135,7 +135,7 @@ func main() {
 	flag.Parse()
 
 	var cfgs []config
-	for _, mean := range []time.Duration{5 * time.Millisecond, 20 * time.Millisecond} {
+	for _, mean := range []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond} {
 		for _, c := range []int{1, 2, 4} {
 			for _, rho := range []float64{0.5, 0.8} {
 				cfgs = append(cfgs, config{workers: c, rho: rho, mean: mean})
