@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -236,6 +237,23 @@ func shortOf(r result, rate int) string {
 	return ""
 }
 
+// errorClasses names the classes of failed requests with their counts,
+// the most frequent first.
+func errorClasses(byClass map[string]int64) string {
+	names := slices.Collect(maps.Keys(byClass))
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(byClass[b], byClass[a]), cmp.Compare(a, b))
+	})
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s %d", name, byClass[name])
+	}
+	if len(parts) == 0 {
+		return "no class reported"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // ceiling: the highest open-loop rate held, stepping up.
 func (b *bench) ceiling() error {
 	cfg := b.cfg
@@ -250,7 +268,7 @@ func (b *bench) ceiling() error {
 			case res.Generator.Saturated:
 				return r, "saturated: " + res.Generator.Reason, nil
 			case res.Totals.Failed > 0:
-				return r, fmt.Sprintf("%d requests failed", res.Totals.Failed), nil
+				return r, fmt.Sprintf("%d requests failed (%s)", res.Totals.Failed, errorClasses(res.Errors)), nil
 			}
 			return r, shortOf(r, rate), nil
 		})

@@ -46,6 +46,7 @@ type ilitiesResult struct {
 	Totals    struct {
 		Scheduled, Succeeded, Failed, Dropped int64
 	} `json:"totals"`
+	Errors    map[string]int64 `json:"errors"` // failed requests by class
 	LatencyMS struct {
 		P50 float64 `json:"p50"`
 	} `json:"latency_ms"`

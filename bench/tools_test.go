@@ -170,3 +170,21 @@ func TestReadH2load(t *testing.T) {
 		t.Error("unreadable output accepted")
 	}
 }
+
+// The classes of failed requests are named, the most frequent first, ties
+// by name.
+func TestErrorClasses(t *testing.T) {
+	cases := []struct {
+		in   map[string]int64
+		want string
+	}{
+		{nil, "no class reported"},
+		{map[string]int64{"timeout": 3}, "timeout 3"},
+		{map[string]int64{"reset": 85, "timeout": 800, "connect": 85}, "timeout 800, connect 85, reset 85"},
+	}
+	for _, tc := range cases {
+		if got := errorClasses(tc.in); got != tc.want {
+			t.Errorf("errorClasses(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
