@@ -3,13 +3,14 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"math"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ilities/ilities/report"
 )
 
 // bench holds what the sections share: the settings, the target and what
@@ -238,15 +239,11 @@ func shortOf(r result, rate int) string {
 }
 
 // errorClasses names the classes of failed requests with their counts,
-// the most frequent first.
+// in the reports' order: the most frequent first.
 func errorClasses(byClass map[string]int64) string {
-	names := slices.Collect(maps.Keys(byClass))
-	slices.SortFunc(names, func(a, b string) int {
-		return cmp.Or(cmp.Compare(byClass[b], byClass[a]), cmp.Compare(a, b))
-	})
-	parts := make([]string, len(names))
-	for i, name := range names {
-		parts[i] = fmt.Sprintf("%s %d", name, byClass[name])
+	var parts []string
+	for _, c := range report.ErrorClassesByCount(byClass) {
+		parts = append(parts, fmt.Sprintf("%s %d", c.Class, c.Count))
 	}
 	if len(parts) == 0 {
 		return "no class reported"

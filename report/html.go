@@ -331,12 +331,12 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		row := faultRow(res, f)
 		p.Faults = append(p.Faults, htmlFault{row[0], row[1], row[2], row[3], row[4], row[5]})
 	}
-	for _, c := range errorClassesByCount(s.Errors) {
+	for _, c := range ErrorClassesByCount(s.Errors) {
 		share := "-"
 		if s.Totals.Failed > 0 {
-			share = formatShare(float64(c.count) / float64(s.Totals.Failed))
+			share = formatShare(float64(c.Count) / float64(s.Totals.Failed))
 		}
-		p.Errors = append(p.Errors, htmlErrorClass{c.class, formatCount(c.count), share, firstSample(s.ErrorSamples[c.class])})
+		p.Errors = append(p.Errors, htmlErrorClass{c.Class, formatCount(c.Count), share, firstSample(s.ErrorSamples[c.Class])})
 	}
 	p.StatusCodes = statusCodesText(s.StatusCodes, " · ")
 

@@ -113,16 +113,16 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	} else {
 		md("| latency | no request completed |")
 	}
-	if classes := errorClassesByCount(s.Errors); len(classes) > 0 {
+	if classes := ErrorClassesByCount(s.Errors); len(classes) > 0 {
 		parts := make([]string, len(classes))
 		for i, c := range classes {
-			parts[i] = fmt.Sprintf("%s %d", markdownCell(markdownEscape(c.class)), c.count)
+			parts[i] = fmt.Sprintf("%s %d", markdownCell(markdownEscape(c.Class)), c.Count)
 		}
 		md("| errors | %s |", strings.Join(parts, " · "))
 		var first []string
 		for _, c := range classes {
-			if sample := firstSample(s.ErrorSamples[c.class]); sample != "" {
-				first = append(first, markdownCell(markdownEscape(c.class+" "+sample)))
+			if sample := firstSample(s.ErrorSamples[c.Class]); sample != "" {
+				first = append(first, markdownCell(markdownEscape(c.Class+" "+sample)))
 			}
 		}
 		if len(first) > 0 {

@@ -270,9 +270,9 @@ func junitScope(res *Result, v Verdict) (class string, figures []string) {
 	if codes := statusCodesText(s.StatusCodes, ", "); codes != "" {
 		figures = append(figures, "status codes: "+codes)
 	}
-	for _, c := range errorClassesByCount(s.Errors) {
-		if sample := firstSample(s.ErrorSamples[c.class]); sample != "" {
-			figures = append(figures, fmt.Sprintf("%s (%d), first %s", c.class, c.count, sample))
+	for _, c := range ErrorClassesByCount(s.Errors) {
+		if sample := firstSample(s.ErrorSamples[c.Class]); sample != "" {
+			figures = append(figures, fmt.Sprintf("%s (%d), first %s", c.Class, c.Count, sample))
 		}
 	}
 	return class, figures

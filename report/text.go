@@ -301,7 +301,7 @@ func (t *textWriter) latency(res *Result) {
 }
 
 func (t *textWriter) errorClasses(res *Result) {
-	classes := errorClassesByCount(res.Errors)
+	classes := ErrorClassesByCount(res.Errors)
 	if len(classes) == 0 {
 		return
 	}
@@ -309,33 +309,34 @@ func (t *textWriter) errorClasses(res *Result) {
 	for _, c := range classes {
 		share := "-"
 		if res.Totals.Failed > 0 {
-			share = formatShare(float64(c.count) / float64(res.Totals.Failed))
+			share = formatShare(float64(c.Count) / float64(res.Totals.Failed))
 		}
-		rows = append(rows, []string{c.class, formatCount(c.count), share, firstSample(res.ErrorSamples[c.class])})
+		rows = append(rows, []string{c.Class, formatCount(c.Count), share, firstSample(res.ErrorSamples[c.Class])})
 	}
 	t.blank()
 	t.table([]string{"error class", "count", "of failed", "first seen"}, "lrrw", rows)
 }
 
-type errorClassCount struct {
-	class string
-	count int64
+// ErrorClassCount is a class of failed requests and how many there were.
+type ErrorClassCount struct {
+	Class string
+	Count int64
 }
 
-// errorClassesByCount lists the classes with a count above zero, the most
+// ErrorClassesByCount lists the classes with a count above zero, the most
 // frequent first (ties by name, for stable output).
-func errorClassesByCount(errs map[string]int64) []errorClassCount {
-	var out []errorClassCount
+func ErrorClassesByCount(errs map[string]int64) []ErrorClassCount {
+	var out []ErrorClassCount
 	for class, n := range errs {
 		if n > 0 {
-			out = append(out, errorClassCount{class, n})
+			out = append(out, ErrorClassCount{class, n})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].count != out[j].count {
-			return out[i].count > out[j].count
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
 		}
-		return out[i].class < out[j].class
+		return out[i].Class < out[j].Class
 	})
 	return out
 }
