@@ -10,6 +10,7 @@ import (
 
 	"github.com/ilities/ilities/internal/crash"
 	"github.com/ilities/ilities/internal/evloop"
+	"github.com/ilities/ilities/internal/hrtimer"
 	"github.com/ilities/ilities/internal/procs"
 	"github.com/ilities/ilities/internal/timerheap"
 )
@@ -158,8 +159,12 @@ type eventLoop struct {
 
 	// The pacer's next arrival, drawn and not yet due, and the dispatch
 	// quantum to wake by for it.
-	rate     quantum
-	quantum  time.Duration
+	rate    quantum
+	quantum time.Duration
+	// lead arms a wait that a send is timed by early, by the host's usual
+	// oversleep, and the rest is spun: at rates the loop wakes for each
+	// arrival (quantum 0), that oversleep would be in every latency.
+	lead     hrtimer.Lead
 	next     arrival
 	index    int
 	haveNext bool
@@ -943,17 +948,19 @@ func (l *eventLoop) wait() {
 	if d > 0 {
 		l.counts.wakeups++
 	}
+	arm := d
+	if l.quantum == 0 {
+		arm = l.lead.Arm(d)
+	}
 	if sockets && d > 0 {
-		events := l.poll.Wait(d)
-		l.clock()
-		l.woke = l.nowMono
+		events := l.poll.Wait(arm)
+		l.onTime(now, arm, at, len(events) == 0)
 		l.polled = l.nowMono
 		l.counts.polls++
 		l.handle(events)
 	} else {
-		l.tick.Sleep(d)
-		l.clock()
-		l.woke = l.nowMono
+		l.tick.Sleep(arm)
+		l.onTime(now, arm, at, true)
 		// The responses of the few exchanges in flight are read straight
 		// from their sockets, without asking epoll which are ready: one
 		// system call fewer per wake-up when they all are. A wake-up that
@@ -967,6 +974,23 @@ func (l *eventLoop) wait() {
 	if l.hiccups != nil && d > 0 {
 		l.hiccups.waited(at, l.nowMono)
 	}
+}
+
+// onTime reads the clock after a wait armed for arm from now, to be on time
+// for at: a wait that its timer ended (not an event or a Wake) teaches the
+// lead its oversleep, and one that woke early, by the lead, spins until at.
+func (l *eventLoop) onTime(now, arm, at time.Duration, timed bool) {
+	l.clock()
+	if timed && l.nowMono-now >= arm {
+		if arm > 0 {
+			l.lead.Overslept(arm, l.nowMono-now)
+		}
+		if l.nowMono < at && at-l.nowMono <= l.lead.Get() {
+			hrtimer.SpinUntil(at, l.e.since)
+			l.clock()
+		}
+	}
+	l.woke = l.nowMono
 }
 
 // pollNow asks epoll, without waiting, what happened to the sockets, and

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ilities/ilities/internal/crash"
+	"github.com/ilities/ilities/internal/hrtimer"
 	"github.com/ilities/ilities/report"
 	"github.com/ilities/ilities/scenario"
 )
@@ -592,6 +593,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 	timer.Stop()
 	fine := newSleeper()
 	defer fine.close()
+	var lead hrtimer.Lead // see eventLoop.lead
 	stopped := false
 	miss := func(a arrival, o outcome) {
 		rec.add(sample{intended: a.intended, req: uint16(a.req), outcome: o, held: a.held})
@@ -617,7 +619,7 @@ func (e *engine) schedule(w *workloadRun, rec *recorder) {
 			default:
 			}
 		}
-		if !stopped && !e.sleepUntil(at, rate.next(at), timer, fine) {
+		if !stopped && !e.sleepUntil(at, rate.next(at), timer, fine, &lead) {
 			stopped = true
 		}
 		if stopped {
@@ -699,10 +701,15 @@ func SendDeadline(at, maxLateness, duration time.Duration) (time.Duration, Fate)
 // rather than on a runtime timer (see sleeper).
 const fineWait = 2 * time.Millisecond
 
+// minSleep is the shortest precise sleep worth a system call: below the
+// kernel's timer slack.
+const minSleep = 20 * time.Microsecond
+
 // sleepUntil waits until offset at of the run, and up to the dispatch
 // quantum q after it (quantum.go); it returns false when the run was
-// stopped first.
-func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleeper) bool {
+// stopped first. With no quantum (an arrival's own wake-up), the precise
+// sleep is armed early by lead and the rest spun, as the event loop's.
+func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleeper, lead *hrtimer.Lead) bool {
 	if coarse := at - e.since() - fineWait; coarse > 0 {
 		timer.Reset(coarse)
 		select {
@@ -712,10 +719,28 @@ func (e *engine) sleepUntil(at, q time.Duration, timer *time.Timer, fine *sleepe
 			return false
 		}
 	}
-	if d := at - e.since(); d > 0 {
-		fine.sleep(d + q)
+	if q > 0 {
+		if d := at - e.since(); d > 0 {
+			fine.sleep(d + q)
+		}
+		return true
 	}
-	return true
+	for {
+		now := e.since()
+		d := at - now
+		if d <= 0 {
+			return true
+		}
+		arm := lead.Arm(d)
+		if arm < minSleep { // within the lead (and a sleep's least): spin
+			hrtimer.SpinUntil(at, e.since)
+			return true
+		}
+		fine.sleep(arm)
+		if took := e.since() - now; took >= arm {
+			lead.Overslept(arm, took)
+		}
+	}
 }
 
 // work is one open-loop worker: one request in flight at a time.

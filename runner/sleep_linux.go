@@ -36,7 +36,7 @@ func newSleeper() *sleeper {
 
 // sleep blocks the calling goroutine for d.
 func (s *sleeper) sleep(d time.Duration) {
-	if d < 20*time.Microsecond { // below the kernel's timer slack: not worth a call
+	if d < minSleep {
 		return
 	}
 	if s.f == nil {

@@ -116,8 +116,20 @@ func TestBaselineGate(t *testing.T) {
 		t.Skipf("every comparison inconclusive: the host delayed %d of %d runs", len(delayed), runs)
 	}
 
+	// The baseline is a run the host did not delay: a delayed one's
+	// latencies carry the host's delay, which would hide the slowdown.
+	base := -1
+	for i := range runs {
+		if delayed[i] == "" {
+			base = i
+			break
+		}
+	}
+	if base < 0 {
+		t.Skipf("the host delayed every run, none can be the baseline: %s", delayed[0])
+	}
 	out := filepath.Join(dir, "slow")
-	code, stdout, stderr := runCLI(t, "run", slowFile, "--quiet", "--baseline", results[0], "--out", out)
+	code, stdout, stderr := runCLI(t, "run", slowFile, "--quiet", "--baseline", results[base], "--out", out)
 	res := readResultFile(t, filepath.Join(out, "result.json"))
 	slowDelay := report.DelayedBeyond(res, hostDelayForExactCounts)
 	if slowDelay != "" && code != exitFail {
@@ -171,7 +183,7 @@ func TestBaselineGate(t *testing.T) {
 	}
 	// The same comparison from the files, as a CI job that keeps the
 	// last good result.json would make it.
-	code, stdout, _ = runCLI(t, "diff", results[0], filepath.Join(out, "result.json"), "--format", "markdown")
+	code, stdout, _ = runCLI(t, "diff", results[base], filepath.Join(out, "result.json"), "--format", "markdown")
 	if code != exitFail || !strings.Contains(stdout, "❌ WORSE") {
 		t.Errorf("diff --format markdown: exit %d\n%s", code, stdout)
 	}

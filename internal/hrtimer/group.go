@@ -49,14 +49,42 @@ func (g *Group) Stop() {
 }
 
 // Sleep blocks the calling goroutine for d, or until Stop; it returns false
-// when the Group was stopped first.
+// when the Group was stopped first. Its timer is armed early by the
+// Group's Lead and the rest spun, so that the wake-up lands on time.
 func (g *Group) Sleep(d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
+	start := time.Now()
+	if arm := groupLead.Arm(d); arm > 0 {
+		switch slept, ok := g.wait(arm); {
+		case !ok:
+			return Sleep(d-time.Since(start), g.done)
+		case !slept:
+			return false
+		}
+		groupLead.Overslept(arm, time.Since(start))
+	}
+	SpinUntil(d, func() time.Duration { return time.Since(start) })
+	select {
+	case <-g.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// groupLead is the lead of every Group's sleeps: they share the process's
+// threads, and so its oversleep.
+var groupLead Lead
+
+// wait waits d on a timerfd of the process's own: slept is false when the
+// Group was stopped first, ok false when no timerfd could serve (the
+// caller falls back).
+func (g *Group) wait(d time.Duration) (slept, ok bool) {
 	t := own.get()
 	if t == nil {
-		return Sleep(d, g.done)
+		return false, false
 	}
 	// Armed under the lock, so that a Stop either sees the sleep and fires
 	// its timer after the arming, or came first and is seen here.
@@ -64,16 +92,16 @@ func (g *Group) Sleep(d time.Duration) bool {
 	if g.stopped {
 		g.mu.Unlock()
 		own.put(t, true)
-		return false
+		return false, true
 	}
 	if !t.set(int64(d)) {
 		g.mu.Unlock()
 		own.put(t, false)
-		return Sleep(d, g.done)
+		return false, false
 	}
 	g.sleeping[t] = struct{}{}
 	g.mu.Unlock()
-	ok := t.wait()
+	read := t.wait()
 	g.mu.Lock()
 	delete(g.sleeping, t)
 	stopped := g.stopped
@@ -81,11 +109,11 @@ func (g *Group) Sleep(d time.Duration) bool {
 	// A Stop that fired the timer after it had expired leaves an expiry
 	// pending: the next set clears it. A timer whose read failed is not
 	// reused, and the sleep falls back.
-	own.put(t, ok)
-	if !ok {
-		return Sleep(d, g.done)
+	own.put(t, read)
+	if !read {
+		return false, false
 	}
-	return !stopped
+	return !stopped, true
 }
 
 // maxOwn bounds the timerfds that Groups' sleeps hold at once; maxIdle the
