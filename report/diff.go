@@ -531,7 +531,8 @@ func invalidity(res *Result, acceptSaturated bool) string {
 	case res.RunError != "":
 		return "is invalid: it could not be carried out: " + res.RunError
 	case res.Generator.Saturated && !acceptSaturated:
-		return "is invalid: the generator saturated: " + res.Generator.Reason
+		_, _, sentence := res.Generator.SaturationTitle()
+		return "is invalid: " + sentence + ": " + res.Generator.Reason
 	}
 	return startsInvalidity(res.Starts)
 }

@@ -245,8 +245,9 @@ func newHTMLPage(res *Result, figs []Figure) (*htmlPage, error) {
 		if reason == "" {
 			reason = "the generator could not keep to the schedule"
 		}
+		banner, _, _ := res.Generator.SaturationTitle()
 		p.Alerts = append(p.Alerts, htmlAlert{Bad: true, Text: fmt.Sprintf(
-			"GENERATOR SATURATED: %s (%d arrivals dropped). The figures understate the load.", reason, res.Totals.Dropped)})
+			"%s: %s (%d arrivals dropped). The figures understate the load.", banner, reason, res.Totals.Dropped)})
 	}
 	if m := accountingMismatch(res.Totals); m != "" {
 		p.Alerts = append(p.Alerts, htmlAlert{Bad: true, Text: m})

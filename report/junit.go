@@ -159,7 +159,8 @@ func requirementLine(v Verdict) string {
 func requirementDetail(res *Result, v Verdict) string {
 	lines := []string{"requirement: " + v.Text, requirementLine(v), "verdict: " + verdictSummary(res)}
 	if res.Generator.Saturated {
-		lines = append(lines, "GENERATOR SATURATED: results understate the load")
+		banner, _, _ := res.Generator.SaturationTitle()
+		lines = append(lines, banner+": results understate the load")
 	}
 	return strings.Join(lines, "\n") + explanationText(res, v)
 }

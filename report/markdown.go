@@ -48,7 +48,8 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			reason = "the generator could not keep to the schedule"
 		}
 		md("> [!WARNING]")
-		md("> **GENERATOR SATURATED**: %s (%d arrivals dropped) - results understate the load.", markdownEscape(reason), res.Totals.Dropped)
+		banner, _, _ := res.Generator.SaturationTitle()
+		md("> **%s**: %s (%d arrivals dropped) - results understate the load.", banner, markdownEscape(reason), res.Totals.Dropped)
 		md("")
 	}
 	if m := accountingMismatch(res.Totals); m != "" {

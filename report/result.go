@@ -390,6 +390,19 @@ type Generator struct {
 	Engines map[string]string `json:"engines,omitempty"`
 }
 
+// SaturationTitle names what kept the run from offering its load, for a
+// report's banner, its verdict line and the sentence that calls it invalid:
+// the generator (it could not keep up), or, with InflightBound, the
+// scenario's max_inflight, every slot held by a request the target had not
+// answered. Either makes the run invalid; only the first is the tool's.
+func (g Generator) SaturationTitle() (banner, caveat, sentence string) {
+	if g.InflightBound {
+		return "LOAD HELD BY MAX_INFLIGHT", "load held by max_inflight, every slot awaiting the target",
+			"its load was held by max_inflight, every slot awaiting the target"
+	}
+	return "GENERATOR SATURATED", "generator saturated", "the generator saturated"
+}
+
 // Verdict is one requirement evaluated against a result.
 type Verdict struct {
 	Text string `json:"text"`

@@ -192,8 +192,9 @@ func (t *textWriter) saturation(res *Result) {
 	if d := res.Totals.Dropped; d > 0 {
 		reason += fmt.Sprintf("; %d arrivals dropped", d)
 	}
+	banner, _, _ := res.Generator.SaturationTitle()
 	t.blank()
-	t.linef("GENERATOR SATURATED: results understate the load")
+	t.linef("%s: results understate the load", banner)
 	t.linef("  %s", reason)
 }
 
@@ -692,7 +693,8 @@ func verdictSummary(res *Result) string {
 	s = verdict + " - " + s
 	var caveats []string
 	if res.Generator.Saturated {
-		caveats = append(caveats, "generator saturated")
+		_, caveat, _ := res.Generator.SaturationTitle()
+		caveats = append(caveats, caveat)
 	}
 	if res.Incomplete {
 		caveats = append(caveats, "run incomplete")

@@ -32,8 +32,10 @@ func writeScenario(t *testing.T, body string) string {
 	return path
 }
 
-// A generator that cannot keep to its schedule makes the run invalid: the
-// report says so first, and the exit code is 3 unless --allow-saturated.
+// A load that cannot keep to its schedule makes the run invalid: the
+// report says so first, naming what held it (here the scenario's one
+// in-flight slot, not the generator), and the exit code is 3 unless
+// --allow-saturated.
 func TestSaturatedRunExitsThree(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)
@@ -48,8 +50,8 @@ func TestSaturatedRunExitsThree(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRun, stdout, stderr)
 	}
 	// After the heading, before any figure.
-	if i := strings.Index(stdout, "GENERATOR SATURATED"); i < 0 || i > strings.Index(stdout, "\nrequests ") {
-		t.Errorf("the report must say SATURATED before its figures:\n%s", stdout)
+	if i := strings.Index(stdout, "LOAD HELD BY MAX_INFLIGHT"); i < 0 || i > strings.Index(stdout, "\nrequests ") || strings.Contains(stdout, "GENERATOR SATURATED") {
+		t.Errorf("the report must say LOAD HELD BY MAX_INFLIGHT before its figures, and not blame the generator:\n%s", stdout)
 	}
 	if !strings.Contains(stderr, "saturated") || !strings.Contains(stderr, "--allow-saturated") {
 		t.Errorf("stderr %q must say why the run is invalid", stderr)
