@@ -108,12 +108,15 @@ type Row struct {
 	DetectionTimeS *float64 `json:"detection_time_s,omitempty"`
 	// DetectedBy says how detection was seen (the proxy's health event
 	// reason, or "traffic").
-	DetectedBy   string           `json:"detected_by,omitempty"`
-	Fairness     float64          `json:"fairness"`
-	SessionLoss  int64            `json:"session_loss"`
-	Saturated    bool             `json:"generator_saturated,omitempty"`
-	Requirements []report.Verdict `json:"requirements"`
-	Errors       map[string]int64 `json:"errors,omitempty"`
+	DetectedBy  string  `json:"detected_by,omitempty"`
+	Fairness    float64 `json:"fairness"`
+	SessionLoss int64   `json:"session_loss"`
+	Saturated   bool    `json:"generator_saturated,omitempty"`
+	// InflightBound: the saturation was the scenario's max_inflight holding
+	// the load (report.Generator.InflightBound), not the generator.
+	InflightBound bool             `json:"inflight_bound,omitempty"`
+	Requirements  []report.Verdict `json:"requirements"`
+	Errors        map[string]int64 `json:"errors,omitempty"`
 	// Repeated summarises the variant's runs when it ran more than once;
 	// each figure above is then the median of its runs, detection and
 	// recovery the longest, errors the sum, requirements the first run's.
@@ -265,6 +268,7 @@ func rowOf(res *report.Result) Row {
 		Fairness:      res.Fairness,
 		SessionLoss:   res.Errors["session_lost"],
 		Saturated:     res.Generator.Saturated,
+		InflightBound: res.Generator.Saturated && res.Generator.InflightBound,
 		Requirements:  res.Requirements,
 		Errors:        res.Errors,
 	}
@@ -395,7 +399,8 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		}
 		verdict := r.Verdict
 		if r.Saturated {
-			verdict += " (generator saturated)"
+			_, caveat, _ := report.Generator{InflightBound: r.InflightBound}.SaturationTitle()
+			verdict += " (" + caveat + ")"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %.1f/s | %.2fms | %.2fms | %.1fms | %.3f%% | %s | %s | %.3f | %d |\n",
 			r.Rank, r.Name, verdict, r.ThroughputRPS, r.P50MS, r.P99MS, r.MaxMS, 100*r.Availability,

@@ -162,9 +162,11 @@ func rowOfRuns(results []*report.Result, errs []string, seed int64) Row {
 	rep.ErrorRate = intervalOf(errorRates)
 	row.Errors = map[string]int64{}
 	verdicts := map[string]int{}
+	bound := true // every saturated run held by max_inflight, none by the generator
 	for _, r := range rows {
 		verdicts[r.Verdict]++
 		row.Saturated = row.Saturated || r.Saturated
+		bound = bound && (!r.Saturated || r.InflightBound)
 		for class, n := range r.Errors {
 			row.Errors[class] += n
 		}
@@ -175,6 +177,7 @@ func rowOfRuns(results []*report.Result, errs []string, seed int64) Row {
 			row.DetectionTimeS = worst(row.DetectionTimeS, *r.DetectionTimeS)
 		}
 	}
+	row.InflightBound = row.Saturated && bound
 	rep.Passed = verdicts[report.VerdictPass]
 	switch {
 	case rep.Passed == rep.Runs:
