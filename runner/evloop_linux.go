@@ -1059,6 +1059,7 @@ func (l *eventLoop) readInFlight() bool {
 		l.counts.directReads++
 		l.read(c)
 		if !e.stale() {
+			l.counts.unanswered++
 			return false
 		}
 	}

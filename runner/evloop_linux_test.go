@@ -390,7 +390,8 @@ func TestLoopWakeupsPerArrival(t *testing.T) {
 			res := run(t, sc, Options{URL: srv.URL, loopCounts: func(c loopCounts) { got = c }})
 			checkAccounting(t, res)
 			n := res.Totals.Succeeded
-			t.Logf("%d arrivals, %d succeeded: %d wake-ups, %d epoll waits, %d responses read without one", res.Totals.Scheduled, n, got.wakeups, got.polls, got.directReads)
+			t.Logf("%d arrivals, %d succeeded: %d wake-ups, %d epoll waits (%d after an answer still on its way), %d responses read without one; latency p50 %.3f ms",
+				res.Totals.Scheduled, n, got.wakeups, got.polls, got.unanswered, got.directReads, res.LatencyMS.P50)
 			if n < int64(tc.rate*d.Seconds())*9/10 {
 				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
 				t.Fatalf("%d of %d arrivals succeeded", n, res.Totals.Scheduled)
@@ -398,11 +399,25 @@ func TestLoopWakeupsPerArrival(t *testing.T) {
 			if limit := int(tc.wakes*d.Seconds()) + 50; got.wakeups > limit {
 				t.Errorf("%d wake-ups for %d arrivals in %v, want at most %d", got.wakeups, n, d, limit)
 			}
-			// Before every wake-up asked epoll; now only those that find
-			// an answer still on its way do, and the socket waits.
-			if got.polls > got.wakeups/4 || int64(got.directReads) < n/2 {
+			// Before, every wake-up asked epoll; now only those that find
+			// an answer still on its way do, and the socket waits. How many
+			// answers are still on their way at the next wake-up is the
+			// target's pace on this host (a busy one answers later), so
+			// the bound is on the others: the waits the loop chose.
+			if chosen := got.polls - got.unanswered; chosen > got.wakeups/4 {
+				// A loop the host keeps late has arrivals waiting each
+				// time it wakes, and reads their connections' answers at
+				// once: that is the host's doing.
 				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
-				t.Errorf("%d epoll waits in %d wake-ups, %d of %d responses read without one: want most read straight from their sockets", got.polls, got.wakeups, got.directReads, n)
+				t.Errorf("%d epoll waits in %d wake-ups, %d of them not after an answer still on its way: want few", got.polls, got.wakeups, chosen)
+			}
+			if int64(got.directReads) < n/2 {
+				skipWhenHostDelayed(t, res, hostDelayForExactCounts)
+				if got.unanswered > got.wakeups/4 {
+					t.Skipf("%d of %d wake-ups found an answer still on its way (latency p50 %.3f ms): the target answered too late for most to be read straight from their sockets",
+						got.unanswered, got.wakeups, res.LatencyMS.P50)
+				}
+				t.Errorf("%d of %d responses read without an epoll wait, while %d of %d wake-ups found an answer still on its way: want most read straight from their sockets", got.directReads, n, got.unanswered, got.wakeups)
 			}
 		})
 	}

@@ -83,10 +83,11 @@ type Options struct {
 }
 
 // loopCounts is what one event loop did: its timed waits (wake-ups), the
-// waits that asked epoll about its sockets, and the responses it read
-// without asking.
+// waits that asked epoll about its sockets, the responses it read without
+// asking, and the wake-ups that found an answer still on its way (the
+// target's pace, not the loop's: each then asks epoll).
 type loopCounts struct {
-	wakeups, polls, directReads int
+	wakeups, polls, directReads, unanswered int
 }
 
 // version is Version, or "dev" when it is not set.
